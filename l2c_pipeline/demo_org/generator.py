@@ -1,0 +1,233 @@
+"""`l2c demo-org generate`: writes a demo org snapshot as Data Loader-style CSV files.
+
+Leads are split into blocks of consecutive creation time. Each block is simulated on its own
+(seeded by seed and block number, ids from its own number range), written to part files, and
+the parts are concatenated in block order. Memory stays bounded by one block per worker, and
+the files are byte-identical for a seed whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .catalogue import OBJECTS, SObject
+from .simulate import DAY, BlockSimulation, Plant
+from .truths import planted_truths
+from .world import World, build_world
+
+BLOCK_SIZE = 5000
+HISTORY_DAYS = 730
+DEFAULT_AS_OF = "2026-10-31T18:00:00Z"
+EXPECTED_LOG = "expected_event_log.csv"
+EXPECTED_LOG_HEADER = ("case_id", "activity", "timestamp", "object_type", "object_id", "resource_id")
+MAX_LEADS = 1_000_000
+
+
+class DatetimeFormatter:
+    """Formats epoch seconds as Data Loader datetimes (2025-03-01T14:05:00.000Z), fast."""
+
+    def __init__(self) -> None:
+        self._days: dict[int, str] = {}
+
+    def day(self, ts: int) -> str:
+        day = ts // DAY
+        text = self._days.get(day)
+        if text is None:
+            text = self._days[day] = time.strftime("%Y-%m-%d", time.gmtime(day * DAY))
+        return text
+
+    def datetime(self, ts: int) -> str:
+        seconds = ts % DAY
+        hours, rest = divmod(seconds, 3600)
+        return f"{self.day(ts)}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}.000Z"
+
+
+def _converters(sobject: SObject, fmt: DatetimeFormatter) -> list[Callable]:
+    def number(value) -> str:
+        text = f"{value:.4f}".rstrip("0").rstrip(".")
+        return "0" if text in ("", "-0") else text
+
+    by_type: dict[str, Callable] = {
+        "datetime": fmt.datetime,
+        "date": fmt.day,
+        "boolean": lambda v: "true" if v else "false",
+        "currency": lambda v: f"{v:.2f}",
+        "double": number,
+        "percent": number,
+        "int": lambda v: str(int(v)),
+    }
+    return [by_type.get(f.type, str) for f in sobject.fields]
+
+
+def _write_rows(writer, sobject: SObject, rows: list[dict], converters: list[Callable]) -> None:
+    names = sobject.field_names
+    for row in rows:
+        writer.writerow([
+            "" if (value := row.get(name)) is None else convert(value)
+            for name, convert in zip(names, converters)
+        ])
+
+
+def _open_csv(path: Path):
+    handle = open(path, "w", newline="", encoding="utf-8")
+    return handle, csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
+
+
+def parse_as_of(text: str) -> int:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def _block_plan(leads: int, as_of: int) -> list[tuple[int, int, int, int]]:
+    """(block number, lead count, start, end) for each block of consecutive creation times."""
+    blocks = max(1, math.ceil(leads / BLOCK_SIZE))
+    start = as_of - HISTORY_DAYS * DAY
+    span = HISTORY_DAYS * DAY
+    plan = []
+    for index in range(blocks):
+        count = leads // blocks + (1 if index < leads % blocks else 0)
+        plan.append((index + 1, count, start + span * index // blocks, start + span * (index + 1) // blocks))
+    return plan
+
+
+# Worker state, set once per process by _init_worker (the world is the same for all blocks).
+_WORKER: dict = {}
+
+
+def _init_worker(seed: int, leads: int, as_of: int, plant: Plant, parts: str) -> None:
+    _WORKER.update(world=build_world(seed, leads, as_of - HISTORY_DAYS * DAY - 30 * DAY),
+                   seed=seed, as_of=as_of, plant=plant, parts=Path(parts))
+
+
+def _simulate_block(task: tuple[int, int, int, int]) -> tuple[int, dict[str, int], int]:
+    block_no, count, start, end = task
+    world: World = _WORKER["world"]
+    simulation = BlockSimulation(world, _WORKER["plant"], block_no, _WORKER["as_of"], _WORKER["seed"])
+    lead_times = [simulation.rng.randrange(start, end) for _ in range(count)]
+    simulation.run(lead_times)
+
+    fmt = DatetimeFormatter()
+    parts: Path = _WORKER["parts"]
+    counts = {}
+    for sobject in OBJECTS:
+        rows = simulation.rows[sobject.name]
+        counts[sobject.name] = len(rows)
+        if not rows:
+            continue
+        handle, writer = _open_csv(parts / f"{sobject.name}.{block_no:06d}")
+        with handle:
+            _write_rows(writer, sobject, rows, _converters(sobject, fmt))
+    simulation.events.sort(key=lambda e: (e[0], e[2]))
+    handle, writer = _open_csv(parts / f"{EXPECTED_LOG}.{block_no:06d}")
+    with handle:
+        for case_id, activity, ts, object_type, object_id, resource in simulation.events:
+            writer.writerow((case_id, activity, fmt.datetime(ts), object_type, object_id, resource))
+    return block_no, counts, len(simulation.events)
+
+
+def generate(
+    out: Path,
+    *,
+    leads: int,
+    seed: int,
+    as_of: str = DEFAULT_AS_OF,
+    workers: int | None = None,
+    plant: Plant | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Write the org snapshot, truths.json, expected_event_log.csv and org.json into `out`."""
+    if not 1 <= leads <= MAX_LEADS:
+        raise ValueError(f"--leads must be between 1 and {MAX_LEADS:,}, got {leads:,}")
+    plant = plant or Plant()
+    as_of_ts = parse_as_of(as_of)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = out / ".parts"
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir()
+    plan = _block_plan(leads, as_of_ts)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(plan)))
+    say = progress or (lambda message: None)
+    started = time.monotonic()
+
+    _init_worker(seed, leads, as_of_ts, plant, str(parts))
+    world: World = _WORKER["world"]
+    totals = {o.name: 0 for o in OBJECTS}
+    event_count = 0
+    done = 0
+
+    def record(result: tuple[int, dict[str, int], int]) -> None:
+        nonlocal event_count, done
+        _, counts, events = result
+        for name, count in counts.items():
+            totals[name] += count
+        event_count += events
+        done += 1
+        if done == len(plan) or done % max(1, len(plan) // 20) == 0:
+            leads_done = sum(p[1] for p in plan[:done])
+            say(f"simulated {done}/{len(plan)} blocks ({leads_done:,} leads) in {time.monotonic() - started:.0f}s")
+
+    if workers == 1:
+        for task in plan:
+            record(_simulate_block(task))
+    else:
+        context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+        with context.Pool(workers, _init_worker, (seed, leads, as_of_ts, plant, str(parts))) as pool:
+            for result in pool.imap(_simulate_block, plan):
+                record(result)
+
+    # The world's own records (users, roles, products) come first in their files.
+    fmt = DatetimeFormatter()
+    world_rows = {"UserRole": world.roles, "User": world.users, "Product2": world.products}
+    for sobject in OBJECTS:
+        handle, writer = _open_csv(out / f"{sobject.name}.csv")
+        with handle:
+            writer.writerow(sobject.field_names)
+            if sobject.name in world_rows:
+                _write_rows(writer, sobject, world_rows[sobject.name], _converters(sobject, fmt))
+                totals[sobject.name] += len(world_rows[sobject.name])
+            _append_parts(handle, parts, sobject.name, plan)
+    handle, writer = _open_csv(out / EXPECTED_LOG)
+    with handle:
+        writer.writerow(EXPECTED_LOG_HEADER)
+        _append_parts(handle, parts, EXPECTED_LOG, plan)
+    shutil.rmtree(parts)
+
+    truths = planted_truths(world, plant)
+    (out / "truths.json").write_text(json.dumps(
+        {"seed": seed, "leads": leads, "as_of": as_of, "truths": truths}, indent=2, ensure_ascii=False
+    ) + "\n", encoding="utf-8")
+    manifest = {
+        "generator": "l2c_pipeline demo org",
+        "seed": seed,
+        "leads": leads,
+        "as_of": as_of,
+        "objects": totals,
+        "events": event_count,
+        "plant": asdict(plant),
+    }
+    (out / "org.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    say(f"wrote {sum(totals.values()):,} records in {len(OBJECTS)} objects and {event_count:,} "
+        f"expected events to {out} in {time.monotonic() - started:.0f}s")
+    return manifest
+
+
+def _append_parts(handle, parts: Path, name: str, plan) -> None:
+    handle.flush()
+    for block_no, *_ in plan:
+        part = parts / f"{name}.{block_no:06d}"
+        if part.exists():
+            with open(part, encoding="utf-8", newline="") as source:
+                shutil.copyfileobj(source, handle, 1 << 20)
+
