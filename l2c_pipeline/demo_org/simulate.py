@@ -187,9 +187,8 @@ class BlockSimulation:
         source = rng.choices(LEAD_SOURCES, LEAD_SOURCE_WEIGHTS)[0]
         inbound = source in ("Web", "Webinar")
         if not inbound:
-            t0 = self._snap(t0, region)
-        if t0 > self.as_of:
-            return
+            snapped = self._snap(t0, region)
+            t0 = snapped if snapped <= self.as_of else t0  # every requested lead exists
         creator = world.integration_user_id if inbound else owner.id
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         company = f"{last} {rng.choice(('GmbH', 'Inc', 'Ltd', 'Group', 'Systems', 'Labs', 'SA'))}"

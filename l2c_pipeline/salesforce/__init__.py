@@ -1,0 +1,1 @@
+"""Connecting to Salesforce: authentication, TLS trust, retries and API limits."""

@@ -1,0 +1,399 @@
+"""The SOQL subset the extractor sends, parsed and compiled to parameterised DuckDB SQL.
+
+Grammar: SELECT (COUNT() | field, ...) FROM Object [WHERE condition] [ORDER BY field [ASC|DESC]
+[NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]; conditions combine comparisons (= != <> < <= > >=),
+LIKE, IN / NOT IN with AND, OR, NOT and parentheses. Literals follow SOQL: datetimes and dates
+unquoted, strings in single quotes. Errors carry Salesforce's error codes and wording.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from .ids import is_valid_id
+
+
+class SoqlError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+_TOKEN = re.compile(
+    r"""(?P<space>\s+)
+      |(?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2}))
+      |(?P<date>\d{4}-\d{2}-\d{2})
+      |(?P<number>[+-]?\d+(?:\.\d+)?)
+      |(?P<string>'(?:[^'\\]|\\.)*')
+      |(?P<op><=|>=|!=|<>|=|<|>)
+      |(?P<punct>[(),])
+      |(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+    """,
+    re.VERBOSE,
+)
+_KEYWORDS = {"select", "from", "where", "and", "or", "not", "order", "by", "asc", "desc", "nulls",
+             "first", "last", "limit", "offset", "like", "in", "null", "true", "false", "count"}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    column: int
+
+    @property
+    def keyword(self) -> str | None:
+        lowered = self.text.lower()
+        return lowered if self.kind == "name" and lowered in _KEYWORDS else None
+
+
+@dataclass(frozen=True)
+class Literal:
+    kind: str  # string, datetime, date, number, boolean, null
+    value: object
+    column: int
+
+
+@dataclass
+class Query:
+    object_name: str
+    fields: list[tuple[str, int]]  # (name as written, column)
+    count_only: bool
+    where: tuple | None
+    order_by: list[tuple[str, bool, bool | None, int]]  # field, descending, nulls_first, column
+    limit: int | None
+    offset: int | None
+    text: str
+
+
+def _tokenize(text: str) -> list[Token]:
+    tokens, position = [], 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if not match:
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{text[position:position + 10].split()[0]}'")
+        if match.lastgroup != "space":
+            tokens.append(Token(match.lastgroup, match.group(), position + 1))
+        position = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.position = 0
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def next(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise SoqlError("MALFORMED_QUERY", "unexpected end of query")
+        self.position += 1
+        return token
+
+    def at_keyword(self, *words: str) -> bool:
+        token = self.peek()
+        return token is not None and token.keyword in words
+
+    def expect_keyword(self, word: str) -> Token:
+        token = self.next()
+        if token.keyword != word:
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{token.text}'")
+        return token
+
+    def expect_punct(self, char: str) -> None:
+        token = self.next()
+        if token.text != char:
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{token.text}'")
+
+    def name(self, *, any_word: bool = False) -> Token:
+        token = self.next()
+        if token.kind != "name" or (
+            not any_word and token.keyword and token.keyword not in ("first", "last", "count")
+        ):
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{token.text}'")
+        return token
+
+    def parse(self) -> Query:
+        self.expect_keyword("select")
+        fields: list[tuple[str, int]] = []
+        count_only = False
+        if self.at_keyword("count") and self.position + 1 < len(self.tokens) and self.tokens[self.position + 1].text == "(":
+            self.next()
+            self.expect_punct("(")
+            self.expect_punct(")")
+            count_only = True
+        else:
+            while True:
+                token = self.name()
+                fields.append((token.text, token.column))
+                if self.peek() is not None and self.peek().text == ",":
+                    self.next()
+                    continue
+                break
+        self.expect_keyword("from")
+        object_token = self.name(any_word=True)  # "Order" is an object, not ORDER BY
+        where = None
+        if self.at_keyword("where"):
+            self.next()
+            where = self.condition()
+        order_by = []
+        if self.at_keyword("order"):
+            self.next()
+            self.expect_keyword("by")
+            while True:
+                token = self.name()
+                descending, nulls_first = False, None
+                if self.at_keyword("asc", "desc"):
+                    descending = self.next().keyword == "desc"
+                if self.at_keyword("nulls"):
+                    self.next()
+                    which = self.next()
+                    if which.keyword not in ("first", "last"):
+                        raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{which.text}'")
+                    nulls_first = which.keyword == "first"
+                order_by.append((token.text, descending, nulls_first, token.column))
+                if self.peek() is not None and self.peek().text == ",":
+                    self.next()
+                    continue
+                break
+        limit = offset = None
+        if self.at_keyword("limit"):
+            self.next()
+            limit = self.integer()
+        if self.at_keyword("offset"):
+            self.next()
+            offset = self.integer()
+        if self.peek() is not None:
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{self.peek().text}'")
+        return Query(object_token.text, fields, count_only, where, order_by, limit, offset, self.text)
+
+    def integer(self) -> int:
+        token = self.next()
+        if token.kind != "number" or not token.text.isdigit():
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{token.text}'")
+        return int(token.text)
+
+    def condition(self) -> tuple:
+        terms = [self.conjunction()]
+        while self.at_keyword("or"):
+            self.next()
+            terms.append(self.conjunction())
+        return terms[0] if len(terms) == 1 else ("or", terms)
+
+    def conjunction(self) -> tuple:
+        terms = [self.negation()]
+        while self.at_keyword("and"):
+            self.next()
+            terms.append(self.negation())
+        return terms[0] if len(terms) == 1 else ("and", terms)
+
+    def negation(self) -> tuple:
+        if self.at_keyword("not"):
+            self.next()
+            return ("not", self.negation())
+        token = self.peek()
+        if token is not None and token.text == "(":
+            self.next()
+            inner = self.condition()
+            self.expect_punct(")")
+            return inner
+        return self.comparison()
+
+    def comparison(self) -> tuple:
+        field = self.name()
+        if self.at_keyword("like"):
+            self.next()
+            return ("like", field, self.literal())
+        negate = False
+        if self.at_keyword("not"):
+            self.next()
+            negate = True
+            if not self.at_keyword("in"):
+                raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{self.peek().text if self.peek() else 'NOT'}'")
+        if self.at_keyword("in"):
+            self.next()
+            self.expect_punct("(")
+            values = [self.literal()]
+            while self.peek() is not None and self.peek().text == ",":
+                self.next()
+                values.append(self.literal())
+            self.expect_punct(")")
+            return ("in", field, negate, values)
+        operator = self.next()
+        if operator.kind != "op":
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{operator.text}'")
+        return ("cmp", field, "!=" if operator.text == "<>" else operator.text, self.literal())
+
+    def literal(self) -> Literal:
+        token = self.next()
+        if token.kind == "string":
+            body = token.text[1:-1]
+            return Literal("string", re.sub(r"\\(.)", r"\1", body), token.column)
+        if token.kind == "datetime":
+            text = token.text.replace("Z", "+00:00")
+            if re.search(r"[+-]\d{4}$", text):
+                text = text[:-2] + ":" + text[-2:]
+            moment = datetime.fromisoformat(text).astimezone(UTC).replace(tzinfo=None)
+            return Literal("datetime", moment, token.column)
+        if token.kind == "date":
+            return Literal("date", date.fromisoformat(token.text), token.column)
+        if token.kind == "number":
+            return Literal("number", float(token.text), token.column)
+        if token.keyword in ("true", "false"):
+            return Literal("boolean", token.keyword == "true", token.column)
+        if token.keyword == "null":
+            return Literal("null", None, token.column)
+        raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{token.text}'")
+
+
+def parse(text: str) -> Query:
+    if not text or not text.strip():
+        raise SoqlError("MALFORMED_QUERY", "empty query")
+    return _Parser(text.strip()).parse()
+
+
+def _located(query_text: str, column: int, message: str) -> str:
+    """Salesforce points at the offending spot: the query, a caret, then Row:Column."""
+    return f"\n{query_text}\n{' ' * (column - 1)}^\nERROR at Row:1:Column:{column}\n{message}"
+
+
+_TEXT_TYPES = {"string", "picklist", "textarea", "email", "phone", "url", "combobox", "multipicklist"}
+_NUMBER_TYPES = {"double", "currency", "percent", "int"}
+_SOAP_NAMES = {"datetime": "dateTime", "date": "date", "boolean": "boolean"}
+
+
+@dataclass
+class Compiled:
+    sql: str
+    params: list
+    columns: list[str]  # canonical field names selected (empty for COUNT())
+    object_name: str
+
+
+def compile_query(query: Query, object_name: str, field_types: dict[str, str], *,
+                  include_deleted: bool) -> Compiled:
+    """Compile against one object's fields (canonical name -> describe type)."""
+    lookup = {name.lower(): name for name in field_types}
+
+    def resolve(name: str, column: int) -> str:
+        canonical = lookup.get(name.lower())
+        if canonical is None:
+            if "." in name:
+                message = (f"Didn't understand relationship '{name.split('.')[0]}' in field path. "
+                           "The demo org serves fields of the queried object only.")
+            else:
+                message = (f"No such column '{name}' on entity '{object_name}'. If you are attempting "
+                           "to use a custom field, be sure to append the '__c' after the custom field "
+                           "name. Please reference your WSDL or the describe call for the appropriate names.")
+            raise SoqlError("INVALID_FIELD", _located(query.text, column, message))
+        return canonical
+
+    params: list = []
+
+    def value_sql(canonical: str, literal: Literal) -> str:
+        field_type = field_types[canonical]
+        expected = None
+        if field_type == "datetime":
+            expected = "datetime"
+        elif field_type == "date":
+            expected = "date"
+        elif field_type in _NUMBER_TYPES:
+            expected = "number"
+        elif field_type == "boolean":
+            expected = "boolean"
+        else:
+            expected = "string"
+        if literal.kind != expected:
+            quoted = "and should be enclosed in quotes" if expected == "string" else "and should not be enclosed in quotes"
+            type_name = _SOAP_NAMES.get(field_type, "string" if expected == "string" else field_type)
+            raise SoqlError("INVALID_FIELD", _located(
+                query.text, literal.column,
+                f"value of filter criterion for field '{canonical}' must be of type {type_name} {quoted}"))
+        if field_type in ("id", "reference") and not is_valid_id(str(literal.value)):
+            raise SoqlError("INVALID_QUERY_FILTER_OPERATOR", _located(
+                query.text, literal.column, f"invalid ID field: {literal.value}"))
+        params.append(literal.value)
+        return "?"
+
+    def column_sql(canonical: str) -> str:
+        return '"' + canonical.replace('"', '""') + '"'
+
+    def condition_sql(node: tuple) -> str:
+        kind = node[0]
+        if kind in ("and", "or"):
+            return "(" + f" {kind.upper()} ".join(condition_sql(term) for term in node[1]) + ")"
+        if kind == "not":
+            return f"(NOT {condition_sql(node[1])})"
+        field_token = node[1]
+        canonical = resolve(field_token.text, field_token.column)
+        column = column_sql(canonical)
+        field_type = field_types[canonical]
+        text_like = field_type in _TEXT_TYPES
+        if kind == "like":
+            literal = node[2]
+            if literal.kind != "string":
+                raise SoqlError("INVALID_FIELD", _located(query.text, literal.column,
+                                "LIKE needs a quoted string"))
+            params.append(literal.value)
+            return f"({column} ILIKE ?)"
+        if kind == "in":
+            _, _, negate, values = node
+            if any(v.kind == "null" for v in values):
+                raise SoqlError("MALFORMED_QUERY", "unexpected token: 'null'")
+            placeholders = ", ".join(value_sql(canonical, v) for v in values)
+            target = f"lower({column})" if text_like else column
+            if text_like:
+                placeholders = ", ".join("lower(?)" for _ in values)
+            return f"({target} {'NOT IN' if negate else 'IN'} ({placeholders}))"
+        _, _, operator, literal = node
+        if literal.kind == "null":
+            if operator not in ("=", "!="):
+                raise SoqlError("MALFORMED_QUERY", "unexpected token: 'null'")
+            return f"({column} IS {'NOT ' if operator == '!=' else ''}NULL)"
+        placeholder = value_sql(canonical, literal)
+        if field_type in ("id", "reference") and len(str(literal.value)) == 15:
+            column = f"left({column}, 15)"
+        if text_like and operator in ("=", "!="):
+            comparison = "=" if operator == "=" else "IS DISTINCT FROM"
+            return f"(lower({column}) {comparison} lower({placeholder}))"
+        if operator == "!=":  # SOQL's != keeps rows where the field is null
+            return f"({column} IS DISTINCT FROM {placeholder})"
+        return f"({column} {operator} {placeholder})"
+
+    columns = [resolve(name, column) for name, column in query.fields]
+    conditions = []
+    if query.where is not None:
+        conditions.append(condition_sql(query.where))
+    if not include_deleted and "IsDeleted" in field_types:
+        conditions.append('("IsDeleted" = false)')
+    where_sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    table = column_sql(object_name)
+    if query.count_only:
+        return Compiled(f"SELECT count(*) FROM {table}{where_sql}", params, [], object_name)
+
+    order_terms = []
+    for name, descending, nulls_first, column in query.order_by:
+        canonical = resolve(name, column)
+        if nulls_first is None:
+            nulls_first = not descending  # Salesforce: nulls first ascending, last descending
+        order_terms.append(f"{column_sql(canonical)} {'DESC' if descending else 'ASC'} "
+                           f"NULLS {'FIRST' if nulls_first else 'LAST'}")
+    if not order_terms and "Id" in field_types:
+        order_terms.append('"Id" ASC')
+    if query.offset is not None and query.offset > 2000:
+        raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE",
+                        "Maximum SOQL offset allowed is 2000")
+    select = ", ".join(column_sql(c) for c in columns)
+    sql = f"SELECT {select} FROM {table}{where_sql} ORDER BY {', '.join(order_terms)}"
+    if query.limit is not None:
+        sql += f" LIMIT {int(query.limit)}"
+    if query.offset is not None:
+        sql += f" OFFSET {int(query.offset)}"
+    return Compiled(sql, params, columns, object_name)

@@ -1,0 +1,31 @@
+"""HTTP sessions for talking to Salesforce: the configured CA bundle always wins.
+
+`requests` lets the REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE environment variables override a
+session's `verify` setting (they are set on many corporate machines and CI runners). A user who
+configures SF_CA_BUNDLE means exactly that bundle, so this session re-applies it after requests
+has merged the environment, and keeps everything else the environment says (proxies, no_proxy).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+
+
+class PinnedCASession(requests.Session):
+    """A requests session whose TLS trust is exactly `ca_bundle` (or the system default)."""
+
+    def __init__(self, ca_bundle: str | Path | None = None) -> None:
+        super().__init__()
+        if ca_bundle is not None:
+            path = Path(ca_bundle)
+            if not path.is_file():
+                raise FileNotFoundError(f"SF_CA_BUNDLE points at {path}, which is not a file")
+            self.verify = str(path)
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if isinstance(self.verify, str) and verify in (None, True):
+            settings["verify"] = self.verify
+        return settings
