@@ -513,6 +513,12 @@ class BlockSimulation:
             if t > self.as_of:
                 return
             self._stage(case, events, "Proposal/Price Quote", t)
+        if rng.random() < STAGE_LOSS["Proposal/Price Quote"]:
+            # Lost on the proposal itself, before any quote went out.
+            t = self._after(case.t, 5.0, case.region)
+            if t <= self.as_of:
+                self._lose(case, events, t)
+            return
         self._proposal(case, events)
 
     # ---------------------------------------------------------------- quotes and approvals

@@ -203,11 +203,13 @@ def build_world(seed: int, leads: int, created_at: int) -> World:
     world.process_definition_id = new_id("04a")
 
     # Planted truths: distinct reps, and a region / family per truth, all from the seed.
-    all_reps = sorted(world.reps.values(), key=lambda r: r.id)
-    slow, low_win, skipper = rng.sample(all_reps, 3)
+    # Carriers come from the busy teams, so each one owns enough deals for its effect to show.
+    busy_teams = [(region, "Commercial") for region in REGIONS[:3]] + [("North America", "Enterprise")]
+    candidates = sorted((r for team in busy_teams for r in world.reps_by_team[team]), key=lambda r: r.id)
+    slow, low_win, skipper = rng.sample(candidates, 3)
     world.slow_approval_rep, world.low_win_rate_rep, world.approval_skipping_rep = slow, low_win, skipper
     world.low_conversion_source = rng.choice(LEAD_SOURCES[:5])
     world.quote_rework_family, world.order_rework_family = rng.sample(PRODUCT_FAMILIES[:4], 2)
     world.quote_accept_skipping_region, world.stage_regression_region = rng.sample(REGIONS[:3], 2)
-    world.negotiation_stall_team = (rng.choice(REGIONS[:3]), rng.choice(TEAMS))
+    world.negotiation_stall_team = rng.choice(busy_teams)
     return world
