@@ -22,5 +22,5 @@ def truth_org(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_org(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("small-org")
-    generate(folder, leads=600, seed=5)
+    generate(folder, leads=2000, seed=5)
     return folder

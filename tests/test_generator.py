@@ -58,7 +58,7 @@ def test_files_are_data_loader_style(small_org):
 
 def test_exactly_the_requested_number_of_leads(small_org):
     con = connect(small_org)
-    assert con.execute("SELECT count(*) FROM Lead WHERE IsDeleted = 'false'").fetchone()[0] == 600
+    assert con.execute("SELECT count(*) FROM Lead WHERE IsDeleted = 'false'").fetchone()[0] == 2000
 
 
 def test_every_reference_resolves(truth_org):

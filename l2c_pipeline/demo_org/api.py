@@ -341,8 +341,8 @@ class DemoOrgApi:
             if cursor_field:
                 newest = self.store.newest(object_name, cursor_field)
                 if newest is not None:
+                    # Committed now, stamped behind what this query just served.
                     self.store.late_copy(object_name, newest, float(fault.value or 120))
-                    return  # released by the next query on the object
         self.store.after_query(object_name)
 
     def _expire_cursors(self) -> None:
