@@ -32,8 +32,12 @@ def server(small_org, tmp_path):
 
 
 def client(server: DemoOrgServer, **kwargs) -> Salesforce:
-    return Salesforce(instance_url=server.instance_url, session_id=server.access_token,
-                      session=PinnedCASession(server.ca_bundle), **kwargs)
+    return Salesforce(
+        instance_url=server.instance_url,
+        session_id=server.access_token,
+        session=PinnedCASession(server.ca_bundle),
+        **kwargs,
+    )
 
 
 def csv_ids(path: Path, where=lambda r: True) -> list[str]:
@@ -45,22 +49,50 @@ def test_oauth_client_credentials_and_password_flows(server):
     creds = server.credentials
     session = PinnedCASession(server.ca_bundle)
     url = f"{server.instance_url}/services/oauth2/token"
-    answer = session.post(url, data={"grant_type": "client_credentials", "client_id": creds.client_id,
-                                     "client_secret": creds.client_secret}, timeout=10).json()
+    answer = session.post(
+        url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+        },
+        timeout=10,
+    ).json()
     assert answer["instance_url"] == server.instance_url
-    sf = Salesforce(instance_url=answer["instance_url"], session_id=answer["access_token"], session=session)
+    sf = Salesforce(
+        instance_url=answer["instance_url"], session_id=answer["access_token"], session=session
+    )
     assert sf.query("SELECT COUNT() FROM User")["totalSize"] > 0
-    answer = session.post(url, data={"grant_type": "password", "client_id": creds.client_id,
-                                     "client_secret": creds.client_secret, "username": creds.username,
-                                     "password": creds.password + creds.security_token}, timeout=10)
+    answer = session.post(
+        url,
+        data={
+            "grant_type": "password",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "username": creds.username,
+            "password": creds.password + creds.security_token,
+        },
+        timeout=10,
+    )
     assert answer.status_code == 200 and answer.json()["access_token"]
-    wrong = session.post(url, data={"grant_type": "password", "client_id": creds.client_id,
-                                    "client_secret": creds.client_secret, "username": creds.username,
-                                    "password": "not-it"}, timeout=10)
+    wrong = session.post(
+        url,
+        data={
+            "grant_type": "password",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "username": creds.username,
+            "password": "not-it",
+        },
+        timeout=10,
+    )
     assert wrong.status_code == 400
     assert wrong.json() == {"error": "invalid_grant", "error_description": "authentication failure"}
-    bad_client = session.post(url, data={"grant_type": "client_credentials", "client_id": "nope",
-                                         "client_secret": "x"}, timeout=10)
+    bad_client = session.post(
+        url,
+        data={"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"},
+        timeout=10,
+    )
     assert bad_client.json()["error"] == "invalid_client_id"
 
 
@@ -72,7 +104,9 @@ def test_describe_lists_objects_and_typed_fields(server):
     assert fields["CloseDate"]["type"] == "date" and fields["SystemModstamp"]["type"] == "datetime"
     assert fields["AccountId"]["referenceTo"] == ["Account"] and fields["Amount"]["filterable"]
     assert not fields["Amount"]["custom"]
-    assert {f["name"]: f for f in sf.blng__Invoice__c.describe()["fields"]}["Sent_Date__c"]["custom"]
+    assert {f["name"]: f for f in sf.blng__Invoice__c.describe()["fields"]}["Sent_Date__c"][
+        "custom"
+    ]
 
 
 def test_query_pages_through_every_record_in_order(server, small_org):
@@ -80,12 +114,18 @@ def test_query_pages_through_every_record_in_order(server, small_org):
     first = sf.query("SELECT Id, SystemModstamp FROM Task ORDER BY SystemModstamp, Id")
     assert first["done"] is False and len(first["records"]) == 2000
     assert first["nextRecordsUrl"].startswith("/services/data/v59.0/query/")
-    records = list(sf.query_all_iter("SELECT Id, SystemModstamp, Subject FROM Task ORDER BY SystemModstamp, Id"))
+    records = list(
+        sf.query_all_iter(
+            "SELECT Id, SystemModstamp, Subject FROM Task ORDER BY SystemModstamp, Id"
+        )
+    )
     assert len(records) > 4000  # several pages
     keys = [(r["SystemModstamp"], r["Id"]) for r in records]
     assert keys == sorted(keys)
     assert records[0]["SystemModstamp"].endswith(".000+0000")
-    assert sorted(r["Id"] for r in records) == csv_ids(small_org / "Task.csv", lambda r: r["IsDeleted"] == "false")
+    assert sorted(r["Id"] for r in records) == csv_ids(
+        small_org / "Task.csv", lambda r: r["IsDeleted"] == "false"
+    )
 
 
 def test_query_all_returns_deleted_records_flagged(server, small_org):
@@ -99,12 +139,19 @@ def test_query_all_returns_deleted_records_flagged(server, small_org):
 
 def test_where_filters_on_datetimes_ids_and_or(server, small_org):
     sf = client(server)
-    rows = list(csv.DictReader(open(small_org / "Opportunity.csv", encoding="utf-8")))
+    with open(small_org / "Opportunity.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     cut = sorted(r["SystemModstamp"] for r in rows)[len(rows) // 2]
-    expected = sorted(r["Id"] for r in rows if r["SystemModstamp"] > cut or
-                      (r["SystemModstamp"] == cut and r["StageName"] == "Closed Won"))
-    result = sf.query_all(f"SELECT Id FROM Opportunity WHERE SystemModstamp > {cut} OR "
-                          f"(SystemModstamp = {cut} AND StageName = 'closed won') ORDER BY Id")
+    expected = sorted(
+        r["Id"]
+        for r in rows
+        if r["SystemModstamp"] > cut
+        or (r["SystemModstamp"] == cut and r["StageName"] == "Closed Won")
+    )
+    result = sf.query_all(
+        f"SELECT Id FROM Opportunity WHERE SystemModstamp > {cut} OR "
+        f"(SystemModstamp = {cut} AND StageName = 'closed won') ORDER BY Id"
+    )
     assert [r["Id"] for r in result["records"]] == expected
     some_id = expected[0]
     assert sf.query(f"SELECT Id FROM Opportunity WHERE Id > '{some_id}' LIMIT 5")["totalSize"] == 5
@@ -113,10 +160,16 @@ def test_where_filters_on_datetimes_ids_and_or(server, small_org):
 
 def test_bulk_2_results_equal_the_snapshot(server, small_org):
     sf = client(server)
-    pages = list(sf.bulk2.Task.query("SELECT Id, IsDeleted, CompletedDateTime FROM Task", max_records=1500, wait=0.1))
+    pages = list(
+        sf.bulk2.Task.query(
+            "SELECT Id, IsDeleted, CompletedDateTime FROM Task", max_records=1500, wait=0.1
+        )
+    )
     assert len(pages) > 2
     rows = [r for page in pages for r in csv.DictReader(io.StringIO(page))]
-    assert sorted(r["Id"] for r in rows) == csv_ids(small_org / "Task.csv", lambda r: r["IsDeleted"] == "false")
+    assert sorted(r["Id"] for r in rows) == csv_ids(
+        small_org / "Task.csv", lambda r: r["IsDeleted"] == "false"
+    )
     assert rows[0]["CompletedDateTime"].endswith(".000Z")
     all_pages = list(sf.bulk2.Lead.query_all("SELECT Id, IsDeleted FROM Lead", wait=0.1))
     rows = [r for page in all_pages for r in csv.DictReader(io.StringIO(page))]
@@ -137,12 +190,18 @@ def test_errors_arrive_as_the_same_simple_salesforce_exceptions(server):
     assert invalid_type.value.content[0]["errorCode"] == "INVALID_TYPE"
     with pytest.raises(SalesforceMalformedRequest) as quoted_datetime:
         sf.query("SELECT Id FROM Lead WHERE CreatedDate > '2025-01-01T00:00:00Z'")
-    assert "must be of type dateTime and should not be enclosed in quotes" in quoted_datetime.value.content[0]["message"]
+    assert (
+        "must be of type dateTime and should not be enclosed in quotes"
+        in quoted_datetime.value.content[0]["message"]
+    )
     with pytest.raises(SalesforceMalformedRequest) as bad_id:
         sf.query("SELECT Id FROM Lead WHERE Id = 'x; DROP TABLE Lead'")
     assert bad_id.value.content[0]["errorCode"] == "INVALID_QUERY_FILTER_OPERATOR"
-    stale = Salesforce(instance_url=server.instance_url, session_id="00Dfake!token",
-                       session=PinnedCASession(server.ca_bundle))
+    stale = Salesforce(
+        instance_url=server.instance_url,
+        session_id="00Dfake!token",
+        session=PinnedCASession(server.ca_bundle),
+    )
     with pytest.raises(SalesforceExpiredSession):
         stale.query("SELECT Id FROM Lead")
     assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] > 0  # still serving
@@ -155,11 +214,18 @@ def test_client_without_the_ca_bundle_fails_tls(server):
 
 def test_configured_ca_bundle_wins_over_requests_ca_bundle(server, monkeypatch):
     # The machine's REQUESTS_CA_BUNDLE names the system store, which does not trust the demo CA.
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ssl.get_default_verify_paths().openssl_cafile or "/etc/ssl/certs/ca-certificates.crt")
+    monkeypatch.setenv(
+        "REQUESTS_CA_BUNDLE",
+        ssl.get_default_verify_paths().openssl_cafile or "/etc/ssl/certs/ca-certificates.crt",
+    )
     monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     with pytest.raises(requests.exceptions.SSLError):
         requests.Session().get(f"{server.instance_url}/services/data/", timeout=10)
-    assert PinnedCASession(server.ca_bundle).get(f"{server.instance_url}/services/data/", timeout=10).ok
+    assert (
+        PinnedCASession(server.ca_bundle)
+        .get(f"{server.instance_url}/services/data/", timeout=10)
+        .ok
+    )
 
 
 def test_limits_header_and_request_limit_exceeded(server):
@@ -192,10 +258,18 @@ def test_slow_response_beats_the_client_timeout(server):
     session = PinnedCASession(server.ca_bundle)
     headers = {"Authorization": f"Bearer {server.access_token}"}
     with pytest.raises(requests.exceptions.ReadTimeout):
-        session.get(f"{server.instance_url}/services/data/v59.0/query/", params={"q": "SELECT Id FROM Lead"},
-                    headers=headers, timeout=1)
-    ok = session.get(f"{server.instance_url}/services/data/v59.0/query/", params={"q": "SELECT COUNT() FROM Lead"},
-                     headers=headers, timeout=10)
+        session.get(
+            f"{server.instance_url}/services/data/v59.0/query/",
+            params={"q": "SELECT Id FROM Lead"},
+            headers=headers,
+            timeout=1,
+        )
+    ok = session.get(
+        f"{server.instance_url}/services/data/v59.0/query/",
+        params={"q": "SELECT COUNT() FROM Lead"},
+        headers=headers,
+        timeout=10,
+    )
     assert ok.status_code == 200
 
 
@@ -215,20 +289,37 @@ def test_expired_session_until_a_new_login(server):
     with pytest.raises(SalesforceExpiredSession):
         sf.query("SELECT COUNT() FROM Lead")
     creds = server.credentials
-    token = PinnedCASession(server.ca_bundle).post(
-        f"{server.instance_url}/services/oauth2/token",
-        data={"grant_type": "client_credentials", "client_id": creds.client_id, "client_secret": creds.client_secret},
-        timeout=10).json()["access_token"]
-    fresh = Salesforce(instance_url=server.instance_url, session_id=token, session=PinnedCASession(server.ca_bundle))
+    token = (
+        PinnedCASession(server.ca_bundle)
+        .post(
+            f"{server.instance_url}/services/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret,
+            },
+            timeout=10,
+        )
+        .json()["access_token"]
+    )
+    fresh = Salesforce(
+        instance_url=server.instance_url,
+        session_id=token,
+        session=PinnedCASession(server.ca_bundle),
+    )
     assert fresh.query("SELECT COUNT() FROM Lead")["totalSize"] > 0
 
 
 def test_late_commit_appears_behind_the_newest_record_served(server):
     sf = client(server)
     server.api.add_faults("late@Opportunity=90")
-    first = sf.query_all("SELECT Id, SystemModstamp FROM Opportunity ORDER BY SystemModstamp DESC")["records"]
+    first = sf.query_all("SELECT Id, SystemModstamp FROM Opportunity ORDER BY SystemModstamp DESC")[
+        "records"
+    ]
     newest = first[0]["SystemModstamp"]
-    second = sf.query_all("SELECT Id, SystemModstamp FROM Opportunity ORDER BY SystemModstamp DESC")["records"]
+    second = sf.query_all(
+        "SELECT Id, SystemModstamp FROM Opportunity ORDER BY SystemModstamp DESC"
+    )["records"]
     late = {r["Id"] for r in second} - {r["Id"] for r in first}
     assert len(late) == 1
     (late_record,) = [r for r in second if r["Id"] in late]
@@ -247,44 +338,79 @@ def test_mutations_through_the_admin_endpoint(server):
     sf = client(server)
     session = PinnedCASession(server.ca_bundle)
     headers = {"Authorization": f"Bearer {server.access_token}"}
-    before = sf.query_all("SELECT Id, SystemModstamp, StageName FROM Opportunity ORDER BY SystemModstamp DESC")["records"]
+    before = sf.query_all(
+        "SELECT Id, SystemModstamp, StageName FROM Opportunity ORDER BY SystemModstamp DESC"
+    )["records"]
     target = before[-1]["Id"]
     victim = sf.query("SELECT Id FROM Task LIMIT 1")["records"][0]["Id"]
     batch = {
         "advance_seconds": 3600,
-        "insert": {"Lead": [{"LastName": "Newcomer", "Company": "Fresh Ltd", "Status": "Open - Not Contacted"}]},
+        "insert": {
+            "Lead": [
+                {"LastName": "Newcomer", "Company": "Fresh Ltd", "Status": "Open - Not Contacted"}
+            ]
+        },
         "update": {"Opportunity": [{"Id": target, "StageName": "Negotiation/Review"}]},
         "delete": {"Task": [victim]},
         "purge_history_months": 18,
     }
-    answer = session.post(f"{server.instance_url}/_demo/mutations", json=batch, headers=headers, timeout=30).json()
+    answer = session.post(
+        f"{server.instance_url}/_demo/mutations", json=batch, headers=headers, timeout=30
+    ).json()
     clock = answer["clock"]
-    changed = sf.query(f"SELECT Id, StageName, SystemModstamp FROM Opportunity WHERE Id = '{target}'")["records"][0]
+    changed = sf.query(
+        f"SELECT Id, StageName, SystemModstamp FROM Opportunity WHERE Id = '{target}'"
+    )["records"][0]
     assert changed["StageName"] == "Negotiation/Review"
     assert changed["SystemModstamp"].replace("+0000", "Z") == clock
     assert changed["SystemModstamp"] > before[0]["SystemModstamp"]
     new_lead = answer["inserted"]["Lead"][0]
-    assert sf.query(f"SELECT LastName FROM Lead WHERE Id = '{new_lead}'")["records"][0]["LastName"] == "Newcomer"
+    assert (
+        sf.query(f"SELECT LastName FROM Lead WHERE Id = '{new_lead}'")["records"][0]["LastName"]
+        == "Newcomer"
+    )
     assert sf.query(f"SELECT COUNT() FROM Task WHERE Id = '{victim}'")["totalSize"] == 0
-    gone = sf.query_all(f"SELECT Id, IsDeleted FROM Task WHERE Id = '{victim}'", include_deleted=True)["records"]
+    gone = sf.query_all(
+        f"SELECT Id, IsDeleted FROM Task WHERE Id = '{victim}'", include_deleted=True
+    )["records"]
     assert gone[0]["IsDeleted"] is True
     assert answer["purged"]["OpportunityFieldHistory"] > 0
-    oldest = sf.query("SELECT CreatedDate FROM OpportunityFieldHistory ORDER BY CreatedDate LIMIT 1")["records"][0]
+    oldest = sf.query(
+        "SELECT CreatedDate FROM OpportunityFieldHistory ORDER BY CreatedDate LIMIT 1"
+    )["records"][0]
     assert oldest["CreatedDate"] >= "2025-05"  # 18 months before the clock (2026-10-31)
-    bad = session.post(f"{server.instance_url}/_demo/mutations", json={"update": {"Lead": [{"Nope": 1}]}},
-                       headers=headers, timeout=10)
+    bad = session.post(
+        f"{server.instance_url}/_demo/mutations",
+        json={"update": {"Lead": [{"Nope": 1}]}},
+        headers=headers,
+        timeout=10,
+    )
     assert bad.status_code == 400 and "Id" in bad.json()["error"]
 
 
 def test_never_crashes_on_garbage(server):
     session = PinnedCASession(server.ca_bundle)
     headers = {"Authorization": f"Bearer {server.access_token}"}
-    for path in ("/services/data/v59.0/query/?q=%00%FF", "/services/data/v59.0/query/nope-12",
-                 "/services/data/v99.0/limits", "/services/data/v59.0/jobs/query/750nope/results",
-                 "/../../etc/passwd"):
-        assert session.get(server.instance_url + path, headers=headers, timeout=10).status_code in (400, 404)
-    assert session.post(f"{server.instance_url}/services/data/v59.0/jobs/query", data=b"{not json",
-                        headers=headers, timeout=10).status_code == 400
+    for path in (
+        "/services/data/v59.0/query/?q=%00%FF",
+        "/services/data/v59.0/query/nope-12",
+        "/services/data/v99.0/limits",
+        "/services/data/v59.0/jobs/query/750nope/results",
+        "/../../etc/passwd",
+    ):
+        assert session.get(server.instance_url + path, headers=headers, timeout=10).status_code in (
+            400,
+            404,
+        )
+    assert (
+        session.post(
+            f"{server.instance_url}/services/data/v59.0/jobs/query",
+            data=b"{not json",
+            headers=headers,
+            timeout=10,
+        ).status_code
+        == 400
+    )
     assert client(server).query("SELECT COUNT() FROM Lead")["totalSize"] > 0
 
 
@@ -309,12 +435,22 @@ def test_serves_any_data_loader_folder(tmp_path):
     (folder / "Widget__c.csv").write_text(
         '"Id","Name","Size__c","Built__c","Active__c"\n'
         '"a0X5g0000000001AAA","One","1.5","2025-01-02T03:04:05.000Z","true"\n'
-        '"a0X5g0000000002AAA","Two","","2025-02-02T03:04:05.000Z","false"\n', encoding="utf-8")
+        '"a0X5g0000000002AAA","Two","","2025-02-02T03:04:05.000Z","false"\n',
+        encoding="utf-8",
+    )
     with DemoOrgServer(folder, work_dir=tmp_path / "tls") as running:
         sf = client(running)
         fields = {f["name"]: f["type"] for f in sf.Widget__c.describe()["fields"]}
-        assert fields == {"Id": "id", "Name": "string", "Size__c": "double", "Built__c": "datetime", "Active__c": "boolean"}
-        records = sf.query("SELECT Name, Size__c FROM Widget__c WHERE Built__c > 2025-01-15T00:00:00Z")["records"]
+        assert fields == {
+            "Id": "id",
+            "Name": "string",
+            "Size__c": "double",
+            "Built__c": "datetime",
+            "Active__c": "boolean",
+        }
+        records = sf.query(
+            "SELECT Name, Size__c FROM Widget__c WHERE Built__c > 2025-01-15T00:00:00Z"
+        )["records"]
         assert [(r["Name"], r["Size__c"]) for r in records] == [("Two", None)]
 
 
@@ -323,16 +459,36 @@ def test_cli_serve_writes_the_env_file(small_org, tmp_path):
     import sys
 
     env_file = tmp_path / "demo.env"
-    process = subprocess.Popen([sys.executable, "-m", "l2c_pipeline.cli", "demo-org", "serve", "--from", str(small_org),
-                                "--env-file", str(env_file)], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "l2c_pipeline.cli",
+            "demo-org",
+            "serve",
+            "--from",
+            str(small_org),
+            "--env-file",
+            str(env_file),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not env_file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
-        settings = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line and not line.startswith("#"))
+        settings = dict(
+            line.split("=", 1)
+            for line in env_file.read_text().splitlines()
+            if "=" in line and not line.startswith("#")
+        )
         assert oct(env_file.stat().st_mode & 0o777) == "0o600"
-        sf = Salesforce(instance_url=settings["SF_INSTANCE_URL"], session_id=settings["SF_ACCESS_TOKEN"],
-                        session=PinnedCASession(settings["SF_CA_BUNDLE"]))
+        sf = Salesforce(
+            instance_url=settings["SF_INSTANCE_URL"],
+            session_id=settings["SF_ACCESS_TOKEN"],
+            session=PinnedCASession(settings["SF_CA_BUNDLE"]),
+        )
         assert sf.query("SELECT COUNT() FROM Opportunity")["totalSize"] > 0
         assert json.loads(json.dumps(settings))["SF_INSTANCE_URL"].startswith("https://127.0.0.1:")
     finally:

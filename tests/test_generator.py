@@ -34,7 +34,10 @@ def test_another_seed_gives_another_org_and_other_truth_carriers(tmp_path):
     generate(tmp_path / "b", leads=300, seed=2)
     assert not filecmp.cmp(tmp_path / "a" / "Lead.csv", tmp_path / "b" / "Lead.csv", shallow=False)
     subjects = [
-        [t["subject"]["value"] for t in json.loads((tmp_path / f / "truths.json").read_text())["truths"]]
+        [
+            t["subject"]["value"]
+            for t in json.loads((tmp_path / f / "truths.json").read_text())["truths"]
+        ]
         for f in ("a", "b")
     ]
     assert subjects[0] != subjects[1]
@@ -53,7 +56,10 @@ def test_files_are_data_loader_style(small_org):
             for f in sobject.fields:
                 value = record[f.name]
                 if f.type == "datetime" and value:
-                    assert len(value) == 24 and value[10] == "T" and value.endswith(".000Z"), (f.name, value)
+                    assert len(value) == 24 and value[10] == "T" and value.endswith(".000Z"), (
+                        f.name,
+                        value,
+                    )
 
 
 def test_exactly_the_requested_number_of_leads(small_org):
@@ -63,7 +69,10 @@ def test_exactly_the_requested_number_of_leads(small_org):
 
 def test_every_reference_resolves(truth_org):
     con = connect(truth_org)
-    ids = {o.name: {r[0] for r in con.execute(f'SELECT Id FROM "{o.name}"').fetchall()} for o in OBJECTS}
+    ids = {
+        o.name: {r[0] for r in con.execute(f'SELECT Id FROM "{o.name}"').fetchall()}
+        for o in OBJECTS
+    }
     checked = 0
     for sobject in OBJECTS:
         for field in sobject.fields:
@@ -85,26 +94,67 @@ def test_lead_to_cash_behaviour_is_all_there(truth_org):
     def one(sql: str):
         return con.execute(sql).fetchone()[0]
 
-    stages_lost = {r[0] for r in con.execute(
-        "SELECT OldValue FROM OpportunityFieldHistory WHERE Field = 'StageName' AND NewValue = 'Closed Lost'"
-    ).fetchall()}
-    assert {"Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review"} <= stages_lost
-    assert one("SELECT count(*) FROM OpportunityFieldHistory WHERE Field = 'StageName' "
-               "AND OldValue = 'Proposal/Price Quote' AND NewValue = 'Needs Analysis'") > 0  # regressions
-    assert one("SELECT count(*) FROM OpportunityFieldHistory WHERE Field = 'StageName' "
-               "AND OldValue = 'Needs Analysis' AND NewValue = 'Proposal/Price Quote'") > 0  # skips
+    stages_lost = {
+        r[0]
+        for r in con.execute(
+            "SELECT OldValue FROM OpportunityFieldHistory WHERE Field = 'StageName' AND NewValue = 'Closed Lost'"
+        ).fetchall()
+    }
+    assert {
+        "Prospecting",
+        "Qualification",
+        "Needs Analysis",
+        "Proposal/Price Quote",
+        "Negotiation/Review",
+    } <= stages_lost
+    assert (
+        one(
+            "SELECT count(*) FROM OpportunityFieldHistory WHERE Field = 'StageName' "
+            "AND OldValue = 'Proposal/Price Quote' AND NewValue = 'Needs Analysis'"
+        )
+        > 0
+    )  # regressions
+    assert (
+        one(
+            "SELECT count(*) FROM OpportunityFieldHistory WHERE Field = 'StageName' "
+            "AND OldValue = 'Needs Analysis' AND NewValue = 'Proposal/Price Quote'"
+        )
+        > 0
+    )  # skips
     assert one("SELECT count(*) FROM OpportunityFieldHistory WHERE Field = 'CloseDate'") > 0
-    assert one("SELECT count(*) FROM OpportunityFieldHistory WHERE Field = 'Owner' AND DataType = 'EntityId'") > 0
-    assert one("SELECT count(*) FROM OpportunityFieldHistory WHERE Field = 'Amount' "
-               "AND CAST(NewValue AS DOUBLE) < CAST(OldValue AS DOUBLE)") > 0
+    assert (
+        one(
+            "SELECT count(*) FROM OpportunityFieldHistory WHERE Field = 'Owner' AND DataType = 'EntityId'"
+        )
+        > 0
+    )
+    assert (
+        one(
+            "SELECT count(*) FROM OpportunityFieldHistory WHERE Field = 'Amount' "
+            "AND CAST(NewValue AS DOUBLE) < CAST(OldValue AS DOUBLE)"
+        )
+        > 0
+    )
     assert one("SELECT max(n) FROM (SELECT count(*) n FROM Quote GROUP BY OpportunityId)") >= 3
     assert one("SELECT count(*) FROM ProcessInstance WHERE Status = 'Rejected'") > 0
-    assert one("SELECT count(*) FROM opp WHERE IsWon = 'true' AND synced_quote_id IS NULL") > 0  # won, no quote
+    assert (
+        one("SELECT count(*) FROM opp WHERE IsWon = 'true' AND synced_quote_id IS NULL") > 0
+    )  # won, no quote
     assert one("SELECT count(*) FROM \"Order\" WHERE IsReductionOrder = 'true'") > 0
-    statuses = {r[0] for r in con.execute("SELECT DISTINCT blng__PaymentStatus__c FROM blng__Invoice__c").fetchall()}
+    statuses = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT blng__PaymentStatus__c FROM blng__Invoice__c"
+        ).fetchall()
+    }
     assert statuses == {"Paid", "Partially Paid", "Unpaid"}
-    assert one("SELECT count(*) FROM blng__Invoice__c i JOIN blng__Invoice__History h ON h.ParentId = i.Id "
-               "WHERE h.NewValue = 'Paid' AND ts(h.CreatedDate) > CAST(i.blng__DueDate__c AS DATE) + 1") > 0
+    assert (
+        one(
+            "SELECT count(*) FROM blng__Invoice__c i JOIN blng__Invoice__History h ON h.ParentId = i.Id "
+            "WHERE h.NewValue = 'Paid' AND ts(h.CreatedDate) > CAST(i.blng__DueDate__c AS DATE) + 1"
+        )
+        > 0
+    )
     assert one("SELECT count(DISTINCT Division) FROM \"User\" WHERE Division <> ''") == 4
     assert one("SELECT count(DISTINCT LeadSource) FROM Lead") == 6
     weekend = one("SELECT avg((dayofweek(ts(CreatedDate)) IN (0, 6))::INT) FROM Task")
@@ -117,7 +167,9 @@ def test_expected_event_log_matches_the_records(truth_org):
     """Spot-check the ground truth against the records it claims to come from."""
     con = connect(truth_org)
     log = str(truth_org / "expected_event_log.csv")
-    con.execute(f"CREATE VIEW log AS SELECT * FROM read_csv('{log}', header = true, all_varchar = true)")
+    con.execute(
+        f"CREATE VIEW log AS SELECT * FROM read_csv('{log}', header = true, all_varchar = true)"
+    )
     checks = {
         "Lead Created": "SELECT count(*) FROM Lead WHERE IsDeleted = 'false'",
         "Opportunity Created": "SELECT count(*) FROM Opportunity",
@@ -128,13 +180,18 @@ def test_expected_event_log_matches_the_records(truth_org):
         "Call": "SELECT count(*) FROM Task WHERE IsDeleted = 'false' AND Type = 'Call'",
     }
     for activity, sql in checks.items():
-        logged = con.execute("SELECT count(*) FROM log WHERE activity = ?", [activity]).fetchone()[0]
+        logged = con.execute("SELECT count(*) FROM log WHERE activity = ?", [activity]).fetchone()[
+            0
+        ]
         assert logged == con.execute(sql).fetchone()[0], activity
     # Cases: converted leads' events belong to their opportunity, the others to the lead.
-    assert con.execute("""
+    assert (
+        con.execute("""
         SELECT count(*) FROM log JOIN Lead l ON l.Id = log.object_id
         WHERE log.case_id <> CASE WHEN l.IsConverted = 'true' THEN l.ConvertedOpportunityId ELSE l.Id END
-    """).fetchone()[0] == 0
+    """).fetchone()[0]
+        == 0
+    )
     as_of = json.loads((truth_org / "org.json").read_text())["as_of"]
     assert con.execute("SELECT max(ts(timestamp)) <= ts(?) FROM log", [as_of]).fetchone()[0]
 
@@ -161,9 +218,27 @@ def test_refuses_sizes_out_of_range(tmp_path):
 
 
 def test_catalogue_has_the_required_objects():
-    required = {"User", "UserRole", "Account", "Lead", "LeadHistory", "Opportunity", "OpportunityFieldHistory",
-                "OpportunityHistory", "OpportunityLineItem", "Product2", "Quote", "ProcessInstance",
-                "ProcessInstanceStep", "Contract", "Order", "Task", "Event", "blng__Invoice__c", "blng__Payment__c"}
+    required = {
+        "User",
+        "UserRole",
+        "Account",
+        "Lead",
+        "LeadHistory",
+        "Opportunity",
+        "OpportunityFieldHistory",
+        "OpportunityHistory",
+        "OpportunityLineItem",
+        "Product2",
+        "Quote",
+        "ProcessInstance",
+        "ProcessInstanceStep",
+        "Contract",
+        "Order",
+        "Task",
+        "Event",
+        "blng__Invoice__c",
+        "blng__Payment__c",
+    }
     assert required <= set(BY_NAME)
     assert duckdb  # used through truth_measures
     assert Path(__file__).parent.joinpath("truth_measures.py").exists()

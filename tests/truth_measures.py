@@ -58,7 +58,9 @@ def _ratio(con, sql: str, params: list) -> tuple[float, float]:
 
 
 def slow_discount_approvals(con, truth: dict) -> tuple[float, float]:
-    subject, others = _ratio(con, """
+    subject, others = _ratio(
+        con,
+        """
         WITH approvals AS (
             SELECT o.OwnerId, hours_between(pi.CreatedDate, pi.CompletedDate) AS hours
             FROM ProcessInstance pi
@@ -68,22 +70,30 @@ def slow_discount_approvals(con, truth: dict) -> tuple[float, float]:
         )
         SELECT median(hours) FILTER (WHERE OwnerId = ?), median(hours) FILTER (WHERE OwnerId <> ?)
         FROM approvals
-    """, [truth["subject"]["id"]] * 2)
+    """,
+        [truth["subject"]["id"]] * 2,
+    )
     return subject / others, 1.0
 
 
 def low_converting_lead_source(con, truth: dict) -> tuple[float, float]:
-    subject, others = _ratio(con, """
+    subject, others = _ratio(
+        con,
+        """
         SELECT avg((IsConverted = 'true')::INT) FILTER (WHERE LeadSource = ?),
                avg((IsConverted = 'true')::INT) FILTER (WHERE LeadSource <> ?)
         FROM Lead
         WHERE IsDeleted = 'false' AND ts(CreatedDate) <= snapshot_ts() - INTERVAL 120 DAY
-    """, [truth["subject"]["value"]] * 2)
+    """,
+        [truth["subject"]["value"]] * 2,
+    )
     return subject / others, 1.0
 
 
 def quote_rework_family(con, truth: dict) -> tuple[float, float]:
-    return _ratio(con, """
+    return _ratio(
+        con,
+        """
         WITH presented AS (
             SELECT Quote__c AS quote_id FROM Quote_Status_History__c
             WHERE New_Status__c = 'Presented' AND ts(CreatedDate) <= snapshot_ts() - INTERVAL 60 DAY
@@ -96,12 +106,16 @@ def quote_rework_family(con, truth: dict) -> tuple[float, float]:
         JOIN Quote q ON q.Id = p.quote_id
         JOIN opp o ON o.Id = q.OpportunityId
         LEFT JOIN denied d ON d.quote_id = p.quote_id
-    """, [truth["subject"]["value"]] * 2)
+    """,
+        [truth["subject"]["value"]] * 2,
+    )
 
 
 def deep_discounts_pay_later(con, truth: dict) -> tuple[float, float]:
     band = float(truth["subject"]["value"].strip(">%"))
-    subject, others = _ratio(con, """
+    subject, others = _ratio(
+        con,
+        """
         WITH paid AS (
             SELECT ParentId AS invoice_id, min(ts(CreatedDate)) AS paid_at
             FROM blng__Invoice__History
@@ -116,12 +130,16 @@ def deep_discounts_pay_later(con, truth: dict) -> tuple[float, float]:
         )
         SELECT median(days) FILTER (WHERE discount > ?), median(days) FILTER (WHERE discount <= ?)
         FROM invoices
-    """, [band, band])
+    """,
+        [band, band],
+    )
     return subject - others, 0.0
 
 
 def region_skips_quote_accepted(con, truth: dict) -> tuple[float, float]:
-    return _ratio(con, """
+    return _ratio(
+        con,
+        """
         WITH quoted AS (
             SELECT q.OpportunityId,
                    bool_or(h.New_Status__c = 'Accepted') AS accepted
@@ -134,11 +152,15 @@ def region_skips_quote_accepted(con, truth: dict) -> tuple[float, float]:
                avg((NOT coalesce(accepted, false))::INT) FILTER (WHERE o.region <> ?)
         FROM opp o JOIN quoted q ON q.OpportunityId = o.Id
         WHERE o.IsWon = 'true'
-    """, [truth["subject"]["value"]] * 2)
+    """,
+        [truth["subject"]["value"]] * 2,
+    )
 
 
 def order_rework_family(con, truth: dict) -> tuple[float, float]:
-    return _ratio(con, """
+    return _ratio(
+        con,
+        """
         WITH amended AS (
             SELECT DISTINCT OriginalOrderId AS order_id FROM "Order"
             WHERE IsReductionOrder = 'true' AND IsDeleted = 'false'
@@ -150,21 +172,29 @@ def order_rework_family(con, truth: dict) -> tuple[float, float]:
         LEFT JOIN amended a ON a.order_id = ord.Id
         WHERE ord.IsReductionOrder = 'false' AND ord.ActivatedDate <> ''
           AND ts(ord.ActivatedDate) <= snapshot_ts() - INTERVAL 60 DAY
-    """, [truth["subject"]["value"]] * 2)
+    """,
+        [truth["subject"]["value"]] * 2,
+    )
 
 
 def low_win_rate_rep(con, truth: dict) -> tuple[float, float]:
-    subject, others = _ratio(con, """
+    subject, others = _ratio(
+        con,
+        """
         SELECT avg((IsWon = 'true')::INT) FILTER (WHERE OwnerId = ?),
                avg((IsWon = 'true')::INT) FILTER (WHERE OwnerId <> ?)
         FROM opp
         WHERE IsClosed = 'true' AND ts(CreatedDate) <= snapshot_ts() - INTERVAL 180 DAY
-    """, [truth["subject"]["id"]] * 2)
+    """,
+        [truth["subject"]["id"]] * 2,
+    )
     return subject / others, 1.0
 
 
 def approvals_skipped_by_rep(con, truth: dict) -> tuple[float, float]:
-    return _ratio(con, """
+    return _ratio(
+        con,
+        """
         WITH approved AS (
             SELECT DISTINCT TargetObjectId AS quote_id FROM ProcessInstance
             WHERE Status = 'Approved' AND IsDeleted = 'false'
@@ -173,11 +203,15 @@ def approvals_skipped_by_rep(con, truth: dict) -> tuple[float, float]:
                avg((a.quote_id IS NULL)::INT) FILTER (WHERE o.OwnerId <> ?)
         FROM opp o LEFT JOIN approved a ON a.quote_id = o.synced_quote_id
         WHERE o.IsWon = 'true' AND o.synced_quote_id IS NOT NULL AND o.discount > 20
-    """, [truth["subject"]["id"]] * 2)
+    """,
+        [truth["subject"]["id"]] * 2,
+    )
 
 
 def negotiation_stall_team(con, truth: dict) -> tuple[float, float]:
-    subject, others = _ratio(con, """
+    subject, others = _ratio(
+        con,
+        """
         WITH presented AS (
             SELECT Quote__c AS quote_id, min(ts(CreatedDate)) AS at FROM Quote_Status_History__c
             WHERE New_Status__c = 'Presented' GROUP BY Quote__c
@@ -189,12 +223,16 @@ def negotiation_stall_team(con, truth: dict) -> tuple[float, float]:
                median(epoch(d.at - p.at) / 86400.0) FILTER (WHERE o.team <> ?)
         FROM presented p JOIN decided d USING (quote_id)
         JOIN Quote q ON q.Id = p.quote_id JOIN opp o ON o.Id = q.OpportunityId
-    """, [truth["subject"]["value"]] * 2)
+    """,
+        [truth["subject"]["value"]] * 2,
+    )
     return subject / others, 1.0
 
 
 def stage_regression_region(con, truth: dict) -> tuple[float, float]:
-    return _ratio(con, """
+    return _ratio(
+        con,
+        """
         WITH reached AS (
             SELECT DISTINCT OpportunityId FROM OpportunityFieldHistory
             WHERE Field = 'StageName' AND NewValue = 'Proposal/Price Quote'
@@ -207,7 +245,9 @@ def stage_regression_region(con, truth: dict) -> tuple[float, float]:
         FROM reached r JOIN opp o ON o.Id = r.OpportunityId
         LEFT JOIN regressed g ON g.OpportunityId = r.OpportunityId
         WHERE ts(o.CreatedDate) <= snapshot_ts() - INTERVAL 90 DAY
-    """, [truth["subject"]["value"]] * 2)
+    """,
+        [truth["subject"]["value"]] * 2,
+    )
 
 
 MEASURES = {

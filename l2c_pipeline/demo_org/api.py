@@ -45,8 +45,11 @@ class Response:
 
     @classmethod
     def json(cls, status: int, payload, headers: dict | None = None) -> Response:
-        return cls(status, json.dumps(payload, separators=(",", ":")).encode(),
-                   {"Content-Type": "application/json;charset=UTF-8", **(headers or {})})
+        return cls(
+            status,
+            json.dumps(payload, separators=(",", ":")).encode(),
+            {"Content-Type": "application/json;charset=UTF-8", **(headers or {})},
+        )
 
 
 def sf_error(status: int, code: str, message: str) -> Response:
@@ -63,9 +66,13 @@ class Credentials:
 
     @classmethod
     def generate(cls) -> Credentials:
-        return cls(client_id="3MVG9demo" + secrets.token_hex(16), client_secret=secrets.token_hex(24),
-                   username="integration@l2c-demo.example", password=secrets.token_urlsafe(12),
-                   security_token=secrets.token_hex(12))
+        return cls(
+            client_id="3MVG9demo" + secrets.token_hex(16),
+            client_secret=secrets.token_hex(24),
+            username="integration@l2c-demo.example",
+            password=secrets.token_urlsafe(12),
+            security_token=secrets.token_hex(12),
+        )
 
 
 @dataclass
@@ -92,8 +99,14 @@ class _BulkJob:
 
 
 class DemoOrgApi:
-    def __init__(self, store: OrgStore, *, credentials: Credentials | None = None,
-                 daily_api_budget: int = 100_000, faults: str = "") -> None:
+    def __init__(
+        self,
+        store: OrgStore,
+        *,
+        credentials: Credentials | None = None,
+        daily_api_budget: int = 100_000,
+        faults: str = "",
+    ) -> None:
         self.store = store
         self.credentials = credentials or Credentials.generate()
         self.daily_api_budget = daily_api_budget
@@ -124,14 +137,21 @@ class DemoOrgApi:
             self.daily_api_budget = budget
 
     # ---------------------------------------------------------------- dispatch
-    def handle(self, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes) -> Response:
+    def handle(
+        self, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes
+    ) -> Response:
         try:
-            return self._route(method, path.rstrip("/") or "/", parse_qs(query_string), headers, body)
+            return self._route(
+                method, path.rstrip("/") or "/", parse_qs(query_string), headers, body
+            )
         except Exception:  # the server never crashes: an unexpected error is Salesforce's 500
             log.exception("demo org failed on %s %s", method, path)
-            return sf_error(500, "UNKNOWN_EXCEPTION",
-                            f"An unexpected error occurred. Please include this ErrorId if you contact "
-                            f"support: {uuid.uuid4().hex[:8]}-{int(time.time()) % 100000} (demo org)")
+            return sf_error(
+                500,
+                "UNKNOWN_EXCEPTION",
+                f"An unexpected error occurred. Please include this ErrorId if you contact "
+                f"support: {uuid.uuid4().hex[:8]}-{int(time.time()) % 100000} (demo org)",
+            )
 
     def _route(self, method, path, params, headers, body) -> Response:
         parts = path.strip("/").split("/")
@@ -144,8 +164,13 @@ class DemoOrgApi:
         if parts[:2] != ["services", "data"]:
             return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
         if len(parts) == 2:
-            return Response.json(200, [{"label": f"v{v}", "url": f"/services/data/v{v}", "version": v}
-                                       for v in API_VERSIONS])
+            return Response.json(
+                200,
+                [
+                    {"label": f"v{v}", "url": f"/services/data/v{v}", "version": v}
+                    for v in API_VERSIONS
+                ],
+            )
         version = parts[2][1:] if parts[2].startswith("v") else ""
         if version not in API_VERSIONS:
             return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
@@ -168,7 +193,9 @@ class DemoOrgApi:
         with self._lock:
             self.api_calls += 1
             used = self.api_calls
-        limit_header = {"Sforce-Limit-Info": f"api-usage={min(used, self.daily_api_budget)}/{self.daily_api_budget}"}
+        limit_header = {
+            "Sforce-Limit-Info": f"api-usage={min(used, self.daily_api_budget)}/{self.daily_api_budget}"
+        }
         if used > self.daily_api_budget:
             response = sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
             response.headers.update(limit_header)
@@ -177,8 +204,13 @@ class DemoOrgApi:
         delay, drop = 0.0, False
         if fault is not None:
             if fault.kind in ("500", "503"):
-                response = sf_error(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred (injected fault)") \
-                    if fault.kind == "500" else sf_error(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable")
+                response = (
+                    sf_error(
+                        500, "UNKNOWN_EXCEPTION", "An unexpected error occurred (injected fault)"
+                    )
+                    if fault.kind == "500"
+                    else sf_error(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable")
+                )
                 response.headers.update(limit_header)
                 return response
             if fault.kind == "expire":
@@ -203,31 +235,57 @@ class DemoOrgApi:
         grant = form.get("grant_type", "")
         creds = self.credentials
         if grant not in ("password", "client_credentials"):
-            return Response.json(400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"})
+            return Response.json(
+                400,
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "grant type not supported",
+                },
+            )
         if form.get("client_id") != creds.client_id:
-            return Response.json(400, {"error": "invalid_client_id", "error_description": "client identifier invalid"})
+            return Response.json(
+                400,
+                {"error": "invalid_client_id", "error_description": "client identifier invalid"},
+            )
         if not secrets.compare_digest(form.get("client_secret", ""), creds.client_secret):
-            return Response.json(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
+            return Response.json(
+                400, {"error": "invalid_client", "error_description": "invalid client credentials"}
+            )
         if grant == "password" and not (
             form.get("username") == creds.username
-            and secrets.compare_digest(form.get("password", ""), creds.password + creds.security_token)
+            and secrets.compare_digest(
+                form.get("password", ""), creds.password + creds.security_token
+            )
         ):
-            return Response.json(400, {"error": "invalid_grant", "error_description": "authentication failure"})
+            return Response.json(
+                400, {"error": "invalid_grant", "error_description": "authentication failure"}
+            )
         token = self.issue_token()
         issued = str(int(time.time() * 1000))
-        return Response.json(200, {
-            "access_token": token, "instance_url": self.instance_url,
-            "id": f"{self.instance_url}/id/{ORG_ID}/{self.store.default_actor or ''}",
-            "token_type": "Bearer", "issued_at": issued,
-            "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
-        })
+        return Response.json(
+            200,
+            {
+                "access_token": token,
+                "instance_url": self.instance_url,
+                "id": f"{self.instance_url}/id/{ORG_ID}/{self.store.default_actor or ''}",
+                "token_type": "Bearer",
+                "issued_at": issued,
+                "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
+            },
+        )
 
     # ---------------------------------------------------------------- data API
     def _data(self, method, version, rest, params, headers, body) -> Response:
         head = rest[0] if rest else ""
         if not rest and method == "GET":
             base = f"/services/data/v{version}"
-            return Response.json(200, {name: f"{base}/{name}" for name in ("sobjects", "query", "queryAll", "limits", "jobs")})
+            return Response.json(
+                200,
+                {
+                    name: f"{base}/{name}"
+                    for name in ("sobjects", "query", "queryAll", "limits", "jobs")
+                },
+            )
         if head == "sobjects" and method == "GET":
             return self._sobjects(version, rest[1:])
         if head in ("query", "queryAll") and method == "GET":
@@ -239,11 +297,14 @@ class DemoOrgApi:
             return self._query_more(version, head, rest[1], batch)
         if head == "limits" and method == "GET":
             remaining = max(0, self.daily_api_budget - self.api_calls)
-            return Response.json(200, {
-                "DailyApiRequests": {"Max": self.daily_api_budget, "Remaining": remaining},
-                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - len(self._jobs)},
-                "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
-            })
+            return Response.json(
+                200,
+                {
+                    "DailyApiRequests": {"Max": self.daily_api_budget, "Remaining": remaining},
+                    "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - len(self._jobs)},
+                    "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
+                },
+            )
         if rest[:2] == ["jobs", "query"]:
             return self._bulk(method, version, rest[2:], params, body)
         return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
@@ -251,29 +312,65 @@ class DemoOrgApi:
     def _sobjects(self, version: str, rest: list[str]) -> Response:
         store = self.store
         if not rest:
-            return Response.json(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [
-                {"name": m.name, "label": m.label, "keyPrefix": m.key_prefix, "custom": m.custom,
-                 "queryable": True, "retrieveable": True, "replicateable": True, "deprecatedAndHidden": False,
-                 "urls": {"sobject": f"/services/data/v{version}/sobjects/{m.name}",
-                          "describe": f"/services/data/v{version}/sobjects/{m.name}/describe"}}
-                for m in store.objects.values()]})
+            return Response.json(
+                200,
+                {
+                    "encoding": "UTF-8",
+                    "maxBatchSize": 200,
+                    "sobjects": [
+                        {
+                            "name": m.name,
+                            "label": m.label,
+                            "keyPrefix": m.key_prefix,
+                            "custom": m.custom,
+                            "queryable": True,
+                            "retrieveable": True,
+                            "replicateable": True,
+                            "deprecatedAndHidden": False,
+                            "urls": {
+                                "sobject": f"/services/data/v{version}/sobjects/{m.name}",
+                                "describe": f"/services/data/v{version}/sobjects/{m.name}/describe",
+                            },
+                        }
+                        for m in store.objects.values()
+                    ],
+                },
+            )
         meta = store.resolve_object(rest[0])
         if meta is None:
             return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
         if rest[1:] != ["describe"]:
             return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
-        return Response.json(200, {
-            "name": meta.name, "label": meta.label, "keyPrefix": meta.key_prefix, "custom": meta.custom,
-            "queryable": True, "replicateable": True, "retrieveable": True,
-            "fields": [{
-                "name": name, "label": name, "type": field_type, "soapType": _soap_type(field_type),
-                "filterable": field_type != "textarea", "sortable": field_type != "textarea",
-                "custom": name.endswith("__c"), "nillable": name != "Id",
-                "referenceTo": list(meta.references.get(name, ())),
-                "createable": name not in ("Id", "CreatedDate", "SystemModstamp", "IsDeleted"),
-                "updateable": name not in ("Id", "CreatedDate", "SystemModstamp", "IsDeleted"),
-            } for name, field_type in meta.fields.items()],
-        })
+        return Response.json(
+            200,
+            {
+                "name": meta.name,
+                "label": meta.label,
+                "keyPrefix": meta.key_prefix,
+                "custom": meta.custom,
+                "queryable": True,
+                "replicateable": True,
+                "retrieveable": True,
+                "fields": [
+                    {
+                        "name": name,
+                        "label": name,
+                        "type": field_type,
+                        "soapType": _soap_type(field_type),
+                        "filterable": field_type != "textarea",
+                        "sortable": field_type != "textarea",
+                        "custom": name.endswith("__c"),
+                        "nillable": name != "Id",
+                        "referenceTo": list(meta.references.get(name, ())),
+                        "createable": name
+                        not in ("Id", "CreatedDate", "SystemModstamp", "IsDeleted"),
+                        "updateable": name
+                        not in ("Id", "CreatedDate", "SystemModstamp", "IsDeleted"),
+                    }
+                    for name, field_type in meta.fields.items()
+                ],
+            },
+        )
 
     def _query(self, version: str, soql: str, include_deleted: bool, batch: int) -> Response:
         try:
@@ -293,7 +390,9 @@ class DemoOrgApi:
             with self._lock:
                 self._cursors[locator] = cursor
             self._expire_cursors()
-        response = self._page(version, "queryAll" if include_deleted else "query", cursor, locator, 0, batch)
+        response = self._page(
+            version, "queryAll" if include_deleted else "query", cursor, locator, 0, batch
+        )
         if locator is None:
             self.store.close_cursor(table)
         return response
@@ -312,8 +411,12 @@ class DemoOrgApi:
             self.store.close_cursor(cursor.table)
         return response
 
-    def _page(self, version, endpoint, cursor: _Cursor, locator, offset: int, batch: int) -> Response:
-        rows = self.store.read_cursor(cursor.table, cursor.object_name, cursor.columns, offset, batch)
+    def _page(
+        self, version, endpoint, cursor: _Cursor, locator, offset: int, batch: int
+    ) -> Response:
+        rows = self.store.read_cursor(
+            cursor.table, cursor.object_name, cursor.columns, offset, batch
+        )
         base = f"/services/data/v{version}/sobjects/{cursor.object_name}/"
         with_id = "Id" in cursor.columns
         id_index = cursor.columns.index("Id") if with_id else None
@@ -328,7 +431,9 @@ class DemoOrgApi:
         done = offset + len(rows) >= cursor.total
         payload = {"totalSize": cursor.total, "done": done}
         if not done:
-            payload["nextRecordsUrl"] = f"/services/data/v{version}/{endpoint}/{locator}-{offset + batch}"
+            payload["nextRecordsUrl"] = (
+                f"/services/data/v{version}/{endpoint}/{locator}-{offset + batch}"
+            )
         payload["records"] = records
         return Response.json(200, payload)
 
@@ -337,7 +442,10 @@ class DemoOrgApi:
         fault = self.faults.take_late(object_name)
         if fault is not None:
             meta = self.store.objects[object_name]
-            cursor_field = next((c for c in ("SystemModstamp", "CreatedDate") if meta.fields.get(c) == "datetime"), None)
+            cursor_field = next(
+                (c for c in ("SystemModstamp", "CreatedDate") if meta.fields.get(c) == "datetime"),
+                None,
+            )
             if cursor_field:
                 newest = self.store.newest(object_name, cursor_field)
                 if newest is not None:
@@ -350,7 +458,10 @@ class DemoOrgApi:
         with self._lock:
             stale = [k for k, c in self._cursors.items() if now - c.last_used > CURSOR_IDLE_SECONDS]
             while len(self._cursors) - len(stale) > MAX_OPEN_CURSORS:
-                oldest = min((k for k in self._cursors if k not in stale), key=lambda k: self._cursors[k].last_used)
+                oldest = min(
+                    (k for k in self._cursors if k not in stale),
+                    key=lambda k: self._cursors[k].last_used,
+                )
                 stale.append(oldest)
             dropped = [self._cursors.pop(k) for k in stale]
         for cursor in dropped:
@@ -372,18 +483,34 @@ class DemoOrgApi:
             except SoqlError as error:
                 return sf_error(400, error.code, error.message)
             if not compiled.columns:
-                return sf_error(400, "INVALIDJOB", "Aggregate queries are not supported by the Bulk API")
+                return sf_error(
+                    400, "INVALIDJOB", "Aggregate queries are not supported by the Bulk API"
+                )
             if self.faults.refuses_bulk(compiled.object_name):
-                return sf_error(400, "INVALIDENTITY",
-                                f"Entity '{compiled.object_name}' is not supported by the Bulk API.")
-            job = _BulkJob(id="750" + secrets.token_hex(7)[:12] + "AAA", operation=operation,
-                           object_name=compiled.object_name, query=soql, created=self.store.clock)
+                return sf_error(
+                    400,
+                    "INVALIDENTITY",
+                    f"Entity '{compiled.object_name}' is not supported by the Bulk API.",
+                )
+            job = _BulkJob(
+                id="750" + secrets.token_hex(7)[:12] + "AAA",
+                operation=operation,
+                object_name=compiled.object_name,
+                query=soql,
+                created=self.store.clock,
+            )
             with self._lock:
                 self._jobs[job.id] = job
             threading.Thread(target=self._run_job, args=(job, compiled), daemon=True).start()
             return Response.json(200, self._job_info(job, version))
         if not rest and method == "GET":
-            return Response.json(200, {"done": True, "records": [self._job_info(j, version) for j in self._jobs.values()]})
+            return Response.json(
+                200,
+                {
+                    "done": True,
+                    "records": [self._job_info(j, version) for j in self._jobs.values()],
+                },
+            )
         job = self._jobs.get(rest[0]) if rest else None
         if job is None:
             return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
@@ -414,13 +541,25 @@ class DemoOrgApi:
             job.state, job.error = "Failed", str(error)
 
     def _job_info(self, job: _BulkJob, version: str) -> dict:
-        return {"id": job.id, "operation": job.operation, "object": job.object_name,
-                "createdById": self.store.default_actor, "createdDate": job.created.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-                "systemModstamp": job.created.strftime("%Y-%m-%dT%H:%M:%S.000+0000"), "state": job.state,
-                "concurrencyMode": "Parallel", "contentType": "CSV", "apiVersion": float(version),
-                "jobType": "V2Query", "lineEnding": "LF", "columnDelimiter": "COMMA",
-                "numberRecordsProcessed": job.total if job.state == "JobComplete" else 0,
-                "retries": 0, "totalProcessingTime": 0, **({"errorMessage": job.error} if job.error else {})}
+        return {
+            "id": job.id,
+            "operation": job.operation,
+            "object": job.object_name,
+            "createdById": self.store.default_actor,
+            "createdDate": job.created.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+            "systemModstamp": job.created.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+            "state": job.state,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(version),
+            "jobType": "V2Query",
+            "lineEnding": "LF",
+            "columnDelimiter": "COMMA",
+            "numberRecordsProcessed": job.total if job.state == "JobComplete" else 0,
+            "retries": 0,
+            "totalProcessingTime": 0,
+            **({"errorMessage": job.error} if job.error else {}),
+        }
 
     def _bulk_results(self, job: _BulkJob, params) -> Response:
         if job.state != "JobComplete":
@@ -431,15 +570,28 @@ class DemoOrgApi:
             offset = int(base64.b64decode(locator).decode()) if locator else 0
         except (ValueError, UnicodeDecodeError):
             return sf_error(400, "INVALIDLOCATOR", "The locator is not valid for this job")
-        rows = self.store.read_cursor(job.table, job.object_name, job.columns, offset, size, bulk=True)
+        rows = self.store.read_cursor(
+            job.table, job.object_name, job.columns, offset, size, bulk=True
+        )
         out = io.StringIO()
         writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
         writer.writerow(job.columns)
         writer.writerows(rows)
         next_offset = offset + len(rows)
-        next_locator = base64.b64encode(str(next_offset).encode()).decode() if next_offset < job.total else "null"
-        return Response(200, out.getvalue().encode("utf-8"), {
-            "Content-Type": "text/csv", "Sforce-Locator": next_locator, "Sforce-NumberOfRecords": str(len(rows))})
+        next_locator = (
+            base64.b64encode(str(next_offset).encode()).decode()
+            if next_offset < job.total
+            else "null"
+        )
+        return Response(
+            200,
+            out.getvalue().encode("utf-8"),
+            {
+                "Content-Type": "text/csv",
+                "Sforce-Locator": next_locator,
+                "Sforce-NumberOfRecords": str(len(rows)),
+            },
+        )
 
     # ---------------------------------------------------------------- admin
     def _admin(self, method: str, parts: list[str], body: bytes) -> Response:
@@ -454,7 +606,10 @@ class DemoOrgApi:
                 if request.get("clear"):
                     self.faults.clear()
                 self.add_faults(request.get("spec", ""))
-                return Response.json(200, {"faults": self.faults.describe(), "daily_api_budget": self.daily_api_budget})
+                return Response.json(
+                    200,
+                    {"faults": self.faults.describe(), "daily_api_budget": self.daily_api_budget},
+                )
             if parts == ["mutations"] and method == "POST":
                 return Response.json(200, self.apply(request))
         except (KeyError, ValueError, FaultSpecError) as error:
@@ -462,9 +617,13 @@ class DemoOrgApi:
         return Response.json(404, {"error": "unknown demo-org endpoint"})
 
     def state(self) -> dict:
-        return {"clock": self.store.clock.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "api_calls": self.api_calls,
-                "daily_api_budget": self.daily_api_budget, "objects": self.store.row_counts(include_deleted=True),
-                "faults": self.faults.describe()}
+        return {
+            "clock": self.store.clock.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "api_calls": self.api_calls,
+            "daily_api_budget": self.daily_api_budget,
+            "objects": self.store.row_counts(include_deleted=True),
+            "faults": self.faults.describe(),
+        }
 
     def apply(self, batch: dict) -> dict:
         """One batch of org changes, applied in this order: advance, insert, update, delete,
@@ -480,11 +639,14 @@ class DemoOrgApi:
             result.setdefault("deleted", {})[object_name] = store.delete(object_name, ids)
         for object_name, spec in (batch.get("late") or {}).items():
             result.setdefault("late", {})[object_name] = store.late_commit(
-                object_name, spec.get("record", {}), float(spec.get("behind_seconds", 120)))
+                object_name, spec.get("record", {}), float(spec.get("behind_seconds", 120))
+            )
         if "purge_history_months" in batch:
             result["purged"] = store.purge_history(int(batch["purge_history_months"]))
         if "touch_fraction" in batch:
-            result["touched"] = store.touch_random(float(batch["touch_fraction"]), int(batch.get("seed", 0)))
+            result["touched"] = store.touch_random(
+                float(batch["touch_fraction"]), int(batch.get("seed", 0))
+            )
         result["clock"] = store.clock.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         return result
 
@@ -499,6 +661,14 @@ def _batch_size(headers: dict[str, str]) -> int:
 
 
 def _soap_type(field_type: str) -> str:
-    return {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "datetime": "xsd:dateTime",
-            "date": "xsd:date", "double": "xsd:double", "currency": "xsd:double", "percent": "xsd:double",
-            "int": "xsd:int"}.get(field_type, "xsd:string")
+    return {
+        "id": "tns:ID",
+        "reference": "tns:ID",
+        "boolean": "xsd:boolean",
+        "datetime": "xsd:dateTime",
+        "date": "xsd:date",
+        "double": "xsd:double",
+        "currency": "xsd:double",
+        "percent": "xsd:double",
+        "int": "xsd:int",
+    }.get(field_type, "xsd:string")

@@ -23,7 +23,9 @@ import threading
 from dataclasses import dataclass
 
 SCOPES = ("any", "query", "query_more", "describe", "bulk", "bulk_results", "limits")
-_ITEM = re.compile(r"^(?P<kind>[a-z0-9]+)(?:@(?P<scope>[A-Za-z0-9_]+)(?:#(?P<first>\d+)(?:-(?P<last>\d+))?)?)?(?:=(?P<value>[^,]+))?$")
+_ITEM = re.compile(
+    r"^(?P<kind>[a-z0-9]+)(?:@(?P<scope>[A-Za-z0-9_]+)(?:#(?P<first>\d+)(?:-(?P<last>\d+))?)?)?(?:=(?P<value>[^,]+))?$"
+)
 
 
 class FaultSpecError(ValueError):
@@ -55,19 +57,25 @@ def parse_spec(spec: str) -> tuple[list[Fault], int | None]:
         last = int(match["last"] or first)
         if kind == "limit":
             if not (value and value.isdigit()):
-                raise FaultSpecError(f"fault {raw!r}: limit needs a number of calls, e.g. limit=500")
+                raise FaultSpecError(
+                    f"fault {raw!r}: limit needs a number of calls, e.g. limit=500"
+                )
             budget = int(value)
             continue
         if kind in ("late", "nobulk"):
             if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", scope) or scope == "any":
-                raise FaultSpecError(f"fault {raw!r}: {kind} needs an object, e.g. {kind}@Opportunity")
+                raise FaultSpecError(
+                    f"fault {raw!r}: {kind} needs an object, e.g. {kind}@Opportunity"
+                )
             if kind == "late" and value is not None and not value.replace(".", "", 1).isdigit():
                 raise FaultSpecError(f"fault {raw!r}: late=SECONDS must be a number")
             faults.append(Fault(kind, scope, value=value or "120"))
             continue
         if kind not in ("500", "503", "slow", "drop", "expire"):
-            raise FaultSpecError(f"fault {raw!r}: unknown kind {kind!r} (500, 503, slow, drop, expire, "
-                                 "limit, late, nobulk)")
+            raise FaultSpecError(
+                f"fault {raw!r}: unknown kind {kind!r} (500, 503, slow, drop, expire, "
+                "limit, late, nobulk)"
+            )
         if scope not in SCOPES:
             raise FaultSpecError(f"fault {raw!r}: unknown scope {scope!r} ({', '.join(SCOPES)})")
         if last < first:
@@ -111,16 +119,31 @@ class FaultPlan:
     def take_late(self, object_name: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.kind == "late" and fault.scope.lower() == object_name.lower() and not fault.fired:
+                if (
+                    fault.kind == "late"
+                    and fault.scope.lower() == object_name.lower()
+                    and not fault.fired
+                ):
                     fault.fired = 1
                     return fault
         return None
 
     def refuses_bulk(self, object_name: str) -> bool:
         with self._lock:
-            return any(f.kind == "nobulk" and f.scope.lower() == object_name.lower() for f in self._faults)
+            return any(
+                f.kind == "nobulk" and f.scope.lower() == object_name.lower() for f in self._faults
+            )
 
     def describe(self) -> list[dict]:
         with self._lock:
-            return [{"kind": f.kind, "scope": f.scope, "calls": [f.first, f.last], "value": f.value,
-                     "seen": f.seen, "fired": f.fired} for f in self._faults]
+            return [
+                {
+                    "kind": f.kind,
+                    "scope": f.scope,
+                    "calls": [f.first, f.last],
+                    "value": f.value,
+                    "seen": f.seen,
+                    "fired": f.fired,
+                }
+                for f in self._faults
+            ]

@@ -29,7 +29,14 @@ BLOCK_SIZE = 5000
 HISTORY_DAYS = 730
 DEFAULT_AS_OF = "2026-10-31T18:00:00Z"
 EXPECTED_LOG = "expected_event_log.csv"
-EXPECTED_LOG_HEADER = ("case_id", "activity", "timestamp", "object_type", "object_id", "resource_id")
+EXPECTED_LOG_HEADER = (
+    "case_id",
+    "activity",
+    "timestamp",
+    "object_type",
+    "object_id",
+    "resource_id",
+)
 MAX_LEADS = 1_000_000
 
 
@@ -72,14 +79,16 @@ def _converters(sobject: SObject, fmt: DatetimeFormatter) -> list[Callable]:
 def _write_rows(writer, sobject: SObject, rows: list[dict], converters: list[Callable]) -> None:
     names = sobject.field_names
     for row in rows:
-        writer.writerow([
-            "" if (value := row.get(name)) is None else convert(value)
-            for name, convert in zip(names, converters)
-        ])
+        writer.writerow(
+            [
+                "" if (value := row.get(name)) is None else convert(value)
+                for name, convert in zip(names, converters)
+            ]
+        )
 
 
 def _open_csv(path: Path):
-    handle = open(path, "w", newline="", encoding="utf-8")
+    handle = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - the caller closes it
     return handle, csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
 
 
@@ -98,7 +107,9 @@ def _block_plan(leads: int, as_of: int) -> list[tuple[int, int, int, int]]:
     plan = []
     for index in range(blocks):
         count = leads // blocks + (1 if index < leads % blocks else 0)
-        plan.append((index + 1, count, start + span * index // blocks, start + span * (index + 1) // blocks))
+        plan.append(
+            (index + 1, count, start + span * index // blocks, start + span * (index + 1) // blocks)
+        )
     return plan
 
 
@@ -107,14 +118,21 @@ _WORKER: dict = {}
 
 
 def _init_worker(seed: int, leads: int, as_of: int, plant: Plant, parts: str) -> None:
-    _WORKER.update(world=build_world(seed, leads, as_of - HISTORY_DAYS * DAY - 30 * DAY),
-                   seed=seed, as_of=as_of, plant=plant, parts=Path(parts))
+    _WORKER.update(
+        world=build_world(seed, leads, as_of - HISTORY_DAYS * DAY - 30 * DAY),
+        seed=seed,
+        as_of=as_of,
+        plant=plant,
+        parts=Path(parts),
+    )
 
 
 def _simulate_block(task: tuple[int, int, int, int]) -> tuple[int, dict[str, int], int]:
     block_no, count, start, end = task
     world: World = _WORKER["world"]
-    simulation = BlockSimulation(world, _WORKER["plant"], block_no, _WORKER["as_of"], _WORKER["seed"])
+    simulation = BlockSimulation(
+        world, _WORKER["plant"], block_no, _WORKER["as_of"], _WORKER["seed"]
+    )
     lead_times = [simulation.rng.randrange(start, end) for _ in range(count)]
     simulation.run(lead_times)
 
@@ -176,38 +194,54 @@ def generate(
         done += 1
         if done == len(plan) or done % max(1, len(plan) // 20) == 0:
             leads_done = sum(p[1] for p in plan[:done])
-            say(f"simulated {done}/{len(plan)} blocks ({leads_done:,} leads) in {time.monotonic() - started:.0f}s")
+            say(
+                f"simulated {done}/{len(plan)} blocks ({leads_done:,} leads) in {time.monotonic() - started:.0f}s"
+            )
 
     if workers == 1:
         for task in plan:
             record(_simulate_block(task))
     else:
         context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-        with context.Pool(workers, _init_worker, (seed, leads, as_of_ts, plant, str(parts))) as pool:
+        with context.Pool(
+            workers, _init_worker, (seed, leads, as_of_ts, plant, str(parts))
+        ) as pool:
             for result in pool.imap(_simulate_block, plan):
                 record(result)
 
     # The world's own records (users, roles, products) come first in their files.
     fmt = DatetimeFormatter()
     world_rows = {"UserRole": world.roles, "User": world.users, "Product2": world.products}
+    # Each file is written under a temporary name and renamed into place when complete, and
+    # org.json comes last: a reader never sees a half-written snapshot.
+    (out / "org.json").unlink(missing_ok=True)
     for sobject in OBJECTS:
-        handle, writer = _open_csv(out / f"{sobject.name}.csv")
+        final = out / f"{sobject.name}.csv"
+        handle, writer = _open_csv(parts / final.name)
         with handle:
             writer.writerow(sobject.field_names)
             if sobject.name in world_rows:
                 _write_rows(writer, sobject, world_rows[sobject.name], _converters(sobject, fmt))
                 totals[sobject.name] += len(world_rows[sobject.name])
             _append_parts(handle, parts, sobject.name, plan)
-    handle, writer = _open_csv(out / EXPECTED_LOG)
+        (parts / final.name).replace(final)
+    handle, writer = _open_csv(parts / EXPECTED_LOG)
     with handle:
         writer.writerow(EXPECTED_LOG_HEADER)
         _append_parts(handle, parts, EXPECTED_LOG, plan)
+    (parts / EXPECTED_LOG).replace(out / EXPECTED_LOG)
     shutil.rmtree(parts)
 
     truths = planted_truths(world, plant)
-    (out / "truths.json").write_text(json.dumps(
-        {"seed": seed, "leads": leads, "as_of": as_of, "truths": truths}, indent=2, ensure_ascii=False
-    ) + "\n", encoding="utf-8")
+    (out / "truths.json").write_text(
+        json.dumps(
+            {"seed": seed, "leads": leads, "as_of": as_of, "truths": truths},
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     manifest = {
         "generator": "l2c_pipeline demo org",
         "seed": seed,
@@ -218,8 +252,10 @@ def generate(
         "plant": asdict(plant),
     }
     (out / "org.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    say(f"wrote {sum(totals.values()):,} records in {len(OBJECTS)} objects and {event_count:,} "
-        f"expected events to {out} in {time.monotonic() - started:.0f}s")
+    say(
+        f"wrote {sum(totals.values()):,} records in {len(OBJECTS)} objects and {event_count:,} "
+        f"expected events to {out} in {time.monotonic() - started:.0f}s"
+    )
     return manifest
 
 
@@ -230,4 +266,3 @@ def _append_parts(handle, parts: Path, name: str, plan) -> None:
         if part.exists():
             with open(part, encoding="utf-8", newline="") as source:
                 shutil.copyfileobj(source, handle, 1 << 20)
-

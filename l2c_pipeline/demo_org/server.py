@@ -67,7 +67,9 @@ class _Server(ThreadingHTTPServer):
     def get_request(self):
         connection, address = super().get_request()
         # The TLS handshake happens in the request's own thread, so a slow client blocks nobody.
-        return self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False), address
+        return self.tls.wrap_socket(
+            connection, server_side=True, do_handshake_on_connect=False
+        ), address
 
     def handle_error(self, request, client_address) -> None:
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
@@ -76,12 +78,24 @@ class _Server(ThreadingHTTPServer):
 class DemoOrgServer:
     """The demo org, served over HTTPS on 127.0.0.1. Use as a context manager or start()/stop()."""
 
-    def __init__(self, snapshot: Path, *, port: int = 0, faults: str = "", daily_api_budget: int = 100_000,
-                 credentials: Credentials | None = None, work_dir: Path | None = None,
-                 store: OrgStore | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: Path,
+        *,
+        port: int = 0,
+        faults: str = "",
+        daily_api_budget: int = 100_000,
+        credentials: Credentials | None = None,
+        work_dir: Path | None = None,
+        store: OrgStore | None = None,
+    ) -> None:
         self.store = store or OrgStore(Path(snapshot))
-        self.api = DemoOrgApi(self.store, credentials=credentials, daily_api_budget=daily_api_budget, faults=faults)
-        self._work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="l2c-demo-org-"))
+        self.api = DemoOrgApi(
+            self.store, credentials=credentials, daily_api_budget=daily_api_budget, faults=faults
+        )
+        self._work_dir = (
+            Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="l2c-demo-org-"))
+        )
         self._work_dir.mkdir(parents=True, exist_ok=True)
         authority = trustme.CA(organization_name="l2c demo org (made at start-up)")
         certificate = authority.issue_cert("127.0.0.1", "localhost")
@@ -122,12 +136,16 @@ class DemoOrgServer:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds secrets
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write("# Demo org connection, written by `l2c demo-org serve`. Holds secrets: keep private.\n")
+            handle.write(
+                "# Demo org connection, written by `l2c demo-org serve`. Holds secrets: keep private.\n"
+            )
             for key, value in self.environment().items():
                 handle.write(f"{key}={value}\n")
 
     def start(self) -> DemoOrgServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="demo-org", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="demo-org", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from .catalogue import BY_NAME
 from .ids import IdAllocator
 from .world import (
+    _FIRST,
+    _LAST,
+    FAMILY_WEIGHTS,
     INDUSTRIES,
     LEAD_SOURCE_CONVERSION,
     LEAD_SOURCE_WEIGHTS,
     LEAD_SOURCES,
     PRODUCT_FAMILIES,
-    FAMILY_WEIGHTS,
     REGION_COUNTRIES,
     REGION_UTC_OFFSET,
     REGION_WEIGHTS,
@@ -32,26 +34,45 @@ from .world import (
     SEGMENTS,
     Rep,
     World,
-    _FIRST,
-    _LAST,
 )
 
 DAY = 86400
 HOUR = 3600
 
 STAGE_PROBABILITY = {
-    "Prospecting": 10, "Qualification": 20, "Needs Analysis": 30, "Value Proposition": 50,
-    "Proposal/Price Quote": 65, "Negotiation/Review": 80, "Closed Won": 100, "Closed Lost": 0,
+    "Prospecting": 10,
+    "Qualification": 20,
+    "Needs Analysis": 30,
+    "Value Proposition": 50,
+    "Proposal/Price Quote": 65,
+    "Negotiation/Review": 80,
+    "Closed Won": 100,
+    "Closed Lost": 0,
 }
 STAGE_FORECAST = {
-    "Prospecting": "Pipeline", "Qualification": "Pipeline", "Needs Analysis": "Pipeline",
-    "Value Proposition": "Pipeline", "Proposal/Price Quote": "Best Case",
-    "Negotiation/Review": "Commit", "Closed Won": "Closed", "Closed Lost": "Omitted",
+    "Prospecting": "Pipeline",
+    "Qualification": "Pipeline",
+    "Needs Analysis": "Pipeline",
+    "Value Proposition": "Pipeline",
+    "Proposal/Price Quote": "Best Case",
+    "Negotiation/Review": "Commit",
+    "Closed Won": "Closed",
+    "Closed Lost": "Omitted",
 }
 # Median days spent in a stage before the next step, and the chance the deal is lost there.
-STAGE_DWELL_DAYS = {"Prospecting": 4, "Qualification": 6, "Needs Analysis": 8, "Value Proposition": 6}
-STAGE_LOSS = {"Prospecting": 0.10, "Qualification": 0.10, "Needs Analysis": 0.09,
-              "Value Proposition": 0.08, "Proposal/Price Quote": 0.08}
+STAGE_DWELL_DAYS = {
+    "Prospecting": 4,
+    "Qualification": 6,
+    "Needs Analysis": 8,
+    "Value Proposition": 6,
+}
+STAGE_LOSS = {
+    "Prospecting": 0.10,
+    "Qualification": 0.10,
+    "Needs Analysis": 0.09,
+    "Value Proposition": 0.08,
+    "Proposal/Price Quote": 0.08,
+}
 
 
 @dataclass(frozen=True)
@@ -120,7 +141,9 @@ class BlockSimulation:
         self._accounts_by_region: dict[str, list[dict]] = {region: [] for region in REGIONS}
         others = [s for s in LEAD_SOURCES if s != world.low_conversion_source]
         other_weights = [LEAD_SOURCE_WEIGHTS[LEAD_SOURCES.index(s)] for s in others]
-        pooled = sum(LEAD_SOURCE_CONVERSION[s] * w for s, w in zip(others, other_weights)) / sum(other_weights)
+        pooled = sum(LEAD_SOURCE_CONVERSION[s] * w for s, w in zip(others, other_weights)) / sum(
+            other_weights
+        )
         self.conversion = dict(LEAD_SOURCE_CONVERSION)
         self.conversion[world.low_conversion_source] = pooled * plant.low_conversion_factor
 
@@ -155,8 +178,14 @@ class BlockSimulation:
         return t + 60 * self.rng.randint(low, high)
 
     def _audit(self, t: int, user_id: str) -> dict:
-        return {"IsDeleted": False, "CreatedDate": t, "CreatedById": user_id,
-                "LastModifiedDate": t, "LastModifiedById": user_id, "SystemModstamp": t}
+        return {
+            "IsDeleted": False,
+            "CreatedDate": t,
+            "CreatedById": user_id,
+            "LastModifiedDate": t,
+            "LastModifiedById": user_id,
+            "SystemModstamp": t,
+        }
 
     @staticmethod
     def _touch(rec: dict, t: int, user_id: str) -> None:
@@ -165,13 +194,31 @@ class BlockSimulation:
         if "SystemModstamp" in rec:
             rec["SystemModstamp"] = t
 
-    def _history(self, sobject: str, parent_field: str, parent_id: str, field_name: str,
-                 old, new, data_type: str, t: int, user_id: str) -> None:
-        self.rows[sobject].append({
-            "Id": self.new_id("017"), "IsDeleted": False, parent_field: parent_id,
-            "CreatedById": user_id, "CreatedDate": t, "Field": field_name, "DataType": data_type,
-            "OldValue": old, "NewValue": new,
-        })
+    def _history(
+        self,
+        sobject: str,
+        parent_field: str,
+        parent_id: str,
+        field_name: str,
+        old,
+        new,
+        data_type: str,
+        t: int,
+        user_id: str,
+    ) -> None:
+        self.rows[sobject].append(
+            {
+                "Id": self.new_id("017"),
+                "IsDeleted": False,
+                parent_field: parent_id,
+                "CreatedById": user_id,
+                "CreatedDate": t,
+                "Field": field_name,
+                "DataType": data_type,
+                "OldValue": old,
+                "NewValue": new,
+            }
+        )
 
     # ---------------------------------------------------------------- leads
     def run(self, lead_times: list[int]) -> None:
@@ -192,21 +239,35 @@ class BlockSimulation:
         creator = world.integration_user_id if inbound else owner.id
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         company = f"{last} {rng.choice(('GmbH', 'Inc', 'Ltd', 'Group', 'Systems', 'Labs', 'SA'))}"
-        employees = {"Enterprise": rng.randint(2000, 60000), "Mid-Market": rng.randint(200, 1999),
-                     "SMB": rng.randint(5, 199)}[segment]
+        employees = {
+            "Enterprise": rng.randint(2000, 60000),
+            "Mid-Market": rng.randint(200, 1999),
+            "SMB": rng.randint(5, 199),
+        }[segment]
         lead = {
-            "Id": self.new_id("00Q"), **self._audit(t0, creator), "OwnerId": owner.id,
-            "FirstName": first, "LastName": last, "Company": company,
+            "Id": self.new_id("00Q"),
+            **self._audit(t0, creator),
+            "OwnerId": owner.id,
+            "FirstName": first,
+            "LastName": last,
+            "Company": company,
             "Email": f"{first}.{last}@{last.lower()}.example".lower(),
-            "Title": rng.choice(("CFO", "Head of Sales Ops", "IT Director", "COO", "Procurement Lead")),
-            "LeadSource": source, "Status": "Open - Not Contacted",
-            "Industry": rng.choice(INDUSTRIES), "Country": rng.choice(REGION_COUNTRIES[region]),
-            "NumberOfEmployees": employees, "IsConverted": False,
+            "Title": rng.choice(
+                ("CFO", "Head of Sales Ops", "IT Director", "COO", "Procurement Lead")
+            ),
+            "LeadSource": source,
+            "Status": "Open - Not Contacted",
+            "Industry": rng.choice(INDUSTRIES),
+            "Country": rng.choice(REGION_COUNTRIES[region]),
+            "NumberOfEmployees": employees,
+            "IsConverted": False,
             "_segment": segment,
         }
         self.rows["Lead"].append(lead)
         events: list[tuple] = [("Lead Created", t0, "Lead", lead["Id"], creator)]
-        self._history("LeadHistory", "LeadId", lead["Id"], "created", None, None, "Text", t0, creator)
+        self._history(
+            "LeadHistory", "LeadId", lead["Id"], "created", None, None, "Text", t0, creator
+        )
         if rng.random() < 0.01:
             self._duplicate_lead(lead, t0, region)
 
@@ -238,7 +299,9 @@ class BlockSimulation:
             if decision < p_convert:
                 case_id = self._convert(lead, events, owner, region, team, segment, source, t)
             elif decision < p_convert + (1 - p_convert) * 0.75:
-                self._lead_status(lead, events, "Closed - Not Converted", "Lead Disqualified", t, owner)
+                self._lead_status(
+                    lead, events, "Closed - Not Converted", "Lead Disqualified", t, owner
+                )
             # else: the lead stays in nurture (Working - Contacted), open.
         finally:
             self.events.extend((case_id, *event) for event in events)
@@ -254,21 +317,47 @@ class BlockSimulation:
         self._touch(duplicate, deleted, lead["OwnerId"])
         self.rows["Lead"].append(duplicate)
 
-    def _lead_status(self, lead: dict, events: list, status: str, activity: str, t: int, owner: Rep) -> None:
-        self._history("LeadHistory", "LeadId", lead["Id"], "Status", lead["Status"], status,
-                      "DynamicEnum", t, owner.id)
+    def _lead_status(
+        self, lead: dict, events: list, status: str, activity: str, t: int, owner: Rep
+    ) -> None:
+        self._history(
+            "LeadHistory",
+            "LeadId",
+            lead["Id"],
+            "Status",
+            lead["Status"],
+            status,
+            "DynamicEnum",
+            t,
+            owner.id,
+        )
         lead["Status"] = status
         self._touch(lead, t, owner.id)
         events.append((activity, t, "Lead", lead["Id"], owner.id))
 
-    def _task(self, events: list, owner: Rep, t: int, *, lead_id: str | None, opp_id: str | None,
-              region: str) -> None:
+    def _task(
+        self,
+        events: list,
+        owner: Rep,
+        t: int,
+        *,
+        lead_id: str | None,
+        opp_id: str | None,
+        region: str,
+    ) -> None:
         kind = "Call" if self.rng.random() < 0.55 else "Email"
         task = {
-            "Id": self.new_id("00T"), **self._audit(t, owner.id), "OwnerId": owner.id,
-            "Subject": "Call" if kind == "Call" else "Email: follow-up", "Type": kind,
-            "TaskSubtype": kind, "Status": "Completed", "WhoId": lead_id, "WhatId": opp_id,
-            "ActivityDate": t, "CompletedDateTime": t,
+            "Id": self.new_id("00T"),
+            **self._audit(t, owner.id),
+            "OwnerId": owner.id,
+            "Subject": "Call" if kind == "Call" else "Email: follow-up",
+            "Type": kind,
+            "TaskSubtype": kind,
+            "Status": "Completed",
+            "WhoId": lead_id,
+            "WhatId": opp_id,
+            "ActivityDate": t,
+            "CompletedDateTime": t,
         }
         self.rows["Task"].append(task)
         if self.rng.random() < 0.01:
@@ -279,37 +368,60 @@ class BlockSimulation:
                 return
         events.append((kind, t, "Task", task["Id"], owner.id))
 
-    def _meeting(self, events: list, owner: Rep, start: int, *, lead_id: str | None,
-                 opp_id: str | None) -> None:
+    def _meeting(
+        self, events: list, owner: Rep, start: int, *, lead_id: str | None, opp_id: str | None
+    ) -> None:
         created = max(start - self.rng.randint(1, 5) * DAY, 0)
         meeting = {
-            "Id": self.new_id("00U"), **self._audit(created, owner.id), "OwnerId": owner.id,
+            "Id": self.new_id("00U"),
+            **self._audit(created, owner.id),
+            "OwnerId": owner.id,
             "Subject": "Discovery meeting" if opp_id is None else "Solution workshop",
-            "Type": "Meeting", "WhoId": lead_id, "WhatId": opp_id, "StartDateTime": start,
-            "EndDateTime": start + HOUR, "DurationInMinutes": 60,
+            "Type": "Meeting",
+            "WhoId": lead_id,
+            "WhatId": opp_id,
+            "StartDateTime": start,
+            "EndDateTime": start + HOUR,
+            "DurationInMinutes": 60,
         }
         self.rows["Event"].append(meeting)
         events.append(("Meeting", start, "Event", meeting["Id"], owner.id))
 
     # ---------------------------------------------------------------- conversion
-    def _account_for(self, lead: dict, region: str, segment: str, owner: Rep, t: int) -> tuple[dict, bool]:
+    def _account_for(
+        self, lead: dict, region: str, segment: str, owner: Rep, t: int
+    ) -> tuple[dict, bool]:
         existing = self._accounts_by_region[region]
         if existing and self.rng.random() < 0.15:
             return self.rng.choice(existing), False
         revenue = {"Enterprise": 5e8, "Mid-Market": 5e7, "SMB": 5e6}[segment]
         account = {
-            "Id": self.new_id("001"), **self._audit(t, owner.id), "OwnerId": owner.id,
-            "Name": lead["Company"], "Type": "Customer", "Industry": lead["Industry"],
+            "Id": self.new_id("001"),
+            **self._audit(t, owner.id),
+            "OwnerId": owner.id,
+            "Name": lead["Company"],
+            "Type": "Customer",
+            "Industry": lead["Industry"],
             "BillingCountry": lead["Country"],
             "AnnualRevenue": round(revenue * (0.3 + self.rng.random() * 1.4), -3),
-            "NumberOfEmployees": lead["NumberOfEmployees"], "Segment__c": segment,
+            "NumberOfEmployees": lead["NumberOfEmployees"],
+            "Segment__c": segment,
         }
         self.rows["Account"].append(account)
         existing.append(account)
         return account, True
 
-    def _convert(self, lead: dict, events: list, owner: Rep, region: str, team: str,
-                 segment: str, source: str, t: int) -> str:
+    def _convert(
+        self,
+        lead: dict,
+        events: list,
+        owner: Rep,
+        region: str,
+        team: str,
+        segment: str,
+        source: str,
+        t: int,
+    ) -> str:
         rng, world = self.rng, self.world
         account, is_new = self._account_for(lead, region, segment, owner, t)
         family = rng.choices(PRODUCT_FAMILIES, FAMILY_WEIGHTS)[0]
@@ -319,28 +431,60 @@ class BlockSimulation:
             if teammates:
                 final_owner = rng.choice(teammates)
         opp = {
-            "Id": self.new_id("006"), **self._audit(t, owner.id), "OwnerId": owner.id,
-            "Name": f"{account['Name']} - {family}", "AccountId": account["Id"],
-            "StageName": "Prospecting", "Probability": 10,
-            "Type": "New Business" if is_new else "Existing Business", "LeadSource": source,
-            "ForecastCategoryName": "Pipeline", "IsClosed": False, "IsWon": False,
+            "Id": self.new_id("006"),
+            **self._audit(t, owner.id),
+            "OwnerId": owner.id,
+            "Name": f"{account['Name']} - {family}",
+            "AccountId": account["Id"],
+            "StageName": "Prospecting",
+            "Probability": 10,
+            "Type": "New Business" if is_new else "Existing Business",
+            "LeadSource": source,
+            "ForecastCategoryName": "Pipeline",
+            "IsClosed": False,
+            "IsWon": False,
         }
-        case = Case(rec=opp, owner=final_owner, current_owner=owner, region=region, team=team,
-                    family=family, account_id=account["Id"], lead_source=source, t=t)
+        case = Case(
+            rec=opp,
+            owner=final_owner,
+            current_owner=owner,
+            region=region,
+            team=team,
+            family=family,
+            account_id=account["Id"],
+            lead_source=source,
+            t=t,
+        )
         self._line_items(case, t)
         opp["Amount"] = round(case.list_total, 2)
         case.close_date = t + rng.randint(45, 120) * DAY
         opp["CloseDate"] = case.close_date
         self.rows["Opportunity"].append(opp)
 
-        self._history("LeadHistory", "LeadId", lead["Id"], "leadConverted", None, None, "Text", t, owner.id)
-        lead.update(IsConverted=True, ConvertedDate=t, ConvertedAccountId=account["Id"],
-                    ConvertedOpportunityId=opp["Id"], Status="Closed - Converted")
+        self._history(
+            "LeadHistory", "LeadId", lead["Id"], "leadConverted", None, None, "Text", t, owner.id
+        )
+        lead.update(
+            IsConverted=True,
+            ConvertedDate=t,
+            ConvertedAccountId=account["Id"],
+            ConvertedOpportunityId=opp["Id"],
+            Status="Closed - Converted",
+        )
         self._touch(lead, t, owner.id)
         events.append(("Lead Converted", t, "Lead", lead["Id"], owner.id))
         events.append(("Opportunity Created", t, "Opportunity", opp["Id"], owner.id))
-        self._history("OpportunityFieldHistory", "OpportunityId", opp["Id"], "created", None, None,
-                      "Text", t, owner.id)
+        self._history(
+            "OpportunityFieldHistory",
+            "OpportunityId",
+            opp["Id"],
+            "created",
+            None,
+            None,
+            "Text",
+            t,
+            owner.id,
+        )
         self._snapshot(case, t)
         self._opportunity(case, events)
         return opp["Id"]
@@ -352,10 +496,15 @@ class BlockSimulation:
         for product in chosen:
             quantity = rng.randint(1, 12) if product["_price"] < 15000 else rng.randint(1, 4)
             item = {
-                "Id": self.new_id("00k"), **self._audit(t, case.current_owner.id),
-                "OpportunityId": case.rec["Id"], "Product2Id": product["Id"], "Name": product["Name"],
-                "Quantity": float(quantity), "ListPrice": float(product["_price"]),
-                "UnitPrice": float(product["_price"]), "Discount": 0.0,
+                "Id": self.new_id("00k"),
+                **self._audit(t, case.current_owner.id),
+                "OpportunityId": case.rec["Id"],
+                "Product2Id": product["Id"],
+                "Name": product["Name"],
+                "Quantity": float(quantity),
+                "ListPrice": float(product["_price"]),
+                "UnitPrice": float(product["_price"]),
+                "Discount": 0.0,
                 "TotalPrice": float(product["_price"] * quantity),
             }
             case.line_items.append(item)
@@ -365,32 +514,64 @@ class BlockSimulation:
     # ---------------------------------------------------------------- opportunity
     def _snapshot(self, case: Case, t: int) -> None:
         opp = case.rec
-        self.rows["OpportunityHistory"].append({
-            "Id": self.new_id("008"), "IsDeleted": False, "OpportunityId": opp["Id"],
-            "CreatedById": case.current_owner.id, "CreatedDate": t, "StageName": opp["StageName"],
-            "Amount": opp["Amount"], "ExpectedRevenue": round(opp["Amount"] * opp["Probability"] / 100, 2),
-            "CloseDate": opp["CloseDate"], "Probability": opp["Probability"],
-            "ForecastCategory": STAGE_FORECAST[opp["StageName"]], "SystemModstamp": t,
-        })
+        self.rows["OpportunityHistory"].append(
+            {
+                "Id": self.new_id("008"),
+                "IsDeleted": False,
+                "OpportunityId": opp["Id"],
+                "CreatedById": case.current_owner.id,
+                "CreatedDate": t,
+                "StageName": opp["StageName"],
+                "Amount": opp["Amount"],
+                "ExpectedRevenue": round(opp["Amount"] * opp["Probability"] / 100, 2),
+                "CloseDate": opp["CloseDate"],
+                "Probability": opp["Probability"],
+                "ForecastCategory": STAGE_FORECAST[opp["StageName"]],
+                "SystemModstamp": t,
+            }
+        )
 
     def _stage(self, case: Case, events: list, stage: str, t: int) -> None:
         opp = case.rec
         self._push_close_dates(case, events, t)
         user = case.current_owner.id
-        self._history("OpportunityFieldHistory", "OpportunityId", opp["Id"], "StageName",
-                      opp["StageName"], stage, "DynamicEnum", t, user)
-        opp.update(StageName=stage, Probability=STAGE_PROBABILITY[stage],
-                   ForecastCategoryName=STAGE_FORECAST[stage])
+        self._history(
+            "OpportunityFieldHistory",
+            "OpportunityId",
+            opp["Id"],
+            "StageName",
+            opp["StageName"],
+            stage,
+            "DynamicEnum",
+            t,
+            user,
+        )
+        opp.update(
+            StageName=stage,
+            Probability=STAGE_PROBABILITY[stage],
+            ForecastCategoryName=STAGE_FORECAST[stage],
+        )
         if stage in ("Closed Won", "Closed Lost"):
             opp.update(IsClosed=True, IsWon=stage == "Closed Won")
         self._touch(opp, t, user)
-        activity = {"Closed Won": "Opportunity Closed Won", "Closed Lost": "Opportunity Closed Lost"}.get(
-            stage, f"Stage: {stage}")
+        activity = {
+            "Closed Won": "Opportunity Closed Won",
+            "Closed Lost": "Opportunity Closed Lost",
+        }.get(stage, f"Stage: {stage}")
         events.append((activity, t, "Opportunity", opp["Id"], user))
         if stage in ("Closed Won", "Closed Lost") and opp["CloseDate"] // DAY != t // DAY:
             # Orgs set the close date to the day the deal closed.
-            self._history("OpportunityFieldHistory", "OpportunityId", opp["Id"], "CloseDate",
-                          _fmt_day(opp["CloseDate"]), _fmt_day(t), "Date", t, user)
+            self._history(
+                "OpportunityFieldHistory",
+                "OpportunityId",
+                opp["Id"],
+                "CloseDate",
+                _fmt_day(opp["CloseDate"]),
+                _fmt_day(t),
+                "Date",
+                t,
+                user,
+            )
             if t // DAY > opp["CloseDate"] // DAY:
                 events.append(("Close Date Pushed", t, "Opportunity", opp["Id"], user))
             opp["CloseDate"] = case.close_date = t
@@ -408,8 +589,17 @@ class BlockSimulation:
                     return
             new_date = case.close_date + 30 * DAY
             user = case.current_owner.id
-            self._history("OpportunityFieldHistory", "OpportunityId", opp["Id"], "CloseDate",
-                          _fmt_day(case.close_date), _fmt_day(new_date), "Date", pushed_at, user)
+            self._history(
+                "OpportunityFieldHistory",
+                "OpportunityId",
+                opp["Id"],
+                "CloseDate",
+                _fmt_day(case.close_date),
+                _fmt_day(new_date),
+                "Date",
+                pushed_at,
+                user,
+            )
             case.close_date = opp["CloseDate"] = new_date
             self._touch(opp, pushed_at, user)
             events.append(("Close Date Pushed", pushed_at, "Opportunity", opp["Id"], user))
@@ -422,8 +612,17 @@ class BlockSimulation:
         if abs(amount - opp["Amount"]) < 0.005:
             return
         user = case.current_owner.id
-        self._history("OpportunityFieldHistory", "OpportunityId", opp["Id"], "Amount",
-                      f"{opp['Amount']:.2f}", f"{amount:.2f}", "Currency", t, user)
+        self._history(
+            "OpportunityFieldHistory",
+            "OpportunityId",
+            opp["Id"],
+            "Amount",
+            f"{opp['Amount']:.2f}",
+            f"{amount:.2f}",
+            "Currency",
+            t,
+            user,
+        )
         if amount < opp["Amount"]:
             events.append(("Amount Reduced", t, "Opportunity", opp["Id"], user))
         opp["Amount"] = amount
@@ -432,10 +631,28 @@ class BlockSimulation:
 
     def _change_owner(self, case: Case, events: list, t: int) -> None:
         opp, old, new = case.rec, case.current_owner, case.owner
-        self._history("OpportunityFieldHistory", "OpportunityId", opp["Id"], "Owner", old.id, new.id,
-                      "EntityId", t, old.id)
-        self._history("OpportunityFieldHistory", "OpportunityId", opp["Id"], "Owner", old.name, new.name,
-                      "Text", t, old.id)
+        self._history(
+            "OpportunityFieldHistory",
+            "OpportunityId",
+            opp["Id"],
+            "Owner",
+            old.id,
+            new.id,
+            "EntityId",
+            t,
+            old.id,
+        )
+        self._history(
+            "OpportunityFieldHistory",
+            "OpportunityId",
+            opp["Id"],
+            "Owner",
+            old.name,
+            new.name,
+            "Text",
+            t,
+            old.id,
+        )
         opp["OwnerId"] = new.id
         case.current_owner = new
         self._touch(opp, t, old.id)
@@ -445,8 +662,14 @@ class BlockSimulation:
         for _ in range(count):
             t = self._snap(start + self.rng.randrange(max(end - start, 1)), case.region)
             if start < t < end and t <= self.as_of:
-                self._task(events, case.current_owner, t, lead_id=None, opp_id=case.rec["Id"],
-                           region=case.region)
+                self._task(
+                    events,
+                    case.current_owner,
+                    t,
+                    lead_id=None,
+                    opp_id=case.rec["Id"],
+                    region=case.region,
+                )
 
     def _lose(self, case: Case, events: list, t: int) -> None:
         self._stage(case, events, "Closed Lost", t)
@@ -467,14 +690,19 @@ class BlockSimulation:
             if rng.random() < STAGE_LOSS[stage_now]:
                 self._lose(case, events, t)
                 return
-            if case.owner is not case.current_owner and stage in ("Qualification", "Needs Analysis"):
+            if case.owner is not case.current_owner and stage in (
+                "Qualification",
+                "Needs Analysis",
+            ):
                 self._change_owner(case, events, t)
                 t = self._minutes_after(t, 5, 90)
             self._stage(case, events, stage, t)
             if stage == "Needs Analysis" and rng.random() < 0.5:
                 meeting = self._after(t, 2.0, case.region)
                 if meeting <= self.as_of:
-                    self._meeting(events, case.current_owner, meeting, lead_id=None, opp_id=case.rec["Id"])
+                    self._meeting(
+                        events, case.current_owner, meeting, lead_id=None, opp_id=case.rec["Id"]
+                    )
             stage_now = stage
         if case.owner is not case.current_owner:
             t = self._after(case.t, 0.5, case.region)
@@ -501,8 +729,11 @@ class BlockSimulation:
             return
         self._stage(case, events, "Proposal/Price Quote", t)
 
-        regression = plant.regression_region if case.region == self.world.stage_regression_region \
+        regression = (
+            plant.regression_region
+            if case.region == self.world.stage_regression_region
             else plant.regression_base
+        )
         if rng.random() < regression:
             # Back to discovery: the proposal missed what the customer needs.
             t = self._after(case.t, 3.0, case.region)
@@ -535,14 +766,23 @@ class BlockSimulation:
         return round(value * 2) / 2
 
     def _quote_status(self, quote: dict, status: str, t: int, user_id: str, events: list) -> None:
-        self.rows["Quote_Status_History__c"].append({
-            "Id": self.new_id("a01"), **self._audit(t, user_id), "Name": f"QSH-{self._number('qsh')}",
-            "Quote__c": quote["Id"], "Old_Status__c": quote["Status"], "New_Status__c": status,
-        })
+        self.rows["Quote_Status_History__c"].append(
+            {
+                "Id": self.new_id("a01"),
+                **self._audit(t, user_id),
+                "Name": f"QSH-{self._number('qsh')}",
+                "Quote__c": quote["Id"],
+                "Old_Status__c": quote["Status"],
+                "New_Status__c": status,
+            }
+        )
         quote["Status"] = status
         self._touch(quote, t, user_id)
-        activity = {"Presented": "Quote Presented", "Accepted": "Quote Accepted",
-                    "Denied": "Quote Rejected"}.get(status)
+        activity = {
+            "Presented": "Quote Presented",
+            "Accepted": "Quote Accepted",
+            "Denied": "Quote Rejected",
+        }.get(status)
         if activity:
             events.append((activity, t, "Quote", quote["Id"], user_id))
 
@@ -552,11 +792,20 @@ class BlockSimulation:
         total = round(subtotal * (1 - discount / 100), 2)
         number = self._number("quote")
         quote = {
-            "Id": self.new_id("0Q0"), **self._audit(t, user), "OwnerId": user,
-            "Name": f"{case.rec['Name']} v{len(case.quotes) + 1}", "QuoteNumber": number,
-            "OpportunityId": case.rec["Id"], "AccountId": case.account_id, "Status": "Draft",
-            "Discount": discount, "Subtotal": subtotal, "TotalPrice": total, "GrandTotal": total,
-            "ExpirationDate": t + 30 * DAY, "IsSyncing": False,
+            "Id": self.new_id("0Q0"),
+            **self._audit(t, user),
+            "OwnerId": user,
+            "Name": f"{case.rec['Name']} v{len(case.quotes) + 1}",
+            "QuoteNumber": number,
+            "OpportunityId": case.rec["Id"],
+            "AccountId": case.account_id,
+            "Status": "Draft",
+            "Discount": discount,
+            "Subtotal": subtotal,
+            "TotalPrice": total,
+            "GrandTotal": total,
+            "ExpirationDate": t + 30 * DAY,
+            "IsSyncing": False,
         }
         self.rows["Quote"].append(quote)
         case.quotes.append(quote)
@@ -568,19 +817,34 @@ class BlockSimulation:
         plant, rep = self.plant, case.current_owner
         self._quote_status(quote, "In Review", t, rep.id, events)
         instance = {
-            "Id": self.new_id("04g"), "IsDeleted": False,
-            "ProcessDefinitionId": self.world.process_definition_id, "TargetObjectId": quote["Id"],
-            "Status": "Pending", "SubmittedById": rep.id, "LastActorId": rep.id,
-            "CreatedDate": t, "CreatedById": rep.id, "LastModifiedDate": t,
-            "LastModifiedById": rep.id, "SystemModstamp": t,
+            "Id": self.new_id("04g"),
+            "IsDeleted": False,
+            "ProcessDefinitionId": self.world.process_definition_id,
+            "TargetObjectId": quote["Id"],
+            "Status": "Pending",
+            "SubmittedById": rep.id,
+            "LastActorId": rep.id,
+            "CreatedDate": t,
+            "CreatedById": rep.id,
+            "LastModifiedDate": t,
+            "LastModifiedById": rep.id,
+            "SystemModstamp": t,
         }
         self.rows["ProcessInstance"].append(instance)
-        self.rows["ProcessInstanceStep"].append({
-            "Id": self.new_id("04h"), "IsDeleted": False, "ProcessInstanceId": instance["Id"],
-            "StepStatus": "Started", "ActorId": rep.id, "OriginalActorId": rep.id,
-            "Comments": f"Discount {quote['Discount']}% requested", "CreatedDate": t,
-            "CreatedById": rep.id, "SystemModstamp": t,
-        })
+        self.rows["ProcessInstanceStep"].append(
+            {
+                "Id": self.new_id("04h"),
+                "IsDeleted": False,
+                "ProcessInstanceId": instance["Id"],
+                "StepStatus": "Started",
+                "ActorId": rep.id,
+                "OriginalActorId": rep.id,
+                "Comments": f"Discount {quote['Discount']}% requested",
+                "CreatedDate": t,
+                "CreatedById": rep.id,
+                "SystemModstamp": t,
+            }
+        )
         events.append(("Discount Approval Requested", t, "ProcessInstance", instance["Id"], rep.id))
         median = plant.approval_median_days
         if case.owner is self.world.slow_approval_rep:
@@ -591,23 +855,46 @@ class BlockSimulation:
         approved = self.rng.random() < self.plant.approval_rate
         status = "Approved" if approved else "Rejected"
         approver = rep.manager_id
-        self.rows["ProcessInstanceStep"].append({
-            "Id": self.new_id("04h"), "IsDeleted": False, "ProcessInstanceId": instance["Id"],
-            "StepStatus": status, "ActorId": approver, "OriginalActorId": approver,
-            "Comments": None if approved else "Discount too deep for this deal size",
-            "CreatedDate": decided, "CreatedById": approver, "SystemModstamp": decided,
-        })
-        instance.update(Status=status, LastActorId=approver, CompletedDate=decided,
-                        ElapsedTimeInDays=round((decided - t) / DAY, 4))
+        self.rows["ProcessInstanceStep"].append(
+            {
+                "Id": self.new_id("04h"),
+                "IsDeleted": False,
+                "ProcessInstanceId": instance["Id"],
+                "StepStatus": status,
+                "ActorId": approver,
+                "OriginalActorId": approver,
+                "Comments": None if approved else "Discount too deep for this deal size",
+                "CreatedDate": decided,
+                "CreatedById": approver,
+                "SystemModstamp": decided,
+            }
+        )
+        instance.update(
+            Status=status,
+            LastActorId=approver,
+            CompletedDate=decided,
+            ElapsedTimeInDays=round((decided - t) / DAY, 4),
+        )
         self._touch(instance, decided, approver)
-        events.append(("Discount Approved" if approved else "Discount Rejected", decided,
-                       "ProcessInstance", instance["Id"], approver))
+        events.append(
+            (
+                "Discount Approved" if approved else "Discount Rejected",
+                decided,
+                "ProcessInstance",
+                instance["Id"],
+                approver,
+            )
+        )
         self._quote_status(quote, status, decided, approver, events)
         return approved, decided
 
     def _proposal(self, case: Case, events: list) -> None:
         rng, plant, world = self.rng, self.plant, self.world
-        stall = plant.negotiation_stall_factor if (case.region, case.team) == world.negotiation_stall_team else 1.0
+        stall = (
+            plant.negotiation_stall_factor
+            if (case.region, case.team) == world.negotiation_stall_team
+            else 1.0
+        )
         if rng.random() < 0.08:
             # Won (or lost) without a quote: small deals closed on the price list.
             t = self._after(case.t, 4.0, case.region)
@@ -617,7 +904,9 @@ class BlockSimulation:
             t = self._after(t, 9.0 * stall, case.region)
             if t > self.as_of:
                 return
-            if rng.random() < 0.30 or (case.owner is world.low_win_rate_rep and rng.random() < plant.low_win_extra_loss):
+            if rng.random() < 0.30 or (
+                case.owner is world.low_win_rate_rep and rng.random() < plant.low_win_extra_loss
+            ):
                 self._lose(case, events, t)
                 return
             self._close_won(case, events, t)
@@ -626,12 +915,21 @@ class BlockSimulation:
         discount = self._draw_discount()
         t = self._after(case.t, 1.5, case.region)
         in_negotiation = False
-        denial = plant.quote_denial_rework_family if case.family == world.quote_rework_family \
+        denial = (
+            plant.quote_denial_rework_family
+            if case.family == world.quote_rework_family
             else plant.quote_denial_base
-        skip_accept = plant.accept_skip_region if case.region == world.quote_accept_skipping_region \
+        )
+        skip_accept = (
+            plant.accept_skip_region
+            if case.region == world.quote_accept_skipping_region
             else plant.accept_skip_base
-        skip_approval = plant.approval_skip_rep if case.owner is world.approval_skipping_rep \
+        )
+        skip_approval = (
+            plant.approval_skip_rep
+            if case.owner is world.approval_skipping_rep
             else plant.approval_skip_base
+        )
         for _version in range(6):
             if t > self.as_of:
                 return
@@ -692,24 +990,40 @@ class BlockSimulation:
 
     # ---------------------------------------------------------------- contract to cash
     def _close_won(self, case: Case, events: list, accepted_at: int) -> None:
-        rng, world = self.rng, self.world
+        rng = self.rng
         rep = case.current_owner.id
         t = self._after(accepted_at, 0.7, case.region)
         if t > self.as_of:
             return
         contract = {
-            "Id": self.new_id("800"), **self._audit(t, rep), "OwnerId": rep,
-            "ContractNumber": self._number("contract"), "AccountId": case.account_id,
-            "Opportunity__c": case.rec["Id"], "Status": "Draft", "ContractTerm": rng.choice((12, 24, 36)),
+            "Id": self.new_id("800"),
+            **self._audit(t, rep),
+            "OwnerId": rep,
+            "ContractNumber": self._number("contract"),
+            "AccountId": case.account_id,
+            "Opportunity__c": case.rec["Id"],
+            "Status": "Draft",
+            "ContractTerm": rng.choice((12, 24, 36)),
         }
         self.rows["Contract"].append(contract)
-        self._history("ContractHistory", "ContractId", contract["Id"], "created", None, None, "Text", t, rep)
+        self._history(
+            "ContractHistory", "ContractId", contract["Id"], "created", None, None, "Text", t, rep
+        )
         events.append(("Contract Created", t, "Contract", contract["Id"], rep))
         t = self._after(t, 4.0, case.region)
         if t > self.as_of:
             return
-        self._history("ContractHistory", "ContractId", contract["Id"], "Status", "Draft", "Signed",
-                      "DynamicEnum", t, rep)
+        self._history(
+            "ContractHistory",
+            "ContractId",
+            contract["Id"],
+            "Status",
+            "Draft",
+            "Signed",
+            "DynamicEnum",
+            t,
+            rep,
+        )
         contract.update(Status="Signed", CustomerSignedDate=t, StartDate=t + 7 * DAY)
         self._touch(contract, t, rep)
         events.append(("Contract Signed", t, "Contract", contract["Id"], rep))
@@ -720,8 +1034,17 @@ class BlockSimulation:
         t = self._after(t, 1.5, case.region)
         if t > self.as_of:
             return
-        self._history("ContractHistory", "ContractId", contract["Id"], "Status", "Signed", "Activated",
-                      "DynamicEnum", t, rep)
+        self._history(
+            "ContractHistory",
+            "ContractId",
+            contract["Id"],
+            "Status",
+            "Signed",
+            "Activated",
+            "DynamicEnum",
+            t,
+            rep,
+        )
         contract.update(Status="Activated", ActivatedDate=t, ActivatedById=rep)
         self._touch(contract, t, rep)
         events.append(("Contract Activated", t, "Contract", contract["Id"], rep))
@@ -735,10 +1058,18 @@ class BlockSimulation:
             return
         total = case.rec["Amount"]
         order = {
-            "Id": self.new_id("801"), **self._audit(t, rep), "OwnerId": rep,
-            "OrderNumber": self._number("order"), "AccountId": case.account_id,
-            "OpportunityId": case.rec["Id"], "ContractId": contract["Id"], "Status": "Draft",
-            "Type": "New", "EffectiveDate": t, "TotalAmount": total, "IsReductionOrder": False,
+            "Id": self.new_id("801"),
+            **self._audit(t, rep),
+            "OwnerId": rep,
+            "OrderNumber": self._number("order"),
+            "AccountId": case.account_id,
+            "OpportunityId": case.rec["Id"],
+            "ContractId": contract["Id"],
+            "Status": "Draft",
+            "Type": "New",
+            "EffectiveDate": t,
+            "TotalAmount": total,
+            "IsReductionOrder": False,
         }
         self.rows["Order"].append(order)
         self._history("OrderHistory", "OrderId", order["Id"], "created", None, None, "Text", t, rep)
@@ -746,48 +1077,107 @@ class BlockSimulation:
         t = self._after(t, 1.5, case.region)
         if t > self.as_of:
             return
-        self._history("OrderHistory", "OrderId", order["Id"], "Status", "Draft", "Activated",
-                      "DynamicEnum", t, rep)
+        self._history(
+            "OrderHistory",
+            "OrderId",
+            order["Id"],
+            "Status",
+            "Draft",
+            "Activated",
+            "DynamicEnum",
+            t,
+            rep,
+        )
         order.update(Status="Activated", ActivatedDate=t, ActivatedById=rep)
         self._touch(order, t, rep)
         events.append(("Order Activated", t, "Order", order["Id"], rep))
         activated = t
 
         fulfilled = self._after(activated, 8.0, case.region)
-        amendment = plant.amendment_family if case.family == world.order_rework_family else plant.amendment_base
+        amendment = (
+            plant.amendment_family
+            if case.family == world.order_rework_family
+            else plant.amendment_base
+        )
         amended = self._after(activated, 6.0, case.region) if rng.random() < amendment else None
         if amended is not None and amended <= self.as_of:
             reduction = {
-                "Id": self.new_id("801"), **self._audit(amended, rep), "OwnerId": rep,
-                "OrderNumber": self._number("order"), "AccountId": case.account_id,
-                "OpportunityId": case.rec["Id"], "ContractId": contract["Id"], "Status": "Draft",
-                "Type": "Reduction", "EffectiveDate": amended,
+                "Id": self.new_id("801"),
+                **self._audit(amended, rep),
+                "OwnerId": rep,
+                "OrderNumber": self._number("order"),
+                "AccountId": case.account_id,
+                "OpportunityId": case.rec["Id"],
+                "ContractId": contract["Id"],
+                "Status": "Draft",
+                "Type": "Reduction",
+                "EffectiveDate": amended,
                 "TotalAmount": -round(total * rng.uniform(0.05, 0.2), 2),
-                "IsReductionOrder": True, "OriginalOrderId": order["Id"],
+                "IsReductionOrder": True,
+                "OriginalOrderId": order["Id"],
             }
             self.rows["Order"].append(reduction)
-            self._history("OrderHistory", "OrderId", reduction["Id"], "created", None, None, "Text",
-                          amended, rep)
+            self._history(
+                "OrderHistory",
+                "OrderId",
+                reduction["Id"],
+                "created",
+                None,
+                None,
+                "Text",
+                amended,
+                rep,
+            )
             events.append(("Order Amended", amended, "Order", reduction["Id"], rep))
             reduction_activated = self._after(amended, 1.0, case.region)
             if reduction_activated <= self.as_of:
-                self._history("OrderHistory", "OrderId", reduction["Id"], "Status", "Draft", "Activated",
-                              "DynamicEnum", reduction_activated, rep)
-                reduction.update(Status="Activated", ActivatedDate=reduction_activated, ActivatedById=rep)
+                self._history(
+                    "OrderHistory",
+                    "OrderId",
+                    reduction["Id"],
+                    "Status",
+                    "Draft",
+                    "Activated",
+                    "DynamicEnum",
+                    reduction_activated,
+                    rep,
+                )
+                reduction.update(
+                    Status="Activated", ActivatedDate=reduction_activated, ActivatedById=rep
+                )
                 self._touch(reduction, reduction_activated, rep)
         if fulfilled <= self.as_of:
-            self._history("OrderHistory", "OrderId", order["Id"], "Status", "Activated", "Fulfilled",
-                          "DynamicEnum", fulfilled, rep)
+            self._history(
+                "OrderHistory",
+                "OrderId",
+                order["Id"],
+                "Status",
+                "Activated",
+                "Fulfilled",
+                "DynamicEnum",
+                fulfilled,
+                rep,
+            )
             order["Status"] = "Fulfilled"
             self._touch(order, fulfilled, rep)
             events.append(("Order Fulfilled", fulfilled, "Order", order["Id"], rep))
         self._invoice(case, events, order, activated)
 
-    def _invoice_status(self, invoice: dict, field_name: str, new: str, t: int, events: list,
-                        activity: str | None) -> None:
+    def _invoice_status(
+        self, invoice: dict, field_name: str, new: str, t: int, events: list, activity: str | None
+    ) -> None:
         billing = self.world.billing_user_id
-        self._history("blng__Invoice__History", "ParentId", invoice["Id"], field_name,
-                      invoice[field_name], new, "DynamicEnum", t, billing)
+        self._history(
+            "blng__Invoice__History",
+            "ParentId",
+            invoice["Id"],
+            field_name,
+            invoice[field_name],
+            new,
+            "DynamicEnum",
+            t,
+            billing,
+        )
         invoice[field_name] = new
         self._touch(invoice, t, billing)
         if activity:
@@ -801,21 +1191,40 @@ class BlockSimulation:
             return
         total = order["TotalAmount"]
         invoice = {
-            "Id": self.new_id("a02"), **self._audit(t, billing), "OwnerId": billing,
-            "Name": f"INV-{self._number('invoice')}", "blng__Account__c": case.account_id,
-            "blng__Order__c": order["Id"], "blng__InvoiceStatus__c": "Draft",
-            "blng__PaymentStatus__c": "Unpaid", "blng__TotalAmount__c": total,
-            "blng__Payments__c": 0.0, "blng__Balance__c": total,
-            "Invoice_Type__c": "New Business" if case.rec["Type"] == "New Business" else "Existing Business",
+            "Id": self.new_id("a02"),
+            **self._audit(t, billing),
+            "OwnerId": billing,
+            "Name": f"INV-{self._number('invoice')}",
+            "blng__Account__c": case.account_id,
+            "blng__Order__c": order["Id"],
+            "blng__InvoiceStatus__c": "Draft",
+            "blng__PaymentStatus__c": "Unpaid",
+            "blng__TotalAmount__c": total,
+            "blng__Payments__c": 0.0,
+            "blng__Balance__c": total,
+            "Invoice_Type__c": "New Business"
+            if case.rec["Type"] == "New Business"
+            else "Existing Business",
         }
         self.rows["blng__Invoice__c"].append(invoice)
-        self._history("blng__Invoice__History", "ParentId", invoice["Id"], "created", None, None,
-                      "Text", t, billing)
+        self._history(
+            "blng__Invoice__History",
+            "ParentId",
+            invoice["Id"],
+            "created",
+            None,
+            None,
+            "Text",
+            t,
+            billing,
+        )
         t = self._minutes_after(t, 30, 240)
         if t > self.as_of:
             return
         invoice.update(blng__InvoiceDate__c=t, blng__DueDate__c=t + plant.payment_terms_days * DAY)
-        self._invoice_status(invoice, "blng__InvoiceStatus__c", "Posted", t, events, "Invoice Posted")
+        self._invoice_status(
+            invoice, "blng__InvoiceStatus__c", "Posted", t, events, "Invoice Posted"
+        )
         t = self._after(t, 0.5, case.region)
         if t > self.as_of:
             return
@@ -836,24 +1245,34 @@ class BlockSimulation:
                 first_at = None
             if first_at is not None:
                 self._payment(invoice, events, round(total * rng.uniform(0.4, 0.7), 2), first_at)
-                self._invoice_status(invoice, "blng__PaymentStatus__c", "Partially Paid", first_at,
-                                     events, None)
+                self._invoice_status(
+                    invoice, "blng__PaymentStatus__c", "Partially Paid", first_at, events, None
+                )
         if paid_at > self.as_of:
             return
         self._payment(invoice, events, round(invoice["blng__Balance__c"], 2), paid_at)
-        self._invoice_status(invoice, "blng__PaymentStatus__c", "Paid", paid_at, events, "Invoice Paid")
+        self._invoice_status(
+            invoice, "blng__PaymentStatus__c", "Paid", paid_at, events, "Invoice Paid"
+        )
 
     def _payment(self, invoice: dict, events: list, amount: float, t: int) -> None:
         billing = self.world.billing_user_id
         payment = {
-            "Id": self.new_id("a03"), **self._audit(t, billing), "OwnerId": billing,
-            "Name": f"PAY-{self._number('payment')}", "blng__Account__c": invoice["blng__Account__c"],
-            "blng__Invoice__c": invoice["Id"], "blng__Amount__c": amount, "blng__PaymentDate__c": t,
+            "Id": self.new_id("a03"),
+            **self._audit(t, billing),
+            "OwnerId": billing,
+            "Name": f"PAY-{self._number('payment')}",
+            "blng__Account__c": invoice["blng__Account__c"],
+            "blng__Invoice__c": invoice["Id"],
+            "blng__Amount__c": amount,
+            "blng__PaymentDate__c": t,
             "blng__PaymentType__c": self.rng.choice(("ACH", "Wire", "Credit Card", "Check")),
             "blng__Status__c": "Posted",
         }
         self.rows["blng__Payment__c"].append(payment)
         invoice["blng__Payments__c"] = round(invoice["blng__Payments__c"] + amount, 2)
-        invoice["blng__Balance__c"] = round(invoice["blng__TotalAmount__c"] - invoice["blng__Payments__c"], 2)
+        invoice["blng__Balance__c"] = round(
+            invoice["blng__TotalAmount__c"] - invoice["blng__Payments__c"], 2
+        )
         self._touch(invoice, t, billing)
         events.append(("Payment Received", t, "blng__Payment__c", payment["Id"], billing))

@@ -34,8 +34,29 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-_KEYWORDS = {"select", "from", "where", "and", "or", "not", "order", "by", "asc", "desc", "nulls",
-             "first", "last", "limit", "offset", "like", "in", "null", "true", "false", "count"}
+_KEYWORDS = {
+    "select",
+    "from",
+    "where",
+    "and",
+    "or",
+    "not",
+    "order",
+    "by",
+    "asc",
+    "desc",
+    "nulls",
+    "first",
+    "last",
+    "limit",
+    "offset",
+    "like",
+    "in",
+    "null",
+    "true",
+    "false",
+    "count",
+}
 
 
 @dataclass(frozen=True)
@@ -74,7 +95,10 @@ def _tokenize(text: str) -> list[Token]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match:
-            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{text[position:position + 10].split()[0]}'")
+            raise SoqlError(
+                "MALFORMED_QUERY",
+                f"unexpected token: '{text[position : position + 10].split()[0]}'",
+            )
         if match.lastgroup != "space":
             tokens.append(Token(match.lastgroup, match.group(), position + 1))
         position = match.end()
@@ -124,7 +148,11 @@ class _Parser:
         self.expect_keyword("select")
         fields: list[tuple[str, int]] = []
         count_only = False
-        if self.at_keyword("count") and self.position + 1 < len(self.tokens) and self.tokens[self.position + 1].text == "(":
+        if (
+            self.at_keyword("count")
+            and self.position + 1 < len(self.tokens)
+            and self.tokens[self.position + 1].text == "("
+        ):
             self.next()
             self.expect_punct("(")
             self.expect_punct(")")
@@ -172,7 +200,9 @@ class _Parser:
             offset = self.integer()
         if self.peek() is not None:
             raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{self.peek().text}'")
-        return Query(object_token.text, fields, count_only, where, order_by, limit, offset, self.text)
+        return Query(
+            object_token.text, fields, count_only, where, order_by, limit, offset, self.text
+        )
 
     def integer(self) -> int:
         token = self.next()
@@ -216,7 +246,10 @@ class _Parser:
             self.next()
             negate = True
             if not self.at_keyword("in"):
-                raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{self.peek().text if self.peek() else 'NOT'}'")
+                raise SoqlError(
+                    "MALFORMED_QUERY",
+                    f"unexpected token: '{self.peek().text if self.peek() else 'NOT'}'",
+                )
         if self.at_keyword("in"):
             self.next()
             self.expect_punct("(")
@@ -264,7 +297,16 @@ def _located(query_text: str, column: int, message: str) -> str:
     return f"\n{query_text}\n{' ' * (column - 1)}^\nERROR at Row:1:Column:{column}\n{message}"
 
 
-_TEXT_TYPES = {"string", "picklist", "textarea", "email", "phone", "url", "combobox", "multipicklist"}
+_TEXT_TYPES = {
+    "string",
+    "picklist",
+    "textarea",
+    "email",
+    "phone",
+    "url",
+    "combobox",
+    "multipicklist",
+}
 _NUMBER_TYPES = {"double", "currency", "percent", "int"}
 _SOAP_NAMES = {"datetime": "dateTime", "date": "date", "boolean": "boolean"}
 
@@ -277,8 +319,9 @@ class Compiled:
     object_name: str
 
 
-def compile_query(query: Query, object_name: str, field_types: dict[str, str], *,
-                  include_deleted: bool) -> Compiled:
+def compile_query(
+    query: Query, object_name: str, field_types: dict[str, str], *, include_deleted: bool
+) -> Compiled:
     """Compile against one object's fields (canonical name -> describe type)."""
     lookup = {name.lower(): name for name in field_types}
 
@@ -286,12 +329,16 @@ def compile_query(query: Query, object_name: str, field_types: dict[str, str], *
         canonical = lookup.get(name.lower())
         if canonical is None:
             if "." in name:
-                message = (f"Didn't understand relationship '{name.split('.')[0]}' in field path. "
-                           "The demo org serves fields of the queried object only.")
+                message = (
+                    f"Didn't understand relationship '{name.split('.')[0]}' in field path. "
+                    "The demo org serves fields of the queried object only."
+                )
             else:
-                message = (f"No such column '{name}' on entity '{object_name}'. If you are attempting "
-                           "to use a custom field, be sure to append the '__c' after the custom field "
-                           "name. Please reference your WSDL or the describe call for the appropriate names.")
+                message = (
+                    f"No such column '{name}' on entity '{object_name}'. If you are attempting "
+                    "to use a custom field, be sure to append the '__c' after the custom field "
+                    "name. Please reference your WSDL or the describe call for the appropriate names."
+                )
             raise SoqlError("INVALID_FIELD", _located(query.text, column, message))
         return canonical
 
@@ -311,14 +358,27 @@ def compile_query(query: Query, object_name: str, field_types: dict[str, str], *
         else:
             expected = "string"
         if literal.kind != expected:
-            quoted = "and should be enclosed in quotes" if expected == "string" else "and should not be enclosed in quotes"
-            type_name = _SOAP_NAMES.get(field_type, "string" if expected == "string" else field_type)
-            raise SoqlError("INVALID_FIELD", _located(
-                query.text, literal.column,
-                f"value of filter criterion for field '{canonical}' must be of type {type_name} {quoted}"))
+            quoted = (
+                "and should be enclosed in quotes"
+                if expected == "string"
+                else "and should not be enclosed in quotes"
+            )
+            type_name = _SOAP_NAMES.get(
+                field_type, "string" if expected == "string" else field_type
+            )
+            raise SoqlError(
+                "INVALID_FIELD",
+                _located(
+                    query.text,
+                    literal.column,
+                    f"value of filter criterion for field '{canonical}' must be of type {type_name} {quoted}",
+                ),
+            )
         if field_type in ("id", "reference") and not is_valid_id(str(literal.value)):
-            raise SoqlError("INVALID_QUERY_FILTER_OPERATOR", _located(
-                query.text, literal.column, f"invalid ID field: {literal.value}"))
+            raise SoqlError(
+                "INVALID_QUERY_FILTER_OPERATOR",
+                _located(query.text, literal.column, f"invalid ID field: {literal.value}"),
+            )
         params.append(literal.value)
         return "?"
 
@@ -339,8 +399,10 @@ def compile_query(query: Query, object_name: str, field_types: dict[str, str], *
         if kind == "like":
             literal = node[2]
             if literal.kind != "string":
-                raise SoqlError("INVALID_FIELD", _located(query.text, literal.column,
-                                "LIKE needs a quoted string"))
+                raise SoqlError(
+                    "INVALID_FIELD",
+                    _located(query.text, literal.column, "LIKE needs a quoted string"),
+                )
             params.append(literal.value)
             return f"({column} ILIKE ?)"
         if kind == "in":
@@ -383,13 +445,14 @@ def compile_query(query: Query, object_name: str, field_types: dict[str, str], *
         canonical = resolve(name, column)
         if nulls_first is None:
             nulls_first = not descending  # Salesforce: nulls first ascending, last descending
-        order_terms.append(f"{column_sql(canonical)} {'DESC' if descending else 'ASC'} "
-                           f"NULLS {'FIRST' if nulls_first else 'LAST'}")
+        order_terms.append(
+            f"{column_sql(canonical)} {'DESC' if descending else 'ASC'} "
+            f"NULLS {'FIRST' if nulls_first else 'LAST'}"
+        )
     if not order_terms and "Id" in field_types:
         order_terms.append('"Id" ASC')
     if query.offset is not None and query.offset > 2000:
-        raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE",
-                        "Maximum SOQL offset allowed is 2000")
+        raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE", "Maximum SOQL offset allowed is 2000")
     select = ", ".join(column_sql(c) for c in columns)
     sql = f"SELECT {select} FROM {table}{where_sql} ORDER BY {', '.join(order_terms)}"
     if query.limit is not None:

@@ -21,13 +21,23 @@ import duckdb
 
 from .catalogue import BY_NAME
 from .ids import make_id
-from .soql import Compiled, compile_query, parse, SoqlError
+from .soql import Compiled, SoqlError, compile_query, parse
 
 SKIPPED_FILES = {"expected_event_log.csv"}
 _SQL_TYPES = {
-    "id": "VARCHAR", "reference": "VARCHAR", "string": "VARCHAR", "picklist": "VARCHAR",
-    "textarea": "VARCHAR", "email": "VARCHAR", "boolean": "BOOLEAN", "datetime": "TIMESTAMP",
-    "date": "DATE", "double": "DOUBLE", "currency": "DOUBLE", "percent": "DOUBLE", "int": "BIGINT",
+    "id": "VARCHAR",
+    "reference": "VARCHAR",
+    "string": "VARCHAR",
+    "picklist": "VARCHAR",
+    "textarea": "VARCHAR",
+    "email": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "datetime": "TIMESTAMP",
+    "date": "DATE",
+    "double": "DOUBLE",
+    "currency": "DOUBLE",
+    "percent": "DOUBLE",
+    "int": "BIGINT",
 }
 _OBJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -47,7 +57,9 @@ class ObjectMeta:
 
     @property
     def is_field_history(self) -> bool:
-        return {"Field", "OldValue", "NewValue"} <= set(self.fields) and "SystemModstamp" not in self.fields
+        return {"Field", "OldValue", "NewValue"} <= set(
+            self.fields
+        ) and "SystemModstamp" not in self.fields
 
 
 def _quote(name: str) -> str:
@@ -97,7 +109,8 @@ def _infer_type(con, table: str, column: str) -> str:
         "reference": r"^[a-zA-Z0-9]{15}([A-Z0-5]{3})?$",
     }
     selects = ", ".join(
-        f"count_if(v <> '' AND NOT regexp_full_match(v, '{pattern}'))" for pattern in checks.values()
+        f"count_if(v <> '' AND NOT regexp_full_match(v, '{pattern}'))"
+        for pattern in checks.values()
     )
     row = con.execute(
         f"SELECT count_if(v <> ''), {selects} FROM (SELECT {_quote(column)} AS v FROM {table})"
@@ -116,7 +129,9 @@ def _infer_type(con, table: str, column: str) -> str:
 class OrgStore:
     """An org held in DuckDB. Thread-safe: one lock around every statement."""
 
-    def __init__(self, folder: Path, *, database: str = ":memory:", memory_limit: str = "3GB") -> None:
+    def __init__(
+        self, folder: Path, *, database: str = ":memory:", memory_limit: str = "3GB"
+    ) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise SnapshotError(f"snapshot folder {self.folder} does not exist")
@@ -160,13 +175,19 @@ class OrgStore:
         try:
             columns = [row[0] for row in self.con.execute(f"DESCRIBE {staging}").fetchall()]
             if "Id" not in columns:
-                raise SnapshotError(f"{path.name}: no Id column (the header must use API field names)")
+                raise SnapshotError(
+                    f"{path.name}: no Id column (the header must use API field names)"
+                )
             catalogue = BY_NAME.get(name)
             known = {f.name: f for f in catalogue.fields} if catalogue else {}
-            fields = {c: (known[c].type if c in known else _infer_type(self.con, staging, c)) for c in columns}
+            fields = {
+                c: (known[c].type if c in known else _infer_type(self.con, staging, c))
+                for c in columns
+            }
             self._check_values(path, staging, fields)
             duplicate = self.con.execute(
-                f"SELECT Id, count(*) FROM {staging} GROUP BY Id HAVING count(*) > 1 LIMIT 1").fetchone()
+                f"SELECT Id, count(*) FROM {staging} GROUP BY Id HAVING count(*) > 1 LIMIT 1"
+            ).fetchone()
             if duplicate:
                 raise SnapshotError(f"{path.name}: Id {duplicate[0]} appears {duplicate[1]} times")
             casts = ", ".join(f"{_cast(c, t)} AS {_quote(c)}" for c, t in fields.items())
@@ -175,11 +196,18 @@ class OrgStore:
             self.con.execute(f"DROP TABLE IF EXISTS {staging}")
         first_id = self.con.execute(f"SELECT min(Id) FROM {_quote(name)}").fetchone()[0]
         prefix = catalogue.key_prefix if catalogue else (first_id[:3] if first_id else "a0Z")
-        references = {f.name: f.reference_to for f in catalogue.fields if f.reference_to} if catalogue else {}
+        references = (
+            {f.name: f.reference_to for f in catalogue.fields if f.reference_to}
+            if catalogue
+            else {}
+        )
         self.objects[name] = ObjectMeta(
-            name=name, label=catalogue.label if catalogue else name.replace("__c", "").replace("_", " "),
-            key_prefix=prefix, custom=catalogue.custom if catalogue else name.endswith("__c"),
-            fields=fields, references=references,
+            name=name,
+            label=catalogue.label if catalogue else name.replace("__c", "").replace("_", " "),
+            key_prefix=prefix,
+            custom=catalogue.custom if catalogue else name.endswith("__c"),
+            fields=fields,
+            references=references,
         )
         self._lookup[name.lower()] = name
 
@@ -187,31 +215,37 @@ class OrgStore:
         typed = [(c, t) for c, t in fields.items() if _SQL_TYPES.get(t, "VARCHAR") != "VARCHAR"]
         if not typed:
             return
-        bad = ", ".join(
-            f"count_if({_quote(c)} <> '' AND {_cast(c, t)} IS NULL)" for c, t in typed
-        )
+        bad = ", ".join(f"count_if({_quote(c)} <> '' AND {_cast(c, t)} IS NULL)" for c, t in typed)
         counts = self.con.execute(f"SELECT {bad} FROM {staging}").fetchone()
         for (column, field_type), count in zip(typed, counts):
             if count:
                 row, value = self.con.execute(
                     f"SELECT rn, v FROM (SELECT row_number() OVER () AS rn, {_quote(column)} AS v, "
                     f"{_cast(column, field_type)} AS typed FROM {staging}) "
-                    f"WHERE v <> '' AND typed IS NULL ORDER BY rn LIMIT 1").fetchone()
+                    f"WHERE v <> '' AND typed IS NULL ORDER BY rn LIMIT 1"
+                ).fetchone()
                 raise SnapshotError(
                     f"{path.name}: row {row} (line {row + 1}), column {column}: {value!r} is not a "
-                    f"valid {field_type}" + (f" ({count} such values)" if count > 1 else ""))
+                    f"valid {field_type}" + (f" ({count} such values)" if count > 1 else "")
+                )
 
     def _initial_clock(self) -> datetime:
         manifest = self.folder / "org.json"
         if manifest.exists():
             as_of = json.loads(manifest.read_text(encoding="utf-8")).get("as_of")
             if as_of:
-                return datetime.fromisoformat(as_of.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+                return (
+                    datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+                    .astimezone(UTC)
+                    .replace(tzinfo=None)
+                )
         newest = []
         for meta in self.objects.values():
             for column in ("SystemModstamp", "CreatedDate"):
                 if meta.fields.get(column) == "datetime":
-                    value = self.con.execute(f"SELECT max({_quote(column)}) FROM {_quote(meta.name)}").fetchone()[0]
+                    value = self.con.execute(
+                        f"SELECT max({_quote(column)}) FROM {_quote(meta.name)}"
+                    ).fetchone()[0]
                     if value:
                         newest.append(value)
         return max(newest) if newest else datetime.now(UTC).replace(tzinfo=None, microsecond=0)
@@ -235,7 +269,8 @@ class OrgStore:
                 f"\n{soql}\n^\nERROR at Row:1:Column:1\nsObject type '{query.object_name}' is not "
                 "supported. If you are attempting to use a custom object, be sure to append the '__c' "
                 "after the entity name. Please reference your WSDL or the describe call for the "
-                "appropriate names.")
+                "appropriate names.",
+            )
         return compile_query(query, meta.name, meta.fields, include_deleted=include_deleted)
 
     def count(self, compiled: Compiled) -> int:
@@ -250,18 +285,29 @@ class OrgStore:
             total = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             return table, total
 
-    def read_cursor(self, table: str, object_name: str, columns: list[str], offset: int, size: int,
-                    *, bulk: bool = False) -> list[tuple]:
+    def read_cursor(
+        self,
+        table: str,
+        object_name: str,
+        columns: list[str],
+        offset: int,
+        size: int,
+        *,
+        bulk: bool = False,
+    ) -> list[tuple]:
         types = self.objects[object_name].fields
         render = bulk_value_sql if bulk else rest_value_sql
         select = ", ".join(render(c, types[c]) for c in columns)
         with self.lock:
             return self.con.execute(
-                f"SELECT {select} FROM {table} LIMIT {int(size)} OFFSET {int(offset)}").fetchall()
+                f"SELECT {select} FROM {table} LIMIT {int(size)} OFFSET {int(offset)}"
+            ).fetchall()
 
     def newest(self, object_name: str, column: str):
         with self.lock:
-            return self.con.execute(f"SELECT max({_quote(column)}) FROM {_quote(object_name)}").fetchone()[0]
+            return self.con.execute(
+                f"SELECT max({_quote(column)}) FROM {_quote(object_name)}"
+            ).fetchone()[0]
 
     def close_cursor(self, table: str) -> None:
         with self.lock:
@@ -279,8 +325,14 @@ class OrgStore:
         counts = {}
         with self.lock:
             for meta in self.objects.values():
-                where = "" if include_deleted or "IsDeleted" not in meta.fields else " WHERE NOT IsDeleted"
-                counts[meta.name] = self.con.execute(f"SELECT count(*) FROM {_quote(meta.name)}{where}").fetchone()[0]
+                where = (
+                    ""
+                    if include_deleted or "IsDeleted" not in meta.fields
+                    else " WHERE NOT IsDeleted"
+                )
+                counts[meta.name] = self.con.execute(
+                    f"SELECT count(*) FROM {_quote(meta.name)}{where}"
+                ).fetchone()[0]
         return counts
 
     # ---------------------------------------------------------------- changing
@@ -310,18 +362,26 @@ class OrgStore:
             values = ", ".join(_typed_param(meta.fields[c]) for c in columns)
             self.con.execute(
                 f"INSERT INTO {_quote(meta.name)} ({', '.join(_quote(c) for c in columns)}) VALUES ({values})",
-                [_param_value(record[c]) for c in columns])
+                [_param_value(record[c]) for c in columns],
+            )
 
     def _stamp(self, meta: ObjectMeta, record: dict, moment: datetime, *, created: bool) -> dict:
         stamped = dict(record)
         actor = stamped.get("LastModifiedById") or stamped.get("CreatedById") or self.default_actor
-        for name, value in (("SystemModstamp", moment), ("LastModifiedDate", moment),
-                            ("LastModifiedById", actor)):
+        for name, value in (
+            ("SystemModstamp", moment),
+            ("LastModifiedDate", moment),
+            ("LastModifiedById", actor),
+        ):
             if name in meta.fields:
                 stamped[name] = value
         if created:
-            for name, value in (("Id", stamped.get("Id") or self._new_id(meta)), ("CreatedDate", moment),
-                                ("CreatedById", actor), ("IsDeleted", False)):
+            for name, value in (
+                ("Id", stamped.get("Id") or self._new_id(meta)),
+                ("CreatedDate", moment),
+                ("CreatedById", actor),
+                ("IsDeleted", False),
+            ):
                 if name in meta.fields:
                     stamped.setdefault(name, value)
             if "CreatedDate" in meta.fields:
@@ -343,15 +403,19 @@ class OrgStore:
             for change in changes:
                 if "Id" not in change:
                     raise KeyError(f"an update of {meta.name} needs the record's Id")
-                stamped = self._stamp(meta, {k: v for k, v in change.items() if k != "Id"}, self.clock,
-                                      created=False)
+                stamped = self._stamp(
+                    meta, {k: v for k, v in change.items() if k != "Id"}, self.clock, created=False
+                )
                 unknown = set(stamped) - set(meta.fields)
                 if unknown:
                     raise KeyError(f"{meta.name} has no field(s) {', '.join(sorted(unknown))}")
-                assignments = ", ".join(f"{_quote(c)} = {_typed_param(meta.fields[c])}" for c in stamped)
+                assignments = ", ".join(
+                    f"{_quote(c)} = {_typed_param(meta.fields[c])}" for c in stamped
+                )
                 updated = self.con.execute(
                     f"UPDATE {_quote(meta.name)} SET {assignments} WHERE Id = ?",
-                    [*(_param_value(v) for v in stamped.values()), change["Id"]]).fetchone()[0]
+                    [*(_param_value(v) for v in stamped.values()), change["Id"]],
+                ).fetchone()[0]
                 if not updated:
                     raise KeyError(f"{meta.name} has no record {change['Id']}")
             return len(changes)
@@ -372,7 +436,8 @@ class OrgStore:
             for meta in self.objects.values():
                 if meta.is_field_history and meta.fields.get("CreatedDate") == "datetime":
                     purged[meta.name] = self.con.execute(
-                        f"DELETE FROM {_quote(meta.name)} WHERE CreatedDate < ?", [cutoff]).fetchone()[0]
+                        f"DELETE FROM {_quote(meta.name)} WHERE CreatedDate < ?", [cutoff]
+                    ).fetchone()[0]
             return purged
 
     def late_commit(self, object_name: str, record: dict, behind_seconds: float) -> str:
@@ -385,11 +450,15 @@ class OrgStore:
             self._pending_late.append((meta.name, stamped))
             return stamped["Id"]
 
-    def late_copy(self, object_name: str, newest_served: datetime, behind_seconds: float) -> str | None:
+    def late_copy(
+        self, object_name: str, newest_served: datetime, behind_seconds: float
+    ) -> str | None:
         """Fault helper: a copy of an existing record, committed late behind what was just served."""
         with self.lock:
             meta = self._meta(object_name)
-            row = self.con.execute(f"SELECT * FROM {_quote(meta.name)} ORDER BY Id LIMIT 1").fetchone()
+            row = self.con.execute(
+                f"SELECT * FROM {_quote(meta.name)} ORDER BY Id LIMIT 1"
+            ).fetchone()
             if row is None:
                 return None
             record = dict(zip(meta.fields, row))
@@ -411,8 +480,13 @@ class OrgStore:
                     f"UPDATE {_quote(meta.name)} SET SystemModstamp = ? "
                     f"{', LastModifiedDate = ?' if 'LastModifiedDate' in meta.fields else ''} "
                     f"WHERE hash(Id || ?) % 1000000 < ?",
-                    [self.clock, *([self.clock] if "LastModifiedDate" in meta.fields else []),
-                     str(seed), threshold]).fetchone()[0]
+                    [
+                        self.clock,
+                        *([self.clock] if "LastModifiedDate" in meta.fields else []),
+                        str(seed),
+                        threshold,
+                    ],
+                ).fetchone()[0]
             return touched
 
 

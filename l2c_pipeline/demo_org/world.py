@@ -29,7 +29,14 @@ REGION_COUNTRIES = {
 }
 TEAMS = ("Enterprise", "Commercial")
 
-LEAD_SOURCES = ("Web", "Webinar", "Trade Show", "Partner Referral", "Cold Call", "Customer Referral")
+LEAD_SOURCES = (
+    "Web",
+    "Webinar",
+    "Trade Show",
+    "Partner Referral",
+    "Cold Call",
+    "Customer Referral",
+)
 LEAD_SOURCE_WEIGHTS = (0.30, 0.15, 0.15, 0.15, 0.15, 0.10)
 LEAD_SOURCE_CONVERSION = {
     "Web": 0.30,
@@ -46,22 +53,116 @@ PRODUCT_FAMILIES = ("Platform", "Analytics", "Integration", "Services", "Support
 FAMILY_WEIGHTS = (0.30, 0.22, 0.18, 0.18, 0.12)
 _PRODUCTS = {
     "Platform": (("Platform Core", 24000), ("Platform Plus", 42000), ("Platform Edge", 9000)),
-    "Analytics": (("Insight Dashboards", 12000), ("Forecast AI", 18000), ("Data Lake Add-on", 7000)),
+    "Analytics": (
+        ("Insight Dashboards", 12000),
+        ("Forecast AI", 18000),
+        ("Data Lake Add-on", 7000),
+    ),
     "Integration": (("Connector Pack", 6000), ("API Gateway", 15000), ("ETL Runtime", 11000)),
     "Services": (("Implementation", 30000), ("Training Days", 4000), ("Health Check", 8000)),
     "Support": (("Premier Support", 10000), ("Success Manager", 16000), ("Extended SLA", 5000)),
 }
 
-_FIRST = (
-    "Alex Dana Jordan Sam Robin Kim Lee Morgan Casey Taylor Jamie Avery Riley Quinn Drew Emery "
-    "Sasha Noel Ari Remy Mika Lou Toni Jules Cam Eli Rue Bo Sky Max Nico Ren Yuki Ines Omar Lena "
-    "Priya Chen Ana Luis Marta Jonas Femi Aisha Tomas Sofia Hugo Nora Ivan Leila Kofi Mei Raul Zoe"
-).split()
-_LAST = (
-    "Ruiz Chen Patel Novak Garcia Müller Okafor Tanaka Silva Dubois Rossi Kowalski Haddad Larsen "
-    "Moreau Nguyen Costa Fischer Ibrahim Sato Romero Kim Ortiz Brandt Mensah Varga Lindqvist Reyes "
-    "Kaur Petrov Bauer Suzuki Farah Wójcik Almeida Schmidt Diaz Keller Ito Mendes Park Hansen"
-).split()
+_FIRST = [
+    "Alex",
+    "Dana",
+    "Jordan",
+    "Sam",
+    "Robin",
+    "Kim",
+    "Lee",
+    "Morgan",
+    "Casey",
+    "Taylor",
+    "Jamie",
+    "Avery",
+    "Riley",
+    "Quinn",
+    "Drew",
+    "Emery",
+    "Sasha",
+    "Noel",
+    "Ari",
+    "Remy",
+    "Mika",
+    "Lou",
+    "Toni",
+    "Jules",
+    "Cam",
+    "Eli",
+    "Rue",
+    "Bo",
+    "Sky",
+    "Max",
+    "Nico",
+    "Ren",
+    "Yuki",
+    "Ines",
+    "Omar",
+    "Lena",
+    "Priya",
+    "Chen",
+    "Ana",
+    "Luis",
+    "Marta",
+    "Jonas",
+    "Femi",
+    "Aisha",
+    "Tomas",
+    "Sofia",
+    "Hugo",
+    "Nora",
+    "Ivan",
+    "Leila",
+    "Kofi",
+    "Mei",
+    "Raul",
+    "Zoe",
+]
+_LAST = [
+    "Ruiz",
+    "Chen",
+    "Patel",
+    "Novak",
+    "Garcia",
+    "Müller",
+    "Okafor",
+    "Tanaka",
+    "Silva",
+    "Dubois",
+    "Rossi",
+    "Kowalski",
+    "Haddad",
+    "Larsen",
+    "Moreau",
+    "Nguyen",
+    "Costa",
+    "Fischer",
+    "Ibrahim",
+    "Sato",
+    "Romero",
+    "Kim",
+    "Ortiz",
+    "Brandt",
+    "Mensah",
+    "Varga",
+    "Lindqvist",
+    "Reyes",
+    "Kaur",
+    "Petrov",
+    "Bauer",
+    "Suzuki",
+    "Farah",
+    "Wójcik",
+    "Almeida",
+    "Schmidt",
+    "Diaz",
+    "Keller",
+    "Ito",
+    "Mendes",
+    "Park",
+    "Hansen",
+]
 
 # Ids of the world's records live in block number 0; lead blocks start at 1.
 _WORLD_NUMBER_BASE = 1
@@ -139,53 +240,120 @@ def build_world(seed: int, leads: int, created_at: int) -> World:
     admin_id = new_id("005")
     world.integration_user_id = admin_id
 
-    def add_user(user_id: str, first: str, last: str, title: str, department: str, division: str,
-                 role_id: str | None, manager_id: str | None, timezone: str) -> dict:
+    def add_user(
+        user_id: str,
+        first: str,
+        last: str,
+        title: str,
+        department: str,
+        division: str,
+        role_id: str | None,
+        manager_id: str | None,
+        timezone: str,
+    ) -> dict:
         username = f"{first}.{last}".lower().replace(" ", "") + f"@l2c-demo-{seed}.example"
         user = {
-            "Id": user_id, **audit(admin_id),
-            "Username": username, "FirstName": first, "LastName": last, "Name": f"{first} {last}",
-            "Email": username, "Title": title, "Department": department, "Division": division,
-            "UserRoleId": role_id, "ManagerId": manager_id, "IsActive": True,
+            "Id": user_id,
+            **audit(admin_id),
+            "Username": username,
+            "FirstName": first,
+            "LastName": last,
+            "Name": f"{first} {last}",
+            "Email": username,
+            "Title": title,
+            "Department": department,
+            "Division": division,
+            "UserRoleId": role_id,
+            "ManagerId": manager_id,
+            "IsActive": True,
             "TimeZoneSidKey": timezone,
         }
         world.users.append(user)
         return user
 
     add_user(admin_id, "Integration", "User", "Integration", "IT", "", None, None, "GMT")
-    head_role = {"Id": new_id("00E"), "Name": "VP Sales", "DeveloperName": "VP_Sales",
-                 "ParentRoleId": None, "LastModifiedDate": created_at,
-                 "LastModifiedById": admin_id, "SystemModstamp": created_at}
+    head_role = {
+        "Id": new_id("00E"),
+        "Name": "VP Sales",
+        "DeveloperName": "VP_Sales",
+        "ParentRoleId": None,
+        "LastModifiedDate": created_at,
+        "LastModifiedById": admin_id,
+        "SystemModstamp": created_at,
+    }
     world.roles.append(head_role)
-    billing_role = {"Id": new_id("00E"), "Name": "Billing", "DeveloperName": "Billing",
-                    "ParentRoleId": None, "LastModifiedDate": created_at,
-                    "LastModifiedById": admin_id, "SystemModstamp": created_at}
+    billing_role = {
+        "Id": new_id("00E"),
+        "Name": "Billing",
+        "DeveloperName": "Billing",
+        "ParentRoleId": None,
+        "LastModifiedDate": created_at,
+        "LastModifiedById": admin_id,
+        "SystemModstamp": created_at,
+    }
     world.roles.append(billing_role)
     world.billing_user_id = new_id("005")
-    add_user(world.billing_user_id, "Billing", "Automation", "Billing Automation", "Finance", "",
-             billing_role["Id"], None, "GMT")
+    add_user(
+        world.billing_user_id,
+        "Billing",
+        "Automation",
+        "Billing Automation",
+        "Finance",
+        "",
+        billing_role["Id"],
+        None,
+        "GMT",
+    )
 
     per_team = reps_per_team(leads)
     for region in REGIONS:
-        region_role = {"Id": new_id("00E"), "Name": f"{region} Sales",
-                       "DeveloperName": f"{region.replace(' ', '_')}_Sales",
-                       "ParentRoleId": head_role["Id"], "LastModifiedDate": created_at,
-                       "LastModifiedById": admin_id, "SystemModstamp": created_at}
+        region_role = {
+            "Id": new_id("00E"),
+            "Name": f"{region} Sales",
+            "DeveloperName": f"{region.replace(' ', '_')}_Sales",
+            "ParentRoleId": head_role["Id"],
+            "LastModifiedDate": created_at,
+            "LastModifiedById": admin_id,
+            "SystemModstamp": created_at,
+        }
         world.roles.append(region_role)
         for team in TEAMS:
-            team_role = {"Id": new_id("00E"), "Name": f"{region} {team}",
-                         "DeveloperName": f"{region.replace(' ', '_')}_{team}",
-                         "ParentRoleId": region_role["Id"], "LastModifiedDate": created_at,
-                         "LastModifiedById": admin_id, "SystemModstamp": created_at}
+            team_role = {
+                "Id": new_id("00E"),
+                "Name": f"{region} {team}",
+                "DeveloperName": f"{region.replace(' ', '_')}_{team}",
+                "ParentRoleId": region_role["Id"],
+                "LastModifiedDate": created_at,
+                "LastModifiedById": admin_id,
+                "SystemModstamp": created_at,
+            }
             world.roles.append(team_role)
             first, last = person()
-            manager = add_user(new_id("005"), first, last, "Sales Manager", team, region,
-                               team_role["Id"], None, REGION_TIMEZONE[region])
+            manager = add_user(
+                new_id("005"),
+                first,
+                last,
+                "Sales Manager",
+                team,
+                region,
+                team_role["Id"],
+                None,
+                REGION_TIMEZONE[region],
+            )
             team_reps = []
             for _ in range(per_team):
                 first, last = person()
-                user = add_user(new_id("005"), first, last, "Account Executive", team, region,
-                                team_role["Id"], manager["Id"], REGION_TIMEZONE[region])
+                user = add_user(
+                    new_id("005"),
+                    first,
+                    last,
+                    "Account Executive",
+                    team,
+                    region,
+                    team_role["Id"],
+                    manager["Id"],
+                    REGION_TIMEZONE[region],
+                )
                 rep = Rep(user["Id"], user["Name"], region, team, manager["Id"])
                 team_reps.append(rep)
                 world.reps[rep.id] = rep
@@ -194,9 +362,15 @@ def build_world(seed: int, leads: int, created_at: int) -> World:
     for family in PRODUCT_FAMILIES:
         world.products_by_family[family] = []
         for index, (name, price) in enumerate(_PRODUCTS[family]):
-            product = {"Id": new_id("01t"), **audit(admin_id), "Name": name,
-                       "ProductCode": f"{family[:3].upper()}-{index + 1:03d}", "Family": family,
-                       "IsActive": True, "_price": price}
+            product = {
+                "Id": new_id("01t"),
+                **audit(admin_id),
+                "Name": name,
+                "ProductCode": f"{family[:3].upper()}-{index + 1:03d}",
+                "Family": family,
+                "IsActive": True,
+                "_price": price,
+            }
             world.products.append(product)
             world.products_by_family[family].append(product)
 
@@ -204,10 +378,18 @@ def build_world(seed: int, leads: int, created_at: int) -> World:
 
     # Planted truths: distinct reps, and a region / family per truth, all from the seed.
     # Carriers come from the busy teams, so each one owns enough deals for its effect to show.
-    busy_teams = [(region, "Commercial") for region in REGIONS[:3]] + [("North America", "Enterprise")]
-    candidates = sorted((r for team in busy_teams for r in world.reps_by_team[team]), key=lambda r: r.id)
+    busy_teams = [(region, "Commercial") for region in REGIONS[:3]] + [
+        ("North America", "Enterprise")
+    ]
+    candidates = sorted(
+        (r for team in busy_teams for r in world.reps_by_team[team]), key=lambda r: r.id
+    )
     slow, low_win, skipper = rng.sample(candidates, 3)
-    world.slow_approval_rep, world.low_win_rate_rep, world.approval_skipping_rep = slow, low_win, skipper
+    world.slow_approval_rep, world.low_win_rate_rep, world.approval_skipping_rep = (
+        slow,
+        low_win,
+        skipper,
+    )
     world.low_conversion_source = rng.choice(LEAD_SOURCES[:5])
     world.quote_rework_family, world.order_rework_family = rng.sample(PRODUCT_FAMILIES[:4], 2)
     world.quote_accept_skipping_region, world.stage_regression_region = rng.sample(REGIONS[:3], 2)
