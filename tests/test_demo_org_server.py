@@ -494,3 +494,19 @@ def test_cli_serve_writes_the_env_file(small_org, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_dagster_loads_the_code_location():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    dagster = Path(sys.executable).with_name("dagster")
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -116,9 +116,15 @@ class DemoOrgApi:
         self._cursors: dict[str, _Cursor] = {}
         self._jobs: dict[str, _BulkJob] = {}
         self._lock = threading.Lock()
+        self._job_threads: list[threading.Thread] = []
         self.instance_url = ""  # set by the server once it knows its port
         if faults:
             self.add_faults(faults)
+
+    def close(self) -> None:
+        """Stop serving: wait for running Bulk jobs, so none is inside DuckDB when it closes."""
+        for thread in list(self._job_threads):
+            thread.join(timeout=30)
 
     # ---------------------------------------------------------------- tokens and faults
     def issue_token(self) -> str:
@@ -501,7 +507,9 @@ class DemoOrgApi:
             )
             with self._lock:
                 self._jobs[job.id] = job
-            threading.Thread(target=self._run_job, args=(job, compiled), daemon=True).start()
+            worker = threading.Thread(target=self._run_job, args=(job, compiled), daemon=True)
+            self._job_threads = [t for t in self._job_threads if t.is_alive()] + [worker]
+            worker.start()
             return Response.json(200, self._job_info(job, version))
         if not rest and method == "GET":
             return Response.json(

@@ -89,6 +89,7 @@ class DemoOrgServer:
         work_dir: Path | None = None,
         store: OrgStore | None = None,
     ) -> None:
+        self._owns_store = store is None
         self.store = store or OrgStore(Path(snapshot))
         self.api = DemoOrgApi(
             self.store, credentials=credentials, daily_api_budget=daily_api_budget, faults=faults
@@ -157,6 +158,9 @@ class DemoOrgServer:
         self._httpd.server_close()
         if self._thread:
             self._thread.join(timeout=5)
+        self.api.close()
+        if self._owns_store:
+            self.store.close()
 
     def __enter__(self) -> DemoOrgServer:
         return self.start()

@@ -148,6 +148,11 @@ class OrgStore:
         self.clock = self._initial_clock()
         self.default_actor = self._first_user()
 
+    def close(self) -> None:
+        """Release DuckDB now, not during interpreter shutdown (where its teardown can abort)."""
+        with self.lock:
+            self.con.close()
+
     # ---------------------------------------------------------------- loading
     def _load(self) -> None:
         files = sorted(p for p in self.folder.glob("*.csv") if p.name not in SKIPPED_FILES)
