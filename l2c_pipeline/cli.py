@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import signal
@@ -152,59 +150,86 @@ def catalogue_command() -> None:
     click.echo(catalogue_markdown())
 
 
+def _dagster_instance():
+    """The persistent Dagster instance: DAGSTER_HOME if set, else .l2c/dagster with ./dagster.yaml."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
+    home = (_home() / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config_dir = os.getcwd() if Path("dagster.yaml").exists() else str(home)
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), config_dir=config_dir))
+
+
+def _run_graph() -> tuple[bool, str]:
+    """Materialize the whole graph once (the nightly job); returns success and the run id."""
+    from .definitions import NIGHTLY_JOB, defs
+
+    with _dagster_instance() as instance:
+        result = defs.get_job_def(NIGHTLY_JOB).execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE":
+                failure = event.step_failure_data.error
+                click.echo(
+                    f"FAILED {event.step_key}: {failure.message.strip() if failure else 'unknown error'}",
+                    err=True,
+                )
+        return result.success, result.run_id
+
+
+def _print_loaded(run_id: str) -> None:
+    from .warehouse.duckdb_warehouse import connect
+
+    warehouse = Path(os.environ.get("L2C_WAREHOUSE") or _home() / "warehouse.duckdb")
+    con = connect(warehouse)
+    try:
+        rows = con.execute(
+            "SELECT l.object_name, l.method, l.rows_read, l.inserted, l.updated, l.deleted, l.api_calls, l.status, "
+            "(SELECT estimated_size FROM duckdb_tables() t WHERE t.schema_name = 'raw' AND t.table_name = l.object_name) "
+            "FROM meta.sync_log l WHERE l.run_id = ? ORDER BY l.object_name",
+            [run_id],
+        ).fetchall()
+    finally:
+        con.close()
+    click.echo(
+        f"{'object':<28}{'method':>7}{'read':>9}{'new':>9}{'changed':>9}{'deleted':>8}{'calls':>6}  status"
+    )
+    for name, method, read, inserted, updated, deleted, calls, status, _ in rows:
+        click.echo(
+            f"{name:<28}{(method or '-'):>7}{read:>9,}{inserted:>9,}{updated:>9,}{deleted:>8,}{calls:>6}  {status}"
+        )
+    click.echo(f"{len(rows)} objects synced into {warehouse}; {sum(r[6] for r in rows)} API calls")
+
+
+@main.command("run")
+def run_command() -> None:
+    """Materialize the whole graph once with the configured source (the nightly job)."""
+    ok, run_id = _run_graph()
+    if not ok:
+        raise click.ClickException(f"run {run_id} failed (see above; details in the Dagster UI)")
+    _print_loaded(run_id)
+
+
 @main.command("demo")
 @click.option("--leads", type=click.IntRange(100, 1_000_000), default=2000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 def demo_command(leads: int, seed: int) -> None:
-    """Generate a demo org, serve it, and read every object back through simple-salesforce."""
-    from simple_salesforce import Salesforce
-
-    from .demo_org.generator import generate
-    from .demo_org.server import DemoOrgServer
-    from .salesforce.http import PinnedCASession
-
+    """Run the pipeline on the built-in demo org and show what it loaded."""
+    os.environ["L2C_SOURCE"] = "demo"
+    os.environ["L2C_DEMO_LEADS"] = str(leads)
+    os.environ["L2C_DEMO_SEED"] = str(seed)
     folder = _home() / f"demo-org-{leads}-{seed}"
-    if not (folder / "org.json").exists():
-        click.echo(f"generating a demo org with {leads:,} leads (seed {seed}) in {folder} ...")
-        generate(folder, leads=leads, seed=seed, progress=lambda m: click.echo(f"  {m}"))
-    with DemoOrgServer(folder, work_dir=_home() / "demo-org-tls") as server:
-        expected = server.store.row_counts()
-        click.echo(f"demo org serving at {server.instance_url}; reading it back over HTTPS ...")
-        sf = Salesforce(
-            instance_url=server.instance_url,
-            session_id=server.access_token,
-            session=PinnedCASession(server.ca_bundle),
-        )
-        names = [o["name"] for o in sf.describe()["sobjects"]]
-        mismatches = 0
-        click.echo(f"{'object':<28}{'fields':>7}{'records':>10}  check")
-        for name in names:
-            fields = len(getattr(sf, name).describe()["fields"])
-            count = sf.query(f"SELECT COUNT() FROM {name}")["totalSize"]
-            ok = count == expected[name]
-            mismatches += not ok
-            click.echo(
-                f"{name:<28}{fields:>7}{count:>10,}  {'ok' if ok else f'expected {expected[name]:,}'}"
-            )
-        rest_leads = sum(1 for _ in sf.query_all_iter("SELECT Id, Status, CreatedDate FROM Lead"))
-        bulk_leads = sum(
-            len(list(csv.reader(io.StringIO(page)))) - 1
-            for page in sf.bulk2.Lead.query(
-                "SELECT Id, Status, CreatedDate FROM Lead", max_records=5000, wait=0.2
-            )
-        )
-        click.echo(
-            f"Lead records paged over REST: {rest_leads:,}; over Bulk API 2.0: {bulk_leads:,}"
-        )
-        usage = sf.api_usage.get("api-usage")
-        if usage:
-            click.echo(f"API calls used: {usage.used} of {usage.total}")
-        if mismatches or rest_leads != expected["Lead"] or bulk_leads != expected["Lead"]:
-            raise click.ClickException(
-                "the demo org round trip lost or invented records (see above)"
-            )
+    click.echo(f"demo org: {leads:,} leads, seed {seed} ({folder}); extracting it over HTTPS ...")
+    ok, run_id = _run_graph()
+    if not ok:
+        raise click.ClickException(f"run {run_id} failed (see above)")
+    _print_loaded(run_id)
     truths = json.loads((folder / "truths.json").read_text(encoding="utf-8"))["truths"]
-    click.echo(f"\nround trip ok. {len(truths)} planted truths in {folder / 'truths.json'}, e.g.:")
+    click.echo(f"\n{len(truths)} planted truths in {folder / 'truths.json'}, e.g.:")
     for truth in truths[:3]:
         click.echo(f"  - {truth['statement']}")
 

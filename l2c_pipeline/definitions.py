@@ -1,9 +1,87 @@
-"""The one Dagster Definitions object of the pipeline.
+"""The one Dagster Definitions object: assets, jobs, schedules and resources.
 
-Extraction assets (group `salesforce_raw`), the event-log models, mining and report assets are
-added here as they are built (issues 3 to 6); until then the code location loads with no assets.
+Settings come from the environment (README, "Settings"): secrets reach the resources as
+`EnvVar`s only, and only the variables that are set are handed over, so an unset optional
+variable keeps its default instead of failing the code location.
 """
 
-from dagster import Definitions
+from __future__ import annotations
 
-defs = Definitions()
+import os
+
+from dagster import (
+    AssetSelection,
+    Definitions,
+    EnvVar,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+)
+
+from .resources import SalesforceResource, WarehouseResource, l2c_home
+from .salesforce.assets import raw_object_asset
+from .salesforce.catalogue import load_catalogue
+
+NIGHTLY_JOB = "l2c_nightly"
+_SALESFORCE_ENV = {
+    "source": "L2C_SOURCE",
+    "instance_url": "SF_INSTANCE_URL",
+    "access_token": "SF_ACCESS_TOKEN",
+    "username": "SF_USERNAME",
+    "password": "SF_PASSWORD",
+    "security_token": "SF_SECURITY_TOKEN",
+    "client_id": "SF_CLIENT_ID",
+    "client_secret": "SF_CLIENT_SECRET",
+    "domain": "SF_DOMAIN",
+    "jwt_private_key_file": "SF_JWT_PRIVATE_KEY_FILE",
+    "ca_bundle": "SF_CA_BUNDLE",
+    "api_version": "SF_API_VERSION",
+    "demo_faults": "L2C_DEMO_FAULTS",
+}
+_SALESFORCE_INT_ENV = {
+    "timeout_seconds": "SF_TIMEOUT_SECONDS",
+    "max_retries": "SF_MAX_RETRIES",
+    "demo_leads": "L2C_DEMO_LEADS",
+    "demo_seed": "L2C_DEMO_SEED",
+}
+
+
+def _salesforce_resource() -> SalesforceResource:
+    settings = {name: EnvVar(var) for name, var in _SALESFORCE_ENV.items() if os.environ.get(var)}
+    settings.update(
+        {name: EnvVar.int(var) for name, var in _SALESFORCE_INT_ENV.items() if os.environ.get(var)}
+    )
+    return SalesforceResource(**settings)
+
+
+def _warehouse_resource() -> WarehouseResource:
+    if os.environ.get("L2C_WAREHOUSE"):
+        return WarehouseResource(path=EnvVar("L2C_WAREHOUSE"))
+    return WarehouseResource(path=str(l2c_home() / "warehouse.duckdb"))
+
+
+raw_assets = [
+    raw_object_asset(spec) for spec in load_catalogue(os.environ.get("L2C_OBJECTS_FILE") or None)
+]
+nightly_job = define_asset_job(
+    NIGHTLY_JOB,
+    selection=AssetSelection.all(),
+    description="Materialize the whole graph: what the nightly schedule and `l2c run` do.",
+)
+nightly_schedule = ScheduleDefinition(
+    name="l2c_nightly_schedule",
+    job=nightly_job,
+    cron_schedule=os.environ.get("L2C_SCHEDULE_CRON", "0 2 * * *"),
+    execution_timezone="UTC",
+    description="Refresh everything every night (L2C_SCHEDULE_CRON, default 02:00 UTC).",
+)
+
+defs = Definitions(
+    assets=raw_assets,
+    jobs=[nightly_job],
+    schedules=[nightly_schedule],
+    resources={"salesforce": _salesforce_resource(), "warehouse": _warehouse_resource()},
+    # Every asset writes the one DuckDB file, one at a time: a single process serves the run
+    # and its resources (one demo org, one Salesforce session) are set up once.
+    executor=in_process_executor,
+)

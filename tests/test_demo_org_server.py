@@ -514,14 +514,32 @@ def test_dagster_loads_the_code_location():
 
 def test_python_api_late_commit_and_new_history_rows(server):
     sf = client(server)
-    opp = sf.query("SELECT Id, SystemModstamp FROM Opportunity ORDER BY SystemModstamp DESC LIMIT 1")["records"][0]
+    opp = sf.query(
+        "SELECT Id, SystemModstamp FROM Opportunity ORDER BY SystemModstamp DESC LIMIT 1"
+    )["records"][0]
     server.store.advance(600)
-    history_ids = server.api.apply({"insert": {"OpportunityFieldHistory": [
-        {"OpportunityId": opp["Id"], "Field": "StageName", "OldValue": "Negotiation/Review", "NewValue": "Closed Won",
-         "DataType": "DynamicEnum"}]}})["inserted"]["OpportunityFieldHistory"]
-    row = sf.query(f"SELECT CreatedDate, NewValue FROM OpportunityFieldHistory WHERE Id = '{history_ids[0]}'")["records"][0]
+    history_ids = server.api.apply(
+        {
+            "insert": {
+                "OpportunityFieldHistory": [
+                    {
+                        "OpportunityId": opp["Id"],
+                        "Field": "StageName",
+                        "OldValue": "Negotiation/Review",
+                        "NewValue": "Closed Won",
+                        "DataType": "DynamicEnum",
+                    }
+                ]
+            }
+        }
+    )["inserted"]["OpportunityFieldHistory"]
+    row = sf.query(
+        f"SELECT CreatedDate, NewValue FROM OpportunityFieldHistory WHERE Id = '{history_ids[0]}'"
+    )["records"][0]
     assert row["NewValue"] == "Closed Won" and row["CreatedDate"] > opp["SystemModstamp"]
-    late_id = server.store.late_commit("Lead", {"LastName": "Late", "Company": "Slow Commit Inc"}, behind_seconds=300)
+    late_id = server.store.late_commit(
+        "Lead", {"LastName": "Late", "Company": "Slow Commit Inc"}, behind_seconds=300
+    )
     query = f"SELECT Id, SystemModstamp FROM Lead WHERE Id = '{late_id}'"
     assert sf.query(query)["totalSize"] == 0  # not yet committed while this query runs
     late = sf.query(query)["records"]  # the query above released it

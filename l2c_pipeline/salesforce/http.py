@@ -14,15 +14,25 @@ import requests
 
 
 class PinnedCASession(requests.Session):
-    """A requests session whose TLS trust is exactly `ca_bundle` (or the system default)."""
+    """A requests session whose TLS trust is exactly `ca_bundle` (or the system default), with a
+    default timeout on every request (simple-salesforce sets none, so a stalled server would
+    hang a sync forever)."""
 
-    def __init__(self, ca_bundle: str | Path | None = None) -> None:
+    def __init__(
+        self, ca_bundle: str | Path | None = None, *, timeout: float | None = None
+    ) -> None:
         super().__init__()
+        self.default_timeout = timeout
         if ca_bundle is not None:
             path = Path(ca_bundle)
             if not path.is_file():
                 raise FileNotFoundError(f"SF_CA_BUNDLE points at {path}, which is not a file")
             self.verify = str(path)
+
+    def request(self, method, url, *args, **kwargs):
+        if kwargs.get("timeout") is None and self.default_timeout is not None:
+            kwargs["timeout"] = self.default_timeout
+        return super().request(method, url, *args, **kwargs)
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)

@@ -1,0 +1,123 @@
+"""Dagster resources: the Salesforce source (a real org or the built-in demo org) and the warehouse.
+
+Settings come from the environment only (see the README's settings table); definitions.py
+hands them over as `EnvVar`s, so Dagster shows where a value comes from and never stores it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
+
+from .salesforce.client import SalesforceClient
+from .salesforce.settings import SalesforceSettings
+from .warehouse.duckdb_warehouse import connect
+
+SOURCES = ("demo", "salesforce")
+
+
+def l2c_home() -> Path:
+    return Path(os.environ.get("L2C_HOME", ".l2c")).resolve()
+
+
+class SalesforceResource(ConfigurableResource):
+    """Where records come from. source=demo starts the built-in demo org for the run."""
+
+    source: str = "demo"
+    instance_url: str | None = None
+    access_token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    security_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    domain: str | None = None
+    jwt_private_key_file: str | None = None
+    ca_bundle: str | None = None
+    api_version: str = "62.0"
+    timeout_seconds: int = 120
+    max_retries: int = 5
+    demo_leads: int = 2000
+    demo_seed: int = 42
+    demo_faults: str = ""
+
+    _server = PrivateAttr(default=None)
+    _client = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"L2C_SOURCE must be one of {', '.join(SOURCES)}, got {self.source!r}")
+        if self.source == "demo":
+            from .demo_org.generator import generate
+            from .demo_org.server import DemoOrgServer
+
+            folder = l2c_home() / f"demo-org-{self.demo_leads}-{self.demo_seed}"
+            if not (folder / "org.json").exists():
+                generate(folder, leads=self.demo_leads, seed=self.demo_seed)
+            self._server = DemoOrgServer(
+                folder, faults=self.demo_faults, work_dir=l2c_home() / "demo-org-tls"
+            ).start()
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def settings(self) -> SalesforceSettings:
+        if self.source == "demo":
+            if self._server is None:
+                raise RuntimeError("the demo org is not running (the resource was not set up)")
+            environment = self._server.environment()
+            return SalesforceSettings.from_env(
+                {
+                    **environment,
+                    "SF_API_VERSION": self.api_version,
+                    "SF_TIMEOUT_SECONDS": str(self.timeout_seconds),
+                    "SF_MAX_RETRIES": str(self.max_retries),
+                }
+            )
+        return SalesforceSettings(
+            instance_url=self.instance_url,
+            access_token=self.access_token,
+            username=self.username,
+            password=self.password,
+            security_token=self.security_token,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            domain=self.domain,
+            jwt_private_key_file=self.jwt_private_key_file,
+            ca_bundle=self.ca_bundle,
+            api_version=self.api_version,
+            timeout_seconds=float(self.timeout_seconds),
+            max_retries=self.max_retries,
+        )
+
+    def client(self, on_retry=None) -> SalesforceClient:
+        """One connection per run, shared by the run's assets (so a re-login happens once)."""
+        if self._client is None:
+            self._client = SalesforceClient(self.settings(), on_retry=on_retry)
+        return self._client
+
+    @property
+    def demo_server(self):
+        return self._server
+
+
+class WarehouseResource(ConfigurableResource):
+    """The DuckDB file the pipeline writes (L2C_WAREHOUSE). Analysts read the published copy."""
+
+    path: str = ".l2c/warehouse.duckdb"
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = connect(Path(self.path))
+        try:
+            yield con
+        finally:
+            con.close()

@@ -1,0 +1,166 @@
+"""Which Salesforce objects and fields to extract: the default catalogue plus an optional config file.
+
+The config file (`L2C_OBJECTS_FILE`, YAML) adds objects, restricts or extends an object's fields,
+adds a SOQL filter, or drops a default object - with no code change:
+
+    objects:
+      - name: Widget__c              # an extra (custom) object
+      - name: Opportunity
+        fields: [Id, StageName, Amount, Region__c]   # only these (+ Id, IsDeleted, the cursor)
+      - name: Task
+        where: "Type IN ('Call', 'Email')"
+      - name: Event
+        exclude: true
+
+Every object name, field name and filter is checked before any query is sent: names must be
+Salesforce API names, filters a plain SOQL condition (no subqueries, no semicolons).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+DEFAULT_OBJECTS = (
+    "UserRole",
+    "User",
+    "Product2",
+    "Account",
+    "Lead",
+    "LeadHistory",
+    "Opportunity",
+    "OpportunityFieldHistory",
+    "OpportunityHistory",
+    "OpportunityLineItem",
+    "Quote",
+    "Quote_Status_History__c",
+    "ProcessInstance",
+    "ProcessInstanceStep",
+    "Contract",
+    "ContractHistory",
+    "Order",
+    "OrderHistory",
+    "Task",
+    "Event",
+    "blng__Invoice__c",
+    "blng__Invoice__History",
+    "blng__Payment__c",
+)
+# Field types that cannot be selected one by one (compound) or that bloat the warehouse.
+SKIPPED_FIELD_TYPES = frozenset({"address", "location", "base64"})
+CURSOR_CANDIDATES = ("SystemModstamp", "LastModifiedDate", "CreatedDate")
+
+_NAME_PART = r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*"
+API_NAME = re.compile(
+    rf"^(?:{_NAME_PART}__)?{_NAME_PART}(?:__(?:c|r|History|Share|Feed|mdt|e|b|x|kav|ka))?$"
+)
+_FILTER_TOKEN = re.compile(
+    r"""\s+|\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2}))?
+       |[+-]?\d+(?:\.\d+)?|'(?:[^'\\]|\\.)*'|<=|>=|!=|<>|=|<|>|[(),]|[A-Za-z_][A-Za-z0-9_]*""",
+    re.VERBOSE,
+)
+_FILTER_KEYWORDS = {
+    "and",
+    "or",
+    "not",
+    "in",
+    "like",
+    "null",
+    "true",
+    "false",
+    "includes",
+    "excludes",
+}
+_FORBIDDEN_WORDS = {
+    "select",
+    "from",
+    "limit",
+    "order",
+    "offset",
+    "group",
+    "having",
+    "update",
+    "delete",
+}
+
+
+class CatalogueError(ValueError):
+    """A bad object catalogue entry; the message names the file, the entry and the problem."""
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    name: str
+    fields: tuple[str, ...] | None = None  # None: every field describe lists
+    where: str | None = None
+
+
+def check_api_name(name: object, what: str) -> str:
+    if not isinstance(name, str) or not API_NAME.match(name):
+        raise CatalogueError(
+            f"{what} {name!r} is not a valid Salesforce API name "
+            "(letters, digits and single underscores, starting with a letter)"
+        )
+    return name
+
+
+def check_filter(condition: object, what: str) -> str:
+    if not isinstance(condition, str) or not condition.strip():
+        raise CatalogueError(f"{what} must be a non-empty SOQL condition")
+    position = 0
+    while position < len(condition):
+        match = _FILTER_TOKEN.match(condition, position)
+        if not match:
+            raise CatalogueError(
+                f"{what} {condition!r}: unexpected {condition[position : position + 12]!r}"
+            )
+        token = match.group()
+        if token[:1].isalpha() or token[:1] == "_":
+            lowered = token.lower()
+            if lowered in _FORBIDDEN_WORDS:
+                raise CatalogueError(f"{what} {condition!r}: '{token}' is not allowed in a filter")
+            if lowered not in _FILTER_KEYWORDS:
+                check_api_name(token, f"{what}: field")
+        position = match.end()
+    if condition.count("(") != condition.count(")"):
+        raise CatalogueError(f"{what} {condition!r}: unbalanced parentheses")
+    return condition.strip()
+
+
+def load_catalogue(config_file: Path | None = None) -> list[ObjectSpec]:
+    """The default objects, changed by the config file if one is given."""
+    specs: dict[str, ObjectSpec] = {name: ObjectSpec(name) for name in DEFAULT_OBJECTS}
+    if config_file is None:
+        return list(specs.values())
+    path = Path(config_file)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise CatalogueError(f"L2C_OBJECTS_FILE {path} does not exist") from None
+    except yaml.YAMLError as error:
+        raise CatalogueError(f"{path}: not valid YAML ({error})") from None
+    entries = document.get("objects") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise CatalogueError(f"{path}: expected a top-level 'objects:' list")
+    for index, entry in enumerate(entries, start=1):
+        where_am_i = f"{path} objects[{index}]"
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise CatalogueError(f"{where_am_i}: each entry needs a 'name'")
+        unknown = set(entry) - {"name", "fields", "where", "exclude"}
+        if unknown:
+            raise CatalogueError(f"{where_am_i}: unknown key(s) {', '.join(sorted(unknown))}")
+        name = check_api_name(entry["name"], f"{where_am_i}: object")
+        if entry.get("exclude"):
+            specs.pop(name, None)
+            continue
+        fields = entry.get("fields")
+        if fields is not None:
+            if not isinstance(fields, list) or not fields:
+                raise CatalogueError(f"{where_am_i}: 'fields' must be a non-empty list")
+            fields = tuple(check_api_name(f, f"{where_am_i}: field") for f in fields)
+        where = check_filter(entry["where"], f"{where_am_i}: where") if "where" in entry else None
+        specs[name] = ObjectSpec(name, fields, where)
+    return list(specs.values())

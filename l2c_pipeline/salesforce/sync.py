@@ -1,0 +1,269 @@
+"""Incremental extraction of one Salesforce object into raw.<object>, by the rules in DESIGN.md.
+
+- Cursor: SystemModstamp, else LastModifiedDate, else CreatedDate (field history has only that).
+- Each run re-reads an overlap window behind the watermark and upserts by Id, so late commits
+  and timestamp ties are caught and re-reading is harmless; pages are ordered by cursor, Id.
+- queryAll: deleted records arrive with IsDeleted = true and stay, flagged. Rows are never
+  deleted from raw, so history the org purges stays in the warehouse.
+- Fields come from describe (only those that exist); a field or object the org lacks is a
+  warning, not a crash.
+- A COUNT() decides REST or Bulk API 2.0; if Bulk refuses the object, REST takes over.
+- REST pages are committed one by one together with the watermark (pages are ordered, so
+  the watermark is the last row's cursor); Bulk pages are committed as they arrive and the
+  watermark moves once the job is fully stored. A killed or stopped sync therefore leaves
+  every committed row and a watermark no later than them; the next run resumes.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pandas as pd
+
+from ..warehouse.duckdb_warehouse import SYNCED_AT, cast_sql, ensure_raw_table, quote, transaction
+from .catalogue import CURSOR_CANDIDATES, SKIPPED_FIELD_TYPES, ObjectSpec
+from .client import ApiLimitExceeded, BulkNotSupported, SalesforceClient
+
+DEFAULT_OVERLAP_SECONDS = 600
+DEFAULT_BULK_THRESHOLD = 50_000
+
+
+@dataclass
+class SyncResult:
+    object_name: str
+    status: str = "synced"  # synced, skipped, stopped
+    method: str | None = None
+    rows_read: int = 0
+    expected_rows: int | None = None
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    api_calls: int = 0
+    cursor_field: str | None = None
+    watermark_before: datetime | None = None
+    watermark_after: datetime | None = None
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+
+
+def _soql_datetime(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _as_text(value) -> str | None:
+    if value is None:
+        return None
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def _rest_frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: [_as_text(r.get(c)) for r in records] for c in columns}, dtype=object)
+
+
+def _bulk_frame(csv_text: str, columns: list[str]) -> pd.DataFrame:
+    frame = pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
+    return frame.reindex(columns=columns).astype(object)
+
+
+class _Writer:
+    """Upserts pages into raw.<object> and moves the watermark in the same transaction."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, result: SyncResult, types: dict[str, str]
+    ) -> None:
+        self.con, self.result, self.types = con, result, types
+        self.table = f"raw.{quote(result.object_name)}"
+        self.newest: datetime | None = None
+
+    def write(self, frame: pd.DataFrame, *, move_watermark: bool) -> None:
+        if frame.empty:
+            return
+        result, con = self.result, self.con
+        cursor = result.cursor_field
+        columns = list(self.types)
+        casts = ", ".join(f"{cast_sql(c, self.types[c])} AS {quote(c)}" for c in columns)
+        has_deleted = "IsDeleted" in self.types
+        with transaction(con):
+            con.register("l2c_page_frame", frame)
+            try:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE l2c_page AS SELECT {casts} FROM l2c_page_frame"
+                )
+            finally:
+                con.unregister("l2c_page_frame")
+            deleted_sql = (
+                "count(*) FILTER (WHERE p.IsDeleted AND (r.Id IS NULL OR NOT coalesce(r.IsDeleted, false)))"
+                if has_deleted
+                else "0"
+            )
+            inserted, updated, deleted, newest = con.execute(
+                f"SELECT count(*) FILTER (WHERE r.Id IS NULL), count(*) FILTER (WHERE r.Id IS NOT NULL), "
+                f"{deleted_sql}, max(p.{quote(cursor)}) "
+                f"FROM l2c_page p LEFT JOIN {self.table} r ON r.Id = p.Id"
+            ).fetchone()
+            names = ", ".join(quote(c) for c in columns)
+            con.execute(f"DELETE FROM {self.table} WHERE Id IN (SELECT Id FROM l2c_page)")
+            con.execute(
+                f"INSERT INTO {self.table} ({names}, {SYNCED_AT}) "
+                f"SELECT {names}, now()::TIMESTAMP FROM l2c_page"
+            )
+            if newest is not None and (self.newest is None or newest > self.newest):
+                self.newest = newest
+            if move_watermark:
+                self._save_watermark(self.newest, len(frame))
+            else:
+                self._save_watermark(None, len(frame))
+        result.rows_read += len(frame)
+        result.inserted += inserted
+        result.updated += updated
+        result.deleted += deleted
+
+    def _save_watermark(self, watermark: datetime | None, rows: int) -> None:
+        result = self.result
+        self.con.execute(
+            "INSERT INTO meta.sync_state (object_name, cursor_field, watermark, rows_synced, last_method, last_synced_at) "
+            "VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP) ON CONFLICT (object_name) DO UPDATE SET "
+            "cursor_field = excluded.cursor_field, "
+            "watermark = CASE WHEN excluded.watermark IS NULL THEN meta.sync_state.watermark "
+            "ELSE greatest(coalesce(meta.sync_state.watermark, excluded.watermark), excluded.watermark) END, "
+            "rows_synced = meta.sync_state.rows_synced + excluded.rows_synced, "
+            "last_method = excluded.last_method, last_synced_at = excluded.last_synced_at",
+            [result.object_name, result.cursor_field, watermark, rows, result.method],
+        )
+        if watermark is not None:
+            result.watermark_after = max(filter(None, (result.watermark_after, watermark)))
+
+    def finish_bulk(self) -> None:
+        with transaction(self.con):
+            self._save_watermark(self.newest, 0)
+
+
+def sync_object(
+    client: SalesforceClient,
+    con: duckdb.DuckDBPyConnection,
+    spec: ObjectSpec,
+    *,
+    run_id: str = "",
+    overlap_seconds: int = DEFAULT_OVERLAP_SECONDS,
+    bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+    progress: Callable[[str], None] | None = None,
+) -> SyncResult:
+    """Bring raw.<object> up to date with the org. Raises ApiLimitExceeded after storing what it read."""
+    say = progress or (lambda message: None)
+    started, calls_before = time.monotonic(), client.api_calls
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    result = SyncResult(spec.name)
+    try:
+        _sync(client, con, spec, result, overlap_seconds, bulk_threshold, say)
+    except ApiLimitExceeded as error:
+        result.status = "stopped"
+        _log(con, run_id, result, started_at, client.api_calls - calls_before, str(error))
+        raise
+    result.seconds = time.monotonic() - started
+    result.api_calls = client.api_calls - calls_before
+    _log(con, run_id, result, started_at, result.api_calls, "; ".join(result.warnings) or None)
+    return result
+
+
+def _sync(client, con, spec, result: SyncResult, overlap_seconds, bulk_threshold, say) -> None:
+    describe = client.describe(spec.name)
+    if describe is None:
+        result.status = "skipped"
+        result.warnings.append(f"the org has no object {spec.name}; skipped")
+        return
+    available = {
+        f["name"]: f["type"] for f in describe["fields"] if f["type"] not in SKIPPED_FIELD_TYPES
+    }
+    wanted = list(spec.fields) if spec.fields else list(available)
+    result.cursor_field = next(
+        (c for c in CURSOR_CANDIDATES if available.get(c) == "datetime"), None
+    )
+    if result.cursor_field is None:
+        result.status = "skipped"
+        result.warnings.append(
+            f"{spec.name} has none of {', '.join(CURSOR_CANDIDATES)} to sync on; skipped"
+        )
+        return
+    for always in ("Id", "IsDeleted", result.cursor_field):
+        if always in available and always not in wanted:
+            wanted.insert(0, always)
+    missing = [f for f in wanted if f not in available]
+    if missing:
+        result.warnings.append(
+            f"{spec.name} has no field(s) {', '.join(missing)} in this org; skipped them"
+        )
+    fields = [f for f in wanted if f in available]
+    result.fields = fields
+    types = {f: available[f] for f in fields}
+    added = ensure_raw_table(con, spec.name, types)
+    if added and len(added) < len(fields):
+        result.warnings.append(f"new column(s) {', '.join(added)} added to raw.{spec.name}")
+
+    row = con.execute(
+        "SELECT watermark FROM meta.sync_state WHERE object_name = ?", [spec.name]
+    ).fetchone()
+    result.watermark_before = row[0] if row else None
+    conditions = [f"({spec.where})"] if spec.where else []
+    if result.watermark_before is not None:
+        lower = result.watermark_before - timedelta(seconds=overlap_seconds)
+        conditions.append(f"{result.cursor_field} >= {_soql_datetime(lower)}")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    result.expected_rows = client.count(f"SELECT COUNT() FROM {spec.name}{where}")
+    soql = f"SELECT {', '.join(fields)} FROM {spec.name}{where} ORDER BY {result.cursor_field}, Id"
+    writer = _Writer(con, result, types)
+    result.method = "bulk" if result.expected_rows >= bulk_threshold else "rest"
+    say(f"{spec.name}: {result.expected_rows:,} records to read by {result.method.upper()}")
+
+    def report() -> None:
+        if result.expected_rows:
+            say(f"{spec.name}: {result.rows_read:,} / {result.expected_rows:,} records stored")
+
+    if result.method == "bulk":
+        try:
+            for page in client.bulk_pages(spec.name, soql):
+                writer.write(_bulk_frame(page, fields), move_watermark=False)
+                report()
+            writer.finish_bulk()
+            return
+        except BulkNotSupported as error:
+            result.warnings.append(f"{error}; read by REST instead")
+            result.method = "rest"
+    for records in client.query_pages(soql):
+        writer.write(_rest_frame(records, fields), move_watermark=True)
+        report()
+    if result.rows_read == 0:
+        with transaction(con):
+            writer._save_watermark(None, 0)
+
+
+def _log(
+    con, run_id: str, result: SyncResult, started_at: datetime, calls: int, message: str | None
+) -> None:
+    con.execute(
+        "INSERT INTO meta.sync_log VALUES (?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            result.object_name,
+            started_at,
+            result.method,
+            result.rows_read,
+            result.inserted,
+            result.updated,
+            result.deleted,
+            calls,
+            result.watermark_before,
+            result.watermark_after,
+            result.status,
+            message,
+        ],
+    )

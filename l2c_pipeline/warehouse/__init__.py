@@ -1,0 +1,1 @@
+"""DuckDB: schemas, sync state, single-writer access, publishing the analytics file."""

@@ -1,0 +1,132 @@
+"""The pipeline's DuckDB file: schemas, the sync-state and sync-log tables, and raw upserts.
+
+One writer at a time (the Dagster pool `duckdb_writer`); every change a sync makes to a raw
+table and its watermark is one transaction, so a killed process leaves the file as it was
+after the last committed page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+SCHEMAS = ("raw", "staging", "core", "mining", "reports", "meta")
+SQL_TYPES = {
+    "id": "VARCHAR",
+    "reference": "VARCHAR",
+    "string": "VARCHAR",
+    "picklist": "VARCHAR",
+    "multipicklist": "VARCHAR",
+    "textarea": "VARCHAR",
+    "email": "VARCHAR",
+    "phone": "VARCHAR",
+    "url": "VARCHAR",
+    "combobox": "VARCHAR",
+    "encryptedstring": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "datetime": "TIMESTAMP",
+    "date": "DATE",
+    "time": "VARCHAR",
+    "double": "DOUBLE",
+    "currency": "DOUBLE",
+    "percent": "DOUBLE",
+    "int": "BIGINT",
+    "long": "BIGINT",
+}
+SYNCED_AT = "_l2c_synced_at"
+
+_META_DDL = (
+    """CREATE TABLE IF NOT EXISTS meta.sync_state (
+        object_name VARCHAR PRIMARY KEY,
+        cursor_field VARCHAR NOT NULL,
+        watermark TIMESTAMP,
+        rows_synced BIGINT NOT NULL DEFAULT 0,
+        last_method VARCHAR,
+        last_synced_at TIMESTAMP
+    )""",
+    "COMMENT ON TABLE meta.sync_state IS 'Per Salesforce object: the replication cursor and how far it has been read (moved in the same transaction as the rows).'",
+    """CREATE TABLE IF NOT EXISTS meta.sync_log (
+        run_id VARCHAR, object_name VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
+        method VARCHAR, rows_read BIGINT, inserted BIGINT, updated BIGINT, deleted BIGINT,
+        api_calls BIGINT, watermark_before TIMESTAMP, watermark_after TIMESTAMP,
+        status VARCHAR, message VARCHAR
+    )""",
+    "COMMENT ON TABLE meta.sync_log IS 'One row per object per sync: what was read and written, how, and how it ended.'",
+    """CREATE TABLE IF NOT EXISTS meta.source (
+        key VARCHAR PRIMARY KEY, value VARCHAR
+    )""",
+    "COMMENT ON TABLE meta.source IS 'Which source the warehouse was loaded from (demo, salesforce or file) and its instance; never secrets.'",
+)
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file for writing, creating schemas and meta tables."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute("SET TimeZone = 'UTC'")
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for statement in _META_DDL:
+        con.execute(statement)
+    return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def ensure_raw_table(con, object_name: str, fields: dict[str, str]) -> list[str]:
+    """Create raw.<object> or add the columns it lacks; returns the columns added."""
+    table = f"raw.{quote(object_name)}"
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = ?",
+        [object_name],
+    ).fetchone()[0]
+    if not exists:
+        columns = ", ".join(
+            f"{quote(name)} {SQL_TYPES.get(t, 'VARCHAR')}" for name, t in fields.items()
+        )
+        con.execute(f"CREATE TABLE {table} ({columns}, {SYNCED_AT} TIMESTAMP, PRIMARY KEY (Id))")
+        con.execute(
+            f"COMMENT ON TABLE {table} IS 'Salesforce {object_name} records as extracted "
+            f"(deleted ones kept with IsDeleted = true; history kept after the org purges it).'"
+        )
+        return list(fields)
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
+            [object_name],
+        ).fetchall()
+    }
+    added = [name for name in fields if name not in present]
+    for name in added:
+        con.execute(
+            f"ALTER TABLE {table} ADD COLUMN {quote(name)} {SQL_TYPES.get(fields[name], 'VARCHAR')}"
+        )
+    return added
+
+
+def cast_sql(column: str, field_type: str) -> str:
+    """Text from the API (JSON or CSV) to the raw column's type; '' is null."""
+    value = f"NULLIF(CAST({quote(column)} AS VARCHAR), '')"
+    if field_type == "datetime":
+        return f"CAST(CAST({value} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    if field_type == "boolean":
+        return f"CAST(lower({value}) AS BOOLEAN)"
+    return f"CAST({value} AS {SQL_TYPES.get(field_type, 'VARCHAR')})"
