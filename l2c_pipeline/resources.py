@@ -51,6 +51,7 @@ class SalesforceResource(ConfigurableResource):
     _client = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._client = None  # one connection per run, never carried over from an earlier run
         if self.source not in SOURCES:
             raise ValueError(f"L2C_SOURCE must be one of {', '.join(SOURCES)}, got {self.source!r}")
         if self.source == "demo":
@@ -65,6 +66,7 @@ class SalesforceResource(ConfigurableResource):
             ).start()
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self._client = None
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -26,7 +26,9 @@ def test_demo_extracts_the_demo_org_and_exits_cleanly(tmp_path):
     ]
     assert len(synced) == 23  # every object of the catalogue
     leads = next(row for row in synced if row[0] == "Lead")
-    lead_rows = (tmp_path / "demo-org-500-3" / "Lead.csv").read_text(encoding="utf-8").count("\n") - 1
+    lead_rows = (tmp_path / "demo-org-500-3" / "Lead.csv").read_text(encoding="utf-8").count(
+        "\n"
+    ) - 1
     assert lead_rows > 500  # a few deleted duplicates, which queryAll brings too
     assert int(leads[2].replace(",", "")) == lead_rows
     assert "23 objects synced into" in result.stdout

@@ -31,7 +31,8 @@ API_VERSIONS = [f"{v}.0" for v in range(31, 67)]
 LATEST_VERSION = API_VERSIONS[-1]
 DEFAULT_BATCH_SIZE = 2000
 ORG_ID = "00D5g0000000DEMOEAA"
-CURSOR_IDLE_SECONDS = 15 * 60
+CURSOR_IDLE_SECONDS = 15 * 60  # Salesforce drops an idle query locator after 15 minutes
+FINISHED_CURSOR_SECONDS = 120
 MAX_OPEN_CURSORS = 50
 
 
@@ -82,6 +83,7 @@ class _Cursor:
     columns: list[str]
     total: int
     last_used: float
+    finished: bool = False
 
 
 @dataclass
@@ -385,10 +387,10 @@ class DemoOrgApi:
             return sf_error(400, error.code, error.message)
         if not compiled.columns:
             total = self.store.count(compiled)
-            self._after_query(compiled.object_name, None)
+            self._after_query(compiled.object_name, served_records=False)
             return Response.json(200, {"totalSize": total, "done": True, "records": []})
         table, total = self.store.open_cursor(compiled)
-        self._after_query(compiled.object_name, compiled)
+        self._after_query(compiled.object_name, served_records=True)
         cursor = _Cursor(table, compiled.object_name, compiled.columns, total, time.monotonic())
         locator = None
         if total > batch:
@@ -412,9 +414,8 @@ class DemoOrgApi:
         cursor.last_used = time.monotonic()
         response = self._page(version, endpoint, cursor, locator, int(offset_text), batch)
         if int(offset_text) + batch >= cursor.total:
-            with self._lock:
-                self._cursors.pop(locator, None)
-            self.store.close_cursor(cursor.table)
+            # Read to the end; kept a little while, since a client may re-ask for a page it lost.
+            cursor.finished = True
         return response
 
     def _page(
@@ -443,9 +444,10 @@ class DemoOrgApi:
         payload["records"] = records
         return Response.json(200, payload)
 
-    def _after_query(self, object_name: str, compiled) -> None:
-        """Release records committed late on this object (and arm a late-commit fault)."""
-        fault = self.faults.take_late(object_name)
+    def _after_query(self, object_name: str, *, served_records: bool) -> None:
+        """Release records committed late on this object; a late-commit fault fires after a query
+        that served records (not a COUNT()), stamped behind the newest record there is."""
+        fault = self.faults.take_late(object_name) if served_records else None
         if fault is not None:
             meta = self.store.objects[object_name]
             cursor_field = next(
@@ -462,7 +464,12 @@ class DemoOrgApi:
     def _expire_cursors(self) -> None:
         now = time.monotonic()
         with self._lock:
-            stale = [k for k, c in self._cursors.items() if now - c.last_used > CURSOR_IDLE_SECONDS]
+            stale = [
+                k
+                for k, c in self._cursors.items()
+                if now - c.last_used
+                > (FINISHED_CURSOR_SECONDS if c.finished else CURSOR_IDLE_SECONDS)
+            ]
             while len(self._cursors) - len(stale) > MAX_OPEN_CURSORS:
                 oldest = min(
                     (k for k in self._cursors if k not in stale),
@@ -542,7 +549,7 @@ class DemoOrgApi:
         try:
             job.table, job.total = self.store.open_cursor(compiled)
             job.columns = compiled.columns
-            self._after_query(compiled.object_name, compiled)
+            self._after_query(compiled.object_name, served_records=True)
             if job.state != "Aborted":
                 job.state = "JobComplete"
         except Exception as error:  # reported through the job, as Salesforce does

@@ -62,7 +62,7 @@ def raw_object_asset(spec: ObjectSpec) -> AssetsDefinition:
         with warehouse.connection() as con:
             try:
                 result = sync_object(
-                    client, con, spec, run_id=context.run_id, progress=context.log.info
+                    client, con, spec, run_id=context.run.run_id, progress=context.log.info
                 )
             except ApiLimitExceeded as error:
                 raise Failure(description=str(error), allow_retries=False) from None

@@ -53,6 +53,10 @@ class BulkNotSupported(ExtractionError):
     pass
 
 
+class QueryLocatorExpired(ExtractionError):
+    """Salesforce no longer knows the query's cursor (idle too long, or too many open)."""
+
+
 def _is_transient(error: BaseException) -> bool:
     if isinstance(
         error,
@@ -171,7 +175,7 @@ class SalesforceClient:
 
         retrying = Retrying(
             stop=stop_after_attempt(max(1, self.settings.max_retries)),
-            wait=wait_exponential_jitter(initial=0.5, max=20),
+            wait=wait_exponential_jitter(multiplier=0.5, max=20),
             retry=retry_if_exception(_is_transient),
             before_sleep=before_sleep,
             reraise=True,
@@ -227,11 +231,17 @@ class SalesforceClient:
             if page.get("done", True):
                 return
             next_url = page["nextRecordsUrl"]
-            page = self.call(
-                lambda sf, url=next_url: sf.query_more(
-                    url, identifier_is_url=True, include_deleted=include_deleted
+            try:
+                page = self.call(
+                    lambda sf, url=next_url: sf.query_more(
+                        url, identifier_is_url=True, include_deleted=include_deleted
+                    )
                 )
-            )
+            except SalesforceMalformedRequest as error:
+                if _error_code(error) == "INVALID_QUERY_LOCATOR":
+                    locator = next_url.rsplit("/", 1)[-1]
+                    raise QueryLocatorExpired(f"query locator {locator} expired") from None
+                raise
 
     def bulk_pages(
         self,
@@ -282,5 +292,6 @@ __all__ = [
     "ApiLimitExceeded",
     "AuthenticationFailed",
     "BulkNotSupported",
+    "QueryLocatorExpired",
     "SalesforceOperationError",
 ]

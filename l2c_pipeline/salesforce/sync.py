@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..warehouse.duckdb_warehouse import SYNCED_AT, cast_sql, ensure_raw_table, quote, transaction
 from .catalogue import CURSOR_CANDIDATES, SKIPPED_FIELD_TYPES, ObjectSpec
-from .client import ApiLimitExceeded, BulkNotSupported, SalesforceClient
+from .client import ApiLimitExceeded, BulkNotSupported, QueryLocatorExpired, SalesforceClient
 
 DEFAULT_OVERLAP_SECONDS = 600
 DEFAULT_BULK_THRESHOLD = 50_000
@@ -213,13 +213,22 @@ def _sync(client, con, spec, result: SyncResult, overlap_seconds, bulk_threshold
         "SELECT watermark FROM meta.sync_state WHERE object_name = ?", [spec.name]
     ).fetchone()
     result.watermark_before = row[0] if row else None
-    conditions = [f"({spec.where})"] if spec.where else []
-    if result.watermark_before is not None:
-        lower = result.watermark_before - timedelta(seconds=overlap_seconds)
-        conditions.append(f"{result.cursor_field} >= {_soql_datetime(lower)}")
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    result.expected_rows = client.count(f"SELECT COUNT() FROM {spec.name}{where}")
-    soql = f"SELECT {', '.join(fields)} FROM {spec.name}{where} ORDER BY {result.cursor_field}, Id"
+
+    def where_after(watermark: datetime | None) -> str:
+        conditions = [f"({spec.where})"] if spec.where else []
+        if watermark is not None:
+            lower = watermark - timedelta(seconds=overlap_seconds)
+            conditions.append(f"{result.cursor_field} >= {_soql_datetime(lower)}")
+        return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+
+    def select_after(watermark: datetime | None) -> str:
+        order = f" ORDER BY {result.cursor_field}, Id"
+        return f"SELECT {', '.join(fields)} FROM {spec.name}{where_after(watermark)}{order}"
+
+    result.expected_rows = client.count(
+        f"SELECT COUNT() FROM {spec.name}{where_after(result.watermark_before)}"
+    )
+    soql = select_after(result.watermark_before)
     writer = _Writer(con, result, types)
     result.method = "bulk" if result.expected_rows >= bulk_threshold else "rest"
     say(f"{spec.name}: {result.expected_rows:,} records to read by {result.method.upper()}")
@@ -238,9 +247,18 @@ def _sync(client, con, spec, result: SyncResult, overlap_seconds, bulk_threshold
         except BulkNotSupported as error:
             result.warnings.append(f"{error}; read by REST instead")
             result.method = "rest"
-    for records in client.query_pages(soql):
-        writer.write(_rest_frame(records, fields), move_watermark=True)
-        report()
+    for restart in range(4):
+        try:
+            for records in client.query_pages(soql):
+                writer.write(_rest_frame(records, fields), move_watermark=True)
+                report()
+            break
+        except QueryLocatorExpired as error:
+            if restart == 3:
+                raise
+            # Pages so far are stored with their watermark: ask again from there.
+            result.warnings.append(f"{error}; queried again from the stored watermark")
+            soql = select_after(writer.newest or result.watermark_before)
     if result.rows_read == 0:
         with transaction(con):
             writer._save_watermark(None, 0)
