@@ -223,11 +223,18 @@ class SalesforceClient:
     def count(self, soql: str, *, include_deleted: bool = True) -> int:
         return self.call(lambda sf: sf.query(soql, include_deleted=include_deleted))["totalSize"]
 
-    def query_pages(self, soql: str, *, include_deleted: bool = True) -> Iterator[list[dict]]:
-        """REST query pages (2,000 records each), each page fetched with its own retries."""
+    def query_pages(
+        self, soql: str, *, include_deleted: bool = True
+    ) -> Iterator[tuple[list[dict], int]]:
+        """REST query pages (2,000 records each) with the query's total size, each page fetched
+        with its own retries."""
         page = self.call(lambda sf: sf.query(soql, include_deleted=include_deleted))
+        total = page["totalSize"]
         while True:
-            yield [{k: v for k, v in r.items() if k != "attributes"} for r in page["records"]]
+            yield (
+                [{k: v for k, v in r.items() if k != "attributes"} for r in page["records"]],
+                total,
+            )
             if page.get("done", True):
                 return
             next_url = page["nextRecordsUrl"]

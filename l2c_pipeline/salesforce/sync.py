@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,13 +25,23 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pandas as pd
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from ..warehouse.duckdb_warehouse import SYNCED_AT, cast_sql, ensure_raw_table, quote, transaction
 from .catalogue import CURSOR_CANDIDATES, SKIPPED_FIELD_TYPES, ObjectSpec
-from .client import ApiLimitExceeded, BulkNotSupported, QueryLocatorExpired, SalesforceClient
+from .client import (
+    ApiLimitExceeded,
+    BulkNotSupported,
+    QueryLocatorExpired,
+    SalesforceClient,
+    _error_code,
+)
 
 DEFAULT_OVERLAP_SECONDS = 600
 DEFAULT_BULK_THRESHOLD = 50_000
+# Describe results are reused for a week; a configured field the cache lacks, or a query that
+# names a field the org no longer has, triggers a fresh describe at once.
+DEFAULT_DESCRIBE_MAX_AGE_HOURS = 168.0
 
 
 @dataclass
@@ -112,10 +123,15 @@ class _Writer:
                 f"FROM l2c_page p LEFT JOIN {self.table} r ON r.Id = p.Id"
             ).fetchone()
             names = ", ".join(quote(c) for c in columns)
-            con.execute(f"DELETE FROM {self.table} WHERE Id IN (SELECT Id FROM l2c_page)")
+            # Upsert by Id, touching only the columns this sync reads: a narrower field list
+            # (config) never blanks columns an earlier, wider sync stored.
+            updates = ", ".join(
+                f"{quote(c)} = excluded.{quote(c)}" for c in [*columns, SYNCED_AT] if c != "Id"
+            )
             con.execute(
                 f"INSERT INTO {self.table} ({names}, {SYNCED_AT}) "
-                f"SELECT {names}, now()::TIMESTAMP FROM l2c_page"
+                f"SELECT {names}, now()::TIMESTAMP FROM l2c_page "
+                f"ON CONFLICT (Id) DO UPDATE SET {updates}"
             )
             if newest is not None and (self.newest is None or newest > self.newest):
                 self.newest = newest
@@ -156,6 +172,7 @@ def sync_object(
     run_id: str = "",
     overlap_seconds: int = DEFAULT_OVERLAP_SECONDS,
     bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+    describe_max_age_hours: float = DEFAULT_DESCRIBE_MAX_AGE_HOURS,
     progress: Callable[[str], None] | None = None,
 ) -> SyncResult:
     """Bring raw.<object> up to date with the org. Raises ApiLimitExceeded after storing what it read."""
@@ -163,8 +180,13 @@ def sync_object(
     started, calls_before = time.monotonic(), client.api_calls
     started_at = datetime.now(UTC).replace(tzinfo=None)
     result = SyncResult(spec.name)
+    options = {
+        "overlap_seconds": overlap_seconds,
+        "bulk_threshold": bulk_threshold,
+        "describe_max_age_hours": describe_max_age_hours,
+    }
     try:
-        _sync(client, con, spec, result, overlap_seconds, bulk_threshold, say)
+        _sync(client, con, spec, result, options, say)
     except ApiLimitExceeded as error:
         result.status = "stopped"
         _log(con, run_id, result, started_at, client.api_calls - calls_before, str(error))
@@ -175,15 +197,65 @@ def sync_object(
     return result
 
 
-def _sync(client, con, spec, result: SyncResult, overlap_seconds, bulk_threshold, say) -> None:
-    describe = client.describe(spec.name)
+def _object_fields(
+    client, con, name: str, max_age_hours: float, *, refresh: bool
+) -> dict[str, str] | None:
+    """The object's fields and types from describe, cached in meta.describe_cache (one API call
+    saved per object per run); None when the org has no such object."""
+    if not refresh:
+        row = con.execute(
+            "SELECT fields FROM meta.describe_cache WHERE object_name = ? "
+            "AND fetched_at > now()::TIMESTAMP - to_seconds(CAST(? AS BIGINT))",
+            [name, int(max_age_hours * 3600)],
+        ).fetchone()
+        if row:
+            return json.loads(row[0])
+    describe = client.describe(name)
     if describe is None:
-        result.status = "skipped"
-        result.warnings.append(f"the org has no object {spec.name}; skipped")
-        return
+        con.execute("DELETE FROM meta.describe_cache WHERE object_name = ?", [name])
+        return None
     available = {
         f["name"]: f["type"] for f in describe["fields"] if f["type"] not in SKIPPED_FIELD_TYPES
     }
+    con.execute(
+        "INSERT OR REPLACE INTO meta.describe_cache VALUES (?, ?, now()::TIMESTAMP)",
+        [name, json.dumps(available)],
+    )
+    return available
+
+
+def _sync(client, con, spec, result: SyncResult, options: dict, say) -> None:
+    refresh = False
+    while True:
+        available = _object_fields(
+            client, con, spec.name, options["describe_max_age_hours"], refresh=refresh
+        )
+        if (
+            available is not None
+            and not refresh
+            and spec.fields
+            and set(spec.fields) - set(available)
+        ):
+            refresh = True  # a configured field the cached describe lacks: the org may have it now
+            continue
+        if available is None:
+            result.status = "skipped"
+            result.warnings.append(f"the org has no object {spec.name}; skipped")
+            return
+        try:
+            _sync_fields(client, con, spec, result, available, options, say)
+            return
+        except SalesforceMalformedRequest as error:
+            if refresh or _error_code(error) not in ("INVALID_FIELD", "INVALID_TYPE"):
+                raise
+            # The org changed since the cached describe: describe again and retry once.
+            result.warnings.append(f"{spec.name} changed in the org since it was last described")
+            refresh = True
+
+
+def _sync_fields(
+    client, con, spec, result: SyncResult, available: dict[str, str], options: dict, say
+) -> None:
     wanted = list(spec.fields) if spec.fields else list(available)
     result.cursor_field = next(
         (c for c in CURSOR_CANDIDATES if available.get(c) == "datetime"), None
@@ -205,39 +277,39 @@ def _sync(client, con, spec, result: SyncResult, overlap_seconds, bulk_threshold
     fields = [f for f in wanted if f in available]
     result.fields = fields
     types = {f: available[f] for f in fields}
-    added = ensure_raw_table(con, spec.name, types)
-    if added and len(added) < len(fields):
-        result.warnings.append(f"new column(s) {', '.join(added)} added to raw.{spec.name}")
 
     row = con.execute(
         "SELECT watermark FROM meta.sync_state WHERE object_name = ?", [spec.name]
     ).fetchone()
     result.watermark_before = row[0] if row else None
-
-    def where_after(watermark: datetime | None) -> str:
-        conditions = [f"({spec.where})"] if spec.where else []
-        if watermark is not None:
-            lower = watermark - timedelta(seconds=overlap_seconds)
-            conditions.append(f"{result.cursor_field} >= {_soql_datetime(lower)}")
-        return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    overlap = timedelta(seconds=options["overlap_seconds"])
 
     def select_after(watermark: datetime | None) -> str:
-        order = f" ORDER BY {result.cursor_field}, Id"
-        return f"SELECT {', '.join(fields)} FROM {spec.name}{where_after(watermark)}{order}"
-
-    result.expected_rows = client.count(
-        f"SELECT COUNT() FROM {spec.name}{where_after(result.watermark_before)}"
-    )
-    soql = select_after(result.watermark_before)
-    writer = _Writer(con, result, types)
-    result.method = "bulk" if result.expected_rows >= bulk_threshold else "rest"
-    say(f"{spec.name}: {result.expected_rows:,} records to read by {result.method.upper()}")
+        conditions = [f"({spec.where})"] if spec.where else []
+        if watermark is not None:
+            conditions.append(f"{result.cursor_field} >= {_soql_datetime(watermark - overlap)}")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return (
+            f"SELECT {', '.join(fields)} FROM {spec.name}{where} ORDER BY {result.cursor_field}, Id"
+        )
 
     def report() -> None:
         if result.expected_rows:
             say(f"{spec.name}: {result.rows_read:,} / {result.expected_rows:,} records stored")
 
+    soql = select_after(result.watermark_before)
+    # The first REST page says how many records there are (totalSize): no separate COUNT() call.
+    pages = client.query_pages(soql)
+    first_page, result.expected_rows = next(pages)
+    # Only now, with the org having accepted every field, may the raw table change.
+    added = ensure_raw_table(con, spec.name, types)
+    if added and len(added) < len(fields):
+        result.warnings.append(f"new column(s) {', '.join(added)} added to raw.{spec.name}")
+    writer = _Writer(con, result, types)
+    result.method = "bulk" if result.expected_rows >= options["bulk_threshold"] else "rest"
+    say(f"{spec.name}: {result.expected_rows:,} records to read by {result.method.upper()}")
     if result.method == "bulk":
+        pages.close()  # leave the REST cursor; Bulk API 2.0 reads large pulls in far fewer calls
         try:
             for page in client.bulk_pages(spec.name, soql):
                 writer.write(_bulk_frame(page, fields), move_watermark=False)
@@ -247,9 +319,13 @@ def _sync(client, con, spec, result: SyncResult, overlap_seconds, bulk_threshold
         except BulkNotSupported as error:
             result.warnings.append(f"{error}; read by REST instead")
             result.method = "rest"
+            pages = client.query_pages(soql)
+            first_page, _ = next(pages)
     for restart in range(4):
         try:
-            for records in client.query_pages(soql):
+            writer.write(_rest_frame(first_page, fields), move_watermark=True)
+            report()
+            for records, _ in pages:
                 writer.write(_rest_frame(records, fields), move_watermark=True)
                 report()
             break
@@ -258,7 +334,8 @@ def _sync(client, con, spec, result: SyncResult, overlap_seconds, bulk_threshold
                 raise
             # Pages so far are stored with their watermark: ask again from there.
             result.warnings.append(f"{error}; queried again from the stored watermark")
-            soql = select_after(writer.newest or result.watermark_before)
+            pages = client.query_pages(select_after(writer.newest or result.watermark_before))
+            first_page, _ = next(pages)
     if result.rows_read == 0:
         with transaction(con):
             writer._save_watermark(None, 0)

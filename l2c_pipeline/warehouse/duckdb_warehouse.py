@@ -55,6 +55,10 @@ _META_DDL = (
         status VARCHAR, message VARCHAR
     )""",
     "COMMENT ON TABLE meta.sync_log IS 'One row per object per sync: what was read and written, how, and how it ended.'",
+    """CREATE TABLE IF NOT EXISTS meta.describe_cache (
+        object_name VARCHAR PRIMARY KEY, fields VARCHAR NOT NULL, fetched_at TIMESTAMP NOT NULL
+    )""",
+    "COMMENT ON TABLE meta.describe_cache IS 'Field names and types per object from the last describe call (JSON), reused for a while to save API calls.'",
     """CREATE TABLE IF NOT EXISTS meta.source (
         key VARCHAR PRIMARY KEY, value VARCHAR
     )""",
