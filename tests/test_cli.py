@@ -15,6 +15,7 @@ def run_l2c(*args: str, home) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=home,  # no dagster.yaml there: the run's Dagster history stays in the test's folder
     )
 
 

@@ -493,3 +493,42 @@ def test_stale_describe_cache_is_refreshed_when_the_org_changed(server, warehous
     sync_object(client, warehouse, ObjectSpec("Account", fields=("Name", "Segment__c")))
     assert client.api_calls - calls == 2  # describe + one query
     assert raw_rows(warehouse, server, "Account") == org_rows(server, "Account")
+
+
+def test_jwt_bearer_login(server, warehouse, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from l2c_pipeline.salesforce.client import AuthenticationFailed
+
+    env = server.environment()
+
+    def jwt_settings(key_file: Path) -> SalesforceSettings:
+        return SalesforceSettings.from_env(
+            {
+                "SF_INSTANCE_URL": env["SF_INSTANCE_URL"],
+                "SF_DOMAIN": env["SF_DOMAIN"],
+                "SF_CA_BUNDLE": env["SF_CA_BUNDLE"],
+                "SF_CLIENT_ID": env["SF_CLIENT_ID"],
+                "SF_USERNAME": env["SF_USERNAME"],
+                "SF_JWT_PRIVATE_KEY_FILE": str(key_file),
+            }
+        )
+
+    settings = jwt_settings(server.jwt_private_key_file)
+    assert settings.auth_mode() == "jwt"
+    result = sync_object(SalesforceClient(settings), warehouse, ObjectSpec("UserRole"))
+    assert result.rows_read == len(org_rows(server, "UserRole"))
+
+    stranger = tmp_path / "stranger.pem"
+    stranger.write_bytes(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    with pytest.raises(
+        AuthenticationFailed, match=r"refused the jwt login .*invalid_grant: invalid assertion"
+    ):
+        SalesforceClient(jwt_settings(stranger))

@@ -34,6 +34,7 @@ ORG_ID = "00D5g0000000DEMOEAA"
 CURSOR_IDLE_SECONDS = 15 * 60  # Salesforce drops an idle query locator after 15 minutes
 FINISHED_CURSOR_SECONDS = 120
 MAX_OPEN_CURSORS = 50
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 @dataclass
@@ -119,6 +120,7 @@ class DemoOrgApi:
         self._jobs: dict[str, _BulkJob] = {}
         self._lock = threading.Lock()
         self._job_threads: list[threading.Thread] = []
+        self.jwt_public_key: str | None = None  # the connected app's certificate key (PEM)
         self.instance_url = ""  # set by the server once it knows its port
         if faults:
             self.add_faults(faults)
@@ -242,6 +244,8 @@ class DemoOrgApi:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         grant = form.get("grant_type", "")
         creds = self.credentials
+        if grant == JWT_GRANT:
+            return self._jwt_token(form.get("assertion", ""))
         if grant not in ("password", "client_credentials"):
             return Response.json(
                 400,
@@ -268,6 +272,44 @@ class DemoOrgApi:
             return Response.json(
                 400, {"error": "invalid_grant", "error_description": "authentication failure"}
             )
+        return self._token_answer()
+
+    def _jwt_token(self, assertion: str) -> Response:
+        """OAuth 2.0 JWT bearer flow: an RS256 assertion signed with the connected app's key."""
+        import jwt
+
+        if self.jwt_public_key is None:
+            return Response.json(
+                400, {"error": "invalid_grant", "error_description": "JWT bearer not enabled"}
+            )
+        try:
+            claims = jwt.decode(
+                assertion,
+                self.jwt_public_key,
+                algorithms=["RS256"],
+                audience=self.instance_url,
+                options={"require": ["iss", "sub", "aud", "exp"]},
+            )
+        except jwt.PyJWTError:
+            return Response.json(
+                400, {"error": "invalid_grant", "error_description": "invalid assertion"}
+            )
+        if claims["iss"] != self.credentials.client_id:
+            return Response.json(
+                400,
+                {"error": "invalid_client_id", "error_description": "client identifier invalid"},
+            )
+        if claims["sub"] != self.credentials.username:
+            return Response.json(
+                400,
+                {
+                    "error": "invalid_grant",
+                    "error_description": "user hasn't approved this consumer",
+                },
+            )
+        return self._token_answer()
+
+    def _token_answer(self) -> Response:
         token = self.issue_token()
         issued = str(int(time.time() * 1000))
         return Response.json(

@@ -75,6 +75,25 @@ class _Server(ThreadingHTTPServer):
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
+def _make_jwt_key(path: Path) -> str:
+    """An RSA key for the JWT bearer flow: private half to a 0600 file, public half returned."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
 class DemoOrgServer:
     """The demo org, served over HTTPS on 127.0.0.1. Use as a context manager or start()/stop()."""
 
@@ -111,6 +130,8 @@ class DemoOrgServer:
         self.instance_url = f"https://127.0.0.1:{self.port}"
         self.api.instance_url = self.instance_url
         self.access_token = self.api.issue_token()
+        self.jwt_private_key_file = self._work_dir / "demo-org-jwt-key.pem"
+        self.api.jwt_public_key = _make_jwt_key(self.jwt_private_key_file)
         self._thread: threading.Thread | None = None
 
     @property

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Initial and incremental extraction of the 1M-lead demo org (generate it first, see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bench/out
+rm -f "$out/org-1m.env" "$out/wh-1m.duckdb" "$out/wh-1m.duckdb.wal"
+.venv/bin/l2c demo-org serve --from "$out/org-1m" --env-file "$out/org-1m.env" --api-budget 1000000 &
+server=$!
+trap 'kill $server' EXIT
+while [ ! -f "$out/org-1m.env" ]; do sleep 1; done
+set -a; . "$out/org-1m.env"; set +a
+/usr/bin/time -v .venv/bin/python bench/extract.py --warehouse "$out/wh-1m.duckdb" 2>&1 | tee "$out/extract-initial.log"
+/usr/bin/time -v .venv/bin/python bench/extract.py --warehouse "$out/wh-1m.duckdb" --touch 0.01 2>&1 | tee "$out/extract-incremental.log"

@@ -1,0 +1,92 @@
+"""Dagster wiring: assets, groups, the writer pool, the nightly schedule, the instance config, `l2c run`."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import AssetKey, DagsterInstance
+from dagster._core.instance.ref import InstanceRef
+
+from l2c_pipeline.salesforce.catalogue import DEFAULT_OBJECTS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_definitions(monkeypatch, **env: str):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    import l2c_pipeline.definitions as definitions
+
+    return importlib.reload(definitions)
+
+
+def test_one_raw_asset_per_object_in_the_writer_pool(monkeypatch):
+    definitions = load_definitions(monkeypatch)
+    for name in DEFAULT_OBJECTS:
+        asset = definitions.defs.get_assets_def(AssetKey(["raw", name]))
+        assert asset.group_names_by_key[AssetKey(["raw", name])] == "salesforce_raw"
+        assert asset.op.pool == "duckdb_writer"
+        assert asset.descriptions_by_key[AssetKey(["raw", name])]
+
+
+def test_nightly_schedule_runs_the_whole_graph_at_two_utc_unless_configured(monkeypatch):
+    monkeypatch.delenv("L2C_SCHEDULE_CRON", raising=False)
+    definitions = load_definitions(monkeypatch)
+    schedule = definitions.defs.get_schedule_def("l2c_nightly_schedule")
+    assert schedule.cron_schedule == "0 2 * * *" and schedule.execution_timezone == "UTC"
+    assert schedule.job_name == "l2c_nightly"
+    configured = load_definitions(monkeypatch, L2C_SCHEDULE_CRON="30 4 * * 1-5")
+    assert configured.defs.get_schedule_def("l2c_nightly_schedule").cron_schedule == "30 4 * * 1-5"
+
+
+def test_dagster_yaml_keeps_one_writer_and_persistent_history(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(tmp_path), config_dir=str(ROOT))
+    ) as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        # Run history goes under the repo's .l2c/dagster even when DAGSTER_HOME is a temporary folder.
+        assert (
+            instance.run_storage._conn_string
+            == f"sqlite:///{Path.cwd() / '.l2c/dagster/storage/history/runs.db'}"
+        )
+
+
+def test_l2c_run_exits_non_zero_with_a_clear_message(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SF_")}
+    env.update(L2C_SOURCE="salesforce", L2C_HOME=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "no complete Salesforce login in the environment" in result.stderr
+    assert "run " in result.stderr and "failed" in result.stderr
+
+
+def test_l2c_run_on_the_demo_source_twice_is_incremental(tmp_path):
+    env = {**os.environ, "L2C_SOURCE": "demo", "L2C_HOME": str(tmp_path), "L2C_DEMO_LEADS": "300"}
+    for attempt in range(2):
+        result = subprocess.run(
+            [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        synced = [
+            line.split() for line in result.stdout.splitlines() if line.rstrip().endswith(" synced")
+        ]
+        assert len(synced) == len(DEFAULT_OBJECTS)
+        new_rows = sum(int(row[3].replace(",", "")) for row in synced)
+        assert (new_rows > 1000) if attempt == 0 else (new_rows == 0)
