@@ -168,8 +168,11 @@ def _run_graph() -> tuple[bool, str]:
     from .definitions import NIGHTLY_JOB, defs
 
     with _dagster_instance() as instance:
-        result = defs.get_job_def(NIGHTLY_JOB).execute_in_process(
-            instance=instance, raise_on_error=False
+        result = defs.resolve_job_def(NIGHTLY_JOB).execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            # Progress and warnings on the terminal; every event is still in the run's event log.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
