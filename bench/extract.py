@@ -24,6 +24,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warehouse", required=True)
     parser.add_argument("--touch", type=float, default=None)
+    parser.add_argument(
+        "--bulk-threshold",
+        type=int,
+        default=50_000,
+        help="records from which Bulk API 2.0 is used (a huge value: REST only)",
+    )
     args = parser.parse_args()
     client = SalesforceClient(SalesforceSettings.from_env())
     if args.touch:
@@ -40,7 +46,7 @@ def main() -> None:
     rows = 0
     for spec in load_catalogue():
         began, before = time.monotonic(), client.api_calls
-        result = sync_object(client, con, spec)
+        result = sync_object(client, con, spec, bulk_threshold=args.bulk_threshold)
         rows += result.rows_read
         print(
             f"{spec.name:<28}{result.method:>6}{result.rows_read:>12,}{client.api_calls - before:>6} calls"

@@ -21,28 +21,20 @@ from dagster import (
 from .resources import SalesforceResource, WarehouseResource, l2c_home
 from .salesforce.assets import raw_object_asset
 from .salesforce.catalogue import load_catalogue
+from .salesforce.settings import ENV as SF_ENV
 
 NIGHTLY_JOB = "l2c_nightly"
-_SALESFORCE_ENV = {
-    "source": "L2C_SOURCE",
-    "instance_url": "SF_INSTANCE_URL",
-    "access_token": "SF_ACCESS_TOKEN",
-    "username": "SF_USERNAME",
-    "password": "SF_PASSWORD",
-    "security_token": "SF_SECURITY_TOKEN",
-    "client_id": "SF_CLIENT_ID",
-    "client_secret": "SF_CLIENT_SECRET",
-    "domain": "SF_DOMAIN",
-    "jwt_private_key_file": "SF_JWT_PRIVATE_KEY_FILE",
-    "ca_bundle": "SF_CA_BUNDLE",
-    "api_version": "SF_API_VERSION",
-    "demo_faults": "L2C_DEMO_FAULTS",
-}
+# The resource's settings and the variables they come from: the SF_* ones as the Salesforce
+# settings define them, plus the pipeline's own.
 _SALESFORCE_INT_ENV = {
-    "timeout_seconds": "SF_TIMEOUT_SECONDS",
-    "max_retries": "SF_MAX_RETRIES",
+    **{name: SF_ENV[name] for name in ("timeout_seconds", "max_retries")},
     "demo_leads": "L2C_DEMO_LEADS",
     "demo_seed": "L2C_DEMO_SEED",
+}
+_SALESFORCE_ENV = {
+    **{name: var for name, var in SF_ENV.items() if name not in _SALESFORCE_INT_ENV},
+    "source": "L2C_SOURCE",
+    "demo_faults": "L2C_DEMO_FAULTS",
 }
 
 

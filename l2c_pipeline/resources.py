@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 
 import duckdb
@@ -84,20 +85,9 @@ class SalesforceResource(ConfigurableResource):
                     "SF_MAX_RETRIES": str(self.max_retries),
                 }
             )
+        # Every connection setting has a field of the same name here.
         return SalesforceSettings(
-            instance_url=self.instance_url,
-            access_token=self.access_token,
-            username=self.username,
-            password=self.password,
-            security_token=self.security_token,
-            client_id=self.client_id,
-            client_secret=self.client_secret,
-            domain=self.domain,
-            jwt_private_key_file=self.jwt_private_key_file,
-            ca_bundle=self.ca_bundle,
-            api_version=self.api_version,
-            timeout_seconds=float(self.timeout_seconds),
-            max_retries=self.max_retries,
+            **{f.name: getattr(self, f.name) for f in fields(SalesforceSettings)}
         )
 
     def client(self, on_retry=None) -> SalesforceClient:

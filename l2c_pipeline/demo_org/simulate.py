@@ -1050,13 +1050,11 @@ class BlockSimulation:
         events.append(("Contract Activated", t, "Contract", contract["Id"], rep))
         self._order(case, events, contract, t)
 
-    def _order(self, case: Case, events: list, contract: dict, activated_contract: int) -> None:
-        rng, plant, world = self.rng, self.plant, self.world
+    def _new_order(
+        self, case: Case, contract: dict, t: int, total: float, original: dict | None = None
+    ) -> dict:
+        """An order in Draft; with `original`, a reduction order correcting that one."""
         rep = case.current_owner.id
-        t = self._after(activated_contract, 1.0, case.region)
-        if t > self.as_of:
-            return
-        total = case.rec["Amount"]
         order = {
             "Id": self.new_id("801"),
             **self._audit(t, rep),
@@ -1066,30 +1064,46 @@ class BlockSimulation:
             "OpportunityId": case.rec["Id"],
             "ContractId": contract["Id"],
             "Status": "Draft",
-            "Type": "New",
+            "Type": "Reduction" if original else "New",
             "EffectiveDate": t,
             "TotalAmount": total,
-            "IsReductionOrder": False,
+            "IsReductionOrder": original is not None,
+            "OriginalOrderId": original["Id"] if original else None,
         }
         self.rows["Order"].append(order)
         self._history("OrderHistory", "OrderId", order["Id"], "created", None, None, "Text", t, rep)
-        events.append(("Order Created", t, "Order", order["Id"], rep))
-        t = self._after(t, 1.5, case.region)
-        if t > self.as_of:
-            return
+        return order
+
+    def _order_status(self, order: dict, status: str, t: int, user_id: str) -> None:
         self._history(
             "OrderHistory",
             "OrderId",
             order["Id"],
             "Status",
-            "Draft",
-            "Activated",
+            order["Status"],
+            status,
             "DynamicEnum",
             t,
-            rep,
+            user_id,
         )
-        order.update(Status="Activated", ActivatedDate=t, ActivatedById=rep)
-        self._touch(order, t, rep)
+        order["Status"] = status
+        if status == "Activated":
+            order.update(ActivatedDate=t, ActivatedById=user_id)
+        self._touch(order, t, user_id)
+
+    def _order(self, case: Case, events: list, contract: dict, activated_contract: int) -> None:
+        rng, plant, world = self.rng, self.plant, self.world
+        rep = case.current_owner.id
+        t = self._after(activated_contract, 1.0, case.region)
+        if t > self.as_of:
+            return
+        total = case.rec["Amount"]
+        order = self._new_order(case, contract, t, total)
+        events.append(("Order Created", t, "Order", order["Id"], rep))
+        t = self._after(t, 1.5, case.region)
+        if t > self.as_of:
+            return
+        self._order_status(order, "Activated", t, rep)
         events.append(("Order Activated", t, "Order", order["Id"], rep))
         activated = t
 
@@ -1101,65 +1115,15 @@ class BlockSimulation:
         )
         amended = self._after(activated, 6.0, case.region) if rng.random() < amendment else None
         if amended is not None and amended <= self.as_of:
-            reduction = {
-                "Id": self.new_id("801"),
-                **self._audit(amended, rep),
-                "OwnerId": rep,
-                "OrderNumber": self._number("order"),
-                "AccountId": case.account_id,
-                "OpportunityId": case.rec["Id"],
-                "ContractId": contract["Id"],
-                "Status": "Draft",
-                "Type": "Reduction",
-                "EffectiveDate": amended,
-                "TotalAmount": -round(total * rng.uniform(0.05, 0.2), 2),
-                "IsReductionOrder": True,
-                "OriginalOrderId": order["Id"],
-            }
-            self.rows["Order"].append(reduction)
-            self._history(
-                "OrderHistory",
-                "OrderId",
-                reduction["Id"],
-                "created",
-                None,
-                None,
-                "Text",
-                amended,
-                rep,
+            reduction = self._new_order(
+                case, contract, amended, -round(total * rng.uniform(0.05, 0.2), 2), order
             )
             events.append(("Order Amended", amended, "Order", reduction["Id"], rep))
             reduction_activated = self._after(amended, 1.0, case.region)
             if reduction_activated <= self.as_of:
-                self._history(
-                    "OrderHistory",
-                    "OrderId",
-                    reduction["Id"],
-                    "Status",
-                    "Draft",
-                    "Activated",
-                    "DynamicEnum",
-                    reduction_activated,
-                    rep,
-                )
-                reduction.update(
-                    Status="Activated", ActivatedDate=reduction_activated, ActivatedById=rep
-                )
-                self._touch(reduction, reduction_activated, rep)
+                self._order_status(reduction, "Activated", reduction_activated, rep)
         if fulfilled <= self.as_of:
-            self._history(
-                "OrderHistory",
-                "OrderId",
-                order["Id"],
-                "Status",
-                "Activated",
-                "Fulfilled",
-                "DynamicEnum",
-                fulfilled,
-                rep,
-            )
-            order["Status"] = "Fulfilled"
-            self._touch(order, fulfilled, rep)
+            self._order_status(order, "Fulfilled", fulfilled, rep)
             events.append(("Order Fulfilled", fulfilled, "Order", order["Id"], rep))
         self._invoice(case, events, order, activated)
 

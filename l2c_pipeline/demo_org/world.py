@@ -272,26 +272,22 @@ def build_world(seed: int, leads: int, created_at: int) -> World:
         return user
 
     add_user(admin_id, "Integration", "User", "Integration", "IT", "", None, None, "GMT")
-    head_role = {
-        "Id": new_id("00E"),
-        "Name": "VP Sales",
-        "DeveloperName": "VP_Sales",
-        "ParentRoleId": None,
-        "LastModifiedDate": created_at,
-        "LastModifiedById": admin_id,
-        "SystemModstamp": created_at,
-    }
-    world.roles.append(head_role)
-    billing_role = {
-        "Id": new_id("00E"),
-        "Name": "Billing",
-        "DeveloperName": "Billing",
-        "ParentRoleId": None,
-        "LastModifiedDate": created_at,
-        "LastModifiedById": admin_id,
-        "SystemModstamp": created_at,
-    }
-    world.roles.append(billing_role)
+
+    def add_role(name: str, parent: dict | None) -> dict:
+        role = {
+            "Id": new_id("00E"),
+            "Name": name,
+            "DeveloperName": name.replace(" ", "_"),
+            "ParentRoleId": parent["Id"] if parent else None,
+            "LastModifiedDate": created_at,
+            "LastModifiedById": admin_id,
+            "SystemModstamp": created_at,
+        }
+        world.roles.append(role)
+        return role
+
+    head_role = add_role("VP Sales", None)
+    billing_role = add_role("Billing", None)
     world.billing_user_id = new_id("005")
     add_user(
         world.billing_user_id,
@@ -307,27 +303,9 @@ def build_world(seed: int, leads: int, created_at: int) -> World:
 
     per_team = reps_per_team(leads)
     for region in REGIONS:
-        region_role = {
-            "Id": new_id("00E"),
-            "Name": f"{region} Sales",
-            "DeveloperName": f"{region.replace(' ', '_')}_Sales",
-            "ParentRoleId": head_role["Id"],
-            "LastModifiedDate": created_at,
-            "LastModifiedById": admin_id,
-            "SystemModstamp": created_at,
-        }
-        world.roles.append(region_role)
+        region_role = add_role(f"{region} Sales", head_role)
         for team in TEAMS:
-            team_role = {
-                "Id": new_id("00E"),
-                "Name": f"{region} {team}",
-                "DeveloperName": f"{region.replace(' ', '_')}_{team}",
-                "ParentRoleId": region_role["Id"],
-                "LastModifiedDate": created_at,
-                "LastModifiedById": admin_id,
-                "SystemModstamp": created_at,
-            }
-            world.roles.append(team_role)
+            team_role = add_role(f"{region} {team}", region_role)
             first, last = person()
             manager = add_user(
                 new_id("005"),
