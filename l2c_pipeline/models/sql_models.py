@@ -1,0 +1,201 @@
+"""SQL models: each `sql/<schema>/<name>.sql` holds one SELECT and becomes the table <schema>.<name>.
+
+Dependencies are the tables a model's SQL reads (found with sqlglot), so adding a model is
+adding a file. The schema `activities` is special: every model in it yields the canonical event
+columns, and the view `activities.all_events` (made by this module, not a file) is their
+UNION ALL BY NAME, so a new activity file reaches core.event_log with no other change.
+
+A model's leading `--` comment lines are its table comment; a `-- columns:` line followed by
+`-- name: text` lines gives column comments (COMMENT ON), which core models must have.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+ALL_EVENTS = ("activities", "all_events")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+EVENT_COLUMNS = (
+    "event_id",
+    "case_id",
+    "activity",
+    "timestamp",
+    "resource_id",
+    "object_type",
+    "object_id",
+    "old_value",
+    "new_value",
+)
+
+
+class ModelError(Exception):
+    """A model that cannot be read or built; the message names the file."""
+
+
+@dataclass
+class SqlModel:
+    schema: str
+    name: str
+    path: Path
+    sql: str
+    description: str
+    column_comments: dict[str, str]
+    depends_on: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schema, self.name)
+
+    @property
+    def table(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def default_sql_dir() -> Path:
+    configured = os.environ.get("L2C_SQL_DIR")
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "sql"
+
+
+def _comments(sql: str) -> tuple[str, dict[str, str]]:
+    description, columns, in_columns = [], {}, False
+    for line in sql.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("--"):
+            if stripped:
+                break
+            continue
+        text = stripped[2:].strip()
+        if text.lower() == "columns:":
+            in_columns = True
+        elif in_columns and ":" in text:
+            name, _, comment = text.partition(":")
+            columns[name.strip()] = comment.strip()
+        elif not in_columns and text:
+            description.append(text)
+    return " ".join(description), columns
+
+
+def _table_references(model_sql: str, path: Path) -> set[tuple[str, str]]:
+    try:
+        tree = sqlglot.parse_one(model_sql, read="duckdb")
+    except sqlglot.errors.ParseError as error:
+        raise ModelError(f"{path}: not valid SQL ({str(error).splitlines()[0]})") from None
+    if not isinstance(tree, (exp.Select, exp.Union, exp.Except, exp.Intersect)) and not tree.find(
+        exp.Select
+    ):
+        raise ModelError(f"{path}: a model must be one SELECT")
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    references = set()
+    for table in tree.find_all(exp.Table):
+        schema = table.db
+        if not schema and table.name.lower() in ctes:
+            continue
+        if schema:
+            references.add((schema, table.name))
+    return references
+
+
+def discover(sql_dir: Path | None = None) -> dict[tuple[str, str], SqlModel]:
+    """Every model under sql_dir, with its dependencies; ModelError names a bad file."""
+    sql_dir = Path(sql_dir or default_sql_dir())
+    models: dict[tuple[str, str], SqlModel] = {}
+    for path in sorted(sql_dir.glob("*/*.sql")):
+        schema, name = path.parent.name, path.stem
+        for part in (schema, name):
+            if not _NAME.match(part):
+                raise ModelError(
+                    f"{path}: '{part}' must be lower_snake_case (it names a schema or table)"
+                )
+        if schema in ("raw", "meta"):
+            raise ModelError(f"{path}: models cannot write the {schema} schema")
+        sql = path.read_text(encoding="utf-8").strip().rstrip(";")
+        if not sql:
+            raise ModelError(f"{path}: the file is empty (expected one SELECT)")
+        description, columns = _comments(sql)
+        model = SqlModel(schema, name, path, sql, description, columns)
+        model.depends_on = _table_references(sql, path) - {model.key}
+        models[model.key] = model
+    activity_keys = {key for key in models if key[0] == "activities"}
+    for model in models.values():
+        if ALL_EVENTS in model.depends_on:
+            model.depends_on = (model.depends_on - {ALL_EVENTS}) | activity_keys
+    return models
+
+
+def build_order(models: dict[tuple[str, str], SqlModel]) -> list[SqlModel]:
+    graph = {key: {d for d in m.depends_on if d in models} for key, m in models.items()}
+    try:
+        return [models[key] for key in TopologicalSorter(graph).static_order()]
+    except CycleError as error:
+        cycle = " -> ".join(".".join(k) for k in error.args[1])
+        raise ModelError(f"SQL models depend on each other in a circle: {cycle}") from None
+
+
+def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel, models: dict | None = None) -> int:
+    """Create or replace the model's table (one transaction); returns its row count."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {model.schema}")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {model.table} AS {model.sql}")
+        if model.description:
+            con.execute(f"COMMENT ON TABLE {model.table} IS {_literal(model.description)}")
+        for column, comment in model.column_comments.items():
+            con.execute(f"COMMENT ON COLUMN {model.table}.{column} IS {_literal(comment)}")
+        if model.schema == "activities":
+            _check_event_columns(con, model)
+            _refresh_all_events(con, models)
+    except duckdb.Error as error:
+        con.execute("ROLLBACK")
+        message = str(error).strip().splitlines()[0]
+        raise ModelError(f"{model.path}: {message}") from None
+    except ModelError:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return con.execute(f"SELECT count(*) FROM {model.table}").fetchone()[0]
+
+
+def _check_event_columns(con, model: SqlModel) -> None:
+    columns = [r[0] for r in con.execute(f"DESCRIBE {model.table}").fetchall()]
+    missing = [c for c in EVENT_COLUMNS if c not in columns]
+    if missing:
+        raise ModelError(
+            f"{model.path}: an activity model must yield {', '.join(EVENT_COLUMNS)}; "
+            f"missing {', '.join(missing)}"
+        )
+
+
+def _refresh_all_events(con, models: dict | None) -> None:
+    """activities.all_events: every activity table that exists, stacked by column name."""
+    tables = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'activities' "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name"
+        ).fetchall()
+    ]
+    if models is not None:
+        tables = [t for t in tables if ("activities", t) in models]
+    columns = ", ".join(EVENT_COLUMNS)
+    body = (
+        " UNION ALL ".join(f"SELECT {columns} FROM activities.{t}" for t in tables)
+        or f"SELECT {', '.join(f'NULL AS {c}' for c in EVENT_COLUMNS)} WHERE false"
+    )
+    con.execute(f"CREATE OR REPLACE VIEW activities.all_events AS {body}")
+
+
+def build_all(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> dict[str, int]:
+    models = discover(sql_dir)
+    return {m.table: build_model(con, m, models) for m in build_order(models)}
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
