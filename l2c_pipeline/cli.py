@@ -206,6 +206,37 @@ def _print_loaded(run_id: str) -> None:
             f"{name:<28}{(method or '-'):>7}{read:>9,}{inserted:>9,}{updated:>9,}{deleted:>8,}{calls:>6}  {status}"
         )
     click.echo(f"{len(rows)} objects synced into {warehouse}; {sum(r[6] for r in rows)} API calls")
+    _print_event_log(warehouse)
+
+
+def _print_event_log(warehouse: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'core' AND table_name = 'event_log'"
+        ).fetchone()[0]
+        if not exists:
+            return
+        events, cases, activities = con.execute(
+            "SELECT count(*), count(DISTINCT case_id), count(DISTINCT activity) FROM core.event_log"
+        ).fetchone()
+        won, lost, leads = con.execute(
+            "SELECT count(*) FILTER (WHERE is_won), count(*) FILTER (WHERE is_closed AND NOT is_won "
+            "AND case_type = 'opportunity'), count(*) FILTER (WHERE case_type = 'lead') FROM core.cases"
+        ).fetchone()
+        top = con.execute(
+            "SELECT activity, count(*) FROM core.event_log GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
+        ).fetchall()
+    finally:
+        con.close()
+    click.echo(
+        f"\nevent log: {events:,} events, {activities} activities, {cases:,} cases "
+        f"({won:,} won, {lost:,} lost, {leads:,} unconverted leads) in core.event_log / core.cases"
+    )
+    click.echo("most frequent: " + ", ".join(f"{activity} ({count:,})" for activity, count in top))
 
 
 @main.command("run")

@@ -18,6 +18,8 @@ from dagster import (
     in_process_executor,
 )
 
+from .mining.target_process import catalogue_activities, load_target_process
+from .models.assets import EVENT_LOG_CHECKS, model_assets
 from .resources import SalesforceResource, WarehouseResource, l2c_home
 from .salesforce.assets import raw_object_asset
 from .salesforce.catalogue import load_catalogue
@@ -52,6 +54,9 @@ def _warehouse_resource() -> WarehouseResource:
     return WarehouseResource(path=str(l2c_home() / "warehouse.duckdb"))
 
 
+# The target process is checked when the code location loads: a wrong key stops it with its name.
+TARGET_PROCESS = load_target_process(known_activities=catalogue_activities())
+
 raw_assets = [
     raw_object_asset(spec) for spec in load_catalogue(os.environ.get("L2C_OBJECTS_FILE") or None)
 ]
@@ -69,7 +74,8 @@ nightly_schedule = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=raw_assets,
+    assets=[*raw_assets, *model_assets()],
+    asset_checks=EVENT_LOG_CHECKS,
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     resources={"salesforce": _salesforce_resource(), "warehouse": _warehouse_resource()},

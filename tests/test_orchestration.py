@@ -90,3 +90,38 @@ def test_l2c_run_on_the_demo_source_twice_is_incremental(tmp_path):
         assert len(synced) == len(DEFAULT_OBJECTS)
         new_rows = sum(int(row[3].replace(",", "")) for row in synced)
         assert (new_rows > 1000) if attempt == 0 else (new_rows == 0)
+
+
+def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
+    definitions = load_definitions(
+        monkeypatch,
+        L2C_SOURCE="demo",
+        L2C_DEMO_LEADS="300",
+        L2C_HOME=str(tmp_path),
+        L2C_WAREHOUSE=str(tmp_path / "warehouse.duckdb"),
+    )
+    with DagsterInstance.ephemeral() as instance:
+        result = definitions.defs.resolve_job_def("l2c_nightly").execute_in_process(
+            instance=instance
+        )
+    assert result.success
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert {
+        AssetKey(["core", "event_log"]),
+        AssetKey(["core", "cases"]),
+        AssetKey(["raw", "Lead"]),
+    } <= materialized
+    checks = {
+        evaluation.check_name: evaluation.passed
+        for evaluation in result.get_asset_check_evaluations()
+    }
+    assert checks == {
+        name: True
+        for name in (
+            "event_log_has_no_missing_values",
+            "event_ids_are_unique",
+            "no_events_in_the_future",
+            "every_case_is_known",
+            "every_activity_is_catalogued",
+        )
+    }

@@ -1,0 +1,1 @@
+"""Process-mining metrics: SQL for set-based figures, pm4py for models and conformance."""

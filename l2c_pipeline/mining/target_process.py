@@ -1,0 +1,173 @@
+"""The target process file (process.yaml): loaded and validated, with errors that name the key.
+
+reference_path:        [activity, ...]          the standard path, in order
+mandatory_activities:  [activity, ...]          every won deal must have them
+ordering_rules:        [{first: a, then: b}]    a before b when both occur
+max_occurrences:       {activity: n}            more than n times in a case is a deviation
+discount_approval:     {threshold_pct: 0-100, approval_activity: activity}
+payment_terms_days:    whole number of days
+allowlist:             [{rule: ..., case_id: optional, reason: optional}]
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+RULES = (
+    "mandatory_activities",
+    "ordering_rules",
+    "max_occurrences",
+    "discount_approval",
+    "won_without_quote",
+    "contract_before_quote_acceptance",
+)
+_KEYS = {
+    "reference_path",
+    "mandatory_activities",
+    "ordering_rules",
+    "max_occurrences",
+    "discount_approval",
+    "payment_terms_days",
+    "allowlist",
+}
+
+
+class TargetProcessError(ValueError):
+    """A wrong target-process file; the message names the file, the key and the problem."""
+
+
+@dataclass(frozen=True)
+class TargetProcess:
+    reference_path: tuple[str, ...]
+    mandatory_activities: tuple[str, ...]
+    ordering_rules: tuple[tuple[str, str], ...]
+    max_occurrences: dict[str, int]
+    discount_threshold_pct: float
+    approval_activity: str
+    payment_terms_days: int
+    allowlist: tuple[dict, ...] = field(default_factory=tuple)
+
+
+def default_process_file() -> Path:
+    configured = os.environ.get("L2C_PROCESS_FILE")
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "process.yaml"
+
+
+def load_target_process(
+    path: Path | None = None, known_activities: set[str] | None = None
+) -> TargetProcess:
+    """Read and check the file; activity names are checked against `known_activities` when given
+    (names starting 'Stage: ' are always accepted: orgs have their own stages)."""
+    path = Path(path or default_process_file())
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TargetProcessError(f"target process file {path} does not exist") from None
+    except yaml.YAMLError as error:
+        raise TargetProcessError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(document, dict):
+        raise TargetProcessError(
+            f"{path}: expected keys such as reference_path and mandatory_activities"
+        )
+
+    def fail(key: str, problem: str) -> TargetProcessError:
+        return TargetProcessError(f"{path}: key '{key}' {problem}")
+
+    unknown = set(document) - _KEYS
+    if unknown:
+        raise fail(
+            sorted(unknown)[0],
+            f"is not a target-process setting (known: {', '.join(sorted(_KEYS))})",
+        )
+
+    def activity(value, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise fail(key, f"must name an activity, got {value!r}")
+        if (
+            known_activities is not None
+            and value not in known_activities
+            and not value.startswith("Stage: ")
+        ):
+            raise fail(key, f"names the unknown activity {value!r} (see core.activity_catalogue)")
+        return value
+
+    def activities(key: str, required: bool) -> tuple[str, ...]:
+        value = document.get(key)
+        if value is None and not required:
+            return ()
+        if not isinstance(value, list) or (required and not value):
+            raise fail(key, "must be a non-empty list of activities")
+        return tuple(activity(v, f"{key}[{i}]") for i, v in enumerate(value, start=1))
+
+    reference_path = activities("reference_path", required=True)
+    mandatory = activities("mandatory_activities", required=False)
+    rules = []
+    for index, rule in enumerate(document.get("ordering_rules") or [], start=1):
+        key = f"ordering_rules[{index}]"
+        if not isinstance(rule, dict) or set(rule) != {"first", "then"}:
+            raise fail(key, "must have exactly 'first' and 'then'")
+        rules.append(
+            (activity(rule["first"], f"{key}.first"), activity(rule["then"], f"{key}.then"))
+        )
+    occurrences = {}
+    for name, limit in (document.get("max_occurrences") or {}).items():
+        activity(name, "max_occurrences")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise fail(
+                f"max_occurrences.{name}", f"must be a whole number of at least 1, got {limit!r}"
+            )
+        occurrences[name] = limit
+    approval = document.get("discount_approval") or {}
+    if not isinstance(approval, dict) or set(approval) - {"threshold_pct", "approval_activity"}:
+        raise fail("discount_approval", "takes threshold_pct and approval_activity")
+    threshold = approval.get("threshold_pct", 20)
+    if (
+        not isinstance(threshold, (int, float))
+        or isinstance(threshold, bool)
+        or not 0 <= threshold <= 100
+    ):
+        raise fail(
+            "discount_approval.threshold_pct", f"must be a number from 0 to 100, got {threshold!r}"
+        )
+    approval_activity = activity(
+        approval.get("approval_activity", "Discount Approved"),
+        "discount_approval.approval_activity",
+    )
+    terms = document.get("payment_terms_days", 30)
+    if not isinstance(terms, int) or isinstance(terms, bool) or not 0 < terms <= 365:
+        raise fail(
+            "payment_terms_days", f"must be a whole number of days from 1 to 365, got {terms!r}"
+        )
+    allowlist = []
+    for index, entry in enumerate(document.get("allowlist") or [], start=1):
+        key = f"allowlist[{index}]"
+        if not isinstance(entry, dict) or entry.get("rule") not in RULES:
+            raise fail(key, f"needs a rule, one of {', '.join(RULES)}")
+        if set(entry) - {"rule", "case_id", "reason"}:
+            raise fail(key, "takes rule, case_id and reason")
+        allowlist.append(dict(entry))
+    return TargetProcess(
+        reference_path,
+        mandatory,
+        tuple(rules),
+        occurrences,
+        float(threshold),
+        approval_activity,
+        terms,
+        tuple(allowlist),
+    )
+
+
+def catalogue_activities(sql_file: Path | None = None) -> set[str]:
+    """The activity names of sql/core/activity_catalogue.sql (run in a throwaway DuckDB)."""
+    import duckdb
+
+    path = Path(
+        sql_file or Path(__file__).resolve().parents[2] / "sql" / "core" / "activity_catalogue.sql"
+    )
+    with duckdb.connect() as con:
+        return {row[0] for row in con.execute(path.read_text(encoding="utf-8")).fetchall()}
