@@ -1,0 +1,29 @@
+"""Build the SQL models (staging, activities, core) on an extracted warehouse and time each one.
+
+    /usr/bin/time -v .venv/bin/python bench/build_event_log.py bench/out/wh-1m.duckdb
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import duckdb
+
+from l2c_pipeline.models.sql_models import build_model, build_order, discover
+
+
+def main() -> None:
+    con = duckdb.connect(sys.argv[1])
+    models = discover()
+    started = time.monotonic()
+    for model in build_order(models):
+        began = time.monotonic()
+        rows = build_model(con, model, models)
+        print(f"{model.table:<36}{rows:>12,} rows {time.monotonic() - began:>7.1f} s", flush=True)
+    events, cases = con.execute("SELECT count(*), count(DISTINCT case_id) FROM core.event_log").fetchone()
+    print(f"event log: {events:,} events in {cases:,} cases; all models built in {time.monotonic() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
