@@ -12,6 +12,8 @@ import itertools
 import json
 import random
 import re
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -136,6 +138,9 @@ class OrgStore:
         if not self.folder.is_dir():
             raise SnapshotError(f"snapshot folder {self.folder} does not exist")
         self.con = duckdb.connect(database)
+        # A big org spills to disk: into a temporary folder of its own, never the working directory.
+        self._spill_dir = tempfile.mkdtemp(prefix="l2c-demo-org-duckdb-")
+        self.con.execute(f"SET temp_directory = '{self._spill_dir}'")
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self.con.execute("SET preserve_insertion_order = true")
@@ -152,6 +157,7 @@ class OrgStore:
         """Release DuckDB now, not during interpreter shutdown (where its teardown can abort)."""
         with self.lock:
             self.con.close()
+        shutil.rmtree(self._spill_dir, ignore_errors=True)
 
     # ---------------------------------------------------------------- loading
     def _load(self) -> None:
