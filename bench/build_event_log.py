@@ -8,13 +8,12 @@ from __future__ import annotations
 import sys
 import time
 
-import duckdb
-
 from l2c_pipeline.models.sql_models import build_model, build_order, discover
+from l2c_pipeline.warehouse.duckdb_warehouse import connect
 
 
 def main() -> None:
-    con = duckdb.connect(sys.argv[1])
+    con = connect(sys.argv[1])  # as the pipeline opens it (memory limit included)
     models = discover()
     started = time.monotonic()
     for model in build_order(models):

@@ -7,6 +7,7 @@ after the last committed page.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,7 @@ SQL_TYPES = {
     "long": "BIGINT",
 }
 SYNCED_AT = "_l2c_synced_at"
+DEFAULT_MEMORY_LIMIT = "3GB"
 
 _META_DDL = (
     """CREATE TABLE IF NOT EXISTS meta.sync_state (
@@ -76,6 +78,13 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
     con.execute("SET TimeZone = 'UTC'")
+    # Bounded memory for a nightly job on a shared machine; DuckDB spills to disk beyond it.
+    limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    try:
+        con.execute(f"SET memory_limit = '{limit}'")
+    except duckdb.Error:
+        con.close()
+        raise ValueError(f"L2C_DUCKDB_MEMORY_LIMIT must be a size such as 3GB or 800MB, got {limit!r}") from None
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for statement in _META_DDL:
