@@ -1,6 +1,6 @@
 """Build the SQL models (staging, activities, core) on an extracted warehouse and time each one.
 
-    /usr/bin/time -v .venv/bin/python bench/build_event_log.py bench/out/wh-1m.duckdb
+/usr/bin/time -v .venv/bin/python bench/build_event_log.py bench/out/wh-1m.duckdb
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ def main() -> None:
         began = time.monotonic()
         rows = build_model(con, model, models)
         print(f"{model.table:<36}{rows:>12,} rows {time.monotonic() - began:>7.1f} s", flush=True)
-    events, cases = con.execute("SELECT count(*), count(DISTINCT case_id) FROM core.event_log").fetchone()
-    print(f"event log: {events:,} events in {cases:,} cases; all models built in {time.monotonic() - started:.1f} s")
+    events, cases = con.execute(
+        "SELECT count(*), count(DISTINCT case_id) FROM core.event_log"
+    ).fetchone()
+    print(
+        f"event log: {events:,} events in {cases:,} cases; all models built in {time.monotonic() - started:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -532,3 +532,19 @@ def test_jwt_bearer_login(server, warehouse, tmp_path):
         AuthenticationFailed, match=r"refused the jwt login .*invalid_grant: invalid assertion"
     ):
         SalesforceClient(jwt_settings(stranger))
+
+
+def test_expired_session_with_only_a_token_says_what_to_configure(server, warehouse):
+    from l2c_pipeline.salesforce.client import AuthenticationFailed
+
+    env = server.environment()
+    client = SalesforceClient(
+        SalesforceSettings.from_env(
+            {k: env[k] for k in ("SF_INSTANCE_URL", "SF_ACCESS_TOKEN", "SF_CA_BUNDLE")}
+        )
+    )
+    server.api.add_faults("expire@any#1")
+    with pytest.raises(
+        AuthenticationFailed, match="only SF_ACCESS_TOKEN is configured; set SF_CLIENT_ID"
+    ):
+        sync_object(client, warehouse, ObjectSpec("UserRole"))

@@ -34,6 +34,10 @@ from .settings import SalesforceSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+TOKEN_ONLY_EXPIRED = (
+    "the Salesforce session expired and only SF_ACCESS_TOKEN is configured; set SF_CLIENT_ID and "
+    "SF_CLIENT_SECRET (or a password or JWT login) so the pipeline can log in again"
+)
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 
 
@@ -126,10 +130,7 @@ class SalesforceClient:
                 "assertion": self._jwt_assertion(),
             }
         else:
-            raise AuthenticationFailed(
-                "the Salesforce session expired and only SF_ACCESS_TOKEN is configured; set SF_CLIENT_ID and "
-                "SF_CLIENT_SECRET (or a password or JWT login) so the pipeline can log in again"
-            )
+            raise AuthenticationFailed(TOKEN_ONLY_EXPIRED)
         url = f"{settings.login_url}/services/oauth2/token"
         try:
             response = self._retrying(lambda: self.session.post(url, data=data))
@@ -189,9 +190,9 @@ class SalesforceClient:
             try:
                 return self._retrying(lambda: make_call(self.sf))
             except SalesforceExpiredSession:
-                if relogged or not self.settings.can_log_in():
-                    if not self.settings.can_log_in():
-                        self._login()  # raises AuthenticationFailed with what to configure
+                if not self.settings.can_log_in():
+                    raise AuthenticationFailed(TOKEN_ONLY_EXPIRED) from None
+                if relogged:
                     raise AuthenticationFailed(
                         "Salesforce expired the session again right after a new login"
                     ) from None

@@ -84,7 +84,9 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
         con.execute(f"SET memory_limit = '{limit}'")
     except duckdb.Error:
         con.close()
-        raise ValueError(f"L2C_DUCKDB_MEMORY_LIMIT must be a size such as 3GB or 800MB, got {limit!r}") from None
+        raise ValueError(
+            f"L2C_DUCKDB_MEMORY_LIMIT must be a size such as 3GB or 800MB, got {limit!r}"
+        ) from None
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for statement in _META_DDL:
