@@ -21,13 +21,21 @@ from .sql_models import ModelError, SqlModel, build_model, discover
 
 WRITER_POOL = "duckdb_writer"
 EVENT_LOG = AssetKey(["core", "event_log"])
+# Dagster groups follow the data flow; a schema of one's own gets a group of its own.
+GROUPS = {
+    "staging": "event_log",
+    "activities": "event_log",
+    "core": "event_log",
+    "mining": "process_mining",
+    "reports": "reports",
+}
 
 
 def _model_asset(model: SqlModel, models: dict) -> AssetsDefinition:
     @asset(
         key=AssetKey([model.schema, model.name]),
         deps=[AssetKey(list(key)) for key in sorted(model.depends_on)],
-        group_name="event_log",
+        group_name=GROUPS.get(model.schema, model.schema),
         pool=WRITER_POOL,
         kinds={"duckdb", "sql"},
         description=model.description or f"{model.table}, built from {model.path.name}",

@@ -192,9 +192,18 @@ def _refresh_all_events(con, models: dict | None) -> None:
     con.execute(f"CREATE OR REPLACE VIEW activities.all_events AS {body}")
 
 
-def build_all(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> dict[str, int]:
+def build_all(
+    con: duckdb.DuckDBPyConnection,
+    sql_dir: Path | None = None,
+    schemas: tuple[str, ...] | None = None,
+) -> dict[str, int]:
+    """Build every model (or those of the given schemas) in dependency order."""
     models = discover(sql_dir)
-    return {m.table: build_model(con, m, models) for m in build_order(models)}
+    return {
+        m.table: build_model(con, m, models)
+        for m in build_order(models)
+        if schemas is None or m.schema in schemas
+    }
 
 
 def _literal(text: str) -> str:
