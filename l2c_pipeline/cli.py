@@ -237,6 +237,13 @@ def _print_event_log(warehouse: Path) -> None:
         f"({won:,} won, {lost:,} lost, {leads:,} unconverted leads) in core.event_log / core.cases"
     )
     click.echo("most frequent: " + ", ".join(f"{activity} ({count:,})" for activity, count in top))
+    from .warehouse.publish import default_analytics_path
+
+    analytics = default_analytics_path(warehouse)
+    if analytics.exists():
+        click.echo(
+            f"analytics file (open it read-only; core, mining and reports): {analytics.resolve()}"
+        )
 
 
 @main.command("run")

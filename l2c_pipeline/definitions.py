@@ -24,6 +24,7 @@ from .resources import SalesforceResource, WarehouseResource, l2c_home
 from .salesforce.assets import raw_object_asset
 from .salesforce.catalogue import load_catalogue
 from .salesforce.settings import ENV as SF_ENV
+from .warehouse.assets import analytics_file_asset
 
 NIGHTLY_JOB = "l2c_nightly"
 # The resource's settings and the variables they come from: the SF_* ones as the Salesforce
@@ -60,6 +61,7 @@ TARGET_PROCESS = load_target_process(known_activities=catalogue_activities())
 raw_assets = [
     raw_object_asset(spec) for spec in load_catalogue(os.environ.get("L2C_OBJECTS_FILE") or None)
 ]
+sql_model_assets = model_assets()
 nightly_job = define_asset_job(
     NIGHTLY_JOB,
     selection=AssetSelection.all(),
@@ -74,7 +76,11 @@ nightly_schedule = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=[*raw_assets, *model_assets()],
+    assets=[
+        *raw_assets,
+        *sql_model_assets,
+        analytics_file_asset([a.key for a in sql_model_assets]),
+    ],
     asset_checks=EVENT_LOG_CHECKS,
     jobs=[nightly_job],
     schedules=[nightly_schedule],

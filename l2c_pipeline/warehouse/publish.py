@@ -1,0 +1,72 @@
+"""Publishing the analytics file: core, mining and reports (not raw) copied into a new DuckDB
+file, then renamed over the old one in one step.
+
+Analysts open the analytics file read-only. A reader holding the old file keeps reading it
+(the rename swaps the directory entry, not the open file) until it reconnects and sees the new
+one; it never blocks the pipeline and never sees half a refresh.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from .duckdb_warehouse import quote
+
+PUBLISHED_SCHEMAS = ("core", "mining", "reports")
+
+
+def default_analytics_path(warehouse: Path) -> Path:
+    configured = os.environ.get("L2C_ANALYTICS")
+    return Path(configured) if configured else Path(warehouse).with_name("analytics.duckdb")
+
+
+def publish_analytics(
+    con: duckdb.DuckDBPyConnection, target: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS
+) -> dict[str, int]:
+    """Copy the schemas' tables (with their comments) from the warehouse connection into a new
+    file and rename it to `target`; returns rows per published table."""
+    target = Path(target).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.publishing")
+    for leftover in (staging, staging.with_name(staging.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    tables = con.execute(
+        "SELECT schema_name, table_name, comment FROM duckdb_tables() "
+        f"WHERE database_name = current_database() AND schema_name IN ({', '.join('?' * len(schemas))}) "
+        "ORDER BY schema_name, table_name",
+        list(schemas),
+    ).fetchall()
+    columns = con.execute(
+        "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND comment IS NOT NULL"
+    ).fetchall()
+    published: dict[str, int] = {}
+    literal = str(staging).replace("'", "''")
+    con.execute(f"ATTACH '{literal}' AS l2c_publishing")
+    try:
+        for schema in schemas:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS l2c_publishing.{schema}")
+        for schema, table, comment in tables:
+            source, copy = f"{schema}.{quote(table)}", f"l2c_publishing.{schema}.{quote(table)}"
+            con.execute(f"CREATE TABLE {copy} AS SELECT * FROM {source}")
+            if comment:
+                con.execute(f"COMMENT ON TABLE {copy} IS '{comment.replace(chr(39), chr(39) * 2)}'")
+            published[f"{schema}.{table}"] = con.execute(f"SELECT count(*) FROM {copy}").fetchone()[
+                0
+            ]
+        for schema, table, column, comment in columns:
+            if f"{schema}.{table}" in published:
+                con.execute(
+                    f"COMMENT ON COLUMN l2c_publishing.{schema}.{quote(table)}.{quote(column)} "
+                    f"IS '{comment.replace(chr(39), chr(39) * 2)}'"
+                )
+    except BaseException:
+        con.execute("DETACH l2c_publishing")
+        staging.unlink(missing_ok=True)
+        raise
+    con.execute("DETACH l2c_publishing")  # checkpoints: the new file is complete on its own
+    os.replace(staging, target)
+    return published
