@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 from dagster import AssetKey, DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 
@@ -110,7 +111,11 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
         AssetKey(["core", "event_log"]),
         AssetKey(["core", "cases"]),
         AssetKey(["raw", "Lead"]),
+        AssetKey(["reports", "variants"]),
+        AssetKey(["analytics_file"]),
     } <= materialized
+    with duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True) as analytics:
+        assert analytics.execute("SELECT count(*) FROM reports.process_map_edges").fetchone()[0] > 0
     checks = {
         evaluation.check_name: evaluation.passed
         for evaluation in result.get_asset_check_evaluations()
