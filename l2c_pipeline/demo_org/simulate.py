@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from .catalogue import BY_NAME
 from .ids import IdAllocator
 from .world import (
-    _FIRST,
-    _LAST,
     FAMILY_WEIGHTS,
+    FIRST_NAMES,
     INDUSTRIES,
+    LAST_NAMES,
     LEAD_SOURCE_CONVERSION,
     LEAD_SOURCE_WEIGHTS,
     LEAD_SOURCES,
@@ -237,7 +237,7 @@ class BlockSimulation:
             snapped = self._snap(t0, region)
             t0 = snapped if snapped <= self.as_of else t0  # every requested lead exists
         creator = world.integration_user_id if inbound else owner.id
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         company = f"{last} {rng.choice(('GmbH', 'Inc', 'Ltd', 'Group', 'Systems', 'Labs', 'SA'))}"
         employees = {
             "Enterprise": rng.randint(2000, 60000),

@@ -63,7 +63,7 @@ _PRODUCTS = {
     "Support": (("Premier Support", 10000), ("Success Manager", 16000), ("Extended SLA", 5000)),
 }
 
-_FIRST = [
+FIRST_NAMES = [
     "Alex",
     "Dana",
     "Jordan",
@@ -119,7 +119,7 @@ _FIRST = [
     "Raul",
     "Zoe",
 ]
-_LAST = [
+LAST_NAMES = [
     "Ruiz",
     "Chen",
     "Patel",
@@ -232,7 +232,7 @@ def build_world(seed: int, leads: int, created_at: int) -> World:
 
     def person() -> tuple[str, str]:
         while True:
-            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             if f"{first} {last}" not in used_names:
                 used_names.add(f"{first} {last}")
                 return first, last
