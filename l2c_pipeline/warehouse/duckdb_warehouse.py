@@ -78,6 +78,7 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # logs, not a terminal
     # Bounded memory for a nightly job on a shared machine; DuckDB spills to disk beyond it.
     limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
     try:
