@@ -1013,19 +1013,16 @@ class BlockSimulation:
         t = self._after(t, 4.0, case.region)
         if t > self.as_of:
             return
-        self._history(
+        self._set_status(
             "ContractHistory",
             "ContractId",
-            contract["Id"],
-            "Status",
-            "Draft",
+            contract,
             "Signed",
-            "DynamicEnum",
             t,
             rep,
+            CustomerSignedDate=t,
+            StartDate=t + 7 * DAY,
         )
-        contract.update(Status="Signed", CustomerSignedDate=t, StartDate=t + 7 * DAY)
-        self._touch(contract, t, rep)
         events.append(("Contract Signed", t, "Contract", contract["Id"], rep))
         t = self._minutes_after(t, 15, 300)
         if t > self.as_of:
@@ -1034,19 +1031,16 @@ class BlockSimulation:
         t = self._after(t, 1.5, case.region)
         if t > self.as_of:
             return
-        self._history(
+        self._set_status(
             "ContractHistory",
             "ContractId",
-            contract["Id"],
-            "Status",
-            "Signed",
+            contract,
             "Activated",
-            "DynamicEnum",
             t,
             rep,
+            ActivatedDate=t,
+            ActivatedById=rep,
         )
-        contract.update(Status="Activated", ActivatedDate=t, ActivatedById=rep)
-        self._touch(contract, t, rep)
         events.append(("Contract Activated", t, "Contract", contract["Id"], rep))
         self._order(case, events, contract, t)
 
@@ -1074,22 +1068,34 @@ class BlockSimulation:
         self._history("OrderHistory", "OrderId", order["Id"], "created", None, None, "Text", t, rep)
         return order
 
-    def _order_status(self, order: dict, status: str, t: int, user_id: str) -> None:
+    def _set_status(
+        self,
+        history: str,
+        parent_field: str,
+        record: dict,
+        status: str,
+        t: int,
+        user_id: str,
+        **also,
+    ) -> None:
+        """A Status change as Salesforce records it: a history row, the record updated and touched."""
         self._history(
-            "OrderHistory",
-            "OrderId",
-            order["Id"],
+            history,
+            parent_field,
+            record["Id"],
             "Status",
-            order["Status"],
+            record["Status"],
             status,
             "DynamicEnum",
             t,
             user_id,
         )
-        order["Status"] = status
-        if status == "Activated":
-            order.update(ActivatedDate=t, ActivatedById=user_id)
-        self._touch(order, t, user_id)
+        record.update(Status=status, **also)
+        self._touch(record, t, user_id)
+
+    def _order_status(self, order: dict, status: str, t: int, user_id: str) -> None:
+        also = {"ActivatedDate": t, "ActivatedById": user_id} if status == "Activated" else {}
+        self._set_status("OrderHistory", "OrderId", order, status, t, user_id, **also)
 
     def _order(self, case: Case, events: list, contract: dict, activated_contract: int) -> None:
         rng, plant, world = self.rng, self.plant, self.world

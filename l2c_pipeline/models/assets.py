@@ -17,9 +17,9 @@ from dagster import (
 )
 
 from ..resources import WarehouseResource
+from ..warehouse.duckdb_warehouse import WRITER_POOL
 from .sql_models import ModelError, SqlModel, build_model, discover
 
-WRITER_POOL = "duckdb_writer"
 EVENT_LOG = AssetKey(["core", "event_log"])
 # Dagster groups follow the data flow; a schema of one's own gets a group of its own.
 GROUPS = {

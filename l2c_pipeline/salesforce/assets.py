@@ -11,11 +11,10 @@ from dagster import (
 )
 
 from ..resources import SalesforceResource, WarehouseResource
+from ..warehouse.duckdb_warehouse import WRITER_POOL
 from .catalogue import ObjectSpec
 from .client import ApiLimitExceeded, ExtractionError
 from .sync import SyncResult, sync_object
-
-WRITER_POOL = "duckdb_writer"
 
 
 def _metadata(result: SyncResult, client, preview: str) -> dict:

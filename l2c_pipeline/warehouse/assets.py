@@ -12,6 +12,7 @@ from dagster import (
 )
 
 from ..resources import WarehouseResource
+from .duckdb_warehouse import WRITER_POOL
 from .publish import PUBLISHED_SCHEMAS, default_analytics_path, publish_analytics
 
 
@@ -22,7 +23,7 @@ def analytics_file_asset(model_keys: list[AssetKey]) -> AssetsDefinition:
         key=AssetKey(["analytics_file"]),
         deps=published,
         group_name="reports",
-        pool="duckdb_writer",
+        pool=WRITER_POOL,
         kinds={"duckdb"},
         description="The analytics file analysts open read-only (L2C_ANALYTICS, default beside the warehouse): "
         "core, mining and reports, written to a new file and renamed into place.",

@@ -38,6 +38,9 @@ SQL_TYPES = {
     "long": "BIGINT",
 }
 SYNCED_AT = "_l2c_synced_at"
+# Every Dagster asset that writes the warehouse runs in this pool; dagster.yaml limits pools to
+# one step at a time, so the DuckDB file never has two writers.
+WRITER_POOL = "duckdb_writer"
 DEFAULT_MEMORY_LIMIT = "3GB"
 
 _META_DDL = (
