@@ -19,6 +19,14 @@ import time
 import duckdb
 import pandas as pd
 
+PROCESS_MAP_MODELS = {
+    "mining.directly_follows",
+    "mining.case_variants",
+    "reports.process_map_edges",
+    "reports.process_map_nodes",
+    "reports.variants",
+}
+
 
 def run_sql(path: str, queue) -> None:
     from l2c_pipeline.models.sql_models import build_all
@@ -26,7 +34,7 @@ def run_sql(path: str, queue) -> None:
 
     con = connect(path)
     started = time.monotonic()
-    built = build_all(con, schemas=("mining", "reports"))
+    built = build_all(con, tables=PROCESS_MAP_MODELS)
     seconds = time.monotonic() - started
     edges = dict(
         ((a, b), n)

@@ -241,9 +241,30 @@ def _print_event_log(warehouse: Path) -> None:
 
     analytics = default_analytics_path(warehouse)
     if analytics.exists():
+        _print_kpis(analytics)
         click.echo(
             f"analytics file (open it read-only; core, mining and reports): {analytics.resolve()}"
         )
+
+
+def _print_kpis(analytics: Path) -> None:
+    import duckdb
+
+    with duckdb.connect(str(analytics), read_only=True) as con:
+        rows = con.execute("SELECT kpi, value, unit, period FROM reports.kpi_summary").fetchall()
+    if not rows:
+        return
+    click.echo(f"\nheadline KPIs ({rows[0][3]}):")
+    for kpi, value, unit, _ in rows:
+        if value is None:
+            shown = "n/a"
+        elif unit == "share":
+            shown = f"{value:.1%}"
+        elif unit == "percent":
+            shown = f"{value:.1f}%"
+        else:
+            shown = f"{value:.1f} {unit}"
+        click.echo(f"  {kpi.replace('_', ' '):<32}{shown}")
 
 
 @main.command("run")

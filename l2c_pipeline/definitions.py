@@ -18,6 +18,7 @@ from dagster import (
     in_process_executor,
 )
 
+from .mining.assets import kpi_history
 from .mining.target_process import catalogue_activities, load_target_process
 from .models.assets import EVENT_LOG_CHECKS, model_assets
 from .resources import SalesforceResource, WarehouseResource, l2c_home
@@ -79,7 +80,8 @@ defs = Definitions(
     assets=[
         *raw_assets,
         *sql_model_assets,
-        analytics_file_asset([a.key for a in sql_model_assets]),
+        kpi_history,
+        analytics_file_asset([*(a.key for a in sql_model_assets), kpi_history.key]),
     ],
     asset_checks=EVENT_LOG_CHECKS,
     jobs=[nightly_job],

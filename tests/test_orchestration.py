@@ -116,6 +116,10 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
     } <= materialized
     with duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True) as analytics:
         assert analytics.execute("SELECT count(*) FROM reports.process_map_edges").fetchone()[0] > 0
+        history = analytics.execute(
+            "SELECT count(*), count(DISTINCT snapshot_date) FROM reports.kpi_history"
+        ).fetchone()
+        assert history == (8, 1)
     checks = {
         evaluation.check_name: evaluation.passed
         for evaluation in result.get_asset_check_evaluations()

@@ -196,13 +196,14 @@ def build_all(
     con: duckdb.DuckDBPyConnection,
     sql_dir: Path | None = None,
     schemas: tuple[str, ...] | None = None,
+    tables: set[str] | None = None,
 ) -> dict[str, int]:
-    """Build every model (or those of the given schemas) in dependency order."""
+    """Build every model in dependency order, or only those of the given schemas or tables."""
     models = discover(sql_dir)
     return {
         m.table: build_model(con, m, models)
         for m in build_order(models)
-        if schemas is None or m.schema in schemas
+        if (schemas is None or m.schema in schemas) and (tables is None or m.table in tables)
     }
 
 

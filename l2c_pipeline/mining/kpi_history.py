@@ -1,0 +1,58 @@
+"""reports.kpi_history: one dated snapshot of reports.kpi_summary per refresh, kept for trends.
+
+Each refresh writes its day's rows; running again the same day replaces that day's rows, so a
+re-run never duplicates a snapshot. The snapshot day is the refresh's UTC date, or
+L2C_SNAPSHOT_DATE (YYYY-MM-DD) to backfill or test."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+
+import duckdb
+
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS reports.kpi_history (snapshot_date DATE NOT NULL, kpi VARCHAR NOT NULL, "
+    "value DOUBLE, unit VARCHAR, period VARCHAR, refreshed_at TIMESTAMP NOT NULL)",
+    "COMMENT ON TABLE reports.kpi_history IS 'One dated snapshot of reports.kpi_summary per refresh day: "
+    "the KPI trends. A re-run on the same day replaces that day.'",
+    "COMMENT ON COLUMN reports.kpi_history.snapshot_date IS 'the day of the refresh (UTC)'",
+    "COMMENT ON COLUMN reports.kpi_history.kpi IS 'the KPI, as in reports.kpi_summary'",
+    "COMMENT ON COLUMN reports.kpi_history.value IS 'its value that day'",
+    "COMMENT ON COLUMN reports.kpi_history.unit IS 'days, share (0 to 1) or percent'",
+    "COMMENT ON COLUMN reports.kpi_history.period IS 'the span of the event log the value covered'",
+    "COMMENT ON COLUMN reports.kpi_history.refreshed_at IS 'when the snapshot was written (UTC)'",
+)
+
+
+def snapshot_date() -> date:
+    configured = os.environ.get("L2C_SNAPSHOT_DATE")
+    if configured:
+        try:
+            return date.fromisoformat(configured)
+        except ValueError:
+            raise ValueError(
+                f"L2C_SNAPSHOT_DATE must be a date like 2026-11-27, got {configured!r}"
+            ) from None
+    return datetime.now(UTC).date()
+
+
+def record_kpi_snapshot(con: duckdb.DuckDBPyConnection, day: date) -> int:
+    """Replace the day's snapshot with the current reports.kpi_summary; returns rows written."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for statement in _DDL:
+            con.execute(statement)
+        con.execute("DELETE FROM reports.kpi_history WHERE snapshot_date = ?", [day])
+        con.execute(
+            "INSERT INTO reports.kpi_history SELECT ?, kpi, value, unit, period, now()::TIMESTAMP "
+            "FROM reports.kpi_summary",
+            [day],
+        )
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return con.execute(
+        "SELECT count(*) FROM reports.kpi_history WHERE snapshot_date = ?", [day]
+    ).fetchone()[0]

@@ -1,0 +1,67 @@
+-- The headline KPIs the users track, computed over the whole event log. Conformance rate
+-- arrives with conformance checking.
+-- columns:
+-- kpi: the KPI's name
+-- value: its value
+-- unit: days, share (0 to 1) or percent
+-- period: the span of the event log the value covers
+-- definition: how it is computed
+WITH log_span AS (
+    SELECT min(timestamp)::DATE || ' to ' || max(timestamp)::DATE AS period, max(timestamp) AS newest FROM core.event_log
+), first_times AS (
+    SELECT case_id,
+           min(timestamp) FILTER (WHERE activity = 'Opportunity Created') AS created,
+           min(timestamp) FILTER (WHERE activity = 'Opportunity Closed Won') AS won,
+           min(timestamp) FILTER (WHERE activity = 'Quote Created') AS first_quote,
+           min(timestamp) FILTER (WHERE activity = 'Contract Signed') AS signed
+    FROM core.event_log
+    GROUP BY case_id
+), invoice_times AS (
+    SELECT object_id AS invoice_id,
+           min(timestamp) FILTER (WHERE activity = 'Invoice Sent') AS sent,
+           min(timestamp) FILTER (WHERE activity = 'Invoice Paid') AS paid
+    FROM core.event_log
+    WHERE object_type = 'blng__Invoice__c'
+    GROUP BY object_id
+), amended AS (
+    SELECT DISTINCT original_order_id AS order_id FROM staging.stg_orders WHERE is_reduction
+), receivables AS (
+    -- Days sales outstanding over the last 90 days of the log: open balance / billed x 90.
+    SELECT sum(balance) FILTER (WHERE invoice_status = 'Posted') AS open_balance,
+           sum(total_amount) FILTER (WHERE invoice_status = 'Posted'
+                                     AND invoice_date > (SELECT newest FROM log_span)::DATE - 90) AS billed
+    FROM staging.stg_invoices
+), kpis AS (
+    SELECT 'sales_cycle_time' AS kpi,
+           (SELECT median(epoch(won - created)) / 86400 FROM first_times WHERE won IS NOT NULL) AS value,
+           'days' AS unit, 'median days from Opportunity Created to Opportunity Closed Won, won cases' AS definition
+    UNION ALL
+    SELECT 'lead_to_opportunity_conversion',
+           (SELECT avg(is_converted::INT) FROM staging.stg_leads), 'share',
+           'converted leads / all leads'
+    UNION ALL
+    SELECT 'win_rate',
+           (SELECT avg(is_won::INT) FILTER (WHERE is_closed) FROM staging.stg_opportunities), 'share',
+           'won / closed opportunities'
+    UNION ALL
+    SELECT 'quote_to_contract_time',
+           (SELECT median(epoch(signed - first_quote)) / 86400 FROM first_times WHERE signed > first_quote),
+           'days', 'median days from the first Quote Created to Contract Signed'
+    UNION ALL
+    SELECT 'invoice_to_payment_time',
+           (SELECT median(epoch(paid - sent)) / 86400 FROM invoice_times WHERE paid IS NOT NULL AND sent IS NOT NULL),
+           'days', 'median days from Invoice Sent to Invoice Paid, paid invoices'
+    UNION ALL
+    SELECT 'days_sales_outstanding', (SELECT open_balance / nullif(billed, 0) * 90 FROM receivables), 'days',
+           'open balance of posted invoices / amount invoiced in the last 90 days x 90'
+    UNION ALL
+    SELECT 'order_rework_rate',
+           (SELECT avg((a.order_id IS NOT NULL)::INT) FROM staging.stg_orders o
+            LEFT JOIN amended a ON a.order_id = o.order_id WHERE NOT o.is_reduction), 'share',
+           'orders corrected by at least one reduction order / orders'
+    UNION ALL
+    SELECT 'average_discount',
+           (SELECT avg(discount_pct) FROM staging.stg_opportunities WHERE is_won), 'percent',
+           'mean discount % of won opportunities (0 for those won without a quote)'
+)
+SELECT k.kpi, k.value, k.unit, s.period, k.definition FROM kpis AS k CROSS JOIN log_span AS s
