@@ -19,22 +19,15 @@ import time
 import duckdb
 import pandas as pd
 
-PROCESS_MAP_MODELS = {
-    "mining.directly_follows",
-    "mining.case_variants",
-    "reports.process_map_edges",
-    "reports.process_map_nodes",
-    "reports.variants",
-}
-
 
 def run_sql(path: str, queue) -> None:
+    from l2c_pipeline.mining import EVENT_LOG_ONLY_MODELS
     from l2c_pipeline.models.sql_models import build_all
     from l2c_pipeline.warehouse.duckdb_warehouse import connect
 
     con = connect(path)
     started = time.monotonic()
-    built = build_all(con, tables=PROCESS_MAP_MODELS)
+    built = build_all(con, tables=EVENT_LOG_ONLY_MODELS)
     seconds = time.monotonic() - started
     edges = dict(
         ((a, b), n)

@@ -14,17 +14,11 @@ import pandas as pd
 import pm4py
 import pytest
 
+from l2c_pipeline.mining import EVENT_LOG_ONLY_MODELS
 from l2c_pipeline.models.sql_models import build_all
 
 from .test_event_log import extract_and_build
 
-PROCESS_MAP_MODELS = {
-    "mining.directly_follows",
-    "mining.case_variants",
-    "reports.process_map_edges",
-    "reports.process_map_nodes",
-    "reports.variants",
-}
 BPIC2012 = Path(__file__).resolve().parents[2] / "shared" / "data" / "bpic2012.xes.gz"
 
 
@@ -117,7 +111,7 @@ def test_parity_with_pm4py_on_bpi_challenge_2012(tmp_path):
                    row_number() OVER (PARTITION BY case_id ORDER BY "timestamp", file_position) AS event_order
             FROM events
         """)
-        build_all(con, tables=PROCESS_MAP_MODELS)  # the models that need only core.event_log
+        build_all(con, tables=EVENT_LOG_ONLY_MODELS)  # the models that need only core.event_log
         assert (
             con.execute("SELECT sum(transitions) FROM reports.process_map_edges").fetchone()[0]
             == 262_200 - 13_087
