@@ -1,6 +1,8 @@
 """The target process file (process.yaml): loaded and validated, with errors that name the key.
 
 reference_path:        [activity, ...]          the standard path, in order
+optional_activities:   [activity, ...]          steps of the path a case may skip
+repeatable_activities: [activity, ...]          steps of the path that may happen again in a row
 mandatory_activities:  [activity, ...]          every won deal must have them
 ordering_rules:        [{first: a, then: b}]    a before b when both occur
 max_occurrences:       {activity: n}            more than n times in a case is a deviation
@@ -24,9 +26,12 @@ RULES = (
     "discount_approval",
     "won_without_quote",
     "contract_before_quote_acceptance",
+    "target_process_fitness",
 )
 _KEYS = {
     "reference_path",
+    "optional_activities",
+    "repeatable_activities",
     "mandatory_activities",
     "ordering_rules",
     "max_occurrences",
@@ -50,6 +55,8 @@ class TargetProcess:
     approval_activity: str
     payment_terms_days: int
     allowlist: tuple[dict, ...] = field(default_factory=tuple)
+    optional_activities: tuple[str, ...] = ()
+    repeatable_activities: tuple[str, ...] = ()
 
 
 def default_process_file() -> Path:
@@ -104,6 +111,14 @@ def load_target_process(
         return tuple(activity(v, f"{key}[{i}]") for i, v in enumerate(value, start=1))
 
     reference_path = activities("reference_path", required=True)
+    if len(set(reference_path)) != len(reference_path):
+        raise fail("reference_path", "names an activity twice (use repeatable_activities)")
+    optional = activities("optional_activities", required=False)
+    repeatable = activities("repeatable_activities", required=False)
+    for key, names in (("optional_activities", optional), ("repeatable_activities", repeatable)):
+        outside = [name for name in names if name not in reference_path]
+        if outside:
+            raise fail(key, f"names {outside[0]!r}, which is not in reference_path")
     mandatory = activities("mandatory_activities", required=False)
     rules = []
     for index, rule in enumerate(document.get("ordering_rules") or [], start=1):
@@ -159,6 +174,8 @@ def load_target_process(
         approval_activity,
         terms,
         tuple(allowlist),
+        optional,
+        repeatable,
     )
 
 
@@ -171,3 +188,98 @@ def catalogue_activities(sql_file: Path | None = None) -> set[str]:
     )
     with duckdb.connect() as con:
         return {row[0] for row in con.execute(path.read_text(encoding="utf-8")).fetchall()}
+
+
+# The target process as warehouse tables, so SQL models and analysts can read it.
+TARGET_PROCESS_TABLES = (
+    "mining.reference_path",
+    "mining.process_rules",
+    "mining.compliance_allowlist",
+)
+
+
+def write_target_process(con, process: TargetProcess) -> dict[str, int]:
+    """Replace the three target-process tables from the loaded file; returns their row counts."""
+    import pandas as pd
+
+    from ..warehouse.duckdb_warehouse import replace_table
+
+    steps = pd.DataFrame(
+        {
+            "step": range(1, len(process.reference_path) + 1),
+            "activity": list(process.reference_path),
+            "is_optional": [a in process.optional_activities for a in process.reference_path],
+            "is_repeatable": [a in process.repeatable_activities for a in process.reference_path],
+            "is_mandatory": [a in process.mandatory_activities for a in process.reference_path],
+        }
+    )
+    rules = pd.DataFrame(
+        [
+            *(("mandatory_activities", a, None, None) for a in process.mandatory_activities),
+            *(("ordering_rules", first, then, None) for first, then in process.ordering_rules),
+            *(("max_occurrences", a, None, float(n)) for a, n in process.max_occurrences.items()),
+            (
+                "discount_approval",
+                process.approval_activity,
+                None,
+                process.discount_threshold_pct,
+            ),
+            ("payment_terms_days", None, None, float(process.payment_terms_days)),
+        ],
+        columns=["rule", "activity", "other_activity", "number"],
+    ).astype({"activity": "string", "other_activity": "string", "number": "float64"})
+    allowlist = pd.DataFrame(
+        [(e["rule"], e.get("case_id"), e.get("reason")) for e in process.allowlist],
+        columns=["rule", "case_id", "reason"],
+    ).astype("string")
+    con.register("_steps", steps)
+    con.register("_rules", rules)
+    con.register("_allowlist", allowlist)
+    try:
+        return {
+            "mining.reference_path": replace_table(
+                con,
+                "mining.reference_path",
+                "SELECT step::INTEGER AS step, activity::VARCHAR AS activity, is_optional, is_repeatable, "
+                "is_mandatory FROM _steps",
+                "The target process's reference path (process.yaml), one row per step.",
+                {
+                    "step": "position in the path (1 = first)",
+                    "activity": "the activity of the step",
+                    "is_optional": "a case may skip this step",
+                    "is_repeatable": "the step may happen again in a row",
+                    "is_mandatory": "every won deal must have it",
+                },
+            ),
+            "mining.process_rules": replace_table(
+                con,
+                "mining.process_rules",
+                "SELECT rule::VARCHAR AS rule, activity::VARCHAR AS activity, "
+                "other_activity::VARCHAR AS other_activity, number::DOUBLE AS number FROM _rules",
+                "The compliance rules of the target process (process.yaml), one row per rule.",
+                {
+                    "rule": "mandatory_activities, ordering_rules, max_occurrences, discount_approval "
+                    "or payment_terms_days",
+                    "activity": "the activity the rule is about (ordering_rules: the one that comes first; "
+                    "discount_approval: the approval)",
+                    "other_activity": "ordering_rules: the activity that must come after",
+                    "number": "max_occurrences: the most times allowed; discount_approval: the "
+                    "threshold %; payment_terms_days: the days",
+                },
+            ),
+            "mining.compliance_allowlist": replace_table(
+                con,
+                "mining.compliance_allowlist",
+                "SELECT rule::VARCHAR AS rule, case_id::VARCHAR AS case_id, reason::VARCHAR AS reason "
+                "FROM _allowlist",
+                "Accepted deviations (process.yaml allowlist), silenced in reports.compliance_violations.",
+                {
+                    "rule": "the rule whose deviations are accepted",
+                    "case_id": "the one case it applies to; null for every case",
+                    "reason": "why it is accepted",
+                },
+            ),
+        }
+    finally:
+        for name in ("_steps", "_rules", "_allowlist"):
+            con.unregister(name)

@@ -149,3 +149,30 @@ def cast_sql(column: str, field_type: str) -> str:
     if field_type == "boolean":
         return f"CAST(lower({value}) AS BOOLEAN)"
     return f"CAST({value} AS {SQL_TYPES.get(field_type, 'VARCHAR')})"
+
+
+def replace_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    select_sql: str,
+    description: str,
+    columns: dict[str, str],
+    parameters: list | None = None,
+) -> int:
+    """Create or replace `table` from a SELECT, with its comments, in one transaction (readers
+    see the old table or the new one); returns the row count. A column without a comment is
+    a mistake: the comments are the analysts' documentation."""
+    with transaction(con):
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", parameters or [])
+        actual = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+        missing = [column for column in actual if column not in columns]
+        if missing:
+            raise ValueError(f"{table}: no comment for column(s) {', '.join(missing)}")
+        con.execute(f"COMMENT ON TABLE {table} IS {_literal(description)}")
+        for column in actual:
+            con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_literal(columns[column])}")
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

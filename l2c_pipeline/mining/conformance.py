@@ -1,0 +1,164 @@
+"""Conformance against the target process: pm4py alignments, once per distinct trace.
+
+A case's trace is its events projected onto the reference path's activities (a touch, an
+owner change or a pushed close date is not a step of the process). The model is the
+reference path as a Petri net: each step once and in order, optional steps skippable,
+repeatable steps allowed again in a row, and a silent exit after every step so a case that
+is still running, or was lost, conforms as far as it went. Cases share few distinct traces,
+so pm4py aligns each trace once and the result is weighted by its case count in SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from pm4py.objects.petri_net.obj import Marking, PetriNet
+from pm4py.objects.petri_net.utils import petri_utils
+
+from .target_process import TargetProcess
+
+# What joins a trace's activities into one text key (activities never contain it).
+TRACE_SEPARATOR = " > "
+
+
+@dataclass(frozen=True)
+class TraceConformance:
+    trace: str
+    fitness: float
+    skipped: tuple[str, ...]
+    unexpected: tuple[str, ...]
+
+    @property
+    def is_conformant(self) -> bool:
+        return not self.skipped and not self.unexpected
+
+    @property
+    def detail(self) -> str:
+        parts = []
+        if self.skipped:
+            parts.append("skipped " + ", ".join(self.skipped))
+        if self.unexpected:
+            parts.append("unexpected or out of order " + ", ".join(self.unexpected))
+        return "; ".join(parts) or "follows the target process"
+
+
+def reference_net(process: TargetProcess) -> tuple[PetriNet, Marking, Marking]:
+    """The reference path as a workflow net (see the module's docstring)."""
+    net = PetriNet("target process")
+    places = [PetriNet.Place(f"p{i}") for i in range(len(process.reference_path) + 1)]
+    end = PetriNet.Place("end")
+    for place in (*places, end):
+        net.places.add(place)
+
+    def transition(name: str, label: str | None, source, target) -> None:
+        t = PetriNet.Transition(name, label)
+        net.transitions.add(t)
+        petri_utils.add_arc_from_to(source, t, net)
+        petri_utils.add_arc_from_to(t, target, net)
+
+    for i, activity in enumerate(process.reference_path):
+        transition(f"step{i}", activity, places[i], places[i + 1])
+        if activity in process.optional_activities:
+            transition(f"skip{i}", None, places[i], places[i + 1])
+        if activity in process.repeatable_activities:
+            transition(f"again{i}", None, places[i + 1], places[i])
+        # A case may stop after any step: still running, or lost, and conformant so far.
+        transition(f"exit{i}", None, places[i + 1], end)
+    return net, Marking({places[0]: 1}), Marking({end: 1})
+
+
+def align_traces(traces: Sequence[Sequence[str]], process: TargetProcess) -> list[TraceConformance]:
+    """Align each distinct trace (a list of activities already projected onto the reference
+    path) with the target process; the results come back in the traces' order."""
+    import pm4py  # heavy import, only when conformance runs
+    from pm4py.util import constants as pm4py_constants
+
+    pm4py_constants.SHOW_PROGRESS_BAR = False  # progress goes to the run's log instead
+
+    traces = [tuple(t) for t in traces]
+    if not traces:
+        return []
+    net, initial, final = reference_net(process)
+    rows = [
+        (f"{i:09d}", activity, pd.Timestamp("2000-01-01") + pd.Timedelta(seconds=position))
+        for i, trace in enumerate(traces)
+        for position, activity in enumerate(trace)
+    ]
+    frame = pd.DataFrame(rows, columns=["case:concept:name", "concept:name", "time:timestamp"])
+    empty = {i for i, trace in enumerate(traces) if not trace}
+    aligned = iter(pm4py.conformance_diagnostics_alignments(frame, net, initial, final))
+    results = []
+    for i, trace in enumerate(traces):
+        if i in empty:
+            results.append(TraceConformance("", 1.0, (), ()))
+            continue
+        alignment = next(aligned)
+        moves = alignment["alignment"]
+        skipped = tuple(model for log, model in moves if log == ">>" and model not in (None, ">>"))
+        unexpected = tuple(log for log, model in moves if model == ">>" and log != ">>")
+        results.append(
+            TraceConformance(
+                TRACE_SEPARATOR.join(trace), float(alignment["fitness"]), skipped, unexpected
+            )
+        )
+    return results
+
+
+CASE_CONFORMANCE_COLUMNS = {
+    "case_id": "the case",
+    "trace": "the case's events projected onto the reference path, joined by ' > '",
+    "fitness": "alignment fitness against the target process (1 = fits; pm4py)",
+    "is_conformant": "the case follows the target process so far (no skipped, extra or "
+    "out-of-order step)",
+    "skipped_steps": "steps of the path the case skipped before a later step",
+    "unexpected_steps": "events the path does not allow where they happened (repeats, out of order)",
+    "detail": "the deviations in words",
+}
+
+
+def write_case_conformance(con, process: TargetProcess, log=lambda message: None) -> dict:
+    """mining.case_conformance from mining.case_variants: one pm4py alignment per distinct
+    projected trace, joined back to every case. Returns figures for the run's metadata."""
+    from ..warehouse.duckdb_warehouse import replace_table
+
+    path = list(process.reference_path)
+    traces = con.execute(
+        "SELECT list_filter(activities, lambda a: list_contains(?, a)) AS trace, count(*) AS cases "
+        "FROM mining.case_variants GROUP BY 1 ORDER BY 2 DESC",
+        [path],
+    ).fetchall()
+    log(f"aligning {len(traces):,} distinct traces with the target process (pm4py)")
+    results = align_traces([trace for trace, _ in traces], process)
+    frame = pd.DataFrame(
+        {
+            "trace": [r.trace for r in results],
+            "fitness": [r.fitness for r in results],
+            "is_conformant": [r.is_conformant for r in results],
+            "skipped_steps": [list(r.skipped) for r in results],
+            "unexpected_steps": [list(r.unexpected) for r in results],
+            "detail": [r.detail for r in results],
+        }
+    )
+    con.register("_trace_conformance", frame)
+    try:
+        rows = replace_table(
+            con,
+            "mining.case_conformance",
+            f"""SELECT v.case_id, t.trace, t.fitness, t.is_conformant,
+                       t.skipped_steps::VARCHAR[] AS skipped_steps,
+                       t.unexpected_steps::VARCHAR[] AS unexpected_steps, t.detail
+                FROM mining.case_variants AS v
+                JOIN _trace_conformance AS t
+                  ON t.trace = array_to_string(list_filter(v.activities, lambda a: list_contains(?, a)),
+                                               '{TRACE_SEPARATOR}')""",
+            "Each case's conformance with the target process (process.yaml): pm4py alignments, "
+            "run once per distinct trace.",
+            CASE_CONFORMANCE_COLUMNS,
+            [path],
+        )
+    finally:
+        con.unregister("_trace_conformance")
+    conformant = sum(n for (_, n), r in zip(traces, results, strict=True) if r.is_conformant)
+    return {"cases": rows, "distinct_traces": len(traces), "conformant_cases": conformant}

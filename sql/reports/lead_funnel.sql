@@ -1,0 +1,54 @@
+-- The lead funnel (question 2): how many leads reach each step from Lead Created to Payment
+-- Received, how many move on to the next step, and how long that takes; overall and by lead
+-- source and region.
+-- columns:
+-- dimension: 'all', 'lead_source' or 'region' (the lead owner's region)
+-- dimension_value: the value of the dimension ('all' for the whole funnel)
+-- step_order: position of the step in the funnel (1 = Lead Created)
+-- step: the funnel step, an activity of the event log
+-- entered: leads that reached the step
+-- converted: of those, leads that reached the next step
+-- dropped: leads that stopped at this step (still open ones included)
+-- conversion_rate: converted / entered
+-- median_days: median days from this step to the next, over the leads that made it
+WITH lead_milestones AS (
+    SELECT
+        l.lead_id, l.lead_source, u.region, l.created_at,
+        CASE WHEN l.is_converted THEN f.opportunity_created_at END AS opportunity_created_at,
+        CASE WHEN l.is_converted THEN f.first_presented_at END AS first_presented_at,
+        CASE WHEN l.is_converted THEN f.won_at END AS won_at,
+        CASE WHEN l.is_converted THEN f.first_payment_at END AS first_payment_at
+    FROM staging.stg_leads AS l
+    LEFT JOIN staging.stg_users AS u ON u.user_id = l.owner_id
+    LEFT JOIN mining.case_facts AS f ON f.case_id = l.case_id
+), steps AS (
+    SELECT lead_id, lead_source, region, s.step_order, s.step, s.reached_at, s.next_at
+    FROM lead_milestones
+    CROSS JOIN UNNEST([
+        {'step_order': 1, 'step': 'Lead Created', 'reached_at': created_at, 'next_at': opportunity_created_at},
+        {'step_order': 2, 'step': 'Opportunity Created', 'reached_at': opportunity_created_at, 'next_at': first_presented_at},
+        {'step_order': 3, 'step': 'Quote Presented', 'reached_at': first_presented_at, 'next_at': won_at},
+        {'step_order': 4, 'step': 'Opportunity Closed Won', 'reached_at': won_at, 'next_at': first_payment_at},
+        {'step_order': 5, 'step': 'Payment Received', 'reached_at': first_payment_at, 'next_at': NULL::TIMESTAMP}
+    ]) AS u(s)
+    WHERE s.reached_at IS NOT NULL
+), by_dimension AS (
+    SELECT
+        CASE WHEN grouping(lead_source) = 0 THEN 'lead_source' WHEN grouping(region) = 0 THEN 'region'
+             ELSE 'all' END AS dimension,
+        coalesce(CASE WHEN grouping(lead_source) = 0 THEN lead_source WHEN grouping(region) = 0 THEN region
+                      ELSE 'all' END, '(none)') AS dimension_value,
+        step_order, any_value(step) AS step,
+        count(*) AS entered,
+        count(next_at) AS converted,
+        median(epoch(next_at - reached_at)) / 86400 AS median_days
+    FROM steps
+    GROUP BY GROUPING SETS ((step_order), (step_order, lead_source), (step_order, region))
+)
+SELECT dimension, dimension_value, step_order, step, entered,
+       CASE WHEN step_order < 5 THEN converted END AS converted,
+       CASE WHEN step_order < 5 THEN entered - converted END AS dropped,
+       CASE WHEN step_order < 5 THEN converted / entered END AS conversion_rate,
+       median_days
+FROM by_dimension
+ORDER BY dimension <> 'all', dimension, dimension_value, step_order

@@ -1,0 +1,51 @@
+-- Order rework (question 6): how often sales orders are corrected by a reduction order, by product
+-- family, how soon, for how much, and the order's typical path when it is reworked.
+-- columns:
+-- product_family: product family of the deal's first product line ('all' overall)
+-- orders: sales orders (reduction orders not counted)
+-- amended: orders corrected by at least one reduction order
+-- rework_rate: amended / orders
+-- amendments: reduction orders
+-- amended_amount: total of the reductions (a negative amount)
+-- median_days_to_amendment: median days from the order's activation to its first correction
+-- typical_loop: the most common sequence of order events of the amended orders
+WITH orders AS (
+    SELECT o.order_id, o.activated_at, coalesce(f.product_family, '(unknown)') AS product_family
+    FROM staging.stg_orders AS o
+    LEFT JOIN mining.case_facts AS f ON f.case_id = o.opportunity_id
+    WHERE NOT o.is_reduction
+), corrections AS (
+    SELECT original_order_id AS order_id, count(*) AS amendments, sum(total_amount) AS amended_amount,
+           min(created_at) AS first_amended_at
+    FROM staging.stg_orders
+    WHERE is_reduction
+    GROUP BY original_order_id
+), order_paths AS (
+    -- An order's own events and those of the reduction orders correcting it, in time order.
+    SELECT coalesce(o.original_order_id, o.order_id) AS order_id,
+           string_agg(e.activity, ' > ' ORDER BY e.timestamp, e.activity_rank) AS path
+    FROM core.event_log AS e
+    JOIN staging.stg_orders AS o ON o.order_id = e.object_id
+    WHERE e.object_type = 'Order'
+    GROUP BY 1
+), per_order AS (
+    SELECT o.order_id, o.product_family, c.order_id IS NOT NULL AS is_amended, coalesce(c.amendments, 0) AS amendments,
+           coalesce(c.amended_amount, 0) AS amended_amount,
+           epoch(c.first_amended_at - o.activated_at) / 86400 AS days_to_amendment,
+           CASE WHEN c.order_id IS NOT NULL THEN p.path END AS amended_path
+    FROM orders AS o
+    LEFT JOIN corrections AS c USING (order_id)
+    LEFT JOIN order_paths AS p USING (order_id)
+)
+SELECT
+    coalesce(product_family, 'all') AS product_family,
+    count(*) AS orders,
+    count(*) FILTER (WHERE is_amended) AS amended,
+    count(*) FILTER (WHERE is_amended) / count(*) AS rework_rate,
+    sum(amendments) AS amendments,
+    sum(amended_amount) AS amended_amount,
+    median(days_to_amendment) AS median_days_to_amendment,
+    mode(amended_path) AS typical_loop
+FROM per_order
+GROUP BY GROUPING SETS ((), (product_family))
+ORDER BY grouping(product_family) DESC, rework_rate DESC

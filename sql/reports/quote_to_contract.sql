@@ -1,0 +1,100 @@
+-- Quote to contract (questions 1, 3 and 9): cycle times, quote versions, discount-approval waits,
+-- the customer's decision time and rework loops (rejected quotes re-issued, re-approvals);
+-- overall and by sales rep, team, region and product family. Cases with at least one quote.
+-- columns:
+-- dimension: 'all', 'sales_rep', 'team', 'region' or 'product_family'
+-- dimension_value: the value of the dimension ('all' overall)
+-- cases: cases with at least one quote
+-- quote_versions: quotes created
+-- avg_quote_versions: quotes created per case
+-- median_quote_to_contract_days: median days from the first Quote Created to Contract Signed
+-- presented_quotes: quotes presented to the customer whose outcome is known (answered, or the deal closed)
+-- rejected_quotes: of those, quotes the customer rejected
+-- rejection_share: rejected_quotes / presented_quotes: the quote rework loop
+-- median_decision_days: median days from Quote Presented to the customer's answer (Accepted or Rejected)
+-- decision_days_vs_rest: median_decision_days / the same median over all other values of the dimension
+-- approvals: discount approvals completed (approved or rejected)
+-- median_approval_hours: median hours from Discount Approval Requested to the approver's decision
+-- p90_approval_hours: 90th percentile of the same
+-- approval_hours_vs_rest: median_approval_hours / the same median over all other values of the dimension
+-- re_approval_cases: cases that needed more than one discount approval
+-- rework_cases: cases with more than one quote version
+-- rework_share: rework_cases / cases
+WITH quotes AS (
+    SELECT
+        e.case_id, e.object_id AS quote_id,
+        min(e.timestamp) FILTER (WHERE e.activity = 'Quote Created') AS created_at,
+        min(e.timestamp) FILTER (WHERE e.activity = 'Quote Presented') AS presented_at,
+        min(e.timestamp) FILTER (WHERE e.activity IN ('Quote Accepted', 'Quote Rejected')) AS answered_at,
+        bool_or(e.activity = 'Quote Rejected') AS rejected
+    FROM core.event_log AS e
+    WHERE e.object_type = 'Quote'
+    GROUP BY e.case_id, e.object_id
+), approvals AS (
+    SELECT
+        e.case_id, e.object_id AS approval_id,
+        min(e.timestamp) FILTER (WHERE e.activity = 'Discount Approval Requested') AS requested_at,
+        min(e.timestamp) FILTER (WHERE e.activity IN ('Discount Approved', 'Discount Rejected')) AS decided_at
+    FROM core.event_log AS e
+    WHERE e.object_type = 'ProcessInstance'
+    GROUP BY e.case_id, e.object_id
+), quoted_cases AS (
+    SELECT f.case_id, f.is_closed, f.quote_versions, f.approval_requests,
+           epoch(f.contract_signed_at - f.first_quote_at) / 86400 AS quote_to_contract_days
+    FROM mining.case_facts AS f
+    WHERE f.quote_versions > 0
+), case_groups AS (
+    -- Each quoted case once overall and once per dimension value.
+    SELECT case_id, 'all' AS dimension, 'all' AS dimension_value FROM quoted_cases
+    UNION ALL
+    SELECT d.case_id, d.dimension, d.dimension_value
+    FROM mining.case_dimensions AS d
+    JOIN quoted_cases USING (case_id)
+    WHERE d.dimension IN ('sales_rep', 'team', 'region', 'product_family')
+), case_figures AS (
+    SELECT g.dimension, g.dimension_value, count(*) AS cases, sum(q.quote_versions) AS quote_versions,
+           median(q.quote_to_contract_days) FILTER (WHERE q.quote_to_contract_days >= 0) AS median_quote_to_contract_days,
+           count(*) FILTER (WHERE q.approval_requests > 1) AS re_approval_cases,
+           count(*) FILTER (WHERE q.quote_versions > 1) AS rework_cases
+    FROM case_groups AS g JOIN quoted_cases AS q USING (case_id)
+    GROUP BY g.dimension, g.dimension_value
+), quote_figures AS (
+    SELECT g.dimension, g.dimension_value,
+           count(*) FILTER (WHERE qu.presented_at IS NOT NULL AND (qu.answered_at IS NOT NULL OR q.is_closed)) AS presented_quotes,
+           count(*) FILTER (WHERE qu.presented_at IS NOT NULL AND qu.rejected) AS rejected_quotes,
+           median(epoch(qu.answered_at - qu.presented_at)) / 86400 AS median_decision_days
+    FROM case_groups AS g JOIN quoted_cases AS q USING (case_id) JOIN quotes AS qu USING (case_id)
+    GROUP BY g.dimension, g.dimension_value
+), approval_figures AS (
+    SELECT g.dimension, g.dimension_value, count(a.decided_at) AS approvals,
+           median(epoch(a.decided_at - a.requested_at)) / 3600 AS median_approval_hours,
+           quantile_cont(epoch(a.decided_at - a.requested_at), 0.9) / 3600 AS p90_approval_hours
+    FROM case_groups AS g JOIN approvals AS a USING (case_id)
+    GROUP BY g.dimension, g.dimension_value
+), groups AS (
+    SELECT DISTINCT dimension, dimension_value FROM case_groups WHERE dimension <> 'all'
+), rest_figures AS (
+    -- The same medians over every other value of the dimension, to compare a group with the rest.
+    SELECT g.dimension, g.dimension_value,
+           (SELECT median(epoch(a.decided_at - a.requested_at)) / 3600
+            FROM case_groups AS o JOIN approvals AS a USING (case_id)
+            WHERE o.dimension = g.dimension AND o.dimension_value <> g.dimension_value) AS rest_approval_hours,
+           (SELECT median(epoch(qu.answered_at - qu.presented_at)) / 86400
+            FROM case_groups AS o JOIN quotes AS qu USING (case_id)
+            WHERE o.dimension = g.dimension AND o.dimension_value <> g.dimension_value) AS rest_decision_days
+    FROM groups AS g
+)
+SELECT
+    c.dimension, c.dimension_value, c.cases, c.quote_versions, c.quote_versions / c.cases AS avg_quote_versions,
+    c.median_quote_to_contract_days, coalesce(qf.presented_quotes, 0) AS presented_quotes,
+    coalesce(qf.rejected_quotes, 0) AS rejected_quotes,
+    qf.rejected_quotes / nullif(qf.presented_quotes, 0) AS rejection_share, qf.median_decision_days,
+    qf.median_decision_days / nullif(r.rest_decision_days, 0) AS decision_days_vs_rest,
+    coalesce(af.approvals, 0) AS approvals, af.median_approval_hours, af.p90_approval_hours,
+    af.median_approval_hours / nullif(r.rest_approval_hours, 0) AS approval_hours_vs_rest,
+    c.re_approval_cases, c.rework_cases, c.rework_cases / c.cases AS rework_share
+FROM case_figures AS c
+LEFT JOIN quote_figures AS qf USING (dimension, dimension_value)
+LEFT JOIN approval_figures AS af USING (dimension, dimension_value)
+LEFT JOIN rest_figures AS r USING (dimension, dimension_value)
+ORDER BY c.dimension <> 'all', c.dimension, c.dimension_value

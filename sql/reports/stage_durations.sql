@@ -1,0 +1,39 @@
+-- Time spent in each opportunity stage (questions 1 and 8): from entering the stage to the next
+-- stage change or the close, overall and by team and region.
+-- columns:
+-- stage: the opportunity stage
+-- stage_order: the stage's rank in core.activity_catalogue (pipeline order)
+-- dimension: 'all', 'team' or 'region'
+-- dimension_value: the value of the dimension ('all' overall)
+-- cases: cases that entered the stage
+-- visits: times the stage was entered (a case that falls back enters again)
+-- open_visits: visits still in the stage (no later stage change or close yet)
+-- median_days: median days in the stage, finished visits
+-- mean_days: mean days in the stage, finished visits
+-- p90_days: 90th percentile of days in the stage, finished visits
+WITH stage_events AS (
+    SELECT e.case_id, e.activity, e.timestamp, e.event_order, e.activity_rank
+    FROM core.event_log AS e
+    WHERE e.activity LIKE 'Stage: %' OR e.activity IN ('Opportunity Closed Won', 'Opportunity Closed Lost')
+), visits AS (
+    SELECT case_id, substr(activity, 8) AS stage, activity_rank AS stage_order,
+           epoch(lead(timestamp) OVER (PARTITION BY case_id ORDER BY event_order) - timestamp) / 86400 AS days,
+           activity LIKE 'Stage: %' AS is_stage
+    FROM stage_events
+), stage_visits AS (
+    SELECT v.*, f.team, f.region FROM visits AS v JOIN mining.case_facts AS f USING (case_id) WHERE v.is_stage
+)
+SELECT
+    stage, any_value(stage_order) AS stage_order,
+    CASE WHEN grouping(team) = 0 THEN 'team' WHEN grouping(region) = 0 THEN 'region' ELSE 'all' END AS dimension,
+    coalesce(CASE WHEN grouping(team) = 0 THEN team WHEN grouping(region) = 0 THEN region ELSE 'all' END, '(none)')
+        AS dimension_value,
+    count(DISTINCT case_id) AS cases,
+    count(*) AS visits,
+    count(*) FILTER (WHERE days IS NULL) AS open_visits,
+    median(days) AS median_days,
+    avg(days) AS mean_days,
+    quantile_cont(days, 0.9) AS p90_days
+FROM stage_visits
+GROUP BY GROUPING SETS ((stage), (stage, team), (stage, region))
+ORDER BY dimension <> 'all', dimension, dimension_value, stage_order
