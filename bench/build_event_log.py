@@ -16,7 +16,8 @@ def main() -> None:
     con = connect(sys.argv[1])  # as the pipeline opens it (memory limit included)
     models = discover()
     started = time.monotonic()
-    for model in build_order(models):
+    for key in build_order(models):
+        model = models[key]
         began = time.monotonic()
         rows = build_model(con, model, models)
         print(f"{model.table:<36}{rows:>12,} rows {time.monotonic() - began:>7.1f} s", flush=True)

@@ -22,12 +22,12 @@ import pandas as pd
 
 def run_sql(path: str, queue) -> None:
     from l2c_pipeline.mining import EVENT_LOG_ONLY_MODELS
-    from l2c_pipeline.models.sql_models import build_all
+    from l2c_pipeline.mining.stage import build_pipeline
     from l2c_pipeline.warehouse.duckdb_warehouse import connect
 
     con = connect(path)
     started = time.monotonic()
-    built = build_all(con, tables=EVENT_LOG_ONLY_MODELS)
+    built = build_pipeline(con, tables=EVENT_LOG_ONLY_MODELS)
     seconds = time.monotonic() - started
     edges = dict(
         ((a, b), n)

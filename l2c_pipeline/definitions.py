@@ -18,7 +18,7 @@ from dagster import (
     in_process_executor,
 )
 
-from .mining.assets import kpi_history
+from .mining.assets import MINING_ASSETS
 from .mining.target_process import catalogue_activities, load_target_process
 from .models.assets import EVENT_LOG_CHECKS, model_assets
 from .resources import SalesforceResource, WarehouseResource, l2c_home
@@ -80,8 +80,13 @@ defs = Definitions(
     assets=[
         *raw_assets,
         *sql_model_assets,
-        kpi_history,
-        analytics_file_asset([*(a.key for a in sql_model_assets), kpi_history.key]),
+        *MINING_ASSETS,
+        analytics_file_asset(
+            [
+                *(a.key for a in sql_model_assets),
+                *(key for a in MINING_ASSETS for key in a.keys),
+            ]
+        ),
     ],
     asset_checks=EVENT_LOG_CHECKS,
     jobs=[nightly_job],

@@ -9,6 +9,7 @@ import pytest
 
 from l2c_pipeline.demo_org.generator import generate
 from l2c_pipeline.demo_org.server import DemoOrgServer
+from l2c_pipeline.mining.stage import build_pipeline
 from l2c_pipeline.mining.target_process import (
     TargetProcessError,
     catalogue_activities,
@@ -32,7 +33,7 @@ def extract_and_build(
         con = connect(warehouse)
         for spec in load_catalogue():
             sync_object(client, con, spec, bulk_threshold=4000)
-    built = build_all(con, sql_dir)
+    built = build_pipeline(con, sql_dir=sql_dir)
     return con, built
 
 

@@ -15,7 +15,7 @@ import pm4py
 import pytest
 
 from l2c_pipeline.mining import EVENT_LOG_ONLY_MODELS
-from l2c_pipeline.models.sql_models import build_all
+from l2c_pipeline.mining.stage import build_pipeline
 
 from .test_event_log import extract_and_build
 
@@ -111,7 +111,9 @@ def test_parity_with_pm4py_on_bpi_challenge_2012(tmp_path):
                    row_number() OVER (PARTITION BY case_id ORDER BY "timestamp", file_position) AS event_order
             FROM events
         """)
-        build_all(con, tables=EVENT_LOG_ONLY_MODELS)  # the models that need only core.event_log
+        build_pipeline(
+            con, tables=EVENT_LOG_ONLY_MODELS
+        )  # the models that need only core.event_log
         assert (
             con.execute("SELECT sum(transitions) FROM reports.process_map_edges").fetchone()[0]
             == 262_200 - 13_087

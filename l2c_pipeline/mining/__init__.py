@@ -1,9 +1,13 @@
 """Process-mining metrics: SQL for set-based figures, pm4py for models and conformance."""
 
-# The SQL models that need nothing but core.event_log: they run on any event log, e.g. a public
-# one loaded for a parity check against pm4py.
+# The steps that need nothing but core.event_log (and the target process file): they run on any
+# event log, e.g. a public one loaded for a parity check against pm4py.
 EVENT_LOG_ONLY_MODELS = frozenset(
     {
+        "mining.reference_path",
+        "mining.process_rules",
+        "mining.compliance_allowlist",
+        "mining.case_conformance",
         "mining.directly_follows",
         "mining.case_variants",
         "reports.process_map_edges",

@@ -1,12 +1,153 @@
-"""Dagster assets of the mining stage that are not plain SQL models."""
+"""Dagster assets of the mining stage that are not plain SQL models: the target process
+tables, pm4py conformance, the discovered BPMN model and the KPI history."""
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+import os
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
 
 from ..resources import WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
+from ..warehouse.publish import default_output_dir
+from .conformance import write_case_conformance
+from .discovery import DEFAULT_COVERAGE, discover_bpmn
 from .kpi_history import record_kpi_snapshot, snapshot_date
+from .target_process import (
+    TARGET_PROCESS_TABLES,
+    TargetProcessError,
+    catalogue_activities,
+    default_process_file,
+    load_target_process,
+    write_target_process,
+)
 
 KPI_HISTORY = AssetKey(["reports", "kpi_history"])
+CASE_CONFORMANCE = AssetKey(["mining", "case_conformance"])
+PROCESS_MODEL = AssetKey(["mining", "process_model"])
+_TARGET_PROCESS_DESCRIPTIONS = {
+    "mining.reference_path": "The target process's reference path (process.yaml), one row per step.",
+    "mining.process_rules": "The compliance rules of the target process (process.yaml).",
+    "mining.compliance_allowlist": "Accepted deviations (process.yaml allowlist).",
+}
+
+
+def _target_process():
+    try:
+        return load_target_process(known_activities=catalogue_activities())
+    except TargetProcessError as error:
+        raise Failure(description=str(error)) from None
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            AssetKey(table.split(".")),
+            group_name="process_mining",
+            kinds={"duckdb", "yaml"},
+            description=_TARGET_PROCESS_DESCRIPTIONS[table],
+        )
+        for table in TARGET_PROCESS_TABLES
+    ],
+    pool=WRITER_POOL,
+)
+def target_process(context: AssetExecutionContext, warehouse: WarehouseResource):
+    """Load process.yaml (L2C_PROCESS_FILE) into the warehouse, checked first."""
+    process = _target_process()
+    with warehouse.connection() as con:
+        rows = write_target_process(con, process)
+    for table, count in rows.items():
+        yield MaterializeResult(
+            asset_key=AssetKey(table.split(".")),
+            metadata={
+                "rows": MetadataValue.int(count),
+                "process_file": MetadataValue.path(str(default_process_file())),
+            },
+        )
+
+
+@asset(
+    key=CASE_CONFORMANCE,
+    deps=[AssetKey(["mining", "case_variants"]), AssetKey(["mining", "reference_path"])],
+    group_name="process_mining",
+    pool=WRITER_POOL,
+    kinds={"duckdb", "pm4py"},
+    description="Each case's conformance with the target process: pm4py alignments against the "
+    "reference path, run once per distinct trace and joined back to every case.",
+)
+def case_conformance(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    process = _target_process()
+    with warehouse.connection() as con:
+        figures = write_case_conformance(con, process, context.log.info)
+        preview = con.execute(
+            "SELECT trace, fitness, is_conformant, detail, count(*) AS cases "
+            "FROM mining.case_conformance GROUP BY ALL ORDER BY cases DESC LIMIT 5"
+        ).df()
+    return MaterializeResult(
+        metadata={
+            "rows": MetadataValue.int(figures["cases"]),
+            "distinct_traces_aligned": MetadataValue.int(figures["distinct_traces"]),
+            "conformant_cases": MetadataValue.int(figures["conformant_cases"]),
+            "preview": MetadataValue.md(preview.to_markdown(index=False)),
+        }
+    )
+
+
+def discovery_coverage() -> float:
+    configured = os.environ.get("L2C_DISCOVERY_COVERAGE")
+    if not configured:
+        return DEFAULT_COVERAGE
+    try:
+        value = float(configured)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise Failure(
+            description=f"L2C_DISCOVERY_COVERAGE must be a share above 0 and at most 1, got {configured!r}"
+        )
+    return value
+
+
+@asset(
+    key=PROCESS_MODEL,
+    deps=[AssetKey(["mining", "milestone_events"])],
+    group_name="process_mining",
+    pool=WRITER_POOL,
+    kinds={"pm4py", "bpmn"},
+    description="The process as discovered: pm4py's inductive miner on the variants covering "
+    "most cases (L2C_DISCOVERY_COVERAGE, default 0.8), saved as BPMN in the output folder.",
+)
+def process_model(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    coverage = discovery_coverage()
+    path = default_output_dir(Path(warehouse.path)) / "process_model.bpmn"
+    with warehouse.connection() as con:
+        model = discover_bpmn(con, path, coverage)
+    context.log.info(
+        f"discovered a model from {model.variants_used} of {model.variants_total} variants "
+        f"({model.coverage:.0%} of cases): {path}"
+    )
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(path)),
+            "variants_used": MetadataValue.int(model.variants_used),
+            "variants_total": MetadataValue.int(model.variants_total),
+            "cases_covered": MetadataValue.float(round(model.coverage, 4)),
+            "activities": MetadataValue.int(model.activities),
+            "gateways": MetadataValue.int(model.gateways),
+        }
+    )
 
 
 @asset(
@@ -36,3 +177,6 @@ def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource) ->
             "preview": MetadataValue.md(preview.to_markdown(index=False)),
         }
     )
+
+
+MINING_ASSETS = [target_process, case_conformance, process_model, kpi_history]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -130,10 +131,16 @@ def discover(sql_dir: Path | None = None) -> dict[tuple[str, str], SqlModel]:
     return models
 
 
-def build_order(models: dict[tuple[str, str], SqlModel]) -> list[SqlModel]:
-    graph = {key: {d for d in m.depends_on if d in models} for key, m in models.items()}
+def build_order(
+    models: dict[tuple[str, str], SqlModel], extra: dict[tuple[str, str], set] | None = None
+) -> list[tuple[str, str]]:
+    """Model keys (and the keys of `extra` steps, with their dependencies) in build order."""
+    extra = extra or {}
+    known = set(models) | set(extra)
+    graph = {key: {d for d in m.depends_on if d in known} for key, m in models.items()}
+    graph.update({key: {d for d in deps if d in known} for key, deps in extra.items()})
     try:
-        return [models[key] for key in TopologicalSorter(graph).static_order()]
+        return list(TopologicalSorter(graph).static_order())
     except CycleError as error:
         cycle = " -> ".join(".".join(k) for k in error.args[1])
         raise ModelError(f"SQL models depend on each other in a circle: {cycle}") from None
@@ -160,7 +167,7 @@ def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel, models: dict | 
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
-    return con.execute(f"SELECT count(*) FROM {model.table}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {model.table}").fetchall()[0][0]
 
 
 def _check_event_columns(con, model: SqlModel) -> None:
@@ -197,14 +204,25 @@ def build_all(
     sql_dir: Path | None = None,
     schemas: tuple[str, ...] | None = None,
     tables: set[str] | None = None,
+    extra_steps: dict[tuple[str, str], tuple[set, Callable]] | None = None,
 ) -> dict[str, int]:
-    """Build every model in dependency order, or only those of the given schemas or tables."""
+    """Build every model in dependency order, or only those of the given schemas or tables.
+    `extra_steps` adds steps that are not SQL files (key -> (dependencies, build(con) -> rows)),
+    ordered among the models by their dependencies."""
     models = discover(sql_dir)
-    return {
-        m.table: build_model(con, m, models)
-        for m in build_order(models)
-        if (schemas is None or m.schema in schemas) and (tables is None or m.table in tables)
-    }
+    extra_steps = extra_steps or {}
+    built = {}
+    for key in build_order(models, {k: deps for k, (deps, _) in extra_steps.items()}):
+        table = ".".join(key)
+        if (schemas is not None and key[0] not in schemas) or (
+            tables is not None and table not in tables
+        ):
+            continue
+        if key in models:
+            built[table] = build_model(con, models[key], models)
+        elif key in extra_steps:
+            built[table] = extra_steps[key][1](con)
+    return built
 
 
 def _literal(text: str) -> str:

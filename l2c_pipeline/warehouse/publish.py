@@ -23,6 +23,13 @@ def default_analytics_path(warehouse: Path) -> Path:
     return Path(configured) if configured else Path(warehouse).with_name("analytics.duckdb")
 
 
+def default_output_dir(warehouse: Path) -> Path:
+    """Where files for people go (process model, maps, report): L2C_OUTPUT_DIR, default
+    'outputs' beside the warehouse."""
+    configured = os.environ.get("L2C_OUTPUT_DIR")
+    return Path(configured) if configured else Path(warehouse).with_name("outputs")
+
+
 def publish_analytics(
     con: duckdb.DuckDBPyConnection, target: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS
 ) -> dict[str, int]:

@@ -1,5 +1,4 @@
--- The headline KPIs the users track, computed over the whole event log. Conformance rate
--- arrives with conformance checking.
+-- The headline KPIs the users track, computed over the whole event log.
 -- columns:
 -- kpi: the KPI's name
 -- value: its value
@@ -59,6 +58,11 @@ WITH log_span AS (
            (SELECT avg((a.order_id IS NOT NULL)::INT) FROM staging.stg_orders o
             LEFT JOIN amended a ON a.order_id = o.order_id WHERE NOT o.is_reduction), 'share',
            'orders corrected by at least one reduction order / orders'
+    UNION ALL
+    SELECT 'conformance_rate',
+           (SELECT avg(cc.is_conformant::INT) FROM mining.case_conformance AS cc
+            JOIN staging.stg_opportunities AS o ON o.opportunity_id = cc.case_id), 'share',
+           'opportunities following the target process (process.yaml) so far / opportunities (pm4py alignments)'
     UNION ALL
     SELECT 'average_discount',
            (SELECT avg(discount_pct) FROM staging.stg_opportunities WHERE is_won), 'percent',

@@ -11,17 +11,8 @@
 -- median_days: median days in the stage, finished visits
 -- mean_days: mean days in the stage, finished visits
 -- p90_days: 90th percentile of days in the stage, finished visits
-WITH stage_events AS (
-    SELECT e.case_id, e.activity, e.timestamp, e.event_order, e.activity_rank
-    FROM core.event_log AS e
-    WHERE e.activity LIKE 'Stage: %' OR e.activity IN ('Opportunity Closed Won', 'Opportunity Closed Lost')
-), visits AS (
-    SELECT case_id, substr(activity, 8) AS stage, activity_rank AS stage_order,
-           epoch(lead(timestamp) OVER (PARTITION BY case_id ORDER BY event_order) - timestamp) / 86400 AS days,
-           activity LIKE 'Stage: %' AS is_stage
-    FROM stage_events
-), stage_visits AS (
-    SELECT v.*, f.team, f.region FROM visits AS v JOIN mining.case_facts AS f USING (case_id) WHERE v.is_stage
+WITH stage_visits AS (
+    SELECT v.*, f.team, f.region FROM mining.stage_visits AS v JOIN mining.case_facts AS f USING (case_id)
 )
 SELECT
     stage, any_value(stage_order) AS stage_order,

@@ -1,0 +1,75 @@
+-- Bottlenecks (questions 1 and 8): the transitions between milestones and the opportunity stages
+-- ranked by the waiting time they add, i.e. the hours by which each occurrence exceeds the
+-- typical (median) wait of that transition or stage, summed; with the attribute value that
+-- concentrates the added wait most beyond its share of the occurrences.
+-- columns:
+-- bottleneck_rank: 1 for the transition or stage adding the most waiting time
+-- kind: 'transition' (milestone to next milestone) or 'stage' (time in an opportunity stage)
+-- from_activity: the transition's first activity, or the stage ('Stage: ...')
+-- to_activity: the transition's next activity (null for a stage)
+-- occurrences: times it happened (finished ones)
+-- cases: cases it happened in
+-- median_hours: typical wait
+-- p90_hours: 90th percentile of the wait
+-- total_wait_hours: all waiting time spent in it
+-- added_wait_hours: waiting beyond the typical wait, summed over occurrences
+-- share_of_added_wait: added_wait_hours / the added wait of all transitions or all stages (same kind)
+-- concentrated_in: the attribute (sales_rep, team, region, ...) whose value concentrates the added wait
+-- concentrated_value: that value
+-- value_share_of_added_wait: the value's share of the added wait
+-- value_share_of_occurrences: the value's share of the occurrences
+WITH occurrences AS (
+    SELECT 'transition' AS kind, activity AS from_activity, next_activity AS to_activity, case_id, wait_hours AS hours
+    FROM mining.milestone_events
+    WHERE next_activity IS NOT NULL
+    UNION ALL
+    SELECT 'stage', 'Stage: ' || stage, NULL, case_id, days * 24
+    FROM mining.stage_visits
+    WHERE days IS NOT NULL
+), typical AS (
+    SELECT kind, from_activity, to_activity, median(hours) AS typical_hours
+    FROM occurrences
+    GROUP BY ALL
+), excess AS (
+    SELECT o.*, greatest(o.hours - t.typical_hours, 0) AS excess_hours
+    FROM occurrences AS o
+    JOIN typical AS t ON t.kind = o.kind AND t.from_activity = o.from_activity
+                     AND t.to_activity IS NOT DISTINCT FROM o.to_activity
+), summary AS (
+    SELECT kind, from_activity, to_activity, count(*) AS occurrences, count(DISTINCT case_id) AS cases,
+           median(hours) AS median_hours, quantile_cont(hours, 0.9) AS p90_hours, sum(hours) AS total_wait_hours,
+           sum(excess_hours) AS added_wait_hours
+    FROM excess
+    GROUP BY ALL
+), ranked AS (
+    SELECT *, row_number() OVER (ORDER BY added_wait_hours DESC, kind, from_activity, to_activity) AS bottleneck_rank,
+           added_wait_hours / nullif(sum(added_wait_hours) OVER (PARTITION BY kind), 0) AS share_of_added_wait
+    FROM summary
+), concentration AS (
+    -- Only for the 50 biggest bottlenecks: the breakdown multiplies rows by the attributes.
+    SELECT r.bottleneck_rank, d.dimension, d.dimension_value,
+           sum(x.excess_hours) / nullif(any_value(r.added_wait_hours), 0) AS value_share_of_added_wait,
+           count(*) / any_value(r.occurrences) AS value_share_of_occurrences
+    FROM ranked AS r
+    JOIN excess AS x ON x.kind = r.kind AND x.from_activity = r.from_activity
+                    AND x.to_activity IS NOT DISTINCT FROM r.to_activity
+    JOIN mining.case_dimensions AS d ON d.case_id = x.case_id
+    WHERE r.bottleneck_rank <= 50
+    GROUP BY r.bottleneck_rank, d.dimension, d.dimension_value
+), top_concentration AS (
+    SELECT bottleneck_rank,
+           arg_max(dimension, value_share_of_added_wait - value_share_of_occurrences) AS concentrated_in,
+           arg_max(dimension_value, value_share_of_added_wait - value_share_of_occurrences) AS concentrated_value,
+           arg_max(value_share_of_added_wait, value_share_of_added_wait - value_share_of_occurrences)
+               AS value_share_of_added_wait,
+           arg_max(value_share_of_occurrences, value_share_of_added_wait - value_share_of_occurrences)
+               AS value_share_of_occurrences
+    FROM concentration
+    GROUP BY bottleneck_rank
+)
+SELECT r.bottleneck_rank, r.kind, r.from_activity, r.to_activity, r.occurrences, r.cases, r.median_hours,
+       r.p90_hours, r.total_wait_hours, r.added_wait_hours, r.share_of_added_wait, t.concentrated_in,
+       t.concentrated_value, t.value_share_of_added_wait, t.value_share_of_occurrences
+FROM ranked AS r
+LEFT JOIN top_concentration AS t USING (bottleneck_rank)
+ORDER BY r.bottleneck_rank

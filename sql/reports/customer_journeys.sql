@@ -1,0 +1,53 @@
+-- Customer journeys (questions 5 and 11): the most common paths through the milestones (sales
+-- touches left out), the detours (a step back to an earlier step of the reference path), the loops (an activity
+-- repeated in a case) and the redundant steps (the same activity twice in a row).
+-- columns:
+-- journey_type: 'path', 'detour', 'loop' or 'redundant'
+-- journey_rank: rank within the type, most cases first
+-- pattern: the path, 'A > B' for a detour or a redundant step, the repeated activity for a loop
+-- cases: cases with the pattern
+-- share: cases / all cases (path) or / cases that had the pattern's first activity (detour, loop, redundant)
+-- median_cycle_days: median days from first to last event of those cases
+-- example_case_id: one case with the pattern
+WITH case_span AS (
+    SELECT case_id, epoch(max(timestamp) - min(timestamp)) / 86400 AS cycle_days
+    FROM mining.milestone_events GROUP BY case_id
+), with_activity AS (
+    SELECT activity, count(DISTINCT case_id) AS cases FROM mining.milestone_events GROUP BY activity
+), paths AS (
+    SELECT case_id, string_agg(activity, ' > ' ORDER BY step) AS pattern
+    FROM mining.milestone_events GROUP BY case_id
+), path_rows AS (
+    SELECT 'path' AS journey_type, pattern, count(*) AS cases, count(*) / (SELECT count(*) FROM paths) AS share,
+           median(s.cycle_days) AS median_cycle_days, min(p.case_id) AS example_case_id
+    FROM paths AS p JOIN case_span AS s USING (case_id)
+    GROUP BY pattern
+), detours AS (
+    -- A step back: to a reference-path step before the furthest one the case had reached.
+    SELECT DISTINCT case_id, previous_activity AS activity, previous_activity || ' > ' || activity AS pattern
+    FROM mining.milestone_events
+    WHERE path_step < furthest_path_step
+), redundant AS (
+    SELECT DISTINCT case_id, activity, activity || ' > ' || next_activity AS pattern
+    FROM mining.milestone_events
+    WHERE next_activity = activity
+), loops AS (
+    SELECT case_id, activity, activity AS pattern
+    FROM mining.milestone_events GROUP BY case_id, activity HAVING count(*) > 1
+), step_rows AS (
+    SELECT t.journey_type, t.pattern, count(*) AS cases, count(*) / any_value(w.cases) AS share,
+           median(s.cycle_days) AS median_cycle_days, min(t.case_id) AS example_case_id
+    FROM (SELECT 'detour' AS journey_type, * FROM detours
+          UNION ALL SELECT 'redundant', * FROM redundant
+          UNION ALL SELECT 'loop', * FROM loops) AS t
+    JOIN with_activity AS w USING (activity)
+    JOIN case_span AS s USING (case_id)
+    GROUP BY t.journey_type, t.pattern
+), ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY journey_type ORDER BY cases DESC, pattern) AS journey_rank
+    FROM (SELECT * FROM path_rows UNION ALL SELECT * FROM step_rows)
+)
+SELECT journey_type, journey_rank, pattern, cases, share, median_cycle_days, example_case_id
+FROM ranked
+WHERE journey_type <> 'path' OR journey_rank <= 50
+ORDER BY CASE journey_type WHEN 'path' THEN 1 WHEN 'detour' THEN 2 WHEN 'loop' THEN 3 ELSE 4 END, journey_rank
