@@ -24,3 +24,15 @@ def small_org(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("small-org")
     generate(folder, leads=2000, seed=5)
     return folder
+
+
+@pytest.fixture(scope="session")
+def truth_warehouse(truth_org, tmp_path_factory) -> Path:
+    """The truth org extracted over HTTPS and built through the whole mining stage; tests open
+    it read-only (a test that changes tables builds its own)."""
+    from .test_event_log import extract_and_build
+
+    path = tmp_path_factory.mktemp("truth-warehouse") / "warehouse.duckdb"
+    con, _ = extract_and_build(truth_org, path)
+    con.close()
+    return path

@@ -96,17 +96,26 @@ def test_event_log_equals_the_expected_event_log(tmp_path, seed, leads):
         con.close()
 
 
-def test_every_core_table_and_column_has_a_comment(small_org, tmp_path):
+def test_every_table_and_column_has_a_comment(small_org, tmp_path):
     con, _ = extract_and_build(small_org, tmp_path / "warehouse.duckdb")
     try:
+        # Analysts read the comments: every table and column of core, mining and reports has one.
         tables = con.execute(
-            "SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'core'"
+            "SELECT schema_name || '.' || table_name, comment FROM duckdb_tables() "
+            "WHERE schema_name IN ('core', 'mining', 'reports')"
         ).fetchall()
-        assert {t for t, _ in tables} >= {"event_log", "cases", "activity_catalogue"}
-        assert all(comment for _, comment in tables)
+        assert {t for t, _ in tables} >= {
+            "core.event_log",
+            "core.cases",
+            "core.activity_catalogue",
+            "mining.case_conformance",
+            "reports.compliance_violations",
+            "reports.root_causes",
+        }
+        assert [t for t, comment in tables if not comment] == []
         uncommented = con.execute(
             "SELECT table_name, column_name FROM duckdb_columns() "
-            "WHERE schema_name = 'core' AND comment IS NULL"
+            "WHERE schema_name IN ('core', 'mining', 'reports') AND coalesce(comment, '') = ''"
         ).fetchall()
         assert uncommented == []
     finally:

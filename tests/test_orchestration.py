@@ -112,14 +112,20 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
         AssetKey(["core", "cases"]),
         AssetKey(["raw", "Lead"]),
         AssetKey(["reports", "variants"]),
+        AssetKey(["mining", "reference_path"]),
+        AssetKey(["mining", "case_conformance"]),
+        AssetKey(["mining", "process_model"]),
+        AssetKey(["reports", "compliance_violations"]),
+        AssetKey(["reports", "root_causes"]),
         AssetKey(["analytics_file"]),
     } <= materialized
+    assert (tmp_path / "outputs" / "process_model.bpmn").stat().st_size > 0
     with duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True) as analytics:
         assert analytics.execute("SELECT count(*) FROM reports.process_map_edges").fetchone()[0] > 0
         history = analytics.execute(
             "SELECT count(*), count(DISTINCT snapshot_date) FROM reports.kpi_history"
         ).fetchone()
-        assert history == (8, 1)
+        assert history == (9, 1)  # the nine KPIs of reports.kpi_summary
     checks = {
         evaluation.check_name: evaluation.passed
         for evaluation in result.get_asset_check_evaluations()

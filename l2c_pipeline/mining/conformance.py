@@ -88,7 +88,10 @@ def align_traces(traces: Sequence[Sequence[str]], process: TargetProcess) -> lis
     ]
     frame = pd.DataFrame(rows, columns=["case:concept:name", "concept:name", "time:timestamp"])
     empty = {i for i, trace in enumerate(traces) if not trace}
-    aligned = iter(pm4py.conformance_diagnostics_alignments(frame, net, initial, final))
+    # A log with no event on the path (another process's log) has nothing to align.
+    aligned = iter(
+        pm4py.conformance_diagnostics_alignments(frame, net, initial, final) if rows else []
+    )
     results = []
     for i, trace in enumerate(traces):
         if i in empty:
@@ -141,6 +144,7 @@ def write_case_conformance(con, process: TargetProcess, log=lambda message: None
             "detail": [r.detail for r in results],
         }
     )
+    con = con.cursor()  # a caller's half-read result on `con` must not block the registration
     con.register("_trace_conformance", frame)
     try:
         rows = replace_table(

@@ -232,6 +232,8 @@ def write_target_process(con, process: TargetProcess) -> dict[str, int]:
         [(e["rule"], e.get("case_id"), e.get("reason")) for e in process.allowlist],
         columns=["rule", "case_id", "reason"],
     ).astype("string")
+    # A cursor of its own: a caller's half-read result on `con` must not block the registration.
+    con = con.cursor()
     con.register("_steps", steps)
     con.register("_rules", rules)
     con.register("_allowlist", allowlist)

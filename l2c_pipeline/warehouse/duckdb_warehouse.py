@@ -162,6 +162,7 @@ def replace_table(
     """Create or replace `table` from a SELECT, with its comments, in one transaction (readers
     see the old table or the new one); returns the row count. A column without a comment is
     a mistake: the comments are the analysts' documentation."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
     with transaction(con):
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", parameters or [])
         actual = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]

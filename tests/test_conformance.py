@@ -1,0 +1,243 @@
+"""Conformance and compliance: pm4py run once per distinct trace gives the same per-case
+result as pm4py run on every case; the rules of process.yaml flag the cases the event log
+says they should; the allowlist silences; the discovered BPMN model replays its variants."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import duckdb
+import pm4py
+import pytest
+
+from l2c_pipeline.mining.conformance import align_traces, reference_net
+from l2c_pipeline.mining.discovery import discover_bpmn, top_variants
+from l2c_pipeline.mining.stage import build_pipeline
+from l2c_pipeline.mining.target_process import load_target_process
+
+from .test_mining_parity import pm4py_frame
+
+
+@pytest.fixture(scope="module")
+def tables(truth_warehouse):
+    con = duckdb.connect(str(truth_warehouse), read_only=True)
+    yield con
+    con.close()
+
+
+def test_per_variant_conformance_equals_pm4py_on_every_case(tables):
+    process = load_target_process()
+    frame = pm4py_frame(tables)
+    frame = frame[frame["concept:name"].isin(process.reference_path)]
+    net, initial, final = reference_net(process)
+    expected = pm4py.conformance_diagnostics_alignments(
+        frame, net, initial, final, return_diagnostics_dataframe=True
+    )
+    expected = {
+        row.case_id: (row.fitness, bool(row.is_fit)) for row in expected.itertuples(index=False)
+    }
+    actual = {
+        case_id: (fitness, is_conformant)
+        for case_id, fitness, is_conformant in tables.execute(
+            "SELECT case_id, fitness, is_conformant FROM mining.case_conformance"
+        ).fetchall()
+    }
+    # Every case is in the table; pm4py sees only cases with at least one event on the path.
+    assert set(expected) <= set(actual)
+    assert len(actual) == tables.execute("SELECT count(*) FROM core.cases").fetchone()[0]
+    for case_id, (fitness, is_fit) in expected.items():
+        assert math.isclose(actual[case_id][0], fitness, rel_tol=1e-9), case_id
+        assert actual[case_id][1] == is_fit, case_id
+    conformant = sum(
+        is_fit for case_id, (_, is_fit) in expected.items() if case_id.startswith("006")
+    )
+    opportunities = sum(1 for case_id in actual if case_id.startswith("006"))
+    rate = tables.execute(
+        "SELECT value FROM reports.kpi_summary WHERE kpi = 'conformance_rate'"
+    ).fetchone()[0]
+    assert math.isclose(rate, conformant / opportunities, rel_tol=1e-12)
+    assert 0.3 < rate < 0.95  # the demo org deviates, but not everywhere
+
+
+def test_variants_carry_their_conformance(tables):
+    mixed = tables.execute("""
+        SELECT count(*) FROM reports.variants AS r
+        JOIN mining.case_variants AS v USING (variant)
+        JOIN mining.case_conformance AS c USING (case_id)
+        WHERE r.is_conformant IS DISTINCT FROM c.is_conformant
+    """).fetchone()[0]
+    assert mixed == 0
+    assert tables.execute(
+        "SELECT count(*) FILTER (WHERE is_conformant), count(*) FILTER (WHERE NOT is_conformant) "
+        "FROM reports.variants"
+    ).fetchone() > (0, 0)
+
+
+def test_alignment_details_name_the_deviation():
+    process = load_target_process()
+    path = list(process.reference_path)
+    skipped = [a for a in path[:12] if a != "Quote Accepted"]
+    repeated = path[:8] + ["Quote Created"] + path[8:10]
+    results = align_traces([path, path[:5], skipped, repeated], process)
+    assert [r.is_conformant for r in results] == [True, True, False, False]
+    assert results[2].skipped == ("Quote Accepted",) and results[2].unexpected == ()
+    assert results[3].unexpected == ("Quote Created",)
+    assert "skipped Quote Accepted" in results[2].detail
+    # Optional and repeatable steps are allowed.
+    without_qualification = [a for a in path if a != "Stage: Qualification"]
+    paid_twice = path[:-1] + ["Payment Received", "Invoice Paid"]
+    assert all(r.is_conformant for r in align_traces([without_qualification, paid_twice], process))
+
+
+def _counts_from_expected_log(org, sql: str) -> set:
+    """Run `sql` over the generator's expected event log (not the warehouse) as table `log`."""
+    con = duckdb.connect()
+    literal = str(org / "expected_event_log.csv").replace("'", "''")
+    con.execute(
+        f"CREATE VIEW log AS SELECT case_id, activity, \"timestamp\"::TIMESTAMP AS ts FROM read_csv('{literal}', "
+        "header = true, all_varchar = true)"
+    )
+    return set(con.execute(sql).fetchall())
+
+
+def test_rule_violations_match_the_expected_event_log(tables, truth_org):
+    process = load_target_process()
+    flagged = set(
+        tables.execute(
+            "SELECT case_id, activity FROM reports.compliance_violations WHERE rule = 'max_occurrences'"
+        ).fetchall()
+    )
+    limits = " OR ".join(
+        f"(activity = '{a}' AND n > {n})" for a, n in process.max_occurrences.items()
+    )
+    expected = _counts_from_expected_log(
+        truth_org,
+        f"SELECT case_id, activity FROM (SELECT case_id, activity, count(*) AS n FROM log GROUP BY ALL) WHERE {limits}",
+    )
+    assert flagged == expected and expected
+    flagged = set(
+        tables.execute(
+            "SELECT case_id, activity FROM reports.compliance_violations WHERE rule = 'ordering_rules'"
+        ).fetchall()
+    )
+    expected = set()
+    for first, then in process.ordering_rules:
+        expected |= _counts_from_expected_log(
+            truth_org,
+            f"""SELECT case_id, '{then}' FROM log GROUP BY case_id
+                HAVING min(ts) FILTER (WHERE activity = '{then}') < min(ts) FILTER (WHERE activity = '{first}')""",
+        )
+    assert flagged == expected
+    flagged = {
+        c
+        for (c,) in tables.execute(
+            "SELECT case_id FROM reports.compliance_violations WHERE rule = 'won_without_quote'"
+        ).fetchall()
+    }
+    expected = {
+        c
+        for (c,) in _counts_from_expected_log(
+            truth_org,
+            "SELECT case_id FROM log GROUP BY case_id HAVING bool_or(activity = 'Opportunity Closed Won') "
+            "AND NOT bool_or(activity = 'Quote Created')",
+        )
+    }
+    assert flagged == expected and expected
+
+
+def test_every_violation_has_a_known_rule_and_severity(tables):
+    rows = tables.execute(
+        "SELECT DISTINCT rule, severity FROM reports.compliance_violations ORDER BY ALL"
+    ).fetchall()
+    rules = {r for r, _ in rows}
+    assert rules >= {
+        "mandatory_activities",
+        "max_occurrences",
+        "discount_approval",
+        "won_without_quote",
+        "target_process_fitness",
+    }
+    assert {s for _, s in rows} <= {"high", "medium", "low"}
+    assert (
+        tables.execute(
+            "SELECT count(*) FROM reports.compliance_violations WHERE detail IS NULL OR detail = ''"
+        ).fetchone()[0]
+        == 0
+    )
+
+
+def test_the_allowlist_silences_accepted_deviations(truth_warehouse, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(truth_warehouse, warehouse)
+    con = duckdb.connect(str(warehouse))
+    try:
+        before = dict(
+            con.execute(
+                "SELECT rule, count(*) FROM reports.compliance_violations GROUP BY rule"
+            ).fetchall()
+        )
+        one_case, its_rows = con.execute(
+            "SELECT case_id, count(*) FROM reports.compliance_violations WHERE rule = 'max_occurrences' "
+            "GROUP BY case_id ORDER BY case_id LIMIT 1"
+        ).fetchone()
+        process_file = tmp_path / "process.yaml"
+        shipped = (load_target_process.__globals__["default_process_file"]()).read_text()
+        process_file.write_text(
+            shipped.replace(
+                "allowlist: []",
+                "allowlist:\n"
+                "  - rule: won_without_quote\n"
+                "    reason: inside sales closes small deals on the phone\n"
+                f"  - rule: max_occurrences\n    case_id: {one_case}\n",
+            )
+        )
+        process = load_target_process(process_file)
+        build_pipeline(
+            con,
+            process,
+            tables={
+                "mining.reference_path",
+                "mining.process_rules",
+                "mining.compliance_allowlist",
+                "reports.compliance_violations",
+            },
+        )
+        after = dict(
+            con.execute(
+                "SELECT rule, count(*) FROM reports.compliance_violations GROUP BY rule"
+            ).fetchall()
+        )
+        assert "won_without_quote" not in after and before["won_without_quote"] > 0
+        assert after["max_occurrences"] == before["max_occurrences"] - its_rows
+        assert {r: n for r, n in after.items() if r != "max_occurrences"} == {
+            r: n for r, n in before.items() if r not in ("max_occurrences", "won_without_quote")
+        }
+    finally:
+        con.close()
+
+
+def test_discovered_bpmn_model_replays_the_variants_it_was_mined_from(truth_warehouse, tmp_path):
+    con = duckdb.connect(str(truth_warehouse), read_only=True)
+    try:
+        model = discover_bpmn(con, tmp_path / "out" / "process_model.bpmn", coverage=0.8)
+        variants, cases, _ = top_variants(con, 0.8)
+    finally:
+        con.close()
+    assert model.coverage >= 0.8 and model.cases_total == cases == 8000
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["process_model.bpmn"]
+    bpmn = pm4py.read_bpmn(str(model.path))
+    net, initial, final = pm4py.convert_to_petri_net(bpmn)
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        [
+            (str(i), a, pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(minutes=j))
+            for i, (activities, _) in enumerate(variants)
+            for j, a in enumerate(activities)
+        ],
+        columns=["case:concept:name", "concept:name", "time:timestamp"],
+    )
+    fitness = pm4py.fitness_token_based_replay(frame, net, initial, final)
+    assert fitness["perc_fit_traces"] == 100.0
+    assert model.activities >= len({a for activities, _ in variants for a in activities})
