@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from .demo_org.generator import MAX_LEADS
+
 DEFAULT_HOME = ".l2c"
 
 
@@ -31,10 +33,10 @@ def demo_org() -> None:
 @demo_org.command("generate")
 @click.option(
     "--leads",
-    type=click.IntRange(1, 1_000_000),
+    type=click.IntRange(1, MAX_LEADS),
     default=2000,
     show_default=True,
-    help="Number of leads (100 to 1,000,000 is the intended range).",
+    help=f"Number of leads (100 to {MAX_LEADS:,} is the intended range).",
 )
 @click.option(
     "--seed", type=int, default=42, show_default=True, help="Same seed, same files, byte for byte."
@@ -242,6 +244,12 @@ def _print_event_log(warehouse: Path) -> None:
     analytics = default_analytics_path(warehouse)
     if analytics.exists():
         _print_kpis(analytics)
+        _print_findings(analytics)
+        from .warehouse.publish import default_output_dir
+
+        model = default_output_dir(warehouse) / "process_model.bpmn"
+        if model.exists():
+            click.echo(f"discovered process model (BPMN): {model.resolve()}")
         click.echo(
             f"analytics file (open it read-only; core, mining and reports): {analytics.resolve()}"
         )
@@ -267,6 +275,31 @@ def _print_kpis(analytics: Path) -> None:
         click.echo(f"  {kpi.replace('_', ' '):<32}{shown}")
 
 
+def _print_findings(analytics: Path) -> None:
+    """The strongest root cause of each outcome and the compliance picture, in a sentence each."""
+    import duckdb
+
+    with duckdb.connect(str(analytics), read_only=True) as con:
+        causes = con.execute(
+            "SELECT kpi, attribute, value, kpi_value, baseline, lift FROM reports.root_causes "
+            "WHERE is_root_cause AND rank_in_kpi = 1 ORDER BY kpi"
+        ).fetchall()
+        violations = con.execute(
+            "SELECT rule, count(DISTINCT case_id) FROM reports.compliance_violations "
+            "WHERE severity = 'high' GROUP BY rule ORDER BY 2 DESC"
+        ).fetchall()
+    if causes:
+        click.echo("\nstrongest root causes (reports.root_causes):")
+        for kpi, attribute, value, rate, baseline, lift in causes:
+            click.echo(
+                f"  {kpi.replace('_', ' ')}: {attribute.replace('_', ' ')} {value} "
+                f"{rate:.0%} against {baseline:.0%} for the rest ({lift:.1f}x)"
+            )
+    if violations:
+        listed = ", ".join(f"{rule.replace('_', ' ')} {cases:,}" for rule, cases in violations)
+        click.echo(f"cases breaking high-severity rules (reports.compliance_violations): {listed}")
+
+
 @main.command("run")
 def run_command() -> None:
     """Materialize the whole graph once with the configured source (the nightly job)."""
@@ -277,7 +310,7 @@ def run_command() -> None:
 
 
 @main.command("demo")
-@click.option("--leads", type=click.IntRange(100, 1_000_000), default=2000, show_default=True)
+@click.option("--leads", type=click.IntRange(100, MAX_LEADS), default=2000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 def demo_command(leads: int, seed: int) -> None:
     """Run the pipeline on the built-in demo org and show what it loaded."""

@@ -37,7 +37,7 @@ EXPECTED_LOG_HEADER = (
     "object_id",
     "resource_id",
 )
-MAX_LEADS = 1_000_000
+MAX_LEADS = 2_000_000  # 2M leads: about 19M events, 28M records
 
 
 class DatetimeFormatter:

@@ -13,7 +13,7 @@
 -- amount: opportunity amount
 -- deal_size: amount band: '<25k', '25k-75k', '75k-150k' or '150k+'
 -- discount_pct: discount % of the accepted (syncing) quote, else of the latest quote (what was offered), else 0
--- discount_band: 'none', '0-10%', '10-20%', '20-30%' or '>30%' (upper bounds included)
+-- discount_band: 'none' (0%), '0-10%', '10-20%', '20-30%' or '>30%' (upper bounds included); null without a quote
 -- is_won: closed won
 -- is_lost: closed lost
 -- is_closed: closed (won or lost; for a lead: disqualified)
@@ -77,7 +77,7 @@ SELECT
     CASE WHEN c.amount IS NULL THEN NULL WHEN c.amount < 25000 THEN '<25k' WHEN c.amount < 75000 THEN '25k-75k'
          WHEN c.amount < 150000 THEN '75k-150k' ELSE '150k+' END AS deal_size,
     CASE WHEN c.case_type = 'opportunity' THEN coalesce(od.discount_pct, 0) END AS discount_pct,
-    CASE WHEN c.case_type = 'lead' THEN NULL WHEN coalesce(od.discount_pct, 0) = 0 THEN 'none'
+    CASE WHEN od.discount_pct IS NULL THEN NULL WHEN od.discount_pct = 0 THEN 'none'
          WHEN od.discount_pct <= 10 THEN '0-10%' WHEN od.discount_pct <= 20 THEN '10-20%'
          WHEN od.discount_pct <= 30 THEN '20-30%' ELSE '>30%' END AS discount_band,
     c.is_won, c.is_closed AND NOT c.is_won AND c.case_type = 'opportunity' AS is_lost, c.is_closed,

@@ -31,7 +31,7 @@ WITH as_of AS (
         CASE WHEN p.paid_at IS NULL THEN date_diff('day', i.due_date, a.as_of::DATE) END AS days_open_past_due,
         i.invoice_date > a.as_of::DATE - 90 AS invoiced_last_90_days,
         coalesce(f.account_name, '(unknown)') AS customer, coalesce(f.segment, '(unknown)') AS segment,
-        coalesce(i.invoice_type, '(unknown)') AS invoice_type, coalesce(f.discount_band, '(unknown)') AS discount_band
+        coalesce(i.invoice_type, '(unknown)') AS invoice_type, coalesce(f.discount_band, 'no quote') AS discount_band
     FROM staging.stg_invoices AS i
     CROSS JOIN as_of AS a
     LEFT JOIN paid AS p ON p.invoice_id = i.invoice_id
