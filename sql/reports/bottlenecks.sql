@@ -14,7 +14,7 @@
 -- total_wait_hours: all waiting time spent in it
 -- added_wait_hours: waiting beyond the typical wait, summed over occurrences
 -- share_of_added_wait: added_wait_hours / the added wait of all transitions or all stages (same kind)
--- concentrated_in: the attribute (sales_rep, team, region, ...) whose value concentrates the added wait
+-- concentrated_in: the attribute (sales_rep, team, region, ...) whose value concentrates the added wait (top 20 bottlenecks)
 -- concentrated_value: that value
 -- value_share_of_added_wait: the value's share of the added wait
 -- value_share_of_occurrences: the value's share of the occurrences
@@ -26,36 +26,42 @@ WITH occurrences AS (
     SELECT 'stage', 'Stage: ' || stage, NULL, case_id, days * 24
     FROM mining.stage_visits
     WHERE days IS NOT NULL
+), keyed AS (
+    -- One text key per transition or stage, so the joins below are plain equi-joins.
+    SELECT kind || '|' || from_activity || '|' || coalesce(to_activity, '') AS bottleneck, * FROM occurrences
 ), typical AS (
-    SELECT kind, from_activity, to_activity, median(hours) AS typical_hours
-    FROM occurrences
-    GROUP BY ALL
-), excess AS (
-    SELECT o.*, greatest(o.hours - t.typical_hours, 0) AS excess_hours
-    FROM occurrences AS o
-    JOIN typical AS t ON t.kind = o.kind AND t.from_activity = o.from_activity
-                     AND t.to_activity IS NOT DISTINCT FROM o.to_activity
+    SELECT bottleneck, median(hours) AS typical_hours FROM keyed GROUP BY bottleneck
+), excess AS MATERIALIZED (
+    SELECT k.*, t.typical_hours, greatest(k.hours - t.typical_hours, 0) AS excess_hours
+    FROM keyed AS k JOIN typical AS t USING (bottleneck)
 ), summary AS (
-    SELECT kind, from_activity, to_activity, count(*) AS occurrences, count(DISTINCT case_id) AS cases,
-           median(hours) AS median_hours, quantile_cont(hours, 0.9) AS p90_hours, sum(hours) AS total_wait_hours,
+    SELECT bottleneck, any_value(kind) AS kind, any_value(from_activity) AS from_activity,
+           any_value(to_activity) AS to_activity, count(*) AS occurrences, count(DISTINCT case_id) AS cases,
+           any_value(typical_hours) AS median_hours, quantile_cont(hours, 0.9) AS p90_hours,
+           sum(hours) AS total_wait_hours,
            sum(excess_hours) AS added_wait_hours
     FROM excess
-    GROUP BY ALL
+    GROUP BY bottleneck
 ), ranked AS (
     SELECT *, row_number() OVER (ORDER BY added_wait_hours DESC, kind, from_activity, to_activity) AS bottleneck_rank,
            added_wait_hours / nullif(sum(added_wait_hours) OVER (PARTITION BY kind), 0) AS share_of_added_wait
     FROM summary
+), per_case AS (
+    -- Only for the 20 biggest bottlenecks, summed per case first: the breakdown multiplies rows
+    -- by the attributes.
+    SELECT r.bottleneck_rank, x.case_id, sum(x.excess_hours) AS excess_hours, count(*) AS occurrences
+    FROM excess AS x
+    JOIN ranked AS r USING (bottleneck)
+    WHERE r.bottleneck_rank <= 20
+    GROUP BY r.bottleneck_rank, x.case_id
 ), concentration AS (
-    -- Only for the 50 biggest bottlenecks: the breakdown multiplies rows by the attributes.
-    SELECT r.bottleneck_rank, d.dimension, d.dimension_value,
-           sum(x.excess_hours) / nullif(any_value(r.added_wait_hours), 0) AS value_share_of_added_wait,
-           count(*) / any_value(r.occurrences) AS value_share_of_occurrences
-    FROM ranked AS r
-    JOIN excess AS x ON x.kind = r.kind AND x.from_activity = r.from_activity
-                    AND x.to_activity IS NOT DISTINCT FROM r.to_activity
-    JOIN mining.case_dimensions AS d ON d.case_id = x.case_id
-    WHERE r.bottleneck_rank <= 50
-    GROUP BY r.bottleneck_rank, d.dimension, d.dimension_value
+    SELECT p.bottleneck_rank, d.dimension, d.dimension_value,
+           sum(p.excess_hours) / nullif(any_value(r.added_wait_hours), 0) AS value_share_of_added_wait,
+           sum(p.occurrences) / any_value(r.occurrences) AS value_share_of_occurrences
+    FROM per_case AS p
+    JOIN mining.case_dimensions AS d USING (case_id)
+    JOIN ranked AS r USING (bottleneck_rank)
+    GROUP BY p.bottleneck_rank, d.dimension, d.dimension_value
 ), top_concentration AS (
     SELECT bottleneck_rank,
            arg_max(dimension, value_share_of_added_wait - value_share_of_occurrences) AS concentrated_in,
