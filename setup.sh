@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything l2c_pipeline needs on a fresh Debian machine with Python 3.11:
 # system packages (graphviz for process maps, the venv module), a virtual environment in .venv,
-# and the project. `./setup.sh --dev` adds the test and lint tools.
+# and the project. `./setup.sh --dev` adds the test and lint tools and Debian's Chromium (the
+# HTML report is tested in it).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -10,6 +11,10 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 need_apt=()
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# The tests open the HTML report in a real browser: Debian's Chromium.
+if [ "${1:-}" = "--dev" ]; then
+  [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"
   as_root apt-get update -qq

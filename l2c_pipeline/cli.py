@@ -189,7 +189,7 @@ def _run_graph() -> tuple[bool, str]:
 def _print_loaded(run_id: str) -> None:
     from .warehouse.duckdb_warehouse import connect
 
-    warehouse = Path(os.environ.get("L2C_WAREHOUSE") or _home() / "warehouse.duckdb")
+    warehouse = _warehouse_path()
     con = connect(warehouse)
     try:
         rows = con.execute(
@@ -200,6 +200,12 @@ def _print_loaded(run_id: str) -> None:
         ).fetchall()
     finally:
         con.close()
+    if not rows:  # the file source: nothing was extracted
+        click.echo(
+            f"loaded {os.environ.get('L2C_EVENT_LOG_FILE', 'the event-log file')} into {warehouse}"
+        )
+        _print_event_log(warehouse)
+        return
     click.echo(
         f"{'object':<28}{'method':>7}{'read':>9}{'new':>9}{'changed':>9}{'deleted':>8}{'calls':>6}  status"
     )
@@ -247,9 +253,14 @@ def _print_event_log(warehouse: Path) -> None:
         _print_findings(analytics)
         from .warehouse.publish import default_output_dir
 
-        model = default_output_dir(warehouse) / "process_model.bpmn"
-        if model.exists():
-            click.echo(f"discovered process model (BPMN): {model.resolve()}")
+        outputs = default_output_dir(warehouse)
+        for name, what in (
+            ("report.html", "HTML report (opens with no network)"),
+            ("process_map_performance.svg", "process map"),
+            ("process_model.bpmn", "discovered process model (BPMN)"),
+        ):
+            if (outputs / name).exists():
+                click.echo(f"{what}: {(outputs / name).resolve()}")
         click.echo(
             f"analytics file (open it read-only; core, mining and reports): {analytics.resolve()}"
         )
@@ -327,6 +338,102 @@ def demo_command(leads: int, seed: int) -> None:
     click.echo(f"\n{len(truths)} planted truths in {folder / 'truths.json'}, e.g.:")
     for truth in truths[:3]:
         click.echo(f"  - {truth['statement']}")
+
+
+def _warehouse_path() -> Path:
+    return Path(os.environ.get("L2C_WAREHOUSE") or _home() / "warehouse.duckdb")
+
+
+@main.command("report")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Default: report.html in the output folder.",
+)
+def report_command(out: Path | None) -> None:
+    """Write the HTML report (and the process maps) from the analytics file, read-only: it works
+    while the pipeline runs."""
+    import duckdb
+
+    from .outputs.html_report import write_report
+    from .outputs.process_maps import process_map, render
+    from .warehouse.publish import default_analytics_path, default_output_dir
+
+    warehouse = _warehouse_path()
+    analytics = default_analytics_path(warehouse)
+    if not analytics.exists():
+        raise click.ClickException(
+            f"no analytics file at {analytics}: run `l2c run` (or `l2c demo`) first"
+        )
+    folder = default_output_dir(warehouse)
+    with duckdb.connect(str(analytics), read_only=True) as con:
+        svg = render(process_map(con, "performance").dot, folder / "process_map_performance")["svg"]
+        path = write_report(con, out or folder / "report.html", svg.read_text(encoding="utf-8"))
+    click.echo(f"HTML report: {path.resolve()}")
+
+
+@main.command("template")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("l2c_event_log_template.xlsx"),
+    show_default=True,
+)
+def template_command(out: Path) -> None:
+    """Write the event-log template (.xlsx): Events, Cases and Instructions sheets."""
+    import duckdb
+
+    from .file_source.template import write_template
+    from .models.sql_models import default_sql_dir
+
+    catalogue = default_sql_dir() / "core" / "activity_catalogue.sql"
+    with duckdb.connect() as con:
+        rows = con.execute(catalogue.read_text(encoding="utf-8")).fetchall()
+    path = write_template(
+        out, [(activity, family, description) for activity, family, _, description in rows]
+    )
+    click.echo(f"template: {path.resolve()} ({len(rows)} activities in the drop-down)")
+
+
+@main.command("export")
+@click.option(
+    "--format",
+    "formats",
+    default="csv,parquet,xes,ocel",
+    show_default=True,
+    help="Comma-separated: csv, parquet, xes, ocel (OCEL 2.0 JSON).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write into. Default: the output folder beside the warehouse.",
+)
+def export_command(formats: str, out: Path | None) -> None:
+    """Export the event log for other process-mining tools."""
+    import duckdb
+
+    from .outputs.exports import export_event_log, parse_formats
+    from .warehouse.publish import default_output_dir
+
+    try:
+        chosen = parse_formats(formats)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--format") from None
+    warehouse = _warehouse_path()
+    if not warehouse.exists():
+        raise click.ClickException(
+            f"no warehouse at {warehouse}: run `l2c run` (or `l2c demo`) first"
+        )
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.IOException:
+        raise click.ClickException(
+            f"{warehouse} is being written by a running pipeline; export when it has finished"
+        ) from None
+    with con:
+        files = export_event_log(con, out or default_output_dir(warehouse), chosen)
+    for fmt, path in files.items():
+        click.echo(f"{fmt:<8}{path.resolve()}  ({path.stat().st_size:,} bytes)")
 
 
 if __name__ == "__main__":

@@ -18,9 +18,11 @@ from dagster import (
     in_process_executor,
 )
 
+from .file_source.assets import file_event_log
 from .mining.assets import MINING_ASSETS
 from .mining.target_process import catalogue_activities, load_target_process
 from .models.assets import EVENT_LOG_CHECKS, model_assets
+from .outputs.assets import OUTPUT_ASSETS
 from .resources import SalesforceResource, WarehouseResource, l2c_home
 from .salesforce.assets import raw_object_asset
 from .salesforce.catalogue import load_catalogue
@@ -59,10 +61,17 @@ def _warehouse_resource() -> WarehouseResource:
 # The target process is checked when the code location loads: a wrong key stops it with its name.
 TARGET_PROCESS = load_target_process(known_activities=catalogue_activities())
 
-raw_assets = [
-    raw_object_asset(spec) for spec in load_catalogue(os.environ.get("L2C_OBJECTS_FILE") or None)
-]
-sql_model_assets = model_assets()
+# L2C_SOURCE=file: a file replaces the extraction and the event-log models; the rest is the same.
+FILE_SOURCE = os.environ.get("L2C_SOURCE") == "file"
+if FILE_SOURCE:
+    source_assets = [file_event_log]
+    sql_model_assets = model_assets(schemas=("mining", "reports"))
+else:
+    source_assets = [
+        raw_object_asset(spec)
+        for spec in load_catalogue(os.environ.get("L2C_OBJECTS_FILE") or None)
+    ]
+    sql_model_assets = model_assets()
 nightly_job = define_asset_job(
     NIGHTLY_JOB,
     selection=AssetSelection.all(),
@@ -78,9 +87,10 @@ nightly_schedule = ScheduleDefinition(
 
 defs = Definitions(
     assets=[
-        *raw_assets,
+        *source_assets,
         *sql_model_assets,
         *MINING_ASSETS,
+        *OUTPUT_ASSETS,
         analytics_file_asset(
             [
                 *(a.key for a in sql_model_assets),
@@ -91,7 +101,8 @@ defs = Definitions(
     asset_checks=EVENT_LOG_CHECKS,
     jobs=[nightly_job],
     schedules=[nightly_schedule],
-    resources={"salesforce": _salesforce_resource(), "warehouse": _warehouse_resource()},
+    resources={"warehouse": _warehouse_resource()}
+    | ({} if FILE_SOURCE else {"salesforce": _salesforce_resource()}),
     # Every asset writes the one DuckDB file, one at a time: a single process serves the run
     # and its resources (one demo org, one Salesforce session) are set up once.
     executor=in_process_executor,

@@ -54,7 +54,9 @@ class SalesforceResource(ConfigurableResource):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._client = None  # one connection per run, never carried over from an earlier run
         if self.source not in SOURCES:
-            raise ValueError(f"L2C_SOURCE must be one of {', '.join(SOURCES)}, got {self.source!r}")
+            raise ValueError(
+                f"L2C_SOURCE must be one of {', '.join(SOURCES)} or file, got {self.source!r}"
+            )
         if self.source == "demo":
             from .demo_org.generator import generate
             from .demo_org.server import DemoOrgServer

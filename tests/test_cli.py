@@ -34,6 +34,24 @@ def test_demo_extracts_the_demo_org_and_exits_cleanly(tmp_path):
     assert int(leads[2].replace(",", "")) == lead_rows
     assert "23 objects synced into" in result.stdout
     assert (tmp_path / "warehouse.duckdb").exists()
+    assert (
+        f"HTML report (opens with no network): {tmp_path / 'outputs' / 'report.html'}"
+        in result.stdout
+    )
+    # The report again from the analytics file, and the exports other tools read.
+    report = run_l2c("report", "--out", str(tmp_path / "again.html"), home=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "Lead-to-Cash process report" in (tmp_path / "again.html").read_text(encoding="utf-8")
+    exported = run_l2c(
+        "export", "--format", "xes,ocel", "--out", str(tmp_path / "x"), home=tmp_path
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [
+        "event_log.ocel2.json",
+        "event_log.xes",
+    ]
+    wrong = run_l2c("export", "--format", "pdf", home=tmp_path)
+    assert wrong.returncode == 2 and "unknown export format 'pdf'" in wrong.stderr
 
 
 def test_generate_rejects_bad_arguments_with_one_line(tmp_path):

@@ -52,7 +52,7 @@ def test_per_variant_conformance_equals_pm4py_on_every_case(tables):
     conformant = sum(
         is_fit for case_id, (_, is_fit) in expected.items() if case_id.startswith("006")
     )
-    opportunities = sum(1 for case_id in actual if case_id.startswith("006"))
+    opportunities = sum(1 for case_id in expected if case_id.startswith("006"))
     rate = tables.execute(
         "SELECT value FROM reports.kpi_summary WHERE kpi = 'conformance_rate'"
     ).fetchone()[0]

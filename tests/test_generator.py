@@ -213,8 +213,8 @@ def test_truths_cover_the_brief(truth_org):
 
 
 def test_refuses_sizes_out_of_range(tmp_path):
-    with pytest.raises(ValueError, match="between 1 and 1,000,000"):
-        generate(tmp_path, leads=1_000_001, seed=1)
+    with pytest.raises(ValueError, match="between 1 and 2,000,000"):
+        generate(tmp_path, leads=2_000_001, seed=1)
 
 
 def test_catalogue_has_the_required_objects():

@@ -119,7 +119,22 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
         AssetKey(["reports", "root_causes"]),
         AssetKey(["analytics_file"]),
     } <= materialized
-    assert (tmp_path / "outputs" / "process_model.bpmn").stat().st_size > 0
+    outputs = tmp_path / "outputs"
+    for name in (
+        "process_model.bpmn",
+        "process_model.svg",
+        "process_map_frequency.svg",
+        "process_map_performance.png",
+        "report.html",
+        "event_log.csv",
+        "event_log.parquet",
+    ):
+        assert (outputs / name).stat().st_size > 0, name
+    assert {
+        AssetKey(["process_maps"]),
+        AssetKey(["html_report"]),
+        AssetKey(["event_log_exports"]),
+    } <= materialized
     with duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True) as analytics:
         assert analytics.execute("SELECT count(*) FROM reports.process_map_edges").fetchone()[0] > 0
         history = analytics.execute(

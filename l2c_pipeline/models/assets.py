@@ -59,9 +59,17 @@ def _model_asset(model: SqlModel, models: dict) -> AssetsDefinition:
     return _build
 
 
-def model_assets(sql_dir: Path | None = None) -> list[AssetsDefinition]:
+def model_assets(
+    sql_dir: Path | None = None, schemas: tuple[str, ...] | None = None
+) -> list[AssetsDefinition]:
+    """An asset per SQL model (only those of `schemas` when given: the file source supplies
+    staging and core itself)."""
     models = discover(sql_dir)
-    return [_model_asset(model, models) for model in models.values()]
+    return [
+        _model_asset(model, models)
+        for model in models.values()
+        if schemas is None or model.schema in schemas
+    ]
 
 
 def _check(context_sql: str, warehouse: WarehouseResource) -> int:

@@ -61,8 +61,10 @@ WITH log_span AS (
     UNION ALL
     SELECT 'conformance_rate',
            (SELECT avg(cc.is_conformant::INT) FROM mining.case_conformance AS cc
-            JOIN staging.stg_opportunities AS o ON o.opportunity_id = cc.case_id), 'share',
-           'opportunities following the target process (process.yaml) so far / opportunities (pm4py alignments)'
+            JOIN staging.stg_opportunities AS o ON o.opportunity_id = cc.case_id
+            WHERE cc.trace <> ''), 'share',
+           'opportunities following the target process (process.yaml) so far / opportunities with an event '
+           || 'on its reference path (pm4py alignments)'
     UNION ALL
     SELECT 'average_discount',
            (SELECT avg(discount_pct) FROM staging.stg_opportunities WHERE is_won), 'percent',

@@ -1,0 +1,509 @@
+"""Reading an event-log file (a filled template, a CSV or an XES file) and loading it into
+core.event_log and core.cases, so the rest of the graph runs as it does on Salesforce data.
+
+Every problem is reported, one line each, with the sheet (or line), row and column, and then
+nothing is loaded: the warehouse keeps what it had. Checks run set-based in DuckDB on the
+file's cells as text; only reading the file itself walks its rows.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .template import CASE_COLUMNS, CASES_SHEET, EVENT_COLUMNS, EVENTS_SHEET
+
+MAX_PROBLEMS_SHOWN = 50
+DEFAULT_MAX_FILE_MB = 500
+# An xlsx is a zip: refuse one that would unpack to much more than it weighs (a zip bomb).
+MAX_UNPACKED_RATIO = 100
+
+
+class EventFileError(ValueError):
+    """A file that cannot be loaded; the message lists every problem, one per line."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path, self.problems = Path(path), problems
+        shown = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
+        more = len(problems) - MAX_PROBLEMS_SHOWN
+        super().__init__(
+            f"{self.path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}, nothing loaded:\n"
+            + shown
+            + (f"\n  ... and {more} more" if more > 0 else "")
+        )
+
+
+@dataclass(frozen=True)
+class LoadedLog:
+    events: pd.DataFrame  # source_row, case_id, activity, timestamp, resource_name, stage, amount, is_won, discount_pct
+    cases: pd.DataFrame  # case_id and the CASE_COLUMNS keys (empty when the file has none)
+    source: str
+
+
+def max_file_bytes() -> int:
+    configured = os.environ.get("L2C_MAX_FILE_MB")
+    try:
+        megabytes = int(configured) if configured else DEFAULT_MAX_FILE_MB
+    except ValueError:
+        raise ValueError(f"L2C_MAX_FILE_MB must be a whole number, got {configured!r}") from None
+    return megabytes * 1024 * 1024
+
+
+def read_event_file(path: Path, known_activities: set[str] | None = None) -> LoadedLog:
+    """Read and check the file. `known_activities`: the catalogue, which a template's
+    activities must come from (CSV and XES files from other tools may use their own)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EventFileError(path, ["the file does not exist"])
+    size = path.stat().st_size
+    if size == 0:
+        raise EventFileError(path, ["the file is empty"])
+    if size > max_file_bytes():
+        raise EventFileError(
+            path,
+            [
+                f"the file is {size / 1024 / 1024:,.0f} MB, over the limit of "
+                f"{max_file_bytes() / 1024 / 1024:,.0f} MB (L2C_MAX_FILE_MB)"
+            ],
+        )
+    name = path.name.lower()
+    if name.endswith(".xlsx"):
+        return _read_xlsx(path, known_activities)
+    if name.endswith(".csv"):
+        return _read_csv(path)
+    if name.endswith(".xes") or name.endswith(".xes.gz"):
+        return _read_xes(path)
+    raise EventFileError(
+        path, ["unknown kind of file: expected .xlsx (the template), .csv or .xes"]
+    )
+
+
+def _text(value) -> str | None:
+    """A cell as text for the checks: dates in ISO form, booleans as true/false."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    return text or None
+
+
+# Other tools' names for the same columns (XES attribute names, as pm4py writes CSV).
+ALIASES = {
+    "case_id": ("case:concept:name", "case id", "case"),
+    "activity": ("concept:name", "activity name"),
+    "timestamp": ("time:timestamp", "timestamp", "time"),
+    "resource_name": ("org:resource", "resource"),
+}
+
+
+def _header_keys(header: tuple, columns, where: str, problems: list[str]) -> dict[str, int]:
+    """Column key -> position, from the header row (the template's headers, the keys, or the
+    XES attribute names)."""
+    names = {}
+    for position, cell in enumerate(header):
+        label = (_text(cell) or "").lower()
+        for column in columns:
+            if label in (column.header.lower(), column.key, *ALIASES.get(column.key, ())):
+                names.setdefault(column.key, position)
+    for column in columns:
+        if column.required and column.key not in names:
+            problems.append(f"{where}, row 1: missing column '{column.header}'")
+    return names
+
+
+def _read_xlsx(path: Path, known_activities: set[str] | None) -> LoadedLog:
+    from openpyxl import load_workbook
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise EventFileError(
+            path, ["not an xlsx file (it is not a zip archive; save it as .xlsx)"]
+        ) from None
+    if unpacked > MAX_UNPACKED_RATIO * path.stat().st_size or unpacked > 4 * max_file_bytes():
+        raise EventFileError(
+            path,
+            [
+                f"the xlsx unpacks to {unpacked / 1024 / 1024:,.0f} MB: refused as too large or malformed"
+            ],
+        )
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a broken file
+        raise EventFileError(
+            path, [f"not a readable xlsx file ({type(error).__name__}: {error})"]
+        ) from None
+    problems: list[str] = []
+    try:
+        if EVENTS_SHEET not in workbook.sheetnames:
+            raise EventFileError(
+                path,
+                [
+                    f"no sheet '{EVENTS_SHEET}' (found: {', '.join(workbook.sheetnames)}); use the template"
+                ],
+            )
+        events = _sheet_rows(
+            workbook[EVENTS_SHEET], EVENT_COLUMNS, f"sheet {EVENTS_SHEET}", problems
+        )
+        cases = (
+            _sheet_rows(
+                workbook[CASES_SHEET], CASE_COLUMNS, f"sheet {CASES_SHEET}", problems, optional=True
+            )
+            if CASES_SHEET in workbook.sheetnames
+            else _empty(CASE_COLUMNS)
+        )
+    finally:
+        workbook.close()
+    if problems:
+        raise EventFileError(path, problems)
+    return _checked(path, events, cases, "sheet", known_activities)
+
+
+def _sheet_rows(
+    sheet, columns, where: str, problems: list[str], optional: bool = False
+) -> pd.DataFrame:
+    rows = sheet.iter_rows(values_only=True)
+    header = next(rows, None)
+    if header is None or not any(_text(c) for c in header):
+        if not optional:
+            problems.append(f"{where} is empty: no header row and no events")
+        return _empty(columns)
+    positions = _header_keys(header, columns, where, problems)
+    records = []
+    for number, row in enumerate(rows, start=2):
+        cells = [_text(row[p]) if p < len(row) else None for p in positions.values()]
+        if any(cells):
+            records.append((number, *cells))
+    frame = pd.DataFrame(records, columns=["source_row", *positions.keys()], dtype=object)
+    if not records and not optional:
+        problems.append(f"{where} has a header but no events")
+    return frame
+
+
+def _empty(columns) -> pd.DataFrame:
+    return pd.DataFrame(columns=["source_row", *(c.key for c in columns)], dtype=object)
+
+
+def _read_csv(path: Path) -> LoadedLog:
+    con = duckdb.connect()
+    literal = str(path).replace("'", "''")
+    try:
+        frame = con.execute(
+            f"SELECT * FROM read_csv('{literal}', header = true, all_varchar = true, auto_detect = true)"
+        ).df()
+    except duckdb.Error as error:
+        raise EventFileError(
+            path, [f"not a readable CSV file ({str(error).splitlines()[0]})"]
+        ) from None
+    finally:
+        con.close()
+    problems: list[str] = []
+    positions = _header_keys(tuple(frame.columns), EVENT_COLUMNS, "line 1", problems)
+    # _header_keys speaks of rows: for a CSV the header is line 1.
+    problems = [p.replace("line 1, row 1:", "line 1:") for p in problems]
+    if problems:
+        raise EventFileError(path, problems)
+    if frame.empty:
+        raise EventFileError(path, ["the file has a header but no events"])
+    events = pd.DataFrame(
+        {key: frame.iloc[:, position] for key, position in positions.items()}, dtype=object
+    )
+    events.insert(0, "source_row", range(2, len(frame) + 2))
+    events = events.map(lambda v: v.strip() or None if isinstance(v, str) else v)
+    return _checked(path, events, _empty(CASE_COLUMNS), "line", None)
+
+
+def _read_xes(path: Path) -> LoadedLog:
+    import pm4py
+    from pm4py.util import constants
+
+    constants.SHOW_PROGRESS_BAR = False
+    try:
+        with warnings.catch_warnings():  # pm4py suggests an optional faster parser; not needed
+            warnings.simplefilter("ignore", UserWarning)
+            log = pm4py.read_xes(str(path), return_legacy_log_object=False)
+    except Exception as error:  # pm4py's parsers raise many kinds for a broken file
+        raise EventFileError(
+            path, [f"not a readable XES file ({type(error).__name__}: {error})"]
+        ) from None
+    missing = [
+        k for k in ("case:concept:name", "concept:name", "time:timestamp") if k not in log.columns
+    ]
+    if missing:
+        raise EventFileError(path, [f"the events lack the attribute {k}" for k in missing])
+    timestamps = pd.to_datetime(log["time:timestamp"], utc=True)
+    events = pd.DataFrame(
+        {
+            "source_row": range(1, len(log) + 1),
+            "case_id": log["case:concept:name"].astype(str),
+            "activity": log["concept:name"].astype(str),
+            "timestamp": timestamps.dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S.%f"),
+            "resource_name": log["org:resource"].astype(str)
+            if "org:resource" in log.columns
+            else None,
+        }
+    )
+    return _checked(path, events, _empty(CASE_COLUMNS), "event", None)
+
+
+def _checked(
+    path: Path, events: pd.DataFrame, cases: pd.DataFrame, unit: str, known: set[str] | None
+) -> LoadedLog:
+    """Check every cell set-based in DuckDB; return typed frames or raise with every problem."""
+    for column in EVENT_COLUMNS:
+        if column.key not in events.columns:
+            events[column.key] = None
+    for column in CASE_COLUMNS:
+        if column.key not in cases.columns:
+            cases[column.key] = None
+    events = events.astype(object).where(events.notna(), None)
+    cases = cases.astype(object).where(cases.notna(), None)
+    sheet = f"sheet {EVENTS_SHEET}, " if unit == "sheet" else ""
+    case_sheet = f"sheet {CASES_SHEET}, "
+    where = "row" if unit == "sheet" else unit
+    header = {c.key: c.header for c in (*EVENT_COLUMNS,)}
+    con = duckdb.connect()
+    # Timestamps with an offset (2011-10-11 13:45:40+02:00) are converted to UTC; those without
+    # one are read as UTC.
+    con.execute("SET TimeZone = 'UTC'")
+    try:
+        con.register("file_events", events)
+        con.register("file_cases", cases)
+        con.execute("CREATE TABLE known(activity VARCHAR)")
+        if known is not None:
+            con.executemany("INSERT INTO known VALUES (?)", [(a,) for a in sorted(known)])
+        problems = [
+            p
+            for (p,) in con.execute(
+                f"""
+            WITH cells AS (SELECT * FROM file_events), checks AS (
+                SELECT source_row, 1 AS n, '{header["case_id"]}' AS col, 'empty' AS problem FROM cells WHERE case_id IS NULL
+                UNION ALL SELECT source_row, 2, '{header["activity"]}', 'empty' FROM cells WHERE activity IS NULL
+                UNION ALL SELECT source_row, 2, '{header["activity"]}',
+                       '''' || activity || ''' is not a known activity (see the Instructions sheet)'
+                    FROM cells WHERE activity IS NOT NULL AND ? AND activity NOT IN (SELECT activity FROM known)
+                    AND activity NOT LIKE 'Stage: %'
+                UNION ALL SELECT source_row, 3, '{header["timestamp"]}', 'empty' FROM cells WHERE "timestamp" IS NULL
+                UNION ALL SELECT source_row, 3, '{header["timestamp"]}',
+                       '''' || "timestamp" || ''' is not a date and time (e.g. 2026-03-01 14:05:00)'
+                    FROM cells WHERE "timestamp" IS NOT NULL AND try_cast("timestamp" AS TIMESTAMPTZ) IS NULL
+                UNION ALL SELECT source_row, 6, '{header["amount"]}', '''' || amount || ''' is not a number'
+                    FROM cells WHERE amount IS NOT NULL AND try_cast(amount AS DOUBLE) IS NULL
+                UNION ALL SELECT source_row, 7, '{header["is_won"]}', '''' || is_won || ''' is not TRUE or FALSE'
+                    FROM cells WHERE is_won IS NOT NULL AND try_cast(is_won AS BOOLEAN) IS NULL
+                UNION ALL SELECT source_row, 8, '{header["discount_pct"]}',
+                       '''' || discount_pct || ''' is not a number from 0 to 100'
+                    FROM cells WHERE discount_pct IS NOT NULL
+                    AND coalesce(try_cast(discount_pct AS DOUBLE) NOT BETWEEN 0 AND 100, true)
+            ), duplicates AS (
+                SELECT list(source_row ORDER BY source_row) AS source_rows, case_id, activity, any_value("timestamp") AS "timestamp"
+                FROM cells WHERE case_id IS NOT NULL AND activity IS NOT NULL AND try_cast("timestamp" AS TIMESTAMPTZ) IS NOT NULL
+                GROUP BY case_id, activity, try_cast("timestamp" AS TIMESTAMPTZ) HAVING count(*) > 1
+            ), case_checks AS (
+                SELECT source_row, col, problem FROM (
+                    SELECT source_row, 'Opportunity ID' AS col, 'empty' AS problem FROM file_cases WHERE case_id IS NULL
+                    UNION ALL SELECT source_row, 'Amount', '''' || amount || ''' is not a number'
+                        FROM file_cases WHERE amount IS NOT NULL AND try_cast(amount AS DOUBLE) IS NULL
+                    UNION ALL SELECT source_row, 'Discount %', '''' || discount_pct || ''' is not a number from 0 to 100'
+                        FROM file_cases WHERE discount_pct IS NOT NULL
+                        AND coalesce(try_cast(discount_pct AS DOUBLE) NOT BETWEEN 0 AND 100, true)
+                    UNION ALL SELECT source_row, 'Is won', '''' || is_won || ''' is not TRUE or FALSE'
+                        FROM file_cases WHERE is_won IS NOT NULL AND try_cast(is_won AS BOOLEAN) IS NULL
+                )
+            )
+            SELECT message FROM (
+                SELECT source_row AS r, n, '{sheet}{where} ' || source_row || ', column ''' || col || ''': ' || problem AS message
+                FROM checks
+                UNION ALL
+                SELECT source_rows[1], 9, '{sheet}{where}s ' || array_to_string(source_rows, ', ')
+                       || ': the same event more than once (' || case_id || ', ' || activity || ', ' || "timestamp" || ')'
+                FROM duplicates
+                UNION ALL
+                SELECT source_row, 10, '{case_sheet}row ' || source_row || ', column ''' || col || ''': ' || problem
+                FROM case_checks
+                UNION ALL
+                SELECT min(source_row), 11, '{case_sheet}rows ' || array_to_string(list(source_row ORDER BY source_row), ', ')
+                       || ': the case ' || case_id || ' more than once'
+                FROM file_cases WHERE case_id IS NOT NULL GROUP BY case_id HAVING count(*) > 1
+            ) ORDER BY n >= 10, r, n
+            """,
+                [known is not None],
+            ).fetchall()
+        ]
+        if problems:
+            raise EventFileError(path, problems)
+        typed_events = con.execute("""
+            SELECT source_row::BIGINT AS source_row, case_id, activity,
+                   ("timestamp"::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS "timestamp",
+                   resource_name, stage, amount::DOUBLE AS amount, is_won::BOOLEAN AS is_won,
+                   discount_pct::DOUBLE AS discount_pct
+            FROM file_events ORDER BY source_row""").df()
+        typed_cases = con.execute("""
+            SELECT case_id, sales_rep, team, region, product_family, account_name, segment, lead_source,
+                   invoice_type, amount::DOUBLE AS amount, discount_pct::DOUBLE AS discount_pct,
+                   is_won::BOOLEAN AS is_won
+            FROM file_cases ORDER BY source_row""").df()
+    finally:
+        con.close()
+    return LoadedLog(typed_events, typed_cases, str(path))
+
+
+# The tables the file source writes, so the rest of the graph runs as on Salesforce data. The
+# staging tables the event log has nothing for (quotes, orders, invoices, approvals) are empty.
+FILE_SOURCE_TABLES = (
+    "core.activity_catalogue",
+    "core.event_log",
+    "core.cases",
+    "staging.stg_users",
+    "staging.stg_leads",
+    "staging.stg_opportunities",
+    "staging.stg_quotes",
+    "staging.stg_approvals",
+    "staging.stg_orders",
+    "staging.stg_invoices",
+)
+_EMPTY_STAGING = {
+    "staging.stg_quotes": "quote_id VARCHAR, opportunity_id VARCHAR, created_at TIMESTAMP, created_by VARCHAR, "
+    "status VARCHAR, discount_pct DOUBLE, grand_total DOUBLE, is_syncing BOOLEAN",
+    "staging.stg_approvals": "approval_id VARCHAR, quote_id VARCHAR, opportunity_id VARCHAR, status VARCHAR, "
+    "submitted_at TIMESTAMP, completed_at TIMESTAMP",
+    "staging.stg_orders": "order_id VARCHAR, opportunity_id VARCHAR, contract_id VARCHAR, created_at TIMESTAMP, "
+    "created_by VARCHAR, activated_at TIMESTAMP, activated_by VARCHAR, status VARCHAR, total_amount DOUBLE, "
+    "is_reduction BOOLEAN, original_order_id VARCHAR",
+    "staging.stg_invoices": "invoice_id VARCHAR, opportunity_id VARCHAR, order_id VARCHAR, account_id VARCHAR, "
+    "invoice_date DATE, due_date DATE, sent_at TIMESTAMP, invoice_status VARCHAR, payment_status VARCHAR, "
+    "total_amount DOUBLE, balance DOUBLE, invoice_type VARCHAR, owner_id VARCHAR",
+}
+
+
+def load_into_warehouse(
+    con: duckdb.DuckDBPyConnection, loaded: LoadedLog, sql_dir: Path | None = None
+) -> dict[str, int]:
+    """Replace FILE_SOURCE_TABLES from the loaded file in one transaction (all or nothing), with
+    the same columns and comments as the Salesforce path's models; returns rows per table."""
+    from ..models.sql_models import discover
+
+    models = discover(sql_dir)
+    catalogue_sql = models[("core", "activity_catalogue")].sql
+    for schema in ("core", "staging"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    cur = con.cursor()  # a caller's half-read result on `con` must not block the registration
+    cur.register("file_events", loaded.events)
+    cur.register("file_cases", loaded.cases)
+    statements = [
+        f"CREATE OR REPLACE TABLE core.activity_catalogue AS {catalogue_sql}",
+        """CREATE OR REPLACE TABLE core.event_log AS
+           SELECT 'file:' || e.source_row AS event_id, e.case_id, e.activity, e."timestamp",
+                  NULL::VARCHAR AS resource_id, e.resource_name, 'File' AS object_type, e.case_id AS object_id,
+                  NULL::VARCHAR AS old_value, e.stage AS new_value,
+                  coalesce(c.activity_rank, CASE WHEN e.activity LIKE 'Stage: %' THEN 16 ELSE 999 END)::INTEGER
+                      AS activity_rank,
+                  row_number() OVER (PARTITION BY e.case_id ORDER BY e."timestamp",
+                      coalesce(c.activity_rank, CASE WHEN e.activity LIKE 'Stage: %' THEN 16 ELSE 999 END),
+                      e.source_row) AS event_order
+           FROM file_events AS e LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
+           ORDER BY e.case_id, event_order""",
+        """CREATE OR REPLACE TABLE core.cases AS
+           WITH from_events AS (
+               SELECT e.case_id,
+                      bool_and(coalesce(c.family, '') IN ('lead', 'touch')) AS lead_only,
+                      mode(e.resource_name) AS sales_rep,
+                      arg_max(e.amount, e."timestamp") FILTER (WHERE e.amount IS NOT NULL) AS amount,
+                      arg_max(e.discount_pct, e."timestamp") FILTER (WHERE e.discount_pct IS NOT NULL) AS discount_pct,
+                      bool_or(e.is_won) OR bool_or(e.activity = 'Opportunity Closed Won') AS is_won,
+                      bool_or(e.activity IN ('Opportunity Closed Won', 'Opportunity Closed Lost', 'Lead Disqualified'))
+                          AS is_closed,
+                      arg_max(e.stage, e."timestamp") FILTER (WHERE e.stage IS NOT NULL) AS stage,
+                      min(e."timestamp") AS first_event_at, max(e."timestamp") AS last_event_at, count(*) AS events,
+                      max(e."timestamp") FILTER (WHERE e.activity IN ('Opportunity Closed Won', 'Opportunity Closed Lost'))
+                          AS closed_at
+               FROM file_events AS e LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
+               GROUP BY e.case_id
+           )
+           SELECT
+               e.case_id, CASE WHEN e.lead_only THEN 'lead' ELSE 'opportunity' END AS case_type,
+               CASE WHEN NOT e.lead_only THEN e.case_id END AS opportunity_id,
+               CASE WHEN e.lead_only THEN e.case_id END AS lead_id,
+               NULL::VARCHAR AS account_id, f.account_name, f.segment, NULL::VARCHAR AS industry,
+               coalesce(f.sales_rep, e.sales_rep) AS owner_id, coalesce(f.sales_rep, e.sales_rep) AS sales_rep,
+               f.team, f.region, f.product_family, f.lead_source,
+               coalesce(f.amount, e.amount) AS amount, coalesce(f.discount_pct, e.discount_pct, 0) AS discount_pct,
+               coalesce(f.is_won, e.is_won, false) AS is_won,
+               coalesce(f.is_won, false) OR coalesce(e.is_won, false) OR e.is_closed AS is_closed,
+               e.stage, e.first_event_at AS created_at, e.closed_at::DATE AS closed_on,
+               e.first_event_at, e.last_event_at, e.events
+           FROM from_events AS e LEFT JOIN file_cases AS f USING (case_id)""",
+        """CREATE OR REPLACE TABLE staging.stg_users AS
+           SELECT sales_rep AS user_id, sales_rep AS user_name, NULL::VARCHAR AS title, any_value(team) AS team,
+                  any_value(region) AS region, NULL::VARCHAR AS manager_id
+           FROM core.cases WHERE sales_rep IS NOT NULL GROUP BY sales_rep""",
+        """CREATE OR REPLACE TABLE staging.stg_leads AS
+           SELECT c.case_id AS lead_id, c.case_id, min(e."timestamp") AS created_at, NULL::VARCHAR AS created_by,
+                  any_value(c.owner_id) AS owner_id, any_value(c.lead_source) AS lead_source,
+                  NULL::VARCHAR AS status, bool_or(e.activity = 'Lead Converted') OR any_value(c.case_type) = 'opportunity'
+                      AS is_converted,
+                  CASE WHEN any_value(c.case_type) = 'opportunity' THEN c.case_id END AS converted_opportunity_id,
+                  NULL::VARCHAR AS converted_account_id, NULL::VARCHAR AS industry, NULL::VARCHAR AS country
+           FROM core.cases AS c JOIN core.event_log AS e USING (case_id)
+           GROUP BY c.case_id HAVING bool_or(e.activity = 'Lead Created')""",
+        """CREATE OR REPLACE TABLE staging.stg_opportunities AS
+           SELECT case_id AS opportunity_id, account_id, owner_id, created_at, NULL::VARCHAR AS created_by, stage,
+                  amount, closed_on AS close_date, is_closed, is_won, NULL::VARCHAR AS opportunity_type, lead_source,
+                  product_family, discount_pct, NULL::VARCHAR AS synced_quote_id
+           FROM core.cases WHERE case_type = 'opportunity'""",
+        *(
+            f"CREATE OR REPLACE TABLE {table} ({columns})"
+            for table, columns in _EMPTY_STAGING.items()
+        ),
+    ]
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        for statement in statements:
+            cur.execute(statement)
+        for table in FILE_SOURCE_TABLES:
+            model = models.get(tuple(table.split(".")))
+            if model is None:
+                continue
+            description = (
+                f"{model.description} Loaded from the file {loaded.source}."
+                if table.startswith("core.")
+                else (
+                    f"{model.description} (file source: derived from the event log, empty where it has nothing)"
+                )
+            )
+            cur.execute(f"COMMENT ON TABLE {table} IS {_literal(description)}")
+            for column, comment in model.column_comments.items():
+                cur.execute(f"COMMENT ON COLUMN {table}.{column} IS {_literal(comment)}")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    cur.execute("COMMIT")
+    return {
+        t: cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in FILE_SOURCE_TABLES
+    }
+
+
+def catalogue_activities(sql_dir: Path | None = None) -> set[str]:
+    """The activities of core.activity_catalogue's model (the template's drop-down)."""
+    from ..models.sql_models import discover
+
+    with duckdb.connect() as con:
+        sql = discover(sql_dir)[("core", "activity_catalogue")].sql
+        return {row[0] for row in con.execute(sql).fetchall()}
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

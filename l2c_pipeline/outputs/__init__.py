@@ -1,0 +1,1 @@
+"""Outputs for people and other tools: exports, process maps, the HTML report."""

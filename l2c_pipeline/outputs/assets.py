@@ -1,0 +1,144 @@
+"""Dagster assets of the outputs: process maps, the HTML report and the event-log exports,
+written to the output folder (L2C_OUTPUT_DIR, default 'outputs' beside the warehouse)."""
+
+import base64
+import os
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from ..resources import WarehouseResource
+from ..warehouse.duckdb_warehouse import WRITER_POOL
+from ..warehouse.publish import default_output_dir
+from .exports import FILE_NAMES, export_event_log, parse_formats
+from .html_report import write_report
+from .process_maps import VIEWS, process_map, render, render_bpmn
+
+PROCESS_MAPS = AssetKey(["process_maps"])
+DEFAULT_EXPORT_FORMATS = "csv,parquet"
+
+
+def _image(path: Path, title: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f"**{title}**\n\n![{title}](data:image/png;base64,{data})"
+
+
+@asset(
+    key=PROCESS_MAPS,
+    deps=[
+        AssetKey(["reports", "process_map_edges"]),
+        AssetKey(["reports", "process_map_nodes"]),
+        AssetKey(["mining", "process_model"]),
+    ],
+    group_name="outputs",
+    pool=WRITER_POOL,
+    kinds={"graphviz", "svg"},
+    description="Process maps (frequency and performance views of the directly-follows graph, "
+    "busy maps filtered, the slowest transitions in red) and the discovered BPMN model, as SVG "
+    "and PNG in the output folder; the PNGs show here in the metadata.",
+)
+def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    folder = default_output_dir(Path(warehouse.path))
+    metadata = {}
+    with warehouse.connection() as con:
+        for view in VIEWS:
+            drawn = process_map(con, view)
+            files = render(drawn.dot, folder / f"process_map_{view}")
+            metadata[f"{view}_map"] = MetadataValue.md(_image(files["png"], f"{view} view"))
+            metadata[f"{view}_svg"] = MetadataValue.path(str(files["svg"]))
+            metadata["edges_shown"] = MetadataValue.text(
+                f"{drawn.edges_shown} of {drawn.edges_total}"
+            )
+            if view == "performance":
+                metadata["slowest_transitions"] = MetadataValue.md(
+                    "\n".join(f"- {a} → {b}: median {h:,.1f} h" for a, b, h in drawn.slowest)
+                )
+    bpmn = folder / "process_model.bpmn"
+    if bpmn.exists():
+        files = render_bpmn(bpmn, folder / "process_model")
+        metadata["process_model"] = MetadataValue.md(_image(files["png"], "discovered BPMN model"))
+    context.log.info(f"process maps written to {folder}")
+    return MaterializeResult(metadata=metadata)
+
+
+@asset(
+    key=AssetKey(["html_report"]),
+    deps=[
+        PROCESS_MAPS,
+        AssetKey(["reports", "kpi_history"]),
+        *(
+            AssetKey(["reports", name])
+            for name in (
+                "kpi_summary",
+                "lead_funnel",
+                "bottlenecks",
+                "variants",
+                "compliance_violations",
+                "rep_performance",
+                "discount_analysis",
+                "root_causes",
+            )
+        ),
+    ],
+    group_name="outputs",
+    pool=WRITER_POOL,
+    kinds={"html"},
+    description="The HTML report: one self-contained file (no network) with the KPIs and their "
+    "trend, the process map, funnel, bottlenecks, variants, compliance, reps, discounts and root "
+    "causes in sentences; every figure from the report tables. `l2c report` writes it too.",
+)
+def html_report(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    folder = default_output_dir(Path(warehouse.path))
+    svg = folder / "process_map_performance.svg"
+    with warehouse.connection() as con:
+        path = write_report(con, folder / "report.html", svg.read_text() if svg.exists() else "")
+    context.log.info(f"HTML report: {path}")
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(path)),
+            "bytes": MetadataValue.int(path.stat().st_size),
+        }
+    )
+
+
+def export_formats() -> tuple[str, ...]:
+    try:
+        return parse_formats(os.environ.get("L2C_EXPORT_FORMATS", DEFAULT_EXPORT_FORMATS))
+    except ValueError as error:
+        raise Failure(description=f"L2C_EXPORT_FORMATS: {error}") from None
+
+
+@asset(
+    key=AssetKey(["event_log_exports"]),
+    deps=[AssetKey(["core", "event_log"]), AssetKey(["core", "cases"])],
+    group_name="outputs",
+    pool=WRITER_POOL,
+    kinds={"csv", "parquet"},
+    description="The event log exported for other tools (L2C_EXPORT_FORMATS, default csv,parquet; "
+    "also xes and ocel for OCEL 2.0 JSON), in the output folder. CSV cells that a spreadsheet "
+    "would run as formulas are escaped.",
+)
+def event_log_exports(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    formats = export_formats()
+    folder = default_output_dir(Path(warehouse.path))
+    with warehouse.connection() as con:
+        files = export_event_log(con, folder, formats)
+    for fmt, path in files.items():
+        context.log.info(f"{fmt}: {path} ({path.stat().st_size:,} bytes)")
+    return MaterializeResult(
+        metadata={fmt: MetadataValue.path(str(path)) for fmt, path in files.items()}
+        | {"formats": MetadataValue.text(", ".join(formats))}
+    )
+
+
+OUTPUT_ASSETS = [process_maps, html_report, event_log_exports]
+__all__ = ["OUTPUT_ASSETS", "FILE_NAMES"]

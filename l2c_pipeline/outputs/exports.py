@@ -1,0 +1,193 @@
+"""Exports of the event log for other tools: CSV, Parquet, XES and OCEL 2.0.
+
+Every file is written under a temporary name and renamed into place, so a reader never opens
+half an export. CSV cells that a spreadsheet would run as a formula (starting with = + - @,
+a tab or a carriage return) are prefixed with a quote, the OWASP advice against formula
+injection; Parquet, XES and OCEL carry the values as they are (no spreadsheet reads them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+FORMATS = ("csv", "parquet", "xes", "ocel")
+FILE_NAMES = {
+    "csv": "event_log.csv",
+    "parquet": "event_log.parquet",
+    "xes": "event_log.xes",
+    "ocel": "event_log.ocel2.json",
+}
+EVENT_COLUMNS = (
+    "event_id",
+    "case_id",
+    "activity",
+    "timestamp",
+    "resource_id",
+    "resource_name",
+    "object_type",
+    "object_id",
+    "old_value",
+    "new_value",
+    "event_order",
+)
+# Salesforce objects as OCEL object types; approvals belong to their quote, touches to the case.
+OBJECT_TYPES = {
+    "Lead": "lead",
+    "Opportunity": "opportunity",
+    "Quote": "quote",
+    "Contract": "contract",
+    "Order": "order",
+    "blng__Invoice__c": "invoice",
+    "blng__Payment__c": "payment",
+}
+
+
+def formula_safe(column: str) -> str:
+    """SQL that neutralises a text cell a spreadsheet would evaluate."""
+    return (
+        f"CASE WHEN regexp_matches({column}, '^[=+\\-@\\t\\r]') THEN '''' || {column} "
+        f"ELSE {column} END"
+    )
+
+
+def _replace_into_place(path: Path, write: Callable[[Path], None]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial{''.join(path.suffixes[-1:])}")
+    try:
+        write(partial)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _text_columns(con, table: str) -> set[str]:
+    return {
+        name for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall() if kind == "VARCHAR"
+    }
+
+
+def export_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+    text = _text_columns(con, "core.event_log")
+    columns = ", ".join(f"{formula_safe(c)} AS {c}" if c in text else c for c in EVENT_COLUMNS)
+
+    def write(partial: Path) -> None:
+        con.execute(
+            f"COPY (SELECT {columns} FROM core.event_log ORDER BY case_id, event_order) "
+            f"TO '{_sql_path(partial)}' (HEADER, DELIMITER ',')"
+        )
+
+    return _replace_into_place(Path(path), write)
+
+
+def export_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+    def write(partial: Path) -> None:
+        con.execute(
+            f"COPY (SELECT {', '.join(EVENT_COLUMNS)} FROM core.event_log ORDER BY case_id, event_order) "
+            f"TO '{_sql_path(partial)}' (FORMAT parquet, COMPRESSION zstd)"
+        )
+
+    return _replace_into_place(Path(path), write)
+
+
+def event_log_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The event log in pm4py's column names, in event order (equal timestamps keep it)."""
+    frame = con.execute(
+        """SELECT case_id AS "case:concept:name", activity AS "concept:name",
+                  "timestamp" AS "time:timestamp", coalesce(resource_name, resource_id) AS "org:resource",
+                  event_id, object_type, object_id
+           FROM core.event_log ORDER BY case_id, event_order"""
+    ).df()
+    frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"]).dt.tz_localize("UTC")
+    return frame
+
+
+def export_xes(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+    import pm4py
+
+    frame = event_log_frame(con)
+    return _replace_into_place(Path(path), lambda partial: pm4py.write_xes(frame, str(partial)))
+
+
+def ocel_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Events, objects and event-to-object relations of the OCEL 2.0 export. Each event relates
+    to its case (the opportunity, or the lead while it is not converted) and to the record it
+    comes from; a discount approval relates to its quote, a converted lead's events to the lead."""
+    types = " ".join(f"WHEN '{sf}' THEN '{t}'" for sf, t in OBJECT_TYPES.items())
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE ocel_relations AS
+        WITH own_object AS (
+            SELECT e.event_id,
+                   CASE WHEN e.object_type = 'ProcessInstance' THEN a.quote_id ELSE e.object_id END AS object_id,
+                   CASE WHEN e.object_type = 'ProcessInstance' THEN 'quote' ELSE CASE e.object_type {types} END END
+                       AS object_type
+            FROM core.event_log AS e
+            LEFT JOIN staging.stg_approvals AS a ON e.object_type = 'ProcessInstance' AND a.approval_id = e.object_id
+        ), case_object AS (
+            SELECT e.event_id, e.case_id AS object_id, c.case_type AS object_type
+            FROM core.event_log AS e JOIN core.cases AS c USING (case_id)
+        )
+        SELECT DISTINCT event_id, object_id, object_type, qualifier FROM (
+            SELECT *, 'source record' AS qualifier FROM own_object WHERE object_id IS NOT NULL AND object_type IS NOT NULL
+            UNION ALL
+            SELECT *, 'case' FROM case_object
+        )
+    """)
+    # One qualifier per (event, object): the source record wins over the case when they coincide.
+    relations = con.execute("""
+        SELECT r.event_id AS "ocel:eid", r.object_id AS "ocel:oid", r.object_type AS "ocel:type",
+               e.activity AS "ocel:activity", e."timestamp" AS "ocel:timestamp", max(r.qualifier) AS "ocel:qualifier"
+        FROM ocel_relations AS r JOIN core.event_log AS e USING (event_id)
+        GROUP BY ALL ORDER BY 1, 2
+    """).df()
+    objects = con.execute("""
+        SELECT object_id AS "ocel:oid", any_value(object_type) AS "ocel:type"
+        FROM ocel_relations GROUP BY object_id ORDER BY 1
+    """).df()
+    events = con.execute("""
+        SELECT event_id AS "ocel:eid", activity AS "ocel:activity", "timestamp" AS "ocel:timestamp",
+               coalesce(resource_name, resource_id) AS "org:resource"
+        FROM core.event_log ORDER BY case_id, event_order
+    """).df()
+    con.execute("DROP TABLE ocel_relations")
+    for frame in (events, relations):
+        frame["ocel:timestamp"] = pd.to_datetime(frame["ocel:timestamp"]).dt.tz_localize("UTC")
+    return events, objects, relations
+
+
+def export_ocel(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+    import pm4py
+    from pm4py.objects.ocel.obj import OCEL
+
+    events, objects, relations = ocel_tables(con)
+    ocel = OCEL(events=events, objects=objects, relations=relations)
+    return _replace_into_place(
+        Path(path), lambda partial: pm4py.write_ocel2_json(ocel, str(partial))
+    )
+
+
+EXPORTERS = {"csv": export_csv, "parquet": export_parquet, "xes": export_xes, "ocel": export_ocel}
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """'csv, parquet' -> ('csv', 'parquet'); one clear error for an unknown format."""
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in EXPORTERS]
+    if unknown:
+        raise ValueError(f"unknown export format {unknown[0]!r} (known: {', '.join(FORMATS)})")
+    return formats
+
+
+def export_event_log(
+    con: duckdb.DuckDBPyConnection, folder: Path, formats: tuple[str, ...] = FORMATS
+) -> dict[str, Path]:
+    """Write the event log in each format into `folder`; returns format -> file."""
+    return {f: EXPORTERS[f](con, Path(folder) / FILE_NAMES[f]) for f in formats}
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")

@@ -1,0 +1,165 @@
+"""Process maps: the directly-follows graph of reports.process_map_edges / process_map_nodes
+drawn with graphviz, in a frequency view (how often) and a performance view (how long).
+
+A busy map is unreadable, so edges are filtered: the most frequent ones, up to `max_edges`
+and none below `min_share` of the busiest edge, plus each activity's strongest way in and out
+so the map stays connected; start and end edges only from `min_share` of the cases. In the performance view
+the `slowest` kept transitions by median wait are drawn red and thick: they are where to look.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+VIEWS = ("frequency", "performance")
+DEFAULT_MAX_EDGES = 40
+DEFAULT_MIN_SHARE = 0.01
+DEFAULT_SLOWEST = 5
+
+
+@dataclass(frozen=True)
+class ProcessMap:
+    view: str
+    dot: str
+    edges_shown: int
+    edges_total: int
+    slowest: tuple[tuple[str, str, float], ...]  # (from, to, median hours), slowest first
+
+
+def _duration(hours: float | None) -> str:
+    if hours is None:
+        return "n/a"
+    if hours < 1:
+        return f"{hours * 60:.0f} min"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} d"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def process_map(
+    con: duckdb.DuckDBPyConnection,
+    view: str = "frequency",
+    max_edges: int = DEFAULT_MAX_EDGES,
+    min_share: float = DEFAULT_MIN_SHARE,
+    slowest: int = DEFAULT_SLOWEST,
+) -> ProcessMap:
+    """The map in graphviz's dot language, from the report tables."""
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
+    edges_total = con.execute("SELECT count(*) FROM reports.process_map_edges").fetchone()[0]
+    # The busiest edges, plus each activity's strongest way in and out so the map stays
+    # connected (as a filtered map in a process-mining tool does).
+    edges = con.execute(
+        """
+        WITH ranked AS (
+            SELECT from_activity, to_activity, transitions, median_hours,
+                   row_number() OVER (ORDER BY transitions DESC, from_activity, to_activity) AS overall,
+                   row_number() OVER (PARTITION BY from_activity ORDER BY transitions DESC, to_activity) AS out_rank,
+                   row_number() OVER (PARTITION BY to_activity ORDER BY transitions DESC, from_activity) AS in_rank
+            FROM reports.process_map_edges
+        )
+        SELECT from_activity, to_activity, transitions, median_hours FROM ranked
+        WHERE (overall <= ? AND transitions >= ? * (SELECT max(transitions) FROM ranked))
+           OR out_rank = 1 OR in_rank = 1
+        ORDER BY transitions DESC, from_activity, to_activity
+        """,
+        [max_edges, min_share],
+    ).fetchall()
+    shown = {a for a, *_ in edges} | {b for _, b, *_ in edges}
+    nodes = [
+        row
+        for row in con.execute(
+            "SELECT activity, events, start_cases, end_cases FROM reports.process_map_nodes "
+            "ORDER BY events DESC, activity"
+        ).fetchall()
+        if row[0] in shown
+    ]
+    slow = tuple(
+        sorted(
+            ((a, b, h) for a, b, _, h in edges if h is not None),
+            key=lambda e: (-e[2], e[0], e[1]),
+        )[:slowest]
+    )
+    slow_pairs = {(a, b) for a, b, _ in slow}
+    cases_total = (
+        con.execute("SELECT sum(start_cases) FROM reports.process_map_nodes").fetchone()[0] or 0
+    )
+    busiest = max((n for _, _, n, _ in edges), default=1)
+    most_events = max((n for _, n, _, _ in nodes), default=1)
+    lines = [
+        "digraph process_map {",
+        '  graph [rankdir=TB, fontname="Helvetica", bgcolor="white", nodesep=0.3, ranksep=0.35];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
+        '  edge [fontname="Helvetica", fontsize=9, color="#4a6fa5"];',
+        '  "__start" [label="start", shape=circle, fillcolor="#c8e6c9", width=0.5, fixedsize=true];',
+        '  "__end" [label="end", shape=doublecircle, fillcolor="#ffcdd2", width=0.45, fixedsize=true];',
+    ]
+    for activity, events, start_cases, end_cases in nodes:
+        shade = (95 - int(45 * events / most_events)) * 255 // 100  # busier activities are darker
+        label = _quote(f"{activity}\n{events:,}")
+        lines.append(
+            f'  {_quote(activity)} [label={label}, fillcolor="#{shade:02x}{shade:02x}ff"];'
+        )
+        # Start and end edges only where many cases start or end: the rest is noise.
+        if start_cases >= min_share * cases_total:
+            lines.append(
+                f'  "__start" -> {_quote(activity)} [style=dashed, label="{start_cases:,}"];'
+            )
+        if end_cases >= min_share * cases_total:
+            lines.append(f'  {_quote(activity)} -> "__end" [style=dashed, label="{end_cases:,}"];')
+    for a, b, transitions, hours in edges:
+        width = 0.6 + 4.4 * transitions / busiest
+        if view == "frequency":
+            label, colour = f"{transitions:,}", "#4a6fa5"
+        else:
+            label = _duration(hours)
+            colour = "#c62828" if (a, b) in slow_pairs else "#9e9e9e"
+            if (a, b) in slow_pairs:
+                width = max(width, 3.0)
+        lines.append(
+            f"  {_quote(a)} -> {_quote(b)} [label={_quote(label)}, penwidth={width:.2f}, "
+            f'color="{colour}", fontcolor="{colour}"];'
+        )
+    lines.append("}")
+    return ProcessMap(view, "\n".join(lines), len(edges), edges_total, slow)
+
+
+def render(dot: str, path: Path, formats: tuple[str, ...] = ("svg", "png")) -> dict[str, Path]:
+    """Render with graphviz's dot into path.<format>, each written whole and renamed."""
+    import graphviz
+
+    written = {}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        data = graphviz.Source(dot).pipe(format=fmt)
+        target = path.with_suffix(f".{fmt}")
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_bytes(data)
+        partial.replace(target)
+        written[fmt] = target
+    return written
+
+
+def render_bpmn(bpmn_file: Path, path: Path) -> dict[str, Path]:
+    """The discovered BPMN model as SVG and PNG (pm4py's layout, drawn by graphviz)."""
+    import pm4py
+    from pm4py.visualization.bpmn import visualizer
+
+    model = pm4py.read_bpmn(str(bpmn_file))
+    written = {}
+    for fmt in ("svg", "png"):
+        gviz = visualizer.apply(model, parameters={"format": fmt})
+        target = Path(path).with_suffix(f".{fmt}")
+        partial = target.with_name(f".{target.stem}.partial.{fmt}")
+        visualizer.save(gviz, str(partial))
+        partial.replace(target)
+        written[fmt] = target
+    return written

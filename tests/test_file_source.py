@@ -1,0 +1,254 @@
+"""The file source: the template, filled with a demo event log, loads into the same
+core.event_log as the Salesforce path; the real public logs load with pm4py's counts; every
+kind of bad input gets its message (sheet, row, column) and leaves the warehouse unchanged."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pm4py
+import pytest
+from openpyxl import load_workbook
+
+from l2c_pipeline.file_source.load import (
+    EventFileError,
+    catalogue_activities,
+    load_into_warehouse,
+    read_event_file,
+)
+from l2c_pipeline.file_source.template import EVENT_COLUMNS, write_template
+from l2c_pipeline.mining.stage import build_pipeline
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def catalogue_rows() -> list[tuple[str, str, str]]:
+    from l2c_pipeline.models.sql_models import discover
+
+    with duckdb.connect() as con:
+        rows = con.execute(discover()[("core", "activity_catalogue")].sql).fetchall()
+    return [(activity, family, description) for activity, family, _, description in rows]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    return write_template(tmp_path_factory.mktemp("template") / "template.xlsx", catalogue_rows())
+
+
+def test_template_has_typed_sheets_and_an_activity_drop_down(template):
+    workbook = load_workbook(template)
+    assert workbook.sheetnames == ["Events", "Instructions", "Cases"]
+    events = workbook["Events"]
+    assert [c.value for c in events[1]] == [c.header for c in EVENT_COLUMNS]
+    assert events.column_dimensions["C"].number_format == "yyyy-mm-dd hh:mm:ss"
+    lists = [
+        v
+        for v in events.data_validations.dataValidation
+        if v.type == "list" and "Instructions" in v.formula1
+    ]
+    assert len(lists) == 1 and "B2" in str(lists[0].sqref)
+    # The drop-down's range on the Instructions sheet holds exactly the catalogue's activities.
+    target = lists[0].formula1.split("!")[1].replace("$", "")
+    start, end = target.split(":")
+    listed = [row[0].value for row in workbook["Instructions"][start:end]]
+    assert listed == [a for a, _, _ in catalogue_rows()]
+
+
+def fill(
+    template: Path, target: Path, events: list[tuple], cases: list[tuple] | None = None
+) -> Path:
+    workbook = load_workbook(template)
+    sheet = workbook["Events"]
+    for row in events:
+        sheet.append(list(row))
+    if cases:
+        for row in cases:
+            workbook["Cases"].append(list(row))
+    workbook.save(target)
+    return target
+
+
+def test_a_filled_template_loads_the_same_event_log_as_the_salesforce_path(
+    truth_warehouse, template, tmp_path
+):
+    with duckdb.connect(str(truth_warehouse), read_only=True) as source:
+        rows = source.execute("""
+            SELECT e.case_id, e.activity, e."timestamp", e.resource_name, o.stage, o.amount, o.is_won, o.discount_pct
+            FROM core.event_log AS e LEFT JOIN core.cases AS o USING (case_id)
+            ORDER BY e.case_id, e.event_order""").fetchall()
+        expected = source.execute(
+            'SELECT case_id, activity, "timestamp", event_order FROM core.event_log'
+        ).fetchall()
+    filled = fill(template, tmp_path / "filled.xlsx", rows)
+    loaded = read_event_file(filled, catalogue_activities())
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        counts = load_into_warehouse(con, loaded)
+        assert counts["core.event_log"] == len(expected)
+        actual = con.execute(
+            'SELECT case_id, activity, "timestamp", event_order FROM core.event_log'
+        ).fetchall()
+        assert sorted(actual) == sorted(expected)
+        # The rest of the graph runs unchanged on it.
+        built = build_pipeline(con, schemas=("mining", "reports"))
+        assert built["reports.variants"] > 100
+    finally:
+        con.close()
+
+
+def pm4py_counts(frame: pd.DataFrame) -> tuple[int, int, int]:
+    return len(frame), frame["case:concept:name"].nunique(), len(pm4py.get_variants(frame))
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="the shared public logs are not beside the project")
+@pytest.mark.parametrize("name", ["running-example.xes", "bpic2012.xes.gz", "receipt.csv"])
+def test_the_public_logs_load_with_pm4pys_counts(name, tmp_path):
+    path = SHARED / name
+    if name.endswith(".csv"):
+        frame = pm4py.format_dataframe(
+            pd.read_csv(path),
+            case_id="case:concept:name",
+            activity_key="concept:name",
+            timestamp_key="time:timestamp",
+        )
+    else:
+        frame = pm4py.read_xes(str(path), return_legacy_log_object=False)
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        load_into_warehouse(con, read_event_file(path))
+        build_pipeline(con, schemas=("mining", "reports"))
+        events, cases = con.execute(
+            "SELECT count(*), count(DISTINCT case_id) FROM core.event_log"
+        ).fetchone()
+        variants = con.execute("SELECT count(*) FROM reports.variants").fetchone()[0]
+    finally:
+        con.close()
+    assert (events, cases, variants) == pm4py_counts(frame)
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "events, expected",
+    [
+        (
+            [
+                ("006A", "Opportunity Created", "2026-01-05 10:00:00"),
+                ("006A", "Quote Acepted", "2026-01-06 10:00:00"),
+            ],
+            "sheet Events, row 3, column 'Activity': 'Quote Acepted' is not a known activity",
+        ),
+        (
+            [("006A", "Opportunity Created", "next tuesday")],
+            "sheet Events, row 2, column 'Event timestamp': 'next tuesday' is not a date and time",
+        ),
+        (
+            [
+                ("006A", "Opportunity Created", "2026-01-05 10:00:00"),
+                ("006A", "Opportunity Created", "2026-01-05 10:00:00"),
+            ],
+            "sheet Events, rows 2, 3: the same event more than once (006A, Opportunity Created",
+        ),
+        (
+            [(None, "Opportunity Created", "2026-01-05 10:00:00")],
+            "sheet Events, row 2, column 'Opportunity ID': empty",
+        ),
+        (
+            [("006A", "Opportunity Created", "2026-01-05 10:00:00", None, None, "lots")],
+            "sheet Events, row 2, column 'Amount': 'lots' is not a number",
+        ),
+        (
+            [("006A", "Opportunity Created", "2026-01-05 10:00:00", None, None, None, None, 130)],
+            "sheet Events, row 2, column 'Discount %': '130' is not a number from 0 to 100",
+        ),
+        ([], "sheet Events has a header but no events"),
+    ],
+)
+def test_bad_rows_are_named_and_nothing_is_loaded(template, tmp_path, events, expected):
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        con.execute("CREATE SCHEMA core")
+        con.execute("CREATE TABLE core.event_log AS SELECT 'before' AS event_id")
+        with pytest.raises(EventFileError) as error:
+            read_event_file(fill(template, tmp_path / "bad.xlsx", events), catalogue_activities())
+        assert expected in str(error.value)
+        assert "nothing loaded" in str(error.value).splitlines()[0]
+        assert con.execute("SELECT event_id FROM core.event_log").fetchall() == [("before",)]
+    finally:
+        con.close()
+
+
+def test_every_problem_is_listed_once_with_its_place(template, tmp_path):
+    events = [
+        ("006A", "Opportunity Created", "yesterday"),
+        ("006A", "Not An Activity", "2026-01-05 10:00:00"),
+        ("006B", "Quote Created", "2026-01-05 10:00:00", None, None, None, "maybe"),
+    ]
+    with pytest.raises(EventFileError) as error:
+        read_event_file(fill(template, tmp_path / "bad.xlsx", events), catalogue_activities())
+    assert error.value.problems == [
+        "sheet Events, row 2, column 'Event timestamp': 'yesterday' is not a date and time (e.g. 2026-03-01 14:05:00)",
+        "sheet Events, row 3, column 'Activity': 'Not An Activity' is not a known activity (see the Instructions sheet)",
+        "sheet Events, row 4, column 'Is won': 'maybe' is not TRUE or FALSE",
+    ]
+
+
+def test_wrong_sheets_columns_and_files_are_named(template, tmp_path, monkeypatch):
+    workbook = load_workbook(template)
+    workbook["Events"].title = "Sheet1"
+    workbook.save(tmp_path / "renamed.xlsx")
+    with pytest.raises(
+        EventFileError, match=r"no sheet 'Events' \(found: Sheet1, Instructions, Cases\)"
+    ):
+        read_event_file(tmp_path / "renamed.xlsx", catalogue_activities())
+
+    workbook = load_workbook(template)
+    workbook["Events"]["B1"] = "What happened"
+    workbook.save(tmp_path / "column.xlsx")
+    with pytest.raises(EventFileError, match=r"sheet Events, row 1: missing column 'Activity'"):
+        read_event_file(tmp_path / "column.xlsx", catalogue_activities())
+
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 this is not really a workbook")
+    with pytest.raises(EventFileError, match="not an xlsx file"):
+        read_event_file(tmp_path / "broken.xlsx")
+
+    # A zip bomb: a tiny file that unpacks to far more than it weighs.
+    with zipfile.ZipFile(tmp_path / "bomb.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"<" * 50_000_000)
+    with pytest.raises(EventFileError, match="refused as too large or malformed"):
+        read_event_file(tmp_path / "bomb.xlsx")
+
+    monkeypatch.setenv("L2C_MAX_FILE_MB", "1")
+    big = write_csv(
+        tmp_path / "big.csv", "case_id,activity,timestamp\n" + "x,y,2026-01-01\n" * 100_000
+    )
+    with pytest.raises(EventFileError, match=r"over the limit of 1 MB \(L2C_MAX_FILE_MB\)"):
+        read_event_file(big)
+    monkeypatch.delenv("L2C_MAX_FILE_MB")
+
+    with pytest.raises(EventFileError, match=r"line 1: missing column 'Event timestamp'"):
+        read_event_file(write_csv(tmp_path / "nots.csv", "case_id,activity\nA,Lead Created\n"))
+    with pytest.raises(EventFileError, match="unknown kind of file"):
+        read_event_file(write_csv(tmp_path / "log.txt", "hello"))
+    (tmp_path / "broken.xes.gz").write_bytes(gzip.compress(b"<log><trace><event>"))
+    with pytest.raises(EventFileError, match="not a readable XES file"):
+        read_event_file(tmp_path / "broken.xes.gz")
+
+
+def test_csv_with_offsets_is_read_in_utc(tmp_path):
+    path = write_csv(
+        tmp_path / "log.csv",
+        "Opportunity ID,Activity,Event timestamp\nA,Lead Created,2026-01-05 10:00:00+02:00\nA,Lead Converted,2026-01-05 09:30:00\n",
+    )
+    loaded = read_event_file(path)
+    assert [str(t) for t in loaded.events["timestamp"]] == [
+        "2026-01-05 08:00:00",
+        "2026-01-05 09:30:00",
+    ]

@@ -1,0 +1,232 @@
+"""What people look at and carry away: exports that other tools read back with the same counts,
+formula-safe CSV, process maps, and the HTML report opened in a real headless Chromium."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import xml.etree.ElementTree as ET
+from datetime import date
+
+import duckdb
+import pm4py
+import pytest
+
+from l2c_pipeline.mining.kpi_history import record_kpi_snapshot
+from l2c_pipeline.outputs.exports import export_csv, export_event_log, parse_formats
+from l2c_pipeline.outputs.html_report import write_report
+from l2c_pipeline.outputs.process_maps import process_map, render
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def tables(truth_warehouse):
+    con = duckdb.connect(str(truth_warehouse), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def exported(tables, tmp_path_factory):
+    return export_event_log(tables, tmp_path_factory.mktemp("exports"))
+
+
+def test_xes_export_reads_back_with_the_same_counts(tables, exported):
+    log = pm4py.read_xes(str(exported["xes"]), return_legacy_log_object=False)
+    events, cases = tables.execute(
+        "SELECT count(*), count(DISTINCT case_id) FROM core.event_log"
+    ).fetchone()
+    assert (len(log), log["case:concept:name"].nunique()) == (events, cases)
+    variants = {tuple(v): n for v, n in pm4py.get_variants(log).items()}
+    expected = {
+        tuple(activities): cases
+        for activities, cases in tables.execute(
+            "SELECT activities, cases FROM reports.variants"
+        ).fetchall()
+    }
+    assert variants == expected
+
+
+def test_ocel_export_reads_back_with_the_same_objects_and_events(tables, exported):
+    ocel = pm4py.read_ocel2_json(str(exported["ocel"]))
+    events = tables.execute("SELECT count(*) FROM core.event_log").fetchone()[0]
+    assert len(ocel.events) == events
+    expected = dict(
+        tables.execute("""
+        SELECT type, count(DISTINCT id) FROM (
+            SELECT CASE object_type WHEN 'Lead' THEN 'lead' WHEN 'Opportunity' THEN 'opportunity'
+                   WHEN 'Quote' THEN 'quote' WHEN 'Contract' THEN 'contract' WHEN 'Order' THEN 'order'
+                   WHEN 'blng__Invoice__c' THEN 'invoice' WHEN 'blng__Payment__c' THEN 'payment' END AS type,
+                   object_id AS id
+            FROM core.event_log
+            UNION ALL SELECT case_type, case_id FROM core.cases WHERE events > 0
+        ) WHERE type IS NOT NULL GROUP BY type""").fetchall()
+    )
+    assert ocel.objects["ocel:type"].value_counts().to_dict() == expected
+    assert set(expected) == {
+        "lead",
+        "opportunity",
+        "quote",
+        "contract",
+        "order",
+        "invoice",
+        "payment",
+    }
+    # Every event is related to its case's object.
+    related = ocel.relations.groupby("ocel:eid")["ocel:oid"].apply(set)
+    case_of = dict(tables.execute("SELECT event_id, case_id FROM core.event_log").fetchall())
+    assert all(case_of[eid] in oids for eid, oids in related.items())
+    assert len(related) == events
+
+
+def test_csv_and_parquet_exports_hold_the_event_log_row_for_row(tables, exported):
+    for fmt, reader in (("csv", "read_csv"), ("parquet", "read_parquet")):
+        path = str(exported[fmt]).replace("'", "''")
+        options = ", all_varchar = true" if fmt == "csv" else ""
+        missing = tables.execute(f"""
+            SELECT count(*) FROM (
+                SELECT event_id, case_id, activity, "timestamp"::VARCHAR FROM core.event_log
+                EXCEPT ALL
+                SELECT event_id, case_id, activity, "timestamp"::TIMESTAMP::VARCHAR FROM {reader}('{path}'{options})
+            )""").fetchone()[0]
+        assert missing == 0, fmt
+
+
+def test_csv_cells_that_would_run_as_formulas_are_escaped(tmp_path):
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA core")
+    con.execute("""
+        CREATE TABLE core.event_log AS SELECT * FROM (VALUES
+            ('e1', 'c1', '=HYPERLINK("http://x","y")', TIMESTAMP '2026-01-01 10:00', 'u1', '+1 555', 'Lead', 'o1',
+             '-2', '@SUM(A1)', 1),
+            ('e2', 'c1', 'Quote Created', TIMESTAMP '2026-01-02 10:00', 'u1', 'Ana Lima', 'Quote', 'o2', NULL,
+             'plain', 2)
+        ) AS t(event_id, case_id, activity, "timestamp", resource_id, resource_name, object_type, object_id,
+               old_value, new_value, event_order)""")
+    path = export_csv(con, tmp_path / "event_log.csv")
+    rows = con.execute(
+        f"SELECT activity, resource_name, old_value, new_value FROM read_csv('{path}', all_varchar = true) "
+        "ORDER BY event_order"
+    ).fetchall()
+    assert rows == [
+        ('\'=HYPERLINK("http://x","y")', "'+1 555", "'-2", "'@SUM(A1)"),
+        ("Quote Created", "Ana Lima", None, "plain"),
+    ]
+    assert [p.name for p in tmp_path.iterdir()] == ["event_log.csv"]  # no partial file left
+
+
+def test_unknown_export_format_is_named():
+    assert parse_formats(" CSV, xes,csv ") == ("csv", "xes")
+    with pytest.raises(ValueError, match="unknown export format 'xlsx'"):
+        parse_formats("csv,xlsx")
+
+
+def test_process_maps_filter_the_edges_and_mark_the_slowest(tables, tmp_path):
+    frequency = process_map(tables, "frequency", max_edges=25)
+    performance = process_map(tables, "performance", max_edges=25)
+    assert frequency.edges_shown < frequency.edges_total
+    kept = [
+        (a, b, h)
+        for a, b, h in tables.execute(
+            "SELECT from_activity, to_activity, median_hours FROM reports.process_map_edges"
+        ).fetchall()
+        if f'"{a}" -> "{b}"' in performance.dot
+    ]
+    assert len(kept) == performance.edges_shown
+    slowest = sorted(kept, key=lambda e: (-e[2], e[0], e[1]))[:5]
+    assert [(a, b) for a, b, _ in performance.slowest] == [(a, b) for a, b, _ in slowest]
+    # The map stays connected: every activity shown has a way in and a way out.
+    for activity in {a for a, _, _ in kept} | {b for _, b, _ in kept}:
+        assert (
+            any(b == activity for _, b, _ in kept)
+            or f'"__start" -> "{activity}"' in performance.dot
+        )
+        assert (
+            any(a == activity for a, _, _ in kept) or f'"{activity}" -> "__end"' in performance.dot
+        )
+    files = render(performance.dot, tmp_path / "map")
+    assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = ET.parse(files["svg"]).getroot()
+    red_labels = [
+        t.text for t in svg.iter("{http://www.w3.org/2000/svg}text") if t.get("fill") == "#c62828"
+    ]
+    assert len(red_labels) == len(performance.slowest) == 5
+
+
+def test_html_report_in_headless_chromium_shows_the_tables_figures(truth_warehouse, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(truth_warehouse, warehouse)
+    con = duckdb.connect(str(warehouse))
+    try:
+        # Two snapshots, so the KPI trend is drawn.
+        record_kpi_snapshot(con, date(2026, 11, 26))
+        con.execute("UPDATE reports.kpi_summary SET value = value * 1.0")
+        record_kpi_snapshot(con, date(2026, 11, 27))
+        svg = render(process_map(con, "performance").dot, tmp_path / "map")["svg"]
+        report = write_report(con, tmp_path / "report.html", svg.read_text())
+        expected = {
+            f"kpi:{kpi}": value
+            for kpi, value in con.execute("SELECT kpi, value FROM reports.kpi_summary").fetchall()
+        }
+        expected |= {
+            f"rep:{rep}:win_rate": value
+            for rep, value in con.execute(
+                "SELECT sales_rep, win_rate FROM reports.rep_performance"
+            ).fetchall()
+        }
+        expected |= {
+            f"funnel:{step}:entered": value
+            for step, value in con.execute(
+                "SELECT step_order, entered FROM reports.lead_funnel WHERE dimension = 'all'"
+            ).fetchall()
+        }
+        expected |= {
+            f"compliance:{rule}:cases": value
+            for rule, value in con.execute(
+                "SELECT rule, count(DISTINCT case_id) FROM reports.compliance_violations GROUP BY rule"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    problems, requests = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.on(
+            "console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None
+        )
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(report.resolve().as_uri())
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        figures = page.eval_on_selector_all(
+            "[data-figure]",
+            "els => els.map(e => [e.dataset.figure, e.dataset.value, e.textContent])",
+        )
+        trends = page.locator("svg.trend").count()
+        title = page.title()
+        browser.close()
+    assert problems == []
+    assert requests == [report.resolve().as_uri()]  # nothing but the file itself: no network
+    assert (tmp_path / "report.png").stat().st_size > 50_000
+    assert title == "Lead-to-Cash process report"
+    assert trends == len([k for k in expected if k.startswith("kpi:")])
+    shown = {figure: (value, text.strip()) for figure, value, text in figures}
+    assert set(expected) <= set(shown)
+    for figure, value in expected.items():
+        assert math.isclose(float(shown[figure][0]), value, rel_tol=1e-12), figure
+    assert shown["kpi:win_rate"][1] == f"{expected['kpi:win_rate']:.1%}"
+    assert shown["kpi:sales_cycle_time"][1] == f"{expected['kpi:sales_cycle_time']:.1f} days"
