@@ -155,3 +155,51 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
             "every_activity_is_catalogued",
         )
     }
+
+
+def test_the_file_source_runs_the_same_graph_and_a_bad_file_fails_cleanly(monkeypatch, tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "Opportunity ID,Activity,Event timestamp,Sales rep\n"
+        "006A,Opportunity Created,2026-01-05 10:00:00,Ana Lima\n"
+        "006A,Quote Created,2026-01-06 10:00:00,Ana Lima\n"
+        "006A,Opportunity Closed Won,2026-01-20 10:00:00,Ana Lima\n"
+        "006B,Opportunity Created,2026-01-07 10:00:00,Bo Rossi\n"
+        "006B,Opportunity Closed Lost,2026-02-01 10:00:00,Bo Rossi\n",
+        encoding="utf-8",
+    )
+    definitions = load_definitions(
+        monkeypatch,
+        L2C_SOURCE="file",
+        L2C_EVENT_LOG_FILE=str(log),
+        L2C_HOME=str(tmp_path),
+        L2C_WAREHOUSE=str(tmp_path / "warehouse.duckdb"),
+    )
+    assert not [
+        k for k in definitions.defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "raw"
+    ]
+    with DagsterInstance.ephemeral() as instance:
+        result = definitions.defs.resolve_job_def("l2c_nightly").execute_in_process(
+            instance=instance
+        )
+    assert result.success
+    with duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True) as analytics:
+        assert analytics.execute("SELECT count(*) FROM core.event_log").fetchone()[0] == 5
+        win_rate = analytics.execute(
+            "SELECT value FROM reports.kpi_summary WHERE kpi = 'win_rate'"
+        ).fetchone()[0]
+        assert win_rate == 0.5
+    assert (tmp_path / "outputs" / "report.html").exists()
+
+    log.write_text("Opportunity ID,Activity,Event timestamp\n006A,Opportunity Created,someday\n")
+    with DagsterInstance.ephemeral() as instance:
+        result = definitions.defs.resolve_job_def("l2c_nightly").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "line 2, column 'Event timestamp': 'someday' is not a date and time" in (
+        failure.step_failure_data.user_failure_data.description
+    )
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as warehouse:
+        assert warehouse.execute("SELECT count(*) FROM core.event_log").fetchone()[0] == 5  # unchanged
