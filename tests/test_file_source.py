@@ -252,3 +252,75 @@ def test_csv_with_offsets_is_read_in_utc(tmp_path):
         "2026-01-05 08:00:00",
         "2026-01-05 09:30:00",
     ]
+
+
+def test_the_cases_sheet_gives_the_case_attributes(template, tmp_path):
+    events = [
+        ("006A", "Opportunity Created", "2026-01-05 10:00:00", "Ana Lima"),
+        (
+            "006A",
+            "Opportunity Closed Won",
+            "2026-02-05 10:00:00",
+            "Ana Lima",
+            None,
+            1000,
+            True,
+            12.5,
+        ),
+    ]
+    cases = [
+        (
+            "006A",
+            "Ana Lima",
+            "EMEA Enterprise",
+            "EMEA",
+            "Platform",
+            "Acme",
+            "SMB",
+            "Web",
+            "New Business",
+        )
+    ]
+    loaded = read_event_file(
+        fill(template, tmp_path / "ok.xlsx", events, cases), catalogue_activities()
+    )
+    con = duckdb.connect()
+    try:
+        load_into_warehouse(con, loaded)
+        row = con.execute(
+            "SELECT sales_rep, team, region, product_family, account_name, segment, lead_source, amount, "
+            "discount_pct, is_won, is_closed, case_type FROM core.cases"
+        ).fetchall()
+    finally:
+        con.close()
+    assert row == [
+        (
+            "Ana Lima",
+            "EMEA Enterprise",
+            "EMEA",
+            "Platform",
+            "Acme",
+            "SMB",
+            "Web",
+            1000.0,
+            12.5,
+            True,
+            True,
+            "opportunity",
+        )
+    ]
+    with pytest.raises(EventFileError) as error:
+        read_event_file(
+            fill(
+                template,
+                tmp_path / "bad.xlsx",
+                events,
+                [cases[0], ("006A",), (None, "x"), ("006C", *[None] * 8, "many")],
+            ),
+            catalogue_activities(),
+        )
+    assert error.value.problems == [  # in row order
+        "sheet Cases, rows 2, 3: the case 006A more than once",
+        "sheet Cases, row 4, column 'Opportunity ID': empty",
+        "sheet Cases, row 5, column 'Amount': 'many' is not a number",
+    ]
