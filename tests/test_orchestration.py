@@ -202,4 +202,6 @@ def test_the_file_source_runs_the_same_graph_and_a_bad_file_fails_cleanly(monkey
         failure.step_failure_data.user_failure_data.description
     )
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as warehouse:
-        assert warehouse.execute("SELECT count(*) FROM core.event_log").fetchone()[0] == 5  # unchanged
+        assert (
+            warehouse.execute("SELECT count(*) FROM core.event_log").fetchone()[0] == 5
+        )  # unchanged
