@@ -19,14 +19,14 @@ from ..warehouse.duckdb_warehouse import WRITER_POOL
 from ..warehouse.publish import default_output_dir
 from .exports import FILE_NAMES, export_event_log, parse_formats
 from .html_report import write_report
-from .process_maps import VIEWS, process_map, render, render_bpmn
+from .process_maps import VIEWS, process_map, render, render_bpmn, thumbnail
 
 PROCESS_MAPS = AssetKey(["process_maps"])
 DEFAULT_EXPORT_FORMATS = "csv,parquet"
 
 
-def _image(path: Path, title: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+def _image(png: bytes, title: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
     return f"**{title}**\n\n![{title}](data:image/png;base64,{data})"
 
 
@@ -51,7 +51,7 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
         for view in VIEWS:
             drawn = process_map(con, view)
             files = render(drawn.dot, folder / f"process_map_{view}")
-            metadata[f"{view}_map"] = MetadataValue.md(_image(files["png"], f"{view} view"))
+            metadata[f"{view}_map"] = MetadataValue.md(_image(thumbnail(drawn.dot), f"{view} view"))
             metadata[f"{view}_svg"] = MetadataValue.path(str(files["svg"]))
             metadata["edges_shown"] = MetadataValue.text(
                 f"{drawn.edges_shown} of {drawn.edges_total}"
@@ -63,7 +63,9 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
     bpmn = folder / "process_model.bpmn"
     if bpmn.exists():
         files = render_bpmn(bpmn, folder / "process_model")
-        metadata["process_model"] = MetadataValue.md(_image(files["png"], "discovered BPMN model"))
+        metadata["process_model"] = MetadataValue.md(
+            _image(files["png"].read_bytes(), "discovered BPMN model")
+        )
     context.log.info(f"process maps written to {folder}")
     return MaterializeResult(metadata=metadata)
 
