@@ -274,16 +274,10 @@ def _print_kpis(analytics: Path) -> None:
     if not rows:
         return
     click.echo(f"\nheadline KPIs ({rows[0][3]}):")
+    from .outputs.html_report import shown
+
     for kpi, value, unit, _ in rows:
-        if value is None:
-            shown = "n/a"
-        elif unit == "share":
-            shown = f"{value:.1%}"
-        elif unit == "percent":
-            shown = f"{value:.1f}%"
-        else:
-            shown = f"{value:.1f} {unit}"
-        click.echo(f"  {kpi.replace('_', ' '):<32}{shown}")
+        click.echo(f"  {kpi.replace('_', ' '):<32}{shown(value, unit)}")
 
 
 def _print_findings(analytics: Path) -> None:
@@ -381,14 +375,10 @@ def report_command(out: Path | None) -> None:
 )
 def template_command(out: Path) -> None:
     """Write the event-log template (.xlsx): Events, Cases and Instructions sheets."""
-    import duckdb
-
     from .file_source.template import write_template
-    from .models.sql_models import default_sql_dir
+    from .models.sql_models import catalogue_rows
 
-    catalogue = default_sql_dir() / "core" / "activity_catalogue.sql"
-    with duckdb.connect() as con:
-        rows = con.execute(catalogue.read_text(encoding="utf-8")).fetchall()
+    rows = catalogue_rows()
     path = write_template(
         out, [(activity, family, description) for activity, family, _, description in rows]
     )

@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ..models.sql_models import catalogue_activities  # noqa: F401  (a template's activities)
+from ..warehouse.duckdb_warehouse import write_comments
 from .template import CASE_COLUMNS, CASES_SHEET, EVENT_COLUMNS, EVENTS_SHEET
 
 MAX_PROBLEMS_SHOWN = 50
@@ -484,9 +486,7 @@ def load_into_warehouse(
                     f"{model.description} (file source: derived from the event log, empty where it has nothing)"
                 )
             )
-            cur.execute(f"COMMENT ON TABLE {table} IS {_literal(description)}")
-            for column, comment in model.column_comments.items():
-                cur.execute(f"COMMENT ON COLUMN {table}.{column} IS {_literal(comment)}")
+            write_comments(cur, table, description, model.column_comments)
     except BaseException:
         cur.execute("ROLLBACK")
         raise
@@ -494,16 +494,3 @@ def load_into_warehouse(
     return {
         t: cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in FILE_SOURCE_TABLES
     }
-
-
-def catalogue_activities(sql_dir: Path | None = None) -> set[str]:
-    """The activities of core.activity_catalogue's model (the template's drop-down)."""
-    from ..models.sql_models import discover
-
-    with duckdb.connect() as con:
-        sql = discover(sql_dir)[("core", "activity_catalogue")].sql
-        return {row[0] for row in con.execute(sql).fetchall()}
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

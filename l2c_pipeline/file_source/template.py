@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..warehouse.publish import replace_file
+
 
 @dataclass(frozen=True)
 class Column:
@@ -173,9 +175,4 @@ def write_template(
         for col, column in enumerate(EVENT_COLUMNS, start=1):
             events.cell(row=row_index, column=col, value=event.get(column.key))
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial.xlsx")
-    workbook.save(partial)
-    partial.replace(path)
-    return path
+    return replace_file(Path(path), lambda partial: workbook.save(partial))

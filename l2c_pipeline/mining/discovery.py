@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..warehouse.publish import replace_file
+
 DEFAULT_COVERAGE = 0.8
 
 
@@ -80,11 +82,7 @@ def discover_bpmn(con, path: Path, coverage: float = DEFAULT_COVERAGE) -> Discov
         columns=["case:concept:name", "concept:name", "time:timestamp"],
     )
     model = pm4py.discover_bpmn_inductive(frame)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial.bpmn")  # pm4py insists on the .bpmn suffix
-    pm4py.write_bpmn(model, str(partial))
-    partial.replace(path)
+    path = replace_file(Path(path), lambda partial: pm4py.write_bpmn(model, str(partial)))
     from pm4py.objects.bpmn.obj import BPMN
 
     nodes = model.get_nodes()

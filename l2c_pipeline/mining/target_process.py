@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from ..models.sql_models import catalogue_activities  # noqa: F401  (the names a process may use)
+
 RULES = (
     "mandatory_activities",
     "ordering_rules",
@@ -177,17 +179,6 @@ def load_target_process(
         optional,
         repeatable,
     )
-
-
-def catalogue_activities(sql_file: Path | None = None) -> set[str]:
-    """The activity names of sql/core/activity_catalogue.sql (run in a throwaway DuckDB)."""
-    import duckdb
-
-    path = Path(
-        sql_file or Path(__file__).resolve().parents[2] / "sql" / "core" / "activity_catalogue.sql"
-    )
-    with duckdb.connect() as con:
-        return {row[0] for row in con.execute(path.read_text(encoding="utf-8")).fetchall()}
 
 
 # The target process as warehouse tables, so SQL models and analysts can read it.

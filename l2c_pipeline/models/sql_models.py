@@ -22,6 +22,8 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from ..warehouse.duckdb_warehouse import write_comments
+
 ALL_EVENTS = ("activities", "all_events")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 EVENT_COLUMNS = (
@@ -152,10 +154,7 @@ def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel, models: dict | 
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE OR REPLACE TABLE {model.table} AS {model.sql}")
-        if model.description:
-            con.execute(f"COMMENT ON TABLE {model.table} IS {_literal(model.description)}")
-        for column, comment in model.column_comments.items():
-            con.execute(f"COMMENT ON COLUMN {model.table}.{column} IS {_literal(comment)}")
+        write_comments(con, model.table, model.description, model.column_comments)
         if model.schema == "activities":
             _check_event_columns(con, model)
             _refresh_all_events(con, models)
@@ -225,5 +224,12 @@ def build_all(
     return built
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def catalogue_rows(sql_dir: Path | None = None) -> list[tuple[str, str, int, str]]:
+    """(activity, family, rank, description) of core.activity_catalogue's model, run in a
+    throwaway DuckDB: the activities every part of the pipeline knows."""
+    with duckdb.connect() as con:
+        return con.execute(discover(sql_dir)[("core", "activity_catalogue")].sql).fetchall()
+
+
+def catalogue_activities(sql_dir: Path | None = None) -> set[str]:
+    return {row[0] for row in catalogue_rows(sql_dir)}

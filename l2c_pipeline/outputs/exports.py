@@ -8,11 +8,12 @@ injection; Parquet, XES and OCEL carry the values as they are (no spreadsheet re
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from ..warehouse.publish import replace_file
 
 FORMATS = ("csv", "parquet", "xes", "ocel")
 FILE_NAMES = {
@@ -54,17 +55,6 @@ def formula_safe(column: str) -> str:
     )
 
 
-def _replace_into_place(path: Path, write: Callable[[Path], None]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial{''.join(path.suffixes[-1:])}")
-    try:
-        write(partial)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
-
-
 def _text_columns(con, table: str) -> set[str]:
     return {
         name for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall() if kind == "VARCHAR"
@@ -81,7 +71,7 @@ def export_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
             f"TO '{_sql_path(partial)}' (HEADER, DELIMITER ',')"
         )
 
-    return _replace_into_place(Path(path), write)
+    return replace_file(Path(path), write)
 
 
 def export_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
@@ -91,7 +81,7 @@ def export_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
             f"TO '{_sql_path(partial)}' (FORMAT parquet, COMPRESSION zstd)"
         )
 
-    return _replace_into_place(Path(path), write)
+    return replace_file(Path(path), write)
 
 
 def event_log_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -110,7 +100,7 @@ def export_xes(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     import pm4py
 
     frame = event_log_frame(con)
-    return _replace_into_place(Path(path), lambda partial: pm4py.write_xes(frame, str(partial)))
+    return replace_file(Path(path), lambda partial: pm4py.write_xes(frame, str(partial)))
 
 
 def ocel_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -165,9 +155,7 @@ def export_ocel(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
 
     events, objects, relations = ocel_tables(con)
     ocel = OCEL(events=events, objects=objects, relations=relations)
-    return _replace_into_place(
-        Path(path), lambda partial: pm4py.write_ocel2_json(ocel, str(partial))
-    )
+    return replace_file(Path(path), lambda partial: pm4py.write_ocel2_json(ocel, str(partial)))
 
 
 EXPORTERS = {"csv": export_csv, "parquet": export_parquet, "xes": export_xes, "ocel": export_ocel}

@@ -9,11 +9,12 @@ browser and compare it with the tables.
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+
+from ..warehouse.publish import replace_file
 
 KPI_LABELS = {
     "sales_cycle_time": "Sales cycle time",
@@ -174,13 +175,4 @@ def render_report(data: dict) -> str:
 def write_report(con: duckdb.DuckDBPyConnection, path: Path, process_map_svg: str = "") -> Path:
     """Render the report into `path` (written whole, then renamed)."""
     page = render_report(report_data(con, process_map_svg))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(path)
-    return path
-
-
-def escape(text: str) -> str:
-    return html.escape(text, quote=True)
+    return replace_file(Path(path), lambda partial: partial.write_text(page, encoding="utf-8"))

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from ..warehouse.publish import replace_file
+
 VIEWS = ("frequency", "performance")
 DEFAULT_MAX_EDGES = 40
 DEFAULT_MIN_SHARE = 0.01
@@ -135,17 +137,14 @@ def render(dot: str, path: Path, formats: tuple[str, ...] = ("svg", "png")) -> d
     """Render with graphviz's dot into path.<format>, each written whole and renamed."""
     import graphviz
 
-    written = {}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for fmt in formats:
-        data = graphviz.Source(dot).pipe(format=fmt)
-        target = path.with_suffix(f".{fmt}")
-        partial = target.with_name(f".{target.name}.partial")
-        partial.write_bytes(data)
-        partial.replace(target)
-        written[fmt] = target
-    return written
+    source = graphviz.Source(dot)
+    return {
+        fmt: replace_file(
+            Path(path).with_suffix(f".{fmt}"),
+            lambda partial, fmt=fmt: partial.write_bytes(source.pipe(format=fmt)),
+        )
+        for fmt in formats
+    }
 
 
 def thumbnail(dot: str, dpi: int = 48) -> bytes:
@@ -162,12 +161,12 @@ def render_bpmn(bpmn_file: Path, path: Path) -> dict[str, Path]:
     from pm4py.visualization.bpmn import visualizer
 
     model = pm4py.read_bpmn(str(bpmn_file))
-    written = {}
-    for fmt in ("svg", "png"):
-        gviz = visualizer.apply(model, parameters={"format": fmt})
-        target = Path(path).with_suffix(f".{fmt}")
-        partial = target.with_name(f".{target.stem}.partial.{fmt}")
-        visualizer.save(gviz, str(partial))
-        partial.replace(target)
-        written[fmt] = target
-    return written
+    return {
+        fmt: replace_file(
+            Path(path).with_suffix(f".{fmt}"),
+            lambda partial, fmt=fmt: visualizer.save(
+                visualizer.apply(model, parameters={"format": fmt}), str(partial)
+            ),
+        )
+        for fmt in ("svg", "png")
+    }

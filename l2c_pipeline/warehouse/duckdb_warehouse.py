@@ -169,11 +169,19 @@ def replace_table(
         missing = [column for column in actual if column not in columns]
         if missing:
             raise ValueError(f"{table}: no comment for column(s) {', '.join(missing)}")
-        con.execute(f"COMMENT ON TABLE {table} IS {_literal(description)}")
-        for column in actual:
-            con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_literal(columns[column])}")
+        write_comments(con, table, description, {c: columns[c] for c in actual})
     return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
-def _literal(text: str) -> str:
+def write_comments(
+    con: duckdb.DuckDBPyConnection, table: str, description: str, columns: dict[str, str]
+) -> None:
+    """COMMENT ON the table and its columns: the analysts' documentation in the file itself."""
+    if description:
+        con.execute(f"COMMENT ON TABLE {table} IS {sql_literal(description)}")
+    for column, comment in columns.items():
+        con.execute(f"COMMENT ON COLUMN {table}.{column} IS {sql_literal(comment)}")
+
+
+def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"

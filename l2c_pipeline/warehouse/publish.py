@@ -9,6 +9,7 @@ one; it never blocks the pipeline and never sees half a refresh.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,21 @@ PUBLISHED_SCHEMAS = ("core", "mining", "reports")
 def default_analytics_path(warehouse: Path) -> Path:
     configured = os.environ.get("L2C_ANALYTICS")
     return Path(configured) if configured else Path(warehouse).with_name("analytics.duckdb")
+
+
+def replace_file(path: Path, write: Callable[[Path], None]) -> Path:
+    """Have `write` write a hidden sibling of `path` (same suffix: some writers insist on it),
+    then rename it over `path`: a reader finds the old file or the new one, never half of one.
+    The sibling is removed if writing fails."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(partial)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def default_output_dir(warehouse: Path) -> Path:
