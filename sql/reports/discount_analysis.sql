@@ -20,12 +20,10 @@ WITH deals AS (
     FROM mining.case_facts
     WHERE case_type = 'opportunity'
 ), invoice_days AS (
-    SELECT d.discount_band, epoch(p.paid_at - i.sent_at) / 86400 AS days_to_pay
-    FROM staging.stg_invoices AS i
-    JOIN deals AS d ON d.case_id = i.opportunity_id
-    JOIN (SELECT object_id, min(timestamp) AS paid_at FROM core.event_log WHERE activity = 'Invoice Paid'
-          GROUP BY object_id) AS p ON p.object_id = i.invoice_id
-    WHERE i.sent_at IS NOT NULL
+    SELECT d.discount_band, p.days_to_pay
+    FROM mining.invoice_payments AS p
+    JOIN deals AS d USING (case_id)
+    WHERE p.days_to_pay IS NOT NULL
 ), bands AS (
     SELECT
         discount_band,

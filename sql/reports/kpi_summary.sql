@@ -15,13 +15,6 @@ WITH log_span AS (
            min(timestamp) FILTER (WHERE activity = 'Contract Signed') AS signed
     FROM core.event_log
     GROUP BY case_id
-), invoice_times AS (
-    SELECT object_id AS invoice_id,
-           min(timestamp) FILTER (WHERE activity = 'Invoice Sent') AS sent,
-           min(timestamp) FILTER (WHERE activity = 'Invoice Paid') AS paid
-    FROM core.event_log
-    WHERE object_type = 'blng__Invoice__c'
-    GROUP BY object_id
 ), amended AS (
     SELECT DISTINCT original_order_id AS order_id FROM staging.stg_orders WHERE is_reduction
 ), receivables AS (
@@ -48,7 +41,7 @@ WITH log_span AS (
            'days', 'median days from the first Quote Created to Contract Signed'
     UNION ALL
     SELECT 'invoice_to_payment_time',
-           (SELECT median(epoch(paid - sent)) / 86400 FROM invoice_times WHERE paid IS NOT NULL AND sent IS NOT NULL),
+           (SELECT median(days_to_pay) FROM mining.invoice_payments),
            'days', 'median days from Invoice Sent to Invoice Paid, paid invoices'
     UNION ALL
     SELECT 'days_sales_outstanding', (SELECT open_balance / nullif(billed, 0) * 90 FROM receivables), 'days',

@@ -18,15 +18,10 @@
 -- dso_days: days sales outstanding: open balance / amount invoiced in the last 90 days x 90
 WITH as_of AS (
     SELECT max(timestamp) AS as_of FROM core.event_log
-), paid AS (
-    SELECT object_id AS invoice_id, min(timestamp) AS paid_at
-    FROM core.event_log
-    WHERE activity = 'Invoice Paid'
-    GROUP BY object_id
 ), invoices AS (
     SELECT
         i.invoice_id, i.total_amount, i.balance, i.invoice_date, i.due_date, i.sent_at, p.paid_at,
-        epoch(p.paid_at - i.sent_at) / 86400 AS days_to_pay,
+        p.days_to_pay,
         CASE WHEN p.paid_at IS NOT NULL THEN greatest(date_diff('day', i.due_date, p.paid_at::DATE), 0) END AS days_paid_late,
         CASE WHEN p.paid_at IS NULL THEN date_diff('day', i.due_date, a.as_of::DATE) END AS days_open_past_due,
         i.invoice_date > a.as_of::DATE - 90 AS invoiced_last_90_days,
@@ -34,7 +29,7 @@ WITH as_of AS (
         coalesce(i.invoice_type, '(unknown)') AS invoice_type, coalesce(f.discount_band, 'no quote') AS discount_band
     FROM staging.stg_invoices AS i
     CROSS JOIN as_of AS a
-    LEFT JOIN paid AS p ON p.invoice_id = i.invoice_id
+    LEFT JOIN mining.invoice_payments AS p ON p.invoice_id = i.invoice_id
     LEFT JOIN mining.case_facts AS f ON f.case_id = i.opportunity_id
     WHERE i.invoice_status = 'Posted'
 ), grouped AS (

@@ -30,14 +30,6 @@ WITH quotes AS (
     FROM core.event_log AS e
     WHERE e.object_type = 'Quote'
     GROUP BY e.case_id, e.object_id
-), approvals AS (
-    SELECT
-        e.case_id, e.object_id AS approval_id,
-        min(e.timestamp) FILTER (WHERE e.activity = 'Discount Approval Requested') AS requested_at,
-        min(e.timestamp) FILTER (WHERE e.activity IN ('Discount Approved', 'Discount Rejected')) AS decided_at
-    FROM core.event_log AS e
-    WHERE e.object_type = 'ProcessInstance'
-    GROUP BY e.case_id, e.object_id
 ), quoted_cases AS (
     SELECT f.case_id, f.is_closed, f.quote_versions, f.approval_requests,
            epoch(f.contract_signed_at - f.first_quote_at) / 86400 AS quote_to_contract_days
@@ -67,17 +59,17 @@ WITH quotes AS (
     GROUP BY g.dimension, g.dimension_value
 ), approval_figures AS (
     SELECT g.dimension, g.dimension_value, count(a.decided_at) AS approvals,
-           median(epoch(a.decided_at - a.requested_at)) / 3600 AS median_approval_hours,
-           quantile_cont(epoch(a.decided_at - a.requested_at), 0.9) / 3600 AS p90_approval_hours
-    FROM case_groups AS g JOIN approvals AS a USING (case_id)
+           median(a.wait_hours) AS median_approval_hours,
+           quantile_cont(a.wait_hours, 0.9) AS p90_approval_hours
+    FROM case_groups AS g JOIN mining.approval_waits AS a USING (case_id)
     GROUP BY g.dimension, g.dimension_value
 ), groups AS (
     SELECT DISTINCT dimension, dimension_value FROM case_groups WHERE dimension <> 'all'
 ), rest_figures AS (
     -- The same medians over every other value of the dimension, to compare a group with the rest.
     SELECT g.dimension, g.dimension_value,
-           (SELECT median(epoch(a.decided_at - a.requested_at)) / 3600
-            FROM case_groups AS o JOIN approvals AS a USING (case_id)
+           (SELECT median(a.wait_hours)
+            FROM case_groups AS o JOIN mining.approval_waits AS a USING (case_id)
             WHERE o.dimension = g.dimension AND o.dimension_value <> g.dimension_value) AS rest_approval_hours,
            (SELECT median(epoch(qu.answered_at - qu.presented_at)) / 86400
             FROM case_groups AS o JOIN quotes AS qu USING (case_id)

@@ -16,14 +16,7 @@
 -- win_rate_gap_to_best: team_best_win_rate - win_rate
 -- team_best_cycle_days: the shortest median cycle among the team's reps with at least 10 won deals
 -- cycle_days_gap_to_best: median_cycle_days - team_best_cycle_days
-WITH approvals AS (
-    SELECT case_id,
-           epoch(min(timestamp) FILTER (WHERE activity IN ('Discount Approved', 'Discount Rejected'))
-                 - min(timestamp) FILTER (WHERE activity = 'Discount Approval Requested')) / 3600 AS hours
-    FROM core.event_log
-    WHERE object_type = 'ProcessInstance'
-    GROUP BY case_id, object_id
-), reps AS (
+WITH reps AS (
     SELECT
         f.sales_rep, any_value(f.team) AS team, any_value(f.region) AS region,
         count(*) AS opportunities,
@@ -37,8 +30,8 @@ WITH approvals AS (
     WHERE f.case_type = 'opportunity'
     GROUP BY f.sales_rep
 ), rep_approvals AS (
-    SELECT f.sales_rep, median(a.hours) AS median_approval_hours
-    FROM approvals AS a JOIN mining.case_facts AS f USING (case_id)
+    SELECT f.sales_rep, median(a.wait_hours) AS median_approval_hours
+    FROM mining.approval_waits AS a JOIN mining.case_facts AS f USING (case_id)
     GROUP BY f.sales_rep
 ), team_best AS (
     SELECT team,
