@@ -110,7 +110,7 @@ ALIASES = {
 }
 
 
-def _header_keys(header: tuple, columns, where: str, problems: list[str]) -> dict[str, int]:
+def _header_keys(header: tuple, columns, header_place: str, problems: list[str]) -> dict[str, int]:
     """Column key -> position, from the header row (the template's headers, the keys, or the
     XES attribute names)."""
     names = {}
@@ -121,7 +121,7 @@ def _header_keys(header: tuple, columns, where: str, problems: list[str]) -> dic
                 names.setdefault(column.key, position)
     for column in columns:
         if column.required and column.key not in names:
-            problems.append(f"{where}, row 1: missing column '{column.header}'")
+            problems.append(f"{header_place}: missing column '{column.header}'")
     return names
 
 
@@ -183,7 +183,7 @@ def _sheet_rows(
         if not optional:
             problems.append(f"{where} is empty: no header row and no events")
         return _empty(columns)
-    positions = _header_keys(header, columns, where, problems)
+    positions = _header_keys(header, columns, f"{where}, row 1", problems)
     records = []
     for number, row in enumerate(rows, start=2):
         cells = [_text(row[p]) if p < len(row) else None for p in positions.values()]
@@ -214,8 +214,6 @@ def _read_csv(path: Path) -> LoadedLog:
         con.close()
     problems: list[str] = []
     positions = _header_keys(tuple(frame.columns), EVENT_COLUMNS, "line 1", problems)
-    # _header_keys speaks of rows: for a CSV the header is line 1.
-    problems = [p.replace("line 1, row 1:", "line 1:") for p in problems]
     if problems:
         raise EventFileError(path, problems)
     if frame.empty:
@@ -276,7 +274,7 @@ def _checked(
     sheet = f"sheet {EVENTS_SHEET}, " if unit == "sheet" else ""
     case_sheet = f"sheet {CASES_SHEET}, "
     where = "row" if unit == "sheet" else unit
-    header = {c.key: c.header for c in (*EVENT_COLUMNS,)}
+    header = {c.key: c.header for c in EVENT_COLUMNS}
     con = duckdb.connect()
     # Timestamps with an offset (2011-10-11 13:45:40+02:00) are converted to UTC; those without
     # one are read as UTC.
