@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,23 @@ def truth_warehouse(truth_org, tmp_path_factory) -> Path:
     con, _ = extract_and_build(truth_org, path)
     con.close()
     return path
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Destroy what is left of DuckDB connections and cursors while Python is still whole: a C++
+    destructor that runs during interpreter teardown can abort the process after every test
+    passed (seen as 'FATAL: exception not rethrown')."""
+    import gc
+    import threading
+    import time
+
+    gc.collect()
+    # A daemon thread still inside DuckDB when Python tears down aborts the process the same
+    # way: give any that are finishing their work a moment.
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    deadline = time.monotonic() + 5
+    for thread in others:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    busy = [t.name for t in others if t.is_alive()]
+    if busy and os.environ.get("L2C_DEBUG_THREADS"):
+        print(f"\nthreads still running at the end of the session: {', '.join(busy)}")

@@ -92,13 +92,13 @@ def test_alignment_details_name_the_deviation():
 
 def _counts_from_expected_log(org, sql: str) -> set:
     """Run `sql` over the generator's expected event log (not the warehouse) as table `log`."""
-    con = duckdb.connect()
     literal = str(org / "expected_event_log.csv").replace("'", "''")
-    con.execute(
-        f"CREATE VIEW log AS SELECT case_id, activity, \"timestamp\"::TIMESTAMP AS ts FROM read_csv('{literal}', "
-        "header = true, all_varchar = true)"
-    )
-    return set(con.execute(sql).fetchall())
+    with duckdb.connect() as con:
+        con.execute(
+            f"CREATE VIEW log AS SELECT case_id, activity, \"timestamp\"::TIMESTAMP AS ts FROM read_csv('{literal}', "
+            "header = true, all_varchar = true)"
+        )
+        return set(con.execute(sql).fetchall())
 
 
 def test_rule_violations_match_the_expected_event_log(tables, truth_org):

@@ -31,7 +31,7 @@ def independent_kpis(org) -> dict[str, float]:
         return csv.execute(sql).fetchone()[0]
 
     newest = one("SELECT max(happened) FROM expected")
-    return {
+    figures = {
         "lead_to_opportunity_conversion": one(
             "SELECT avg((IsConverted = 'true')::INT) FROM Lead WHERE IsDeleted = 'false'"
         ),
@@ -67,6 +67,8 @@ def independent_kpis(org) -> dict[str, float]:
             [newest],
         ).fetchone()[0],
     }
+    csv.close()
+    return figures
 
 
 def test_kpis_equal_independent_figures(built, truth_org):

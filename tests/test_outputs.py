@@ -94,7 +94,11 @@ def test_csv_and_parquet_exports_hold_the_event_log_row_for_row(tables, exported
 
 
 def test_csv_cells_that_would_run_as_formulas_are_escaped(tmp_path):
-    con = duckdb.connect()
+    with duckdb.connect() as con:
+        _check_formula_escaping(con, tmp_path)
+
+
+def _check_formula_escaping(con, tmp_path):
     con.execute("CREATE SCHEMA core")
     con.execute("""
         CREATE TABLE core.event_log AS SELECT * FROM (VALUES

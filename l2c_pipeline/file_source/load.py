@@ -487,8 +487,12 @@ def load_into_warehouse(
             write_comments(cur, table, description, model.column_comments)
     except BaseException:
         cur.execute("ROLLBACK")
+        cur.close()
         raise
     cur.execute("COMMIT")
-    return {
-        t: cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in FILE_SOURCE_TABLES
-    }
+    try:
+        return {
+            t: cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in FILE_SOURCE_TABLES
+        }
+    finally:
+        cur.close()  # the cursor, not the caller's connection

@@ -164,5 +164,6 @@ def write_case_conformance(con, process: TargetProcess, log=lambda message: None
         )
     finally:
         con.unregister("_trace_conformance")
+        con.close()  # the cursor, not the caller's connection
     conformant = sum(n for (_, n), r in zip(traces, results, strict=True) if r.is_conformant)
     return {"cases": rows, "distinct_traces": len(traces), "conformant_cases": conformant}

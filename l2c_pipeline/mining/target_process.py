@@ -276,3 +276,4 @@ def write_target_process(con, process: TargetProcess) -> dict[str, int]:
     finally:
         for name in ("_steps", "_rules", "_allowlist"):
             con.unregister(name)
+        con.close()  # the cursor, not the caller's connection
