@@ -126,44 +126,46 @@ def write_case_conformance(con, process: TargetProcess, log=lambda message: None
     projected trace, joined back to every case. Returns figures for the run's metadata."""
     from ..warehouse.duckdb_warehouse import replace_table
 
-    path = list(process.reference_path)
-    traces = con.execute(
-        "SELECT list_filter(activities, lambda a: list_contains(?, a)) AS trace, count(*) AS cases "
-        "FROM mining.case_variants GROUP BY 1 ORDER BY 2 DESC",
-        [path],
-    ).fetchall()
-    log(f"aligning {len(traces):,} distinct traces with the target process (pm4py)")
-    results = align_traces([trace for trace, _ in traces], process)
-    frame = pd.DataFrame(
-        {
-            "trace": [r.trace for r in results],
-            "fitness": [r.fitness for r in results],
-            "is_conformant": [r.is_conformant for r in results],
-            "skipped_steps": [list(r.skipped) for r in results],
-            "unexpected_steps": [list(r.unexpected) for r in results],
-            "detail": [r.detail for r in results],
-        }
-    )
-    con = con.cursor()  # a caller's half-read result on `con` must not block the registration
-    con.register("_trace_conformance", frame)
+    # A cursor of its own: a caller's half-read result on `con` must not block the registration.
+    con = con.cursor()
     try:
+        # Each case's projection, computed once: grouped for pm4py, then joined back.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _case_traces AS "
+            "SELECT case_id, list_filter(activities, lambda a: list_contains(?, a)) AS trace "
+            "FROM mining.case_variants",
+            [list(process.reference_path)],
+        )
+        traces = con.execute(
+            "SELECT trace, count(*) AS cases FROM _case_traces GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        log(f"aligning {len(traces):,} distinct traces with the target process (pm4py)")
+        results = align_traces([trace for trace, _ in traces], process)
+        frame = pd.DataFrame(
+            {
+                "trace": [r.trace for r in results],
+                "fitness": [r.fitness for r in results],
+                "is_conformant": [r.is_conformant for r in results],
+                "skipped_steps": [list(r.skipped) for r in results],
+                "unexpected_steps": [list(r.unexpected) for r in results],
+                "detail": [r.detail for r in results],
+            }
+        )
+        con.register("_trace_conformance", frame)
         rows = replace_table(
             con,
             "mining.case_conformance",
-            f"""SELECT v.case_id, t.trace, t.fitness, t.is_conformant,
+            f"""SELECT c.case_id, t.trace, t.fitness, t.is_conformant,
                        t.skipped_steps::VARCHAR[] AS skipped_steps,
                        t.unexpected_steps::VARCHAR[] AS unexpected_steps, t.detail
-                FROM mining.case_variants AS v
-                JOIN _trace_conformance AS t
-                  ON t.trace = array_to_string(list_filter(v.activities, lambda a: list_contains(?, a)),
-                                               '{TRACE_SEPARATOR}')""",
+                FROM _case_traces AS c
+                JOIN _trace_conformance AS t ON t.trace = array_to_string(c.trace, '{TRACE_SEPARATOR}')""",
             "Each case's conformance with the target process (process.yaml): pm4py alignments, "
             "run once per distinct trace.",
             CASE_CONFORMANCE_COLUMNS,
-            [path],
         )
     finally:
-        con.unregister("_trace_conformance")
+        con.execute("DROP TABLE IF EXISTS _case_traces")
         con.close()  # the cursor, not the caller's connection
     conformant = sum(n for (_, n), r in zip(traces, results, strict=True) if r.is_conformant)
     return {"cases": rows, "distinct_traces": len(traces), "conformant_cases": conformant}
