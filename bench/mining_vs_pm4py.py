@@ -19,6 +19,7 @@ import multiprocessing
 import resource
 import sys
 import time
+from queue import Empty
 
 import duckdb
 import pandas as pd
@@ -31,7 +32,7 @@ PM4PY_EQUIVALENT = {
     "reports.variants",
     "mining.reference_path",
     "mining.case_conformance",
-    "mining.milestone_events",
+    "mining.variant_paths",
     "mining.process_model",
 }
 
@@ -59,7 +60,8 @@ def run_stage(path: str, queue) -> None:
         began = time.monotonic()
         rows = build_pipeline(con, process, tables={table})[table]
         timings[table] = (time.monotonic() - began, rows)
-        print(f"  {table:<34}{rows:>12,} rows {timings[table][0]:>7.1f} s", flush=True)
+        count = "view" if rows is None else f"{rows:,} rows"
+        print(f"  {table:<34}{count:>17} {timings[table][0]:>7.1f} s", flush=True)
     began = time.monotonic()
     model = discover_bpmn(con, Path(path).with_name("process_model.bpmn"))
     timings["mining.process_model"] = (time.monotonic() - began, model.variants_used)
@@ -155,7 +157,15 @@ def measure(target, *args) -> dict:
     queue = context.Queue()
     process = context.Process(target=target, args=(*args, queue))
     process.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Empty:
+            if not process.is_alive():  # it died without a result: say so rather than wait
+                raise SystemExit(
+                    f"{target.__name__} failed (exit code {process.exitcode})"
+                ) from None
     process.join()
     return result
 

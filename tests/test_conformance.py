@@ -63,7 +63,7 @@ def test_per_variant_conformance_equals_pm4py_on_every_case(tables):
 def test_variants_carry_their_conformance(tables):
     mixed = tables.execute("""
         SELECT count(*) FROM reports.variants AS r
-        JOIN mining.case_variants AS v USING (variant)
+        JOIN mining.case_variants AS v USING (activities)
         JOIN mining.case_conformance AS c USING (case_id)
         WHERE r.is_conformant IS DISTINCT FROM c.is_conformant
     """).fetchone()[0]

@@ -113,6 +113,12 @@ def test_every_table_and_column_has_a_comment(small_org, tmp_path):
             "reports.root_causes",
         }
         assert [t for t, comment in tables if not comment] == []
+        views = con.execute(
+            "SELECT schema_name || '.' || view_name, comment FROM duckdb_views() "
+            "WHERE schema_name IN ('core', 'mining', 'reports') AND NOT internal"
+        ).fetchall()
+        assert {v for v, _ in views} >= {"mining.directly_follows"}
+        assert [v for v, comment in views if not comment] == []
         uncommented = con.execute(
             "SELECT table_name, column_name FROM duckdb_columns() "
             "WHERE schema_name IN ('core', 'mining', 'reports') AND coalesce(comment, '') = ''"
@@ -191,6 +197,38 @@ def test_broken_models_fail_with_the_file_name_and_leave_the_table_alone(small_o
         broken.write_text("SELECT 1 AS event_id")
         with pytest.raises(ModelError, match=r"lead_events\.sql: an activity model must yield"):
             build_all(con, sql_dir)
+    finally:
+        con.close()
+
+
+def test_a_model_can_be_a_view_and_change_back_to_a_table(small_org, tmp_path):
+    con, _ = extract_and_build(small_org, tmp_path / "warehouse.duckdb")
+    kind = (
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_schema = 'mining' AND table_name = 'directly_follows'"
+    )
+    follows = "SELECT count(*), sum(wait_seconds) FROM mining.directly_follows"
+    try:
+        assert con.execute(kind).fetchall() == [("VIEW",)]
+        as_view = con.execute(follows).fetchone()
+        sql_dir = tmp_path / "sql"
+        shutil.copytree(default_sql_dir(), sql_dir)
+        model = sql_dir / "mining" / "directly_follows.sql"
+        shipped = model.read_text()
+        assert "-- materialized: view\n" in shipped
+        model.write_text(shipped.replace("-- materialized: view\n", ""))
+        built = build_all(con, sql_dir, tables={"mining.directly_follows"})
+        assert con.execute(kind).fetchall() == [("BASE TABLE",)]
+        assert con.execute(follows).fetchone() == as_view
+        assert built["mining.directly_follows"] == as_view[0]
+        model.write_text(shipped)
+        assert build_all(con, sql_dir, tables={"mining.directly_follows"}) == {
+            "mining.directly_follows": None
+        }
+        assert con.execute(kind).fetchall() == [("VIEW",)]
+        model.write_text(shipped.replace("materialized: view", "materialized: snapshot"))
+        with pytest.raises(ModelError, match=r"directly_follows\.sql: 'materialized: snapshot'"):
+            discover(sql_dir)
     finally:
         con.close()
 

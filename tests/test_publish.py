@@ -31,6 +31,17 @@ def test_publishes_core_mining_and_reports_but_not_raw(warehouse, tmp_path):
         assert schemas == {"core", "mining", "reports"}
         events = reader.execute("SELECT count(*) FROM core.event_log").fetchone()[0]
         assert events == warehouse.execute("SELECT count(*) FROM core.event_log").fetchone()[0]
+        # A view is published as a view over the published tables, with its comments.
+        assert published["mining.directly_follows"] is None
+        view_comment = reader.execute(
+            "SELECT comment FROM duckdb_views() WHERE schema_name = 'mining' "
+            "AND view_name = 'directly_follows'"
+        ).fetchone()[0]
+        assert "Directly-follows" in view_comment
+        follows = "SELECT count(*), sum(wait_seconds) FROM mining.directly_follows"
+        assert reader.execute(follows).fetchone() == warehouse.execute(follows).fetchone()
+        cases = reader.execute("SELECT count(DISTINCT case_id) FROM core.event_log").fetchone()[0]
+        assert reader.execute(follows).fetchone()[0] == events - cases
         comment = reader.execute(
             "SELECT comment FROM duckdb_columns() WHERE schema_name = 'core' "
             "AND table_name = 'event_log' AND column_name = 'case_id'"

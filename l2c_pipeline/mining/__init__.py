@@ -10,6 +10,7 @@ EVENT_LOG_ONLY_MODELS = frozenset(
         "mining.case_conformance",
         "mining.directly_follows",
         "mining.case_variants",
+        "mining.variant_paths",
         "reports.process_map_edges",
         "reports.process_map_nodes",
         "reports.variants",

@@ -120,7 +120,7 @@ def discovery_coverage() -> float:
 
 @asset(
     key=PROCESS_MODEL,
-    deps=[AssetKey(["mining", "milestone_events"])],
+    deps=[AssetKey(["mining", "variant_paths"]), AssetKey(["core", "activity_catalogue"])],
     group_name="process_mining",
     pool=WRITER_POOL,
     kinds={"pm4py", "bpmn"},

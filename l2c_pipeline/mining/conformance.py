@@ -71,33 +71,42 @@ def reference_net(process: TargetProcess) -> tuple[PetriNet, Marking, Marking]:
 
 def align_traces(traces: Sequence[Sequence[str]], process: TargetProcess) -> list[TraceConformance]:
     """Align each distinct trace (a list of activities already projected onto the reference
-    path) with the target process; the results come back in the traces' order."""
-    import pm4py  # heavy import, only when conformance runs
-    from pm4py.util import constants as pm4py_constants
+    path) with the target process; the results come back in the traces' order.
 
-    pm4py_constants.SHOW_PROGRESS_BAR = False  # progress goes to the run's log instead
+    pm4py's Dijkstra search (the less-memory variant) finds an optimal alignment, as its
+    default A* does; on this sequential net A*'s state-equation heuristic costs more than it
+    saves (991 traces of the 1.1M-case bench log: 2.2 s against 8.8 s, with the same
+    fitness for every trace). The fitness is pm4py's: cost over the trace's best-worst cost.
+    """
+    from pm4py.algo.conformance.alignments.petri_net import algorithm as alignments
+    from pm4py.objects.log.obj import Event, Trace
+    from pm4py.objects.petri_net.utils.align_utils import STD_MODEL_LOG_MOVE_COST
 
     traces = [tuple(t) for t in traces]
     if not traces:
         return []
     net, initial, final = reference_net(process)
-    rows = [
-        (f"{i:09d}", activity, pd.Timestamp("2000-01-01") + pd.Timedelta(seconds=position))
-        for i, trace in enumerate(traces)
-        for position, activity in enumerate(trace)
-    ]
-    frame = pd.DataFrame(rows, columns=["case:concept:name", "concept:name", "time:timestamp"])
-    empty = {i for i, trace in enumerate(traces) if not trace}
-    # A log with no event on the path (another process's log) has nothing to align.
-    aligned = iter(
-        pm4py.conformance_diagnostics_alignments(frame, net, initial, final) if rows else []
+    # The cheapest way through the model with an empty trace, computed once for all traces.
+    best_worst_cost = alignments.variants.state_equation_a_star.get_best_worst_cost(
+        net, initial, final
     )
     results = []
-    for i, trace in enumerate(traces):
-        if i in empty:
+    for trace in traces:
+        if not trace:  # a case with no event on the path (another process's log)
             results.append(TraceConformance("", 1.0, (), ()))
             continue
-        alignment = next(aligned)
+        alignment = alignments.apply_trace(
+            Trace([Event({"concept:name": activity}) for activity in trace]),
+            net,
+            initial,
+            final,
+            variant=alignments.Variants.VERSION_DIJKSTRA_LESS_MEMORY,
+            parameters={
+                alignments.Parameters.BEST_WORST_COST_INTERNAL: best_worst_cost,
+                alignments.Parameters.PARAM_TRACE_COST_FUNCTION: [STD_MODEL_LOG_MOVE_COST]
+                * len(trace),
+            },
+        )
         moves = alignment["alignment"]
         skipped = tuple(model for log, model in moves if log == ">>" and model not in (None, ">>"))
         unexpected = tuple(log for log, model in moves if model == ">>" and log != ">>")

@@ -1,10 +1,11 @@
 """Process discovery: pm4py's inductive miner on the variants that cover most cases, saved as BPMN.
 
-The log mined is mining.milestone_events (sales touches left out, so the model shows the
-process rather than every call). The inductive miner's model does not depend on how often
-a trace occurs, only on which traces occur, so it runs on one trace per variant: the most
-frequent variants until they cover `coverage` of the cases. Rare variants are left out on
-purpose, they would turn the model into a flower of exceptions.
+The log mined is the variants of mining.variant_paths with sales touches left out (the
+milestone events), so the model shows the process rather than every call. The inductive
+miner's model does not depend on how often a trace occurs, only on which traces occur, so it
+runs on one trace per variant: the most frequent variants until they cover `coverage` of the
+cases. Rare variants are left out on purpose, they would turn the model into a flower of
+exceptions.
 """
 
 from __future__ import annotations
@@ -43,11 +44,17 @@ def top_variants(
         raise ValueError(f"coverage must be above 0 and at most 1, got {coverage}")
     rows = con.execute(
         """
-        WITH variants AS (
-            SELECT activities, count(*) AS cases
-            FROM (SELECT case_id, list(activity ORDER BY step) AS activities
-                  FROM mining.milestone_events GROUP BY case_id)
-            GROUP BY activities
+        WITH touches AS (
+            SELECT coalesce(list(activity), []) AS activities
+            FROM core.activity_catalogue WHERE family = 'touch'
+        ), milestone_paths AS (
+            SELECT list_filter(v.activities, lambda a: NOT list_contains(t.activities, a))
+                       AS activities,
+                   v.cases
+            FROM mining.variant_paths AS v, touches AS t
+        ), variants AS (
+            SELECT activities, sum(cases) AS cases
+            FROM milestone_paths WHERE len(activities) > 0 GROUP BY activities
         ), running AS (
             SELECT activities, cases,
                    sum(cases) OVER (ORDER BY cases DESC, activities ROWS UNBOUNDED PRECEDING) AS covered,
@@ -72,7 +79,7 @@ def discover_bpmn(con, path: Path, coverage: float = DEFAULT_COVERAGE) -> Discov
 
     variants, cases_total, variants_total = top_variants(con, coverage)
     if not variants:
-        raise ValueError("mining.milestone_events is empty: there is no process to discover")
+        raise ValueError("mining.variant_paths is empty: there is no process to discover")
     frame = pd.DataFrame(
         [
             (f"{index:09d}", activity, pd.Timestamp("2000-01-01") + pd.Timedelta(seconds=position))

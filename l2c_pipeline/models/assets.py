@@ -46,6 +46,14 @@ def _model_asset(model: SqlModel, models: dict) -> AssetsDefinition:
                 rows = build_model(con, model, models)
             except ModelError as error:
                 raise Failure(description=str(error)) from None
+            if rows is None:  # a view: previewing it would compute it
+                context.log.info(f"{model.table}: view (computed when read)")
+                return MaterializeResult(
+                    metadata={
+                        "materialized": MetadataValue.text("view"),
+                        "sql_file": MetadataValue.path(str(model.path)),
+                    }
+                )
             preview = con.execute(f"SELECT * FROM {model.table} LIMIT 5").df()
         context.log.info(f"{model.table}: {rows:,} rows")
         return MaterializeResult(

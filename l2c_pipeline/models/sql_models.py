@@ -6,7 +6,9 @@ columns, and the view `activities.all_events` (made by this module, not a file) 
 UNION ALL BY NAME, so a new activity file reaches core.event_log with no other change.
 
 A model's leading `--` comment lines are its table comment; a `-- columns:` line followed by
-`-- name: text` lines gives column comments (COMMENT ON), which core models must have.
+`-- name: text` lines gives column comments (COMMENT ON), which core models must have. A
+`-- materialized: view` line (dbt's word) makes the model a view instead of a table: for a
+large intermediate that only one model reads, storing it costs more than computing it again.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class SqlModel:
     description: str
     column_comments: dict[str, str]
     depends_on: set[tuple[str, str]] = field(default_factory=set)
+    materialized: str = "table"
 
     @property
     def key(self) -> tuple[str, str]:
@@ -67,8 +70,11 @@ def default_sql_dir() -> Path:
     return Path(configured) if configured else Path(__file__).resolve().parents[2] / "sql"
 
 
-def _comments(sql: str) -> tuple[str, dict[str, str]]:
-    description, columns, in_columns = [], {}, False
+MATERIALIZATIONS = ("table", "view")
+
+
+def _comments(sql: str) -> tuple[str, dict[str, str], str | None]:
+    description, columns, in_columns, materialized = [], {}, False, None
     for line in sql.splitlines():
         stripped = line.strip()
         if not stripped.startswith("--"):
@@ -76,14 +82,16 @@ def _comments(sql: str) -> tuple[str, dict[str, str]]:
                 break
             continue
         text = stripped[2:].strip()
-        if text.lower() == "columns:":
+        if not in_columns and text.lower().startswith("materialized:"):
+            materialized = text.partition(":")[2].strip().lower()
+        elif text.lower() == "columns:":
             in_columns = True
         elif in_columns and ":" in text:
             name, _, comment = text.partition(":")
             columns[name.strip()] = comment.strip()
         elif not in_columns and text:
             description.append(text)
-    return " ".join(description), columns
+    return " ".join(description), columns, materialized
 
 
 def _table_references(model_sql: str, path: Path) -> set[tuple[str, str]]:
@@ -122,8 +130,18 @@ def discover(sql_dir: Path | None = None) -> dict[tuple[str, str], SqlModel]:
         sql = path.read_text(encoding="utf-8").strip().rstrip(";")
         if not sql:
             raise ModelError(f"{path}: the file is empty (expected one SELECT)")
-        description, columns = _comments(sql)
-        model = SqlModel(schema, name, path, sql, description, columns)
+        description, columns, materialized = _comments(sql)
+        if materialized not in (None, *MATERIALIZATIONS):
+            raise ModelError(
+                f"{path}: 'materialized: {materialized}' is not one of {', '.join(MATERIALIZATIONS)}"
+            )
+        if materialized == "view" and schema == "activities":
+            raise ModelError(
+                f"{path}: activity models are tables (activities.all_events stacks them)"
+            )
+        model = SqlModel(
+            schema, name, path, sql, description, columns, materialized=materialized or "table"
+        )
         model.depends_on = _table_references(sql, path) - {model.key}
         models[model.key] = model
     activity_keys = {key for key in models if key[0] == "activities"}
@@ -148,13 +166,27 @@ def build_order(
         raise ModelError(f"SQL models depend on each other in a circle: {cycle}") from None
 
 
-def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel, models: dict | None = None) -> int:
-    """Create or replace the model's table (one transaction); returns its row count."""
+def build_model(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, models: dict | None = None
+) -> int | None:
+    """Create or replace the model's table or view (one transaction); returns the table's row
+    count (None for a view: counting would compute it)."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {model.schema}")
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {model.table} AS {model.sql}")
-        write_comments(con, model.table, model.description, model.column_comments)
+        # A model that changed between table and view: drop what it was.
+        existing = con.execute(
+            "SELECT table_type FROM information_schema.tables "
+            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
+            [model.schema, model.name],
+        ).fetchall()
+        wanted = "VIEW" if model.materialized == "view" else "BASE TABLE"
+        if existing and existing[0][0] != wanted:
+            con.execute(f"DROP {'VIEW' if existing[0][0] == 'VIEW' else 'TABLE'} {model.table}")
+        con.execute(f"CREATE OR REPLACE {model.materialized.upper()} {model.table} AS {model.sql}")
+        write_comments(
+            con, model.table, model.description, model.column_comments, kind=model.materialized
+        )
         if model.schema == "activities":
             _check_event_columns(con, model)
             _refresh_all_events(con, models)
@@ -166,6 +198,8 @@ def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel, models: dict | 
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+    if model.materialized == "view":
+        return None
     return con.execute(f"SELECT count(*) FROM {model.table}").fetchall()[0][0]
 
 

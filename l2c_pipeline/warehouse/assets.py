@@ -39,7 +39,11 @@ def analytics_file_asset(model_keys: list[AssetKey]) -> AssetsDefinition:
             metadata={
                 "path": MetadataValue.path(str(target)),
                 "tables": MetadataValue.int(len(tables)),
-                "rows": MetadataValue.md("\n".join(f"- `{t}`: {n:,}" for t, n in tables.items())),
+                "rows": MetadataValue.md(
+                    "\n".join(
+                        f"- `{t}`: {'view' if n is None else f'{n:,}'}" for t, n in tables.items()
+                    )
+                ),
             }
         )
 

@@ -174,11 +174,16 @@ def replace_table(
 
 
 def write_comments(
-    con: duckdb.DuckDBPyConnection, table: str, description: str, columns: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    description: str,
+    columns: dict[str, str],
+    kind: str = "table",
 ) -> None:
-    """COMMENT ON the table and its columns: the analysts' documentation in the file itself."""
+    """COMMENT ON the table (or view) and its columns: the analysts' documentation in the file
+    itself."""
     if description:
-        con.execute(f"COMMENT ON TABLE {table} IS {sql_literal(description)}")
+        con.execute(f"COMMENT ON {kind.upper()} {table} IS {sql_literal(description)}")
     for column, comment in columns.items():
         con.execute(f"COMMENT ON COLUMN {table}.{column} IS {sql_literal(comment)}")
 

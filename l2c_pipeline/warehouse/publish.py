@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from .duckdb_warehouse import quote
+from .duckdb_warehouse import quote, sql_literal
 
 PUBLISHED_SCHEMAS = ("core", "mining", "reports")
 
@@ -48,9 +48,10 @@ def default_output_dir(warehouse: Path) -> Path:
 
 def publish_analytics(
     con: duckdb.DuckDBPyConnection, target: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS
-) -> dict[str, int]:
-    """Copy the schemas' tables (with their comments) from the warehouse connection into a new
-    file and rename it to `target`; returns rows per published table."""
+) -> dict[str, int | None]:
+    """Copy the schemas' tables and views (with their comments) from the warehouse connection
+    into a new file and rename it to `target`; returns rows per published table (None for a
+    view, which stays a view over the published tables)."""
     target = Path(target).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{os.getpid()}.publishing")
@@ -62,11 +63,17 @@ def publish_analytics(
         "ORDER BY schema_name, table_name",
         list(schemas),
     ).fetchall()
+    views = con.execute(
+        "SELECT schema_name, view_name, comment, sql FROM duckdb_views() "
+        f"WHERE database_name = current_database() AND NOT internal "
+        f"AND schema_name IN ({', '.join('?' * len(schemas))}) ORDER BY schema_name, view_name",
+        list(schemas),
+    ).fetchall()
     columns = con.execute(
         "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
         "WHERE database_name = current_database() AND comment IS NOT NULL"
     ).fetchall()
-    published: dict[str, int] = {}
+    published: dict[str, int | None] = {}
     literal = str(staging).replace("'", "''")
     con.execute(f"ATTACH '{literal}' AS l2c_publishing")
     try:
@@ -80,6 +87,18 @@ def publish_analytics(
             published[f"{schema}.{table}"] = con.execute(f"SELECT count(*) FROM {copy}").fetchone()[
                 0
             ]
+        # A view's SQL names its tables without a database, so it is created with the new file
+        # as the default database and reads the published tables, there and wherever opened.
+        warehouse_database = con.execute("SELECT current_database()").fetchone()[0]
+        con.execute("USE l2c_publishing")
+        try:
+            for schema, view, comment, view_sql in views:
+                con.execute(view_sql)
+                if comment:
+                    con.execute(f"COMMENT ON VIEW {schema}.{quote(view)} IS {sql_literal(comment)}")
+                published[f"{schema}.{view}"] = None
+        finally:
+            con.execute(f"USE {quote(warehouse_database)}")
         for schema, table, column, comment in columns:
             if f"{schema}.{table}" in published:
                 con.execute(

@@ -1,5 +1,7 @@
 -- Directly-follows pairs: every event with the next event of its case (core.event_log order),
--- and the waiting time between them. The base of the process map.
+-- and the waiting time between them. The base of the process map. A view: it has a row per
+-- event and only the process map reads it, so it is computed when read rather than stored.
+-- materialized: view
 -- columns:
 -- case_id: the case
 -- from_activity: the earlier activity

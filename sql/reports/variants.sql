@@ -10,14 +10,14 @@
 -- is_conformant: the variant follows the target process so far (pm4py alignment; null when
 --   conformance was not computed, e.g. for a public log without a target process)
 SELECT
-    row_number() OVER (ORDER BY count(*) DESC, variant) AS variant_rank,
-    any_value(activities) AS activities,
-    variant,
-    count(*) AS cases,
-    count(*) / sum(count(*)) OVER () AS share,
-    median(throughput_seconds) / 86400 AS median_cycle_days,
-    bool_and(cc.is_conformant) AS is_conformant
-FROM mining.case_variants AS v
-LEFT JOIN mining.case_conformance AS cc USING (case_id)
-GROUP BY variant
+    row_number() OVER (ORDER BY v.cases DESC, v.variant) AS variant_rank,
+    v.activities,
+    v.variant,
+    v.cases,
+    v.cases / sum(v.cases) OVER () AS share,
+    v.median_throughput_seconds / 86400 AS median_cycle_days,
+    cc.is_conformant
+FROM mining.variant_paths AS v
+-- A case's conformance depends only on its sequence of activities: the variant's is its example's.
+LEFT JOIN mining.case_conformance AS cc ON cc.case_id = v.example_case_id
 ORDER BY variant_rank
