@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from l2c_pipeline.demo_org.generator import generate
@@ -37,6 +38,14 @@ def truth_warehouse(truth_org, tmp_path_factory) -> Path:
     con, _ = extract_and_build(truth_org, path)
     con.close()
     return path
+
+
+@pytest.fixture(scope="module")
+def tables(truth_warehouse):
+    """The truth warehouse, read-only, for tests that only read its tables."""
+    con = duckdb.connect(str(truth_warehouse), read_only=True)
+    yield con
+    con.close()
 
 
 def pytest_sessionfinish(session, exitstatus):

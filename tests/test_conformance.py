@@ -9,7 +9,6 @@ import shutil
 
 import duckdb
 import pm4py
-import pytest
 
 from l2c_pipeline.mining.conformance import align_traces, reference_net
 from l2c_pipeline.mining.discovery import discover_bpmn, top_variants
@@ -17,13 +16,6 @@ from l2c_pipeline.mining.stage import build_pipeline
 from l2c_pipeline.mining.target_process import load_target_process
 
 from .test_mining_parity import pm4py_frame
-
-
-@pytest.fixture(scope="module")
-def tables(truth_warehouse):
-    con = duckdb.connect(str(truth_warehouse), read_only=True)
-    yield con
-    con.close()
 
 
 def test_per_variant_conformance_equals_pm4py_on_every_case(tables):

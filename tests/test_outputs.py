@@ -21,13 +21,6 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
-def tables(truth_warehouse):
-    con = duckdb.connect(str(truth_warehouse), read_only=True)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
 def exported(tables, tmp_path_factory):
     return export_event_log(tables, tmp_path_factory.mktemp("exports"))
 

@@ -6,15 +6,7 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
-
-
-@pytest.fixture(scope="module")
-def tables(truth_warehouse):
-    con = duckdb.connect(str(truth_warehouse), read_only=True)
-    yield con
-    con.close()
 
 
 @pytest.fixture(scope="module")

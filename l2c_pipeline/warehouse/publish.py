@@ -83,7 +83,7 @@ def publish_analytics(
             source, copy = f"{schema}.{quote(table)}", f"l2c_publishing.{schema}.{quote(table)}"
             con.execute(f"CREATE TABLE {copy} AS SELECT * FROM {source}")
             if comment:
-                con.execute(f"COMMENT ON TABLE {copy} IS '{comment.replace(chr(39), chr(39) * 2)}'")
+                con.execute(f"COMMENT ON TABLE {copy} IS {sql_literal(comment)}")
             published[f"{schema}.{table}"] = con.execute(f"SELECT count(*) FROM {copy}").fetchone()[
                 0
             ]
@@ -103,7 +103,7 @@ def publish_analytics(
             if f"{schema}.{table}" in published:
                 con.execute(
                     f"COMMENT ON COLUMN l2c_publishing.{schema}.{quote(table)}.{quote(column)} "
-                    f"IS '{comment.replace(chr(39), chr(39) * 2)}'"
+                    f"IS {sql_literal(comment)}"
                 )
     except BaseException:
         con.execute("DETACH l2c_publishing")
