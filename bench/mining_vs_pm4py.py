@@ -6,7 +6,8 @@ same run.
 The warehouse must hold core.event_log and the staging tables (bench/build_event_log.py).
 (1) Our stage: every mining.* and reports.* step of the pipeline in dependency order, SQL models
 and the Python steps (pm4py alignments once per distinct trace, BPMN discovery), timed one by
-one. (2) pm4py on the same events, loaded into a pandas frame (load time reported apart):
+one; then (1b) only the steps that pm4py also does, again, alone in a fresh process (in the
+whole stage other steps have read the event log before them). (2) pm4py on the same events, loaded into a pandas frame (load time reported apart):
 discover_dfg, discover_performance_dfg, get_variants, get_all_case_durations, alignments of the
 log projected onto the reference path, and the inductive miner on the same top variants. Each
 side runs in a child process of its own and reports its own peak memory (ru_maxrss). The
@@ -33,11 +34,12 @@ PM4PY_EQUIVALENT = {
     "mining.reference_path",
     "mining.case_conformance",
     "mining.variant_paths",
+    "mining.activity_codes",
     "mining.process_model",
 }
 
 
-def run_stage(path: str, queue) -> None:
+def run_stage(path: str, only: frozenset | None, queue) -> None:
     from pathlib import Path
 
     from l2c_pipeline.mining.discovery import discover_bpmn
@@ -52,7 +54,7 @@ def run_stage(path: str, queue) -> None:
     order = [
         ".".join(key)
         for key in build_order(discover(), {k: d for k, (d, _) in steps.items()})
-        if key[0] in ("mining", "reports")
+        if key[0] in ("mining", "reports") and (only is None or ".".join(key) in only)
     ]
     timings = {}
     started = time.monotonic()
@@ -71,6 +73,14 @@ def run_stage(path: str, queue) -> None:
         flush=True,
     )
     seconds = time.monotonic() - started
+    if only is not None:
+        queue.put(
+            {
+                "seconds": seconds,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+        return
     edges = dict(
         ((a, b), n)
         for a, b, n in con.execute(
@@ -178,12 +188,17 @@ def main() -> None:
         ).fetchone()
     print(f"log: {events:,} events, {cases:,} cases")
     print("our mining + reports stage, step by step:")
-    ours = measure(run_stage, path)
+    ours = measure(run_stage, path, None)
     subset = sum(s for table, (s, _) in ours["timings"].items() if table in PM4PY_EQUIVALENT)
     print(
         f"whole stage: {ours['seconds']:.1f} s, peak {ours['peak_mb']:,.0f} MB; "
         f"the steps with a pm4py equivalent: {subset:.1f} s"
     )
+    # In the whole stage, other steps read the event log first; run the equivalent steps again
+    # on their own in a fresh process, so they pay for their own first read of the log.
+    print("the steps with a pm4py equivalent again, alone, in a fresh process:")
+    alone = measure(run_stage, path, frozenset(PM4PY_EQUIVALENT))
+    print(f"equivalent steps alone: {alone['seconds']:.1f} s, peak {alone['peak_mb']:,.0f} MB")
     print("pm4py, same figures:")
     pm = measure(run_pm4py, path, ours["top_variants"])
     print(
@@ -195,8 +210,10 @@ def main() -> None:
     assert ours["conformant"] == pm["conformant"], (ours["conformant"], pm["conformant"])
     print(
         f"same figures ({len(ours['edges'])} edges, {ours['variants']:,} variants, "
-        f"{ours['conformant']:,} conformant cases); pm4py / our equivalent steps = "
-        f"{pm['seconds'] / subset:.1f}x; pm4py / our whole stage = {pm['seconds'] / ours['seconds']:.1f}x"
+        f"{ours['conformant']:,} conformant cases); pm4py / our equivalent steps alone = "
+        f"{pm['seconds'] / alone['seconds']:.1f}x (within the whole stage: "
+        f"{pm['seconds'] / subset:.1f}x); pm4py / our whole stage = "
+        f"{pm['seconds'] / ours['seconds']:.1f}x"
     )
 
 

@@ -55,7 +55,8 @@ def test_per_variant_conformance_equals_pm4py_on_every_case(tables):
 def test_variants_carry_their_conformance(tables):
     mixed = tables.execute("""
         SELECT count(*) FROM reports.variants AS r
-        JOIN mining.case_variants AS v USING (activities)
+        JOIN mining.variant_paths AS p USING (activities)
+        JOIN mining.case_variants AS v USING (activity_codes)
         JOIN mining.case_conformance AS c USING (case_id)
         WHERE r.is_conformant IS DISTINCT FROM c.is_conformant
     """).fetchone()[0]
@@ -64,6 +65,34 @@ def test_variants_carry_their_conformance(tables):
         "SELECT count(*) FILTER (WHERE is_conformant), count(*) FILTER (WHERE NOT is_conformant) "
         "FROM reports.variants"
     ).fetchone() > (0, 0)
+
+
+def test_alignments_equal_pm4py_default_search_trace_by_trace(tables):
+    # align_traces passes pm4py the costs it would work out itself (once per activity set, not
+    # per trace); each trace must still get pm4py's optimal cost and fitness from its default
+    # A* search with no parameters at all.
+    from pm4py.algo.conformance.alignments.petri_net import algorithm as alignments
+    from pm4py.objects.log.obj import Event, Trace
+
+    process = load_target_process()
+    traces = [
+        t
+        for (t,) in tables.execute(
+            "SELECT DISTINCT string_split(trace, ' > ') FROM mining.case_conformance "
+            "WHERE trace <> ''"
+        ).fetchall()
+    ]
+    assert len(traces) > 20
+    net, initial, final = reference_net(process)
+    for trace, ours in zip(traces, align_traces(traces, process), strict=True):
+        expected = alignments.apply_trace(
+            Trace([Event({"concept:name": a}) for a in trace]), net, initial, final
+        )
+        assert math.isclose(ours.fitness, expected["fitness"], rel_tol=1e-12), trace
+        deviations = sum(
+            1 for log, model in expected["alignment"] if ">>" in (log, model) and model is not None
+        )
+        assert len(ours.skipped) + len(ours.unexpected) == deviations, trace
 
 
 def test_alignment_details_name_the_deviation():

@@ -124,6 +124,15 @@ def test_every_table_and_column_has_a_comment(small_org, tmp_path):
             "WHERE schema_name IN ('core', 'mining', 'reports') AND coalesce(comment, '') = ''"
         ).fetchall()
         assert uncommented == []
+        # A column comment may go on over indented lines; none of it is lost.
+        assert (
+            con.execute(
+                "SELECT comment FROM duckdb_columns() WHERE schema_name = 'reports' "
+                "AND table_name = 'variants' AND column_name = 'is_conformant'"
+            )
+            .fetchone()[0]
+            .endswith("e.g. for a public log without a target process)")
+        )
     finally:
         con.close()
 

@@ -95,7 +95,7 @@ def test_a_filled_template_loads_the_same_event_log_as_the_salesforce_path(
         assert sorted(actual) == sorted(expected)
         # The rest of the graph runs unchanged on it.
         built = build_pipeline(con, schemas=("mining", "reports"))
-        assert built["reports.variants"] > 100
+        assert built["mining.variant_paths"] > 100
     finally:
         con.close()
 

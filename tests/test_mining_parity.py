@@ -98,7 +98,7 @@ def assert_parity(con, frame: pd.DataFrame) -> None:
 def test_parity_with_pm4py_on_the_demo_log(truth_org, tmp_path):
     con, built = extract_and_build(truth_org, tmp_path / "warehouse.duckdb")
     try:
-        assert built["reports.variants"] > 100
+        assert built["mining.variant_paths"] > 100
         assert_parity(con, pm4py_frame(con))
     finally:
         con.close()

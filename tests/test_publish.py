@@ -40,6 +40,8 @@ def test_publishes_core_mining_and_reports_but_not_raw(warehouse, tmp_path):
         assert "Directly-follows" in view_comment
         follows = "SELECT count(*), sum(wait_seconds) FROM mining.directly_follows"
         assert reader.execute(follows).fetchone() == warehouse.execute(follows).fetchone()
+        variants = "SELECT count(*), sum(cases), max(variant_rank) FROM reports.variants"
+        assert reader.execute(variants).fetchone() == warehouse.execute(variants).fetchone()
         cases = reader.execute("SELECT count(DISTINCT case_id) FROM core.event_log").fetchone()[0]
         assert reader.execute(follows).fetchone()[0] == events - cases
         comment = reader.execute(

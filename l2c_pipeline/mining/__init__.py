@@ -9,6 +9,7 @@ EVENT_LOG_ONLY_MODELS = frozenset(
         "mining.compliance_allowlist",
         "mining.case_conformance",
         "mining.directly_follows",
+        "mining.activity_codes",
         "mining.case_variants",
         "mining.variant_paths",
         "reports.process_map_edges",

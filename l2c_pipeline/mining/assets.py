@@ -76,7 +76,11 @@ def target_process(context: AssetExecutionContext, warehouse: WarehouseResource)
 
 @asset(
     key=CASE_CONFORMANCE,
-    deps=[AssetKey(["mining", "case_variants"]), AssetKey(["mining", "reference_path"])],
+    deps=[
+        AssetKey(["mining", "case_variants"]),
+        AssetKey(["mining", "activity_codes"]),
+        AssetKey(["mining", "reference_path"]),
+    ],
     group_name="process_mining",
     pool=WRITER_POOL,
     kinds={"duckdb", "pm4py"},

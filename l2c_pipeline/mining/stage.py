@@ -28,7 +28,7 @@ def python_steps(process: TargetProcess, log=lambda message: None) -> dict:
     for table in TARGET_PROCESS_TABLES[1:]:
         steps[tuple(table.split("."))] = ({REFERENCE_PATH}, _count(table))
     steps[CASE_CONFORMANCE] = (
-        {("mining", "case_variants"), REFERENCE_PATH},
+        {("mining", "case_variants"), ("mining", "activity_codes"), REFERENCE_PATH},
         lambda con: write_case_conformance(con, process, log)["cases"],
     )
     return steps

@@ -86,6 +86,10 @@ def _comments(sql: str) -> tuple[str, dict[str, str], str | None]:
             materialized = text.partition(":")[2].strip().lower()
         elif text.lower() == "columns:":
             in_columns = True
+        elif in_columns and columns and stripped[2:].startswith("  ") and text:
+            # An indented line goes on with the column above: "--   more words".
+            last = next(reversed(columns))
+            columns[last] = f"{columns[last]} {text}"
         elif in_columns and ":" in text:
             name, _, comment = text.partition(":")
             columns[name.strip()] = comment.strip()

@@ -1,6 +1,8 @@
 -- Directly-follows pairs: every event with the next event of its case (core.event_log order),
 -- and the waiting time between them. The base of the process map. A view: it has a row per
 -- event and only the process map reads it, so it is computed when read rather than stored.
+-- core.event_log numbers each case's events 1, 2, 3, ... (event_order), so an event's successor
+-- is found by a hash join on (case, number + 1): cheaper than a window, which sorts every event.
 -- materialized: view
 -- columns:
 -- case_id: the case
@@ -9,15 +11,16 @@
 -- from_timestamp: when the earlier activity happened
 -- to_timestamp: when the following activity happened
 -- wait_seconds: seconds between the two
-SELECT * FROM (
-    SELECT
-        case_id,
-        activity AS from_activity,
-        lead(activity) OVER case_order AS to_activity,
-        timestamp AS from_timestamp,
-        lead(timestamp) OVER case_order AS to_timestamp,
-        epoch(lead(timestamp) OVER case_order - timestamp) AS wait_seconds
+SELECT
+    e.case_id,
+    e.activity AS from_activity,
+    n.activity AS to_activity,
+    e.timestamp AS from_timestamp,
+    n.timestamp AS to_timestamp,
+    epoch(n.timestamp - e.timestamp) AS wait_seconds
+FROM core.event_log AS e
+JOIN (
+    SELECT case_id, event_order - 1 AS previous_order, activity, timestamp
     FROM core.event_log
-    WINDOW case_order AS (PARTITION BY case_id ORDER BY event_order)
-)
-WHERE to_activity IS NOT NULL
+    WHERE event_order > 1
+) AS n ON n.case_id = e.case_id AND n.previous_order = e.event_order

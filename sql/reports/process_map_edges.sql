@@ -22,29 +22,26 @@ WITH waits AS (
     GROUP BY from_activity, to_activity
 ),
 -- Cases per pair from the variants, each pair once per variant: far cheaper than a distinct
--- count of case ids over every transition. list_distinct is much faster on text than on
--- structs, so a pair is keyed as text: the first activity's length, ':', then both names
--- (a key that decodes the same whatever characters the names hold).
+-- count of case ids over every transition. A pair of activity codes is one integer.
 variant_pairs AS (
     SELECT
         cases,
         unnest(list_distinct(list_transform(
-            range(1, len(activities)),
-            lambda i: length(activities[i]) || ':' || activities[i] || activities[i + 1]
-        ))) AS pair_key
+            range(1, len(activity_codes)),
+            lambda i: activity_codes[i]::BIGINT * 65536 + activity_codes[i + 1]
+        ))) AS pair_code
     FROM mining.variant_paths
 ),
 pair_cases AS (
-    SELECT pair_key, split_part(pair_key, ':', 1)::INTEGER AS from_length, sum(cases)::BIGINT AS cases
+    SELECT pair_code // 65536 AS from_code, pair_code % 65536 AS to_code, sum(cases)::BIGINT AS cases
     FROM variant_pairs
-    GROUP BY pair_key
+    GROUP BY pair_code
 ),
 decoded_pairs AS (
-    SELECT
-        substr(pair_key, length(from_length::VARCHAR) + 2, from_length) AS from_activity,
-        substr(pair_key, length(from_length::VARCHAR) + 2 + from_length) AS to_activity,
-        cases
-    FROM pair_cases
+    SELECT f.activity AS from_activity, t.activity AS to_activity, p.cases
+    FROM pair_cases AS p
+    JOIN mining.activity_codes AS f ON f.activity_code = p.from_code
+    JOIN mining.activity_codes AS t ON t.activity_code = p.to_code
 )
 SELECT
     w.from_activity,

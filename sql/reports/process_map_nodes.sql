@@ -11,29 +11,34 @@ WITH activity_events AS (
     FROM core.event_log
     GROUP BY activity
 ),
--- Cases, starts and ends from the variants: each variant counts its cases once per activity.
+-- Cases, starts and ends from the variants (as activity codes): each variant counts its cases
+-- once per activity.
 variant_activities AS (
-    SELECT cases, unnest(list_distinct(activities)) AS activity FROM mining.variant_paths
+    SELECT cases, unnest(list_distinct(activity_codes)) AS activity_code FROM mining.variant_paths
+),
+code_cases AS (
+    SELECT activity_code, sum(cases)::BIGINT AS cases FROM variant_activities GROUP BY 1
+),
+code_starts AS (
+    SELECT activity_codes[1] AS activity_code, sum(cases)::BIGINT AS start_cases
+    FROM mining.variant_paths GROUP BY 1
+),
+code_ends AS (
+    SELECT activity_codes[-1] AS activity_code, sum(cases)::BIGINT AS end_cases
+    FROM mining.variant_paths GROUP BY 1
 ),
 activity_cases AS (
-    SELECT activity, sum(cases)::BIGINT AS cases FROM variant_activities GROUP BY activity
-),
-starts AS (
-    SELECT activities[1] AS activity, sum(cases)::BIGINT AS start_cases
-    FROM mining.variant_paths GROUP BY 1
-),
-ends AS (
-    SELECT activities[-1] AS activity, sum(cases)::BIGINT AS end_cases
-    FROM mining.variant_paths GROUP BY 1
+    SELECT
+        a.activity,
+        c.cases,
+        coalesce(s.start_cases, 0) AS start_cases,
+        coalesce(x.end_cases, 0) AS end_cases
+    FROM mining.activity_codes AS a
+    JOIN code_cases AS c USING (activity_code)
+    LEFT JOIN code_starts AS s USING (activity_code)
+    LEFT JOIN code_ends AS x USING (activity_code)
 )
-SELECT
-    e.activity,
-    e.events,
-    c.cases,
-    coalesce(s.start_cases, 0) AS start_cases,
-    coalesce(x.end_cases, 0) AS end_cases
+SELECT e.activity, e.events, c.cases, c.start_cases, c.end_cases
 FROM activity_events AS e
 JOIN activity_cases AS c USING (activity)
-LEFT JOIN starts AS s USING (activity)
-LEFT JOIN ends AS x USING (activity)
 ORDER BY e.events DESC, e.activity

@@ -1,5 +1,8 @@
 -- Process variants: every distinct sequence of activities, most frequent first, with its share
 -- of cases, its typical cycle time and whether it follows the target process (process.yaml).
+-- A view over mining.variant_paths: the variants' activity lists are stored there once, and
+-- writing a second copy cost more than ranking them when the report is read.
+-- materialized: view
 -- columns:
 -- variant_rank: 1 for the most frequent variant
 -- activities: the variant's activities in order
@@ -10,9 +13,9 @@
 -- is_conformant: the variant follows the target process so far (pm4py alignment; null when
 --   conformance was not computed, e.g. for a public log without a target process)
 SELECT
-    row_number() OVER (ORDER BY v.cases DESC, v.variant) AS variant_rank,
+    row_number() OVER (ORDER BY v.cases DESC, v.activities) AS variant_rank,
     v.activities,
-    v.variant,
+    array_to_string(v.activities, ' > ') AS variant,
     v.cases,
     v.cases / sum(v.cases) OVER () AS share,
     v.median_throughput_seconds / 86400 AS median_cycle_days,
