@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from l2c_pipeline.mining.kpi_history import record_kpi_snapshot
@@ -105,3 +107,87 @@ def test_kpi_history_keeps_a_snapshot_per_day_and_a_rerun_replaces(built):
         ).fetchall()
     )
     assert math.isclose(second - first, 1.0)
+
+
+def test_comparisons_with_the_rest_equal_medians_over_the_other_values(tables):
+    # quote_to_contract finds the median of "every other value of the dimension" by rank
+    # arithmetic in one pass; here it is the plain definition, in pandas, group by group.
+    quoted = tables.execute("SELECT case_id FROM mining.case_facts WHERE quote_versions > 0").df()
+    groups = tables.execute(
+        "SELECT case_id, dimension, dimension_value FROM mining.case_dimensions "
+        "WHERE dimension IN ('sales_rep', 'team', 'region', 'product_family')"
+    ).df()
+    groups = groups[groups.case_id.isin(quoted.case_id)]
+    approvals = tables.execute(
+        "SELECT case_id, wait_hours AS value FROM mining.approval_waits"
+    ).df()
+    quotes = tables.execute(
+        "SELECT case_id, object_id, activity, \"timestamp\" FROM core.event_log WHERE object_type = 'Quote'"
+    ).df()
+    presented = (
+        quotes[quotes.activity == "Quote Presented"]
+        .groupby(["case_id", "object_id"])
+        .timestamp.min()
+    )
+    answered = (
+        quotes[quotes.activity.isin(["Quote Accepted", "Quote Rejected"])]
+        .groupby(["case_id", "object_id"])
+        .timestamp.min()
+    )
+    decisions = ((answered - presented).dt.total_seconds() / 86400).rename("value").reset_index()
+    expected = {}
+    for measure, samples in (("approval", approvals), ("decision", decisions)):
+        samples = groups.merge(samples.dropna(subset=["value"]), on="case_id")
+        for (dimension, value), own in samples.groupby(["dimension", "dimension_value"]):
+            rest = samples[(samples.dimension == dimension) & (samples.dimension_value != value)]
+            if len(rest):
+                expected[measure, dimension, value] = own.value.median() / rest.value.median()
+    actual = tables.execute(
+        "SELECT dimension, dimension_value, approval_hours_vs_rest, decision_days_vs_rest "
+        "FROM reports.quote_to_contract WHERE dimension <> 'all'"
+    ).fetchall()
+    assert len(actual) > 20
+    checked = 0
+    for dimension, value, approval, decision in actual:
+        for measure, figure in (("approval", approval), ("decision", decision)):
+            if (measure, dimension, value) in expected:
+                assert math.isclose(figure, expected[measure, dimension, value], rel_tol=1e-9)
+                checked += 1
+            else:
+                assert figure is None
+    assert checked > 40
+
+
+def test_bottleneck_figures_equal_pandas_on_the_same_occurrences(tables):
+    transitions = tables.execute(
+        "SELECT 'transition' AS kind, activity AS from_activity, next_activity AS to_activity, "
+        "case_id, wait_hours AS hours FROM mining.milestone_events WHERE next_activity IS NOT NULL"
+    ).df()
+    stages = tables.execute(
+        "SELECT 'stage' AS kind, 'Stage: ' || stage AS from_activity, '' AS to_activity, case_id, "
+        "days * 24 AS hours FROM mining.stage_visits WHERE days IS NOT NULL"
+    ).df()
+    occurrences = pd.concat([transitions, stages])
+    keys = ["kind", "from_activity", "to_activity"]
+    occurrences["median"] = occurrences.groupby(keys).hours.transform("median")
+    occurrences["excess"] = (occurrences.hours - occurrences["median"]).clip(lower=0)
+    expected = occurrences.groupby(keys).agg(
+        occurrences=("hours", "size"),
+        cases=("case_id", "nunique"),
+        median_hours=("hours", "median"),
+        added_wait_hours=("excess", "sum"),
+    )
+    actual = tables.execute(
+        "SELECT kind, from_activity, coalesce(to_activity, '') AS to_activity, occurrences, cases, "
+        "median_hours, added_wait_hours, bottleneck_rank FROM reports.bottlenecks"
+    ).df()
+    assert len(actual) == len(expected) > 20
+    merged = actual.merge(expected.reset_index(), on=keys, suffixes=("", "_pandas"))
+    assert len(merged) == len(actual)
+    for column in ("occurrences", "cases"):
+        assert (merged[column] == merged[f"{column}_pandas"]).all(), column
+    for column in ("median_hours", "added_wait_hours"):
+        assert np.allclose(merged[column], merged[f"{column}_pandas"], rtol=1e-9), column
+    # Ranked by the wait they add.
+    ranked = merged.sort_values("bottleneck_rank").added_wait_hours.tolist()
+    assert ranked == sorted(ranked, reverse=True)

@@ -23,42 +23,50 @@ WITH occurrences AS (
     FROM mining.milestone_events
     WHERE next_activity IS NOT NULL
     UNION ALL
-    SELECT 'stage', 'Stage: ' || stage, NULL, case_id, days * 24
+    SELECT 'stage', 'Stage: ' || stage, '', case_id, days * 24
     FROM mining.stage_visits
     WHERE days IS NOT NULL
-), keyed AS (
-    -- One text key per transition or stage, so the joins below are plain equi-joins.
-    SELECT kind || '|' || from_activity || '|' || coalesce(to_activity, '') AS bottleneck, * FROM occurrences
 ), typical AS (
-    SELECT bottleneck, median(hours) AS typical_hours FROM keyed GROUP BY bottleneck
-), excess AS MATERIALIZED (
-    SELECT k.*, t.typical_hours, greatest(k.hours - t.typical_hours, 0) AS excess_hours
-    FROM keyed AS k JOIN typical AS t USING (bottleneck)
+    -- One row per transition or stage with a small number, so the millions of occurrences are
+    -- keyed by an integer below rather than by three names.
+    SELECT row_number() OVER (ORDER BY kind, from_activity, to_activity) AS bottleneck_id,
+           kind, from_activity, nullif(to_activity, '') AS to_activity, count(*) AS occurrences,
+           median(hours) AS median_hours, quantile_cont(hours, 0.9) AS p90_hours,
+           sum(hours) AS total_wait_hours
+    FROM occurrences
+    GROUP BY kind, from_activity, to_activity
+), per_case AS (
+    -- Each bottleneck's occurrences summed per case: the cases it happened in, and the rows the
+    -- attribute breakdown needs.
+    SELECT t.bottleneck_id, o.case_id, count(*) AS occurrences,
+           sum(greatest(o.hours - t.median_hours, 0)) AS excess_hours
+    FROM occurrences AS o
+    JOIN typical AS t
+      ON t.kind = o.kind AND t.from_activity = o.from_activity
+     AND coalesce(t.to_activity, '') = o.to_activity
+    GROUP BY t.bottleneck_id, o.case_id
 ), summary AS (
-    SELECT bottleneck, any_value(kind) AS kind, any_value(from_activity) AS from_activity,
-           any_value(to_activity) AS to_activity, count(*) AS occurrences, count(DISTINCT case_id) AS cases,
-           any_value(typical_hours) AS median_hours, quantile_cont(hours, 0.9) AS p90_hours,
-           sum(hours) AS total_wait_hours,
-           sum(excess_hours) AS added_wait_hours
-    FROM excess
-    GROUP BY bottleneck
+    SELECT t.*, p.cases, p.added_wait_hours
+    FROM typical AS t
+    JOIN (
+        SELECT bottleneck_id, count(*) AS cases, sum(excess_hours) AS added_wait_hours
+        FROM per_case GROUP BY bottleneck_id
+    ) AS p USING (bottleneck_id)
 ), ranked AS (
     SELECT *, row_number() OVER (ORDER BY added_wait_hours DESC, kind, from_activity, to_activity) AS bottleneck_rank,
            added_wait_hours / nullif(sum(added_wait_hours) OVER (PARTITION BY kind), 0) AS share_of_added_wait
     FROM summary
-), per_case AS (
-    -- Only for the 20 biggest bottlenecks, summed per case first: the breakdown multiplies rows
-    -- by the attributes.
-    SELECT r.bottleneck_rank, x.case_id, sum(x.excess_hours) AS excess_hours, count(*) AS occurrences
-    FROM excess AS x
-    JOIN ranked AS r USING (bottleneck)
+), top_per_case AS (
+    -- Only for the 20 biggest bottlenecks: the breakdown multiplies rows by the attributes.
+    SELECT r.bottleneck_rank, p.case_id, p.excess_hours, p.occurrences
+    FROM per_case AS p
+    JOIN ranked AS r USING (bottleneck_id)
     WHERE r.bottleneck_rank <= 20
-    GROUP BY r.bottleneck_rank, x.case_id
 ), concentration AS (
     SELECT p.bottleneck_rank, d.dimension, d.dimension_value,
            sum(p.excess_hours) / nullif(any_value(r.added_wait_hours), 0) AS value_share_of_added_wait,
            sum(p.occurrences) / any_value(r.occurrences) AS value_share_of_occurrences
-    FROM per_case AS p
+    FROM top_per_case AS p
     JOIN mining.case_dimensions AS d USING (case_id)
     JOIN ranked AS r USING (bottleneck_rank)
     GROUP BY p.bottleneck_rank, d.dimension, d.dimension_value

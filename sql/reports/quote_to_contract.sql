@@ -65,16 +65,57 @@ WITH quotes AS (
     GROUP BY g.dimension, g.dimension_value
 ), groups AS (
     SELECT DISTINCT dimension, dimension_value FROM case_groups WHERE dimension <> 'all'
-), rest_figures AS (
-    -- The same medians over every other value of the dimension, to compare a group with the rest.
-    SELECT g.dimension, g.dimension_value,
-           (SELECT median(a.wait_hours)
-            FROM case_groups AS o JOIN mining.approval_waits AS a USING (case_id)
-            WHERE o.dimension = g.dimension AND o.dimension_value <> g.dimension_value) AS rest_approval_hours,
-           (SELECT median(epoch(qu.answered_at - qu.presented_at)) / 86400
-            FROM case_groups AS o JOIN quotes AS qu USING (case_id)
-            WHERE o.dimension = g.dimension AND o.dimension_value <> g.dimension_value) AS rest_decision_days
+), samples AS (
+    -- Every approval wait and every decision time, under each dimension value of its case.
+    SELECT g.dimension, g.dimension_value, 'approval_hours' AS measure, a.wait_hours AS value
+    FROM case_groups AS g JOIN mining.approval_waits AS a USING (case_id)
+    WHERE g.dimension <> 'all' AND a.wait_hours IS NOT NULL
+    UNION ALL
+    SELECT g.dimension, g.dimension_value, 'decision_days', epoch(qu.answered_at - qu.presented_at) / 86400
+    FROM case_groups AS g JOIN quotes AS qu USING (case_id)
+    WHERE g.dimension <> 'all' AND qu.answered_at IS NOT NULL AND qu.presented_at IS NOT NULL
+), ranked_samples AS (
+    SELECT *, row_number() OVER (PARTITION BY dimension, measure ORDER BY value) AS overall_rank
+    FROM samples
+), group_samples AS (
+    SELECT *, row_number() OVER (PARTITION BY dimension, measure, dimension_value ORDER BY overall_rank) AS group_rank
+    FROM ranked_samples
+), rest_sizes AS (
+    SELECT g.dimension, g.dimension_value, m.measure, m.samples - coalesce(n.samples, 0) AS rest
     FROM groups AS g
+    JOIN (SELECT dimension, measure, count(*) AS samples FROM samples GROUP BY ALL) AS m USING (dimension)
+    LEFT JOIN (
+        SELECT dimension, dimension_value, measure, count(*) AS samples FROM samples GROUP BY ALL
+    ) AS n USING (dimension, dimension_value, measure)
+), rest_positions AS (
+    -- The middle of the rest (every other value of the dimension): one position when the rest
+    -- is odd, the two to average when it is even; the same figure as median() over the rest.
+    SELECT dimension, dimension_value, measure, unnest(list_distinct([(rest + 1) // 2, rest // 2 + 1])) AS k
+    FROM rest_sizes
+    WHERE rest > 0
+), rest_ranks AS (
+    -- The k-th of the rest, in the order of all the dimension's samples, comes after k - 1 of
+    -- the rest and after those of the group's own samples that have fewer than k of the rest
+    -- before them (overall_rank - group_rank): one pass over the group's samples, where a
+    -- median over the rest of each group would read every other group's samples again.
+    SELECT p.dimension, p.dimension_value, p.measure, p.k + count(s.group_rank) AS overall_rank
+    FROM rest_positions AS p
+    LEFT JOIN group_samples AS s
+      ON s.dimension = p.dimension AND s.dimension_value = p.dimension_value AND s.measure = p.measure
+     AND s.overall_rank - s.group_rank < p.k
+    GROUP BY p.dimension, p.dimension_value, p.measure, p.k
+), rest_medians AS (
+    SELECT r.dimension, r.dimension_value, r.measure, avg(s.value) AS rest_median
+    FROM rest_ranks AS r
+    JOIN ranked_samples AS s
+      ON s.dimension = r.dimension AND s.measure = r.measure AND s.overall_rank = r.overall_rank
+    GROUP BY r.dimension, r.dimension_value, r.measure
+), rest_figures AS (
+    SELECT dimension, dimension_value,
+           any_value(rest_median) FILTER (WHERE measure = 'approval_hours') AS rest_approval_hours,
+           any_value(rest_median) FILTER (WHERE measure = 'decision_days') AS rest_decision_days
+    FROM rest_medians
+    GROUP BY dimension, dimension_value
 )
 SELECT
     c.dimension, c.dimension_value, c.cases, c.quote_versions, c.quote_versions / c.cases AS avg_quote_versions,
