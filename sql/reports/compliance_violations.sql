@@ -14,9 +14,15 @@
 -- sales_rep: the case's sales rep
 -- team: the rep's team
 -- region: the rep's region
-WITH counts AS (
+WITH ruled_activities AS (
+    -- The activities some rule below looks at: only their events need counting.
+    SELECT activity FROM mining.process_rules WHERE activity IS NOT NULL
+    UNION SELECT other_activity FROM mining.process_rules WHERE other_activity IS NOT NULL
+    UNION SELECT unnest(['Quote Created', 'Quote Accepted', 'Contract Signed'])
+), counts AS (
     SELECT case_id, activity, count(*) AS occurrences, min(timestamp) AS first_at
     FROM core.event_log
+    WHERE activity IN (SELECT activity FROM ruled_activities)
     GROUP BY case_id, activity
 ), opportunities AS (
     SELECT f.case_id, f.is_won, f.discount_pct, o.synced_quote_id

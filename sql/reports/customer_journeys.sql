@@ -12,16 +12,33 @@
 WITH case_span AS (
     SELECT case_id, epoch(max(timestamp) - min(timestamp)) / 86400 AS cycle_days
     FROM mining.milestone_events GROUP BY case_id
+), case_activities AS (
+    SELECT case_id, activity, count(*) AS occurrences
+    FROM mining.milestone_events GROUP BY case_id, activity
 ), with_activity AS (
-    SELECT activity, count(DISTINCT case_id) AS cases FROM mining.milestone_events GROUP BY activity
-), paths AS (
-    SELECT case_id, string_agg(activity, ' > ' ORDER BY step) AS pattern
-    FROM mining.milestone_events GROUP BY case_id
+    SELECT activity, count(*) AS cases FROM case_activities GROUP BY activity
+), touch_codes AS (
+    SELECT coalesce(list(c.activity_code), []) AS codes
+    FROM mining.activity_codes AS c
+    JOIN core.activity_catalogue AS a USING (activity)
+    WHERE a.family = 'touch'
+), activity_names AS (
+    SELECT list(activity ORDER BY activity_code) AS names FROM mining.activity_codes
+), path_groups AS (
+    -- A case's path through the milestones is its variant without the sales touches: grouped
+    -- as activity codes, far cheaper than joining each case's milestone names in order.
+    SELECT list_filter(v.activity_codes, lambda c: NOT list_contains(t.codes, c)) AS milestone_codes,
+           count(*) AS cases, median(s.cycle_days) AS median_cycle_days, min(v.case_id) AS example_case_id
+    FROM mining.case_variants AS v
+    JOIN case_span AS s USING (case_id)
+    CROSS JOIN touch_codes AS t
+    GROUP BY milestone_codes
 ), path_rows AS (
-    SELECT 'path' AS journey_type, pattern, count(*) AS cases, count(*) / (SELECT count(*) FROM paths) AS share,
-           median(s.cycle_days) AS median_cycle_days, min(p.case_id) AS example_case_id
-    FROM paths AS p JOIN case_span AS s USING (case_id)
-    GROUP BY pattern
+    SELECT 'path' AS journey_type,
+           array_to_string(list_transform(g.milestone_codes, lambda c: n.names[c]), ' > ') AS pattern,
+           g.cases, g.cases / (SELECT count(*) FROM case_span) AS share, g.median_cycle_days,
+           g.example_case_id
+    FROM path_groups AS g CROSS JOIN activity_names AS n
 ), detours AS (
     -- A step back: to a reference-path step before the furthest one the case had reached.
     SELECT DISTINCT case_id, previous_activity AS activity, previous_activity || ' > ' || activity AS pattern
@@ -32,8 +49,7 @@ WITH case_span AS (
     FROM mining.milestone_events
     WHERE next_activity = activity
 ), loops AS (
-    SELECT case_id, activity, activity AS pattern
-    FROM mining.milestone_events GROUP BY case_id, activity HAVING count(*) > 1
+    SELECT case_id, activity, activity AS pattern FROM case_activities WHERE occurrences > 1
 ), step_rows AS (
     SELECT t.journey_type, t.pattern, count(*) AS cases, count(*) / any_value(w.cases) AS share,
            median(s.cycle_days) AS median_cycle_days, min(t.case_id) AS example_case_id

@@ -11,7 +11,7 @@
 -- dropped: leads that stopped at this step (still open ones included)
 -- conversion_rate: converted / entered
 -- median_days: median days from this step to the next, over the leads that made it
-WITH lead_milestones AS (
+WITH lead_milestones AS MATERIALIZED (
     SELECT
         l.lead_id, l.lead_source, u.region, l.created_at,
         CASE WHEN l.is_converted THEN f.opportunity_created_at END AS opportunity_created_at,
@@ -22,16 +22,26 @@ WITH lead_milestones AS (
     LEFT JOIN staging.stg_users AS u ON u.user_id = l.owner_id
     LEFT JOIN mining.case_facts AS f ON f.case_id = l.case_id
 ), steps AS (
-    SELECT lead_id, lead_source, region, s.step_order, s.step, s.reached_at, s.next_at
-    FROM lead_milestones
-    CROSS JOIN UNNEST([
-        {'step_order': 1, 'step': 'Lead Created', 'reached_at': created_at, 'next_at': opportunity_created_at},
-        {'step_order': 2, 'step': 'Opportunity Created', 'reached_at': opportunity_created_at, 'next_at': first_presented_at},
-        {'step_order': 3, 'step': 'Quote Presented', 'reached_at': first_presented_at, 'next_at': won_at},
-        {'step_order': 4, 'step': 'Opportunity Closed Won', 'reached_at': won_at, 'next_at': first_payment_at},
-        {'step_order': 5, 'step': 'Payment Received', 'reached_at': first_payment_at, 'next_at': NULL::TIMESTAMP}
-    ]) AS u(s)
-    WHERE s.reached_at IS NOT NULL
+    -- One row per lead and step reached (five plain scans: unnesting a list of structs per lead
+    -- was ten times slower).
+    SELECT * FROM (
+        SELECT lead_id, lead_source, region, 1 AS step_order, 'Lead Created' AS step,
+               created_at AS reached_at, opportunity_created_at AS next_at
+        FROM lead_milestones
+        UNION ALL
+        SELECT lead_id, lead_source, region, 2, 'Opportunity Created', opportunity_created_at, first_presented_at
+        FROM lead_milestones
+        UNION ALL
+        SELECT lead_id, lead_source, region, 3, 'Quote Presented', first_presented_at, won_at
+        FROM lead_milestones
+        UNION ALL
+        SELECT lead_id, lead_source, region, 4, 'Opportunity Closed Won', won_at, first_payment_at
+        FROM lead_milestones
+        UNION ALL
+        SELECT lead_id, lead_source, region, 5, 'Payment Received', first_payment_at, NULL::TIMESTAMP
+        FROM lead_milestones
+    )
+    WHERE reached_at IS NOT NULL
 ), by_dimension AS (
     SELECT
         CASE WHEN grouping(lead_source) = 0 THEN 'lead_source' WHEN grouping(region) = 0 THEN 'region'
