@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from .demo_org.catalogue import DEFAULT_SHAPE, SHAPES
 from .demo_org.generator import MAX_LEADS
 
 DEFAULT_HOME = ".l2c"
@@ -53,8 +54,15 @@ def demo_org() -> None:
 @click.option(
     "--workers", type=click.IntRange(1, 64), default=None, help="Processes (default: all cores)."
 )
+@click.option(
+    "--shape",
+    type=click.Choice(SHAPES),
+    default=DEFAULT_SHAPE,
+    show_default=True,
+    help="Which kind of org: Sales Cloud only, with CPQ and Billing, or a customised one.",
+)
 def generate_command(
-    leads: int, seed: int, out: Path, as_of: str | None, workers: int | None
+    leads: int, seed: int, out: Path, as_of: str | None, workers: int | None, shape: str
 ) -> None:
     """Write a realistic org snapshot as Data Loader-style CSV files."""
     from .demo_org.generator import DEFAULT_AS_OF, generate
@@ -67,6 +75,7 @@ def generate_command(
             as_of=as_of or DEFAULT_AS_OF,
             workers=workers,
             progress=lambda m: click.echo(m, err=True),
+            shape=shape,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from None
@@ -145,11 +154,12 @@ def serve_command(
 
 
 @demo_org.command("catalogue")
-def catalogue_command() -> None:
-    """Print the default object catalogue (Markdown), as in the README."""
+@click.option("--shape", type=click.Choice(SHAPES), default=DEFAULT_SHAPE, show_default=True)
+def catalogue_command(shape: str) -> None:
+    """Print the objects and fields of a demo org of the shape (Markdown)."""
     from .demo_org.catalogue import catalogue_markdown
 
-    click.echo(catalogue_markdown())
+    click.echo(catalogue_markdown(shape))
 
 
 def _dagster_instance():
@@ -317,13 +327,26 @@ def run_command() -> None:
 @main.command("demo")
 @click.option("--leads", type=click.IntRange(100, MAX_LEADS), default=2000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
-def demo_command(leads: int, seed: int) -> None:
+@click.option(
+    "--shape",
+    type=click.Choice(SHAPES),
+    default=DEFAULT_SHAPE,
+    show_default=True,
+    help="The demo org's shape; the pipeline reads it with that shape's mapping.",
+)
+def demo_command(leads: int, seed: int, shape: str) -> None:
     """Run the pipeline on the built-in demo org and show what it loaded."""
+    from .resources import demo_org_folder
+
     os.environ["L2C_SOURCE"] = "demo"
     os.environ["L2C_DEMO_LEADS"] = str(leads)
     os.environ["L2C_DEMO_SEED"] = str(seed)
-    folder = _home() / f"demo-org-{leads}-{seed}"
-    click.echo(f"demo org: {leads:,} leads, seed {seed} ({folder}); extracting it over HTTPS ...")
+    os.environ["L2C_ORG_SHAPE"] = shape
+    os.environ.pop("L2C_MAPPING_FILE", None)  # the demo org is read with its own shape's mapping
+    folder = demo_org_folder(shape, leads, seed)
+    click.echo(
+        f"demo org ({shape}): {leads:,} leads, seed {seed} ({folder}); extracting it over HTTPS ..."
+    )
     ok, run_id = _run_graph()
     if not ok:
         raise click.ClickException(f"run {run_id} failed (see above)")

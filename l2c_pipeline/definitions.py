@@ -19,9 +19,12 @@ from dagster import (
 )
 
 from .file_source.assets import file_event_log
+from .mapping.assets import mapping_asset
+from .mapping.load import check_touch_activities, load_mapping
 from .mining.assets import MINING_ASSETS
 from .mining.target_process import catalogue_activities, load_target_process
 from .models.assets import EVENT_LOG_CHECKS, model_assets
+from .models.sql_models import catalogue_rows
 from .outputs.assets import OUTPUT_ASSETS
 from .resources import SalesforceResource, WarehouseResource, l2c_home
 from .salesforce.assets import raw_object_asset
@@ -41,6 +44,7 @@ _SALESFORCE_ENV = {
     **{name: var for name, var in SF_ENV.items() if name not in _SALESFORCE_INT_ENV},
     "source": "L2C_SOURCE",
     "demo_faults": "L2C_DEMO_FAULTS",
+    "demo_shape": "L2C_ORG_SHAPE",
 }
 
 
@@ -58,7 +62,8 @@ def _warehouse_resource() -> WarehouseResource:
     return WarehouseResource(path=str(l2c_home() / "warehouse.duckdb"))
 
 
-# The target process is checked when the code location loads: a wrong key stops it with its name.
+# The target process and the mapping are checked when the code location loads: a wrong key
+# stops it with the file, the key and the value named.
 TARGET_PROCESS = load_target_process(known_activities=catalogue_activities())
 
 # L2C_SOURCE=file: a file replaces the extraction and the event-log models; the rest is the same.
@@ -67,9 +72,17 @@ if FILE_SOURCE:
     source_assets = [file_event_log]
     sql_model_assets = model_assets(schemas=("mining", "reports"))
 else:
-    source_assets = [
+    MAPPING = load_mapping()
+    check_touch_activities(MAPPING, catalogue_rows())
+    raw_assets = [
         raw_object_asset(spec)
-        for spec in load_catalogue(os.environ.get("L2C_OBJECTS_FILE") or None)
+        for spec in load_catalogue(
+            MAPPING.objects, os.environ.get("L2C_OBJECTS_FILE") or None, MAPPING.change_capture
+        )
+    ]
+    source_assets = [
+        *raw_assets,
+        mapping_asset(MAPPING, [key for asset in raw_assets for key in asset.keys]),
     ]
     sql_model_assets = model_assets()
 nightly_job = define_asset_job(

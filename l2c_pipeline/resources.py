@@ -27,6 +27,11 @@ def l2c_home() -> Path:
     return Path(os.environ.get("L2C_HOME", ".l2c")).resolve()
 
 
+def demo_org_folder(shape: str, leads: int, seed: int) -> Path:
+    """Where the demo org of that shape, size and seed is generated (once)."""
+    return l2c_home() / f"demo-org-{shape}-{leads}-{seed}"
+
+
 class SalesforceResource(ConfigurableResource):
     """Where records come from. source=demo starts the built-in demo org for the run."""
 
@@ -47,6 +52,7 @@ class SalesforceResource(ConfigurableResource):
     demo_leads: int = 2000
     demo_seed: int = 42
     demo_faults: str = ""
+    demo_shape: str = "standard"
 
     _server = PrivateAttr(default=None)
     _client = PrivateAttr(default=None)
@@ -58,12 +64,18 @@ class SalesforceResource(ConfigurableResource):
                 f"L2C_SOURCE must be one of {', '.join(SOURCES)} or file, got {self.source!r}"
             )
         if self.source == "demo":
+            from .demo_org.catalogue import SHAPES
             from .demo_org.generator import generate
+
+            if self.demo_shape not in SHAPES:
+                raise ValueError(
+                    f"L2C_ORG_SHAPE must be one of {', '.join(SHAPES)}, got {self.demo_shape!r}"
+                )
             from .demo_org.server import DemoOrgServer
 
-            folder = l2c_home() / f"demo-org-{self.demo_leads}-{self.demo_seed}"
+            folder = demo_org_folder(self.demo_shape, self.demo_leads, self.demo_seed)
             if not (folder / "org.json").exists():
-                generate(folder, leads=self.demo_leads, seed=self.demo_seed)
+                generate(folder, leads=self.demo_leads, seed=self.demo_seed, shape=self.demo_shape)
             self._server = DemoOrgServer(
                 folder, faults=self.demo_faults, work_dir=l2c_home() / "demo-org-tls"
             ).start()

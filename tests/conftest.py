@@ -12,32 +12,60 @@ from l2c_pipeline.demo_org.generator import generate
 
 # Large enough that every planted truth stands out of the sampling noise, small enough for CI.
 TRUTH_ORG_LEADS = 8000
+# The shape most tests read; the planted truths and the event log are proven on every shape.
+MAIN_SHAPE = "cpq_billing"
+SHAPES = ("cpq_billing", "custom", "standard")
 
 
 @pytest.fixture(scope="session")
-def truth_org(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("truth-org")
-    generate(folder, leads=TRUTH_ORG_LEADS, seed=11)
-    return folder
+def truth_orgs(tmp_path_factory):
+    """The truth org of a shape (seed 11, 8,000 leads), generated the first time it is asked for."""
+    made: dict[str, Path] = {}
+
+    def truth_org_of(shape: str) -> Path:
+        if shape not in made:
+            folder = tmp_path_factory.mktemp(f"truth-org-{shape}")
+            generate(folder, leads=TRUTH_ORG_LEADS, seed=11, shape=shape)
+            made[shape] = folder
+        return made[shape]
+
+    return truth_org_of
+
+
+@pytest.fixture(scope="session")
+def truth_org(truth_orgs) -> Path:
+    return truth_orgs(MAIN_SHAPE)
 
 
 @pytest.fixture(scope="session")
 def small_org(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("small-org")
-    generate(folder, leads=2000, seed=5)
+    generate(folder, leads=2000, seed=5, shape=MAIN_SHAPE)
     return folder
 
 
 @pytest.fixture(scope="session")
-def truth_warehouse(truth_org, tmp_path_factory) -> Path:
-    """The truth org extracted over HTTPS and built through the whole mining stage; tests open
-    it read-only (a test that changes tables builds its own)."""
+def truth_warehouses(truth_orgs, tmp_path_factory):
+    """The truth org of a shape extracted over HTTPS with the shape's mapping and built through
+    the whole mining stage; tests open it read-only (a test that changes tables builds its own)."""
     from .test_event_log import extract_and_build
 
-    path = tmp_path_factory.mktemp("truth-warehouse") / "warehouse.duckdb"
-    con, _ = extract_and_build(truth_org, path)
-    con.close()
-    return path
+    built: dict[str, Path] = {}
+
+    def truth_warehouse_of(shape: str) -> Path:
+        if shape not in built:
+            path = tmp_path_factory.mktemp(f"truth-warehouse-{shape}") / "warehouse.duckdb"
+            con, _ = extract_and_build(truth_orgs(shape), path)
+            con.close()
+            built[shape] = path
+        return built[shape]
+
+    return truth_warehouse_of
+
+
+@pytest.fixture(scope="session")
+def truth_warehouse(truth_warehouses) -> Path:
+    return truth_warehouses(MAIN_SHAPE)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from l2c_pipeline.mapping.load import load_mapping, shape_file
+
 
 def run_l2c(*args: str, home) -> subprocess.CompletedProcess:
     env = {**os.environ, "L2C_HOME": str(home)}
@@ -25,14 +27,16 @@ def test_demo_extracts_the_demo_org_and_exits_cleanly(tmp_path):
     synced = [
         line.split() for line in result.stdout.splitlines() if line.rstrip().endswith(" synced")
     ]
-    assert len(synced) == 23  # every object of the catalogue
+    # The demo's shape is cpq_billing: every object its mapping names is extracted.
+    objects = load_mapping(shape_file("cpq_billing")).objects
+    assert len(synced) == len(objects) == 25
     leads = next(row for row in synced if row[0] == "Lead")
-    lead_rows = (tmp_path / "demo-org-500-3" / "Lead.csv").read_text(encoding="utf-8").count(
-        "\n"
-    ) - 1
+    lead_rows = (tmp_path / "demo-org-cpq_billing-500-3" / "Lead.csv").read_text(
+        encoding="utf-8"
+    ).count("\n") - 1
     assert lead_rows > 500  # a few deleted duplicates, which queryAll brings too
     assert int(leads[2].replace(",", "")) == lead_rows
-    assert "23 objects synced into" in result.stdout
+    assert f"{len(objects)} objects synced into" in result.stdout
     assert (tmp_path / "warehouse.duckdb").exists()
     assert (
         f"HTML report (opens with no network): {tmp_path / 'outputs' / 'report.html'}"

@@ -9,13 +9,14 @@ import pytest
 
 from l2c_pipeline.demo_org.generator import generate
 from l2c_pipeline.demo_org.server import DemoOrgServer
-from l2c_pipeline.mining.stage import build_pipeline
+from l2c_pipeline.mapping.load import Mapping, load_mapping, shape_file
 from l2c_pipeline.mining.target_process import (
     TargetProcessError,
     catalogue_activities,
     load_target_process,
 )
 from l2c_pipeline.models.sql_models import ModelError, build_all, default_sql_dir, discover
+from l2c_pipeline.pipeline import build_pipeline
 from l2c_pipeline.salesforce.catalogue import load_catalogue
 from l2c_pipeline.salesforce.client import SalesforceClient
 from l2c_pipeline.salesforce.settings import SalesforceSettings
@@ -25,15 +26,35 @@ from l2c_pipeline.warehouse.duckdb_warehouse import connect
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def extract_and_build(
-    org: Path, warehouse: Path, sql_dir: Path | None = None, tls: Path | None = None
-):
-    with DemoOrgServer(org, work_dir=tls or warehouse.parent / "tls") as server:
+def mapping_of(org: Path) -> Mapping:
+    """The shipped mapping of the shape the org was generated in."""
+    from .truth_measures import shape_of
+
+    return load_mapping(shape_file(shape_of(org)))
+
+
+def extract(org: Path, con, mapping: Mapping, tls: Path, **options) -> dict:
+    """Every object the mapping names, extracted over HTTPS into `con`."""
+    options.setdefault("bulk_threshold", 4000)
+    with DemoOrgServer(org, work_dir=tls) as server:
         client = SalesforceClient(SalesforceSettings.from_env(server.environment()))
-        con = connect(warehouse)
-        for spec in load_catalogue():
-            sync_object(client, con, spec, bulk_threshold=4000)
-    built = build_pipeline(con, sql_dir=sql_dir)
+        return {
+            spec.name: sync_object(client, con, spec, **options)
+            for spec in load_catalogue(mapping.objects, tracked=mapping.change_capture)
+        }
+
+
+def extract_and_build(
+    org: Path,
+    warehouse: Path,
+    sql_dir: Path | None = None,
+    tls: Path | None = None,
+    mapping: Mapping | None = None,
+):
+    mapping = mapping or mapping_of(org)
+    con = connect(warehouse)
+    extract(org, con, mapping, tls or warehouse.parent / "tls")
+    built = build_pipeline(con, sql_dir=sql_dir, mapping=mapping)
     return con, built
 
 
@@ -54,10 +75,20 @@ def differences(con, expected_csv: Path) -> list[tuple]:
     """).fetchall()
 
 
-@pytest.mark.parametrize("seed, leads", [(1, 1500), (2, 1500), (3, 1500), (4, 6000), (5, 6000)])
-def test_event_log_equals_the_expected_event_log(tmp_path, seed, leads):
+@pytest.mark.parametrize(
+    "shape, seed, leads",
+    [
+        ("standard", 1, 1500),
+        ("standard", 2, 1500),
+        ("cpq_billing", 3, 1500),
+        ("cpq_billing", 4, 6000),
+        ("custom", 5, 1500),
+        ("custom", 6, 1500),
+    ],
+)
+def test_event_log_equals_the_expected_event_log(tmp_path, shape, seed, leads):
     org = tmp_path / "org"
-    generate(org, leads=leads, seed=seed)
+    generate(org, leads=leads, seed=seed, shape=shape)
     con, built = extract_and_build(org, tmp_path / "warehouse.duckdb")
     try:
         assert built["core.event_log"] > leads * 5
@@ -86,11 +117,22 @@ def test_event_log_equals_the_expected_event_log(tmp_path, seed, leads):
             cases[0]
             == con.execute("SELECT count(DISTINCT case_id) FROM core.event_log").fetchone()[0]
         )
+        # A lead is its own case unless its opportunity exists (converted without one, or the
+        # opportunity was deleted since).
         assert (
             cases[1]
             == con.execute(
-                "SELECT count(*) FROM raw.Lead WHERE NOT IsDeleted AND NOT IsConverted"
+                "SELECT count(*) FROM raw.Lead l WHERE NOT l.IsDeleted AND NOT EXISTS ("
+                "SELECT 1 FROM raw.Opportunity o WHERE o.Id = l.ConvertedOpportunityId AND NOT o.IsDeleted)"
             ).fetchone()[0]
+        )
+        # No event outside a known case.
+        assert (
+            con.execute(
+                "SELECT count(*) FROM core.event_log e WHERE NOT EXISTS "
+                "(SELECT 1 FROM core.cases c WHERE c.case_id = e.case_id)"
+            ).fetchone()[0]
+            == 0
         )
     finally:
         con.close()
@@ -144,12 +186,15 @@ def test_a_new_activity_is_one_sql_file(small_org, tmp_path):
     lines = (org / "Opportunity.csv").read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
     created = header.index('"CreatedDate"')
+    deleted = header.index('"IsDeleted"')
     reviewed = 0
     for index in range(1, len(lines)):
         value = '""'
         if index % 7 == 0:  # every seventh deal was reviewed, at its creation time
             value = lines[index].split(",")[created]
-            reviewed += 1
+            reviewed += (
+                lines[index].split(",")[deleted] == '"false"'
+            )  # the model skips deleted deals
         lines[index] += "," + value
     lines[0] += ',"Legal_Review_Date__c"'
     (org / "Opportunity.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")

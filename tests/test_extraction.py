@@ -49,7 +49,10 @@ def make_client(server: DemoOrgServer, **overrides: str) -> SalesforceClient:
 def sync_all(server, con, client=None, **options):
     client = client or make_client(server)
     options.setdefault("bulk_threshold", BULK_THRESHOLD)
-    return {spec.name: sync_object(client, con, spec, **options) for spec in load_catalogue()}
+    return {
+        spec.name: sync_object(client, con, spec, **options)
+        for spec in load_catalogue(list(server.store.objects))
+    }
 
 
 def org_rows(server: DemoOrgServer, name: str) -> list[tuple]:
@@ -292,7 +295,7 @@ def test_bad_identifiers_in_config_are_rejected_before_any_query(tmp_path, confi
     path = tmp_path / "objects.yaml"
     path.write_text(config, encoding="utf-8")
     with pytest.raises(CatalogueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        load_catalogue(path)
+        load_catalogue(["Lead", "Task", "Event"], path)
 
 
 def test_config_adds_restricts_filters_and_excludes_objects(tmp_path):
@@ -310,7 +313,7 @@ def test_config_adds_restricts_filters_and_excludes_objects(tmp_path):
     """),
         encoding="utf-8",
     )
-    specs = {s.name: s for s in load_catalogue(path)}
+    specs = {s.name: s for s in load_catalogue(["Lead", "Opportunity", "Task", "Event"], path)}
     assert "Widget__c" in specs and "Event" not in specs
     assert specs["Opportunity"].fields == ("StageName", "Amount")
     assert specs["Task"].where.startswith("Type IN")

@@ -10,11 +10,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from l2c_pipeline.demo_org.catalogue import BY_NAME, OBJECTS
+from l2c_pipeline.demo_org.catalogue import DEFAULT_SHAPE, SHAPES, by_name, objects_for
 from l2c_pipeline.demo_org.generator import generate
 from l2c_pipeline.demo_org.ids import is_valid_id
+from l2c_pipeline.demo_org.truths import not_observable
 
-from .truth_measures import MEASURES, connect
+from .truth_measures import MEASURES, connect, shape_of
 
 TRUTH_IDS = list(MEASURES)
 
@@ -26,7 +27,44 @@ def test_same_seed_gives_byte_identical_files_whatever_the_workers(tmp_path):
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
-    assert mismatch == [] and errors == [] and len(match) == len(OBJECTS) + 3
+    assert mismatch == [] and errors == [] and len(match) == len(objects_for(DEFAULT_SHAPE)) + 3
+
+
+def test_one_process_whatever_the_shape(tmp_path):
+    # The shapes record the same sales process differently: for a seed, the leads, deals,
+    # quotes, contracts and orders are the same records in every shape.
+    for shape in SHAPES:
+        generate(tmp_path / shape, leads=1200, seed=8, shape=shape)
+
+    def rows(shape: str, name: str, columns: tuple[str, ...]) -> list[tuple]:
+        with (tmp_path / shape / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+            return [tuple(r[c] for c in columns) for r in csv.DictReader(handle)]
+
+    for name, columns in (
+        ("Lead", ("Id", "Status", "IsConverted", "ConvertedOpportunityId", "SystemModstamp")),
+        ("Opportunity", ("Id", "StageName", "Amount", "IsWon", "IsDeleted")),
+        (
+            "OpportunityFieldHistory",
+            ("OpportunityId", "Field", "OldValue", "NewValue", "CreatedDate"),
+        ),
+        ("Contract", ("Id", "ActivatedDate", "CustomerSignedDate")),
+        ("Order", ("Id", "OpportunityId", "ActivatedDate", "IsReductionOrder")),
+        ("Task", ("Id", "Type", "WhoId", "WhatId", "CompletedDateTime")),
+    ):
+        assert (
+            rows("standard", name, columns)
+            == rows("custom", name, columns)
+            == rows("cpq_billing", name, columns)
+        ), name
+    quotes = {
+        shape: sum(1 for _ in (tmp_path / shape / f"{q}.csv").open())
+        for shape, q in (
+            ("standard", "Quote"),
+            ("custom", "Quote"),
+            ("cpq_billing", "SBQQ__Quote__c"),
+        )
+    }
+    assert len(set(quotes.values())) == 1
 
 
 def test_another_seed_gives_another_org_and_other_truth_carriers(tmp_path):
@@ -44,7 +82,7 @@ def test_another_seed_gives_another_org_and_other_truth_carriers(tmp_path):
 
 
 def test_files_are_data_loader_style(small_org):
-    for sobject in OBJECTS:
+    for sobject in objects_for(shape_of(small_org)):
         with open(small_org / f"{sobject.name}.csv", newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
         assert tuple(rows[0]) == sobject.field_names, sobject.name
@@ -67,14 +105,16 @@ def test_exactly_the_requested_number_of_leads(small_org):
     assert con.execute("SELECT count(*) FROM Lead WHERE IsDeleted = 'false'").fetchone()[0] == 2000
 
 
-def test_every_reference_resolves(truth_org):
-    con = connect(truth_org)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_reference_resolves(truth_orgs, shape):
+    con = connect(truth_orgs(shape))
+    objects = objects_for(shape)
     ids = {
         o.name: {r[0] for r in con.execute(f'SELECT Id FROM "{o.name}"').fetchall()}
-        for o in OBJECTS
+        for o in objects
     }
     checked = 0
-    for sobject in OBJECTS:
+    for sobject in objects:
         for field in sobject.fields:
             if field.type != "reference" or field.reference_to == ("ProcessDefinition",):
                 continue
@@ -88,8 +128,9 @@ def test_every_reference_resolves(truth_org):
     assert checked > 10_000
 
 
-def test_lead_to_cash_behaviour_is_all_there(truth_org):
-    con = connect(truth_org)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_lead_to_cash_behaviour_is_all_there(truth_orgs, shape):
+    con = connect(truth_orgs(shape))
 
     def one(sql: str):
         return con.execute(sql).fetchone()[0]
@@ -135,12 +176,48 @@ def test_lead_to_cash_behaviour_is_all_there(truth_org):
         )
         > 0
     )
-    assert one("SELECT max(n) FROM (SELECT count(*) n FROM Quote GROUP BY OpportunityId)") >= 3
+    assert one("SELECT max(n) FROM (SELECT count(*) n FROM quotes GROUP BY opportunity_id)") >= 3
     assert one("SELECT count(*) FROM ProcessInstance WHERE Status = 'Rejected'") > 0
     assert (
         one("SELECT count(*) FROM opp WHERE IsWon = 'true' AND synced_quote_id IS NULL") > 0
     )  # won, no quote
     assert one("SELECT count(*) FROM \"Order\" WHERE IsReductionOrder = 'true'") > 0
+    assert one("SELECT count(DISTINCT region) FROM opp") == 4
+    assert one("SELECT count(DISTINCT LeadSource) FROM Lead") == 6
+    weekend = one("SELECT avg((dayofweek(ts(CreatedDate)) IN (0, 6))::INT) FROM Task")
+    assert 0 < weekend < 0.05  # mostly business days, a few weekend touches
+    assert one("SELECT count(*) FROM Task WHERE IsDeleted = 'true'") > 0
+    assert one("SELECT count(*) FROM Lead WHERE IsDeleted = 'true'") > 0
+    # What every org meets: deals deleted after the fact (their lead kept), leads converted
+    # without an opportunity, deals opened on existing accounts without a lead.
+    assert one("SELECT count(*) FROM Opportunity WHERE IsDeleted = 'true'") > 0
+    assert (
+        one(
+            "SELECT count(*) FROM Lead l JOIN Opportunity o ON o.Id = l.ConvertedOpportunityId "
+            "WHERE o.IsDeleted = 'true' AND l.IsDeleted = 'false'"
+        )
+        > 0
+    )
+    assert (
+        one(
+            "SELECT count(*) FROM Lead WHERE IsConverted = 'true' AND ConvertedOpportunityId IS NULL "
+            "AND ConvertedAccountId IS NOT NULL"
+        )
+        > 0
+    )
+    assert one(
+        "SELECT count(*) FROM Opportunity o WHERE NOT EXISTS "
+        "(SELECT 1 FROM Lead l WHERE l.ConvertedOpportunityId = o.Id)"
+    ) > 0.05 * one("SELECT count(*) FROM Opportunity")
+    if shape == "standard":
+        # Sales Cloud only: no invoices, the standard Quote keeps no status history, contracts
+        # are signed on a date and the opportunity points at its contract.
+        assert not (truth_orgs(shape) / "blng__Invoice__c.csv").exists()
+        assert one("SELECT count(*) FROM Quote WHERE Status = 'Accepted'") > 0
+        assert one("SELECT count(*) FROM ContractHistory") == 0
+        assert one("SELECT count(*) FROM Opportunity WHERE ContractId <> ''") > 0
+        assert one("SELECT count(DISTINCT Division) FROM \"User\" WHERE Division <> ''") == 0
+        return
     statuses = {
         r[0]
         for r in con.execute(
@@ -155,61 +232,124 @@ def test_lead_to_cash_behaviour_is_all_there(truth_org):
         )
         > 0
     )
-    assert one("SELECT count(DISTINCT Division) FROM \"User\" WHERE Division <> ''") == 4
-    assert one("SELECT count(DISTINCT LeadSource) FROM Lead") == 6
-    weekend = one("SELECT avg((dayofweek(ts(CreatedDate)) IN (0, 6))::INT) FROM Task")
-    assert 0 < weekend < 0.05  # mostly business days, a few weekend touches
-    assert one("SELECT count(*) FROM Task WHERE IsDeleted = 'true'") > 0
-    assert one("SELECT count(*) FROM Lead WHERE IsDeleted = 'true'") > 0
+    # Payments entered days after the money came: the payment date says when.
+    assert (
+        one(
+            "SELECT count(*) FROM blng__Payment__c "
+            "WHERE CAST(blng__PaymentDate__c AS DATE) < ts(CreatedDate)::DATE"
+        )
+        > 0
+    )
+    assert one("SELECT count(*) FROM Opportunity WHERE Loss_Reason__c <> ''") > 0
+    if shape == "cpq_billing":
+        # Billing allocations: one payment over several invoices, partial payments, reversals.
+        assert (
+            one(
+                "SELECT max(n) FROM (SELECT count(DISTINCT blng__Invoice__c) n "
+                "FROM blng__PaymentAllocationInvoice__c GROUP BY blng__Payment__c)"
+            )
+            >= 2
+        )
+        assert (
+            one(
+                "SELECT max(n) FROM (SELECT count(DISTINCT blng__Payment__c) n "
+                "FROM blng__PaymentAllocationInvoice__c WHERE blng__Type__c = 'Allocation' "
+                "GROUP BY blng__Invoice__c)"
+            )
+            >= 2
+        )
+        assert (
+            one(
+                "SELECT count(*) FROM blng__PaymentAllocationInvoice__c WHERE blng__Type__c = 'Unallocation'"
+            )
+            > 0
+        )
+        assert one("SELECT count(*) FROM SBQQ__Quote__History WHERE NewValue = 'Rejected'") > 0
+        assert one("SELECT count(*) FROM \"Order\" WHERE Status = 'Completed'") > 0
 
 
-def test_expected_event_log_matches_the_records(truth_org):
+@pytest.mark.parametrize("shape", SHAPES)
+def test_expected_event_log_matches_the_records(truth_orgs, shape):
     """Spot-check the ground truth against the records it claims to come from."""
-    con = connect(truth_org)
-    log = str(truth_org / "expected_event_log.csv")
+    org = truth_orgs(shape)
+    con = connect(org)
+    log = str(org / "expected_event_log.csv")
     con.execute(
         f"CREATE VIEW log AS SELECT * FROM read_csv('{log}', header = true, all_varchar = true)"
     )
+    con.execute("CREATE VIEW live_opp AS SELECT Id FROM Opportunity WHERE IsDeleted = 'false'")
+    quote = "SBQQ__Quote__c" if shape == "cpq_billing" else "Quote"
+    # How each shape's org ties a contract to its deal.
+    contract_deal = {
+        "custom": "SELECT Id AS contract_id, Opportunity__c AS opportunity_id FROM Contract",
+        "cpq_billing": "SELECT Id AS contract_id, SBQQ__Opportunity__c AS opportunity_id FROM Contract",
+        "standard": "SELECT ContractId AS contract_id, Id AS opportunity_id FROM Opportunity",
+    }[shape]
     checks = {
         "Lead Created": "SELECT count(*) FROM Lead WHERE IsDeleted = 'false'",
-        "Opportunity Created": "SELECT count(*) FROM Opportunity",
-        "Quote Created": "SELECT count(*) FROM Quote",
-        "Contract Activated": "SELECT count(*) FROM Contract WHERE ActivatedDate <> ''",
-        "Payment Received": "SELECT count(*) FROM blng__Payment__c",
-        "Opportunity Closed Won": "SELECT count(*) FROM Opportunity WHERE IsWon = 'true'",
-        "Call": "SELECT count(*) FROM Task WHERE IsDeleted = 'false' AND Type = 'Call'",
+        "Opportunity Created": "SELECT count(*) FROM live_opp",
+        "Quote Created": f"SELECT count(*) FROM {quote} WHERE IsDeleted = 'false'",
+        "Contract Activated": "SELECT count(*) FROM Contract c WHERE c.ActivatedDate IS NOT NULL AND EXISTS "
+        f"(SELECT 1 FROM ({contract_deal}) d JOIN live_opp ON live_opp.Id = d.opportunity_id "
+        "WHERE d.contract_id = c.Id)",
+        "Opportunity Closed Won": "SELECT count(*) FROM Opportunity WHERE IsWon = 'true' AND IsDeleted = 'false'",
+        "Call": "SELECT count(*) FROM Task t WHERE IsDeleted = 'false' AND Type = 'Call' AND "
+        "(t.WhatId IN (SELECT Id FROM live_opp) OR (t.WhatId IS NULL AND t.WhoId IN "
+        "(SELECT Id FROM Lead WHERE IsDeleted = 'false')))",
     }
     for activity, sql in checks.items():
         logged = con.execute("SELECT count(*) FROM log WHERE activity = ?", [activity]).fetchone()[
             0
         ]
         assert logged == con.execute(sql).fetchone()[0], activity
-    # Cases: converted leads' events belong to their opportunity, the others to the lead.
+    # Cases: converted leads' events belong to their opportunity while it exists; the others
+    # (never converted, converted without one, or its opportunity deleted) to the lead.
     assert (
         con.execute("""
         SELECT count(*) FROM log JOIN Lead l ON l.Id = log.object_id
-        WHERE log.case_id <> CASE WHEN l.IsConverted = 'true' THEN l.ConvertedOpportunityId ELSE l.Id END
+        LEFT JOIN live_opp o ON o.Id = l.ConvertedOpportunityId
+        WHERE log.case_id <> CASE WHEN l.IsConverted = 'true' AND o.Id IS NOT NULL THEN o.Id ELSE l.Id END
     """).fetchone()[0]
         == 0
     )
-    as_of = json.loads((truth_org / "org.json").read_text())["as_of"]
+    assert (
+        con.execute(
+            "SELECT count(*) FROM log WHERE case_id IN (SELECT Id FROM Opportunity WHERE IsDeleted = 'true')"
+        ).fetchone()[0]
+        == 0
+    )
+    as_of = json.loads((org / "org.json").read_text())["as_of"]
     assert con.execute("SELECT max(ts(timestamp)) <= ts(?) FROM log", [as_of]).fetchone()[0]
 
 
-@pytest.mark.parametrize("truth_id", TRUTH_IDS)
-def test_planted_truth_holds_in_the_records(truth_org, truth_id):
-    truths = {t["id"]: t for t in json.loads((truth_org / "truths.json").read_text())["truths"]}
+TRUTH_CASES = [(shape, truth_id) for shape in SHAPES for truth_id in TRUTH_IDS]
+
+
+@pytest.mark.parametrize("shape, truth_id", TRUTH_CASES)
+def test_planted_truth_holds_in_the_records(truth_orgs, shape, truth_id):
+    org = truth_orgs(shape)
+    truths = {t["id"]: t for t in json.loads((org / "truths.json").read_text())["truths"]}
+    if truth_id not in truths:
+        # Only what the shape's records cannot show is left out, and it says why.
+        assert truth_id in not_observable(shape) or (
+            truth_id == "loss_reason_family" and shape == "standard"
+        ), (shape, truth_id)
+        return
     truth = truths[truth_id]
-    subject, others = MEASURES[truth_id](connect(truth_org), truth)
+    subject, others = MEASURES[truth_id](connect(org), truth)
     assert abs(subject - truth["figure"]) <= truth["tolerance"], (truth["statement"], subject)
     assert abs(others - truth["baseline"]) <= truth["tolerance"] / 2, (truth["statement"], others)
 
 
-def test_truths_cover_the_brief(truth_org):
-    truths = json.loads((truth_org / "truths.json").read_text())["truths"]
-    assert len(truths) >= 8
-    assert {q for t in truths for q in t["questions"]} >= {1, 2, 3, 4, 5, 6, 7, 9, 10, 11}
-    assert set(TRUTH_IDS) == {t["id"] for t in truths}
+@pytest.mark.parametrize("shape", SHAPES)
+def test_truths_cover_the_brief(truth_orgs, shape):
+    truths = json.loads((truth_orgs(shape) / "truths.json").read_text())["truths"]
+    covered = {q for t in truths for q in t["questions"]}
+    if shape == "standard":  # no invoices: nothing to say about slow payment (question 4)
+        assert len(truths) == 8 and covered >= {1, 2, 3, 5, 6, 7, 9, 10, 11}
+    else:
+        assert len(truths) == 11 and covered >= {1, 2, 3, 4, 5, 6, 7, 9, 10, 11}
+    assert {t["id"] for t in truths} <= set(TRUTH_IDS)
 
 
 def test_refuses_sizes_out_of_range(tmp_path):
@@ -217,7 +357,8 @@ def test_refuses_sizes_out_of_range(tmp_path):
         generate(tmp_path, leads=2_000_001, seed=1)
 
 
-def test_catalogue_has_the_required_objects():
+@pytest.mark.parametrize("shape", SHAPES)
+def test_catalogue_has_the_required_objects(shape):
     required = {
         "User",
         "UserRole",
@@ -229,16 +370,25 @@ def test_catalogue_has_the_required_objects():
         "OpportunityHistory",
         "OpportunityLineItem",
         "Product2",
-        "Quote",
         "ProcessInstance",
         "ProcessInstanceStep",
         "Contract",
         "Order",
         "Task",
         "Event",
-        "blng__Invoice__c",
-        "blng__Payment__c",
     }
-    assert required <= set(BY_NAME)
+    required |= {
+        "standard": {"Quote"},
+        "custom": {"Quote", "Quote_Status_History__c", "blng__Invoice__c", "blng__Payment__c"},
+        "cpq_billing": {
+            "SBQQ__Quote__c",
+            "SBQQ__QuoteLine__c",
+            "SBQQ__Quote__History",
+            "blng__Invoice__c",
+            "blng__Payment__c",
+            "blng__PaymentAllocationInvoice__c",
+        },
+    }[shape]
+    assert required <= set(by_name(shape))
     assert duckdb  # used through truth_measures
     assert Path(__file__).parent.joinpath("truth_measures.py").exists()

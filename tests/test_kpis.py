@@ -14,6 +14,7 @@ from l2c_pipeline.mining.kpi_history import record_kpi_snapshot
 
 from .test_event_log import extract_and_build
 from .truth_measures import connect as connect_csvs
+from .truth_measures import shape_of
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +34,24 @@ def independent_kpis(org) -> dict[str, float]:
         return csv.execute(sql).fetchone()[0]
 
     newest = one("SELECT max(happened) FROM expected")
+    # Which payment settles which invoice: the payment itself (custom) or Billing's allocations.
+    applied = (
+        "SELECT blng__Invoice__c AS invoice_id, Id AS payment_id, ts(CreatedDate) AS recorded "
+        "FROM blng__Payment__c"
+        if shape_of(org) == "custom"
+        else "SELECT blng__Invoice__c AS invoice_id, blng__Payment__c AS payment_id, "
+        "ts(CreatedDate) AS recorded FROM blng__PaymentAllocationInvoice__c "
+        "WHERE blng__Type__c = 'Allocation'"
+    )
     figures = {
-        "lead_to_opportunity_conversion": one(
-            "SELECT avg((IsConverted = 'true')::INT) FROM Lead WHERE IsDeleted = 'false'"
-        ),
+        # A lead converted into an opportunity that (still) exists, of all leads.
+        "lead_to_opportunity_conversion": one("""
+            SELECT avg((o.Id IS NOT NULL)::INT) FROM Lead l
+            LEFT JOIN Opportunity o ON o.Id = l.ConvertedOpportunityId AND o.IsDeleted = 'false'
+            WHERE l.IsDeleted = 'false'"""),
         "win_rate": one(
-            "SELECT avg((IsWon = 'true')::INT) FROM Opportunity WHERE IsClosed = 'true'"
+            "SELECT avg((IsWon = 'true')::INT) FROM Opportunity WHERE IsClosed = 'true' "
+            "AND IsDeleted = 'false'"
         ),
         "order_rework_rate": one("""
             SELECT avg((Id IN (SELECT OriginalOrderId FROM "Order" WHERE IsReductionOrder = 'true'))::INT)
@@ -54,12 +67,28 @@ def independent_kpis(org) -> dict[str, float]:
                 SELECT min(happened) FILTER (WHERE activity = 'Quote Created') AS quoted,
                        min(happened) FILTER (WHERE activity = 'Contract Signed') AS signed
                 FROM expected GROUP BY case_id) WHERE signed > quoted"""),
-        "invoice_to_payment_time": one("""
-            SELECT median(epoch(paid - sent)) / 86400 FROM (
-                SELECT min(happened) FILTER (WHERE activity = 'Invoice Sent') AS sent,
-                       min(happened) FILTER (WHERE activity = 'Invoice Paid') AS paid
-                FROM expected WHERE activity IN ('Invoice Sent', 'Invoice Paid') GROUP BY object_id)
-            WHERE paid IS NOT NULL AND sent IS NOT NULL"""),
+        # From sending (or posting, where the org records no sending) to the day the customer
+        # paid the payment that settled the invoice, over invoices of deals that exist.
+        "invoice_to_payment_time": one(f"""
+            WITH sent AS (
+                SELECT object_id AS invoice_id,
+                       coalesce(min(happened) FILTER (WHERE activity = 'Invoice Sent'),
+                                min(happened) FILTER (WHERE activity = 'Invoice Posted')) AS at,
+                       min(happened) FILTER (WHERE activity = 'Invoice Paid') AS marked_paid
+                FROM expected WHERE activity IN ('Invoice Sent', 'Invoice Posted', 'Invoice Paid')
+                GROUP BY object_id
+            ), received AS (
+                SELECT Id AS payment_id,
+                       CASE WHEN CAST(blng__PaymentDate__c AS DATE) = ts(CreatedDate)::DATE THEN ts(CreatedDate)
+                            ELSE CAST(blng__PaymentDate__c AS DATE)::TIMESTAMP END AS at
+                FROM blng__Payment__c
+            ), settled AS (
+                SELECT s.invoice_id, max(r.at) AS paid
+                FROM sent AS s JOIN ({applied}) AS a USING (invoice_id) JOIN received AS r USING (payment_id)
+                WHERE a.recorded <= s.marked_paid
+                GROUP BY s.invoice_id
+            )
+            SELECT median(epoch(paid - s.at)) / 86400 FROM settled JOIN sent AS s USING (invoice_id)"""),
         "days_sales_outstanding": csv.execute(
             """
             SELECT sum(CAST(blng__Balance__c AS DOUBLE)) / sum(CAST(blng__TotalAmount__c AS DOUBLE))
@@ -122,7 +151,8 @@ def test_comparisons_with_the_rest_equal_medians_over_the_other_values(tables):
         "SELECT case_id, wait_hours AS value FROM mining.approval_waits"
     ).df()
     quotes = tables.execute(
-        "SELECT case_id, object_id, activity, \"timestamp\" FROM core.event_log WHERE object_type = 'Quote'"
+        'SELECT case_id, object_id, activity, "timestamp" FROM core.event_log '
+        "WHERE activity IN ('Quote Created', 'Quote Presented', 'Quote Accepted', 'Quote Rejected')"
     ).df()
     presented = (
         quotes[quotes.activity == "Quote Presented"]

@@ -15,7 +15,7 @@ import pm4py
 import pytest
 
 from l2c_pipeline.mining import EVENT_LOG_ONLY_MODELS
-from l2c_pipeline.mining.stage import build_pipeline
+from l2c_pipeline.pipeline import build_pipeline
 
 from .test_event_log import extract_and_build
 

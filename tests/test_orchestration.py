@@ -12,7 +12,10 @@ import duckdb
 from dagster import AssetKey, DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 
-from l2c_pipeline.salesforce.catalogue import DEFAULT_OBJECTS
+from l2c_pipeline.mapping.load import load_mapping, shape_file
+
+# The code location's default: the standard shape's mapping and demo org.
+DEFAULT_OBJECTS = load_mapping(shape_file("standard")).objects
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -49,7 +49,8 @@ def test_ocel_export_reads_back_with_the_same_objects_and_events(tables, exporte
         tables.execute("""
         SELECT type, count(DISTINCT id) FROM (
             SELECT CASE object_type WHEN 'Lead' THEN 'lead' WHEN 'Opportunity' THEN 'opportunity'
-                   WHEN 'Quote' THEN 'quote' WHEN 'Contract' THEN 'contract' WHEN 'Order' THEN 'order'
+                   WHEN 'Quote' THEN 'quote' WHEN 'SBQQ__Quote__c' THEN 'quote' WHEN 'Contract' THEN 'contract'
+                   WHEN 'Order' THEN 'order'
                    WHEN 'blng__Invoice__c' THEN 'invoice' WHEN 'blng__Payment__c' THEN 'payment' END AS type,
                    object_id AS id
             FROM core.event_log

@@ -1,18 +1,53 @@
-"""Every planted truth of the demo org shows in the report tables: one test per truth, reading
-only the warehouse's tables (never the org's files), each figure within the truth's tolerance
-of the planted figure, and, where the truth names one, of the planted baseline."""
+"""Every planted truth of the demo org shows in the report tables, for every org shape: one test
+per truth, reading only the warehouse's tables (never the org's files), each figure within the
+truth's tolerance of the planted figure, and, where the truth names one, of the planted
+baseline. A truth a shape's records cannot show is not planted there, and says why."""
 
 from __future__ import annotations
 
 import json
 
+import duckdb
 import pytest
+
+from l2c_pipeline.demo_org.truths import not_observable
+
+from .conftest import SHAPES
+
+
+@pytest.fixture(scope="module", params=SHAPES)
+def shape(request) -> str:
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def truths(truth_org) -> dict[str, dict]:
-    document = json.loads((truth_org / "truths.json").read_text(encoding="utf-8"))
-    return {truth["id"]: truth for truth in document["truths"]}
+def tables(truth_warehouses, shape):
+    """The shape's truth warehouse, read-only."""
+    con = duckdb.connect(str(truth_warehouses(shape)), read_only=True)
+    yield con
+    con.close()
+
+
+class _Truths(dict):
+    """The shape's planted truths by id; a test of one the shape cannot show is skipped, saying
+    why (never silently: the reason must be the shape's own)."""
+
+    def __init__(self, truths: dict, shape: str) -> None:
+        super().__init__(truths)
+        self.shape = shape
+
+    def __missing__(self, truth_id: str):
+        reason = not_observable(self.shape).get(truth_id) or (
+            "this shape's org records no loss reason" if truth_id == "loss_reason_family" else None
+        )
+        assert reason, f"{truth_id} is missing from the {self.shape} org's truths"
+        pytest.skip(f"{self.shape}: {reason}")
+
+
+@pytest.fixture(scope="module")
+def truths(truth_orgs, shape) -> dict[str, dict]:
+    document = json.loads((truth_orgs(shape) / "truths.json").read_text(encoding="utf-8"))
+    return _Truths({truth["id"]: truth for truth in document["truths"]}, shape)
 
 
 def one(con, sql: str, params: list | None = None):
@@ -205,6 +240,25 @@ def test_root_causes_name_the_planted_subject(tables, truths, truth_id, kpi):
         [kpi, subject["attribute"]],
     )[0]
     assert (first_of_attribute, confidence) == (subject["value"], "high"), rank
+
+
+def test_loss_reason_family(tables, truths):
+    truth = truths["loss_reason_family"]
+    share, rest = one(
+        tables,
+        "SELECT share, rest_share FROM reports.loss_reasons "
+        "WHERE dimension = 'product_family' AND dimension_value = ? AND loss_reason = 'Product Fit'",
+        [truth["subject"]["value"]],
+    )
+    assert_close(truth, share, rest)
+    # The family's strongest reason against the rest is Product Fit.
+    strongest = one(
+        tables,
+        "SELECT loss_reason FROM reports.loss_reasons WHERE dimension = 'product_family' "
+        "AND dimension_value = ? ORDER BY share_vs_rest DESC LIMIT 1",
+        [truth["subject"]["value"]],
+    )[0]
+    assert strongest == "Product Fit"
 
 
 def test_bottlenecks_point_at_the_stalling_team(tables, truths):

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .catalogue import OBJECTS, SObject
+from .catalogue import DEFAULT_SHAPE, SObject, objects_for
 from .simulate import DAY, BlockSimulation, Plant
 from .truths import planted_truths
 from .world import World, build_world
@@ -117,13 +117,16 @@ def _block_plan(leads: int, as_of: int) -> list[tuple[int, int, int, int]]:
 _WORKER: dict = {}
 
 
-def _init_worker(seed: int, leads: int, as_of: int, plant: Plant, parts: str) -> None:
+def _init_worker(
+    seed: int, leads: int, as_of: int, plant: Plant, parts: str, shape: str = DEFAULT_SHAPE
+) -> None:
     _WORKER.update(
-        world=build_world(seed, leads, as_of - HISTORY_DAYS * DAY - 30 * DAY),
+        world=build_world(seed, leads, as_of - HISTORY_DAYS * DAY - 30 * DAY, shape),
         seed=seed,
         as_of=as_of,
         plant=plant,
         parts=Path(parts),
+        shape=shape,
     )
 
 
@@ -131,7 +134,7 @@ def _simulate_block(task: tuple[int, int, int, int]) -> tuple[int, dict[str, int
     block_no, count, start, end = task
     world: World = _WORKER["world"]
     simulation = BlockSimulation(
-        world, _WORKER["plant"], block_no, _WORKER["as_of"], _WORKER["seed"]
+        world, _WORKER["plant"], block_no, _WORKER["as_of"], _WORKER["seed"], _WORKER["shape"]
     )
     lead_times = [simulation.rng.randrange(start, end) for _ in range(count)]
     simulation.run(lead_times)
@@ -139,7 +142,7 @@ def _simulate_block(task: tuple[int, int, int, int]) -> tuple[int, dict[str, int
     fmt = DatetimeFormatter()
     parts: Path = _WORKER["parts"]
     counts = {}
-    for sobject in OBJECTS:
+    for sobject in objects_for(_WORKER["shape"]):
         rows = simulation.rows[sobject.name]
         counts[sobject.name] = len(rows)
         if not rows:
@@ -164,10 +167,13 @@ def generate(
     workers: int | None = None,
     plant: Plant | None = None,
     progress: Callable[[str], None] | None = None,
+    shape: str = DEFAULT_SHAPE,
 ) -> dict:
-    """Write the org snapshot, truths.json, expected_event_log.csv and org.json into `out`."""
+    """Write the org snapshot of the shape (standard, cpq_billing or custom), truths.json,
+    expected_event_log.csv and org.json into `out`."""
     if not 1 <= leads <= MAX_LEADS:
         raise ValueError(f"--leads must be between 1 and {MAX_LEADS:,}, got {leads:,}")
+    objects = objects_for(shape)
     plant = plant or Plant()
     as_of_ts = parse_as_of(as_of)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,9 +185,9 @@ def generate(
     say = progress or (lambda message: None)
     started = time.monotonic()
 
-    _init_worker(seed, leads, as_of_ts, plant, str(parts))
+    _init_worker(seed, leads, as_of_ts, plant, str(parts), shape)
     world: World = _WORKER["world"]
-    totals = {o.name: 0 for o in OBJECTS}
+    totals = {o.name: 0 for o in objects}
     event_count = 0
     done = 0
 
@@ -204,7 +210,7 @@ def generate(
     else:
         context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
         with context.Pool(
-            workers, _init_worker, (seed, leads, as_of_ts, plant, str(parts))
+            workers, _init_worker, (seed, leads, as_of_ts, plant, str(parts), shape)
         ) as pool:
             for result in pool.imap(_simulate_block, plan):
                 record(result)
@@ -215,7 +221,7 @@ def generate(
     # Each file is written under a temporary name and renamed into place when complete, and
     # org.json comes last: a reader never sees a half-written snapshot.
     (out / "org.json").unlink(missing_ok=True)
-    for sobject in OBJECTS:
+    for sobject in objects:
         final = out / f"{sobject.name}.csv"
         handle, writer = _open_csv(parts / final.name)
         with handle:
@@ -232,10 +238,10 @@ def generate(
     (parts / EXPECTED_LOG).replace(out / EXPECTED_LOG)
     shutil.rmtree(parts)
 
-    truths = planted_truths(world, plant)
+    truths = planted_truths(world, plant, shape)
     (out / "truths.json").write_text(
         json.dumps(
-            {"seed": seed, "leads": leads, "as_of": as_of, "truths": truths},
+            {"seed": seed, "leads": leads, "as_of": as_of, "shape": shape, "truths": truths},
             indent=2,
             ensure_ascii=False,
         )
@@ -244,6 +250,7 @@ def generate(
     )
     manifest = {
         "generator": "l2c_pipeline demo org",
+        "shape": shape,
         "seed": seed,
         "leads": leads,
         "as_of": as_of,
@@ -253,7 +260,7 @@ def generate(
     }
     (out / "org.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     say(
-        f"wrote {sum(totals.values()):,} records in {len(OBJECTS)} objects and {event_count:,} "
+        f"wrote {sum(totals.values()):,} records in {len(objects)} objects ({shape}) and {event_count:,} "
         f"expected events to {out} in {time.monotonic() - started:.0f}s"
     )
     return manifest

@@ -16,8 +16,9 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from .catalogue import BY_NAME
+from .catalogue import objects_for
 from .ids import IdAllocator
+from .shapes import LOSS_REASON_WEIGHTS, LOSS_REASONS, SHAPE_RULES
 from .world import (
     FAMILY_WEIGHTS,
     FIRST_NAMES,
@@ -100,6 +101,20 @@ class Plant:
     regression_region: float = 0.35
     payment_median_days: float = 24.0
     payment_terms_days: int = 30
+    # Lost deals in one product family give 'Product Fit' as the reason this often (else 10%).
+    loss_reason_family_product_fit: float = 0.45
+    # Behaviour every org shows and the event log must survive.
+    conversion_without_opportunity: float = 0.03
+    deleted_opportunity: float = 0.005
+    direct_opportunities_per_lead: float = 0.08
+    backdated_payment: float = 0.10
+    # Salesforce Billing: orders invoiced in instalments, one payment over both, reversals.
+    instalments: float = 0.20
+    one_payment_for_instalments: float = 0.5
+    payment_reversal: float = 0.03
+
+
+QUOTE_STATUS_ACTIVITIES = ("Quote Presented", "Quote Accepted", "Quote Rejected")
 
 
 def _fmt_day(ts: int) -> str:
@@ -125,17 +140,34 @@ class Case:
     t: int = 0
     quotes: list[dict] = field(default_factory=list)
     synced_quote: dict | None = None
+    lead: dict | None = None
+    lead_events: int = 0  # how many of the case's events happened on the lead, before it
+    records: list[dict] = field(default_factory=list)  # deleted with the deal
 
 
 class BlockSimulation:
-    def __init__(self, world: World, plant: Plant, block_no: int, as_of: int, seed: int) -> None:
+    def __init__(
+        self,
+        world: World,
+        plant: Plant,
+        block_no: int,
+        as_of: int,
+        seed: int,
+        shape: str = "custom",
+    ) -> None:
         self.world = world
         self.plant = plant
         self.block_no = block_no
         self.as_of = as_of
+        self.rules = SHAPE_RULES[shape]
         self.rng = random.Random(f"{seed}:block:{block_no}")
+        # What only some shapes record draws from streams of its own, so the process itself
+        # (leads, deals, quotes, contracts, orders) is the same for a seed whatever the shape.
+        self.billing_rng = random.Random(f"{seed}:billing:{block_no}")
+        self.reason_rng = random.Random(f"{seed}:reasons:{block_no}")
         self.new_id = IdAllocator(first_number=block_no * 40_000_000)
-        self.rows: dict[str, list[dict]] = {name: [] for name in BY_NAME}
+        self.rows: dict[str, list[dict]] = {o.name: [] for o in objects_for(shape)}
+        self._case: Case | None = None
         self.events: list[tuple] = []
         self._counters: dict[str, int] = {}
         self._accounts_by_region: dict[str, list[dict]] = {region: [] for region in REGIONS}
@@ -152,30 +184,41 @@ class BlockSimulation:
         self._counters[kind] = self._counters.get(kind, 0) + 1
         return f"{self.block_no:05d}{self._counters[kind]:06d}"
 
-    def _snap(self, t: int, region: str, weekend_chance: float = 0.03) -> int:
+    def _snap(
+        self, t: int, region: str, weekend_chance: float = 0.03, rng: random.Random | None = None
+    ) -> int:
         """Move a time into the region's business hours (Mon-Fri 08:00-18:00 local)."""
+        rng = rng or self.rng
         offset = REGION_UTC_OFFSET[region] * HOUR
         day, second = divmod(t + offset, DAY)
         weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-        if weekday >= 5 and self.rng.random() >= weekend_chance:
+        if weekday >= 5 and rng.random() >= weekend_chance:
             day += 7 - weekday
-            second = 8 * HOUR + self.rng.randrange(3 * HOUR)
+            second = 8 * HOUR + rng.randrange(3 * HOUR)
         elif second < 8 * HOUR:
-            second = 8 * HOUR + self.rng.randrange(2 * HOUR)
+            second = 8 * HOUR + rng.randrange(2 * HOUR)
         elif second >= 18 * HOUR:
             day += 1
             if (day + 3) % 7 >= 5:
                 day += 7 - (day + 3) % 7
-            second = 8 * HOUR + self.rng.randrange(3 * HOUR)
+            second = 8 * HOUR + rng.randrange(3 * HOUR)
         return day * DAY + second - offset
 
-    def _after(self, t: int, median_days: float, region: str, sigma: float = 0.55) -> int:
+    def _after(
+        self,
+        t: int,
+        median_days: float,
+        region: str,
+        sigma: float = 0.55,
+        rng: random.Random | None = None,
+    ) -> int:
         """A business-hours time a log-normal wait (with the given median) after t."""
-        wait = median_days * math.exp(self.rng.gauss(0.0, sigma))
-        return self._snap(t + int(wait * DAY), region)
+        rng = rng or self.rng
+        wait = median_days * math.exp(rng.gauss(0.0, sigma))
+        return self._snap(t + int(wait * DAY), region, rng=rng)
 
-    def _minutes_after(self, t: int, low: int, high: int) -> int:
-        return t + 60 * self.rng.randint(low, high)
+    def _minutes_after(self, t: int, low: int, high: int, rng: random.Random | None = None) -> int:
+        return t + 60 * (rng or self.rng).randint(low, high)
 
     def _audit(self, t: int, user_id: str) -> dict:
         return {
@@ -224,6 +267,11 @@ class BlockSimulation:
     def run(self, lead_times: list[int]) -> None:
         for t in sorted(lead_times):
             self.lead(t)
+        # Existing customers buy again without a lead: the rep opens the deal on the account.
+        if lead_times:
+            start, end = min(lead_times), max(lead_times)
+            for _ in range(round(len(lead_times) * self.plant.direct_opportunities_per_lead)):
+                self.direct_opportunity(self.rng.randrange(start, end + 1))
 
     def lead(self, t0: int) -> None:
         rng, world = self.rng, self.world
@@ -272,6 +320,7 @@ class BlockSimulation:
             self._duplicate_lead(lead, t0, region)
 
         case_id = lead["Id"]
+        self._case = None
         try:
             t = self._after(t0, 0.8, region)
             if t > self.as_of:
@@ -304,7 +353,83 @@ class BlockSimulation:
                 )
             # else: the lead stays in nurture (Working - Contacted), open.
         finally:
-            self.events.extend((case_id, *event) for event in events)
+            self._record_case(case_id, lead["Id"], events)
+
+    def _record_case(self, case_id: str, lead_id: str | None, events: list) -> None:
+        """The case's events as the org's records will show them: a deal deleted later takes its
+        events with it (the lead's own become the lead's case again), and what the shape keeps
+        only as a current value is what the expected log holds."""
+        case, self._case = self._case, None
+        if case is not None:
+            self._finish_quotes(case, events)
+            if self._delete_deal(case, events):
+                if lead_id is None:
+                    return
+                case_id, events = lead_id, events[: case.lead_events]
+        self.events.extend((case_id, *event) for event in events)
+
+    def _finish_quotes(self, case: Case, events: list) -> None:
+        """A shape whose quotes keep no status history: only each quote's current status is in
+        the records, dated by its last modification (what the pipeline's change capture sees)."""
+        if not self.rules.quote_status_captured:
+            return
+        kept = [e for e in events if e[0] not in QUOTE_STATUS_ACTIVITIES]
+        for quote in case.quotes:
+            activity = self._quote_activity(quote["Status"])
+            if activity:
+                kept.append(
+                    (
+                        activity,
+                        quote["LastModifiedDate"],
+                        self.rules.quote_object,
+                        quote["Id"],
+                        quote["LastModifiedById"],
+                    )
+                )
+        events[:] = kept
+
+    def _delete_deal(self, case: Case, events: list) -> bool:
+        """Now and then someone deletes a deal (a duplicate, a test): the opportunity, its quotes
+        and products go to the recycle bin (kept with IsDeleted = true); contracts, orders and
+        invoices keep pointing at it."""
+        if self.rng.random() >= self.plant.deleted_opportunity:
+            return False
+        last = max(e[1] for e in events)
+        if last >= self.as_of:
+            return False
+        deleted_at = self.rng.randrange(last + 1, self.as_of + 1)
+        user = case.current_owner.id
+        for record in (case.rec, *case.records):
+            record["IsDeleted"] = True
+            self._touch(record, deleted_at, user)
+        for row in self.rows["OpportunityFieldHistory"]:
+            if row["OpportunityId"] == case.rec["Id"]:
+                row["IsDeleted"] = True
+        return True
+
+    def _quote_activity(self, status: str) -> str | None:
+        return {
+            "Presented": "Quote Presented",
+            "Accepted": "Quote Accepted",
+            self.rules.customer_rejected_status: "Quote Rejected",
+        }.get(status)
+
+    def direct_opportunity(self, t: int) -> None:
+        """A deal opened straight on an existing account (no lead): expansion, renewal."""
+        rng, world = self.rng, self.world
+        region = rng.choices(REGIONS, REGION_WEIGHTS)[0]
+        t = self._snap(t, region)
+        accounts = [a for a in self._accounts_by_region[region] if a["CreatedDate"] < t]
+        if not accounts or t > self.as_of:
+            return
+        account = rng.choice(accounts)
+        segment = account["Segment__c"]
+        team = "Enterprise" if segment == "Enterprise" else "Commercial"
+        owner = rng.choice(world.reps_by_team[(region, team)])
+        events: list[tuple] = []
+        case = self._open_opportunity(events, owner, region, team, account, False, None, t)
+        self._opportunity(case, events)
+        self._record_case(case.rec["Id"], None, events)
 
     def _duplicate_lead(self, lead: dict, t0: int, region: str) -> None:
         """A duplicate web lead that someone deletes a few days later (kept as IsDeleted)."""
@@ -422,8 +547,46 @@ class BlockSimulation:
         source: str,
         t: int,
     ) -> str:
-        rng, world = self.rng, self.world
+        """Convert the lead into an account and, unless the rep chooses none, an opportunity;
+        returns the id of the case its events belong to."""
         account, is_new = self._account_for(lead, region, segment, owner, t)
+        with_opportunity = self.rng.random() >= self.plant.conversion_without_opportunity
+        events.append(("Lead Converted", t, "Lead", lead["Id"], owner.id))
+        lead_events = len(events)
+        case = (
+            self._open_opportunity(events, owner, region, team, account, is_new, source, t)
+            if with_opportunity
+            else None
+        )
+        self._history(
+            "LeadHistory", "LeadId", lead["Id"], "leadConverted", None, None, "Text", t, owner.id
+        )
+        lead.update(
+            IsConverted=True,
+            ConvertedDate=t,
+            ConvertedAccountId=account["Id"],
+            ConvertedOpportunityId=case.rec["Id"] if case else None,
+            Status="Closed - Converted",
+        )
+        self._touch(lead, t, owner.id)
+        if case is None:
+            return lead["Id"]
+        case.lead, case.lead_events = lead, lead_events
+        self._opportunity(case, events)
+        return case.rec["Id"]
+
+    def _open_opportunity(
+        self,
+        events: list,
+        owner: Rep,
+        region: str,
+        team: str,
+        account: dict,
+        is_new: bool,
+        source: str | None,
+        t: int,
+    ) -> Case:
+        rng, world = self.rng, self.world
         family = rng.choices(PRODUCT_FAMILIES, FAMILY_WEIGHTS)[0]
         final_owner = owner
         if rng.random() < 0.07:
@@ -460,19 +623,6 @@ class BlockSimulation:
         case.close_date = t + rng.randint(45, 120) * DAY
         opp["CloseDate"] = case.close_date
         self.rows["Opportunity"].append(opp)
-
-        self._history(
-            "LeadHistory", "LeadId", lead["Id"], "leadConverted", None, None, "Text", t, owner.id
-        )
-        lead.update(
-            IsConverted=True,
-            ConvertedDate=t,
-            ConvertedAccountId=account["Id"],
-            ConvertedOpportunityId=opp["Id"],
-            Status="Closed - Converted",
-        )
-        self._touch(lead, t, owner.id)
-        events.append(("Lead Converted", t, "Lead", lead["Id"], owner.id))
         events.append(("Opportunity Created", t, "Opportunity", opp["Id"], owner.id))
         self._history(
             "OpportunityFieldHistory",
@@ -486,8 +636,8 @@ class BlockSimulation:
             owner.id,
         )
         self._snapshot(case, t)
-        self._opportunity(case, events)
-        return opp["Id"]
+        self._case = case
+        return case
 
     def _line_items(self, case: Case, t: int) -> None:
         rng = self.rng
@@ -508,6 +658,7 @@ class BlockSimulation:
                 "TotalPrice": float(product["_price"] * quantity),
             }
             case.line_items.append(item)
+            case.records.append(item)
             self.rows["OpportunityLineItem"].append(item)
         case.list_total = sum(i["ListPrice"] * i["Quantity"] for i in case.line_items)
 
@@ -606,7 +757,11 @@ class BlockSimulation:
             self._snapshot(case, pushed_at)
             case.t = pushed_at
 
-    def _set_amount(self, case: Case, events: list, amount: float, t: int) -> None:
+    def _set_amount(
+        self, case: Case, events: list, amount: float, t: int, *, from_quote: bool = False
+    ) -> None:
+        """The opportunity's amount changes: a scope cut (Amount Reduced), or Salesforce copying
+        the synced quote's total onto it (from_quote: no event, the quote says it all)."""
         opp = case.rec
         amount = round(amount, 2)
         if abs(amount - opp["Amount"]) < 0.005:
@@ -623,7 +778,7 @@ class BlockSimulation:
             t,
             user,
         )
-        if amount < opp["Amount"]:
+        if amount < opp["Amount"] and not from_quote:
             events.append(("Amount Reduced", t, "Opportunity", opp["Id"], user))
         opp["Amount"] = amount
         self._touch(opp, t, user)
@@ -672,6 +827,16 @@ class BlockSimulation:
                 )
 
     def _lose(self, case: Case, events: list, t: int) -> None:
+        if self.rules.loss_reasons:
+            weights = list(LOSS_REASON_WEIGHTS)
+            if case.family == self.world.loss_reason_family:
+                # One family loses on product fit: the rest of the reasons share what is left.
+                fit = LOSS_REASONS.index("Product Fit")
+                rest = 1 - self.plant.loss_reason_family_product_fit
+                scale = rest / (1 - weights[fit])
+                weights = [w * scale for w in weights]
+                weights[fit] = self.plant.loss_reason_family_product_fit
+            case.rec["Loss_Reason__c"] = self.reason_rng.choices(LOSS_REASONS, weights)[0]
         self._stage(case, events, "Closed Lost", t)
 
     def _opportunity(self, case: Case, events: list) -> None:
@@ -766,33 +931,46 @@ class BlockSimulation:
         return round(value * 2) / 2
 
     def _quote_status(self, quote: dict, status: str, t: int, user_id: str, events: list) -> None:
-        self.rows["Quote_Status_History__c"].append(
-            {
-                "Id": self.new_id("a01"),
-                **self._audit(t, user_id),
-                "Name": f"QSH-{self._number('qsh')}",
-                "Quote__c": quote["Id"],
-                "Old_Status__c": quote["Status"],
-                "New_Status__c": status,
-            }
-        )
-        quote["Status"] = status
+        """A quote's status change, kept where the shape keeps it: a custom history object, CPQ's
+        field history, or nowhere (the standard Quote: only the new status is in the record)."""
+        history = self.rules.quote_history
+        if history == "Quote_Status_History__c":
+            self.rows[history].append(
+                {
+                    "Id": self.new_id("a01"),
+                    **self._audit(t, user_id),
+                    "Name": f"QSH-{self._number('qsh')}",
+                    "Quote__c": quote["Id"],
+                    "Old_Status__c": quote["Status"],
+                    "New_Status__c": status,
+                }
+            )
+        elif history == "SBQQ__Quote__History":
+            self._history(
+                history,
+                "ParentId",
+                quote["Id"],
+                "SBQQ__Status__c",
+                quote["Status"],
+                status,
+                "Picklist",
+                t,
+                user_id,
+            )
+        quote["Status"] = quote["SBQQ__Status__c"] = status
         self._touch(quote, t, user_id)
-        activity = {
-            "Presented": "Quote Presented",
-            "Accepted": "Quote Accepted",
-            "Denied": "Quote Rejected",
-        }.get(status)
+        activity = self._quote_activity(status)
         if activity:
-            events.append((activity, t, "Quote", quote["Id"], user_id))
+            events.append((activity, t, self.rules.quote_object, quote["Id"], user_id))
 
     def _new_quote(self, case: Case, events: list, discount: float, t: int) -> dict:
         user = case.current_owner.id
         subtotal = round(case.list_total, 2)
         total = round(subtotal * (1 - discount / 100), 2)
         number = self._number("quote")
+        # The standard Quote's fields and CPQ's; the shape's catalogue writes its own.
         quote = {
-            "Id": self.new_id("0Q0"),
+            "Id": self.new_id(self.rules.quote_prefix),
             **self._audit(t, user),
             "OwnerId": user,
             "Name": f"{case.rec['Name']} v{len(case.quotes) + 1}",
@@ -806,10 +984,36 @@ class BlockSimulation:
             "GrandTotal": total,
             "ExpirationDate": t + 30 * DAY,
             "IsSyncing": False,
+            "SBQQ__Opportunity2__c": case.rec["Id"],
+            "SBQQ__Account__c": case.account_id,
+            "SBQQ__Status__c": "Draft",
+            "SBQQ__Type__c": "Quote",
+            "SBQQ__Primary__c": False,
+            "SBQQ__CustomerDiscount__c": discount,
+            "SBQQ__ListAmount__c": subtotal,
+            "SBQQ__NetAmount__c": total,
+            "SBQQ__ExpirationDate__c": t + 30 * DAY,
+            "SBQQ__SalesRep__c": user,
         }
-        self.rows["Quote"].append(quote)
+        self.rows[self.rules.quote_object].append(quote)
         case.quotes.append(quote)
-        events.append(("Quote Created", t, "Quote", quote["Id"], user))
+        case.records.append(quote)
+        if "SBQQ__QuoteLine__c" in self.rows:
+            for item in case.line_items:
+                line = {
+                    "Id": self.new_id("a0F"),
+                    **self._audit(t, user),
+                    "Name": item["Name"],
+                    "SBQQ__Quote__c": quote["Id"],
+                    "SBQQ__Product__c": item["Product2Id"],
+                    "SBQQ__Quantity__c": item["Quantity"],
+                    "SBQQ__ListPrice__c": item["ListPrice"],
+                    "SBQQ__Discount__c": discount,
+                    "SBQQ__NetPrice__c": round(item["ListPrice"] * (1 - discount / 100), 2),
+                }
+                self.rows["SBQQ__QuoteLine__c"].append(line)
+                case.records.append(line)
+        events.append(("Quote Created", t, self.rules.quote_object, quote["Id"], user))
         return quote
 
     def _approval(self, case: Case, events: list, quote: dict, t: int) -> tuple[bool, int] | None:
@@ -854,6 +1058,7 @@ class BlockSimulation:
             return None
         approved = self.rng.random() < self.plant.approval_rate
         status = "Approved" if approved else "Rejected"
+        quote_status = "Approved" if approved else self.rules.approval_rejected_status
         approver = rep.manager_id
         self.rows["ProcessInstanceStep"].append(
             {
@@ -885,7 +1090,7 @@ class BlockSimulation:
                 approver,
             )
         )
-        self._quote_status(quote, status, decided, approver, events)
+        self._quote_status(quote, quote_status, decided, approver, events)
         return approved, decided
 
     def _proposal(self, case: Case, events: list) -> None:
@@ -962,7 +1167,7 @@ class BlockSimulation:
                 return
             decision = rng.random()
             if decision < denial:
-                self._quote_status(quote, "Denied", t, rep, events)
+                self._quote_status(quote, self.rules.customer_rejected_status, t, rep, events)
                 discount = min(45.0, round((discount + rng.uniform(0, 5)) * 2) / 2)
                 t = self._after(t, 2.0, case.region)
                 continue
@@ -973,7 +1178,7 @@ class BlockSimulation:
                 return
             if rng.random() >= skip_accept:
                 self._quote_status(quote, "Accepted", t, rep, events)
-            quote["IsSyncing"] = True
+            quote["IsSyncing"] = quote["SBQQ__Primary__c"] = True
             case.synced_quote = quote
             case.discount = discount
             for item in case.line_items:
@@ -981,7 +1186,9 @@ class BlockSimulation:
                 item["UnitPrice"] = round(item["ListPrice"] * (1 - discount / 100), 2)
                 item["TotalPrice"] = round(item["UnitPrice"] * item["Quantity"], 2)
                 self._touch(item, t, rep)
-            self._set_amount(case, events, quote["GrandTotal"], self._minutes_after(t, 1, 5))
+            self._set_amount(
+                case, events, quote["GrandTotal"], self._minutes_after(t, 1, 5), from_quote=True
+            )
             self._close_won(case, events, t)
             return
         # Six versions and still no deal.
@@ -1001,29 +1208,46 @@ class BlockSimulation:
             "OwnerId": rep,
             "ContractNumber": self._number("contract"),
             "AccountId": case.account_id,
+            # The link to the deal, as each shape's org keeps it (the catalogue writes its own).
             "Opportunity__c": case.rec["Id"],
+            "SBQQ__Opportunity__c": case.rec["Id"],
+            "SBQQ__Quote__c": case.synced_quote["Id"] if case.synced_quote else None,
             "Status": "Draft",
             "ContractTerm": rng.choice((12, 24, 36)),
         }
+        created = t
         self.rows["Contract"].append(contract)
-        self._history(
-            "ContractHistory", "ContractId", contract["Id"], "created", None, None, "Text", t, rep
-        )
+        history = "ContractHistory" if self.rules.contract_history else None
+        if history:
+            self._history(
+                history, "ContractId", contract["Id"], "created", None, None, "Text", t, rep
+            )
+        if self.rules.name == "standard":
+            case.rec["ContractId"] = contract["Id"]  # Sales Cloud: the deal points at its contract
+            self._touch(case.rec, t, rep)
         events.append(("Contract Created", t, "Contract", contract["Id"], rep))
         t = self._after(t, 4.0, case.region)
         if t > self.as_of:
             return
+        signed_status = self.rules.contract_signed_status
         self._set_status(
-            "ContractHistory",
+            history,
             "ContractId",
             contract,
-            "Signed",
+            signed_status or "In Approval Process",
             t,
             rep,
             CustomerSignedDate=t,
             StartDate=t + 7 * DAY,
         )
-        events.append(("Contract Signed", t, "Contract", contract["Id"], rep))
+        if signed_status:
+            events.append(("Contract Signed", t, "Contract", contract["Id"], rep))
+        else:
+            # Only the signature's day is recorded (CustomerSignedDate): the contract's creation
+            # time when it was created that day, else the start of the day.
+            day = t // DAY * DAY
+            signed_at = created if created // DAY * DAY == day else day
+            events.append(("Contract Signed", signed_at, "Contract", contract["Id"], rep))
         t = self._minutes_after(t, 15, 300)
         if t > self.as_of:
             return
@@ -1032,7 +1256,7 @@ class BlockSimulation:
         if t > self.as_of:
             return
         self._set_status(
-            "ContractHistory",
+            history,
             "ContractId",
             contract,
             "Activated",
@@ -1057,6 +1281,7 @@ class BlockSimulation:
             "AccountId": case.account_id,
             "OpportunityId": case.rec["Id"],
             "ContractId": contract["Id"],
+            "SBQQ__Quote__c": case.synced_quote["Id"] if case.synced_quote else None,
             "Status": "Draft",
             "Type": "Reduction" if original else "New",
             "EffectiveDate": t,
@@ -1065,12 +1290,15 @@ class BlockSimulation:
             "OriginalOrderId": original["Id"] if original else None,
         }
         self.rows["Order"].append(order)
-        self._history("OrderHistory", "OrderId", order["Id"], "created", None, None, "Text", t, rep)
+        if self.rules.order_history:
+            self._history(
+                "OrderHistory", "OrderId", order["Id"], "created", None, None, "Text", t, rep
+            )
         return order
 
     def _set_status(
         self,
-        history: str,
+        history: str | None,
         parent_field: str,
         record: dict,
         status: str,
@@ -1078,24 +1306,27 @@ class BlockSimulation:
         user_id: str,
         **also,
     ) -> None:
-        """A Status change as Salesforce records it: a history row, the record updated and touched."""
-        self._history(
-            history,
-            parent_field,
-            record["Id"],
-            "Status",
-            record["Status"],
-            status,
-            "DynamicEnum",
-            t,
-            user_id,
-        )
+        """A Status change as Salesforce records it: a history row (where the org tracks the
+        field), the record updated and touched."""
+        if history:
+            self._history(
+                history,
+                parent_field,
+                record["Id"],
+                "Status",
+                record["Status"],
+                status,
+                "DynamicEnum",
+                t,
+                user_id,
+            )
         record.update(Status=status, **also)
         self._touch(record, t, user_id)
 
     def _order_status(self, order: dict, status: str, t: int, user_id: str) -> None:
         also = {"ActivatedDate": t, "ActivatedById": user_id} if status == "Activated" else {}
-        self._set_status("OrderHistory", "OrderId", order, status, t, user_id, **also)
+        history = "OrderHistory" if self.rules.order_history else None
+        self._set_status(history, "OrderId", order, status, t, user_id, **also)
 
     def _order(self, case: Case, events: list, contract: dict, activated_contract: int) -> None:
         rng, plant, world = self.rng, self.plant, self.world
@@ -1128,10 +1359,12 @@ class BlockSimulation:
             reduction_activated = self._after(amended, 1.0, case.region)
             if reduction_activated <= self.as_of:
                 self._order_status(reduction, "Activated", reduction_activated, rep)
-        if fulfilled <= self.as_of:
-            self._order_status(order, "Fulfilled", fulfilled, rep)
+        fulfilled_status = self.rules.order_fulfilled_status
+        if fulfilled <= self.as_of and fulfilled_status:
+            self._order_status(order, fulfilled_status, fulfilled, rep)
             events.append(("Order Fulfilled", fulfilled, "Order", order["Id"], rep))
-        self._invoice(case, events, order, activated)
+        if self.rules.billing:
+            self._invoice(case, events, order, activated)
 
     def _invoice_status(
         self, invoice: dict, field_name: str, new: str, t: int, events: list, activity: str | None
@@ -1154,12 +1387,38 @@ class BlockSimulation:
             events.append((activity, t, "blng__Invoice__c", invoice["Id"], billing))
 
     def _invoice(self, case: Case, events: list, order: dict, order_activated: int) -> None:
-        rng, plant = self.rng, self.plant
-        billing = self.world.billing_user_id
-        t = self._after(order_activated, 1.0, case.region)
+        """Bill the order (with Billing's allocations, sometimes in two instalments a month apart)
+        and collect the money."""
+        rng = self.billing_rng
+        t = self._after(order_activated, 1.0, case.region, rng=rng)
         if t > self.as_of:
             return
         total = order["TotalAmount"]
+        amounts = [total]
+        if self.rules.billing == "allocations" and rng.random() < self.plant.instalments:
+            first = round(total / 2, 2)
+            amounts = [first, round(total - first, 2)]
+        invoices = []
+        for index, amount in enumerate(amounts):
+            issue_at = t if index == 0 else self._snap(t + 30 * DAY, case.region, 0.0, rng)
+            invoice = self._issue_invoice(case, events, order, amount, issue_at)
+            if invoice is None:
+                break
+            invoices.append(invoice)
+        if len(invoices) == 2 and rng.random() < self.plant.one_payment_for_instalments:
+            self._collect(case, events, invoices)  # one payment spread over both
+        else:
+            for invoice in invoices:
+                self._collect(case, events, [invoice])
+
+    def _issue_invoice(
+        self, case: Case, events: list, order: dict, total: float, t: int
+    ) -> dict | None:
+        """Create, post and send an invoice; None if it is not even created by the snapshot."""
+        rng, plant = self.billing_rng, self.plant
+        billing = self.world.billing_user_id
+        if t > self.as_of:
+            return None
         invoice = {
             "Id": self.new_id("a02"),
             **self._audit(t, billing),
@@ -1175,6 +1434,7 @@ class BlockSimulation:
             "Invoice_Type__c": "New Business"
             if case.rec["Type"] == "New Business"
             else "Existing Business",
+            "_sent_at": None,
         }
         self.rows["blng__Invoice__c"].append(invoice)
         self._history(
@@ -1188,61 +1448,143 @@ class BlockSimulation:
             t,
             billing,
         )
-        t = self._minutes_after(t, 30, 240)
+        t = self._minutes_after(t, 30, 240, rng)
         if t > self.as_of:
-            return
+            return invoice
         invoice.update(blng__InvoiceDate__c=t, blng__DueDate__c=t + plant.payment_terms_days * DAY)
         self._invoice_status(
             invoice, "blng__InvoiceStatus__c", "Posted", t, events, "Invoice Posted"
         )
-        t = self._after(t, 0.5, case.region)
+        t = self._after(t, 0.5, case.region, rng=rng)
         if t > self.as_of:
-            return
-        invoice["Sent_Date__c"] = t
-        self._touch(invoice, t, billing)
-        events.append(("Invoice Sent", t, "blng__Invoice__c", invoice["Id"], billing))
-        sent = t
+            return invoice
+        invoice["_sent_at"] = t
+        if self.rules.billing == "direct":  # this org stamps the sending on the invoice
+            invoice["Sent_Date__c"] = t
+            self._touch(invoice, t, billing)
+            events.append(("Invoice Sent", t, "blng__Invoice__c", invoice["Id"], billing))
+        return invoice
 
-        if rng.random() < 0.03:
-            return  # never paid: stays Unpaid and ages
+    def _collect(self, case: Case, events: list, invoices: list[dict]) -> None:
+        """The customer pays the invoices: on time, late, in part, or not yet; with Billing a
+        payment is now and then reversed (bounced, charged back) and paid again."""
+        rng, plant = self.billing_rng, self.plant
+        if any(i["_sent_at"] is None for i in invoices) or rng.random() < 0.03:
+            return  # not sent yet, or never paid: stays Unpaid and ages
+        sent = max(i["_sent_at"] for i in invoices)
         days = plant.payment_median_days * math.exp(rng.gauss(0.0, 0.45))
         if case.discount > plant.deep_discount:
             days += plant.deep_discount_extra_days
-        paid_at = self._snap(sent + int(days * DAY), case.region, weekend_chance=0.0)
-        if rng.random() < 0.15:
-            first_at = self._snap(sent + int(days * rng.uniform(0.4, 0.8) * DAY), case.region, 0.0)
-            if first_at >= paid_at or first_at > self.as_of:
-                first_at = None
-            if first_at is not None:
-                self._payment(invoice, events, round(total * rng.uniform(0.4, 0.7), 2), first_at)
-                self._invoice_status(
-                    invoice, "blng__PaymentStatus__c", "Partially Paid", first_at, events, None
-                )
+        paid_at = self._snap(sent + int(days * DAY), case.region, 0.0, rng)
+        if len(invoices) == 1 and rng.random() < 0.15:
+            first_at = self._snap(
+                sent + int(days * rng.uniform(0.4, 0.8) * DAY), case.region, 0.0, rng
+            )
+            if first_at < paid_at and first_at <= self.as_of:
+                invoice = invoices[0]
+                part = round(invoice["blng__TotalAmount__c"] * rng.uniform(0.4, 0.7), 2)
+                if self._payment(events, [(invoice, part)], first_at) is None:
+                    return
         if paid_at > self.as_of:
             return
-        self._payment(invoice, events, round(invoice["blng__Balance__c"], 2), paid_at)
-        self._invoice_status(
-            invoice, "blng__PaymentStatus__c", "Paid", paid_at, events, "Invoice Paid"
+        payment = self._payment(
+            events, [(i, round(i["blng__Balance__c"], 2)) for i in invoices], paid_at
         )
+        if payment is None or self.rules.billing != "allocations":
+            return
+        if rng.random() < plant.payment_reversal:
+            reversed_at = self._after(payment["CreatedDate"], 8.0, case.region, rng=rng)
+            if reversed_at > self.as_of:
+                return
+            self._reverse(events, payment, reversed_at)
+            again = self._after(reversed_at, 10.0, case.region, rng=rng)
+            if again <= self.as_of:
+                self._payment(
+                    events, [(i, round(i["blng__Balance__c"], 2)) for i in invoices], again
+                )
 
-    def _payment(self, invoice: dict, events: list, amount: float, t: int) -> None:
+    def _invoice_paid(self, invoice: dict, events: list, t: int) -> None:
+        """Billing recomputes the invoice's payment status when money is applied or taken off."""
+        if invoice["blng__Balance__c"] <= 0.004:
+            status, activity = "Paid", "Invoice Paid"
+        elif invoice["blng__Payments__c"] > 0.004:
+            status, activity = "Partially Paid", None
+        else:
+            status, activity = "Unpaid", None
+        if status != invoice["blng__PaymentStatus__c"]:
+            self._invoice_status(invoice, "blng__PaymentStatus__c", status, t, events, activity)
+
+    def _payment(
+        self, events: list, parts: list[tuple[dict, float]], received_at: int
+    ) -> dict | None:
+        """A payment received at `received_at` for these invoices and amounts. It is sometimes
+        entered a few days later (the payment date says when the money came): None if that is
+        after the snapshot. One Payment Received per invoice it settles."""
+        rng = self.billing_rng
         billing = self.world.billing_user_id
+        recorded_at = received_at
+        if rng.random() < self.plant.backdated_payment:
+            recorded_at = received_at + rng.randint(1, 3) * DAY + rng.randrange(4 * HOUR)
+        if recorded_at > self.as_of:
+            return None
         payment = {
             "Id": self.new_id("a03"),
-            **self._audit(t, billing),
+            **self._audit(recorded_at, billing),
             "OwnerId": billing,
             "Name": f"PAY-{self._number('payment')}",
-            "blng__Account__c": invoice["blng__Account__c"],
-            "blng__Invoice__c": invoice["Id"],
-            "blng__Amount__c": amount,
-            "blng__PaymentDate__c": t,
-            "blng__PaymentType__c": self.rng.choice(("ACH", "Wire", "Credit Card", "Check")),
+            "blng__Account__c": parts[0][0]["blng__Account__c"],
+            "blng__Invoice__c": parts[0][0]["Id"] if self.rules.billing == "direct" else None,
+            "blng__Amount__c": round(sum(amount for _, amount in parts), 2),
+            "blng__PaymentDate__c": received_at,
+            "blng__PaymentType__c": rng.choice(("ACH", "Wire", "Credit Card", "Check")),
             "blng__Status__c": "Posted",
+            "_allocations": [],
         }
         self.rows["blng__Payment__c"].append(payment)
+        # The event's time: the payment's day; its recording time when it was entered that day.
+        day = received_at // DAY * DAY
+        event_at = recorded_at if recorded_at // DAY * DAY == day else day
+        for invoice, amount in parts:
+            if self.rules.billing == "allocations":
+                allocation = self._allocation(payment, invoice, amount, "Allocation", recorded_at)
+                payment["_allocations"].append((allocation, invoice, amount))
+            self._apply(invoice, amount, recorded_at)
+            events.append(
+                ("Payment Received", event_at, "blng__Payment__c", payment["Id"], billing)
+            )
+            self._invoice_paid(invoice, events, recorded_at)
+        return payment
+
+    def _allocation(self, payment: dict, invoice: dict, amount: float, kind: str, t: int) -> dict:
+        billing = self.world.billing_user_id
+        allocation = {
+            "Id": self.new_id("a0T"),
+            **self._audit(t, billing),
+            "Name": f"PAI-{self._number('allocation')}",
+            "blng__Payment__c": payment["Id"],
+            "blng__Invoice__c": invoice["Id"],
+            "blng__Amount__c": amount,
+            "blng__ImpactAmount__c": amount if kind == "Allocation" else -amount,
+            "blng__Type__c": kind,
+            "blng__Unallocated__c": False,
+        }
+        self.rows["blng__PaymentAllocationInvoice__c"].append(allocation)
+        return allocation
+
+    def _apply(self, invoice: dict, amount: float, t: int) -> None:
         invoice["blng__Payments__c"] = round(invoice["blng__Payments__c"] + amount, 2)
         invoice["blng__Balance__c"] = round(
             invoice["blng__TotalAmount__c"] - invoice["blng__Payments__c"], 2
         )
-        self._touch(invoice, t, billing)
-        events.append(("Payment Received", t, "blng__Payment__c", payment["Id"], billing))
+        self._touch(invoice, t, self.world.billing_user_id)
+
+    def _reverse(self, events: list, payment: dict, t: int) -> None:
+        """Take the payment off its invoices again (Billing's unallocation)."""
+        billing = self.world.billing_user_id
+        for allocation, invoice, amount in payment["_allocations"]:
+            allocation["blng__Unallocated__c"] = True
+            self._touch(allocation, t, billing)
+            self._allocation(payment, invoice, amount, "Unallocation", t)
+            self._apply(invoice, -amount, t)
+            events.append(("Payment Reversed", t, "blng__Payment__c", payment["Id"], billing))
+            self._invoice_paid(invoice, events, t)

@@ -5,15 +5,63 @@ team) the seed chose, the metric, the figure and its baseline, a tolerance for s
 on orgs of a few thousand leads, and in `measure` how to compute it from the records alone.
 Each measure is chosen so that its figure follows from the planted probabilities alone; the
 windows ("at least N days before the snapshot") keep still-open cases from biasing it.
+
+A shape's records hold what an org of that kind keeps: the measures name its objects, and a
+truth its records cannot show (a standard org has no invoices, and keeps only each quote's
+current status) is listed under `not_observable` instead.
 """
 
 from __future__ import annotations
 
+from .shapes import SHAPE_RULES
 from .simulate import Plant
 from .world import World
 
+# What a standard org's records cannot show, and why.
+NOT_OBSERVABLE = {
+    "standard": {
+        "deep_discounts_pay_later": "a Sales Cloud org has no invoices or payments",
+        "negotiation_stall_team": "the standard Quote keeps no status history: when a decided "
+        "quote was presented is not in the records",
+    }
+}
 
-def planted_truths(world: World, plant: Plant) -> list[dict]:
+
+def not_observable(shape: str) -> dict[str, str]:
+    return NOT_OBSERVABLE.get(shape, {})
+
+
+def planted_truths(world: World, plant: Plant, shape: str = "custom") -> list[dict]:
+    """The truths a demo org of the shape lets anyone rediscover from its records."""
+    truths = _truths(world, plant, shape)
+    hidden = not_observable(shape)
+    return [t for t in truths if t["id"] not in hidden]
+
+
+def _truths(world: World, plant: Plant, shape: str) -> list[dict]:
+    rules = SHAPE_RULES[shape]
+    quote = rules.quote_object
+    # How the shape's records say a quote reached a status.
+    if rules.quote_history == "Quote_Status_History__c":
+        reached = "a Quote_Status_History__c row to {status}"
+        reached_at = "the Quote_Status_History__c row to {status}"
+    elif rules.quote_history == "SBQQ__Quote__History":
+        reached = "an SBQQ__Quote__History row (Field SBQQ__Status__c) to {status}"
+        reached_at = "the SBQQ__Quote__History row to {status}"
+    else:
+        reached = "Status {status} (the standard Quote keeps only its current status)"
+        reached_at = "the time of Status {status}"
+    denied = rules.customer_rejected_status
+    synced = "SBQQ__Primary__c = true" if quote == "SBQQ__Quote__c" else "IsSyncing = true"
+    discount_field = "SBQQ__CustomerDiscount__c" if quote == "SBQQ__Quote__c" else "Discount"
+    region_of = (
+        "whose owner's User.Division is the region"
+        if rules.users_have_division
+        else "whose owner's role sits under the region's role (UserRole.ParentRoleId)"
+    )
+    sent = (
+        "Sent_Date__c" if rules.billing == "direct" else "the blng__Invoice__History row to Posted"
+    )
     slow, low_win, skipper = (
         world.slow_approval_rep,
         world.low_win_rate_rep,
@@ -39,7 +87,7 @@ def planted_truths(world: World, plant: Plant) -> list[dict]:
             "baseline": 1.0,
             "tolerance": 0.9,
             "measure": "median hours from ProcessInstance.CreatedDate to CompletedDate over completed "
-            "approvals whose quote's opportunity is owned by the rep, divided by the same "
+            f"approvals whose {quote}'s opportunity is owned by the rep, divided by the same "
             "median over all other reps' opportunities",
         },
         {
@@ -68,9 +116,12 @@ def planted_truths(world: World, plant: Plant) -> list[dict]:
             "figure": plant.quote_denial_rework_family,
             "baseline": plant.quote_denial_base,
             "tolerance": 0.08,
-            "measure": "among quotes with a Quote_Status_History__c row to Presented at least 60 days "
-            "before the snapshot, the share that also has a row to Denied, for opportunities "
-            "whose first line item's product has this Family",
+            "measure": (
+                f"among {quote} records that reached Presented (or were answered: "
+                + reached.format(status=f"Presented, Accepted or {denied}")
+                + ") at least 60 days before the snapshot, the share that reached "
+                f"{denied}, for opportunities whose first line item's product has this Family"
+            ),
         },
         {
             "id": "deep_discounts_pay_later",
@@ -82,10 +133,10 @@ def planted_truths(world: World, plant: Plant) -> list[dict]:
             "figure": plant.deep_discount_extra_days,
             "baseline": 0.0,
             "tolerance": 6.0,
-            "measure": "median days from blng__Invoice__c.Sent_Date__c to the blng__Invoice__History row "
+            "measure": f"median days from {sent} to the first blng__Invoice__History row "
             "setting blng__PaymentStatus__c to Paid, over paid invoices sent at least 150 days "
-            "before the snapshot whose order's opportunity has a syncing quote with Discount "
-            "above the band, minus the same median over the other paid invoices",
+            f"before the snapshot whose order's opportunity has a quote with {synced} and "
+            f"{discount_field} above the band, minus the same median over the other paid invoices",
         },
         {
             "id": "region_skips_quote_accepted",
@@ -99,9 +150,8 @@ def planted_truths(world: World, plant: Plant) -> list[dict]:
             "figure": plant.accept_skip_region,
             "baseline": plant.accept_skip_base,
             "tolerance": 0.07,
-            "measure": "among won opportunities with at least one quote whose owner's User.Division is "
-            "the region, the share with no Quote_Status_History__c row to Accepted on any "
-            "of their quotes",
+            "measure": f"among won opportunities with at least one {quote}, {region_of}, the share "
+            "where none of their quotes shows " + reached.format(status="Accepted"),
         },
         {
             "id": "order_rework_family",
@@ -142,9 +192,9 @@ def planted_truths(world: World, plant: Plant) -> list[dict]:
             "figure": skipped_share(plant.approval_skip_rep),
             "baseline": skipped_share(plant.approval_skip_base),
             "tolerance": 0.2,
-            "measure": f"among won opportunities owned by the rep whose syncing quote has Discount above "
-            f"{threshold:g}, the share whose syncing quote has no ProcessInstance with "
-            f"Status = Approved",
+            "measure": f"among won opportunities owned by the rep whose {quote} with {synced} has "
+            f"{discount_field} above {threshold:g}, the share where that quote has no "
+            "ProcessInstance with Status = Approved",
         },
         {
             "id": "negotiation_stall_team",
@@ -157,9 +207,10 @@ def planted_truths(world: World, plant: Plant) -> list[dict]:
             "figure": plant.negotiation_stall_factor,
             "baseline": 1.0,
             "tolerance": 0.8,
-            "measure": "median days from a quote's Presented row to its Accepted or Denied row "
-            "(Quote_Status_History__c) for opportunities owned by the team's reps (UserRole "
-            "name), divided by the same median for the other teams",
+            "measure": "median days from "
+            + reached_at.format(status="Presented")
+            + f" to its first row to Accepted or {denied}, for opportunities owned by the "
+            "team's reps (UserRole name), divided by the same median for the other teams",
         },
         {
             "id": "stage_regression_region",
@@ -174,6 +225,27 @@ def planted_truths(world: World, plant: Plant) -> list[dict]:
             "tolerance": 0.08,
             "measure": "among opportunities created at least 90 days before the snapshot with a "
             "StageName history row to Proposal/Price Quote, the share with a StageName row from "
-            "Proposal/Price Quote to Needs Analysis, for owners whose User.Division is the region",
+            f"Proposal/Price Quote to Needs Analysis, {region_of}",
         },
+        *(
+            [
+                {
+                    "id": "loss_reason_family",
+                    "questions": [9, 11],
+                    "statement": f"Lost deals in product family '{world.loss_reason_family}' give "
+                    f"'Product Fit' as the reason about {plant.loss_reason_family_product_fit:.0%} "
+                    "of the time, against 10% elsewhere.",
+                    "subject": {"attribute": "product_family", "value": world.loss_reason_family},
+                    "metric": "loss_reason_share",
+                    "figure": plant.loss_reason_family_product_fit,
+                    "baseline": 0.10,
+                    "tolerance": 0.12,
+                    "measure": "among closed-lost opportunities, the share with Loss_Reason__c = "
+                    "'Product Fit', for opportunities whose first line item's product has this "
+                    "Family, and for the others",
+                }
+            ]
+            if rules.loss_reasons
+            else []
+        ),
     ]

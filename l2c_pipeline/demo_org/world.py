@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass, field
 
 from .ids import make_id
+from .shapes import SHAPE_RULES
 
 REGIONS = ("North America", "EMEA", "APAC", "LATAM")
 REGION_WEIGHTS = (0.40, 0.30, 0.20, 0.10)
@@ -199,6 +200,7 @@ class World:
     quote_accept_skipping_region: str = ""
     stage_regression_region: str = ""
     negotiation_stall_team: tuple[str, str] = ("", "")
+    loss_reason_family: str = ""
 
     def rep_team_name(self, rep: Rep) -> str:
         return f"{rep.region} {rep.team}"
@@ -209,7 +211,8 @@ def reps_per_team(leads: int) -> int:
     return max(2, min(80, leads // 12000))
 
 
-def build_world(seed: int, leads: int, created_at: int) -> World:
+def build_world(seed: int, leads: int, created_at: int, shape: str = "custom") -> World:
+    rules = SHAPE_RULES[shape]
     rng = random.Random(f"{seed}:world")
     world = World(seed=seed)
     numbers: dict[str, int] = {}
@@ -303,7 +306,10 @@ def build_world(seed: int, leads: int, created_at: int) -> World:
 
     per_team = reps_per_team(leads)
     for region in REGIONS:
-        region_role = add_role(f"{region} Sales", head_role)
+        region_role = add_role(f"{region}{rules.region_role_suffix}", head_role)
+        # An org that keeps the region in the user's Division, or only in the role hierarchy.
+        division = region if rules.users_have_division else ""
+
         for team in TEAMS:
             team_role = add_role(f"{region} {team}", region_role)
             first, last = person()
@@ -313,7 +319,7 @@ def build_world(seed: int, leads: int, created_at: int) -> World:
                 last,
                 "Sales Manager",
                 team,
-                region,
+                division,
                 team_role["Id"],
                 None,
                 REGION_TIMEZONE[region],
@@ -327,7 +333,7 @@ def build_world(seed: int, leads: int, created_at: int) -> World:
                     last,
                     "Account Executive",
                     team,
-                    region,
+                    division,
                     team_role["Id"],
                     manager["Id"],
                     REGION_TIMEZONE[region],
@@ -372,4 +378,5 @@ def build_world(seed: int, leads: int, created_at: int) -> World:
     world.quote_rework_family, world.order_rework_family = rng.sample(PRODUCT_FAMILIES[:4], 2)
     world.quote_accept_skipping_region, world.stage_regression_region = rng.sample(REGIONS[:3], 2)
     world.negotiation_stall_team = rng.choice(busy_teams)
+    world.loss_reason_family = rng.choice(PRODUCT_FAMILIES)
     return world

@@ -27,6 +27,16 @@ from .load import (
 )
 
 
+def _deal_size_bands():
+    """The mapping file's deal-size bands (L2C_MAPPING_FILE or the shape's), for the file's cases."""
+    from ..mapping.load import MappingError, load_mapping
+
+    try:
+        return [(band.label, band.below) for band in load_mapping().deal_size_bands]
+    except MappingError as error:
+        raise Failure(description=str(error)) from None
+
+
 def event_log_file() -> Path:
     configured = os.environ.get("L2C_EVENT_LOG_FILE")
     if not configured:
@@ -57,7 +67,7 @@ def file_event_log(context: AssetExecutionContext, warehouse: WarehouseResource)
     except EventFileError as error:
         raise Failure(description=str(error)) from None
     with warehouse.connection() as con:
-        rows = load_into_warehouse(con, loaded)
+        rows = load_into_warehouse(con, loaded, deal_size_bands=_deal_size_bands())
     context.log.info(
         f"loaded {rows['core.event_log']:,} events in {rows['core.cases']:,} cases from {path}"
     )

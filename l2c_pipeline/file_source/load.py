@@ -367,6 +367,7 @@ FILE_SOURCE_TABLES = (
     "core.activity_catalogue",
     "core.event_log",
     "core.cases",
+    "core.case_attributes",
     "staging.stg_users",
     "staging.stg_leads",
     "staging.stg_opportunities",
@@ -374,26 +375,55 @@ FILE_SOURCE_TABLES = (
     "staging.stg_approvals",
     "staging.stg_orders",
     "staging.stg_invoices",
+    "staging.stg_payments",
 )
 _EMPTY_STAGING = {
     "staging.stg_quotes": "quote_id VARCHAR, opportunity_id VARCHAR, created_at TIMESTAMP, created_by VARCHAR, "
-    "status VARCHAR, discount_pct DOUBLE, grand_total DOUBLE, is_syncing BOOLEAN",
+    "status VARCHAR, discount_pct DOUBLE, grand_total DOUBLE, is_syncing BOOLEAN, object_type VARCHAR",
     "staging.stg_approvals": "approval_id VARCHAR, quote_id VARCHAR, opportunity_id VARCHAR, status VARCHAR, "
-    "submitted_at TIMESTAMP, completed_at TIMESTAMP",
-    "staging.stg_orders": "order_id VARCHAR, opportunity_id VARCHAR, contract_id VARCHAR, created_at TIMESTAMP, "
-    "created_by VARCHAR, activated_at TIMESTAMP, activated_by VARCHAR, status VARCHAR, total_amount DOUBLE, "
-    "is_reduction BOOLEAN, original_order_id VARCHAR",
+    "submitted_at TIMESTAMP, completed_at TIMESTAMP, object_type VARCHAR",
+    "staging.stg_orders": "order_id VARCHAR, opportunity_id VARCHAR, contract_id VARCHAR, quote_id VARCHAR, "
+    "created_at TIMESTAMP, created_by VARCHAR, activated_at TIMESTAMP, activated_by VARCHAR, status VARCHAR, "
+    "total_amount DOUBLE, is_reduction BOOLEAN, original_order_id VARCHAR, object_type VARCHAR",
     "staging.stg_invoices": "invoice_id VARCHAR, opportunity_id VARCHAR, order_id VARCHAR, account_id VARCHAR, "
     "invoice_date DATE, due_date DATE, sent_at TIMESTAMP, invoice_status VARCHAR, payment_status VARCHAR, "
-    "total_amount DOUBLE, balance DOUBLE, invoice_type VARCHAR, owner_id VARCHAR",
+    "total_amount DOUBLE, balance DOUBLE, invoice_type VARCHAR, owner_id VARCHAR, created_at TIMESTAMP, "
+    "object_type VARCHAR",
+    "staging.stg_payments": "allocation_id VARCHAR, payment_id VARCHAR, invoice_id VARCHAR, opportunity_id VARCHAR, "
+    "amount DOUBLE, kind VARCHAR, received_at TIMESTAMP, recorded_at TIMESTAMP, recorded_by VARCHAR, "
+    "payment_object_type VARCHAR",
 }
+# The deal-size bands a file's cases fall into when no mapping file says otherwise.
+DEFAULT_DEAL_SIZE_BANDS = (
+    ("<25k", 25000.0),
+    ("25k-75k", 75000.0),
+    ("75k-150k", 150000.0),
+    ("150k+", None),
+)
+
+
+def deal_size_sql(amount: str, bands) -> str:
+    """The band of an amount, as SQL: (label, upper bound or None for the open top band)."""
+    from ..warehouse.duckdb_warehouse import sql_literal
+
+    cases = " ".join(
+        f"WHEN {amount} < {below!r} THEN {sql_literal(label)}"
+        for label, below in bands
+        if below is not None
+    )
+    top = next((label for label, below in bands if below is None), None)
+    return f"CASE WHEN {amount} IS NULL THEN NULL {cases} ELSE {sql_literal(top) if top else 'NULL'} END"
 
 
 def load_into_warehouse(
-    con: duckdb.DuckDBPyConnection, loaded: LoadedLog, sql_dir: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    loaded: LoadedLog,
+    sql_dir: Path | None = None,
+    deal_size_bands=DEFAULT_DEAL_SIZE_BANDS,
 ) -> dict[str, int]:
     """Replace FILE_SOURCE_TABLES from the loaded file in one transaction (all or nothing), with
-    the same columns and comments as the Salesforce path's models; returns rows per table."""
+    the same columns and comments as the Salesforce path's models; returns rows per table.
+    `deal_size_bands`: (label, upper bound) pairs, the last one open (None)."""
     from ..models.sql_models import discover
 
     models = discover(sql_dir)
@@ -440,12 +470,21 @@ def load_into_warehouse(
                NULL::VARCHAR AS account_id, f.account_name, f.segment, NULL::VARCHAR AS industry,
                coalesce(f.sales_rep, e.sales_rep) AS owner_id, coalesce(f.sales_rep, e.sales_rep) AS sales_rep,
                f.team, f.region, f.product_family, f.lead_source,
-               coalesce(f.amount, e.amount) AS amount, coalesce(f.discount_pct, e.discount_pct, 0) AS discount_pct,
+               coalesce(f.amount, e.amount) AS amount, DEAL_SIZE AS deal_size,
+               coalesce(f.discount_pct, e.discount_pct, 0) AS discount_pct,
                coalesce(f.is_won, e.is_won, false) AS is_won,
                coalesce(f.is_won, false) OR coalesce(e.is_won, false) OR e.is_closed AS is_closed,
-               e.stage, e.first_event_at AS created_at, e.closed_at::DATE AS closed_on,
+               e.stage, NULL::VARCHAR AS loss_reason, NULL::VARCHAR AS opening_stage,
+               e.first_event_at AS created_at, e.closed_at::DATE AS closed_on,
                e.first_event_at, e.last_event_at, e.events
-           FROM from_events AS e LEFT JOIN file_cases AS f USING (case_id)""",
+           FROM from_events AS e LEFT JOIN file_cases AS f USING (case_id)""".replace(
+            "DEAL_SIZE", deal_size_sql("coalesce(f.amount, e.amount)", deal_size_bands)
+        ),
+        """CREATE OR REPLACE TABLE core.case_attributes AS
+           SELECT case_id, attribute, value FROM (
+               UNPIVOT (SELECT case_id, team, region, segment, product_family, lead_source FROM core.cases)
+               ON team, region, segment, product_family, lead_source INTO NAME attribute VALUE value
+           ) WHERE value IS NOT NULL""",
         """CREATE OR REPLACE TABLE staging.stg_users AS
            SELECT sales_rep AS user_id, sales_rep AS user_name, NULL::VARCHAR AS title, any_value(team) AS team,
                   any_value(region) AS region, NULL::VARCHAR AS manager_id
@@ -455,14 +494,17 @@ def load_into_warehouse(
                   any_value(c.owner_id) AS owner_id, any_value(c.lead_source) AS lead_source,
                   NULL::VARCHAR AS status, bool_or(e.activity = 'Lead Converted') OR any_value(c.case_type) = 'opportunity'
                       AS is_converted,
+                  NULL::DATE AS converted_on,
                   CASE WHEN any_value(c.case_type) = 'opportunity' THEN c.case_id END AS converted_opportunity_id,
-                  NULL::VARCHAR AS converted_account_id, NULL::VARCHAR AS industry, NULL::VARCHAR AS country
+                  NULL::VARCHAR AS converted_account_id, NULL::VARCHAR AS industry, NULL::VARCHAR AS country,
+                  'File' AS object_type
            FROM core.cases AS c JOIN core.event_log AS e USING (case_id)
            GROUP BY c.case_id HAVING bool_or(e.activity = 'Lead Created')""",
         """CREATE OR REPLACE TABLE staging.stg_opportunities AS
            SELECT case_id AS opportunity_id, account_id, owner_id, created_at, NULL::VARCHAR AS created_by, stage,
                   amount, closed_on AS close_date, is_closed, is_won, NULL::VARCHAR AS opportunity_type, lead_source,
-                  product_family, discount_pct, NULL::VARCHAR AS synced_quote_id
+                  NULL::VARCHAR AS product_id, discount_pct, NULL::VARCHAR AS synced_quote_id,
+                  NULL::VARCHAR AS contract_id, 'File' AS object_type
            FROM core.cases WHERE case_type = 'opportunity'""",
         *(
             f"CREATE OR REPLACE TABLE {table} ({columns})"

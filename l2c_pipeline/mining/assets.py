@@ -80,6 +80,7 @@ def target_process(context: AssetExecutionContext, warehouse: WarehouseResource)
         AssetKey(["mining", "case_variants"]),
         AssetKey(["mining", "activity_codes"]),
         AssetKey(["mining", "reference_path"]),
+        AssetKey(["core", "activity_evidence"]),
     ],
     group_name="process_mining",
     pool=WRITER_POOL,
@@ -102,6 +103,9 @@ def case_conformance(
             "rows": MetadataValue.int(figures["cases"]),
             "distinct_traces_aligned": MetadataValue.int(figures["distinct_traces"]),
             "conformant_cases": MetadataValue.int(figures["conformant_cases"]),
+            "steps_not_checked": MetadataValue.text(
+                ", ".join(figures["unchecked_steps"]) or "none: the org records every step"
+            ),
             "preview": MetadataValue.md(preview.to_markdown(index=False)),
         }
     )

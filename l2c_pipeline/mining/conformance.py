@@ -3,8 +3,9 @@
 A case's trace is its events projected onto the reference path's activities (a touch, an
 owner change or a pushed close date is not a step of the process). The model is the
 reference path as a Petri net: each step once and in order, optional steps skippable,
-repeatable steps allowed again in a row, and a silent exit after every step so a case that
-is still running, or was lost, conforms as far as it went. Cases share few distinct traces,
+repeatable steps allowed again in a row, a silent entry at every step a case may start at,
+and a silent exit after every step so a case that is still running, or was lost, conforms as
+far as it went. Cases share few distinct traces,
 so pm4py aligns each trace once and the result is weighted by its case count in SQL.
 """
 
@@ -58,7 +59,11 @@ def reference_net(process: TargetProcess) -> tuple[PetriNet, Marking, Marking]:
         petri_utils.add_arc_from_to(source, t, net)
         petri_utils.add_arc_from_to(t, target, net)
 
+    starts = set(process.start_activities or process.reference_path[:1])
     for i, activity in enumerate(process.reference_path):
+        if i > 0 and activity in starts:
+            # A case may begin here (a deal opened on an existing customer has no lead).
+            transition(f"start{i}", None, places[0], places[i])
         transition(f"step{i}", activity, places[i], places[i + 1])
         if activity in process.optional_activities:
             transition(f"skip{i}", None, places[i], places[i + 1])
@@ -180,13 +185,46 @@ CASE_CONFORMANCE_COLUMNS = {
 }
 
 
+def unrecorded_steps(con, process: TargetProcess) -> tuple[str, ...]:
+    """Steps of the reference path whose absence proves nothing in this org: no event of them
+    at all (the org does not record them), or known only from the pipeline's change capture
+    (a status passed between two syncs is not seen). Conformance treats them as optional."""
+    has_evidence = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'core' AND table_name = 'activity_evidence'"
+    ).fetchone()[0]
+    if has_evidence:
+        weak = {
+            r[0]
+            for r in con.execute(
+                "SELECT activity FROM core.activity_evidence "
+                "WHERE evidence IN ('none', 'change capture')"
+            ).fetchall()
+        }
+    else:
+        weak = set()
+    present = {r[0] for r in con.execute("SELECT activity FROM mining.activity_codes").fetchall()}
+    return tuple(a for a in process.reference_path if a in weak or a not in present)
+
+
 def write_case_conformance(con, process: TargetProcess, log=lambda message: None) -> dict:
     """mining.case_conformance from mining.case_variants: one pm4py alignment per distinct
     projected trace, joined back to every case. Returns figures for the run's metadata."""
+    from dataclasses import replace
+
     from ..warehouse.duckdb_warehouse import replace_table
 
     # A cursor of its own: a caller's half-read result on `con` must not block the registration.
     con = con.cursor()
+    unchecked = unrecorded_steps(con, process)
+    if unchecked:
+        log(
+            f"not counted against a case when missing (the org does not record them fully): {', '.join(unchecked)}"
+        )
+        process = replace(
+            process,
+            optional_activities=tuple(dict.fromkeys((*process.optional_activities, *unchecked))),
+        )
     try:
         # Each case's projection, computed once on activity codes (cheaper than names): grouped
         # into distinct traces for pm4py, then joined back.
@@ -240,7 +278,13 @@ def write_case_conformance(con, process: TargetProcess, log=lambda message: None
                JOIN _traces AS t USING (trace_codes)
                JOIN _trace_conformance AS r USING (trace_index)""",
             "Each case's conformance with the target process (process.yaml): pm4py alignments, "
-            "run once per distinct trace.",
+            "run once per distinct trace."
+            + (
+                f" Steps the org does not record fully, so not counted against a case when "
+                f"missing: {', '.join(unchecked)}."
+                if unchecked
+                else ""
+            ),
             CASE_CONFORMANCE_COLUMNS,
         )
     finally:
@@ -248,4 +292,9 @@ def write_case_conformance(con, process: TargetProcess, log=lambda message: None
         con.execute("DROP TABLE IF EXISTS _traces")
         con.close()  # the cursor, not the caller's connection
     conformant = sum(n for (_, _, n), r in zip(traces, results, strict=True) if r.is_conformant)
-    return {"cases": rows, "distinct_traces": len(traces), "conformant_cases": conformant}
+    return {
+        "cases": rows,
+        "distinct_traces": len(traces),
+        "conformant_cases": conformant,
+        "unchecked_steps": unchecked,
+    }

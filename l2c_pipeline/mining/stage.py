@@ -1,16 +1,11 @@
-"""The mining stage outside Dagster: the SQL models and the Python steps between them, in
-dependency order, on one connection. Tests, benchmarks and `l2c` use it; Dagster runs the
-same steps as assets (mining/assets.py)."""
+"""The mining stage's Python steps (not SQL files), as build steps for l2c_pipeline.pipeline:
+the target process tables and pm4py conformance. Dagster runs the same steps as assets
+(mining/assets.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
-
-from ..models.sql_models import build_all
 from .conformance import write_case_conformance
-from .target_process import TARGET_PROCESS_TABLES, TargetProcess, load_target_process
+from .target_process import TARGET_PROCESS_TABLES, TargetProcess
 
 REFERENCE_PATH = ("mining", "reference_path")
 CASE_CONFORMANCE = ("mining", "case_conformance")
@@ -28,7 +23,12 @@ def python_steps(process: TargetProcess, log=lambda message: None) -> dict:
     for table in TARGET_PROCESS_TABLES[1:]:
         steps[tuple(table.split("."))] = ({REFERENCE_PATH}, _count(table))
     steps[CASE_CONFORMANCE] = (
-        {("mining", "case_variants"), ("mining", "activity_codes"), REFERENCE_PATH},
+        {
+            ("mining", "case_variants"),
+            ("mining", "activity_codes"),
+            ("core", "activity_evidence"),
+            REFERENCE_PATH,
+        },
         lambda con: write_case_conformance(con, process, log)["cases"],
     )
     return steps
@@ -36,18 +36,3 @@ def python_steps(process: TargetProcess, log=lambda message: None) -> dict:
 
 def _count(table: str):
     return lambda con: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-
-
-def build_pipeline(
-    con: duckdb.DuckDBPyConnection,
-    process: TargetProcess | None = None,
-    sql_dir: Path | None = None,
-    schemas: tuple[str, ...] | None = None,
-    tables: set[str] | None = None,
-    log=lambda message: None,
-) -> dict[str, int]:
-    """Build the models and the Python steps (all, or those of the given schemas or tables)."""
-    process = process or load_target_process()
-    return build_all(
-        con, sql_dir, schemas=schemas, tables=tables, extra_steps=python_steps(process, log)
-    )

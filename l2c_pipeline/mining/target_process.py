@@ -1,6 +1,7 @@
 """The target process file (process.yaml): loaded and validated, with errors that name the key.
 
 reference_path:        [activity, ...]          the standard path, in order
+start_activities:      [activity, ...]          steps of the path a case may start at (default: the first)
 optional_activities:   [activity, ...]          steps of the path a case may skip
 repeatable_activities: [activity, ...]          steps of the path that may happen again in a row
 mandatory_activities:  [activity, ...]          every won deal must have them
@@ -32,6 +33,7 @@ RULES = (
 )
 _KEYS = {
     "reference_path",
+    "start_activities",
     "optional_activities",
     "repeatable_activities",
     "mandatory_activities",
@@ -59,6 +61,7 @@ class TargetProcess:
     allowlist: tuple[dict, ...] = field(default_factory=tuple)
     optional_activities: tuple[str, ...] = ()
     repeatable_activities: tuple[str, ...] = ()
+    start_activities: tuple[str, ...] = ()
 
 
 def default_process_file() -> Path:
@@ -117,7 +120,12 @@ def load_target_process(
         raise fail("reference_path", "names an activity twice (use repeatable_activities)")
     optional = activities("optional_activities", required=False)
     repeatable = activities("repeatable_activities", required=False)
-    for key, names in (("optional_activities", optional), ("repeatable_activities", repeatable)):
+    starts = activities("start_activities", required=False) or reference_path[:1]
+    for key, names in (
+        ("optional_activities", optional),
+        ("repeatable_activities", repeatable),
+        ("start_activities", starts),
+    ):
         outside = [name for name in names if name not in reference_path]
         if outside:
             raise fail(key, f"names {outside[0]!r}, which is not in reference_path")
@@ -178,6 +186,7 @@ def load_target_process(
         tuple(allowlist),
         optional,
         repeatable,
+        starts,
     )
 
 
@@ -202,6 +211,7 @@ def write_target_process(con, process: TargetProcess) -> dict[str, int]:
             "is_optional": [a in process.optional_activities for a in process.reference_path],
             "is_repeatable": [a in process.repeatable_activities for a in process.reference_path],
             "is_mandatory": [a in process.mandatory_activities for a in process.reference_path],
+            "is_start": [a in process.start_activities for a in process.reference_path],
         }
     )
     rules = pd.DataFrame(
@@ -234,7 +244,7 @@ def write_target_process(con, process: TargetProcess) -> dict[str, int]:
                 con,
                 "mining.reference_path",
                 "SELECT step::INTEGER AS step, activity::VARCHAR AS activity, is_optional, is_repeatable, "
-                "is_mandatory FROM _steps",
+                "is_mandatory, is_start FROM _steps",
                 "The target process's reference path (process.yaml), one row per step.",
                 {
                     "step": "position in the path (1 = first)",
@@ -242,6 +252,7 @@ def write_target_process(con, process: TargetProcess) -> dict[str, int]:
                     "is_optional": "a case may skip this step",
                     "is_repeatable": "the step may happen again in a row",
                     "is_mandatory": "every won deal must have it",
+                    "is_start": "a case may start at this step (the steps before it do not apply)",
                 },
             ),
             "mining.process_rules": replace_table(

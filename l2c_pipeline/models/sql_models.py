@@ -266,7 +266,10 @@ def catalogue_rows(sql_dir: Path | None = None) -> list[tuple[str, str, int, str
     """(activity, family, rank, description) of core.activity_catalogue's model, run in a
     throwaway DuckDB: the activities every part of the pipeline knows."""
     with duckdb.connect() as con:
-        return con.execute(discover(sql_dir)[("core", "activity_catalogue")].sql).fetchall()
+        sql = discover(sql_dir)[("core", "activity_catalogue")].sql
+        return con.execute(
+            f"SELECT activity, family, activity_rank, description FROM ({sql})"
+        ).fetchall()
 
 
 def catalogue_activities(sql_dir: Path | None = None) -> set[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ..warehouse.duckdb_warehouse import sql_literal
 from ..warehouse.publish import replace_file
 
 FORMATS = ("csv", "parquet", "xes", "ocel")
@@ -35,16 +36,44 @@ EVENT_COLUMNS = (
     "new_value",
     "event_order",
 )
-# Salesforce objects as OCEL object types; approvals belong to their quote, touches to the case.
-OBJECT_TYPES = {
+# The mapping's entities as OCEL object types; approvals belong to their quote, touches to the case.
+ENTITY_TYPES = {
+    "leads": "lead",
+    "opportunities": "opportunity",
+    "quotes": "quote",
+    "contracts": "contract",
+    "orders": "order",
+    "invoices": "invoice",
+    "payments": "payment",
+}
+# Without the mapping's tables (a loaded file), the objects of the usual shapes.
+DEFAULT_OBJECT_TYPES = {
     "Lead": "lead",
     "Opportunity": "opportunity",
     "Quote": "quote",
+    "SBQQ__Quote__c": "quote",
     "Contract": "contract",
     "Order": "order",
     "blng__Invoice__c": "invoice",
     "blng__Payment__c": "payment",
 }
+
+
+def object_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Salesforce object -> OCEL object type, from the warehouse's mapping where it has one."""
+    has_mapping = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'mapped' AND table_name = 'entity_fields'"
+    ).fetchone()[0]
+    if not has_mapping:
+        return dict(DEFAULT_OBJECT_TYPES)
+    types: dict[str, str] = {}
+    rows = con.execute("SELECT DISTINCT entity, object FROM mapped.entity_fields").fetchall()
+    for entity, ocel_type in ENTITY_TYPES.items():  # an object of two entities: the first wins
+        for row_entity, obj in rows:
+            if row_entity == entity:
+                types.setdefault(obj, ocel_type)
+    return types
 
 
 def formula_safe(column: str) -> str:
@@ -107,16 +136,18 @@ def ocel_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFr
     """Events, objects and event-to-object relations of the OCEL 2.0 export. Each event relates
     to its case (the opportunity, or the lead while it is not converted) and to the record it
     comes from; a discount approval relates to its quote, a converted lead's events to the lead."""
-    types = " ".join(f"WHEN '{sf}' THEN '{t}'" for sf, t in OBJECT_TYPES.items())
+    types = " ".join(
+        f"WHEN {sql_literal(sf)} THEN {sql_literal(t)}" for sf, t in object_types(con).items()
+    )
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE ocel_relations AS
         WITH own_object AS (
             SELECT e.event_id,
-                   CASE WHEN e.object_type = 'ProcessInstance' THEN a.quote_id ELSE e.object_id END AS object_id,
-                   CASE WHEN e.object_type = 'ProcessInstance' THEN 'quote' ELSE CASE e.object_type {types} END END
+                   CASE WHEN a.approval_id IS NOT NULL THEN a.quote_id ELSE e.object_id END AS object_id,
+                   CASE WHEN a.approval_id IS NOT NULL THEN 'quote' ELSE CASE e.object_type {types} END END
                        AS object_type
             FROM core.event_log AS e
-            LEFT JOIN staging.stg_approvals AS a ON e.object_type = 'ProcessInstance' AND a.approval_id = e.object_id
+            LEFT JOIN staging.stg_approvals AS a ON a.approval_id = e.object_id
         ), case_object AS (
             SELECT e.event_id, e.case_id AS object_id, c.case_type AS object_type
             FROM core.event_log AS e JOIN core.cases AS c USING (case_id)

@@ -1,4 +1,4 @@
-"""Which Salesforce objects and fields to extract: the default catalogue plus an optional config file.
+"""Which Salesforce objects and fields to extract: the mapping's objects plus an optional config file.
 
 The config file (`L2C_OBJECTS_FILE`, YAML) adds objects, restricts or extends an object's fields,
 adds a SOQL filter, or drops a default object - with no code change:
@@ -19,44 +19,18 @@ Salesforce API names, filters a plain SOQL condition (no subqueries, no semicolo
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-DEFAULT_OBJECTS = (
-    "UserRole",
-    "User",
-    "Product2",
-    "Account",
-    "Lead",
-    "LeadHistory",
-    "Opportunity",
-    "OpportunityFieldHistory",
-    "OpportunityHistory",
-    "OpportunityLineItem",
-    "Quote",
-    "Quote_Status_History__c",
-    "ProcessInstance",
-    "ProcessInstanceStep",
-    "Contract",
-    "ContractHistory",
-    "Order",
-    "OrderHistory",
-    "Task",
-    "Event",
-    "blng__Invoice__c",
-    "blng__Invoice__History",
-    "blng__Payment__c",
-)
+from ..api_names import is_api_name
+
 # Field types that cannot be selected one by one (compound) or that bloat the warehouse.
 SKIPPED_FIELD_TYPES = frozenset({"address", "location", "base64"})
 CURSOR_CANDIDATES = ("SystemModstamp", "LastModifiedDate", "CreatedDate")
 
-_NAME_PART = r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*"
-API_NAME = re.compile(
-    rf"^(?:{_NAME_PART}__)?{_NAME_PART}(?:__(?:c|r|History|Share|Feed|mdt|e|b|x|kav|ka))?$"
-)
 _FILTER_TOKEN = re.compile(
     r"""\s+|\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2}))?
        |[+-]?\d+(?:\.\d+)?|'(?:[^'\\]|\\.)*'|<=|>=|!=|<>|=|<|>|[(),]|[A-Za-z_][A-Za-z0-9_]*""",
@@ -96,10 +70,12 @@ class ObjectSpec:
     name: str
     fields: tuple[str, ...] | None = None  # None: every field describe lists
     where: str | None = None
+    # Fields whose changes the sync records itself (change capture): the org keeps no history.
+    track: tuple[str, ...] = ()
 
 
 def check_api_name(name: object, what: str) -> str:
-    if not isinstance(name, str) or not API_NAME.match(name):
+    if not is_api_name(name):
         raise CatalogueError(
             f"{what} {name!r} is not a valid Salesforce API name "
             "(letters, digits and single underscores, starting with a letter)"
@@ -130,9 +106,17 @@ def check_filter(condition: object, what: str) -> str:
     return condition.strip()
 
 
-def load_catalogue(config_file: Path | None = None) -> list[ObjectSpec]:
-    """The default objects, changed by the config file if one is given."""
-    specs: dict[str, ObjectSpec] = {name: ObjectSpec(name) for name in DEFAULT_OBJECTS}
+def load_catalogue(
+    objects: Sequence[str],
+    config_file: Path | None = None,
+    tracked: Mapping[str, Sequence[str]] | None = None,
+) -> list[ObjectSpec]:
+    """The objects to extract (the mapping's), with the fields tracked by change capture,
+    changed by the config file if one is given."""
+    tracked = tracked or {}
+    specs: dict[str, ObjectSpec] = {
+        name: ObjectSpec(name, track=tuple(tracked.get(name, ()))) for name in objects
+    }
     if config_file is None:
         return list(specs.values())
     path = Path(config_file)
@@ -162,5 +146,5 @@ def load_catalogue(config_file: Path | None = None) -> list[ObjectSpec]:
                 raise CatalogueError(f"{where_am_i}: 'fields' must be a non-empty list")
             fields = tuple(check_api_name(f, f"{where_am_i}: field") for f in fields)
         where = check_filter(entry["where"], f"{where_am_i}: where") if "where" in entry else None
-        specs[name] = ObjectSpec(name, fields, where)
+        specs[name] = ObjectSpec(name, fields, where, tuple(tracked.get(name, ())))
     return list(specs.values())

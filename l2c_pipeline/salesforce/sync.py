@@ -27,7 +27,15 @@ import duckdb
 import pandas as pd
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from ..warehouse.duckdb_warehouse import SYNCED_AT, cast_sql, ensure_raw_table, quote, transaction
+from ..warehouse.duckdb_warehouse import (
+    CHANGES_TABLE,
+    SYNCED_AT,
+    cast_sql,
+    ensure_raw_table,
+    quote,
+    sql_literal,
+    transaction,
+)
 from .catalogue import CURSOR_CANDIDATES, SKIPPED_FIELD_TYPES, ObjectSpec
 from .client import (
     ApiLimitExceeded,
@@ -86,13 +94,138 @@ def _bulk_frame(csv_text: str, columns: list[str]) -> pd.DataFrame:
     return frame.reindex(columns=columns).astype(object)
 
 
+@dataclass
+class ChangeCapture:
+    """The pipeline's own field history for fields the org does not track: each page's values
+    are compared with the stored ones, in the page's transaction, and every difference is kept
+    in raw._l2c_field_changes (old value, new value, the record's LastModifiedDate). A record
+    seen for the first time, or a field tracked for the first time, is recorded as a change
+    from nothing, so its current value is in the history. Deleting or undeleting a record is a
+    change of IsDeleted."""
+
+    object_name: str
+    fields: list[str]
+    time_field: str | None
+    changed_by_field: str | None
+    run_id: str
+    has_deleted: bool
+
+    def _time(self, alias: str) -> str:
+        return f"{alias}.{quote(self.time_field)}" if self.time_field else "NULL::TIMESTAMP"
+
+    def _by(self, alias: str) -> str:
+        return (
+            f"{alias}.{quote(self.changed_by_field)}" if self.changed_by_field else "NULL::VARCHAR"
+        )
+
+    def _insert(self, con, select: str) -> None:
+        con.execute(
+            f"INSERT INTO {CHANGES_TABLE} BY NAME ({select}) ON CONFLICT DO NOTHING",
+        )
+
+    def _row(
+        self, field_expr: str, old: str, new: str, record: str, observed: str, by: str, first: str
+    ) -> str:
+        name = sql_literal(self.object_name)
+        return (
+            f"SELECT md5(concat_ws('|', {name}, {record}, {field_expr}, CAST({observed} AS VARCHAR), "
+            f"coalesce({new}, '(null)'))) AS change_id, {name} AS object_name, {record} AS record_id, "
+            f"{field_expr} AS field, {old} AS old_value, {new} AS new_value, {observed} AS observed_at, "
+            f"{by} AS changed_by, {first} AS first_seen, {sql_literal(self.run_id)} AS sync_run_id, "
+            "now()::TIMESTAMP AS synced_at"
+        )
+
+    def start(self, con, table: str) -> None:
+        """Fields tracked for the first time on a warehouse that already holds the object: their
+        stored values become the history's starting point (timed by the stored record)."""
+        known = {
+            r[0]
+            for r in con.execute(
+                "SELECT field FROM meta.change_capture WHERE object_name = ?", [self.object_name]
+            ).fetchall()
+        }
+        new_fields = [f for f in self.fields if f not in known]
+        if not new_fields:
+            return
+        stored = con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' "
+            "AND table_name = ?",
+            [self.object_name],
+        ).fetchall()
+        stored = {r[0] for r in stored}
+        with transaction(con):
+            for field_name in new_fields:
+                if field_name in stored:
+                    value = f"CAST(r.{quote(field_name)} AS VARCHAR)"
+                    observed = self._time("r") if self.time_field in stored else "NULL::TIMESTAMP"
+                    by = self._by("r") if self.changed_by_field in stored else "NULL::VARCHAR"
+                    self._insert(
+                        con,
+                        self._row(
+                            sql_literal(field_name),
+                            "NULL::VARCHAR",
+                            value,
+                            "r.Id",
+                            observed,
+                            by,
+                            "true",
+                        )
+                        + f" FROM {table} AS r WHERE r.{quote(field_name)} IS NOT NULL",
+                    )
+                con.execute(
+                    "INSERT INTO meta.change_capture VALUES (?, ?, now()::TIMESTAMP) ON CONFLICT DO NOTHING",
+                    [self.object_name, field_name],
+                )
+
+    def record_page(self, con, table: str) -> None:
+        """Differences between the page (temp table l2c_page) and the stored rows."""
+        for field_name in self.fields:
+            column = quote(field_name)
+            old, new = f"CAST(r.{column} AS VARCHAR)", f"CAST(p.{column} AS VARCHAR)"
+            self._insert(
+                con,
+                self._row(
+                    sql_literal(field_name),
+                    old,
+                    new,
+                    "p.Id",
+                    self._time("p"),
+                    self._by("p"),
+                    "r.Id IS NULL",
+                )
+                + f" FROM l2c_page AS p LEFT JOIN {table} AS r ON r.Id = p.Id "
+                f"WHERE (r.Id IS NULL AND p.{column} IS NOT NULL) "
+                f"OR (r.Id IS NOT NULL AND p.{column} IS DISTINCT FROM r.{column})",
+            )
+        if self.has_deleted:
+            self._insert(
+                con,
+                self._row(
+                    "'IsDeleted'",
+                    "CASE WHEN r.Id IS NULL THEN NULL ELSE CAST(coalesce(r.IsDeleted, false) AS VARCHAR) END",
+                    "CAST(p.IsDeleted AS VARCHAR)",
+                    "p.Id",
+                    self._time("p"),
+                    self._by("p"),
+                    "r.Id IS NULL",
+                )
+                + f" FROM l2c_page AS p LEFT JOIN {table} AS r ON r.Id = p.Id "
+                "WHERE (p.IsDeleted AND (r.Id IS NULL OR NOT coalesce(r.IsDeleted, false))) "
+                "OR (NOT p.IsDeleted AND coalesce(r.IsDeleted, false))",
+            )
+
+
 class _Writer:
     """Upserts pages into raw.<object> and moves the watermark in the same transaction."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, result: SyncResult, types: dict[str, str]
+        self,
+        con: duckdb.DuckDBPyConnection,
+        result: SyncResult,
+        types: dict[str, str],
+        capture: ChangeCapture | None = None,
     ) -> None:
-        self.con, self.result, self.types = con, result, types
+        self.con, self.result, self.types, self.capture = con, result, types, capture
         self.table = f"raw.{quote(result.object_name)}"
         self.newest: datetime | None = None
 
@@ -122,6 +255,9 @@ class _Writer:
                 f"{deleted_sql}, max(p.{quote(cursor)}) "
                 f"FROM l2c_page p LEFT JOIN {self.table} r ON r.Id = p.Id"
             ).fetchone()
+            if self.capture is not None:
+                # Before the upsert: the stored values are the ones the page changes.
+                self.capture.record_page(con, self.table)
             names = ", ".join(quote(c) for c in columns)
             # Upsert by Id, touching only the columns this sync reads: a narrower field list
             # (config) never blanks columns an earlier, wider sync stored.
@@ -181,6 +317,7 @@ def sync_object(
     started_at = datetime.now(UTC).replace(tzinfo=None)
     result = SyncResult(spec.name)
     options = {
+        "run_id": run_id,
         "overlap_seconds": overlap_seconds,
         "bulk_threshold": bulk_threshold,
         "describe_max_age_hours": describe_max_age_hours,
@@ -266,8 +403,19 @@ def _sync_fields(
             f"{spec.name} has none of {', '.join(CURSOR_CANDIDATES)} to sync on; skipped"
         )
         return
-    for always in ("Id", "IsDeleted", result.cursor_field):
-        if always in available and always not in wanted:
+    time_field = next(
+        (c for c in ("LastModifiedDate", "SystemModstamp") if available.get(c) == "datetime"),
+        result.cursor_field,
+    )
+    changed_by = "LastModifiedById" if "LastModifiedById" in available else None
+    tracked = [f for f in spec.track if f in available]
+    for untracked in (f for f in spec.track if f not in available):
+        result.warnings.append(
+            f"change capture: {spec.name} has no field {untracked} in this org; not tracked"
+        )
+    capture_fields = (time_field, changed_by) if tracked else ()
+    for always in ("Id", "IsDeleted", result.cursor_field, *tracked, *capture_fields):
+        if always and always in available and always not in wanted:
             wanted.insert(0, always)
     missing = [f for f in wanted if f not in available]
     if missing:
@@ -305,7 +453,13 @@ def _sync_fields(
     added = ensure_raw_table(con, spec.name, types)
     if added and len(added) < len(fields):
         result.warnings.append(f"new column(s) {', '.join(added)} added to raw.{spec.name}")
-    writer = _Writer(con, result, types)
+    capture = None
+    if tracked:
+        capture = ChangeCapture(
+            spec.name, tracked, time_field, changed_by, options["run_id"], "IsDeleted" in types
+        )
+        capture.start(con, f"raw.{quote(spec.name)}")
+    writer = _Writer(con, result, types, capture)
     result.method = "bulk" if result.expected_rows >= options["bulk_threshold"] else "rest"
     say(f"{spec.name}: {result.expected_rows:,} records to read by {result.method.upper()}")
     if result.method == "bulk":

@@ -42,6 +42,8 @@ SYNCED_AT = "_l2c_synced_at"
 # one step at a time, so the DuckDB file never has two writers.
 WRITER_POOL = "duckdb_writer"
 DEFAULT_MEMORY_LIMIT = "3GB"
+# The pipeline's own change history of tracked fields (no Salesforce object is named like this).
+CHANGES_TABLE = "raw._l2c_field_changes"
 
 _META_DDL = (
     """CREATE TABLE IF NOT EXISTS meta.sync_state (
@@ -68,6 +70,22 @@ _META_DDL = (
         key VARCHAR PRIMARY KEY, value VARCHAR
     )""",
     "COMMENT ON TABLE meta.source IS 'Which source the warehouse was loaded from (demo, salesforce or file) and its instance; never secrets.'",
+    f"""CREATE TABLE IF NOT EXISTS {CHANGES_TABLE} (
+        change_id VARCHAR PRIMARY KEY, object_name VARCHAR NOT NULL, record_id VARCHAR NOT NULL,
+        field VARCHAR NOT NULL, old_value VARCHAR, new_value VARCHAR, observed_at TIMESTAMP,
+        changed_by VARCHAR, first_seen BOOLEAN NOT NULL, sync_run_id VARCHAR,
+        synced_at TIMESTAMP NOT NULL
+    )""",
+    f"COMMENT ON TABLE {CHANGES_TABLE} IS 'The pipeline''s own field history: every change of a "
+    "tracked field (the mapping''s change_capture) seen between two syncs, timed by the record''s "
+    "LastModifiedDate at the sync; append-only, never purged. Two changes between two syncs show "
+    "as one.'",
+    """CREATE TABLE IF NOT EXISTS meta.change_capture (
+        object_name VARCHAR, field VARCHAR, tracked_since TIMESTAMP NOT NULL,
+        PRIMARY KEY (object_name, field)
+    )""",
+    "COMMENT ON TABLE meta.change_capture IS 'Fields the pipeline tracks itself, and since when "
+    "(changes before that are not in raw._l2c_field_changes).'",
 )
 
 

@@ -1,23 +1,32 @@
--- Contract activities: Contract Created, Contract Signed (status history), Contract Activated.
-WITH contracts AS (
-    SELECT c.*, o.opportunity_id
-    FROM raw.Contract AS c
-    JOIN staging.stg_opportunities AS o ON o.opportunity_id = c.Opportunity__c
-    WHERE NOT c.IsDeleted
+-- Contract activities: Contract Created; Contract Signed (a status change the org's values call
+-- signed; without one, the customer's signature date); Contract Activated.
+-- A date gives no time: the event takes the contract's creation time when it was created that
+-- day, else the start of that day (UTC).
+WITH signed_changes AS (
+    SELECT h.change_id, h.record_id, h.changed_at, h.changed_by, h.old_value, h.new_value
+    FROM mapped.field_changes AS h
+    JOIN mapped.value_meanings AS m ON m.meaning = 'contract_signed' AND m.value = trim(h.new_value)
+    WHERE h.entity = 'contracts' AND h.column_name = 'status'
 )
 SELECT
-    'contract_created:' || c.Id AS event_id, c.opportunity_id AS case_id, 'Contract Created' AS activity,
-    c.CreatedDate AS timestamp, c.CreatedById AS resource_id, 'Contract' AS object_type, c.Id AS object_id,
+    'contract_created:' || c.contract_id AS event_id, c.opportunity_id AS case_id, 'Contract Created' AS activity,
+    c.created_at AS timestamp, c.created_by AS resource_id, c.object_type, c.contract_id AS object_id,
     NULL::VARCHAR AS old_value, NULL::VARCHAR AS new_value
-FROM contracts AS c
+FROM staging.stg_contracts AS c
 UNION ALL
-SELECT 'contract_status:' || h.Id, c.opportunity_id, 'Contract Signed', h.CreatedDate, h.CreatedById,
-       'Contract', h.ContractId, h.OldValue, h.NewValue
-FROM raw.ContractHistory AS h
-JOIN contracts AS c ON c.Id = h.ContractId
-WHERE NOT h.IsDeleted AND h.Field = 'Status' AND h.NewValue = 'Signed'
+SELECT 'contract_status:' || s.change_id, c.opportunity_id, 'Contract Signed', s.changed_at, s.changed_by,
+       c.object_type, c.contract_id, s.old_value, s.new_value
+FROM signed_changes AS s
+JOIN staging.stg_contracts AS c ON c.contract_id = s.record_id
 UNION ALL
-SELECT 'contract_activated:' || c.Id, c.opportunity_id, 'Contract Activated', c.ActivatedDate, c.ActivatedById,
-       'Contract', c.Id, NULL, NULL
-FROM contracts AS c
-WHERE c.ActivatedDate IS NOT NULL
+SELECT 'contract_signed:' || c.contract_id, c.opportunity_id, 'Contract Signed',
+       CASE WHEN c.customer_signed_on = c.created_at::DATE THEN c.created_at ELSE c.customer_signed_on::TIMESTAMP END,
+       c.owner_id, c.object_type, c.contract_id, NULL, NULL
+FROM staging.stg_contracts AS c
+WHERE c.customer_signed_on IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM signed_changes AS s WHERE s.record_id = c.contract_id)
+UNION ALL
+SELECT 'contract_activated:' || c.contract_id, c.opportunity_id, 'Contract Activated', c.activated_at, c.activated_by,
+       c.object_type, c.contract_id, NULL, NULL
+FROM staging.stg_contracts AS c
+WHERE c.activated_at IS NOT NULL

@@ -1,29 +1,45 @@
 -- Opportunity activities: Opportunity Created; one per stage change ('Stage: <stage>', and
--- Opportunity Closed Won / Lost); Close Date Pushed; Amount Reduced; Owner Changed.
+-- Opportunity Closed Won / Lost for the org's closing stages); Close Date Pushed; Amount
+-- Reduced (not when the amount only follows a quote of the deal: Salesforce copies the synced
+-- quote's total onto the opportunity); Owner Changed.
+WITH opportunity_changes AS (
+    SELECT h.*, o.object_type
+    FROM mapped.field_changes AS h
+    JOIN staging.stg_opportunities AS o ON o.opportunity_id = h.record_id
+    WHERE h.entity = 'opportunities' AND h.column_name IN ('stage', 'close_date', 'amount', 'owner_id')
+), closing AS (
+    SELECT meaning, value FROM mapped.value_meanings WHERE meaning IN ('stage_won', 'stage_lost')
+)
 SELECT
     'opportunity_created:' || o.opportunity_id AS event_id, o.opportunity_id AS case_id,
     'Opportunity Created' AS activity, o.created_at AS timestamp, o.created_by AS resource_id,
-    'Opportunity' AS object_type, o.opportunity_id AS object_id, NULL::VARCHAR AS old_value, NULL::VARCHAR AS new_value
+    o.object_type, o.opportunity_id AS object_id, NULL::VARCHAR AS old_value, NULL::VARCHAR AS new_value
 FROM staging.stg_opportunities AS o
 UNION ALL
 SELECT
-    'opportunity_history:' || h.Id, h.OpportunityId,
+    'opportunity_history:' || h.change_id, h.record_id,
     CASE
-        WHEN h.Field = 'StageName' AND h.NewValue = 'Closed Won' THEN 'Opportunity Closed Won'
-        WHEN h.Field = 'StageName' AND h.NewValue = 'Closed Lost' THEN 'Opportunity Closed Lost'
-        WHEN h.Field = 'StageName' THEN 'Stage: ' || h.NewValue
-        WHEN h.Field = 'CloseDate' THEN 'Close Date Pushed'
-        WHEN h.Field = 'Amount' THEN 'Amount Reduced'
+        WHEN h.column_name = 'stage' AND c.meaning = 'stage_won' THEN 'Opportunity Closed Won'
+        WHEN h.column_name = 'stage' AND c.meaning = 'stage_lost' THEN 'Opportunity Closed Lost'
+        WHEN h.column_name = 'stage' THEN 'Stage: ' || trim(h.new_value)
+        WHEN h.column_name = 'close_date' THEN 'Close Date Pushed'
+        WHEN h.column_name = 'amount' THEN 'Amount Reduced'
         ELSE 'Owner Changed'
     END,
-    h.CreatedDate, h.CreatedById, 'Opportunity', h.OpportunityId, h.OldValue, h.NewValue
-FROM raw.OpportunityFieldHistory AS h
-JOIN staging.stg_opportunities AS o ON o.opportunity_id = h.OpportunityId
-WHERE NOT h.IsDeleted
-  AND (
-    h.Field = 'StageName'
-    OR (h.Field = 'CloseDate' AND TRY_CAST(h.NewValue AS DATE) > TRY_CAST(h.OldValue AS DATE))
-    OR (h.Field = 'Amount' AND TRY_CAST(h.NewValue AS DOUBLE) < TRY_CAST(h.OldValue AS DOUBLE))
+    h.changed_at, h.changed_by, h.object_type, h.record_id, h.old_value, h.new_value
+FROM opportunity_changes AS h
+LEFT JOIN closing AS c ON h.column_name = 'stage' AND c.value = trim(h.new_value)
+WHERE
+    -- A stage first seen by the pipeline's own change capture is where the deal stood, not a move.
+    (h.column_name = 'stage' AND h.new_value IS NOT NULL AND (h.source = 'history' OR h.old_value IS NOT NULL))
+    OR (h.column_name = 'close_date' AND TRY_CAST(h.new_value AS DATE) > TRY_CAST(h.old_value AS DATE))
+    OR (
+        h.column_name = 'amount' AND TRY_CAST(h.new_value AS DOUBLE) < TRY_CAST(h.old_value AS DOUBLE)
+        AND NOT EXISTS (
+            SELECT 1 FROM staging.stg_quotes AS q
+            WHERE q.opportunity_id = h.record_id AND q.created_at <= h.changed_at
+              AND round(q.grand_total, 2) = round(TRY_CAST(h.new_value AS DOUBLE), 2)
+        )
+    )
     -- Lookup history is written twice per change (ids and names): the id row is the event.
-    OR (h.Field = 'Owner' AND h.DataType = 'EntityId')
-  )
+    OR (h.column_name = 'owner_id' AND h.old_value IS NOT NULL AND coalesce(h.data_type, 'EntityId') = 'EntityId')

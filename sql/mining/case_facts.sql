@@ -11,9 +11,10 @@
 -- segment: the customer's segment
 -- account_name: the customer
 -- amount: opportunity amount
--- deal_size: amount band: '<25k', '25k-75k', '75k-150k' or '150k+'
+-- deal_size: the amount's band (core.cases, from the mapping's deal_size_bands)
 -- discount_pct: discount % of the accepted (syncing) quote, else of the latest quote (what was offered), else 0
 -- discount_band: 'none' (0%), '0-10%', '10-20%', '20-30%' or '>30%' (upper bounds included); null without a quote
+-- loss_reason: why a lost deal was lost (where the org records it)
 -- is_won: closed won
 -- is_lost: closed lost
 -- is_closed: closed (won or lost; for a lead: disqualified)
@@ -74,13 +75,12 @@ WITH milestones AS (
 SELECT
     c.case_id, c.case_type, c.sales_rep, c.team, c.region, c.product_family, c.lead_source, c.segment,
     c.account_name, c.amount,
-    CASE WHEN c.amount IS NULL THEN NULL WHEN c.amount < 25000 THEN '<25k' WHEN c.amount < 75000 THEN '25k-75k'
-         WHEN c.amount < 150000 THEN '75k-150k' ELSE '150k+' END AS deal_size,
+    c.deal_size,
     CASE WHEN c.case_type = 'opportunity' THEN coalesce(od.discount_pct, 0) END AS discount_pct,
     CASE WHEN od.discount_pct IS NULL THEN NULL WHEN od.discount_pct = 0 THEN 'none'
          WHEN od.discount_pct <= 10 THEN '0-10%' WHEN od.discount_pct <= 20 THEN '10-20%'
          WHEN od.discount_pct <= 30 THEN '20-30%' ELSE '>30%' END AS discount_band,
-    c.is_won, c.is_closed AND NOT c.is_won AND c.case_type = 'opportunity' AS is_lost, c.is_closed,
+    c.loss_reason, c.is_won, c.is_closed AND NOT c.is_won AND c.case_type = 'opportunity' AS is_lost, c.is_closed,
     m.opportunity_created_at, m.first_quote_at, m.first_presented_at, m.contract_signed_at, m.won_at, m.lost_at,
     m.first_payment_at, coalesce(m.reached_proposal, false) AS reached_proposal,
     epoch(m.won_at - m.opportunity_created_at) / 86400 AS cycle_days,

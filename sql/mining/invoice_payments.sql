@@ -1,16 +1,31 @@
--- Each invoice's sending and full payment, from the event log: the basis of the payment figures.
+-- Each invoice's sending and full payment: the basis of the payment figures. An org that
+-- records no sending counts from the posting; the invoice is paid when the payment that
+-- settled it was received (the payment's own date), which can be before the payment was
+-- entered and the invoice marked paid.
 -- columns:
--- invoice_id: the invoice (blng__Invoice__c)
+-- invoice_id: the invoice
 -- case_id: its case
--- sent_at: Invoice Sent
--- paid_at: Invoice Paid (null while it is not paid in full)
--- days_to_pay: days from Invoice Sent to Invoice Paid
+-- sent_at: Invoice Sent (Invoice Posted where the org records no sending)
+-- paid_at: when the customer paid it in full: the payment that settled it (null while not paid in full)
+-- days_to_pay: days from sent_at to paid_at
 WITH invoices AS (
     SELECT object_id AS invoice_id, any_value(case_id) AS case_id,
            min(timestamp) FILTER (WHERE activity = 'Invoice Sent') AS sent_at,
-           min(timestamp) FILTER (WHERE activity = 'Invoice Paid') AS paid_at
+           min(timestamp) FILTER (WHERE activity = 'Invoice Posted') AS posted_at,
+           min(timestamp) FILTER (WHERE activity = 'Invoice Paid') AS marked_paid_at
     FROM core.event_log
-    WHERE object_type = 'blng__Invoice__c'
+    WHERE activity IN ('Invoice Sent', 'Invoice Posted', 'Invoice Paid')
     GROUP BY object_id
+), settled AS (
+    -- The last payment applied to the invoice up to the moment it was marked paid.
+    SELECT p.invoice_id, max(p.received_at) AS paid_at
+    FROM staging.stg_payments AS p
+    JOIN invoices AS i USING (invoice_id)
+    WHERE p.kind = 'allocation' AND p.recorded_at <= i.marked_paid_at
+    GROUP BY p.invoice_id
 )
-SELECT invoice_id, case_id, sent_at, paid_at, epoch(paid_at - sent_at) / 86400 AS days_to_pay FROM invoices
+SELECT i.invoice_id, i.case_id, coalesce(i.sent_at, i.posted_at) AS sent_at,
+       coalesce(s.paid_at, i.marked_paid_at) AS paid_at,
+       epoch(coalesce(s.paid_at, i.marked_paid_at) - coalesce(i.sent_at, i.posted_at)) / 86400 AS days_to_pay
+FROM invoices AS i
+LEFT JOIN settled AS s USING (invoice_id)

@@ -1,4 +1,6 @@
--- Each visit of an opportunity to a stage: from entering it to the next stage change or the close.
+-- Each visit of an opportunity to a stage: from entering it to the next stage change or the
+-- close. The first visit is the stage the opportunity was created in (Salesforce writes no
+-- stage change for it), from Opportunity Created to the first stage change.
 -- columns:
 -- case_id: the case
 -- stage: the opportunity stage
@@ -6,12 +8,24 @@
 -- entered_at: when the case entered the stage
 -- days: days in the stage (null while the case is still in it)
 WITH stage_events AS (
-    SELECT case_id, activity, timestamp, event_order, activity_rank
+    SELECT case_id, activity, substr(activity, 8) AS stage, timestamp, event_order, activity_rank
     FROM core.event_log
     WHERE activity LIKE 'Stage: %' OR activity IN ('Opportunity Closed Won', 'Opportunity Closed Lost')
+), openings AS (
+    -- The opening stage, unless the org also wrote a stage change at the creation itself.
+    SELECT c.case_id, 'Stage: ' || c.opening_stage AS activity, c.opening_stage AS stage, e.timestamp,
+           e.event_order, coalesce(cat.activity_rank, 16) AS activity_rank
+    FROM core.cases AS c
+    JOIN core.event_log AS e ON e.case_id = c.case_id AND e.activity = 'Opportunity Created'
+    LEFT JOIN core.activity_catalogue AS cat ON cat.activity = 'Stage: ' || c.opening_stage
+    WHERE c.opening_stage IS NOT NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM stage_events AS s
+          WHERE s.case_id = c.case_id AND s.timestamp <= e.timestamp
+      )
 ), visits AS (
-    SELECT case_id, activity, substr(activity, 8) AS stage, activity_rank AS stage_order, timestamp AS entered_at,
+    SELECT case_id, activity, stage, activity_rank AS stage_order, timestamp AS entered_at,
            epoch(lead(timestamp) OVER (PARTITION BY case_id ORDER BY event_order) - timestamp) / 86400 AS days
-    FROM stage_events
+    FROM (SELECT * FROM stage_events UNION ALL SELECT * FROM openings)
 )
 SELECT case_id, stage, stage_order, entered_at, days FROM visits WHERE activity LIKE 'Stage: %'

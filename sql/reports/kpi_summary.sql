@@ -1,10 +1,11 @@
 -- The headline KPIs the users track, computed over the whole event log.
 -- columns:
 -- kpi: the KPI's name
--- value: its value
+-- value: its value (null when the org records nothing it could be computed from; see note)
 -- unit: days, share (0 to 1) or percent
 -- period: the span of the event log the value covers
 -- definition: how it is computed
+-- note: why there is no value, when there is none
 WITH log_span AS (
     SELECT min(timestamp)::DATE || ' to ' || max(timestamp)::DATE AS period, max(timestamp) AS newest FROM core.event_log
 ), first_times AS (
@@ -29,8 +30,10 @@ WITH log_span AS (
            'days' AS unit, 'median days from Opportunity Created to Opportunity Closed Won, won cases' AS definition
     UNION ALL
     SELECT 'lead_to_opportunity_conversion',
-           (SELECT avg(is_converted::INT) FROM staging.stg_leads), 'share',
-           'converted leads / all leads'
+           (SELECT count(opportunity_created_at) / nullif(count(*), 0) FROM mining.lead_progress
+            WHERE created_at IS NOT NULL), 'share',
+           'leads whose case is an opportunity (converted into one that exists) / all leads: the '
+           || 'lead funnel''s first step'
     UNION ALL
     SELECT 'win_rate',
            (SELECT avg(is_won::INT) FILTER (WHERE is_closed) FROM staging.stg_opportunities), 'share',
@@ -62,5 +65,18 @@ WITH log_span AS (
     SELECT 'average_discount',
            (SELECT avg(discount_pct) FROM staging.stg_opportunities WHERE is_won), 'percent',
            'mean discount % of won opportunities (0 for those won without a quote)'
+), has AS (
+    SELECT (SELECT count(*) FROM staging.stg_invoices) > 0 AS invoices,
+           (SELECT count(*) FROM staging.stg_orders) > 0 AS orders,
+           (SELECT count(*) FROM staging.stg_quotes) > 0 AS quotes
 )
-SELECT k.kpi, k.value, k.unit, s.period, k.definition FROM kpis AS k CROSS JOIN log_span AS s
+SELECT k.kpi, k.value, k.unit, s.period, k.definition,
+       CASE
+           WHEN k.value IS NOT NULL THEN NULL
+           WHEN k.kpi IN ('invoice_to_payment_time', 'days_sales_outstanding') AND NOT h.invoices
+               THEN 'the org has no invoices (the mapping names no invoice object, or the org lacks it)'
+           WHEN k.kpi = 'order_rework_rate' AND NOT h.orders THEN 'the org has no orders'
+           WHEN k.kpi = 'quote_to_contract_time' AND NOT h.quotes THEN 'the org has no quotes'
+           ELSE 'no case has reached the milestones it is measured between yet'
+       END AS note
+FROM kpis AS k CROSS JOIN log_span AS s CROSS JOIN has AS h

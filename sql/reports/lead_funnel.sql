@@ -11,35 +11,25 @@
 -- dropped: leads that stopped at this step (still open ones included)
 -- conversion_rate: converted / entered
 -- median_days: median days from this step to the next, over the leads that made it
-WITH lead_milestones AS MATERIALIZED (
-    SELECT
-        l.lead_id, l.lead_source, u.region, l.created_at,
-        CASE WHEN l.is_converted THEN f.opportunity_created_at END AS opportunity_created_at,
-        CASE WHEN l.is_converted THEN f.first_presented_at END AS first_presented_at,
-        CASE WHEN l.is_converted THEN f.won_at END AS won_at,
-        CASE WHEN l.is_converted THEN f.first_payment_at END AS first_payment_at
-    FROM staging.stg_leads AS l
-    LEFT JOIN staging.stg_users AS u ON u.user_id = l.owner_id
-    LEFT JOIN mining.case_facts AS f ON f.case_id = l.case_id
-), steps AS (
+WITH steps AS (
     -- One row per lead and step reached (five plain scans: unnesting a list of structs per lead
     -- was ten times slower).
     SELECT * FROM (
         SELECT lead_id, lead_source, region, 1 AS step_order, 'Lead Created' AS step,
                created_at AS reached_at, opportunity_created_at AS next_at
-        FROM lead_milestones
+        FROM mining.lead_progress
         UNION ALL
         SELECT lead_id, lead_source, region, 2, 'Opportunity Created', opportunity_created_at, first_presented_at
-        FROM lead_milestones
+        FROM mining.lead_progress
         UNION ALL
         SELECT lead_id, lead_source, region, 3, 'Quote Presented', first_presented_at, won_at
-        FROM lead_milestones
+        FROM mining.lead_progress
         UNION ALL
         SELECT lead_id, lead_source, region, 4, 'Opportunity Closed Won', won_at, first_payment_at
-        FROM lead_milestones
+        FROM mining.lead_progress
         UNION ALL
         SELECT lead_id, lead_source, region, 5, 'Payment Received', first_payment_at, NULL::TIMESTAMP
-        FROM lead_milestones
+        FROM mining.lead_progress
     )
     WHERE reached_at IS NOT NULL
 ), by_dimension AS (

@@ -26,7 +26,7 @@ WITH orders AS (
            string_agg(e.activity, ' > ' ORDER BY e.timestamp, e.activity_rank) AS path
     FROM core.event_log AS e
     JOIN staging.stg_orders AS o ON o.order_id = e.object_id
-    WHERE e.object_type = 'Order'
+    WHERE e.activity IN ('Order Created', 'Order Activated', 'Order Amended', 'Order Fulfilled')
     GROUP BY 1
 ), per_order AS (
     SELECT o.order_id, o.product_family, c.order_id IS NOT NULL AS is_amended, coalesce(c.amendments, 0) AS amendments,

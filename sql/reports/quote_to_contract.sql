@@ -8,7 +8,7 @@
 -- quote_versions: quotes created
 -- avg_quote_versions: quotes created per case
 -- median_quote_to_contract_days: median days from the first Quote Created to Contract Signed
--- presented_quotes: quotes presented to the customer whose outcome is known (answered, or the deal closed)
+-- presented_quotes: quotes presented to (or answered by) the customer whose outcome is known (answered, or the deal closed)
 -- rejected_quotes: of those, quotes the customer rejected
 -- rejection_share: rejected_quotes / presented_quotes: the quote rework loop
 -- median_decision_days: median days from Quote Presented to the customer's answer (Accepted or Rejected)
@@ -28,7 +28,7 @@ WITH quotes AS (
         min(e.timestamp) FILTER (WHERE e.activity IN ('Quote Accepted', 'Quote Rejected')) AS answered_at,
         bool_or(e.activity = 'Quote Rejected') AS rejected
     FROM core.event_log AS e
-    WHERE e.object_type = 'Quote'
+    WHERE e.activity IN ('Quote Created', 'Quote Presented', 'Quote Accepted', 'Quote Rejected')
     GROUP BY e.case_id, e.object_id
 ), quoted_cases AS (
     SELECT f.case_id, f.is_closed, f.quote_versions, f.approval_requests,
@@ -52,8 +52,10 @@ WITH quotes AS (
     GROUP BY g.dimension, g.dimension_value
 ), quote_figures AS (
     SELECT g.dimension, g.dimension_value,
-           count(*) FILTER (WHERE qu.presented_at IS NOT NULL AND (qu.answered_at IS NOT NULL OR q.is_closed)) AS presented_quotes,
-           count(*) FILTER (WHERE qu.presented_at IS NOT NULL AND qu.rejected) AS rejected_quotes,
+           -- A quote the customer answered was presented, whether or not the org recorded when.
+           count(*) FILTER (WHERE (qu.presented_at IS NOT NULL OR qu.answered_at IS NOT NULL)
+                            AND (qu.answered_at IS NOT NULL OR q.is_closed)) AS presented_quotes,
+           count(*) FILTER (WHERE qu.rejected) AS rejected_quotes,
            median(epoch(qu.answered_at - qu.presented_at)) / 86400 AS median_decision_days
     FROM case_groups AS g JOIN quoted_cases AS q USING (case_id) JOIN quotes AS qu USING (case_id)
     GROUP BY g.dimension, g.dimension_value

@@ -1,4 +1,5 @@
--- Opportunities that are not deleted, with owner, team, region, product family and discount.
+-- Opportunities that are not deleted, with their first product and the discount of the quote
+-- synced to (primary on) them.
 -- columns:
 -- opportunity_id: Salesforce Opportunity Id (the case id)
 -- account_id: the customer account
@@ -12,39 +13,59 @@
 -- is_won: closed won
 -- opportunity_type: New Business or Existing Business
 -- lead_source: lead source carried from the lead
--- product_family: family of the opportunity's first product line
--- discount_pct: discount % of the syncing (accepted) quote, 0 without one
--- synced_quote_id: the quote synced to the opportunity
+-- product_id: the product of the opportunity's first product line (else of its quote's first line)
+-- discount_pct: discount % of the synced (primary) quote, 0 without one
+-- synced_quote_id: the quote synced to (primary on) the opportunity
+-- contract_id: the contract the opportunity points at, where the org links them that way
+-- object_type: the Salesforce object of the opportunity
 WITH first_line AS (
-    SELECT OpportunityId AS opportunity_id, arg_min(Product2Id, Id) AS product_id
-    FROM raw.OpportunityLineItem
-    WHERE NOT IsDeleted
-    GROUP BY OpportunityId
+    SELECT opportunity_id, arg_min(product_id, line_id) AS product_id
+    FROM mapped.opportunity_lines
+    WHERE NOT is_deleted
+    GROUP BY opportunity_id
 ), synced_quote AS (
-    SELECT OpportunityId AS opportunity_id, arg_max(Id, LastModifiedDate) AS quote_id,
-           arg_max(Discount, LastModifiedDate) AS discount
-    FROM raw.Quote
-    WHERE NOT IsDeleted AND IsSyncing
-    GROUP BY OpportunityId
+    SELECT opportunity_id, arg_max(quote_id, created_at) AS quote_id, arg_max(discount_pct, created_at) AS discount
+    FROM mapped.quotes
+    WHERE NOT is_deleted AND is_primary
+    GROUP BY opportunity_id
+), quoted_product AS (
+    -- A deal without product lines of its own: the first line of its primary (else latest) quote.
+    SELECT q.opportunity_id, arg_max(l.product_id, (coalesce(q.is_primary, false), q.created_at, -rank_in_quote))
+        AS product_id
+    FROM mapped.quotes AS q
+    JOIN (
+        SELECT quote_id, product_id, row_number() OVER (PARTITION BY quote_id ORDER BY quote_line_id) AS rank_in_quote
+        FROM mapped.quote_lines WHERE NOT is_deleted
+    ) AS l USING (quote_id)
+    WHERE NOT q.is_deleted
+    GROUP BY q.opportunity_id
+), stage_meanings AS (
+    SELECT list(value) FILTER (WHERE meaning = 'stage_won') AS won,
+           list(value) FILTER (WHERE meaning IN ('stage_won', 'stage_lost')) AS closed
+    FROM mapped.value_meanings
 )
 SELECT
-    o.Id AS opportunity_id,
-    o.AccountId AS account_id,
-    o.OwnerId AS owner_id,
-    o.CreatedDate AS created_at,
-    o.CreatedById AS created_by,
-    trim(o.StageName) AS stage,
-    o.Amount AS amount,
-    o.CloseDate AS close_date,
-    coalesce(o.IsClosed, false) AS is_closed,
-    coalesce(o.IsWon, false) AS is_won,
-    trim(o.Type) AS opportunity_type,
-    trim(o.LeadSource) AS lead_source,
-    trim(product.Family) AS product_family,
+    o.opportunity_id,
+    o.account_id,
+    o.owner_id,
+    o.created_at,
+    o.created_by,
+    trim(o.stage) AS stage,
+    o.amount,
+    o.close_date,
+    -- An org without IsClosed / IsWon still says it through its closing stages.
+    coalesce(o.is_closed, list_contains(m.closed, trim(o.stage)), false) AS is_closed,
+    coalesce(o.is_won, list_contains(m.won, trim(o.stage)), false) AS is_won,
+    trim(o.opportunity_type) AS opportunity_type,
+    trim(o.lead_source) AS lead_source,
+    coalesce(fl.product_id, qp.product_id) AS product_id,
     coalesce(sq.discount, 0) AS discount_pct,
-    sq.quote_id AS synced_quote_id
-FROM raw.Opportunity AS o
-LEFT JOIN first_line AS fl ON fl.opportunity_id = o.Id
-LEFT JOIN raw.Product2 AS product ON product.Id = fl.product_id
-LEFT JOIN synced_quote AS sq ON sq.opportunity_id = o.Id
-WHERE NOT o.IsDeleted
+    sq.quote_id AS synced_quote_id,
+    o.contract_id,
+    o.object_type
+FROM mapped.opportunities AS o
+CROSS JOIN stage_meanings AS m
+LEFT JOIN first_line AS fl ON fl.opportunity_id = o.opportunity_id
+LEFT JOIN synced_quote AS sq ON sq.opportunity_id = o.opportunity_id
+LEFT JOIN quoted_product AS qp ON qp.opportunity_id = o.opportunity_id
+WHERE NOT o.is_deleted

@@ -1,0 +1,331 @@
+"""What the SQL models read: the canonical entities, attributes and value meanings.
+
+A mapping file says where each of these lives in one org (which object, which field); the
+mapping step turns the raw tables into `mapped.<entity>` views with exactly these columns, so
+every SQL model reads the same names whatever the org's shape. A column the mapping leaves
+out, or the org lacks, is NULL, and `mapped.sources` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # DuckDB type of the view's column
+    description: str
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    required: bool = False  # without it there is no event log at all
+
+    @property
+    def key(self) -> str:
+        return self.columns[0].name
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def _c(name: str, type_: str, description: str) -> Column:
+    return Column(name, type_, description)
+
+
+def _id(name: str, what: str) -> Column:
+    return Column(name, "VARCHAR", what)
+
+
+ENTITIES: dict[str, EntitySpec] = {
+    spec.name: spec
+    for spec in (
+        EntitySpec(
+            "users",
+            "Salesforce users: the sales reps, approvers and automation users behind events.",
+            (
+                _id("user_id", "the user's Id"),
+                _c("user_name", "VARCHAR", "full name"),
+                _c("title", "VARCHAR", "job title"),
+                _id("role_id", "the user's role"),
+                _id("manager_id", "the user's manager"),
+            ),
+            required=True,
+        ),
+        EntitySpec(
+            "roles",
+            "The role hierarchy (teams, regions).",
+            (
+                _id("role_id", "the role's Id"),
+                _c("role_name", "VARCHAR", "the role's name"),
+                _id("parent_role_id", "the role above it"),
+            ),
+        ),
+        EntitySpec(
+            "accounts",
+            "Customers.",
+            (
+                _id("account_id", "the account's Id"),
+                _c("account_name", "VARCHAR", "the customer's name"),
+                _c("industry", "VARCHAR", "the customer's industry"),
+            ),
+        ),
+        EntitySpec(
+            "products",
+            "The price list.",
+            (
+                _id("product_id", "the product's Id"),
+                _c("product_name", "VARCHAR", "the product's name"),
+            ),
+        ),
+        EntitySpec(
+            "leads",
+            "Leads: captured, worked, converted or disqualified.",
+            (
+                _id("lead_id", "the lead's Id"),
+                _c("created_at", "TIMESTAMP", "when the lead was captured (UTC)"),
+                _id("created_by", "who or what created it"),
+                _id("owner_id", "the lead owner"),
+                _c("lead_source", "VARCHAR", "where the lead came from"),
+                _c("status", "VARCHAR", "the lead's status"),
+                _c("is_converted", "BOOLEAN", "converted"),
+                _c("converted_on", "DATE", "the day it was converted"),
+                _id("converted_opportunity_id", "the opportunity made at conversion"),
+                _id("converted_account_id", "the account made or matched at conversion"),
+                _c("industry", "VARCHAR", "the lead's industry"),
+                _c("country", "VARCHAR", "the lead's country"),
+            ),
+            required=True,
+        ),
+        EntitySpec(
+            "opportunities",
+            "Opportunities: the cases of the event log.",
+            (
+                _id("opportunity_id", "the opportunity's Id"),
+                _id("account_id", "the customer"),
+                _id("owner_id", "the sales rep who owns it"),
+                _c("created_at", "TIMESTAMP", "when it was created (UTC)"),
+                _id("created_by", "who created it"),
+                _c("stage", "VARCHAR", "current stage"),
+                _c("amount", "DOUBLE", "current amount"),
+                _c("close_date", "DATE", "current close date"),
+                _c("is_closed", "BOOLEAN", "closed won or lost"),
+                _c("is_won", "BOOLEAN", "closed won"),
+                _c("opportunity_type", "VARCHAR", "new or existing business"),
+                _c("lead_source", "VARCHAR", "lead source carried from the lead"),
+                _id(
+                    "contract_id",
+                    "the contract the opportunity points at, where the org links them so",
+                ),
+            ),
+            required=True,
+        ),
+        EntitySpec(
+            "opportunity_snapshots",
+            "Salesforce's own snapshots of an opportunity at each change (OpportunityHistory): "
+            "the stage it opened in.",
+            (
+                _id("snapshot_id", "the snapshot's Id"),
+                _id("opportunity_id", "the opportunity"),
+                _c("created_at", "TIMESTAMP", "when the snapshot was taken"),
+                _c("stage", "VARCHAR", "the stage at that moment"),
+            ),
+        ),
+        EntitySpec(
+            "opportunity_lines",
+            "Products on an opportunity.",
+            (
+                _id("line_id", "the line's Id"),
+                _id("opportunity_id", "the opportunity"),
+                _id("product_id", "the product"),
+                _c("quantity", "DOUBLE", "quantity"),
+                _c("list_price", "DOUBLE", "list price"),
+                _c("discount_pct", "DOUBLE", "discount %"),
+            ),
+        ),
+        EntitySpec(
+            "quotes",
+            "Quotes (versions per opportunity), standard or CPQ.",
+            (
+                _id("quote_id", "the quote's Id"),
+                _id("opportunity_id", "the quote's opportunity"),
+                _c("created_at", "TIMESTAMP", "when the quote was created"),
+                _id("created_by", "who created it"),
+                _id("owner_id", "the quote's owner"),
+                _c("status", "VARCHAR", "the quote's status"),
+                _c("discount_pct", "DOUBLE", "the quote's discount %"),
+                _c("grand_total", "DOUBLE", "the quoted total"),
+                _c("is_primary", "BOOLEAN", "the quote synced to (primary on) the opportunity"),
+            ),
+        ),
+        EntitySpec(
+            "quote_lines",
+            "Products on a quote (CPQ quote lines): where a deal's product comes from when the "
+            "opportunity itself has no product lines.",
+            (
+                _id("quote_line_id", "the line's Id"),
+                _id("quote_id", "the quote"),
+                _id("product_id", "the product"),
+                _c("quantity", "DOUBLE", "quantity"),
+                _c("list_price", "DOUBLE", "list price"),
+                _c("discount_pct", "DOUBLE", "discount %"),
+            ),
+        ),
+        EntitySpec(
+            "approvals",
+            "Approval processes (ProcessInstance), e.g. discount approvals of quotes.",
+            (
+                _id("approval_id", "the approval process's Id"),
+                _id("target_id", "the record submitted for approval (a quote)"),
+                _c("status", "VARCHAR", "Pending, Approved, Rejected or Removed"),
+                _c("submitted_at", "TIMESTAMP", "when it was submitted"),
+                _c("completed_at", "TIMESTAMP", "when it was decided"),
+            ),
+        ),
+        EntitySpec(
+            "approval_steps",
+            "Steps of an approval process (ProcessInstanceStep): submission and decisions.",
+            (
+                _id("step_id", "the step's Id"),
+                _id("approval_id", "its approval process"),
+                _c("step_status", "VARCHAR", "Started, Approved, Rejected, ..."),
+                _c("created_at", "TIMESTAMP", "when it happened"),
+                _id("created_by", "who acted"),
+            ),
+        ),
+        EntitySpec(
+            "contracts",
+            "Contracts.",
+            (
+                _id("contract_id", "the contract's Id"),
+                _id("opportunity_id", "the opportunity, where the contract points at it"),
+                _id("account_id", "the customer"),
+                _id("owner_id", "the contract owner"),
+                _c("status", "VARCHAR", "the contract's status"),
+                _c("created_at", "TIMESTAMP", "when it was drafted"),
+                _id("created_by", "who drafted it"),
+                _c("customer_signed_on", "DATE", "the day the customer signed"),
+                _c("activated_at", "TIMESTAMP", "when it was activated"),
+                _id("activated_by", "who activated it"),
+            ),
+        ),
+        EntitySpec(
+            "orders",
+            "Sales orders; reduction orders correct an earlier order.",
+            (
+                _id("order_id", "the order's Id"),
+                _id("opportunity_id", "the order's opportunity"),
+                _id("contract_id", "the contract it fulfils"),
+                _id("quote_id", "the quote it was ordered from (CPQ)"),
+                _c("created_at", "TIMESTAMP", "when it was created"),
+                _id("created_by", "who created it"),
+                _id("owner_id", "the order's owner"),
+                _c("status", "VARCHAR", "the order's status"),
+                _c("activated_at", "TIMESTAMP", "when it was activated"),
+                _id("activated_by", "who activated it"),
+                _c("total_amount", "DOUBLE", "order total (negative for a reduction)"),
+                _c("is_reduction", "BOOLEAN", "a reduction (amendment) order"),
+                _id("original_order_id", "the order a reduction corrects"),
+            ),
+        ),
+        EntitySpec(
+            "invoices",
+            "Invoices (e.g. Salesforce Billing).",
+            (
+                _id("invoice_id", "the invoice's Id"),
+                _id("order_id", "the invoiced order"),
+                _id("opportunity_id", "the opportunity, where the invoice points at it"),
+                _id("account_id", "the customer"),
+                _c("created_at", "TIMESTAMP", "when the invoice record was created"),
+                _id("created_by", "who created it"),
+                _id("owner_id", "the invoice's owner"),
+                _c("invoice_date", "DATE", "invoice (posting) date"),
+                _c("due_date", "DATE", "payment due date"),
+                _c("sent_at", "TIMESTAMP", "when it was sent to the customer"),
+                _c("invoice_status", "VARCHAR", "Draft, Posted, ..."),
+                _c("payment_status", "VARCHAR", "Unpaid, Partially Paid, Paid, ..."),
+                _c("total_amount", "DOUBLE", "invoice total"),
+                _c("balance", "DOUBLE", "amount still open"),
+            ),
+        ),
+        EntitySpec(
+            "payments",
+            "Payments received from customers.",
+            (
+                _id("payment_id", "the payment's Id"),
+                _id("account_id", "the paying customer"),
+                _c("amount", "DOUBLE", "amount paid"),
+                _c("payment_date", "DATE", "the day the customer paid"),
+                _c("status", "VARCHAR", "the payment's status"),
+                _c("created_at", "TIMESTAMP", "when the payment was recorded"),
+                _id("created_by", "who recorded it"),
+            ),
+        ),
+        EntitySpec(
+            "payment_allocations",
+            "What part of which payment settles which invoice (Billing allocations; an org "
+            "whose payments point at one invoice maps its payments here too).",
+            (
+                _id("allocation_id", "the allocation's Id"),
+                _id("payment_id", "the payment"),
+                _id("invoice_id", "the invoice it settles"),
+                _c("amount", "DOUBLE", "amount allocated"),
+                _c("allocation_type", "VARCHAR", "allocation or unallocation (a reversal)"),
+                _c("created_at", "TIMESTAMP", "when it was recorded"),
+                _id("created_by", "who recorded it"),
+            ),
+        ),
+    )
+}
+
+# Where a case attribute may be read from: the case's record of that entity.
+ANCHORS: dict[str, tuple[str, str]] = {
+    "opportunity": ("opportunities", "the case's opportunity"),
+    "lead": ("leads", "the case's lead"),
+    "account": ("accounts", "the case's customer"),
+    "owner": ("users", "the case's owner (the sales rep)"),
+    "owner_role": ("roles", "the owner's role"),
+    "owner_parent_role": ("roles", "the role above the owner's role"),
+    "product": ("products", "the product of the case's first product line"),
+    "invoice": ("invoices", "the invoice (invoice attributes only)"),
+}
+
+# The attributes reports cut by. A mapping may add its own (lower_snake_case): they reach
+# mining.case_dimensions and so every breakdown and root-cause ranking.
+ATTRIBUTES: dict[str, str] = {
+    "team": "the sales rep's team",
+    "region": "the sales rep's region",
+    "segment": "the customer's segment",
+    "industry": "the customer's industry",
+    "product_family": "the product family of the first product line",
+    "lead_source": "where the lead came from",
+    "loss_reason": "why a lost deal was lost",
+    "invoice_type": "the type of an invoice",
+}
+# Attributes that belong to an invoice rather than to a case.
+INVOICE_ATTRIBUTES = ("invoice_type",)
+
+# Which field values mean what: the SQL models join mapped.value_meanings on these names.
+MEANINGS: dict[str, str] = {
+    "lead_disqualified": "lead status values of a disqualified lead (Lead Disqualified)",
+    "stage_won": "opportunity stages that close the deal as won (Opportunity Closed Won)",
+    "stage_lost": "opportunity stages that close the deal as lost (Opportunity Closed Lost)",
+    "quote_presented": "quote status values of a quote presented to the customer",
+    "quote_accepted": "quote status values of a quote the customer accepted",
+    "quote_rejected": "quote status values of a quote the customer rejected",
+    "approval_submitted": "approval step statuses of a submission (Discount Approval Requested)",
+    "approval_approved": "approval step statuses of an approval (Discount Approved)",
+    "approval_rejected": "approval step statuses of a rejection (Discount Rejected)",
+    "contract_signed": "contract status values of a contract signed by the customer",
+    "order_fulfilled": "order status values of an order fulfilled or delivered",
+    "invoice_posted": "invoice status values of a posted (issued) invoice",
+    "invoice_sent": "invoice status values of an invoice sent to the customer",
+    "invoice_paid": "payment status values of an invoice paid in full",
+    "allocation": "allocation types that apply a payment to an invoice (Payment Received)",
+    "unallocation": "allocation types that take a payment off an invoice again (Payment Reversed)",
+}

@@ -1,0 +1,266 @@
+"""The mapping file: shipped shapes load, an org's own file extends one, every mistake is named
+with the file, the key and the value before any query is sent, and what the org lacks is said
+in words after extraction."""
+
+from __future__ import annotations
+
+import importlib
+import textwrap
+
+import pytest
+
+from l2c_pipeline.mapping.load import SHAPES, MappingError, load_mapping, shape_file
+from l2c_pipeline.mapping.spec import ENTITIES, MEANINGS
+from l2c_pipeline.mapping.views import missing_parts, write_mapped
+from l2c_pipeline.pipeline import build_pipeline
+from l2c_pipeline.warehouse.duckdb_warehouse import connect
+
+from .test_event_log import extract
+
+
+def write(tmp_path, text: str, name: str = "mapping.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_shipped_shape_loads_and_names_its_objects(shape):
+    mapping = load_mapping(shape_file(shape))
+    assert {"users", "leads", "opportunities"} <= set(mapping.entities)
+    assert mapping.objects[:2] == ("User", "UserRole")
+    assert set(mapping.values) == set(MEANINGS)
+    assert [b.label for b in mapping.deal_size_bands] == ["<25k", "25k-75k", "75k-150k", "150k+"]
+    for entity in mapping.entities.values():
+        assert set(entity.columns) <= set(ENTITIES[entity.entity].column_names)
+
+
+def test_an_org_file_extends_a_shape_and_changes_only_what_differs(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        extends: standard
+        entities:
+          opportunities:
+            columns:
+              contract_id: null          # this org does not link them so
+          quotes:
+            columns:
+              discount_pct: [Discount__c, Discount]
+        attributes:
+          region:
+            - {from: opportunity, field: Sales_Region__c}
+          loss_reason:
+            - {from: opportunity, field: Loss_Reason__c}
+          account_tier:                  # an attribute of the org's own
+            - {from: account, field: Tier__c, map: {"1": Gold, "2": Silver}}
+        values:
+          stage_won: [Closed Won, Won]
+        change_capture:
+          Order: null
+        """,
+    )
+    mapping = load_mapping(path)
+    standard = load_mapping(shape_file("standard"))
+    assert mapping.files[0] == path.resolve() and mapping.files[1] == shape_file("standard")
+    assert "contract_id" not in mapping.entities["opportunities"].columns
+    assert mapping.entities["quotes"].columns["discount_pct"].fields == ("Discount__c", "Discount")
+    assert (
+        mapping.entities["quotes"].columns["status"]
+        == standard.entities["quotes"].columns["status"]
+    )
+    assert [s.field for s in mapping.attributes["region"]] == ["Sales_Region__c"]
+    assert mapping.attributes["team"] == standard.attributes["team"]
+    assert mapping.attributes["account_tier"][0].value_map == {"1": "Gold", "2": "Silver"}
+    assert mapping.values["stage_won"] == ("Closed Won", "Won")
+    assert mapping.values["quote_accepted"] == ("Accepted",)
+    assert set(mapping.change_capture) == {"Quote", "Contract"}
+
+
+@pytest.mark.parametrize(
+    "text, where, problem",
+    [
+        ("entitys: {}\n", "'entitys'", "is not a mapping setting"),
+        (
+            "extends: standard\nentities:\n  deals: {object: Opportunity}\n",
+            "'entities.deals'",
+            "is not an entity",
+        ),
+        (
+            "extends: standard\nentities:\n  quotes:\n    columns: {statuz: Status}\n",
+            "'entities.quotes.columns.statuz'",
+            "is not a column of quotes",
+        ),
+        (
+            "extends: standard\nentities:\n  quotes: {object: 'Quote; DROP'}\n",
+            "'entities.quotes.object'",
+            "names 'Quote; DROP', which is not a Salesforce object API name",
+        ),
+        (
+            "extends: standard\nentities:\n  quotes:\n    columns: {status: Sta tus}\n",
+            "'entities.quotes.columns.status'",
+            "names 'Sta tus', which is not a Salesforce field API name",
+        ),
+        (
+            "extends: standard\nentities:\n  invoices: {columns: {invoice_id: Id}}\n",
+            "'entities.invoices'",
+            "needs 'object'",
+        ),
+        (
+            "extends: standard\nhistory:\n  - {object: Invoice_History__c, entity: invoices, record: ParentId}\n",
+            "'history[1].entity'",
+            "names 'invoices', which the mapping's entities lack",
+        ),
+        (
+            "extends: standard\nhistory:\n  - {object: Q__c, entity: quotes, record: Quote__c, field: Status}\n",
+            "'history[1]'",
+            "needs all of field, old_value and new_value",
+        ),
+        (
+            "extends: standard\nattributes:\n  region: [{from: territory, field: Name}]\n",
+            "'attributes.region[1].from'",
+            "names 'territory'",
+        ),
+        (
+            "extends: standard\nattributes:\n  region: [{from: owner, field: Division, pattern: '(EMEA'}]\n",
+            "'attributes.region[1].pattern'",
+            "is not a regular expression",
+        ),
+        (
+            "extends: standard\nattributes:\n  region: [{from: owner, field: Division, pattern: 'EMEA'}]\n",
+            "'attributes.region[1].pattern'",
+            "must have exactly one (group)",
+        ),
+        (
+            "extends: standard\nattributes:\n  segment: [{from: account, field: NumberOfEmployees, "
+            "bands: [{label: Big, below: 2000}, {label: Small, below: 200}, {label: Huge}]}]\n",
+            "'attributes.segment[1].bands[2].below'",
+            "200 must be above the band before it",
+        ),
+        (
+            "extends: standard\nattributes:\n  invoice_type: [{from: invoice, field: Type__c}]\n",
+            "'attributes.invoice_type[1].from'",
+            "reads invoices, which the mapping's entities lack",
+        ),
+        (
+            "extends: standard\nattributes:\n  Region: [{from: owner, field: Division}]\n",
+            "'attributes.Region'",
+            "must be a lower_snake_case attribute name",
+        ),
+        (
+            "extends: standard\nvalues:\n  quote_approved: [Approved]\n",
+            "'values.quote_approved'",
+            "is not a value meaning",
+        ),
+        (
+            "extends: standard\nvalues:\n  quote_accepted: [Accepted]\n  quote_rejected: [Accepted]\n",
+            "'values.quote_rejected'",
+            "'Accepted' also means quote_accepted",
+        ),
+        (
+            "extends: standard\nsales_touches:\n  - {object: Task, timestamp: CompletedDateTime}\n",
+            "'sales_touches[1]'",
+            "needs either 'activity' or 'activity_field'",
+        ),
+        (
+            "extends: standard\nchange_capture:\n  Quote: Status\n",
+            "'change_capture.Quote'",
+            "must list the fields to track",
+        ),
+        ("extends: no_such_shape\n", "'extends'", "does not exist"),
+        (
+            "entities: {leads: {object: Lead, columns: {lead_id: Id}}}\n",
+            "'entities'",
+            "needs 'users'",
+        ),
+    ],
+)
+def test_each_mistake_names_the_file_the_key_and_the_value(tmp_path, text, where, problem):
+    path = write(tmp_path, text)
+    with pytest.raises(MappingError) as error:
+        load_mapping(path)
+    message = str(error.value)
+    assert str(path.resolve()) in message and where in message and problem in message, message
+
+
+def test_not_yaml_and_circles_are_named(tmp_path):
+    broken = write(tmp_path, "entities: [\n")
+    with pytest.raises(MappingError, match="not valid YAML"):
+        load_mapping(broken)
+    write(tmp_path, "extends: b.yaml\n", "a.yaml")
+    write(tmp_path, "extends: a.yaml\n", "b.yaml")
+    with pytest.raises(MappingError, match="goes round in a circle"):
+        load_mapping(tmp_path / "a.yaml")
+
+
+def test_the_code_location_refuses_a_bad_mapping_before_any_query(tmp_path, monkeypatch):
+    path = write(tmp_path, "extends: standard\nvalues:\n  won: [Closed Won]\n")
+    monkeypatch.setenv("L2C_SOURCE", "salesforce")  # nothing is contacted: loading fails first
+    monkeypatch.setenv("L2C_MAPPING_FILE", str(path))
+    import l2c_pipeline.definitions as definitions
+
+    try:
+        with pytest.raises(MappingError, match=r"key 'values.won' is not a value meaning"):
+            importlib.reload(definitions)
+        monkeypatch.setenv("L2C_MAPPING_FILE", "")
+        monkeypatch.setenv("L2C_ORG_SHAPE", "enterprise")
+        with pytest.raises(
+            MappingError, match="L2C_ORG_SHAPE must be one of standard, cpq_billing, custom"
+        ):
+            importlib.reload(definitions)
+    finally:
+        monkeypatch.delenv("L2C_MAPPING_FILE")
+        monkeypatch.delenv("L2C_ORG_SHAPE")
+        importlib.reload(definitions)
+
+
+def test_what_the_org_lacks_is_said_and_the_rest_still_builds(small_org, tmp_path):
+    # The demo org (CPQ and Billing) read with a mapping that names fields and objects it lacks.
+    path = write(
+        tmp_path,
+        """
+        extends: cpq_billing
+        entities:
+          opportunities:
+            columns:
+              opportunity_type: [Deal_Type__c, Type]
+        history:
+          - {object: LeadHistory, entity: leads, record: LeadId}
+          - {object: OpportunityFieldHistory, entity: opportunities, record: OpportunityId}
+          - {object: SBQQ__Quote__History, entity: quotes, record: ParentId}
+          - {object: blng__Invoice__History, entity: invoices, record: ParentId}
+          - {object: Contract__History, entity: contracts, record: ParentId}
+        attributes:
+          region:
+            - {from: opportunity, field: Sales_Region__c}
+            - {from: owner, field: Division}
+          account_type:
+            - {from: account, field: Type}
+        """,
+    )
+    mapping = load_mapping(path)
+    con = connect(tmp_path / "warehouse.duckdb")
+    try:
+        extract(small_org, con, mapping, tmp_path / "tls")
+        built = build_pipeline(con, mapping=mapping)
+        missing = missing_parts(con)
+        assert any("Opportunity has no field Deal_Type__c" in m for m in missing)
+        assert any("Opportunity has no field Sales_Region__c" in m for m in missing)
+        assert any("Contract__History" in m for m in missing)
+        # The next source in the list takes over; the org's own attribute reaches the breakdowns.
+        assert con.execute("SELECT count(DISTINCT region) FROM core.cases").fetchone()[0] == 4
+        types = con.execute(
+            "SELECT DISTINCT dimension_value FROM mining.case_dimensions WHERE dimension = 'account_type'"
+        ).fetchall()
+        assert types == [("Customer",)]
+        assert built["core.event_log"] > 10_000
+        # A required object the warehouse lacks stops the step with the file, key and object.
+        gone = write(
+            tmp_path, "extends: cpq_billing\nentities:\n  leads: {object: Lead__c}\n", "gone.yaml"
+        )
+        with pytest.raises(
+            MappingError, match=r"gone.yaml: key 'entities.leads.object' names Lead__c"
+        ):
+            write_mapped(con, load_mapping(gone))
+    finally:
+        con.close()
