@@ -175,8 +175,29 @@ def _dagster_instance():
     return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), config_dir=config_dir))
 
 
+def _failed_checks(result) -> tuple[list[str], bool]:
+    """Each asset check that did not pass, in a line; and whether one of them is an error."""
+    from dagster import AssetCheckSeverity
+
+    lines, error = [], False
+    for check in result.get_asset_check_evaluations():
+        if check.passed:
+            continue
+        is_error = check.severity == AssetCheckSeverity.ERROR
+        error = error or is_error
+        figures = ", ".join(
+            f"{name}={getattr(value, 'value', value)}" for name, value in check.metadata.items()
+        )
+        lines.append(
+            f"CHECK {'FAILED' if is_error else 'WARNING'} {check.asset_key.to_user_string()} "
+            f"{check.check_name}" + (f": {figures}" if figures else "")
+        )
+    return lines, error
+
+
 def _run_graph() -> tuple[bool, str]:
-    """Materialize the whole graph once (the nightly job); returns success and the run id."""
+    """Materialize the whole graph once (the nightly job); returns success and the run id. A
+    failed ERROR check fails the run too: its figures are not to be trusted."""
     from .definitions import NIGHTLY_JOB, defs
 
     with _dagster_instance() as instance:
@@ -193,7 +214,10 @@ def _run_graph() -> tuple[bool, str]:
                     f"FAILED {event.step_key}: {failure.message.strip() if failure else 'unknown error'}",
                     err=True,
                 )
-        return result.success, result.run_id
+        checks, check_error = _failed_checks(result)
+        for line in checks:
+            click.echo(line, err=True)
+        return result.success and not check_error, result.run_id
 
 
 def _print_loaded(run_id: str) -> None:
@@ -255,6 +279,7 @@ def _print_event_log(warehouse: Path) -> None:
         f"({won:,} won, {lost:,} lost, {leads:,} unconverted leads) in core.event_log / core.cases"
     )
     click.echo("most frequent: " + ", ".join(f"{activity} ({count:,})" for activity, count in top))
+    _print_coverage(warehouse)
     from .warehouse.publish import default_analytics_path
 
     analytics = default_analytics_path(warehouse)
@@ -276,18 +301,45 @@ def _print_event_log(warehouse: Path) -> None:
         )
 
 
+def _print_coverage(warehouse: Path) -> None:
+    """What the org's records do not hold, part by part (core.data_coverage)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'core' AND table_name = 'data_coverage'"
+        ).fetchone()[0]
+        if not exists:
+            return
+        rows = con.execute(
+            "SELECT family, status, missing, status_history FROM core.data_coverage "
+            "WHERE status <> 'complete' OR status_history LIKE 'change capture%'"
+        ).fetchall()
+    if not rows:
+        click.echo("every part of the process the mapping names is in the org (core.data_coverage)")
+        return
+    click.echo("\nwhat this org's records hold (core.data_coverage):")
+    for family, status, missing, history in rows:
+        parts = [p for p in (missing, f"statuses from {history}" if history else None) if p]
+        click.echo(f"  {family}: {status}" + (f" - {'; '.join(parts)}" if parts else ""))
+
+
 def _print_kpis(analytics: Path) -> None:
     import duckdb
 
     with duckdb.connect(str(analytics), read_only=True) as con:
-        rows = con.execute("SELECT kpi, value, unit, period FROM reports.kpi_summary").fetchall()
+        rows = con.execute(
+            "SELECT kpi, value, unit, period, note FROM reports.kpi_summary"
+        ).fetchall()
     if not rows:
         return
     click.echo(f"\nheadline KPIs ({rows[0][3]}):")
     from .outputs.html_report import shown
 
-    for kpi, value, unit, _ in rows:
-        click.echo(f"  {kpi.replace('_', ' '):<32}{shown(value, unit)}")
+    for kpi, value, unit, _, note in rows:
+        figure = shown(value, unit) if value is not None else f"none: {note}"
+        click.echo(f"  {kpi.replace('_', ' '):<32}{figure}")
 
 
 def _print_findings(analytics: Path) -> None:

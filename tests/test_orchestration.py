@@ -208,3 +208,41 @@ def test_the_file_source_runs_the_same_graph_and_a_bad_file_fails_cleanly(monkey
         assert (
             warehouse.execute("SELECT count(*) FROM core.event_log").fetchone()[0] == 5
         )  # unchanged
+
+
+def test_l2c_run_reports_a_failed_check_and_exits_non_zero(tmp_path):
+    # An activity model of the org's own whose events name no known case: the check on
+    # core.event_log fails, and the run says so instead of exiting 0 in silence.
+    import shutil
+
+    from l2c_pipeline.models.sql_models import default_sql_dir
+
+    sql = tmp_path / "sql"
+    shutil.copytree(default_sql_dir(), sql)
+    (sql / "activities" / "stray_events.sql").write_text(
+        "SELECT 'stray:1' AS event_id, 'no-such-case' AS case_id, 'Call' AS activity,\n"
+        "       TIMESTAMP '2025-01-01 10:00:00' AS timestamp, NULL AS resource_id, 'Task' AS object_type,\n"
+        "       'none' AS object_id, NULL AS old_value, NULL AS new_value\n",
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "L2C_SOURCE": "demo",
+        "L2C_HOME": str(tmp_path),
+        "L2C_DEMO_LEADS": "300",
+        "L2C_SQL_DIR": str(sql),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert (
+        "CHECK FAILED core/event_log every_case_is_known: cases_missing_from_core_cases=1"
+        in result.stderr
+    )
+    assert "failed" in result.stderr.splitlines()[-1]

@@ -85,11 +85,9 @@ def root_cause_sentence(row: dict) -> str:
 
 def report_data(con: duckdb.DuckDBPyConnection, process_map_svg: str = "") -> dict:
     """Everything the page shows, read from the report tables."""
-    kpis = _rows(con, "SELECT kpi, value, unit, period, definition FROM reports.kpi_summary")
+    kpis = _rows(con, "SELECT kpi, value, unit, period, definition, note FROM reports.kpi_summary")
     history: dict[str, list[tuple]] = {}
-    if con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'reports' AND table_name = 'kpi_history'"
-    ).fetchone()[0]:
+    if _has_table(con, "reports", "kpi_history"):
         for kpi, day, value in con.execute(
             "SELECT kpi, snapshot_date, value FROM reports.kpi_history ORDER BY snapshot_date"
         ).fetchall():
@@ -154,7 +152,29 @@ def report_data(con: duckdb.DuckDBPyConnection, process_map_svg: str = "") -> di
             "revenue_given_away FROM reports.discount_analysis ORDER BY band_order",
         ),
         "root_causes": causes,
+        # What the org's records hold (only for a Salesforce source: a loaded file has no mapping).
+        "coverage": _rows(
+            con,
+            "SELECT family, status, events, missing, status_history FROM core.data_coverage "
+            "WHERE status <> 'complete'",
+        )
+        if _has_table(con, "core", "data_coverage")
+        else [],
+        "losses": _rows(
+            con,
+            "SELECT loss_reason, lost_deals, share FROM reports.loss_reasons WHERE dimension = 'all' "
+            "AND loss_reason <> '(none given)' ORDER BY share DESC",
+        ),
     }
+
+
+def _has_table(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
 
 
 def render_report(data: dict) -> str:
