@@ -23,7 +23,7 @@ from l2c_pipeline.file_source.load import (
 from l2c_pipeline.file_source.template import EVENT_COLUMNS, write_template
 from l2c_pipeline.pipeline import build_pipeline
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+PUBLIC_LOGS = Path(__file__).resolve().parent / "data"
 
 
 def catalogue_rows() -> list[tuple[str, str, str]]:
@@ -104,10 +104,9 @@ def pm4py_counts(frame: pd.DataFrame) -> tuple[int, int, int]:
     return len(frame), frame["case:concept:name"].nunique(), len(pm4py.get_variants(frame))
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="the shared public logs are not beside the project")
 @pytest.mark.parametrize("name", ["running-example.xes", "bpic2012.xes.gz", "receipt.csv"])
 def test_the_public_logs_load_with_pm4pys_counts(name, tmp_path):
-    path = SHARED / name
+    path = PUBLIC_LOGS / name
     if name.endswith(".csv"):
         frame = pm4py.format_dataframe(
             pd.read_csv(path),

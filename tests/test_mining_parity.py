@@ -12,14 +12,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pm4py
-import pytest
 
 from l2c_pipeline.mining import EVENT_LOG_ONLY_MODELS
 from l2c_pipeline.pipeline import build_pipeline
 
 from .test_event_log import extract_and_build
 
-BPIC2012 = Path(__file__).resolve().parents[2] / "shared" / "data" / "bpic2012.xes.gz"
+BPIC2012 = Path(__file__).resolve().parent / "data" / "bpic2012.xes.gz"
 
 
 def pm4py_frame(con) -> pd.DataFrame:
@@ -104,9 +103,6 @@ def test_parity_with_pm4py_on_the_demo_log(truth_org, tmp_path):
         con.close()
 
 
-@pytest.mark.skipif(
-    not BPIC2012.exists(), reason="the shared BPI Challenge 2012 log is not beside the project"
-)
 def test_parity_with_pm4py_on_bpi_challenge_2012(tmp_path):
     log = pm4py.read_xes(str(BPIC2012), return_legacy_log_object=False)
     assert (len(log), log["case:concept:name"].nunique()) == (262_200, 13_087)
