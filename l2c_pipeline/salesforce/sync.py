@@ -1,4 +1,4 @@
-"""Incremental extraction of one Salesforce object into raw.<object>, by the rules in DESIGN.md.
+"""Incremental extraction of one Salesforce object into raw.<object>, by the extraction rules (README).
 
 - Cursor: SystemModstamp, else LastModifiedDate, else CreatedDate (field history has only that).
 - Each run re-reads an overlap window behind the watermark and upserts by Id, so late commits
