@@ -1,8 +1,9 @@
 """Extract a demo org (or any org) into a DuckDB warehouse with the pipeline's own sync code.
 
-    .venv/bin/python bench/extract.py --warehouse bench/out/wh-1m.duckdb [--touch 0.01]
+    .venv/bin/python bench/extract.py --warehouse bench/out/wh-1m.duckdb [--shape cpq_billing] [--touch 0.01]
 
 Connection settings come from the environment (SF_* as written by `l2c demo-org serve --env-file`).
+The objects are those of the shape's mapping (or L2C_MAPPING_FILE), with its change capture.
 With --touch F, first asks the demo org to give a share F of every object's records a new
 SystemModstamp (a bulk edit), then syncs: the incremental case. Prints per object the method,
 records, API calls and seconds, then the totals.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from l2c_pipeline.mapping.load import load_mapping, shape_file
 from l2c_pipeline.salesforce.catalogue import load_catalogue
 from l2c_pipeline.salesforce.client import SalesforceClient
 from l2c_pipeline.salesforce.settings import SalesforceSettings
@@ -24,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warehouse", required=True)
     parser.add_argument("--touch", type=float, default=None)
+    parser.add_argument("--shape", default="cpq_billing", help="the org's shape (its mapping file)")
     parser.add_argument(
         "--bulk-threshold",
         type=int,
@@ -44,7 +47,8 @@ def main() -> None:
     con = connect(args.warehouse)
     started, calls = time.monotonic(), client.api_calls
     rows = 0
-    for spec in load_catalogue():
+    mapping = load_mapping(shape_file(args.shape))
+    for spec in load_catalogue(mapping.objects, tracked=mapping.change_capture):
         began, before = time.monotonic(), client.api_calls
         result = sync_object(client, con, spec, bulk_threshold=args.bulk_threshold)
         rows += result.rows_read

@@ -4,13 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out
-[ -f "$out/org-10m/truths.json" ] || /usr/bin/time -v .venv/bin/l2c demo-org generate --leads 1100000 --seed 1 --out "$out/org-10m" 2>&1 | tee "$out/gen-10m.log"
+shape=${SHAPE:-cpq_billing}   # the org shape: its demo org and mapping
+[ -f "$out/org-10m/truths.json" ] || /usr/bin/time -v .venv/bin/l2c demo-org generate --shape "$shape" --leads 1100000 --seed 1 --out "$out/org-10m" 2>&1 | tee "$out/gen-10m.log"
 rm -f "$out/org-10m.env" "$out/wh-10m.duckdb" "$out/wh-10m.duckdb.wal"
 .venv/bin/l2c demo-org serve --from "$out/org-10m" --env-file "$out/org-10m.env" --api-budget 1000000 &
 server=$!
 trap 'kill $server' EXIT
 while [ ! -f "$out/org-10m.env" ]; do sleep 1; done
 set -a; . "$out/org-10m.env"; set +a
-/usr/bin/time -v .venv/bin/python bench/extract.py --warehouse "$out/wh-10m.duckdb" 2>&1 | tee "$out/extract-10m.log"
+/usr/bin/time -v .venv/bin/python bench/extract.py --shape "$shape" --warehouse "$out/wh-10m.duckdb" 2>&1 | tee "$out/extract-10m.log"
 kill $server; trap - EXIT
-/usr/bin/time -v .venv/bin/python bench/build_event_log.py "$out/wh-10m.duckdb" 2>&1 | tee "$out/event-log-10m.log"
+/usr/bin/time -v .venv/bin/python bench/build_event_log.py "$out/wh-10m.duckdb" --shape "$shape" --expected "$out/org-10m/expected_event_log.csv" 2>&1 | tee "$out/event-log-10m.log"

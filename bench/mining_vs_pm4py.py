@@ -43,9 +43,10 @@ def run_stage(path: str, only: frozenset | None, queue) -> None:
     from pathlib import Path
 
     from l2c_pipeline.mining.discovery import discover_bpmn
-    from l2c_pipeline.mining.stage import build_pipeline, python_steps
+    from l2c_pipeline.mining.stage import python_steps
     from l2c_pipeline.mining.target_process import load_target_process
     from l2c_pipeline.models.sql_models import build_order, discover
+    from l2c_pipeline.pipeline import build_pipeline
     from l2c_pipeline.warehouse.duckdb_warehouse import connect
 
     con = connect(path)  # as the pipeline opens it (memory limit included)
