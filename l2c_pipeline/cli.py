@@ -162,6 +162,38 @@ def catalogue_command(shape: str) -> None:
     click.echo(catalogue_markdown(shape))
 
 
+@main.group("mapping")
+def mapping_group() -> None:
+    """The mapping file: where the org keeps what the event log needs."""
+
+
+@mapping_group.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def mapping_check_command(file: Path | None) -> None:
+    """Check a mapping file (default: L2C_MAPPING_FILE, else the L2C_ORG_SHAPE shape's) without
+    touching any org, and print what it reads."""
+    from .mapping.load import MappingError, check_touch_activities, load_mapping
+    from .models.sql_models import catalogue_rows
+
+    try:
+        mapping = load_mapping(file)
+        check_touch_activities(mapping, catalogue_rows())
+    except MappingError as error:
+        raise click.ClickException(str(error)) from None
+    chain = " extends ".join(str(path) for path in mapping.files)
+    click.echo(f"{chain}: valid")
+    click.echo(f"objects to extract ({len(mapping.objects)}): {', '.join(mapping.objects)}")
+    for name, entity in mapping.entities.items():
+        click.echo(f"  {name:<22}{entity.object} ({len(entity.columns)} columns mapped)")
+    history = ", ".join(h.object for h in mapping.history) or "none"
+    click.echo(f"field history read from: {history}")
+    captured = ", ".join(f"{o}.{f}" for o, fields in mapping.change_capture.items() for f in fields)
+    click.echo(f"change capture (the pipeline's own history): {captured or 'none'}")
+    for name, sources in mapping.attributes.items():
+        listed = ", ".join(f"{s.anchor}.{s.field}" for s in sources) or "(no source)"
+        click.echo(f"  attribute {name:<16}{listed}")
+
+
 def _dagster_instance():
     """The persistent Dagster instance: DAGSTER_HOME if set, else .l2c/dagster with ./dagster.yaml."""
     from dagster import DagsterInstance

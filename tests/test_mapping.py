@@ -223,7 +223,7 @@ def test_what_the_org_lacks_is_said_and_the_rest_still_builds(small_org, tmp_pat
         entities:
           opportunities:
             columns:
-              opportunity_type: [Deal_Type__c, Type]
+              opportunity_type: [Deal_Type__c, type]   # API names ignore case
         history:
           - {object: LeadHistory, entity: leads, record: LeadId}
           - {object: OpportunityFieldHistory, entity: opportunities, record: OpportunityId}
@@ -247,6 +247,12 @@ def test_what_the_org_lacks_is_said_and_the_rest_still_builds(small_org, tmp_pat
         assert any("Opportunity has no field Deal_Type__c" in m for m in missing)
         assert any("Opportunity has no field Sales_Region__c" in m for m in missing)
         assert any("Contract__History" in m for m in missing)
+        assert (
+            con.execute("SELECT count(opportunity_type) FROM staging.stg_opportunities").fetchone()[
+                0
+            ]
+            > 1000
+        )
         # The next source in the list takes over; the org's own attribute reaches the breakdowns.
         assert con.execute("SELECT count(DISTINCT region) FROM core.cases").fetchone()[0] == 4
         types = con.execute(
@@ -264,3 +270,30 @@ def test_what_the_org_lacks_is_said_and_the_rest_still_builds(small_org, tmp_pat
             write_mapped(con, load_mapping(gone))
     finally:
         con.close()
+
+
+def test_l2c_mapping_check_says_what_a_file_reads_or_what_is_wrong(tmp_path):
+    from click.testing import CliRunner
+
+    from l2c_pipeline.cli import main
+
+    good = write(
+        tmp_path, "extends: cpq_billing\nchange_capture:\n  Order: [Status, Fulfilment__c]\n"
+    )
+    result = CliRunner().invoke(main, ["mapping", "check", str(good)])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"{good.resolve()} extends {shape_file('cpq_billing')} extends {shape_file('standard')}: valid"
+        in result.output
+    )
+    assert "quotes                SBQQ__Quote__c" in result.output
+    assert "Order.Status, Order.Fulfilment__c" in result.output
+    bad = write(
+        tmp_path,
+        "extends: standard\nsales_touches:\n  - {object: Task, activity: Chat, timestamp: CreatedDate}\n",
+        "bad.yaml",
+    )
+    result = CliRunner().invoke(main, ["mapping", "check", str(bad)])
+    assert result.exit_code == 1
+    assert "key 'sales_touches[1].activity' names 'Chat'" in result.output
+    assert "activity_catalogue.sql does not list as a 'touch' activity" in result.output

@@ -44,13 +44,14 @@ MAPPED_TABLES = (
 _SOURCE_STATUS = ("ok", "not mapped", "object missing", "field missing")
 
 
-def _raw_columns(con) -> dict[str, dict[str, str]]:
-    columns: dict[str, dict[str, str]] = {}
-    for table, column, data_type in con.execute(
-        "SELECT table_name, column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'raw' ORDER BY table_name, ordinal_position"
+def _raw_columns(con) -> dict[str, set[str]]:
+    """The raw tables and their columns, by lower-case name: Salesforce API names, like DuckDB's
+    identifiers, ignore case (a mapping may write stagename for StageName)."""
+    columns: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'raw'"
     ).fetchall():
-        columns.setdefault(table, {})[column] = data_type
+        columns.setdefault(table.lower(), set()).add(column.lower())
     return columns
 
 
@@ -73,9 +74,10 @@ class _Builder:
         self.sources.append((part, name, column, obj, field_name, status, note))
 
     def has(self, obj: str, field_name: str | None = None) -> bool:
-        if obj not in self.raw:
+        columns = self.raw.get(obj.lower())
+        if columns is None:
             return False
-        return field_name is None or field_name in self.raw[obj]
+        return field_name is None or field_name.lower() in columns
 
     # ------------------------------------------------------------------ entities
     def entity_sql(self, name: str) -> str:
