@@ -153,6 +153,7 @@ class _Builder:
     # ------------------------------------------------------------------ field changes
     def field_changes_sql(self) -> str:
         history, captured_objects = [], []
+        history_of: dict[str, list[str]] = {}  # entity -> its history selects
         for source in self.mapping.history:
             if not self.has(source.object):
                 self.note(
@@ -166,6 +167,7 @@ class _Builder:
                 )
                 continue
             history.append(self._history_select(source))
+            history_of.setdefault(source.entity, []).append(history[-1])
         if self.has(CHANGES_TABLE.split(".")[1]):
             captured_objects = sorted(self.mapping.change_capture)
         for obj, fields in sorted(self.mapping.change_capture.items()):
@@ -194,6 +196,18 @@ class _Builder:
             for obj in captured_objects
             if (entity := self.entity_of(obj))
         )
+        # Only the org's history of the tracked fields can cover a captured change: the check reads
+        # those rows, not every history row of the org.
+        covering = [
+            f"SELECT entity, record_id, lower(field) AS field FROM ({select}) "
+            f"WHERE lower(field) IN ({', '.join(sql_literal(f.lower()) for f in fields)})"
+            for obj, fields in sorted(self.mapping.change_capture.items())
+            if obj in captured_objects and (entity := self.entity_of(obj))
+            for select in history_of.get(entity, [])
+        ]
+        covered = " UNION ALL ".join(covering) or (
+            "SELECT NULL::VARCHAR AS entity, NULL::VARCHAR AS record_id, NULL::VARCHAR AS field WHERE false"
+        )
         if captured_objects:
             captured = f"""
                 SELECT c.change_id, 'captured' AS source, c.object_name AS source_object,
@@ -209,24 +223,26 @@ class _Builder:
         return f"""
             WITH org_history AS ({org}),
             captured AS ({captured}),
+            covered AS ({covered}),
             changes AS (
                 SELECT {columns} FROM org_history
                 UNION ALL
                 SELECT {columns} FROM captured AS c
                 WHERE NOT EXISTS (
-                    SELECT 1 FROM org_history AS h
-                    WHERE h.entity = c.entity AND h.record_id = c.record_id AND h.field = c.field
+                    SELECT 1 FROM covered AS h
+                    WHERE h.entity = c.entity AND h.record_id = c.record_id AND h.field = lower(c.field)
                 )
             ),
             field_columns AS (
-                SELECT entity, field, arg_min(column_name, position) AS column_name
-                FROM {SCHEMA}.entity_fields GROUP BY entity, field
+                -- API names ignore case: the history's and the mapping's spelling may differ.
+                SELECT entity, lower(field) AS field, arg_min(column_name, position) AS column_name
+                FROM {SCHEMA}.entity_fields GROUP BY entity, lower(field)
             )
             SELECT ch.*, coalesce(f.column_name, fid.column_name) AS column_name
             FROM changes AS ch
-            LEFT JOIN field_columns AS f ON f.entity = ch.entity AND f.field = ch.field
+            LEFT JOIN field_columns AS f ON f.entity = ch.entity AND f.field = lower(ch.field)
             -- Lookup history names the relationship (Owner), not the field (OwnerId).
-            LEFT JOIN field_columns AS fid ON fid.entity = ch.entity AND fid.field = ch.field || 'Id'"""
+            LEFT JOIN field_columns AS fid ON fid.entity = ch.entity AND fid.field = lower(ch.field) || 'id'"""
 
     def _history_select(self, source) -> str:
         obj = source.object
