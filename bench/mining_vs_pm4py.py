@@ -108,12 +108,19 @@ def run_pm4py(path: str, top_k: int, queue) -> None:
     import pm4py
     from pm4py.util import constants
 
-    from l2c_pipeline.mining.conformance import reference_net
+    from dataclasses import replace
+
+    from l2c_pipeline.mining.conformance import reference_net, unrecorded_steps
     from l2c_pipeline.mining.target_process import load_target_process
 
     constants.SHOW_PROGRESS_BAR = False
     process = load_target_process()
     con = duckdb.connect(path, read_only=True)
+    # The same model both sides align with: the steps this org does not record are optional.
+    process = replace(
+        process,
+        optional_activities=(*process.optional_activities, *unrecorded_steps(con, process)),
+    )
     started = time.monotonic()
     frame = con.execute(
         'SELECT e.case_id AS "case:concept:name", e.activity AS "concept:name", '
