@@ -193,25 +193,36 @@ def test_not_yaml_and_circles_are_named(tmp_path):
         load_mapping(tmp_path / "a.yaml")
 
 
+def _load_definitions():
+    """Import (or import again) the code location, as `dagster dev` loads it."""
+    import sys
+
+    module = sys.modules.get("l2c_pipeline.definitions")
+    if module is None:
+        import l2c_pipeline.definitions as module
+
+        return module
+    return importlib.reload(module)
+
+
 def test_the_code_location_refuses_a_bad_mapping_before_any_query(tmp_path, monkeypatch):
     path = write(tmp_path, "extends: standard\nvalues:\n  won: [Closed Won]\n")
     monkeypatch.setenv("L2C_SOURCE", "salesforce")  # nothing is contacted: loading fails first
     monkeypatch.setenv("L2C_MAPPING_FILE", str(path))
-    import l2c_pipeline.definitions as definitions
-
     try:
         with pytest.raises(MappingError, match=r"key 'values.won' is not a value meaning"):
-            importlib.reload(definitions)
+            _load_definitions()
         monkeypatch.setenv("L2C_MAPPING_FILE", "")
         monkeypatch.setenv("L2C_ORG_SHAPE", "enterprise")
         with pytest.raises(
             MappingError, match="L2C_ORG_SHAPE must be one of standard, cpq_billing, custom"
         ):
-            importlib.reload(definitions)
+            _load_definitions()
     finally:
         monkeypatch.delenv("L2C_MAPPING_FILE")
-        monkeypatch.delenv("L2C_ORG_SHAPE")
-        importlib.reload(definitions)
+        monkeypatch.delenv("L2C_ORG_SHAPE", raising=False)
+        monkeypatch.delenv("L2C_SOURCE")
+        _load_definitions()
 
 
 def test_what_the_org_lacks_is_said_and_the_rest_still_builds(small_org, tmp_path):
@@ -251,7 +262,7 @@ def test_what_the_org_lacks_is_said_and_the_rest_still_builds(small_org, tmp_pat
             con.execute("SELECT count(opportunity_type) FROM staging.stg_opportunities").fetchone()[
                 0
             ]
-            > 1000
+            > 500
         )
         # The next source in the list takes over; the org's own attribute reaches the breakdowns.
         assert con.execute("SELECT count(DISTINCT region) FROM core.cases").fetchone()[0] == 4
