@@ -105,10 +105,10 @@ def run_stage(path: str, only: frozenset | None, queue) -> None:
 
 
 def run_pm4py(path: str, top_k: int, queue) -> None:
+    from dataclasses import replace
+
     import pm4py
     from pm4py.util import constants
-
-    from dataclasses import replace
 
     from l2c_pipeline.mining.conformance import reference_net, unrecorded_steps
     from l2c_pipeline.mining.target_process import load_target_process

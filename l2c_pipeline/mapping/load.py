@@ -160,8 +160,8 @@ def _read(path: Path, seen: tuple[Path, ...]) -> tuple[dict, dict, tuple[Path, .
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        where = f"{seen[-1]}: key 'extends'" if seen else "L2C_MAPPING_FILE"
-        raise MappingError(f"{where}: the mapping file {path} does not exist") from None
+        where = f"{seen[-1]}: key 'extends': " if seen else ""
+        raise MappingError(f"{where}the mapping file {path} does not exist") from None
     except yaml.YAMLError as error:
         raise MappingError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if document is None:
