@@ -181,6 +181,10 @@ def mapping_check_command(file: Path | None) -> None:
     except MappingError as error:
         raise click.ClickException(str(error)) from None
     chain = " extends ".join(str(path) for path in mapping.files)
+    if file is None and not os.environ.get("L2C_MAPPING_FILE"):
+        shape = os.environ.get("L2C_ORG_SHAPE")
+        chose = f"L2C_ORG_SHAPE={shape}" if shape else "L2C_ORG_SHAPE unset: the standard shape"
+        click.echo(f"no file given: the mapping of the org's shape ({chose})")
     click.echo(f"{chain}: valid")
     click.echo(f"objects to extract ({len(mapping.objects)}): {', '.join(mapping.objects)}")
     for name, entity in mapping.entities.items():
@@ -264,6 +268,7 @@ def _print_loaded(run_id: str) -> None:
             "FROM meta.sync_log l WHERE l.run_id = ? ORDER BY l.object_name",
             [run_id],
         ).fetchall()
+        source = dict(con.execute("SELECT key, value FROM meta.source").fetchall())
     finally:
         con.close()
     if not rows:  # the file source: nothing was extracted
@@ -279,7 +284,12 @@ def _print_loaded(run_id: str) -> None:
         click.echo(
             f"{name:<28}{(method or '-'):>7}{read:>9,}{inserted:>9,}{updated:>9,}{deleted:>8,}{calls:>6}  {status}"
         )
-    click.echo(f"{len(rows)} objects synced into {warehouse}; {sum(r[6] for r in rows)} API calls")
+    org_check_calls = 1 if source.get("checked_by_run") == run_id else 0
+    org = source.get("org_name") or source.get("org_id", "unknown")
+    click.echo(
+        f"{len(rows)} objects of org {org} synced into {warehouse}; "
+        f"{sum(r[6] for r in rows) + org_check_calls} API calls"
+    )
     _print_event_log(warehouse)
 
 
@@ -353,7 +363,10 @@ def _print_coverage(warehouse: Path) -> None:
         return
     click.echo("\nwhat this org's records hold (core.data_coverage):")
     for family, status, missing, history in rows:
-        parts = [p for p in (missing, f"statuses from {history}" if history else None) if p]
+        statuses = None
+        if history:
+            statuses = "no status history" if history == "none" else f"statuses from {history}"
+        parts = [p for p in (missing, statuses) if p]
         click.echo(f"  {family}: {status}" + (f" - {'; '.join(parts)}" if parts else ""))
 
 
@@ -428,6 +441,7 @@ def demo_command(leads: int, seed: int, shape: str) -> None:
     os.environ["L2C_ORG_SHAPE"] = shape
     os.environ.pop("L2C_MAPPING_FILE", None)  # the demo org is read with its own shape's mapping
     folder = demo_org_folder(shape, leads, seed)
+    _start_afresh_after_another_demo_org(folder)
     click.echo(
         f"demo org ({shape}): {leads:,} leads, seed {seed} ({folder}); extracting it over HTTPS ..."
     )
@@ -439,6 +453,30 @@ def demo_command(leads: int, seed: int, shape: str) -> None:
     click.echo(f"\n{len(truths)} planted truths in {folder / 'truths.json'}, e.g.:")
     for truth in truths[:3]:
         click.echo(f"  - {truth['statement']}")
+
+
+def _start_afresh_after_another_demo_org(folder: Path) -> None:
+    """A warehouse that holds another demo org's records is started afresh: demo orgs are
+    throw-away, and syncing a second one into it would mix two orgs. A warehouse holding a
+    real org is never touched here (the run refuses to mix instead)."""
+    import duckdb
+
+    warehouse = _warehouse_path()
+    if not warehouse.exists():
+        return
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            held = dict(con.execute("SELECT key, value FROM meta.source").fetchall())
+    except duckdb.Error:
+        return  # not a warehouse this can read: the run says what is wrong with it
+    if held.get("org_kind") != "demo" or held.get("demo_org_folder") in (None, str(folder)):
+        return
+    click.echo(
+        f"the warehouse {warehouse} held another demo org ({held.get('org_name') or held['org_id']}); "
+        "starting it afresh for this one"
+    )
+    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        path.unlink(missing_ok=True)
 
 
 def _warehouse_path() -> Path:

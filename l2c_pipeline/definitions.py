@@ -27,7 +27,7 @@ from .models.assets import EVENT_LOG_CHECKS, model_assets
 from .models.sql_models import catalogue_rows
 from .outputs.assets import OUTPUT_ASSETS
 from .resources import SalesforceResource, WarehouseResource, l2c_home
-from .salesforce.assets import raw_object_asset
+from .salesforce.assets import raw_object_asset, salesforce_org
 from .salesforce.catalogue import load_catalogue
 from .salesforce.settings import ENV as SF_ENV
 from .warehouse.assets import analytics_file_asset
@@ -81,6 +81,7 @@ else:
         )
     ]
     source_assets = [
+        salesforce_org,
         *raw_assets,
         mapping_asset(MAPPING, [key for asset in raw_assets for key in asset.keys]),
     ]

@@ -114,6 +114,13 @@ class SalesforceResource(ConfigurableResource):
     def demo_server(self):
         return self._server
 
+    @property
+    def demo_folder(self) -> Path | None:
+        """The demo org's folder (source=demo), else None."""
+        if self.source != "demo":
+            return None
+        return demo_org_folder(self.demo_shape, self.demo_leads, self.demo_seed)
+
 
 class WarehouseResource(ConfigurableResource):
     """The DuckDB file the pipeline writes (L2C_WAREHOUSE). Analysts read the published copy."""

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import duckdb
+
 from l2c_pipeline.mapping.load import load_mapping, shape_file
 
 
@@ -36,7 +38,10 @@ def test_demo_extracts_the_demo_org_and_exits_cleanly(tmp_path):
     ).count("\n") - 1
     assert lead_rows > 500  # a few deleted duplicates, which queryAll brings too
     assert int(leads[2].replace(",", "")) == lead_rows
-    assert f"{len(objects)} objects synced into" in result.stdout
+    assert (
+        f"{len(objects)} objects of org Demo org (cpq_billing, 500 leads, seed 3) synced into"
+        in result.stdout
+    )
     assert (tmp_path / "warehouse.duckdb").exists()
     assert (
         f"HTML report (opens with no network): {tmp_path / 'outputs' / 'report.html'}"
@@ -56,6 +61,32 @@ def test_demo_extracts_the_demo_org_and_exits_cleanly(tmp_path):
     ]
     wrong = run_l2c("export", "--format", "pdf", home=tmp_path)
     assert wrong.returncode == 2 and "unknown export format 'pdf'" in wrong.stderr
+
+    # Another demo org: the warehouse starts afresh instead of mixing the two orgs' records.
+    other = run_l2c("demo", "--shape", "standard", "--leads", "100", home=tmp_path)
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert "held another demo org (Demo org (cpq_billing, 500 leads, seed 3))" in other.stdout
+    other_leads = (tmp_path / "demo-org-standard-100-42" / "Lead.csv").read_text(
+        encoding="utf-8"
+    ).count("\n") - 1
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute('SELECT count(*) FROM raw."Lead"').fetchone()[0] == other_leads
+        raw_tables = {
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'"
+            ).fetchall()
+        }
+        leads_in_log = con.execute(
+            "SELECT count(*) FROM core.event_log WHERE activity = 'Lead Created'"
+        ).fetchone()[0]
+        lost = con.execute("SELECT count(*) FROM mining.case_facts WHERE is_lost").fetchone()[0]
+    assert not any(name.startswith(("SBQQ__", "blng__")) for name in raw_tables)
+    assert leads_in_log == 100
+    # A Sales Cloud org records no loss reason: the report says so instead of dropping the section.
+    report_html = (tmp_path / "outputs" / "report.html").read_text(encoding="utf-8")
+    assert lost > 0
+    assert f"No lost deal records a loss reason ({lost:,} lost deals)" in report_html
 
 
 def test_generate_rejects_bad_arguments_with_one_line(tmp_path):

@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 API_VERSIONS = [f"{v}.0" for v in range(31, 67)]
 LATEST_VERSION = API_VERSIONS[-1]
 DEFAULT_BATCH_SIZE = 2000
-ORG_ID = "00D5g0000000DEMOEAA"
 CURSOR_IDLE_SECONDS = 15 * 60  # Salesforce drops an idle query locator after 15 minutes
 FINISHED_CURSOR_SECONDS = 120
 MAX_OPEN_CURSORS = 50
@@ -132,7 +131,7 @@ class DemoOrgApi:
 
     # ---------------------------------------------------------------- tokens and faults
     def issue_token(self) -> str:
-        token = f"{ORG_ID}!{secrets.token_urlsafe(32)}"
+        token = f"{self.store.organization['Id'][:15]}!{secrets.token_urlsafe(32)}"
         with self._lock:
             self._tokens.add(token)
         return token
@@ -317,7 +316,7 @@ class DemoOrgApi:
             {
                 "access_token": token,
                 "instance_url": self.instance_url,
-                "id": f"{self.instance_url}/id/{ORG_ID}/{self.store.default_actor or ''}",
+                "id": f"{self.instance_url}/id/{self.store.organization['Id']}/{self.store.default_actor or ''}",
                 "token_type": "Bearer",
                 "issued_at": issued,
                 "signature": base64.b64encode(secrets.token_bytes(32)).decode(),

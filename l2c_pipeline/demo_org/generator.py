@@ -15,12 +15,14 @@ import multiprocessing
 import os
 import shutil
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .catalogue import DEFAULT_SHAPE, SObject, objects_for
+from .ids import make_id
 from .simulate import DAY, BlockSimulation, Plant
 from .truths import planted_truths
 from .world import World, build_world
@@ -90,6 +92,15 @@ def _write_rows(writer, sobject: SObject, rows: list[dict], converters: list[Cal
 def _open_csv(path: Path):
     handle = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - the caller closes it
     return handle, csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
+
+
+def demo_organization(shape: str, leads: int, seed: int) -> dict:
+    """The demo org's own record: one id per shape, size and seed, so a warehouse can tell two
+    demo orgs apart as it tells two real orgs apart."""
+    return {
+        "Id": make_id("00D", zlib.crc32(f"{shape}/{leads}/{seed}".encode())),
+        "Name": f"Demo org ({shape}, {leads:,} leads, seed {seed})",
+    }
 
 
 def parse_as_of(text: str) -> int:
@@ -254,6 +265,7 @@ def generate(
         "seed": seed,
         "leads": leads,
         "as_of": as_of,
+        "organization": demo_organization(shape, leads, seed),
         "objects": totals,
         "events": event_count,
         "plant": asdict(plant),

@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -149,7 +150,9 @@ class OrgStore:
         self._lookup: dict[str, str] = {}
         self._pending_late: list[tuple[str, dict]] = []
         self._cursor_numbers = itertools.count(1)
+        self._organization_meta: ObjectMeta | None = None
         self._load()
+        self.organization = self._organization()
         self.clock = self._initial_clock()
         self.default_actor = self._first_user()
 
@@ -261,6 +264,52 @@ class OrgStore:
                         newest.append(value)
         return max(newest) if newest else datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
+    def _organization(self) -> dict:
+        """The org's own record (every org has one Organization row): from Organization.csv,
+        else from org.json, else made up from the folder, so each snapshot is a different org.
+        It is answered to queries but is not one of the snapshot's objects."""
+        if "Organization" in self.objects:
+            row = self.con.execute('SELECT Id, Name FROM "Organization" LIMIT 1').fetchone()
+            return {"Id": row[0], "Name": row[1]}
+        manifest = self.folder / "org.json"
+        declared = (
+            json.loads(manifest.read_text(encoding="utf-8")).get("organization")
+            if manifest.exists()
+            else None
+        )
+        organization = declared or {
+            "Id": make_id("00D", zlib.crc32(str(self.folder.resolve()).encode())),
+            "Name": self.folder.name,
+        }
+        organization = {
+            "Id": organization["Id"],
+            "Name": organization["Name"],
+            "OrganizationType": "Developer Edition",
+            "IsSandbox": False,
+            "InstanceName": "DEMO1",
+        }
+        self.con.execute(
+            'CREATE TEMP TABLE "Organization" (Id VARCHAR, Name VARCHAR, '
+            "OrganizationType VARCHAR, IsSandbox BOOLEAN, InstanceName VARCHAR)"
+        )
+        self.con.execute(
+            'INSERT INTO "Organization" VALUES (?, ?, ?, ?, ?)', list(organization.values())
+        )
+        self._organization_meta = ObjectMeta(
+            name="Organization",
+            label="Organization",
+            key_prefix="00D",
+            custom=False,
+            fields={
+                "Id": "id",
+                "Name": "string",
+                "OrganizationType": "picklist",
+                "IsSandbox": "boolean",
+                "InstanceName": "string",
+            },
+        )
+        return organization
+
     def _first_user(self) -> str | None:
         if "User" not in self.objects:
             return None
@@ -274,6 +323,8 @@ class OrgStore:
     def compile(self, soql: str, *, include_deleted: bool) -> Compiled:
         query = parse(soql)
         meta = self.resolve_object(query.object_name)
+        if meta is None and query.object_name.lower() == "organization":
+            meta = self._organization_meta
         if meta is None:
             raise SoqlError(
                 "INVALID_TYPE",
@@ -306,7 +357,8 @@ class OrgStore:
         *,
         bulk: bool = False,
     ) -> list[tuple]:
-        types = self.objects[object_name].fields
+        meta = self.objects.get(object_name) or self._organization_meta
+        types = meta.fields
         render = bulk_value_sql if bulk else rest_value_sql
         select = ", ".join(render(c, types[c]) for c in columns)
         with self.lock:

@@ -18,6 +18,7 @@ from dagster import (
 
 from ..resources import WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
+from ..warehouse.source import record_file_source
 from .load import (
     FILE_SOURCE_TABLES,
     EventFileError,
@@ -68,6 +69,7 @@ def file_event_log(context: AssetExecutionContext, warehouse: WarehouseResource)
         raise Failure(description=str(error)) from None
     with warehouse.connection() as con:
         rows = load_into_warehouse(con, loaded, deal_size_bands=_deal_size_bands())
+        record_file_source(con, str(path.resolve()))
     context.log.info(
         f"loaded {rows['core.event_log']:,} events in {rows['core.cases']:,} cases from {path}"
     )

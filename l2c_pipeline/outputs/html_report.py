@@ -165,6 +165,11 @@ def report_data(con: duckdb.DuckDBPyConnection, process_map_svg: str = "") -> di
             "SELECT loss_reason, lost_deals, share FROM reports.loss_reasons WHERE dimension = 'all' "
             "AND loss_reason <> '(none given)' ORDER BY share DESC",
         ),
+        "mapped_org": _has_table(con, "core", "data_coverage"),
+        "lost_without_reason": con.execute(
+            "SELECT coalesce(sum(lost_deals), 0) FROM reports.loss_reasons "
+            "WHERE dimension = 'all' AND loss_reason = '(none given)'"
+        ).fetchone()[0],
     }
 
 

@@ -1,4 +1,5 @@
-"""One Dagster asset per Salesforce object (group salesforce_raw), each writing raw.<object>."""
+"""The Salesforce extraction (group salesforce_raw): one asset per object, each writing
+raw.<object>, after one asset that checks which org the warehouse holds (meta.source)."""
 
 from dagster import (
     AssetExecutionContext,
@@ -12,6 +13,7 @@ from dagster import (
 
 from ..resources import SalesforceResource, WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
+from ..warehouse.source import WarehouseHoldsAnotherOrg, claim_for_org
 from .catalogue import ObjectSpec
 from .client import ApiLimitExceeded, ExtractionError
 from .sync import SyncResult, sync_object
@@ -45,9 +47,67 @@ def _metadata(result: SyncResult, client, preview: str) -> dict:
     return metadata
 
 
+ORG_KEY = AssetKey(["meta", "source"])
+
+
+def _claim_org(
+    context: AssetExecutionContext, client, salesforce: SalesforceResource, warehouse, con
+) -> dict:
+    """The org this run reaches, recorded as the warehouse's org; another org than the one
+    the warehouse holds fails the step before anything is written."""
+    try:
+        org = client.organization()
+        warning = claim_for_org(
+            con,
+            warehouse.path,
+            kind=salesforce.source,
+            org_id=org["id"],
+            org_name=org["name"],
+            details={
+                "instance_url": client.instance_url,
+                "demo_org_folder": str(salesforce.demo_folder) if salesforce.demo_folder else None,
+            },
+            run_id=context.run.run_id,
+        )
+    except (WarehouseHoldsAnotherOrg, ApiLimitExceeded) as error:
+        raise Failure(description=str(error), allow_retries=False) from None
+    except ExtractionError as error:
+        raise Failure(description=f"Organization: {error}") from None
+    if warning:
+        context.log.warning(warning)
+    return org
+
+
+@asset(
+    key=ORG_KEY,
+    group_name="salesforce_raw",
+    pool=WRITER_POOL,
+    kinds={"salesforce", "duckdb"},
+    description="Which Salesforce org this warehouse holds (meta.source). Checks, before any "
+    "record is synced, that the connection reaches the org the warehouse was first loaded from: "
+    "another org stops the run, so two orgs' records never mix. One API call.",
+)
+def salesforce_org(
+    context: AssetExecutionContext, salesforce: SalesforceResource, warehouse: WarehouseResource
+) -> MaterializeResult:
+    client = salesforce.client(on_retry=context.log.warning)
+    with warehouse.connection() as con:
+        org = _claim_org(context, client, salesforce, warehouse, con)
+    return MaterializeResult(
+        metadata={
+            "org_id": org["id"],
+            "org_name": org["name"] or "unknown (the Organization record is not readable)",
+            "sandbox": "unknown" if org["is_sandbox"] is None else str(org["is_sandbox"]).lower(),
+            "instance_url": MetadataValue.url(client.instance_url),
+            "source": salesforce.source,
+        }
+    )
+
+
 def raw_object_asset(spec: ObjectSpec) -> AssetsDefinition:
     @asset(
         key=AssetKey(["raw", spec.name]),
+        deps=[ORG_KEY],
         group_name="salesforce_raw",
         pool=WRITER_POOL,
         kinds={"salesforce", "duckdb"},
@@ -59,6 +119,8 @@ def raw_object_asset(spec: ObjectSpec) -> AssetsDefinition:
     ) -> MaterializeResult:
         client = salesforce.client(on_retry=context.log.warning)
         with warehouse.connection() as con:
+            # Checked here too: an object materialized on its own must not mix orgs either.
+            _claim_org(context, client, salesforce, warehouse, con)
             try:
                 result = sync_object(
                     client, con, spec, run_id=context.run.run_id, progress=context.log.info

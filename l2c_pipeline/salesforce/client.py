@@ -39,6 +39,7 @@ TOKEN_ONLY_EXPIRED = (
     "SF_CLIENT_SECRET (or a password or JWT login) so the pipeline can log in again"
 )
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+_SESSION_ORG = re.compile(r"^(00D[0-9A-Za-z]{12})!")
 
 
 class ExtractionError(Exception):
@@ -88,6 +89,7 @@ class SalesforceClient:
         self.api_used: int | None = None
         self.api_max: int | None = None
         self.relogins = 0
+        self._organization: dict | None = None
         self._on_retry = on_retry or (lambda message: log.warning(message))
         if settings.auth_mode() == "token":
             self._connect(settings.access_token, settings.instance_url)
@@ -214,6 +216,31 @@ class SalesforceClient:
                 raise
 
     # ---------------------------------------------------------------- API
+    def organization(self) -> dict:
+        """The org this connection reaches, {"id", "name", "is_sandbox"}, from its Organization
+        record (one call per connection). A user who may not read Organization still gets the
+        org id: a Salesforce session id starts with it."""
+        if self._organization is None:
+            try:
+                answer = self.call(
+                    lambda sf: sf.query("SELECT Id, Name, IsSandbox FROM Organization")
+                )
+                record = answer["records"][0]
+                self._organization = {
+                    "id": record["Id"],
+                    "name": record.get("Name"),
+                    "is_sandbox": record.get("IsSandbox"),
+                }
+            except (SalesforceError, IndexError, KeyError) as error:
+                prefix = _SESSION_ORG.match(self.sf.session_id or "")
+                if not prefix:
+                    raise ExtractionError(
+                        "cannot tell which org this is: the Organization record is not readable "
+                        f"({type(error).__name__}) and the session id does not start with an org id"
+                    ) from None
+                self._organization = {"id": prefix[1], "name": None, "is_sandbox": None}
+        return self._organization
+
     def describe(self, object_name: str) -> dict | None:
         """The object's describe, or None when the org has no such object."""
         try:

@@ -69,7 +69,7 @@ _META_DDL = (
     """CREATE TABLE IF NOT EXISTS meta.source (
         key VARCHAR PRIMARY KEY, value VARCHAR
     )""",
-    "COMMENT ON TABLE meta.source IS 'Which source the warehouse was loaded from (demo, salesforce or file) and its instance; never secrets.'",
+    "COMMENT ON TABLE meta.source IS 'The org the warehouse holds (kind, id, name, instance URL), checked before every sync so two orgs never mix, and the event-log file last loaded; never secrets.'",
     f"""CREATE TABLE IF NOT EXISTS {CHANGES_TABLE} (
         change_id VARCHAR PRIMARY KEY, object_name VARCHAR NOT NULL, record_id VARCHAR NOT NULL,
         field VARCHAR NOT NULL, old_value VARCHAR, new_value VARCHAR, observed_at TIMESTAMP,

@@ -13,7 +13,7 @@
 -- amount: opportunity amount
 -- deal_size: the amount's band (core.cases, from the mapping's deal_size_bands)
 -- discount_pct: discount % of the accepted (syncing) quote, else of the latest quote (what was offered), else 0
--- discount_band: 'none' (0%), '0-10%', '10-20%', '20-30%' or '>30%' (upper bounds included); null without a quote
+-- discount_band: 'no discount' (0%), '0-10%', '10-20%', '20-30%' or '>30%' (upper bounds included); null without a quote
 -- loss_reason: why a lost deal was lost (where the org records it)
 -- is_won: closed won
 -- is_lost: closed lost
@@ -77,7 +77,7 @@ SELECT
     c.account_name, c.amount,
     c.deal_size,
     CASE WHEN c.case_type = 'opportunity' THEN coalesce(od.discount_pct, 0) END AS discount_pct,
-    CASE WHEN od.discount_pct IS NULL THEN NULL WHEN od.discount_pct = 0 THEN 'none'
+    CASE WHEN od.discount_pct IS NULL THEN NULL WHEN od.discount_pct = 0 THEN 'no discount'
          WHEN od.discount_pct <= 10 THEN '0-10%' WHEN od.discount_pct <= 20 THEN '10-20%'
          WHEN od.discount_pct <= 30 THEN '20-30%' ELSE '>30%' END AS discount_band,
     c.loss_reason, c.is_won, c.is_closed AND NOT c.is_won AND c.case_type = 'opportunity' AS is_lost, c.is_closed,

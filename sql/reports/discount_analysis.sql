@@ -1,8 +1,8 @@
 -- Discounting (question 7): by discount band of the accepted quote, how often deals are won, how
 -- long they take, how fast they are paid and how much revenue the discounts give away.
 -- columns:
--- discount_band: 'no quote', 'none' (0%), '0-10%', '10-20%', '20-30%' or '>30%' (upper bounds included)
--- band_order: the bands in order of depth (0 = no quote, 1 = none)
+-- discount_band: 'no quote', 'no discount' (0%), '0-10%', '10-20%', '20-30%' or '>30%' (upper bounds included)
+-- band_order: the bands in order of depth (0 = no quote, 1 = no discount)
 -- opportunities: opportunities in the band
 -- closed: of those, closed
 -- won: of those, won
@@ -47,7 +47,7 @@ WITH deals AS (
 )
 SELECT
     b.discount_band,
-    CASE b.discount_band WHEN 'no quote' THEN 0 WHEN 'none' THEN 1 WHEN '0-10%' THEN 2 WHEN '10-20%' THEN 3 WHEN '20-30%' THEN 4 ELSE 5 END
+    CASE b.discount_band WHEN 'no quote' THEN 0 WHEN 'no discount' THEN 1 WHEN '0-10%' THEN 2 WHEN '10-20%' THEN 3 WHEN '20-30%' THEN 4 ELSE 5 END
         AS band_order,
     b.opportunities, b.closed, b.won, b.won / nullif(b.closed, 0) AS win_rate, b.avg_discount_pct,
     b.median_cycle_days, coalesce(p.paid_invoices, 0) AS paid_invoices, p.median_days_to_pay,
