@@ -246,10 +246,10 @@ def _run_graph() -> tuple[bool, str]:
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
                 failure = event.step_failure_data.error
-                click.echo(
-                    f"FAILED {event.step_key}: {failure.message.strip() if failure else 'unknown error'}",
-                    err=True,
-                )
+                message = failure.message.strip() if failure else "unknown error"
+                # A Failure raised on purpose carries the whole message; its class name is noise.
+                message = message.removeprefix("dagster._core.definitions.events.Failure: ")
+                click.echo(f"FAILED {event.step_key}: {message}", err=True)
         checks, check_error = _failed_checks(result)
         for line in checks:
             click.echo(line, err=True)

@@ -94,6 +94,25 @@ def test_l2c_run_on_the_demo_source_twice_is_incremental(tmp_path):
         assert len(synced) == len(DEFAULT_OBJECTS)
         new_rows = sum(int(row[3].replace(",", "")) for row in synced)
         assert (new_rows > 1000) if attempt == 0 else (new_rows == 0)
+    # Another org (here a demo org of another size) is refused before anything is written.
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        leads_before = con.execute('SELECT count(*) FROM raw."Lead"').fetchone()[0]
+    other = subprocess.run(
+        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+        cwd=tmp_path,
+        env={**env, "L2C_DEMO_LEADS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert other.returncode == 1
+    assert (
+        f"FAILED meta__source: the warehouse {tmp_path / 'warehouse.duckdb'} holds the records of "
+        "demo org 'Demo org (standard, 300 leads, seed 42)'"
+    ) in other.stderr
+    assert "'Demo org (standard, 200 leads, seed 42)'" in other.stderr
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute('SELECT count(*) FROM raw."Lead"').fetchone()[0] == leads_before
 
 
 def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
