@@ -258,6 +258,7 @@ def _run_graph() -> tuple[bool, str]:
 
 def _print_loaded(run_id: str) -> None:
     from .warehouse.duckdb_warehouse import connect
+    from .warehouse.source import held_source
 
     warehouse = _warehouse_path()
     con = connect(warehouse)
@@ -268,7 +269,7 @@ def _print_loaded(run_id: str) -> None:
             "FROM meta.sync_log l WHERE l.run_id = ? ORDER BY l.object_name",
             [run_id],
         ).fetchall()
-        source = dict(con.execute("SELECT key, value FROM meta.source").fetchall())
+        source = held_source(con)
     finally:
         con.close()
     if not rows:  # the file source: nothing was extracted
@@ -461,12 +462,14 @@ def _start_afresh_after_another_demo_org(folder: Path) -> None:
     real org is never touched here (the run refuses to mix instead)."""
     import duckdb
 
+    from .warehouse.source import held_source
+
     warehouse = _warehouse_path()
     if not warehouse.exists():
         return
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            held = dict(con.execute("SELECT key, value FROM meta.source").fetchall())
+            held = held_source(con)
     except duckdb.Error:
         return  # not a warehouse this can read: the run says what is wrong with it
     if held.get("org_kind") != "demo" or held.get("demo_org_folder") in (None, str(folder)):

@@ -20,6 +20,18 @@ DEFAULT_OBJECTS = load_mapping(shape_file("standard")).objects
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def l2c_run(folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`l2c run` as a user runs it, in `folder`: a separate process, real exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def load_definitions(monkeypatch, **env: str):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -63,14 +75,7 @@ def test_dagster_yaml_keeps_one_writer_and_persistent_history(tmp_path, monkeypa
 def test_l2c_run_exits_non_zero_with_a_clear_message(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SF_")}
     env.update(L2C_SOURCE="salesforce", L2C_HOME=str(tmp_path))
-    result = subprocess.run(
-        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = l2c_run(tmp_path, env)
     assert result.returncode == 1
     assert "no complete Salesforce login in the environment" in result.stderr
     assert "run " in result.stderr and "failed" in result.stderr
@@ -79,14 +84,7 @@ def test_l2c_run_exits_non_zero_with_a_clear_message(tmp_path):
 def test_l2c_run_on_the_demo_source_twice_is_incremental(tmp_path):
     env = {**os.environ, "L2C_SOURCE": "demo", "L2C_HOME": str(tmp_path), "L2C_DEMO_LEADS": "300"}
     for attempt in range(2):
-        result = subprocess.run(
-            [sys.executable, "-m", "l2c_pipeline.cli", "run"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = l2c_run(tmp_path, env)
         assert result.returncode == 0, result.stderr[-2000:]
         synced = [
             line.split() for line in result.stdout.splitlines() if line.rstrip().endswith(" synced")
@@ -97,14 +95,7 @@ def test_l2c_run_on_the_demo_source_twice_is_incremental(tmp_path):
     # Another org (here a demo org of another size) is refused before anything is written.
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         leads_before = con.execute('SELECT count(*) FROM raw."Lead"').fetchone()[0]
-    other = subprocess.run(
-        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
-        cwd=tmp_path,
-        env={**env, "L2C_DEMO_LEADS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    other = l2c_run(tmp_path, {**env, "L2C_DEMO_LEADS": "200"})
     assert other.returncode == 1
     assert (
         f"FAILED meta__source: the warehouse {tmp_path / 'warehouse.duckdb'} holds the records of "
@@ -251,14 +242,7 @@ def test_l2c_run_reports_a_failed_check_and_exits_non_zero(tmp_path):
         "L2C_DEMO_LEADS": "300",
         "L2C_SQL_DIR": str(sql),
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = l2c_run(tmp_path, env)
     assert result.returncode == 1, result.stderr[-2000:]
     assert (
         "CHECK FAILED core/event_log every_case_is_known: cases_missing_from_core_cases=1"

@@ -277,36 +277,31 @@ class OrgStore:
             if manifest.exists()
             else None
         )
-        organization = declared or {
+        identity = declared or {
             "Id": make_id("00D", zlib.crc32(str(self.folder.resolve()).encode())),
             "Name": self.folder.name,
         }
         organization = {
-            "Id": organization["Id"],
-            "Name": organization["Name"],
+            "Id": identity["Id"],
+            "Name": identity["Name"],
             "OrganizationType": "Developer Edition",
             "IsSandbox": False,
             "InstanceName": "DEMO1",
         }
-        self.con.execute(
-            'CREATE TEMP TABLE "Organization" (Id VARCHAR, Name VARCHAR, '
-            "OrganizationType VARCHAR, IsSandbox BOOLEAN, InstanceName VARCHAR)"
-        )
+        fields = {
+            "Id": "id",
+            "Name": "string",
+            "OrganizationType": "picklist",
+            "IsSandbox": "boolean",
+            "InstanceName": "string",
+        }
+        columns = ", ".join(f"{_quote(name)} {_SQL_TYPES[kind]}" for name, kind in fields.items())
+        self.con.execute(f'CREATE TEMP TABLE "Organization" ({columns})')
         self.con.execute(
             'INSERT INTO "Organization" VALUES (?, ?, ?, ?, ?)', list(organization.values())
         )
         self._organization_meta = ObjectMeta(
-            name="Organization",
-            label="Organization",
-            key_prefix="00D",
-            custom=False,
-            fields={
-                "Id": "id",
-                "Name": "string",
-                "OrganizationType": "picklist",
-                "IsSandbox": "boolean",
-                "InstanceName": "string",
-            },
+            name="Organization", label="Organization", key_prefix="00D", custom=False, fields=fields
         )
         return organization
 
