@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -231,48 +232,111 @@ def _failed_checks(result) -> tuple[list[str], bool]:
     return lines, error
 
 
-def _run_graph() -> tuple[bool, str]:
-    """Materialize the whole graph once (the nightly job); returns success and the run id. A
-    failed ERROR check fails the run too: its figures are not to be trusted."""
+@dataclass
+class RunOutcome:
+    """What one run of the graph did, read from its events (not from the warehouse, which the
+    next run may already be writing)."""
+
+    run_id: str
+    ok: bool
+    failures: list[tuple[str, str]]  # (step, its own message), in the order they failed
+    steps_done: int
+    steps_not_run: int
+    check_lines: list[str]
+    materialized: dict[str, dict]  # asset key -> its metadata values
+
+
+def _step_name(step_key: str) -> str:
+    return step_key.replace("__", "/")
+
+
+def _failure_message(event) -> str:
+    error = event.step_failure_data.error
+    if error is None:
+        return "unknown error"
+    # A Failure raised on purpose carries the whole message; its class name is noise. Anything
+    # else is shown as its last line (the exception), never its stack trace.
+    message = error.message.strip().removeprefix("dagster._core.definitions.events.Failure: ")
+    cause = error
+    while cause.cause is not None and cause.cls_name.startswith("Dagster"):
+        cause = cause.cause  # Dagster's wrappers (step, resource) around the real error
+    if cause is not error:
+        message = cause.message.strip()
+    return " ".join(message.split()) or error.cls_name
+
+
+def _run_graph() -> RunOutcome:
+    """Materialize the whole graph once (the nightly job). A failed ERROR check fails the run
+    too: its figures are not to be trusted."""
     from .definitions import NIGHTLY_JOB, defs
+    from .terminal_log import LOGGER_NAME
 
     with _dagster_instance() as instance:
-        result = defs.resolve_job_def(NIGHTLY_JOB).execute_in_process(
+        job = defs.resolve_job_def(NIGHTLY_JOB)
+        result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            # Progress and warnings on the terminal; every event is still in the run's event log.
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            # The assets' progress and warnings on the terminal, a line each; every event and
+            # stack trace is still in the run's event log.
+            run_config={"loggers": {LOGGER_NAME: {"config": {"log_level": "INFO"}}}},
         )
+        failures, done, materialized = [], set(), {}
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
-                failure = event.step_failure_data.error
-                message = failure.message.strip() if failure else "unknown error"
-                # A Failure raised on purpose carries the whole message; its class name is noise.
-                message = message.removeprefix("dagster._core.definitions.events.Failure: ")
-                click.echo(f"FAILED {event.step_key}: {message}", err=True)
+                failures.append((_step_name(event.step_key), _failure_message(event)))
+            elif event.event_type_value == "STEP_SUCCESS":
+                done.add(event.step_key)
+            elif event.event_type_value == "ASSET_MATERIALIZATION":
+                materialization = event.step_materialization_data.materialization
+                materialized[materialization.asset_key.to_user_string()] = {
+                    name: getattr(value, "value", value)
+                    for name, value in materialization.metadata.items()
+                }
+        steps = len(job.get_subset(asset_selection=None).nodes_in_topological_order)
         checks, check_error = _failed_checks(result)
-        for line in checks:
-            click.echo(line, err=True)
-        return result.success and not check_error, result.run_id
+        return RunOutcome(
+            run_id=result.run_id,
+            ok=result.success and not check_error,
+            failures=failures,
+            steps_done=len(done),
+            steps_not_run=max(0, steps - len(done) - len(failures)),
+            check_lines=checks,
+            materialized=materialized,
+        )
 
 
-def _print_loaded(run_id: str) -> None:
-    from .warehouse.duckdb_warehouse import connect
-    from .warehouse.source import held_source
+def _report_outcome(outcome: RunOutcome) -> None:
+    """Checks that did not pass, then for a failed run every failed step in a line and the
+    first failure's own message as the last line (what a person reads first)."""
+    for line in outcome.check_lines:
+        click.echo(line, err=True)
+    if outcome.ok:
+        return
+    for step, message in outcome.failures[1:]:
+        click.echo(f"also failed: {step}: {message}", err=True)
+    click.echo(
+        f"run {outcome.run_id} failed: {outcome.steps_done} steps done, "
+        f"{len(outcome.failures)} failed, {outcome.steps_not_run} not run; the published "
+        "analytics file and outputs are unchanged (full details in the Dagster UI)",
+        err=True,
+    )
+    if outcome.failures:
+        step, message = outcome.failures[0]
+        raise click.ClickException(f"{step}: {message}")
+    raise click.ClickException("an asset check with severity ERROR failed (see above)")
 
+
+_SYNC_COLUMNS = ("method", "rows_read", "rows_inserted", "rows_updated", "rows_deleted")
+
+
+def _print_loaded(outcome: RunOutcome) -> None:
     warehouse = _warehouse_path()
-    con = connect(warehouse)
-    try:
-        rows = con.execute(
-            "SELECT l.object_name, l.method, l.rows_read, l.inserted, l.updated, l.deleted, l.api_calls, l.status, "
-            "(SELECT estimated_size FROM duckdb_tables() t WHERE t.schema_name = 'raw' AND t.table_name = l.object_name) "
-            "FROM meta.sync_log l WHERE l.run_id = ? ORDER BY l.object_name",
-            [run_id],
-        ).fetchall()
-        source = held_source(con)
-    finally:
-        con.close()
-    if not rows:  # the file source: nothing was extracted
+    synced = {
+        key.removeprefix("raw/"): meta
+        for key, meta in outcome.materialized.items()
+        if key.startswith("raw/")
+    }
+    if not synced:  # the file source: nothing was extracted
         click.echo(
             f"loaded {os.environ.get('L2C_EVENT_LOG_FILE', 'the event-log file')} into {warehouse}"
         )
@@ -281,23 +345,37 @@ def _print_loaded(run_id: str) -> None:
     click.echo(
         f"{'object':<28}{'method':>7}{'read':>9}{'new':>9}{'changed':>9}{'deleted':>8}{'calls':>6}  status"
     )
-    for name, method, read, inserted, updated, deleted, calls, status, _ in rows:
+    calls = 0
+    for name in sorted(synced):
+        meta = synced[name]
+        method = meta.get("method", "-")
+        read, inserted, updated, deleted = (int(meta.get(k, 0)) for k in _SYNC_COLUMNS[1:])
+        calls += int(meta.get("api_calls", 0))
         click.echo(
-            f"{name:<28}{(method or '-'):>7}{read:>9,}{inserted:>9,}{updated:>9,}{deleted:>8,}{calls:>6}  {status}"
+            f"{name:<28}{method.lower() if method != 'NONE' else '-':>7}{read:>9,}{inserted:>9,}"
+            f"{updated:>9,}{deleted:>8,}{int(meta.get('api_calls', 0)):>6}  {meta.get('status', '')}"
         )
-    org_check_calls = 1 if source.get("checked_by_run") == run_id else 0
-    org = source.get("org_name") or source.get("org_id", "unknown")
-    click.echo(
-        f"{len(rows)} objects of org {org} synced into {warehouse}; "
-        f"{sum(r[6] for r in rows) + org_check_calls} API calls"
-    )
+    org = outcome.materialized.get("meta/source", {})
+    if org:
+        calls += 1  # the pre-flight's Organization query
+    name = org.get("org_name") or org.get("org_id") or "unknown"
+    if str(name).startswith("unknown"):
+        name = org.get("org_id", "unknown")
+    click.echo(f"{len(synced)} objects of org {name} synced into {warehouse}; {calls} API calls")
     _print_event_log(warehouse)
 
 
 def _print_event_log(warehouse: Path) -> None:
+    """The event log, coverage, KPIs and findings, from the published analytics file (the
+    warehouse may already be another run's)."""
     import duckdb
 
-    con = duckdb.connect(str(warehouse), read_only=True)
+    from .warehouse.publish import default_analytics_path, default_output_dir
+
+    analytics = default_analytics_path(warehouse)
+    if not analytics.exists():
+        return
+    con = duckdb.connect(str(analytics), read_only=True)
     try:
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables "
@@ -322,33 +400,27 @@ def _print_event_log(warehouse: Path) -> None:
         f"({won:,} won, {lost:,} lost, {leads:,} unconverted leads) in core.event_log / core.cases"
     )
     click.echo("most frequent: " + ", ".join(f"{activity} ({count:,})" for activity, count in top))
-    _print_coverage(warehouse)
-    from .warehouse.publish import default_analytics_path
-
-    analytics = default_analytics_path(warehouse)
-    if analytics.exists():
-        _print_kpis(analytics)
-        _print_findings(analytics)
-        from .warehouse.publish import default_output_dir
-
-        outputs = default_output_dir(warehouse)
-        for name, what in (
-            ("report.html", "HTML report (opens with no network)"),
-            ("process_map_performance.svg", "process map"),
-            ("process_model.bpmn", "discovered process model (BPMN)"),
-        ):
-            if (outputs / name).exists():
-                click.echo(f"{what}: {(outputs / name).resolve()}")
-        click.echo(
-            f"analytics file (open it read-only; core, mining and reports): {analytics.resolve()}"
-        )
+    _print_coverage(analytics)
+    _print_kpis(analytics)
+    _print_findings(analytics)
+    outputs = default_output_dir(warehouse)
+    for name, what in (
+        ("report.html", "HTML report (opens with no network)"),
+        ("process_map_performance.svg", "process map"),
+        ("process_model.bpmn", "discovered process model (BPMN)"),
+    ):
+        if (outputs / name).exists():
+            click.echo(f"{what}: {(outputs / name).resolve()}")
+    click.echo(
+        f"analytics file (open it read-only; core, mining and reports): {analytics.resolve()}"
+    )
 
 
-def _print_coverage(warehouse: Path) -> None:
+def _print_coverage(analytics: Path) -> None:
     """What the org's records do not hold, part by part (core.data_coverage)."""
     import duckdb
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(analytics), read_only=True) as con:
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables "
             "WHERE table_schema = 'core' AND table_name = 'data_coverage'"
@@ -414,12 +486,19 @@ def _print_findings(analytics: Path) -> None:
 
 
 @main.command("run")
-def run_command() -> None:
+@click.option(
+    "--reconcile",
+    is_flag=True,
+    help="Also compare every object's record counts per month with the org now, and re-read "
+    "the months the warehouse is short of (otherwise every L2C_RECONCILE_EVERY_DAYS).",
+)
+def run_command(reconcile: bool) -> None:
     """Materialize the whole graph once with the configured source (the nightly job)."""
-    ok, run_id = _run_graph()
-    if not ok:
-        raise click.ClickException(f"run {run_id} failed (see above; details in the Dagster UI)")
-    _print_loaded(run_id)
+    if reconcile:
+        os.environ["L2C_RECONCILE_NOW"] = "1"
+    outcome = _run_graph()
+    _report_outcome(outcome)
+    _print_loaded(outcome)
 
 
 @main.command("demo")
@@ -446,10 +525,9 @@ def demo_command(leads: int, seed: int, shape: str) -> None:
     click.echo(
         f"demo org ({shape}): {leads:,} leads, seed {seed} ({folder}); extracting it over HTTPS ..."
     )
-    ok, run_id = _run_graph()
-    if not ok:
-        raise click.ClickException(f"run {run_id} failed (see above)")
-    _print_loaded(run_id)
+    outcome = _run_graph()
+    _report_outcome(outcome)
+    _print_loaded(outcome)
     truths = json.loads((folder / "truths.json").read_text(encoding="utf-8"))["truths"]
     click.echo(f"\n{len(truths)} planted truths in {folder / 'truths.json'}, e.g.:")
     for truth in truths[:3]:
@@ -474,12 +552,73 @@ def _start_afresh_after_another_demo_org(folder: Path) -> None:
         return  # not a warehouse this can read: the run says what is wrong with it
     if held.get("org_kind") != "demo" or held.get("demo_org_folder") in (None, str(folder)):
         return
-    click.echo(
-        f"the warehouse {warehouse} held another demo org ({held.get('org_name') or held['org_id']}); "
-        "starting it afresh for this one"
+    from .warehouse.run_lock import RunLock, RunLockTimeout
+
+    lock = RunLock(warehouse)
+    try:
+        lock.acquire("demo", wait_seconds=0)
+    except RunLockTimeout:
+        return  # a run is writing it: this run waits for it, then refuses the other org
+    try:
+        click.echo(
+            f"the warehouse {warehouse} held another demo org "
+            f"({held.get('org_name') or held['org_id']}); starting it afresh for this one"
+        )
+        for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+            path.unlink(missing_ok=True)
+    finally:
+        lock.release()
+
+
+@main.command("reset")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def reset_command(yes: bool) -> None:
+    """Empty the warehouse (L2C_WAREHOUSE): records, watermarks, KPI history and the source it
+    holds, so the next run loads its source afresh. The published analytics file and outputs
+    stay until that run replaces them."""
+    import shutil
+
+    import duckdb
+
+    from .warehouse.publish import staging_dir
+    from .warehouse.run_lock import RunLock, RunLockTimeout
+    from .warehouse.source import held_source
+
+    warehouse = _warehouse_path()
+    if not warehouse.exists():
+        click.echo(f"no warehouse at {warehouse}: nothing to reset")
+        return
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            held = held_source(con)
+    except duckdb.Error:
+        held = {}
+    what = (
+        f"org {held.get('org_name') or held['org_id']}"
+        if held.get("org_id")
+        else held.get("event_log_file") or "an unrecorded source"
     )
-    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
-        path.unlink(missing_ok=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException("reset removes the warehouse: confirm with --yes")
+        click.confirm(
+            f"remove {warehouse} (the records of {what}, their watermarks and the KPI history)?",
+            abort=True,
+        )
+    lock = RunLock(warehouse)
+    try:
+        lock.acquire("reset", wait_seconds=0)
+    except RunLockTimeout as error:
+        raise click.ClickException(
+            str(error).split(";")[0] + ": reset when it has finished"
+        ) from None
+    try:
+        for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(staging_dir(warehouse), ignore_errors=True)
+    finally:
+        lock.release()
+    click.echo(f"removed {warehouse} (it held {what}); the next run loads its source afresh")
 
 
 def _warehouse_path() -> Path:
@@ -547,28 +686,26 @@ def template_command(out: Path) -> None:
     help="Folder to write into. Default: the output folder beside the warehouse.",
 )
 def export_command(formats: str, out: Path | None) -> None:
-    """Export the event log for other process-mining tools."""
+    """Export the event log for other process-mining tools, from the published analytics file
+    (read-only: it works while the pipeline runs)."""
     import duckdb
 
     from .outputs.exports import export_event_log, parse_formats
-    from .warehouse.publish import default_output_dir
+    from .warehouse.publish import default_analytics_path, default_output_dir
 
     try:
         chosen = parse_formats(formats)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--format") from None
     warehouse = _warehouse_path()
-    if not warehouse.exists():
+    analytics = default_analytics_path(warehouse)
+    if not analytics.exists():
         raise click.ClickException(
-            f"no warehouse at {warehouse}: run `l2c run` (or `l2c demo`) first"
+            f"no analytics file at {analytics}: run `l2c run` (or `l2c demo`) first"
         )
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.IOException:
-        raise click.ClickException(
-            f"{warehouse} is being written by a running pipeline; export when it has finished"
-        ) from None
-    with con:
+    # The published file, read-only: the export shows what the report shows, and a running
+    # pipeline is never in its way (nor it in the pipeline's).
+    with duckdb.connect(str(analytics), read_only=True) as con:
         files = export_event_log(con, out or default_output_dir(warehouse), chosen)
     for fmt, path in files.items():
         click.echo(f"{fmt:<8}{path.resolve()}  ({path.stat().st_size:,} bytes)")

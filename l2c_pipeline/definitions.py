@@ -14,6 +14,7 @@ from dagster import (
     Definitions,
     EnvVar,
     ScheduleDefinition,
+    colored_console_logger,
     define_asset_job,
     in_process_executor,
 )
@@ -30,6 +31,7 @@ from .resources import SalesforceResource, WarehouseResource, l2c_home
 from .salesforce.assets import raw_object_asset, salesforce_org
 from .salesforce.catalogue import load_catalogue
 from .salesforce.settings import ENV as SF_ENV
+from .terminal_log import LOGGER_NAME, terminal_logger
 from .warehouse.assets import analytics_file_asset
 
 NIGHTLY_JOB = "l2c_nightly"
@@ -120,4 +122,6 @@ defs = Definitions(
     # Every asset writes the one DuckDB file, one at a time: a single process serves the run
     # and its resources (one demo org, one Salesforce session) are set up once.
     executor=in_process_executor,
+    # Dagster's console logger for the UI and the daemon; `l2c run` picks the terminal one.
+    loggers={"console": colored_console_logger, LOGGER_NAME: terminal_logger},
 )

@@ -16,9 +16,10 @@ import duckdb
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
-from .salesforce.client import SalesforceClient
-from .salesforce.settings import SalesforceSettings
+from .salesforce.client import ExtractionError, SalesforceClient
+from .salesforce.settings import SalesforceSettings, SettingsError
 from .warehouse.duckdb_warehouse import connect
+from .warehouse.run_lock import RunLock, wait_minutes
 
 SOURCES = ("demo", "salesforce")
 
@@ -56,9 +57,11 @@ class SalesforceResource(ConfigurableResource):
 
     _server = PrivateAttr(default=None)
     _client = PrivateAttr(default=None)
+    _client_error = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self._client = None  # one connection per run, never carried over from an earlier run
+        # One connection per run, never carried over from an earlier run.
+        self._client, self._client_error = None, None
         if self.source not in SOURCES:
             raise ValueError(
                 f"L2C_SOURCE must be one of {', '.join(SOURCES)} or file, got {self.source!r}"
@@ -81,7 +84,7 @@ class SalesforceResource(ConfigurableResource):
             ).start()
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        self._client = None
+        self._client, self._client_error = None, None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -105,9 +108,19 @@ class SalesforceResource(ConfigurableResource):
         )
 
     def client(self, on_retry=None) -> SalesforceClient:
-        """One connection per run, shared by the run's assets (so a re-login happens once)."""
+        """One connection per run, shared by the run's assets (so a login happens once, and a
+        refused one is not tried again by the next asset). `on_retry` receives the retry and
+        re-login warnings of the asset that asks, so they are logged under its step."""
+        if self._client_error is not None:
+            raise self._client_error
         if self._client is None:
-            self._client = SalesforceClient(self.settings(), on_retry=on_retry)
+            try:
+                self._client = SalesforceClient(self.settings(), on_retry=on_retry)
+            except (ExtractionError, SettingsError) as error:
+                self._client_error = error
+                raise
+        elif on_retry is not None:
+            self._client.on_retry = on_retry
         return self._client
 
     @property
@@ -123,13 +136,35 @@ class SalesforceResource(ConfigurableResource):
 
 
 class WarehouseResource(ConfigurableResource):
-    """The DuckDB file the pipeline writes (L2C_WAREHOUSE). Analysts read the published copy."""
+    """The DuckDB file the pipeline writes (L2C_WAREHOUSE). Analysts read the published copy.
+
+    A run holds the warehouse's run lock from its start to its end: a second run on the same
+    warehouse waits for it (L2C_RUN_WAIT_MINUTES) instead of failing each other's steps."""
 
     path: str = ".l2c/warehouse.duckdb"
 
+    _run_lock = PrivateAttr(default=None)
+    _log = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._log = context.log
+        lock = RunLock(Path(self.path))
+        lock.acquire(
+            context.run.run_id if context.run else "unknown",
+            wait_seconds=wait_minutes() * 60,
+            say=context.log.warning if context.log else (lambda message: None),
+        )
+        self._run_lock = lock
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._run_lock is not None:
+            self._run_lock.release()
+            self._run_lock = None
+
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = connect(Path(self.path))
+        say = self._log.warning if self._log else (lambda message: None)
+        con = connect(Path(self.path), on_wait=say)
         try:
             yield con
         finally:

@@ -547,6 +547,17 @@ def test_expired_session_with_only_a_token_says_what_to_configure(server, wareho
         )
     )
     server.api.add_faults("expire@any#1")
+    # Refused at the first call: the token is wrong or expired, and a login would mend it.
+    with pytest.raises(
+        AuthenticationFailed, match="SF_ACCESS_TOKEN.*wrong or has expired.*set SF_CLIENT_ID"
+    ):
+        sync_object(client, warehouse, ObjectSpec("UserRole"))
+    # Accepted, then expired mid-run: the same way out, said as what happened.
+    fresh = {k: env[k] for k in ("SF_INSTANCE_URL", "SF_CA_BUNDLE")}
+    client = SalesforceClient(
+        SalesforceSettings.from_env({**fresh, "SF_ACCESS_TOKEN": server.api.issue_token()})
+    )
+    server.api.add_faults("expire@any#2")
     with pytest.raises(
         AuthenticationFailed, match="only SF_ACCESS_TOKEN is configured; set SF_CLIENT_ID"
     ):

@@ -430,6 +430,11 @@ class DemoOrgApi:
             total = self.store.count(compiled)
             self._after_query(compiled.object_name, served_records=False)
             return Response.json(200, {"totalSize": total, "done": True, "records": []})
+        if compiled.aggregate:
+            rows = self.store.aggregate(compiled)
+            self._after_query(compiled.object_name, served_records=False)
+            records = [{"attributes": {"type": "AggregateResult"}, **row} for row in rows]
+            return Response.json(200, {"totalSize": len(records), "done": True, "records": records})
         table, total = self.store.open_cursor(compiled)
         self._after_query(compiled.object_name, served_records=True)
         cursor = _Cursor(table, compiled.object_name, compiled.columns, total, time.monotonic())

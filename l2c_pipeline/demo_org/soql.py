@@ -1,7 +1,10 @@
 """The SOQL subset the extractor sends, parsed and compiled to parameterised DuckDB SQL.
 
-Grammar: SELECT (COUNT() | field, ...) FROM Object [WHERE condition] [ORDER BY field [ASC|DESC]
-[NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]; conditions combine comparisons (= != <> < <= > >=),
+Grammar: SELECT (COUNT() | item, ...) FROM Object [WHERE condition] [GROUP BY item, ...]
+[ORDER BY field [ASC|DESC] [NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n], where an item is a
+field or, in an aggregate query, COUNT / COUNT_DISTINCT / MIN / MAX / SUM / CALENDAR_YEAR /
+CALENDAR_MONTH of a field with an optional alias (unnamed ones answer as expr0, expr1, ...,
+as Salesforce's AggregateResult does; date functions count in UTC); conditions combine comparisons (= != <> < <= > >=),
 LIKE, IN / NOT IN with AND, OR, NOT and parentheses. Literals follow SOQL: datetimes and dates
 unquoted, strings in single quotes. Errors carry Salesforce's error codes and wording.
 """
@@ -56,7 +59,17 @@ _KEYWORDS = {
     "true",
     "false",
     "count",
+    "group",
 }
+AGGREGATE_FUNCTIONS = (
+    "count",
+    "count_distinct",
+    "min",
+    "max",
+    "sum",
+    "calendar_year",
+    "calendar_month",
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,13 @@ class Query:
     limit: int | None
     offset: int | None
     text: str
+    # Aggregate queries: the selected items (function or None, field, column, alias) and GROUP BY.
+    items: list[tuple[str | None, str, int, str | None]] = None
+    group_by: list[tuple[str | None, str, int]] = None
+
+    @property
+    def aggregate(self) -> bool:
+        return any(function for function, *_ in self.items or ())
 
 
 def _tokenize(text: str) -> list[Token]:
@@ -157,10 +177,17 @@ class _Parser:
             self.expect_punct("(")
             self.expect_punct(")")
             count_only = True
-        else:
+        items = []
+        if not count_only:
             while True:
-                token = self.name()
-                fields.append((token.text, token.column))
+                function, token = self.item()
+                alias = None
+                following = self.peek()
+                if function and following is not None and following.kind == "name":
+                    alias = None if following.keyword else self.next().text
+                items.append((function, token.text, token.column, alias))
+                if function is None:
+                    fields.append((token.text, token.column))
                 if self.peek() is not None and self.peek().text == ",":
                     self.next()
                     continue
@@ -171,6 +198,17 @@ class _Parser:
         if self.at_keyword("where"):
             self.next()
             where = self.condition()
+        group_by = []
+        if self.at_keyword("group"):
+            self.next()
+            self.expect_keyword("by")
+            while True:
+                function, token = self.item()
+                group_by.append((function, token.text, token.column))
+                if self.peek() is not None and self.peek().text == ",":
+                    self.next()
+                    continue
+                break
         order_by = []
         if self.at_keyword("order"):
             self.next()
@@ -200,9 +238,34 @@ class _Parser:
             offset = self.integer()
         if self.peek() is not None:
             raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{self.peek().text}'")
-        return Query(
-            object_token.text, fields, count_only, where, order_by, limit, offset, self.text
+        query = Query(
+            object_token.text,
+            fields,
+            count_only,
+            where,
+            order_by,
+            limit,
+            offset,
+            self.text,
+            items,
+            group_by,
         )
+        if group_by and not query.aggregate:
+            raise SoqlError("MALFORMED_QUERY", "GROUP BY needs an aggregate function")
+        return query
+
+    def item(self) -> tuple[str | None, Token]:
+        """A field, or FUNCTION(field) for the aggregate functions."""
+        token = self.name()
+        if self.peek() is None or self.peek().text != "(":
+            return None, token
+        function = token.text.lower()
+        if function not in AGGREGATE_FUNCTIONS:
+            raise SoqlError("MALFORMED_QUERY", f"unknown function: '{token.text}'")
+        self.expect_punct("(")
+        argument = self.name()
+        self.expect_punct(")")
+        return function, argument
 
     def integer(self) -> int:
         token = self.next()
@@ -317,6 +380,7 @@ class Compiled:
     params: list
     columns: list[str]  # canonical field names selected (empty for COUNT())
     object_name: str
+    aggregate: bool = False  # an AggregateResult query: columns are its answer's names
 
 
 def compile_query(
@@ -439,6 +503,8 @@ def compile_query(
     table = column_sql(object_name)
     if query.count_only:
         return Compiled(f"SELECT count(*) FROM {table}{where_sql}", params, [], object_name)
+    if query.aggregate:
+        return _compile_aggregate(query, resolve, field_types, table, where_sql, params)
 
     order_terms = []
     for name, descending, nulls_first, column in query.order_by:
@@ -460,3 +526,52 @@ def compile_query(
     if query.offset is not None:
         sql += f" OFFSET {int(query.offset)}"
     return Compiled(sql, params, columns, object_name)
+
+
+def _compile_aggregate(query: Query, resolve, field_types, table, where_sql, params) -> Compiled:
+    def item_sql(function: str | None, name: str, column: int) -> str:
+        canonical = resolve(name, column)
+        quoted = '"' + canonical.replace('"', '""') + '"'
+        if function is None:
+            return quoted
+        if function in ("calendar_year", "calendar_month"):
+            if field_types[canonical] not in ("datetime", "date"):
+                raise SoqlError(
+                    "MALFORMED_QUERY", f"{function.upper()} needs a date or datetime field"
+                )
+            return f"{'year' if function == 'calendar_year' else 'month'}({quoted})"
+        if function == "count_distinct":
+            return f"count(DISTINCT {quoted})"
+        return f"{function}({quoted})"
+
+    grouped = {(f, n.lower()) for f, n, _ in query.group_by}
+    selected, names, unnamed = [], [], 0
+    for function, name, column, alias in query.items:
+        if (
+            function in (None, "calendar_year", "calendar_month")
+            and (
+                function,
+                name.lower(),
+            )
+            not in grouped
+        ):
+            raise SoqlError(
+                "MALFORMED_QUERY",
+                _located(
+                    query.text,
+                    column,
+                    f"Field must be grouped or aggregated: {name}",
+                ),
+            )
+        if alias is None and function is not None:
+            alias, unnamed = f"expr{unnamed}", unnamed + 1
+        output = alias or resolve(name, column)
+        selected.append(f'{item_sql(function, name, column)} AS "{output}"')
+        names.append(output)
+    group_sql = ""
+    if query.group_by:
+        group_sql = " GROUP BY " + ", ".join(item_sql(f, n, c) for f, n, c in query.group_by)
+    sql = f"SELECT {', '.join(selected)} FROM {table}{where_sql}{group_sql}"
+    if query.limit is not None:
+        sql += f" LIMIT {int(query.limit)}"
+    return Compiled(sql, params, names, query.object_name, aggregate=True)

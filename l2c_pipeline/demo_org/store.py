@@ -17,7 +17,7 @@ import tempfile
 import threading
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -329,6 +329,24 @@ class OrgStore:
                 "appropriate names.",
             )
         return compile_query(query, meta.name, meta.fields, include_deleted=include_deleted)
+
+    def aggregate(self, compiled: Compiled) -> list[dict]:
+        """An aggregate query's rows, with values as JSON carries them."""
+        with self.lock:
+            rows = self.con.execute(compiled.sql, compiled.params).fetchall()
+        shown = []
+        for row in rows:
+            shown.append(
+                {
+                    name: value.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+                    if isinstance(value, datetime)
+                    else value.isoformat()
+                    if isinstance(value, date)
+                    else value
+                    for name, value in zip(compiled.columns, row)
+                }
+            )
+        return shown
 
     def count(self, compiled: Compiled) -> int:
         with self.lock:

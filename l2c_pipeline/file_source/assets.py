@@ -18,7 +18,11 @@ from dagster import (
 
 from ..resources import WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
-from ..warehouse.source import record_file_source
+from ..warehouse.source import (
+    WarehouseHoldsAnotherSource,
+    check_file_source,
+    record_file_source,
+)
 from .load import (
     FILE_SOURCE_TABLES,
     EventFileError,
@@ -68,6 +72,10 @@ def file_event_log(context: AssetExecutionContext, warehouse: WarehouseResource)
     except EventFileError as error:
         raise Failure(description=str(error)) from None
     with warehouse.connection() as con:
+        try:
+            check_file_source(con, warehouse.path, str(path.resolve()))
+        except WarehouseHoldsAnotherSource as error:
+            raise Failure(description=str(error), allow_retries=False) from None
         rows = load_into_warehouse(con, loaded, deal_size_bands=_deal_size_bands())
         record_file_source(con, str(path.resolve()))
     context.log.info(

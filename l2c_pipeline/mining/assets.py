@@ -17,7 +17,7 @@ from dagster import (
 
 from ..resources import WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
-from ..warehouse.publish import default_output_dir
+from ..warehouse.publish import staging_dir
 from .conformance import write_case_conformance
 from .discovery import DEFAULT_COVERAGE, discover_bpmn
 from .kpi_history import record_kpi_snapshot, snapshot_date
@@ -133,13 +133,15 @@ def discovery_coverage() -> float:
     pool=WRITER_POOL,
     kinds={"pm4py", "bpmn"},
     description="The process as discovered: pm4py's inductive miner on the variants covering "
-    "most cases (L2C_DISCOVERY_COVERAGE, default 0.8), saved as BPMN in the output folder.",
+    "most cases (L2C_DISCOVERY_COVERAGE, default 0.8), saved as BPMN (it reaches the output "
+    "folder once the run has published).",
 )
 def process_model(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     coverage = discovery_coverage()
-    path = default_output_dir(Path(warehouse.path)) / "process_model.bpmn"
+    # Staged: the output folder gets it with the analytics file it belongs to (process_maps).
+    path = staging_dir(Path(warehouse.path)) / "process_model.bpmn"
     with warehouse.connection() as con:
         model = discover_bpmn(con, path, coverage)
     context.log.info(

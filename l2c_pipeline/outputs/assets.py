@@ -1,10 +1,17 @@
 """Dagster assets of the outputs: process maps, the HTML report and the event-log exports,
-written to the output folder (L2C_OUTPUT_DIR, default 'outputs' beside the warehouse)."""
+written to the output folder (L2C_OUTPUT_DIR, default 'outputs' beside the warehouse).
+
+They run after the analytics file is published and read it, read-only: the files for people
+always show the published state, and a run that fails earlier leaves them as they were."""
 
 import base64
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -15,14 +22,29 @@ from dagster import (
 )
 
 from ..resources import WarehouseResource
-from ..warehouse.duckdb_warehouse import WRITER_POOL
-from ..warehouse.publish import default_output_dir
+from ..warehouse.publish import (
+    default_analytics_path,
+    default_output_dir,
+    replace_file,
+    staging_dir,
+)
 from .exports import FILE_NAMES, export_event_log, parse_formats
 from .html_report import write_report
 from .process_maps import VIEWS, process_map, render, render_bpmn, thumbnail
 
 PROCESS_MAPS = AssetKey(["process_maps"])
+ANALYTICS_FILE = AssetKey(["analytics_file"])
 DEFAULT_EXPORT_FORMATS = "csv,parquet"
+
+
+@contextmanager
+def published(warehouse: WarehouseResource) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the analytics file this run has just published."""
+    con = duckdb.connect(str(default_analytics_path(Path(warehouse.path))), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def _image(png: bytes, title: str) -> str:
@@ -32,13 +54,8 @@ def _image(png: bytes, title: str) -> str:
 
 @asset(
     key=PROCESS_MAPS,
-    deps=[
-        AssetKey(["reports", "process_map_edges"]),
-        AssetKey(["reports", "process_map_nodes"]),
-        AssetKey(["mining", "process_model"]),
-    ],
+    deps=[ANALYTICS_FILE],
     group_name="outputs",
-    pool=WRITER_POOL,
     kinds={"graphviz", "svg"},
     description="Process maps (frequency and performance views of the directly-follows graph, "
     "busy maps filtered, the slowest transitions in red) and the discovered BPMN model, as SVG "
@@ -47,7 +64,7 @@ def _image(png: bytes, title: str) -> str:
 def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     folder = default_output_dir(Path(warehouse.path))
     metadata = {}
-    with warehouse.connection() as con:
+    with published(warehouse) as con:
         for view in VIEWS:
             drawn = process_map(con, view)
             files = render(drawn.dot, folder / f"process_map_{view}")
@@ -60,7 +77,11 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
                 metadata["slowest_transitions"] = MetadataValue.md(
                     "\n".join(f"- {a} → {b}: median {h:,.1f} h" for a, b, h in drawn.slowest)
                 )
+    # The model discovered in this run reaches the output folder with the file it belongs to.
+    discovered = staging_dir(Path(warehouse.path)) / "process_model.bpmn"
     bpmn = folder / "process_model.bpmn"
+    if discovered.exists():
+        replace_file(bpmn, lambda partial: shutil.copyfile(discovered, partial))
     if bpmn.exists():
         files = render_bpmn(bpmn, folder / "process_model")
         metadata["process_model"] = MetadataValue.md(
@@ -72,25 +93,8 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
 
 @asset(
     key=AssetKey(["html_report"]),
-    deps=[
-        PROCESS_MAPS,
-        AssetKey(["reports", "kpi_history"]),
-        *(
-            AssetKey(["reports", name])
-            for name in (
-                "kpi_summary",
-                "lead_funnel",
-                "bottlenecks",
-                "variants",
-                "compliance_violations",
-                "rep_performance",
-                "discount_analysis",
-                "root_causes",
-            )
-        ),
-    ],
+    deps=[PROCESS_MAPS, ANALYTICS_FILE],
     group_name="outputs",
-    pool=WRITER_POOL,
     kinds={"html"},
     description="The HTML report: one self-contained file (no network) with the KPIs and their "
     "trend, the process map, funnel, bottlenecks, variants, compliance, reps, discounts and root "
@@ -99,7 +103,7 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
 def html_report(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     folder = default_output_dir(Path(warehouse.path))
     svg = folder / "process_map_performance.svg"
-    with warehouse.connection() as con:
+    with published(warehouse) as con:
         path = write_report(con, folder / "report.html", svg.read_text() if svg.exists() else "")
     context.log.info(f"HTML report: {path}")
     return MaterializeResult(
@@ -119,9 +123,8 @@ def export_formats() -> tuple[str, ...]:
 
 @asset(
     key=AssetKey(["event_log_exports"]),
-    deps=[AssetKey(["core", "event_log"]), AssetKey(["core", "cases"])],
+    deps=[ANALYTICS_FILE],
     group_name="outputs",
-    pool=WRITER_POOL,
     kinds={"csv", "parquet"},
     description="The event log exported for other tools (L2C_EXPORT_FORMATS, default csv,parquet; "
     "also xes and ocel for OCEL 2.0 JSON), in the output folder. CSV cells that a spreadsheet "
@@ -132,7 +135,7 @@ def event_log_exports(
 ) -> MaterializeResult:
     formats = export_formats()
     folder = default_output_dir(Path(warehouse.path))
-    with warehouse.connection() as con:
+    with published(warehouse) as con:
         files = export_event_log(con, folder, formats)
     for fmt, path in files.items():
         context.log.info(f"{fmt}: {path} ({path.stat().st_size:,} bytes)")

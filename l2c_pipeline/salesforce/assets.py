@@ -13,10 +13,14 @@ from dagster import (
 
 from ..resources import SalesforceResource, WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
-from ..warehouse.source import WarehouseHoldsAnotherOrg, claim_for_org
+from ..warehouse.source import WarehouseHoldsAnotherSource, claim_for_org
 from .catalogue import ObjectSpec
-from .client import ApiLimitExceeded, ExtractionError
+from .client import ApiLimitExceeded, AuthenticationFailed, ConnectionFailed, ExtractionError
+from .settings import SettingsError, sync_options
 from .sync import SyncResult, sync_object
+
+# Failures no retry of the step can mend: a wrong setting, a refused login, the API limit.
+_FINAL = (SettingsError, AuthenticationFailed, ConnectionFailed, ApiLimitExceeded)
 
 
 def _metadata(result: SyncResult, client, preview: str) -> dict:
@@ -40,6 +44,11 @@ def _metadata(result: SyncResult, client, preview: str) -> dict:
         "duration_seconds": MetadataValue.float(round(result.seconds, 2)),
         "fields": MetadataValue.int(len(result.fields)),
     }
+    if result.reconciled is not None:
+        found = result.reconciled
+        metadata["reconciled_months"] = MetadataValue.int(found.months_compared)
+        metadata["reconciled_months_reread"] = ", ".join(found.months_reread) or "none"
+        metadata["reconciled_records_recovered"] = MetadataValue.int(found.recovered)
     if result.warnings:
         metadata["warnings"] = MetadataValue.md("\n".join(f"- {w}" for w in result.warnings))
     if preview:
@@ -48,6 +57,15 @@ def _metadata(result: SyncResult, client, preview: str) -> dict:
 
 
 ORG_KEY = AssetKey(["meta", "source"])
+
+
+def _connect(context: AssetExecutionContext, salesforce: SalesforceResource):
+    """The run's one Salesforce connection (logged in by the first asset that asks); a wrong
+    setting or a refused login fails the step with one line."""
+    try:
+        return salesforce.client(on_retry=context.log.warning)
+    except (SettingsError, ExtractionError) as error:
+        raise Failure(description=str(error), allow_retries=False) from None
 
 
 def _claim_org(
@@ -69,7 +87,7 @@ def _claim_org(
             },
             run_id=context.run.run_id,
         )
-    except (WarehouseHoldsAnotherOrg, ApiLimitExceeded) as error:
+    except (WarehouseHoldsAnotherSource, *_FINAL) as error:
         raise Failure(description=str(error), allow_retries=False) from None
     except ExtractionError as error:
         raise Failure(description=f"Organization: {error}") from None
@@ -83,14 +101,20 @@ def _claim_org(
     group_name="salesforce_raw",
     pool=WRITER_POOL,
     kinds={"salesforce", "duckdb"},
-    description="Which Salesforce org this warehouse holds (meta.source). Checks, before any "
-    "record is synced, that the connection reaches the org the warehouse was first loaded from: "
-    "another org stops the run, so two orgs' records never mix. One API call.",
+    description="The run's pre-flight and which Salesforce org this warehouse holds "
+    "(meta.source). Before any record is synced it checks the settings, logs in once and reads "
+    "the org: a wrong setting, an unreachable host or a refused login stops the run here in one "
+    "line, and another org than the one the warehouse was first loaded from stops it too, so "
+    "two orgs' records never mix. One API call.",
 )
 def salesforce_org(
     context: AssetExecutionContext, salesforce: SalesforceResource, warehouse: WarehouseResource
 ) -> MaterializeResult:
-    client = salesforce.client(on_retry=context.log.warning)
+    try:
+        sync_options()  # a wrong sync setting stops the run here, not once per object
+    except SettingsError as error:
+        raise Failure(description=str(error), allow_retries=False) from None
+    client = _connect(context, salesforce)
     with warehouse.connection() as con:
         org = _claim_org(context, client, salesforce, warehouse, con)
     return MaterializeResult(
@@ -117,15 +141,20 @@ def raw_object_asset(spec: ObjectSpec) -> AssetsDefinition:
     def _raw(
         context: AssetExecutionContext, salesforce: SalesforceResource, warehouse: WarehouseResource
     ) -> MaterializeResult:
-        client = salesforce.client(on_retry=context.log.warning)
+        client = _connect(context, salesforce)
         with warehouse.connection() as con:
             # Checked here too: an object materialized on its own must not mix orgs either.
             _claim_org(context, client, salesforce, warehouse, con)
             try:
                 result = sync_object(
-                    client, con, spec, run_id=context.run.run_id, progress=context.log.info
+                    client,
+                    con,
+                    spec,
+                    run_id=context.run.run_id,
+                    progress=context.log.info,
+                    **sync_options(),
                 )
-            except ApiLimitExceeded as error:
+            except _FINAL as error:
                 raise Failure(description=str(error), allow_retries=False) from None
             except ExtractionError as error:
                 raise Failure(description=f"{spec.name}: {error}") from None

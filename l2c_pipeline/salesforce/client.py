@@ -5,6 +5,11 @@ PinnedCASession. Every call is retried with exponential backoff on 5xx answers, 
 dropped connections; an expired session triggers one new login (when the settings allow a
 login); REQUEST_LIMIT_EXCEEDED stops with ApiLimitExceeded. API usage is read from the
 Sforce-Limit-Info header of every answer.
+
+Until the org has answered once, a refused connection, an unknown host or a TLS failure is not
+retried: it is a wrong setting, said at once in one line naming the variable. A refused login or
+the API limit stops the connection for good: later calls fail without reaching Salesforce, so a
+wrong password is tried once per run (Salesforce locks a user after a few failed logins).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from simple_salesforce import Salesforce
@@ -30,7 +36,7 @@ from simple_salesforce.exceptions import (
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from .http import PinnedCASession
-from .settings import SalesforceSettings
+from .settings import SalesforceSettings, SettingsError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,7 +44,19 @@ TOKEN_ONLY_EXPIRED = (
     "the Salesforce session expired and only SF_ACCESS_TOKEN is configured; set SF_CLIENT_ID and "
     "SF_CLIENT_SECRET (or a password or JWT login) so the pipeline can log in again"
 )
+TOKEN_REFUSED = (
+    "Salesforce refused SF_ACCESS_TOKEN (INVALID_SESSION_ID): the token is wrong or has expired; "
+    "get a new one, or set SF_CLIENT_ID and SF_CLIENT_SECRET (or a password or JWT login) so the "
+    "pipeline logs in itself"
+)
+# Connecting takes a well-configured host well under a second; a wrong address is told fast.
+CONNECT_TIMEOUT_SECONDS = 15.0
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+_LOGIN_VARIABLES = {
+    "client_credentials": "SF_CLIENT_ID and SF_CLIENT_SECRET",
+    "password": "SF_USERNAME, SF_PASSWORD, SF_SECURITY_TOKEN, SF_CLIENT_ID and SF_CLIENT_SECRET",
+    "jwt": "SF_CLIENT_ID, SF_USERNAME and SF_JWT_PRIVATE_KEY_FILE",
+}
 _SESSION_ORG = re.compile(r"^(00D[0-9A-Za-z]{12})!")
 
 
@@ -52,6 +70,10 @@ class ApiLimitExceeded(ExtractionError):
 
 class AuthenticationFailed(ExtractionError):
     pass
+
+
+class ConnectionFailed(ExtractionError):
+    """No answer from Salesforce: the host, the port, TLS or the network."""
 
 
 class BulkNotSupported(ExtractionError):
@@ -71,6 +93,49 @@ def _is_transient(error: BaseException) -> bool:
     return isinstance(error, SalesforceGeneralError) and error.status >= 500
 
 
+def describe_connection_error(error: requests.RequestException, url: str) -> str:
+    """Why a request got no answer, in words a person can act on."""
+    text = str(error)
+    host = urlsplit(url).netloc or url
+    if isinstance(error, requests.exceptions.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            if "match" in text.lower() and "hostname" in text.lower():
+                cause = "its TLS certificate is for another host name"
+            else:
+                cause = (
+                    "its TLS certificate is not trusted (SF_CA_BUNDLE names the CA bundle to "
+                    "trust, e.g. for a proxy that inspects TLS)"
+                )
+        elif "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+            cause = "it does not speak TLS on that port"
+        else:
+            cause = "the TLS handshake failed"
+    elif isinstance(error, requests.exceptions.ConnectTimeout):
+        cause = "no connection within the connect timeout (a wrong address or a firewall)"
+    elif isinstance(error, requests.exceptions.Timeout):
+        cause = "no answer within SF_TIMEOUT_SECONDS"
+    elif "Connection refused" in text:
+        cause = "connection refused (nothing listens on that port)"
+    elif any(
+        marker in text
+        for marker in (
+            "Name or service not known",
+            "NameResolutionError",
+            "nodename nor servname",
+            "Temporary failure in name resolution",
+            "getaddrinfo failed",
+        )
+    ):
+        cause = "the host name does not resolve"
+    elif "Network is unreachable" in text:
+        cause = "the network is unreachable"
+    elif isinstance(error, requests.exceptions.ChunkedEncodingError) or "reset" in text.lower():
+        cause = "the connection dropped during the answer"
+    else:
+        cause = type(error).__name__
+    return f"cannot reach Salesforce at {host}: {cause}"
+
+
 def _error_code(error: SalesforceError) -> str:
     content = getattr(error, "content", None)
     if isinstance(content, list) and content and isinstance(content[0], dict):
@@ -83,23 +148,37 @@ class SalesforceClient:
         self, settings: SalesforceSettings, *, on_retry: Callable[[str], None] | None = None
     ) -> None:
         self.settings = settings
-        self.session = PinnedCASession(settings.ca_bundle, timeout=settings.timeout_seconds)
-        self.session.hooks["response"].append(self._count_call)
+        self.session = PinnedCASession(
+            settings.ca_bundle,
+            timeout=settings.timeout_seconds,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            on_send=self._count_call,
+        )
+        self.session.hooks["response"].append(self._read_usage)
         self.api_calls = 0
         self.api_used: int | None = None
         self.api_max: int | None = None
         self.relogins = 0
+        self.login_attempts = 0
         self._organization: dict | None = None
-        self._on_retry = on_retry or (lambda message: log.warning(message))
+        self._answered = False  # has Salesforce answered at all (any HTTP answer)?
+        self._accepted = False  # has the data API accepted this session once?
+        # A refused login or the API limit: later calls raise it again without calling.
+        self._stopped: ExtractionError | None = None
+        self.on_retry = on_retry or (lambda message: log.warning(message))
         if settings.auth_mode() == "token":
             self._connect(settings.access_token, settings.instance_url)
         else:
             self._login()
 
     # ---------------------------------------------------------------- connection
-    def _count_call(self, response: requests.Response, *args, **kwargs) -> None:
-        if "/services/data" in response.url:
+    def _count_call(self, url: str) -> None:
+        # Counted when sent: a call that times out may still have counted against the org.
+        if "/services/data" in url:
             self.api_calls += 1
+
+    def _read_usage(self, response: requests.Response, *args, **kwargs) -> None:
+        self._answered = True
         match = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
         if match:
             self.api_used, self.api_max = int(match[1]), int(match[2])
@@ -134,11 +213,15 @@ class SalesforceClient:
         else:
             raise AuthenticationFailed(TOKEN_ONLY_EXPIRED)
         url = f"{settings.login_url}/services/oauth2/token"
+        self.login_attempts += 1
         try:
             response = self._retrying(lambda: self.session.post(url, data=data))
         except requests.RequestException as error:
-            raise AuthenticationFailed(
-                f"cannot reach the Salesforce login at {url}: {type(error).__name__}"
+            variable = "SF_DOMAIN" if settings.domain else "SF_INSTANCE_URL (or SF_DOMAIN)"
+            raise self._stop(
+                ConnectionFailed(
+                    f"{describe_connection_error(error, url)} for the login; check {variable}"
+                )
             ) from None
         if response.status_code != 200:
             try:
@@ -146,8 +229,11 @@ class SalesforceClient:
                 reason = f"{body.get('error')}: {body.get('error_description')}"
             except ValueError:
                 reason = f"HTTP {response.status_code}"
-            raise AuthenticationFailed(
-                f"Salesforce refused the {mode} login at {url} ({reason}); check the SF_* settings"
+            raise self._stop(
+                AuthenticationFailed(
+                    f"Salesforce refused the {mode} login at {url} ({reason}); check "
+                    f"{_LOGIN_VARIABLES[mode]}. No other login is tried in this run"
+                )
             ) from None
         answer = response.json()
         self._connect(answer["access_token"], answer["instance_url"])
@@ -156,8 +242,14 @@ class SalesforceClient:
         import jwt  # PyJWT, with cryptography for RS256
 
         settings = self.settings
-        with open(settings.jwt_private_key_file, encoding="utf-8") as handle:
-            key = handle.read()
+        try:
+            with open(settings.jwt_private_key_file, encoding="utf-8") as handle:
+                key = handle.read()
+        except OSError as error:
+            raise SettingsError(
+                f"SF_JWT_PRIVATE_KEY_FILE points at {settings.jwt_private_key_file}, which cannot "
+                f"be read ({error.strerror})"
+            ) from None
         audience = settings.login_url
         claims = {
             "iss": settings.client_id,
@@ -167,10 +259,21 @@ class SalesforceClient:
         }
         return jwt.encode(claims, key, algorithm="RS256")
 
+    def _stop(self, error: ExtractionError) -> ExtractionError:
+        self._stopped = error
+        return error
+
+    def _should_retry(self, error: BaseException) -> bool:
+        if isinstance(error, requests.exceptions.SSLError):
+            return False  # a certificate does not fix itself between two tries
+        if not self._answered and isinstance(error, requests.ConnectionError):
+            return False  # never answered: a wrong address, said at once
+        return _is_transient(error)
+
     def _retrying(self, call: Callable[[], T]) -> T:
         def before_sleep(state) -> None:
             error = state.outcome.exception()
-            self._on_retry(
+            self.on_retry(
                 f"Salesforce call failed ({type(error).__name__}: {str(error)[:160]}); retry "
                 f"{state.attempt_number} of {self.settings.max_retries - 1} after "
                 f"{state.next_action.sleep:.1f}s"
@@ -179,7 +282,7 @@ class SalesforceClient:
         retrying = Retrying(
             stop=stop_after_attempt(max(1, self.settings.max_retries)),
             wait=wait_exponential_jitter(multiplier=0.5, max=20),
-            retry=retry_if_exception(_is_transient),
+            retry=retry_if_exception(self._should_retry),
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -187,18 +290,43 @@ class SalesforceClient:
 
     def call(self, make_call: Callable[[Salesforce], T]) -> T:
         """Run one API call with retries, one re-login on an expired session, limit detection."""
+        if self._stopped is not None:
+            raise type(self._stopped)(str(self._stopped))
         relogged = False
         while True:
             try:
-                return self._retrying(lambda: make_call(self.sf))
+                answer = self._retrying(lambda: make_call(self.sf))
+                self._accepted = True
+                return answer
+            except requests.JSONDecodeError:
+                raise ConnectionFailed(
+                    f"{self.instance_url} does not answer as a Salesforce org (its answer is not "
+                    "JSON); check SF_INSTANCE_URL"
+                ) from None
+            except requests.RequestException as error:
+                url = getattr(error.request, "url", None) or self.instance_url
+                if not self._accepted:
+                    raise ConnectionFailed(
+                        f"{describe_connection_error(error, url)}; check SF_INSTANCE_URL"
+                    ) from None
+                raise ConnectionFailed(
+                    f"{describe_connection_error(error, url)} (after "
+                    f"{self.settings.max_retries} tries; SF_MAX_RETRIES, SF_TIMEOUT_SECONDS)"
+                ) from None
             except SalesforceExpiredSession:
                 if not self.settings.can_log_in():
-                    raise AuthenticationFailed(TOKEN_ONLY_EXPIRED) from None
-                if relogged:
-                    raise AuthenticationFailed(
-                        "Salesforce expired the session again right after a new login"
+                    raise self._stop(
+                        AuthenticationFailed(
+                            TOKEN_REFUSED if not self._accepted else TOKEN_ONLY_EXPIRED
+                        )
                     ) from None
-                self._on_retry("Salesforce session expired; logging in again")
+                if relogged:
+                    raise self._stop(
+                        AuthenticationFailed(
+                            "Salesforce expired the session again right after a new login"
+                        )
+                    ) from None
+                self.on_retry("Salesforce session expired; logging in again")
                 self._login()
                 self.relogins += 1
                 relogged = True
@@ -209,9 +337,12 @@ class SalesforceClient:
                         if self.api_max
                         else "the daily budget is used up"
                     )
-                    raise ApiLimitExceeded(
-                        f"Salesforce API request limit reached (DailyApiRequests: {usage}); rows read so far are "
-                        "stored and the next run resumes from the stored watermark"
+                    raise self._stop(
+                        ApiLimitExceeded(
+                            f"Salesforce API request limit reached (DailyApiRequests: {usage}); "
+                            "rows read so far are stored and the next run resumes from the stored "
+                            "watermark"
+                        )
                     ) from None
                 raise
 
@@ -232,6 +363,15 @@ class SalesforceClient:
                     "is_sandbox": record.get("IsSandbox"),
                 }
             except (SalesforceError, IndexError, KeyError) as error:
+                code = _error_code(error) if isinstance(error, SalesforceError) else "no record"
+                if code in ("", "NOT_FOUND"):
+                    # No Salesforce error body, or no such API version: not an org's answer.
+                    status = getattr(error, "status", "?")
+                    raise ConnectionFailed(
+                        f"{self.instance_url} does not answer as a Salesforce org with REST API "
+                        f"v{self.settings.api_version} (HTTP {status}); check SF_INSTANCE_URL "
+                        "and SF_API_VERSION"
+                    ) from None
                 prefix = _SESSION_ORG.match(self.sf.session_id or "")
                 if not prefix:
                     raise ExtractionError(
@@ -247,6 +387,12 @@ class SalesforceClient:
             return self.call(lambda sf: sf.restful(f"sobjects/{object_name}/describe"))
         except SalesforceResourceNotFound:
             return None
+
+    def aggregate(self, soql: str) -> list[dict]:
+        """An aggregate query's rows (AggregateResult: unnamed values as expr0, expr1, ...);
+        deleted records are not counted."""
+        answer = self.call(lambda sf: sf.query(soql, include_deleted=False))
+        return [{k: v for k, v in r.items() if k != "attributes"} for r in answer["records"]]
 
     def count(self, soql: str, *, include_deleted: bool = True) -> int:
         return self.call(lambda sf: sf.query(soql, include_deleted=include_deleted))["totalSize"]
@@ -326,6 +472,7 @@ __all__ = [
     "ExtractionError",
     "ApiLimitExceeded",
     "AuthenticationFailed",
+    "ConnectionFailed",
     "BulkNotSupported",
     "QueryLocatorExpired",
     "SalesforceOperationError",

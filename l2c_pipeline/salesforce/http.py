@@ -12,6 +12,8 @@ from pathlib import Path
 
 import requests
 
+from .settings import SettingsError
+
 
 class PinnedCASession(requests.Session):
     """A requests session whose TLS trust is exactly `ca_bundle` (or the system default), with a
@@ -19,19 +21,35 @@ class PinnedCASession(requests.Session):
     hang a sync forever)."""
 
     def __init__(
-        self, ca_bundle: str | Path | None = None, *, timeout: float | None = None
+        self,
+        ca_bundle: str | Path | None = None,
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        on_send=None,
     ) -> None:
         super().__init__()
         self.default_timeout = timeout
+        # A host that answers does so in seconds: waiting the whole read timeout for a
+        # connection only delays telling the user that the URL is wrong.
+        self.connect_timeout = connect_timeout
+        # Called with the URL before every request is sent, so calls that time out are counted.
+        self.on_send = on_send
         if ca_bundle is not None:
             path = Path(ca_bundle)
             if not path.is_file():
-                raise FileNotFoundError(f"SF_CA_BUNDLE points at {path}, which is not a file")
+                raise SettingsError(f"SF_CA_BUNDLE points at {path}, which is not a file")
             self.verify = str(path)
 
     def request(self, method, url, *args, **kwargs):
         if kwargs.get("timeout") is None and self.default_timeout is not None:
-            kwargs["timeout"] = self.default_timeout
+            kwargs["timeout"] = (
+                (min(self.connect_timeout, self.default_timeout), self.default_timeout)
+                if self.connect_timeout
+                else self.default_timeout
+            )
+        if self.on_send is not None:
+            self.on_send(url)
         return super().request(method, url, *args, **kwargs)
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):

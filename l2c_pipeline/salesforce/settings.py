@@ -117,3 +117,33 @@ class SalesforceSettings:
             value = getattr(self, f.name)
             shown[f.name] = ("set" if value else None) if f.name in SECRET_FIELDS else value
         return shown
+
+
+def _number(environ, variable: str, default: float, what: str) -> float:
+    raw = environ.get(variable, "")
+    if raw in ("",):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(f"{variable} must be {what} (0 or more), got {raw!r}")
+    return value
+
+
+def sync_options(environ: dict[str, str] | None = None) -> dict:
+    """The sync's own settings: the overlap re-read behind each watermark, and how often (and
+    whether now) the record counts are reconciled with the org."""
+    environ = os.environ if environ is None else environ
+    overlap = _number(environ, "L2C_SYNC_OVERLAP_MINUTES", 10.0, "a number of minutes")
+    every = environ.get("L2C_RECONCILE_EVERY_DAYS", "")
+    if every.strip().lower() == "never":
+        every_days = None
+    else:
+        every_days = _number(environ, "L2C_RECONCILE_EVERY_DAYS", 7.0, "a number of days or never")
+    return {
+        "overlap_seconds": int(overlap * 60),
+        "reconcile_every_days": every_days,
+        "reconcile_now": environ.get("L2C_RECONCILE_NOW", "") not in ("", "0", "false"),
+    }

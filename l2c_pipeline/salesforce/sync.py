@@ -1,8 +1,12 @@
 """Incremental extraction of one Salesforce object into raw.<object>, by the extraction rules (README).
 
 - Cursor: SystemModstamp, else LastModifiedDate, else CreatedDate (field history has only that).
-- Each run re-reads an overlap window behind the watermark and upserts by Id, so late commits
-  and timestamp ties are caught and re-reading is harmless; pages are ordered by cursor, Id.
+- Each run re-reads an overlap window behind the watermark (L2C_SYNC_OVERLAP_MINUTES) and
+  upserts by Id, so late commits and timestamp ties are caught and re-reading is harmless; a
+  re-read row that did not change is not counted as updated. Pages are ordered by cursor, Id.
+- Reconciliation (every L2C_RECONCILE_EVERY_DAYS, or on demand) compares the org's record
+  counts per month of CreatedDate with the warehouse's and re-reads the months the warehouse
+  is short of: records committed later than any overlap are found and stored.
 - queryAll: deleted records arrive with IsDeleted = true and stay, flagged. Rows are never
   deleted from raw, so history the org purges stays in the warehouse.
 - Fields come from describe (only those that exist); a field or object the org lacks is a
@@ -25,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pandas as pd
-from simple_salesforce.exceptions import SalesforceMalformedRequest
+from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedRequest
 
 from ..warehouse.duckdb_warehouse import (
     CHANGES_TABLE,
@@ -46,6 +50,7 @@ from .client import (
 )
 
 DEFAULT_OVERLAP_SECONDS = 600
+DEFAULT_RECONCILE_EVERY_DAYS = 7.0
 DEFAULT_BULK_THRESHOLD = 50_000
 # Describe results are reused for a week; a configured field the cache lacks, or a query that
 # names a field the org no longer has, triggers a fresh describe at once.
@@ -69,6 +74,18 @@ class SyncResult:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)
+    reconciled: Reconciliation | None = None
+
+
+@dataclass
+class Reconciliation:
+    """What one reconciliation of an object found: months compared and re-read, records the
+    warehouse lacked."""
+
+    months_compared: int = 0
+    months_reread: list[str] = field(default_factory=list)
+    recovered: int = 0
+    api_calls: int = 0
 
 
 def _soql_datetime(moment: datetime) -> str:
@@ -250,8 +267,11 @@ class _Writer:
                 if has_deleted
                 else "0"
             )
+            # A row re-read in the overlap with every value as stored is not an update.
+            differs = " OR ".join(f"p.{quote(c)} IS DISTINCT FROM r.{quote(c)}" for c in columns)
             inserted, updated, deleted, newest = con.execute(
-                f"SELECT count(*) FILTER (WHERE r.Id IS NULL), count(*) FILTER (WHERE r.Id IS NOT NULL), "
+                f"SELECT count(*) FILTER (WHERE r.Id IS NULL), "
+                f"count(*) FILTER (WHERE r.Id IS NOT NULL AND ({differs})), "
                 f"{deleted_sql}, max(p.{quote(cursor)}) "
                 f"FROM l2c_page p LEFT JOIN {self.table} r ON r.Id = p.Id"
             ).fetchone()
@@ -309,9 +329,13 @@ def sync_object(
     overlap_seconds: int = DEFAULT_OVERLAP_SECONDS,
     bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
     describe_max_age_hours: float = DEFAULT_DESCRIBE_MAX_AGE_HOURS,
+    reconcile_every_days: float | None = DEFAULT_RECONCILE_EVERY_DAYS,
+    reconcile_now: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> SyncResult:
-    """Bring raw.<object> up to date with the org. Raises ApiLimitExceeded after storing what it read."""
+    """Bring raw.<object> up to date with the org, and reconcile it when it is due
+    (`reconcile_every_days` since the last time, None: never unless `reconcile_now`). Raises
+    ApiLimitExceeded after storing what it read."""
     say = progress or (lambda message: None)
     started, calls_before = time.monotonic(), client.api_calls
     started_at = datetime.now(UTC).replace(tzinfo=None)
@@ -321,6 +345,8 @@ def sync_object(
         "overlap_seconds": overlap_seconds,
         "bulk_threshold": bulk_threshold,
         "describe_max_age_hours": describe_max_age_hours,
+        "reconcile_every_days": reconcile_every_days,
+        "reconcile_now": reconcile_now,
     }
     try:
         _sync(client, con, spec, result, options, say)
@@ -469,6 +495,7 @@ def _sync_fields(
                 writer.write(_bulk_frame(page, fields), move_watermark=False)
                 report()
             writer.finish_bulk()
+            _reconcile_when_due(client, con, spec, result, fields, writer, options, say)
             return
         except BulkNotSupported as error:
             result.warnings.append(f"{error}; read by REST instead")
@@ -493,6 +520,100 @@ def _sync_fields(
     if result.rows_read == 0:
         with transaction(con):
             writer._save_watermark(None, 0)
+    _reconcile_when_due(client, con, spec, result, fields, writer, options, say)
+
+
+def _reconcile_when_due(client, con, spec, result, fields, writer, options, say) -> None:
+    if _reconciliation_due(con, spec.name, result, options):
+        result.reconciled = _reconcile(client, con, spec, result, fields, writer, say)
+
+
+def _reconciliation_due(con, name: str, result: SyncResult, options: dict) -> bool:
+    if result.watermark_before is None:
+        # A first, full read: it is the reconciliation's starting point.
+        _save_reconciliation(con, name, Reconciliation())
+        return False
+    if options["reconcile_now"]:
+        return True
+    every = options["reconcile_every_days"]
+    if every is None:
+        return False
+    row = con.execute(
+        "SELECT reconciled_at FROM meta.reconcile_state WHERE object_name = ?", [name]
+    ).fetchone()
+    if row is None:
+        return True
+    return row[0] <= datetime.now(UTC).replace(tzinfo=None) - timedelta(days=every)
+
+
+def _save_reconciliation(con, name: str, found: Reconciliation) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO meta.reconcile_state VALUES (?, now()::TIMESTAMP, ?, ?, ?)",
+        [name, found.months_compared, len(found.months_reread), found.recovered],
+    )
+
+
+def _reconcile(client, con, spec, result: SyncResult, fields, writer, say) -> Reconciliation | None:
+    """Compare the org's records per month of CreatedDate with the warehouse's and re-read the
+    months where the warehouse has fewer: what arrived later than the overlap. One aggregate
+    query per object, plus one query per month re-read."""
+    found, calls_before = Reconciliation(), client.api_calls
+    if "CreatedDate" not in result.fields:
+        result.warnings.append(f"reconciliation: {spec.name} has no CreatedDate; not reconciled")
+        return None
+    where = f" WHERE ({spec.where})" if spec.where else ""
+    month = "CALENDAR_YEAR(CreatedDate), CALENDAR_MONTH(CreatedDate)"
+    try:
+        rows = client.aggregate(
+            f"SELECT {month}, COUNT(Id) FROM {spec.name}{where} GROUP BY {month}"
+        )
+    except SalesforceError as error:
+        # Some objects take no aggregate query; an incremental sync has still happened.
+        code = _error_code(error) or type(error).__name__
+        result.warnings.append(
+            f"reconciliation: Salesforce refused the count of {spec.name} ({code})"
+        )
+        return None
+    in_org = {(int(r["expr0"]), int(r["expr1"])): int(r["expr2"]) for r in rows}
+    alive = "WHERE NOT coalesce(IsDeleted, false)" if "IsDeleted" in result.fields else ""
+    stored = dict(
+        ((int(y), int(m)), int(n))
+        for y, m, n in con.execute(
+            f"SELECT year(CreatedDate), month(CreatedDate), count(*) FROM raw.{quote(spec.name)} "
+            f"{alive} GROUP BY 1, 2"
+        ).fetchall()
+    )
+    found.months_compared = len(in_org)
+    short = sorted(key for key, count in in_org.items() if count > stored.get(key, 0))
+    inserted_before = result.inserted
+    for year, month_number in short:
+        start = datetime(year, month_number, 1)
+        end = datetime(year + month_number // 12, month_number % 12 + 1, 1)
+        condition = (
+            f"CreatedDate >= {_soql_datetime(start)} AND CreatedDate < {_soql_datetime(end)}"
+        )
+        soql = (
+            f"SELECT {', '.join(fields)} FROM {spec.name} WHERE "
+            + (f"({spec.where}) AND " if spec.where else "")
+            + f"{condition} ORDER BY {result.cursor_field}, Id"
+        )
+        say(
+            f"{spec.name}: the org has more records created in {year}-{month_number:02d}; re-reading them"
+        )
+        for records, _ in client.query_pages(soql):
+            # The watermark stays: these records are older than it.
+            writer.write(_rest_frame(records, fields), move_watermark=False)
+        found.months_reread.append(f"{year}-{month_number:02d}")
+    found.recovered = result.inserted - inserted_before
+    found.api_calls = client.api_calls - calls_before
+    if found.recovered:
+        result.warnings.append(
+            f"reconciliation: {found.recovered:,} {spec.name} record(s) committed later than the "
+            f"sync overlap were found and stored (months {', '.join(found.months_reread)}); "
+            "a longer L2C_SYNC_OVERLAP_MINUTES would catch them sooner"
+        )
+    _save_reconciliation(con, spec.name, found)
+    return found
 
 
 def _log(

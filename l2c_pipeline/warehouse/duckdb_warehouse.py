@@ -1,6 +1,7 @@
 """The pipeline's DuckDB file: schemas, the sync-state and sync-log tables, and raw upserts.
 
-One writer at a time (the Dagster pool `duckdb_writer`); every change a sync makes to a raw
+One run at a time (run_lock.py) and one writer at a time (the Dagster pool `duckdb_writer`);
+a writer that finds the file locked by some other process waits a bounded time. Every change a sync makes to a raw
 table and its watermark is one transaction, so a killed process leaves the file as it was
 after the last committed page.
 """
@@ -8,7 +9,8 @@ after the last committed page.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,6 +68,11 @@ _META_DDL = (
         object_name VARCHAR PRIMARY KEY, fields VARCHAR NOT NULL, fetched_at TIMESTAMP NOT NULL
     )""",
     "COMMENT ON TABLE meta.describe_cache IS 'Field names and types per object from the last describe call (JSON), reused for a while to save API calls.'",
+    """CREATE TABLE IF NOT EXISTS meta.reconcile_state (
+        object_name VARCHAR PRIMARY KEY, reconciled_at TIMESTAMP NOT NULL,
+        months_compared BIGINT, months_reread BIGINT, records_recovered BIGINT
+    )""",
+    "COMMENT ON TABLE meta.reconcile_state IS 'Per Salesforce object: when its record counts per month were last compared with the org, and what that found and re-read.'",
     """CREATE TABLE IF NOT EXISTS meta.source (
         key VARCHAR PRIMARY KEY, value VARCHAR
     )""",
@@ -93,11 +100,60 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
+DEFAULT_LOCK_WAIT_SECONDS = 120.0
+
+
+class WarehouseBusy(Exception):
+    """Another process holds the warehouse file's lock longer than a writer waits."""
+
+
+def lock_wait_seconds() -> float:
+    configured = os.environ.get("L2C_LOCK_WAIT_SECONDS", "")
+    try:
+        seconds = float(configured) if configured else DEFAULT_LOCK_WAIT_SECONDS
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ValueError(
+            f"L2C_LOCK_WAIT_SECONDS must be a number of seconds (0 or more), got {configured!r}"
+        )
+    return seconds
+
+
+def _open_waiting(path: Path, say: Callable[[str], None]) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, waiting a bounded time while another process (a reader who opened the
+    warehouse itself instead of the analytics file) holds the file's lock."""
+    wait = lock_wait_seconds()
+    deadline, told = time.monotonic() + wait, False
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            holder = str(error).split("Conflicting lock is held in", 1)[-1].strip().rstrip(".")
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"the warehouse {path} is locked by another process ({holder}) and stayed "
+                    f"locked for {wait:g} s (L2C_LOCK_WAIT_SECONDS). Analysts and exports read "
+                    "the analytics file, never the warehouse: close that connection and run again"
+                ) from None
+            if not told:
+                say(
+                    f"the warehouse {path} is locked by another process ({holder}); waiting up "
+                    f"to {wait:g} s for it to let go"
+                )
+                told = True
+            time.sleep(0.5)
+
+
+def connect(
+    path: Path | str, *, on_wait: Callable[[str], None] = lambda message: None
+) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file for writing, creating schemas and meta tables."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = _open_waiting(path, on_wait)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # logs, not a terminal
     # Bounded memory for a nightly job on a shared machine; DuckDB spills to disk beyond it.

@@ -39,11 +39,40 @@ def replace_file(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def staging_dir(warehouse: Path) -> Path:
+    """Files a run makes for the output folder before the run has published (the BPMN model):
+    they reach the output folder only with the analytics file they belong to."""
+    warehouse = Path(warehouse)
+    return warehouse.with_name(f".{warehouse.stem}.staging")
+
+
 def default_output_dir(warehouse: Path) -> Path:
     """Where files for people go (process model, maps, report): L2C_OUTPUT_DIR, default
     'outputs' beside the warehouse."""
     configured = os.environ.get("L2C_OUTPUT_DIR")
     return Path(configured) if configured else Path(warehouse).with_name("outputs")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftover_staging(target: Path) -> list[Path]:
+    """Staging files of publishes that were killed part-way (their process is gone)."""
+    removed = []
+    for leftover in Path(target).parent.glob(f".{Path(target).name}.*.publishing*"):
+        pid = leftover.name.removeprefix(f".{Path(target).name}.").split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+            continue  # another process is publishing there right now
+        leftover.unlink(missing_ok=True)
+        removed.append(leftover)
+    return removed
 
 
 def publish_analytics(
@@ -55,8 +84,7 @@ def publish_analytics(
     target = Path(target).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{os.getpid()}.publishing")
-    for leftover in (staging, staging.with_name(staging.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+    remove_leftover_staging(target)
     tables = con.execute(
         "SELECT schema_name, table_name, comment FROM duckdb_tables() "
         f"WHERE database_name = current_database() AND schema_name IN ({', '.join('?' * len(schemas))}) "

@@ -13,8 +13,11 @@ from datetime import UTC, datetime
 from .duckdb_warehouse import transaction
 
 
-class WarehouseHoldsAnotherOrg(Exception):
-    """The warehouse was loaded from another org than the one this run reaches."""
+class WarehouseHoldsAnotherSource(Exception):
+    """The warehouse was loaded from another source (org or event-log file) than this run's."""
+
+
+RESET_HINT = "run `l2c reset` to empty it and load this source afresh"
 
 
 def held_source(con) -> dict[str, str]:
@@ -50,19 +53,27 @@ def claim_for_org(
     run_id: str | None = None,
 ) -> str | None:
     """Record that the warehouse holds org `org_id` (kind: salesforce or demo), or raise
-    WarehouseHoldsAnotherOrg when it holds another org's records. Ids compare on their first
+    WarehouseHoldsAnotherSource when it holds another org's records, or an event log loaded
+    from a file. Ids compare on their first
     15 characters (the case-sensitive id; the 18-character form only adds a suffix). Returns a
     warning for a warehouse that holds records but no org yet (written before the pipeline
     recorded one): it is taken to be this org's."""
     held = held_source(con)
     held_id = held.get("org_id")
     if held_id and held_id[:15] != org_id[:15]:
-        raise WarehouseHoldsAnotherOrg(
+        raise WarehouseHoldsAnotherSource(
             f"the warehouse {warehouse_path} holds the records of "
             f"{held.get('org_kind', 'salesforce')} org {_org_label(held.get('org_name'), held_id)}, but "
             f"this run reaches org {_org_label(org_name, org_id)}: syncing would mix two orgs' "
-            "records. Point L2C_WAREHOUSE (or L2C_HOME) at another file for this org, or delete "
-            f"{warehouse_path} to load this org afresh"
+            "records. Point L2C_WAREHOUSE (or L2C_HOME) at another file for this org, or "
+            f"{RESET_HINT}"
+        )
+    if not held_id and held.get("event_log_file"):
+        raise WarehouseHoldsAnotherSource(
+            f"the warehouse {warehouse_path} holds the event log loaded from the file "
+            f"{held['event_log_file']}, but this run reaches org {_org_label(org_name, org_id)}: "
+            "the two would mix in the KPI history. Point L2C_WAREHOUSE (or L2C_HOME) at another "
+            f"file for this org, or {RESET_HINT}"
         )
     warning = None
     if not held_id and _has_raw_rows(con):
@@ -90,6 +101,26 @@ def claim_for_org(
         for key in stale:
             con.execute("DELETE FROM meta.source WHERE key = ?", [key])
     return warning
+
+
+def check_file_source(con, warehouse_path: str, file: str) -> None:
+    """Raise WarehouseHoldsAnotherSource unless the warehouse is new or holds the event log of
+    this same file (a file refreshed in place is the same source)."""
+    held = held_source(con)
+    if held.get("org_id"):
+        raise WarehouseHoldsAnotherSource(
+            f"the warehouse {warehouse_path} holds the records of "
+            f"{held.get('org_kind', 'salesforce')} org "
+            f"{_org_label(held.get('org_name'), held['org_id'])}; loading the event-log file "
+            f"{file} would mix the two in the KPI history. Point L2C_WAREHOUSE (or L2C_HOME) at "
+            f"another file for the event-log file, or {RESET_HINT}"
+        )
+    if held.get("event_log_file") not in (None, file):
+        raise WarehouseHoldsAnotherSource(
+            f"the warehouse {warehouse_path} holds the event log loaded from "
+            f"{held['event_log_file']}, not {file}; the two would mix in the KPI history. Point "
+            f"L2C_WAREHOUSE (or L2C_HOME) at another file for this log, or {RESET_HINT}"
+        )
 
 
 def record_file_source(con, file: str) -> None:
