@@ -250,11 +250,11 @@ def _string(text: str, start: int) -> tuple[Token, int]:
             break
         if char == "\\":
             escaped = text[position + 1 : position + 2]
-            if escaped in _ESCAPES and escaped:
+            if escaped in _ESCAPES:
                 body.append("\\" + escaped)
                 position += 2
                 continue
-            if escaped in _LIKE_ESCAPES and escaped:
+            if escaped in _LIKE_ESCAPES:
                 like_escape = position if like_escape is None else like_escape
                 body.append("\\" + escaped)
                 position += 2
@@ -504,6 +504,8 @@ class _Parser:
         values: list[Value] = []
         while True:
             token = self.advance()
+            if token.kind == "end":
+                raise FilterError(opening.position, "this '(' is never closed")
             if token.kind == ")" and not values:
                 raise FilterError(token.position, f"{operator} needs at least one value")
             value = self.literal(token, f"in the {operator} list")
