@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 from datetime import UTC, date, datetime, timedelta
 
+import duckdb
 import pytest
 
 from l2c_pipeline.demo_org import soql as demo_soql
@@ -209,6 +210,29 @@ def test_the_demo_org_decodes_escapes_and_refuses_bad_ones(store):
         with pytest.raises(demo_soql.SoqlError) as caught:
             run_on_demo(store, "Account", bad)
         assert caught.value.code == "MALFORMED_QUERY"
+
+
+def test_the_demo_org_answers_includes_and_excludes_on_multipicklists():
+    con = duckdb.connect()
+    con.execute('CREATE TABLE "W" ("Id" VARCHAR, "Tags__c" VARCHAR)')
+    con.execute("""INSERT INTO "W" VALUES ('1', 'a;b;c'), ('2', 'a'), ('3', NULL), ('4', 'C;d')""")
+
+    def ids(condition: str) -> list[str]:
+        query = demo_soql.parse(f"SELECT Id FROM W WHERE {check_filter(condition, 'where')}")
+        compiled = demo_soql.compile_query(
+            query, "W", {"Id": "id", "Tags__c": "multipicklist"}, include_deleted=False
+        )
+        return [row[0] for row in con.execute(compiled.sql, compiled.params).fetchall()]
+
+    assert ids("Tags__c INCLUDES ('a;b', 'd')") == ["1", "4"]  # a and b, or d
+    assert ids("Tags__c excludes ('a')") == ["3", "4"]
+    with pytest.raises(demo_soql.SoqlError, match="only valid on multipicklist"):
+        demo_soql.compile_query(
+            demo_soql.parse("SELECT Id FROM W WHERE Tags__c INCLUDES ('a')"),
+            "W",
+            {"Id": "id", "Tags__c": "picklist"},
+            include_deleted=False,
+        )
 
 
 # ------------------------------------------------------------------ refused, at a character
