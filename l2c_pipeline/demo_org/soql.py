@@ -3,17 +3,18 @@
 Grammar: SELECT (COUNT() | item, ...) FROM Object [WHERE condition] [GROUP BY item, ...]
 [ORDER BY field [ASC|DESC] [NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n], where an item is a
 field or, in an aggregate query, COUNT / COUNT_DISTINCT / MIN / MAX / SUM / CALENDAR_YEAR /
-CALENDAR_MONTH of a field with an optional alias (unnamed ones answer as expr0, expr1, ...,
-as Salesforce's AggregateResult does; date functions count in UTC); conditions combine comparisons (= != <> < <= > >=),
-LIKE, IN / NOT IN with AND, OR, NOT and parentheses. Literals follow SOQL: datetimes and dates
-unquoted, strings in single quotes. Errors carry Salesforce's error codes and wording.
+CALENDAR_MONTH of a field with an optional alias (unnamed ones answer as expr0, expr1, ..., as
+Salesforce's AggregateResult does; date functions count in UTC). Conditions combine comparisons
+(= != <> < <= > >=), LIKE, IN / NOT IN, INCLUDES / EXCLUDES with AND, OR, NOT and parentheses.
+Literals follow SOQL: datetimes, dates and date literals (TODAY, LAST_N_DAYS:30, ...) unquoted,
+strings in single quotes with backslash escapes. Errors carry Salesforce's error codes and wording.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from .ids import is_valid_id
 
@@ -33,6 +34,7 @@ _TOKEN = re.compile(
       |(?P<string>'(?:[^'\\]|\\.)*')
       |(?P<op><=|>=|!=|<>|=|<|>)
       |(?P<punct>[(),])
+      |(?P<dateliteral>[A-Za-z_][A-Za-z0-9_]*:\d+)
       |(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
     """,
     re.VERBOSE,
@@ -60,6 +62,8 @@ _KEYWORDS = {
     "false",
     "count",
     "group",
+    "includes",
+    "excludes",
 }
 AGGREGATE_FUNCTIONS = (
     "count",
@@ -86,9 +90,35 @@ class Token:
 
 @dataclass(frozen=True)
 class Literal:
-    kind: str  # string, datetime, date, number, boolean, null
+    kind: str  # string, datetime, date, number, boolean, null, dateliteral (value: (name, n))
     value: object
     column: int
+    pattern: str | None = None  # a string as a LIKE pattern (ESCAPE '\\')
+    like_only: bool = False  # the string uses \_ or \%, escapes of LIKE patterns only
+
+
+# Date literals: a period (day, week, ...) this, last or next; n periods last, next or ago.
+_PERIODS = ("WEEK", "MONTH", "QUARTER", "YEAR", "FISCAL_QUARTER", "FISCAL_YEAR")
+_N_PERIODS = ("DAYS", "WEEKS", "MONTHS", "QUARTERS", "YEARS", "FISCAL_QUARTERS", "FISCAL_YEARS")
+DATE_LITERALS = frozenset(
+    {"YESTERDAY", "TODAY", "TOMORROW", "LAST_90_DAYS", "NEXT_90_DAYS"}
+    | {f"{which}_{period}" for which in ("THIS", "LAST", "NEXT") for period in _PERIODS}
+)
+DATE_LITERALS_N = frozenset(
+    {f"{which}_N_{periods}" for which in ("LAST", "NEXT") for periods in _N_PERIODS}
+    | {f"N_{periods}_AGO" for periods in _N_PERIODS}
+)
+# After a backslash, case-insensitive (\N is \n); \uXXXX, \_ and \% are handled apart.
+_STRING_ESCAPES = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+}
 
 
 @dataclass
@@ -304,6 +334,15 @@ class _Parser:
         if self.at_keyword("like"):
             self.next()
             return ("like", field, self.literal())
+        if self.at_keyword("includes", "excludes"):
+            excludes = self.next().keyword == "excludes"
+            self.expect_punct("(")
+            values = [self.literal()]
+            while self.peek() is not None and self.peek().text == ",":
+                self.next()
+                values.append(self.literal())
+            self.expect_punct(")")
+            return ("includes", field, excludes, values)
         negate = False
         if self.at_keyword("not"):
             self.next()
@@ -330,8 +369,14 @@ class _Parser:
     def literal(self) -> Literal:
         token = self.next()
         if token.kind == "string":
-            body = token.text[1:-1]
-            return Literal("string", re.sub(r"\\(.)", r"\1", body), token.column)
+            return _string_literal(token)
+        if token.kind == "dateliteral":
+            name, count = token.text.split(":")
+            if name.upper() not in DATE_LITERALS_N:
+                raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{token.text}'")
+            return Literal("dateliteral", (name.upper(), int(count)), token.column)
+        if token.kind == "name" and token.text.upper() in DATE_LITERALS:
+            return Literal("dateliteral", (token.text.upper(), None), token.column)
         if token.kind == "datetime":
             text = token.text.replace("Z", "+00:00")
             if re.search(r"[+-]\d{4}$", text):
@@ -347,6 +392,95 @@ class _Parser:
         if token.keyword == "null":
             return Literal("null", None, token.column)
         raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{token.text}'")
+
+
+def _string_literal(token: Token) -> Literal:
+    """A quoted string decoded (SOQL's backslash escapes), and as a DuckDB LIKE pattern."""
+    body = token.text[1:-1]
+    value: list[str] = []
+    pattern: list[str] = []
+    like_only = False
+    position = 0
+    while position < len(body):
+        char = body[position]
+        if char != "\\":
+            value.append(char)
+            pattern.append(char)
+            position += 1
+            continue
+        escaped = body[position + 1 : position + 2]
+        digits = body[position + 2 : position + 6]
+        if escaped.lower() in _STRING_ESCAPES:
+            decoded = _STRING_ESCAPES[escaped.lower()]
+            position += 2
+        elif escaped in ("_", "%"):
+            like_only = True
+            value.append(escaped)
+            pattern.append("\\" + escaped)
+            position += 2
+            continue
+        elif escaped == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", digits):
+            decoded = chr(int(digits, 16))
+            position += 6
+        else:
+            raise SoqlError(
+                "MALFORMED_QUERY",
+                f"Invalid string literal '{body}'. Illegal character sequence "
+                f"'\\{escaped}' in string literal.",
+            )
+        value.append(decoded)
+        pattern.append("\\\\" if decoded == "\\" else decoded)
+    return Literal("string", "".join(value), token.column, "".join(pattern), like_only)
+
+
+def _period_start(today: date, unit: str) -> date:
+    """The first day of the day, week (Sunday, as in en_US), month, quarter or year of today.
+    Fiscal periods are calendar ones: the demo org's fiscal year starts in January."""
+    if unit == "DAY":
+        return today
+    if unit == "WEEK":
+        return today - timedelta(days=(today.weekday() + 1) % 7)
+    months = 1 if unit == "MONTH" else 3 if unit.endswith("QUARTER") else 12
+    index = today.year * 12 + today.month - 1
+    index -= index % months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _shifted(start: date, unit: str, periods: int) -> date:
+    if unit == "DAY":
+        return start + timedelta(days=periods)
+    if unit == "WEEK":
+        return start + timedelta(days=7 * periods)
+    months = 1 if unit == "MONTH" else 3 if unit.endswith("QUARTER") else 12
+    index = start.year * 12 + start.month - 1 + months * periods
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def date_literal_range(name: str, count: int | None, today: date) -> tuple[date, date]:
+    """The days [first, end) a date literal stands for, today being the given day."""
+    name = {"YESTERDAY": "LAST_DAY", "TODAY": "THIS_DAY", "TOMORROW": "NEXT_DAY"}.get(name, name)
+    if name in ("LAST_90_DAYS", "NEXT_90_DAYS"):
+        name, count = name.replace("90", "N"), 90
+    which, _, rest = name.partition("_")
+    if which == "N":  # N_DAYS_AGO
+        which, rest = "AGO", rest.removesuffix("_AGO")
+    elif rest.startswith("N_"):
+        which, rest = which + "_N", rest[2:]
+    unit = rest.removesuffix("S") if count is not None else rest
+    start = _period_start(today, unit)
+    if which == "THIS":
+        return start, _shifted(start, unit, 1)
+    if which == "LAST":
+        return _shifted(start, unit, -1), start
+    if which == "NEXT":
+        return _shifted(start, unit, 1), _shifted(start, unit, 2)
+    if which == "LAST_N":  # whole periods before this one; LAST_N_DAYS includes today
+        if unit == "DAY":
+            return start - timedelta(days=count), start + timedelta(days=1)
+        return _shifted(start, unit, -count), start
+    if which == "NEXT_N":  # whole periods after this one
+        return _shifted(start, unit, 1), _shifted(start, unit, 1 + count)
+    return _shifted(start, unit, -count), _shifted(start, unit, 1 - count)  # AGO
 
 
 def parse(text: str) -> Query:
@@ -384,9 +518,16 @@ class Compiled:
 
 
 def compile_query(
-    query: Query, object_name: str, field_types: dict[str, str], *, include_deleted: bool
+    query: Query,
+    object_name: str,
+    field_types: dict[str, str],
+    *,
+    include_deleted: bool,
+    today: date | None = None,
 ) -> Compiled:
-    """Compile against one object's fields (canonical name -> describe type)."""
+    """Compile against one object's fields (canonical name -> describe type); date literals are
+    ranges around today (UTC, the real date unless given)."""
+    today = today or datetime.now(UTC).date()
     lookup = {name.lower(): name for name in field_types}
 
     def resolve(name: str, column: int) -> str:
@@ -438,6 +579,15 @@ def compile_query(
                     f"value of filter criterion for field '{canonical}' must be of type {type_name} {quoted}",
                 ),
             )
+        if literal.like_only:
+            raise SoqlError(
+                "MALFORMED_QUERY",
+                _located(
+                    query.text,
+                    literal.column,
+                    "Invalid string literal: \\_ and \\% are escapes of LIKE patterns only",
+                ),
+            )
         if field_type in ("id", "reference") and not is_valid_id(str(literal.value)):
             raise SoqlError(
                 "INVALID_QUERY_FILTER_OPERATOR",
@@ -467,8 +617,28 @@ def compile_query(
                     "INVALID_FIELD",
                     _located(query.text, literal.column, "LIKE needs a quoted string"),
                 )
-            params.append(literal.value)
-            return f"({column} ILIKE ?)"
+            params.append(literal.pattern)
+            return f"({column} ILIKE ? ESCAPE '\\')"
+        if kind == "includes":
+            _, _, excludes, values = node
+            if field_type != "multipicklist":
+                raise SoqlError(
+                    "INVALID_QUERY_FILTER_OPERATOR",
+                    _located(
+                        query.text,
+                        field_token.column,
+                        "includes or excludes operator only valid on multipicklist field",
+                    ),
+                )
+            terms = []
+            for value in values:
+                value_sql(canonical, value)  # checks the value is a string
+                terms.append(
+                    f"list_has_all(string_split(lower(coalesce({column}, '')), ';'), "
+                    "string_split(lower(?), ';'))"
+                )
+            either = " OR ".join(terms)
+            return f"(NOT ({either}))" if excludes else f"({either})"
         if kind == "in":
             _, _, negate, values = node
             if any(v.kind == "null" for v in values):
@@ -479,6 +649,24 @@ def compile_query(
                 placeholders = ", ".join("lower(?)" for _ in values)
             return f"({target} {'NOT IN' if negate else 'IN'} ({placeholders}))"
         _, _, operator, literal = node
+        if literal.kind == "dateliteral" and field_type in ("date", "datetime"):
+            try:
+                first, end = date_literal_range(*literal.value, today)
+            except (OverflowError, ValueError):
+                raise SoqlError(
+                    "MALFORMED_QUERY",
+                    _located(query.text, literal.column, "date literal out of range"),
+                ) from None
+            if field_type == "datetime":
+                first, end = datetime.combine(first, time()), datetime.combine(end, time())
+            if operator == "=":
+                params.extend([first, end])
+                return f"({column} >= ? AND {column} < ?)"
+            if operator == "!=":  # SOQL's != keeps rows where the field is null
+                params.extend([first, end])
+                return f"({column} IS NULL OR {column} < ? OR {column} >= ?)"
+            params.append({"<": first, "<=": end, ">": end, ">=": first}[operator])
+            return f"({column} {'<' if operator in ('<', '<=') else '>='} ?)"
         if literal.kind == "null":
             if operator not in ("=", "!="):
                 raise SoqlError("MALFORMED_QUERY", "unexpected token: 'null'")

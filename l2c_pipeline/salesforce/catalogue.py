@@ -13,12 +13,12 @@ adds a SOQL filter, or drops a default object - with no code change:
         exclude: true
 
 Every object name, field name and filter is checked before any query is sent: names must be
-Salesforce API names, filters a plain SOQL condition (no subqueries, no semicolons).
+Salesforce API names, filters one SOQL condition (soql_filter: no subqueries, functions or
+other clauses), sent normalised and in parentheses before the sync's own condition.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,39 +26,11 @@ from pathlib import Path
 import yaml
 
 from ..api_names import is_api_name
+from . import soql_filter
 
 # Field types that cannot be selected one by one (compound) or that bloat the warehouse.
 SKIPPED_FIELD_TYPES = frozenset({"address", "location", "base64"})
 CURSOR_CANDIDATES = ("SystemModstamp", "LastModifiedDate", "CreatedDate")
-
-_FILTER_TOKEN = re.compile(
-    r"""\s+|\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2}))?
-       |[+-]?\d+(?:\.\d+)?|'(?:[^'\\]|\\.)*'|<=|>=|!=|<>|=|<|>|[(),]|[A-Za-z_][A-Za-z0-9_]*""",
-    re.VERBOSE,
-)
-_FILTER_KEYWORDS = {
-    "and",
-    "or",
-    "not",
-    "in",
-    "like",
-    "null",
-    "true",
-    "false",
-    "includes",
-    "excludes",
-}
-_FORBIDDEN_WORDS = {
-    "select",
-    "from",
-    "limit",
-    "order",
-    "offset",
-    "group",
-    "having",
-    "update",
-    "delete",
-}
 
 
 class CatalogueError(ValueError):
@@ -84,26 +56,17 @@ def check_api_name(name: object, what: str) -> str:
 
 
 def check_filter(condition: object, what: str) -> str:
+    """The filter normalised (one line, keywords in capitals), or CatalogueError naming the
+    condition and the character where it stops being a plain SOQL condition."""
     if not isinstance(condition, str) or not condition.strip():
         raise CatalogueError(f"{what} must be a non-empty SOQL condition")
-    position = 0
-    while position < len(condition):
-        match = _FILTER_TOKEN.match(condition, position)
-        if not match:
-            raise CatalogueError(
-                f"{what} {condition!r}: unexpected {condition[position : position + 12]!r}"
-            )
-        token = match.group()
-        if token[:1].isalpha() or token[:1] == "_":
-            lowered = token.lower()
-            if lowered in _FORBIDDEN_WORDS:
-                raise CatalogueError(f"{what} {condition!r}: '{token}' is not allowed in a filter")
-            if lowered not in _FILTER_KEYWORDS:
-                check_api_name(token, f"{what}: field")
-        position = match.end()
-    if condition.count("(") != condition.count(")"):
-        raise CatalogueError(f"{what} {condition!r}: unbalanced parentheses")
-    return condition.strip()
+    try:
+        return soql_filter.normalise(condition)
+    except soql_filter.FilterError as error:
+        raise CatalogueError(
+            f"{what} {soql_filter.shown(condition)}: at character {error.position + 1}: "
+            f"{error.problem}"
+        ) from None
 
 
 def load_catalogue(
@@ -145,6 +108,10 @@ def load_catalogue(
             if not isinstance(fields, list) or not fields:
                 raise CatalogueError(f"{where_am_i}: 'fields' must be a non-empty list")
             fields = tuple(check_api_name(f, f"{where_am_i}: field") for f in fields)
-        where = check_filter(entry["where"], f"{where_am_i}: where") if "where" in entry else None
+        where = (
+            check_filter(entry["where"], f"{where_am_i} ({name}): where")
+            if "where" in entry
+            else None
+        )
         specs[name] = ObjectSpec(name, fields, where, tuple(tracked.get(name, ())))
     return list(specs.values())
