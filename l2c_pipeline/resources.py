@@ -7,6 +7,7 @@ hands them over as `EnvVar`s, so Dagster shows where a value comes from and neve
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
@@ -78,7 +79,19 @@ class SalesforceResource(ConfigurableResource):
 
             folder = demo_org_folder(self.demo_shape, self.demo_leads, self.demo_seed)
             if not (folder / "org.json").exists():
-                generate(folder, leads=self.demo_leads, seed=self.demo_seed, shape=self.demo_shape)
+                # Generated aside and renamed into place: a killed generation, or two runs
+                # starting at once, never leave half an org that looks whole.
+                partial = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
+                shutil.rmtree(partial, ignore_errors=True)
+                generate(
+                    partial, leads=self.demo_leads, seed=self.demo_seed, shape=self.demo_shape
+                )
+                if folder.exists() and not (folder / "org.json").exists():
+                    shutil.rmtree(folder, ignore_errors=True)
+                try:
+                    partial.rename(folder)
+                except OSError:
+                    shutil.rmtree(partial, ignore_errors=True)  # another run made it first
             self._server = DemoOrgServer(
                 folder, faults=self.demo_faults, work_dir=l2c_home() / "demo-org-tls"
             ).start()

@@ -113,6 +113,7 @@ class DemoOrgApi:
         self.credentials = credentials or Credentials.generate()
         self.daily_api_budget = daily_api_budget
         self.api_calls = 0
+        self.token_requests = 0  # OAuth token requests: logins, refused or not
         self.faults = FaultPlan()
         self._tokens: set[str] = set()
         self._cursors: dict[str, _Cursor] = {}
@@ -240,6 +241,8 @@ class DemoOrgApi:
 
     # ---------------------------------------------------------------- OAuth
     def _token(self, body: bytes, headers: dict[str, str]) -> Response:
+        with self._lock:
+            self.token_requests += 1
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         grant = form.get("grant_type", "")
         creds = self.credentials
@@ -681,6 +684,7 @@ class DemoOrgApi:
         return {
             "clock": self.store.clock.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             "api_calls": self.api_calls,
+            "token_requests": self.token_requests,
             "daily_api_budget": self.daily_api_budget,
             "objects": self.store.row_counts(include_deleted=True),
             "faults": self.faults.describe(),

@@ -328,7 +328,9 @@ class OrgStore:
                 "after the entity name. Please reference your WSDL or the describe call for the "
                 "appropriate names.",
             )
-        return compile_query(query, meta.name, meta.fields, include_deleted=include_deleted)
+        return compile_query(
+            query, meta.name, meta.fields, include_deleted=include_deleted, today=self.clock.date()
+        )
 
     def aggregate(self, compiled: Compiled) -> list[dict]:
         """An aggregate query's rows, with values as JSON carries them."""

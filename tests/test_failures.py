@@ -1,0 +1,128 @@
+"""What a data engineer meets on a bad night, through `l2c run` as a separate process: a wrong
+address, a refused login, missing settings, an untrusted certificate, the API limit. Each stops
+within seconds, in a few lines, with the cause in the last line; a refused login is tried once."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from l2c_pipeline.demo_org.server import DemoOrgServer
+
+
+def clean_env(home: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SF_", "L2C_", "DAGSTER_"))}
+    return {**env, "L2C_HOME": str(home), "L2C_SOURCE": "salesforce", **settings}
+
+
+def l2c(folder: Path, env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "l2c_pipeline.cli", *(args or ("run",))],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done, time.monotonic() - started
+
+
+def last_line(done: subprocess.CompletedProcess) -> str:
+    return done.stderr.strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture()
+def server(small_org, tmp_path):
+    with DemoOrgServer(small_org, work_dir=tmp_path / "tls") as running:
+        yield running
+
+
+def test_an_unreachable_org_fails_fast_in_a_few_lines_naming_the_setting(tmp_path):
+    env = clean_env(
+        tmp_path, SF_INSTANCE_URL=f"https://127.0.0.1:{free_port()}", SF_ACCESS_TOKEN="00Dx!abc"
+    )
+    done, seconds = l2c(tmp_path, env)
+    assert done.returncode == 1
+    assert seconds < 30, seconds
+    assert len(done.stderr.splitlines()) < 40, done.stderr
+    assert "Traceback" not in done.stderr and "Stack Trace" not in done.stderr
+    line = last_line(done)
+    assert "meta/source" in line and "connection refused" in line and "SF_INSTANCE_URL" in line
+    assert "00Dx!abc" not in done.stderr + done.stdout  # the token is a secret
+
+
+def test_missing_settings_are_named_once(tmp_path):
+    done, seconds = l2c(tmp_path, clean_env(tmp_path))
+    assert done.returncode == 1 and seconds < 30
+    assert len(done.stderr.splitlines()) < 40, done.stderr
+    assert done.stderr.count("no complete Salesforce login") == 1
+    line = last_line(done)
+    assert "SF_INSTANCE_URL and SF_ACCESS_TOKEN" in line and "SF_CLIENT_ID" in line
+
+
+def test_a_bad_sync_setting_stops_the_run_before_any_call(tmp_path, server):
+    env = clean_env(tmp_path, **server.environment(), L2C_SYNC_OVERLAP_MINUTES="ten")
+    done, _ = l2c(tmp_path, env)
+    assert done.returncode == 1
+    assert "L2C_SYNC_OVERLAP_MINUTES must be a number of minutes" in last_line(done)
+    assert server.api.api_calls == 0 and server.api.token_requests == 0
+
+
+def test_a_wrong_password_is_tried_exactly_once_per_run(tmp_path, server):
+    settings = server.environment()
+    settings.pop("SF_ACCESS_TOKEN")
+    settings["SF_PASSWORD"] = "wrong-password"
+    done, seconds = l2c(tmp_path, clean_env(tmp_path, **settings))
+    assert done.returncode == 1 and seconds < 30
+    assert server.api.token_requests == 1  # not one per object: a real org would lock the user
+    assert server.api.api_calls == 0
+    line = last_line(done)
+    assert "refused the password login" in line and "authentication failure" in line
+    assert "SF_PASSWORD" in line
+    assert "wrong-password" not in done.stderr + done.stdout
+    assert len(done.stderr.splitlines()) < 40, done.stderr
+
+
+def test_an_untrusted_certificate_is_said_at_once(tmp_path, server):
+    settings = server.environment()
+    settings.pop("SF_CA_BUNDLE")  # the demo org's CA is not among the system's
+    done, seconds = l2c(tmp_path, clean_env(tmp_path, **settings))
+    assert done.returncode == 1 and seconds < 30
+    line = last_line(done)
+    assert "TLS certificate is not trusted" in line and "SF_CA_BUNDLE" in line
+    assert server.api.api_calls == 0  # the handshake failed: no call reached the org
+
+
+def test_the_api_limit_stops_the_remaining_objects_without_calling(tmp_path, server):
+    """The limit is hit part-way through the objects: what was read is kept, no other object
+    calls again, and the published analytics file and outputs are not touched."""
+    env = clean_env(tmp_path, **server.environment())
+    first, _ = l2c(tmp_path, env)
+    assert first.returncode == 0, first.stderr
+    analytics = tmp_path / "analytics.duckdb"
+    report = tmp_path / "outputs" / "report.html"
+    published = (analytics.stat().st_mtime_ns, report.stat().st_mtime_ns)
+
+    budget = server.api.api_calls + 10  # the next run may make ten calls
+    server.api.daily_api_budget = budget
+    server.api.apply({"advance_seconds": 3600, "touch_fraction": 0.05, "seed": 1})
+    second, _ = l2c(tmp_path, env)
+    assert second.returncode == 1
+    assert "API request limit reached" in last_line(second)
+    # Ten calls answered and the one refused: every later object stopped without calling.
+    assert server.api.api_calls == budget + 1
+    assert (analytics.stat().st_mtime_ns, report.stat().st_mtime_ns) == published
+    assert "analytics file and outputs are unchanged" in second.stderr
