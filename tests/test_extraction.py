@@ -19,7 +19,7 @@ from l2c_pipeline.demo_org.api import Credentials
 from l2c_pipeline.demo_org.server import DemoOrgServer
 from l2c_pipeline.salesforce.catalogue import CatalogueError, ObjectSpec, load_catalogue
 from l2c_pipeline.salesforce.client import ApiLimitExceeded, SalesforceClient
-from l2c_pipeline.salesforce.settings import SalesforceSettings
+from l2c_pipeline.salesforce.settings import SalesforceSettings, sync_options
 from l2c_pipeline.salesforce.sync import sync_object
 from l2c_pipeline.warehouse.duckdb_warehouse import connect
 
@@ -67,10 +67,12 @@ def raw_rows(con, server: DemoOrgServer, name: str) -> list[tuple]:
     return con.execute(f'SELECT {columns} FROM raw."{name}" ORDER BY Id').fetchall()
 
 
-def assert_raw_equals_org(server, con, *, kept_after_purge: dict[str, set] | None = None) -> None:
+def assert_raw_equals_org(
+    server, con, *, kept_after_purge: dict[str, set] | None = None, objects=None
+) -> None:
     """Every raw table holds exactly the org's records (deleted ones flagged), plus purged history."""
     kept_after_purge = kept_after_purge or {}
-    for name in server.store.objects:
+    for name in objects or server.store.objects:
         org, raw = org_rows(server, name), raw_rows(con, server, name)
         kept = kept_after_purge.get(name, set())
         raw_ids = [r[0] for r in raw]
@@ -197,6 +199,91 @@ def test_late_commit_inside_the_overlap_window_is_caught(server, warehouse, tmp_
         assert len(missing) == 1
 
 
+def test_a_commit_an_hour_late_is_recovered_by_the_reconciliation(server, warehouse):
+    """Later than any overlap: the incremental sync cannot see it; the monthly counts can."""
+    opportunity = next(s for s in load_catalogue(["Opportunity"]))
+    client = make_client(server)
+    sync_object(client, warehouse, opportunity)
+    server.api.add_faults("late@Opportunity=3600")
+    sync_object(client, warehouse, opportunity)  # its query releases the late record
+    assert [f for f in server.api.faults.describe() if f["kind"] == "late"][0]["fired"]
+    server.api.apply({"advance_seconds": 600})
+    missed = sync_object(client, warehouse, opportunity)  # a normal nightly: overlap 10 min
+    assert missed.reconciled is None  # reconciled at the first sync: not due for a week
+    in_org = {r[0] for r in org_rows(server, "Opportunity")}
+    stored = {r[0] for r in raw_rows(warehouse, server, "Opportunity")}
+    late_ids = in_org - stored
+    assert len(late_ids) == 1  # lost to the incremental sync
+
+    calls = client.api_calls
+    found = sync_object(client, warehouse, opportunity, reconcile_now=True)
+    assert found.reconciled.recovered == 1 and len(found.reconciled.months_reread) == 1
+    assert found.inserted == 1
+    assert any("committed later than the sync overlap" in w for w in found.warnings)
+    # One incremental query, one aggregate count, one re-read month.
+    assert client.api_calls - calls == 3
+    assert_raw_equals_org(server, warehouse, objects=["Opportunity"])
+    assert warehouse.execute(
+        "SELECT months_reread, records_recovered FROM meta.reconcile_state "
+        "WHERE object_name = 'Opportunity'"
+    ).fetchone() == (1, 1)
+    # Nothing left to find: the next reconciliation re-reads nothing.
+    again = sync_object(client, warehouse, opportunity, reconcile_now=True)
+    assert again.reconciled.recovered == 0 and again.reconciled.months_reread == []
+
+
+def test_a_longer_overlap_setting_catches_the_late_commit_without_reconciling(server, warehouse):
+    opportunity = next(s for s in load_catalogue(["Opportunity"]))
+    client = make_client(server)
+    sync_object(client, warehouse, opportunity)
+    server.api.add_faults("late@Opportunity=3600")
+    sync_object(client, warehouse, opportunity)
+    overlap = sync_options({"L2C_SYNC_OVERLAP_MINUTES": "90"})
+    assert overlap["overlap_seconds"] == 5400
+    caught = sync_object(client, warehouse, opportunity, **overlap)
+    assert caught.inserted == 1 and caught.reconciled is None
+    assert_raw_equals_org(server, warehouse, objects=["Opportunity"])
+
+
+def test_rows_reread_in_the_overlap_without_change_are_not_updates(server, warehouse):
+    client = make_client(server)
+    sync_all(server, warehouse, client)
+    server.api.apply({"advance_seconds": 60})  # the overlap re-reads the newest records
+    unchanged = sync_all(server, warehouse, client)
+    assert sum(r.rows_read for r in unchanged.values()) > 0
+    assert sum(r.updated for r in unchanged.values()) == 0
+    assert sum(r.inserted for r in unchanged.values()) == 0
+    opportunity = next(r[0] for r in org_rows(server, "Opportunity"))
+    server.api.apply({"update": {"Opportunity": [{"Id": opportunity, "StageName": "Closed Lost"}]}})
+    changed = sync_all(server, warehouse, client)
+    assert changed["Opportunity"].updated == 1
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("L2C_SYNC_OVERLAP_MINUTES", "-5", "L2C_SYNC_OVERLAP_MINUTES must be a number of minutes"),
+        ("L2C_SYNC_OVERLAP_MINUTES", "nan", "L2C_SYNC_OVERLAP_MINUTES must be a number of minutes"),
+        (
+            "L2C_RECONCILE_EVERY_DAYS",
+            "weekly",
+            "L2C_RECONCILE_EVERY_DAYS must be a number of days or never",
+        ),
+    ],
+)
+def test_sync_settings_refuse_bad_values_in_one_line(variable, value, message):
+    from l2c_pipeline.salesforce.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        sync_options({variable: value})
+    assert sync_options({"L2C_RECONCILE_EVERY_DAYS": "never"})["reconcile_every_days"] is None
+    assert sync_options({}) == {
+        "overlap_seconds": 600,
+        "reconcile_every_days": 7.0,
+        "reconcile_now": False,
+    }
+
+
 def test_request_limit_stops_cleanly_keeps_rows_and_the_next_run_resumes(server, warehouse):
     server.api.add_faults("limit=40")
     with pytest.raises(
@@ -222,7 +309,7 @@ def test_sync_killed_mid_page_then_rerun_is_exact(server, tmp_path):
     script = textwrap.dedent(f"""
         from l2c_pipeline.salesforce.catalogue import ObjectSpec
         from l2c_pipeline.salesforce.client import SalesforceClient
-        from l2c_pipeline.salesforce.settings import SalesforceSettings
+        from l2c_pipeline.salesforce.settings import SalesforceSettings, sync_options
         from l2c_pipeline.salesforce.sync import sync_object
         from l2c_pipeline.warehouse.duckdb_warehouse import connect
         client = SalesforceClient(SalesforceSettings.from_env({environment!r}))
