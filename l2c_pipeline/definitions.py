@@ -26,7 +26,7 @@ from .mining.assets import MINING_ASSETS
 from .mining.target_process import catalogue_activities, load_target_process
 from .models.assets import EVENT_LOG_CHECKS, model_assets
 from .models.sql_models import catalogue_rows
-from .outputs.assets import OUTPUT_ASSETS
+from .outputs.assets import OUTPUT_ASSETS, PUBLISHED_OUTPUT_TABLES
 from .resources import SalesforceResource, WarehouseResource, l2c_home
 from .salesforce.assets import raw_object_asset, salesforce_org
 from .salesforce.catalogue import load_catalogue
@@ -106,11 +106,12 @@ defs = Definitions(
         *source_assets,
         *sql_model_assets,
         *MINING_ASSETS,
+        *PUBLISHED_OUTPUT_TABLES,
         *OUTPUT_ASSETS,
         analytics_file_asset(
             [
                 *(a.key for a in sql_model_assets),
-                *(key for a in MINING_ASSETS for key in a.keys),
+                *(key for a in [*MINING_ASSETS, *PUBLISHED_OUTPUT_TABLES] for key in a.keys),
             ]
         ),
     ],

@@ -13,6 +13,7 @@ from .mapping.views import MAPPED_TABLES, write_mapped
 from .mining.stage import python_steps
 from .mining.target_process import TargetProcess, load_target_process
 from .models.sql_models import build_all
+from .outputs.exports import EVENT_OBJECTS, build_event_objects
 
 
 def mapping_steps(mapping: Mapping) -> dict:
@@ -37,6 +38,11 @@ def build_pipeline(
     schemas or tables)."""
     process = process or load_target_process()
     steps = python_steps(process, log)
+    # What the OCEL export reads from the published file.
+    steps[tuple(EVENT_OBJECTS.split("."))] = (
+        {("core", "event_log"), ("core", "cases"), ("staging", "stg_approvals")},
+        build_event_objects,
+    )
     if schemas is None or "mapped" in schemas:
         steps |= mapping_steps(mapping or load_mapping())
     return build_all(con, sql_dir, schemas=schemas, tables=tables, extra_steps=steps)

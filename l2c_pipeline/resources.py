@@ -83,9 +83,7 @@ class SalesforceResource(ConfigurableResource):
                 # starting at once, never leave half an org that looks whole.
                 partial = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
                 shutil.rmtree(partial, ignore_errors=True)
-                generate(
-                    partial, leads=self.demo_leads, seed=self.demo_seed, shape=self.demo_shape
-                )
+                generate(partial, leads=self.demo_leads, seed=self.demo_seed, shape=self.demo_shape)
                 if folder.exists() and not (folder / "org.json").exists():
                     shutil.rmtree(folder, ignore_errors=True)
                 try:

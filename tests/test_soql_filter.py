@@ -5,7 +5,7 @@ runs on the demo org, over HTTPS too, with the incremental condition outside the
 from __future__ import annotations
 
 import textwrap
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import duckdb
 import pytest
@@ -340,7 +340,6 @@ def test_a_refusal_is_one_line_with_control_characters_escaped(tmp_path):
 
 
 def test_a_filter_with_a_date_literal_and_escapes_syncs_the_right_records(small_org, tmp_path):
-    today = datetime.now(UTC).date()
     path = write_config(
         tmp_path,
         "(Subject = 'O\\'Brien call' OR Subject LIKE 'O\\_Brien%')\n"
@@ -352,15 +351,17 @@ def test_a_filter_with_a_date_literal_and_escapes_syncs_the_right_records(small_
         "AND ActivityDate = LAST_N_DAYS:30"
     )
 
-    def task(subject: str, days_from_today: int) -> dict:
-        return {
-            "Subject": subject,
-            "Type": "Call",
-            "Status": "Completed",
-            "ActivityDate": (today + timedelta(days=days_from_today)).isoformat(),
-        }
-
     with DemoOrgServer(small_org, work_dir=tmp_path / "tls") as server:
+        today = server.store.clock.date()  # date literals count from the org's own today
+
+        def task(subject: str, days_from_today: int) -> dict:
+            return {
+                "Subject": subject,
+                "Type": "Call",
+                "Status": "Completed",
+                "ActivityDate": (today + timedelta(days=days_from_today)).isoformat(),
+            }
+
         sent: list[str] = []
         compile_soql = server.store.compile
 

@@ -22,13 +22,20 @@ from dagster import (
 )
 
 from ..resources import WarehouseResource
+from ..warehouse.duckdb_warehouse import WRITER_POOL
 from ..warehouse.publish import (
     default_analytics_path,
     default_output_dir,
     replace_file,
     staging_dir,
 )
-from .exports import FILE_NAMES, export_event_log, parse_formats
+from .exports import (
+    EVENT_OBJECTS,
+    FILE_NAMES,
+    build_event_objects,
+    export_event_log,
+    parse_formats,
+)
 from .html_report import write_report
 from .process_maps import VIEWS, process_map, render, render_bpmn, thumbnail
 
@@ -114,6 +121,27 @@ def html_report(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     )
 
 
+@asset(
+    key=AssetKey(EVENT_OBJECTS.split(".")),
+    deps=[
+        AssetKey(["core", "event_log"]),
+        AssetKey(["core", "cases"]),
+        AssetKey(["staging", "stg_approvals"]),
+    ],
+    group_name="event_log",
+    pool=WRITER_POOL,
+    kinds={"duckdb"},
+    description="Each event's objects in OCEL 2.0 terms (its case, and the record it comes from; "
+    "a discount approval: its quote): what the OCEL export reads from the analytics file.",
+)
+def event_objects(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    with warehouse.connection() as con:
+        rows = build_event_objects(con)
+    return MaterializeResult(metadata={"rows": MetadataValue.int(rows)})
+
+
 def export_formats() -> tuple[str, ...]:
     try:
         return parse_formats(os.environ.get("L2C_EXPORT_FORMATS", DEFAULT_EXPORT_FORMATS))
@@ -146,4 +174,6 @@ def event_log_exports(
 
 
 OUTPUT_ASSETS = [process_maps, html_report, event_log_exports]
-__all__ = ["OUTPUT_ASSETS", "FILE_NAMES"]
+# Built in the warehouse before publishing, for the exports that read the published file.
+PUBLISHED_OUTPUT_TABLES = [event_objects]
+__all__ = ["OUTPUT_ASSETS", "PUBLISHED_OUTPUT_TABLES", "FILE_NAMES"]

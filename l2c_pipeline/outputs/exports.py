@@ -132,15 +132,19 @@ def export_xes(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     return replace_file(Path(path), lambda partial: pm4py.write_xes(frame, str(partial)))
 
 
-def ocel_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Events, objects and event-to-object relations of the OCEL 2.0 export. Each event relates
-    to its case (the opportunity, or the lead while it is not converted) and to the record it
-    comes from; a discount approval relates to its quote, a converted lead's events to the lead."""
+EVENT_OBJECTS = "core.event_objects"
+
+
+def build_event_objects(con: duckdb.DuckDBPyConnection) -> int:
+    """core.event_objects, in the warehouse before it is published: each event's objects for
+    the OCEL export, which reads the published file (where the mapping and staging are not).
+    Each event relates to its case (the opportunity, or the lead while it is not converted) and
+    to the record it comes from; a discount approval relates to its quote."""
     types = " ".join(
         f"WHEN {sql_literal(sf)} THEN {sql_literal(t)}" for sf, t in object_types(con).items()
     )
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE ocel_relations AS
+        CREATE OR REPLACE TABLE {EVENT_OBJECTS} AS
         WITH own_object AS (
             SELECT e.event_id,
                    CASE WHEN a.approval_id IS NOT NULL THEN a.quote_id ELSE e.object_id END AS object_id,
@@ -158,6 +162,18 @@ def ocel_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFr
             SELECT *, 'case' FROM case_object
         )
     """)
+    con.execute(
+        f"COMMENT ON TABLE {EVENT_OBJECTS} IS 'Each event''s objects (OCEL 2.0 terms): its case, "
+        "and the record it comes from (a discount approval: its quote), with the qualifier "
+        "''case'' or ''source record''.'"
+    )
+    return con.execute(f"SELECT count(*) FROM {EVENT_OBJECTS}").fetchone()[0]
+
+
+def ocel_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Events, objects and event-to-object relations of the OCEL 2.0 export, from the event log
+    and core.event_objects."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ocel_relations AS SELECT * FROM {EVENT_OBJECTS}")
     # One qualifier per (event, object): the source record wins over the case when they coincide.
     relations = con.execute("""
         SELECT r.event_id AS "ocel:eid", r.object_id AS "ocel:oid", r.object_type AS "ocel:type",
