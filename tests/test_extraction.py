@@ -199,6 +199,17 @@ def test_late_commit_inside_the_overlap_window_is_caught(server, warehouse, tmp_
         assert len(missing) == 1
 
 
+def test_calls_that_time_out_count_as_calls(server, warehouse):
+    """Salesforce counts a call it received, answered or not: so does the client."""
+    server.api.add_faults("slow@query#1=4")
+    client = make_client(server, SF_TIMEOUT_SECONDS="1")
+    retried = []
+    client.on_retry = retried.append
+    result = sync_object(client, warehouse, ObjectSpec("UserRole"))
+    assert len(retried) == 1 and "ReadTimeout" in retried[0]
+    assert result.api_calls == client.api_calls == server.api.api_calls == 3  # describe, 2 queries
+
+
 def test_a_commit_an_hour_late_is_recovered_by_the_reconciliation(server, warehouse):
     """Later than any overlap: the incremental sync cannot see it; the monthly counts can."""
     opportunity = next(s for s in load_catalogue(["Opportunity"]))
