@@ -167,6 +167,13 @@ def build_event_objects(con: duckdb.DuckDBPyConnection) -> int:
         "and the record it comes from (a discount approval: its quote), with the qualifier "
         "''case'' or ''source record''.'"
     )
+    for column, comment in {
+        "event_id": "The event (core.event_log.event_id).",
+        "object_id": "The object''s id: the case id, or the Salesforce record id.",
+        "object_type": "OCEL object type: lead, opportunity, quote, contract, order, invoice, payment.",
+        "qualifier": "How the event relates to the object: case, or source record.",
+    }.items():
+        con.execute(f"COMMENT ON COLUMN {EVENT_OBJECTS}.{column} IS '{comment}'")
     return con.execute(f"SELECT count(*) FROM {EVENT_OBJECTS}").fetchone()[0]
 
 
