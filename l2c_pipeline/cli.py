@@ -312,8 +312,15 @@ def _report_outcome(outcome: RunOutcome) -> None:
         click.echo(line, err=True)
     if outcome.ok:
         return
+    # Steps that failed for the first failure's own reason (the API limit, a refused login)
+    # are named together, the reason said once.
+    first_message = outcome.failures[0][1] if outcome.failures else None
+    same = [step for step, message in outcome.failures[1:] if message == first_message]
+    if same:
+        click.echo(f"also stopped for the same reason: {', '.join(same)}", err=True)
     for step, message in outcome.failures[1:]:
-        click.echo(f"also failed: {step}: {message}", err=True)
+        if message != first_message:
+            click.echo(f"also failed: {step}: {message}", err=True)
     click.echo(
         f"run {outcome.run_id} failed: {outcome.steps_done} steps done, "
         f"{len(outcome.failures)} failed, {outcome.steps_not_run} not run; the published "
