@@ -122,6 +122,8 @@ def test_the_api_limit_stops_the_remaining_objects_without_calling(tmp_path, ser
     second, _ = l2c(tmp_path, env)
     assert second.returncode == 1
     assert "API request limit reached" in last_line(second)
+    assert second.stderr.count("API request limit reached") == 1  # said once, not per object
+    assert "also stopped for the same reason: raw/" in second.stderr
     # Ten calls answered and the one refused: every later object stopped without calling.
     assert server.api.api_calls == budget + 1
     assert (analytics.stat().st_mtime_ns, report.stat().st_mtime_ns) == published
