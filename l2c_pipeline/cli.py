@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -251,7 +252,11 @@ def _step_name(step_key: str) -> str:
 
 
 def _failure_message(event) -> str:
-    error = event.step_failure_data.error
+    error = (
+        event.step_failure_data.error
+        if event.event_type_value == "STEP_FAILURE"
+        else event.engine_event_data.error
+    )
     if error is None:
         return "unknown error"
     # A Failure raised on purpose carries the whole message; its class name is noise. Anything
@@ -262,6 +267,9 @@ def _failure_message(event) -> str:
         cause = cause.cause  # Dagster's wrappers (step, resource) around the real error
     if cause is not error:
         message = cause.message.strip()
+    # The pipeline's own errors (and ValueError, which it raises for bad settings) are written
+    # to be read as they are; any other error keeps its class name, which says what it is.
+    message = re.sub(r"^(l2c_pipeline\.[\w.]+|ValueError): ", "", message)
     return " ".join(message.split()) or error.cls_name
 
 
@@ -284,6 +292,10 @@ def _run_graph() -> RunOutcome:
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
                 failures.append((_step_name(event.step_key), _failure_message(event)))
+            elif event.event_type_value == "RESOURCE_INIT_FAILURE":
+                # A resource that could not start (a bad setting, the run lock not free): no
+                # step ran, and this is the run's only failure.
+                failures.append(("run setup", _failure_message(event)))
             elif event.event_type_value == "STEP_SUCCESS":
                 done.add(event.step_key)
             elif event.event_type_value == "ASSET_MATERIALIZATION":
@@ -321,16 +333,23 @@ def _report_outcome(outcome: RunOutcome) -> None:
     for step, message in outcome.failures[1:]:
         if message != first_message:
             click.echo(f"also failed: {step}: {message}", err=True)
+    published = (
+        "the analytics file was published; outputs written after it may be from the last run"
+        if "analytics_file" in outcome.materialized
+        else "the published analytics file and outputs are unchanged"
+    )
     click.echo(
         f"run {outcome.run_id} failed: {outcome.steps_done} steps done, "
-        f"{len(outcome.failures)} failed, {outcome.steps_not_run} not run; the published "
-        "analytics file and outputs are unchanged (full details in the Dagster UI)",
+        f"{len(outcome.failures)} failed, {outcome.steps_not_run} not run; {published} "
+        "(full details in the Dagster UI)",
         err=True,
     )
     if outcome.failures:
         step, message = outcome.failures[0]
         raise click.ClickException(f"{step}: {message}")
-    raise click.ClickException("an asset check with severity ERROR failed (see above)")
+    if outcome.check_lines:
+        raise click.ClickException("an asset check with severity ERROR failed (see above)")
+    raise click.ClickException("the run failed without a step failure (see the Dagster UI)")
 
 
 _SYNC_COLUMNS = ("method", "rows_read", "rows_inserted", "rows_updated", "rows_deleted")
@@ -583,18 +602,32 @@ def reset_command(yes: bool) -> None:
     """Empty the warehouse (L2C_WAREHOUSE): records, watermarks, KPI history and the source it
     holds, so the next run loads its source afresh. The published analytics file and outputs
     stay until that run replaces them."""
-    import shutil
-
-    import duckdb
-
-    from .warehouse.publish import staging_dir
     from .warehouse.run_lock import RunLock, RunLockTimeout
-    from .warehouse.source import held_source
 
     warehouse = _warehouse_path()
     if not warehouse.exists():
         click.echo(f"no warehouse at {warehouse}: nothing to reset")
         return
+    lock = RunLock(warehouse)
+    try:
+        lock.acquire("reset", wait_seconds=0)
+    except RunLockTimeout as error:
+        holder = str(error).split(";")[0]
+        raise click.ClickException(f"{holder}: reset when it has finished") from None
+    try:
+        _reset(warehouse, yes)
+    finally:
+        lock.release()
+
+
+def _reset(warehouse: Path, yes: bool) -> None:
+    import shutil
+
+    import duckdb
+
+    from .warehouse.publish import staging_dir
+    from .warehouse.source import held_source
+
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
             held = held_source(con)
@@ -612,19 +645,9 @@ def reset_command(yes: bool) -> None:
             f"remove {warehouse} (the records of {what}, their watermarks and the KPI history)?",
             abort=True,
         )
-    lock = RunLock(warehouse)
-    try:
-        lock.acquire("reset", wait_seconds=0)
-    except RunLockTimeout as error:
-        raise click.ClickException(
-            str(error).split(";")[0] + ": reset when it has finished"
-        ) from None
-    try:
-        for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(staging_dir(warehouse), ignore_errors=True)
-    finally:
-        lock.release()
+    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(staging_dir(warehouse), ignore_errors=True)
     click.echo(f"removed {warehouse} (it held {what}); the next run loads its source afresh")
 
 
@@ -713,7 +736,13 @@ def export_command(formats: str, out: Path | None) -> None:
     # The published file, read-only: the export shows what the report shows, and a running
     # pipeline is never in its way (nor it in the pipeline's).
     with duckdb.connect(str(analytics), read_only=True) as con:
-        files = export_event_log(con, out or default_output_dir(warehouse), chosen)
+        try:
+            files = export_event_log(con, out or default_output_dir(warehouse), chosen)
+        except duckdb.CatalogException as error:
+            raise click.ClickException(
+                f"{analytics} lacks a table the export needs ({str(error).splitlines()[0]}); it "
+                "was published by an older version: run `l2c run` once to publish it anew"
+            ) from None
     for fmt, path in files.items():
         click.echo(f"{fmt:<8}{path.resolve()}  ({path.stat().st_size:,} bytes)")
 

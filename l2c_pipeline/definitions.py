@@ -36,25 +36,19 @@ from .warehouse.assets import analytics_file_asset
 
 NIGHTLY_JOB = "l2c_nightly"
 # The resource's settings and the variables they come from: the SF_* ones as the Salesforce
-# settings define them, plus the pipeline's own.
-_SALESFORCE_INT_ENV = {
-    **{name: SF_ENV[name] for name in ("timeout_seconds", "max_retries")},
-    "demo_leads": "L2C_DEMO_LEADS",
-    "demo_seed": "L2C_DEMO_SEED",
-}
+# settings define them, plus the pipeline's own. All arrive as text; the resource checks them.
 _SALESFORCE_ENV = {
-    **{name: var for name, var in SF_ENV.items() if name not in _SALESFORCE_INT_ENV},
+    **SF_ENV,
     "source": "L2C_SOURCE",
     "demo_faults": "L2C_DEMO_FAULTS",
     "demo_shape": "L2C_ORG_SHAPE",
+    "demo_leads": "L2C_DEMO_LEADS",
+    "demo_seed": "L2C_DEMO_SEED",
 }
 
 
 def _salesforce_resource() -> SalesforceResource:
     settings = {name: EnvVar(var) for name, var in _SALESFORCE_ENV.items() if os.environ.get(var)}
-    settings.update(
-        {name: EnvVar.int(var) for name, var in _SALESFORCE_INT_ENV.items() if os.environ.get(var)}
-    )
     return SalesforceResource(**settings)
 
 

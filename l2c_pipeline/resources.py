@@ -18,7 +18,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from .salesforce.client import ExtractionError, SalesforceClient
-from .salesforce.settings import SalesforceSettings, SettingsError
+from .salesforce.settings import ENV, SalesforceSettings, SettingsError
 from .warehouse.duckdb_warehouse import connect
 from .warehouse.run_lock import RunLock, wait_minutes
 
@@ -49,10 +49,12 @@ class SalesforceResource(ConfigurableResource):
     jwt_private_key_file: str | None = None
     ca_bundle: str | None = None
     api_version: str = "62.0"
-    timeout_seconds: int = 120
-    max_retries: int = 5
-    demo_leads: int = 2000
-    demo_seed: int = 42
+    # Numbers arrive as text from the environment and are checked here, so a wrong value is one
+    # line naming its variable rather than a configuration traceback.
+    timeout_seconds: str = "120"
+    max_retries: str = "5"
+    demo_leads: str = "2000"
+    demo_seed: str = "42"
     demo_faults: str = ""
     demo_shape: str = "standard"
 
@@ -77,13 +79,14 @@ class SalesforceResource(ConfigurableResource):
                 )
             from .demo_org.server import DemoOrgServer
 
-            folder = demo_org_folder(self.demo_shape, self.demo_leads, self.demo_seed)
+            leads, seed = self._demo_size()
+            folder = demo_org_folder(self.demo_shape, leads, seed)
             if not (folder / "org.json").exists():
                 # Generated aside and renamed into place: a killed generation, or two runs
                 # starting at once, never leave half an org that looks whole.
                 partial = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
                 shutil.rmtree(partial, ignore_errors=True)
-                generate(partial, leads=self.demo_leads, seed=self.demo_seed, shape=self.demo_shape)
+                generate(partial, leads=leads, seed=seed, shape=self.demo_shape)
                 if folder.exists() and not (folder / "org.json").exists():
                     shutil.rmtree(folder, ignore_errors=True)
                 try:
@@ -113,9 +116,14 @@ class SalesforceResource(ConfigurableResource):
                     "SF_MAX_RETRIES": str(self.max_retries),
                 }
             )
-        # Every connection setting has a field of the same name here.
-        return SalesforceSettings(
-            **{f.name: getattr(self, f.name) for f in fields(SalesforceSettings)}
+        # Every connection setting has a field of the same name here; read as the environment
+        # would be, so each value is checked with its variable's name.
+        return SalesforceSettings.from_env(
+            {
+                ENV[f.name]: str(getattr(self, f.name))
+                for f in fields(SalesforceSettings)
+                if getattr(self, f.name) not in (None, "")
+            }
         )
 
     def client(self, on_retry=None) -> SalesforceClient:
@@ -143,7 +151,19 @@ class SalesforceResource(ConfigurableResource):
         """The demo org's folder (source=demo), else None."""
         if self.source != "demo":
             return None
-        return demo_org_folder(self.demo_shape, self.demo_leads, self.demo_seed)
+        return demo_org_folder(self.demo_shape, *self._demo_size())
+
+    def _demo_size(self) -> tuple[int, int]:
+        from .demo_org.generator import MAX_LEADS
+
+        leads, seed = self.demo_leads.strip(), self.demo_seed.strip()
+        if not leads.isdigit() or not 1 <= int(leads) <= MAX_LEADS:
+            raise ValueError(
+                f"L2C_DEMO_LEADS must be a whole number from 1 to {MAX_LEADS:,}, got {leads!r}"
+            )
+        if not seed.lstrip("-").isdigit():
+            raise ValueError(f"L2C_DEMO_SEED must be a whole number, got {seed!r}")
+        return int(leads), int(seed)
 
 
 class WarehouseResource(ConfigurableResource):

@@ -164,6 +164,22 @@ def test_a_second_lock_waits_its_bounded_time_then_names_the_holder(tmp_path):
     again.release()
 
 
+def test_a_run_that_will_not_wait_names_the_run_holding_the_warehouse(tmp_path):
+    holder = RunLock(tmp_path / "warehouse.duckdb")
+    holder.acquire("nightly-run-1", wait_seconds=0)
+    try:
+        code, _, err = run(tmp_path, demo_env(tmp_path, L2C_RUN_WAIT_MINUTES="0"))
+        reset_code, _, reset_err = run(tmp_path, demo_env(tmp_path), "reset", "--yes")
+    finally:
+        holder.release()
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("Error: run setup: run nightly-run-1 (pid ")
+    assert "is writing the warehouse" in last and "stops without changing anything" in last
+    assert not (tmp_path / "warehouse.duckdb").exists()  # nothing was written
+    assert reset_code == 0 and "nothing to reset" in reset_err + _  # no warehouse yet
+
+
 def test_a_killed_publish_leaves_nothing_behind_after_the_next(tmp_path):
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     con.execute("CREATE SCHEMA core; CREATE TABLE core.t AS SELECT 1 AS x")

@@ -64,6 +64,27 @@ def test_an_unreachable_org_fails_fast_in_a_few_lines_naming_the_setting(tmp_pat
     assert "00Dx!abc" not in done.stderr + done.stdout  # the token is a secret
 
 
+def test_a_host_that_accepts_but_never_answers_is_not_retried(tmp_path):
+    """A listener that takes the connection and says nothing (a wrong port on a busy host)."""
+    from l2c_pipeline.salesforce.client import ConnectionFailed, SalesforceClient
+    from l2c_pipeline.salesforce.settings import SalesforceSettings
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        settings = SalesforceSettings.from_env(
+            {"SF_INSTANCE_URL": url, "SF_ACCESS_TOKEN": "x", "SF_TIMEOUT_SECONDS": "1"}
+        )
+        client = SalesforceClient(settings, on_retry=lambda message: None)
+        started = time.monotonic()
+        with pytest.raises(ConnectionFailed, match="no answer within SF_TIMEOUT_SECONDS"):
+            client.organization()
+        # One wait of the timeout, not SF_MAX_RETRIES of them with backoff in between.
+        assert time.monotonic() - started < 4
+        assert client.api_calls == 1
+
+
 def test_missing_settings_are_named_once(tmp_path):
     done, seconds = l2c(tmp_path, clean_env(tmp_path))
     assert done.returncode == 1 and seconds < 30
@@ -71,6 +92,30 @@ def test_missing_settings_are_named_once(tmp_path):
     assert done.stderr.count("no complete Salesforce login") == 1
     line = last_line(done)
     assert "SF_INSTANCE_URL and SF_ACCESS_TOKEN" in line and "SF_CLIENT_ID" in line
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("L2C_RUN_WAIT_MINUTES", "abc", "L2C_RUN_WAIT_MINUTES must be a number of minutes"),
+        ("SF_TIMEOUT_SECONDS", "soon", "SF_TIMEOUT_SECONDS must be a number of seconds"),
+        ("SF_MAX_RETRIES", "three", "SF_MAX_RETRIES must be a whole number"),
+        ("L2C_DEMO_LEADS", "many", "L2C_DEMO_LEADS must be a whole number"),
+    ],
+)
+def test_a_bad_number_in_a_setting_is_one_line_naming_it(tmp_path, variable, value, message):
+    source = "demo" if variable.startswith("L2C_DEMO") else "salesforce"
+    env = clean_env(
+        tmp_path,
+        L2C_SOURCE=source,
+        SF_INSTANCE_URL="https://127.0.0.1:9",
+        SF_ACCESS_TOKEN="x",
+        **{variable: value},
+    )
+    done, _ = l2c(tmp_path, env)
+    assert done.returncode == 1
+    assert message in last_line(done) and repr(value) in last_line(done)
+    assert len(done.stderr.splitlines()) < 10 and "Traceback" not in done.stderr
 
 
 def test_a_bad_sync_setting_stops_the_run_before_any_call(tmp_path, server):

@@ -93,10 +93,20 @@ def _is_transient(error: BaseException) -> bool:
     return isinstance(error, SalesforceGeneralError) and error.status >= 500
 
 
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=host).geturl()
+
+
 def describe_connection_error(error: requests.RequestException, url: str) -> str:
     """Why a request got no answer, in words a person can act on."""
     text = str(error)
-    host = urlsplit(url).netloc or url
+    parts = urlsplit(url)
+    # Host and port only: a URL may carry credentials (user:password@host).
+    host = (parts.hostname or "?") + (f":{parts.port}" if parts.port else "")
     if isinstance(error, requests.exceptions.SSLError):
         if "CERTIFICATE_VERIFY_FAILED" in text:
             if "match" in text.lower() and "hostname" in text.lower():
@@ -152,7 +162,7 @@ class SalesforceClient:
             settings.ca_bundle,
             timeout=settings.timeout_seconds,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            on_send=self._count_call,
+            on_call=self._count_call,
         )
         self.session.hooks["response"].append(self._read_usage)
         self.api_calls = 0
@@ -173,7 +183,7 @@ class SalesforceClient:
 
     # ---------------------------------------------------------------- connection
     def _count_call(self, url: str) -> None:
-        # Counted when sent: a call that times out may still have counted against the org.
+        # A call that timed out waiting for its answer has counted against the org too.
         if "/services/data" in url:
             self.api_calls += 1
 
@@ -231,7 +241,8 @@ class SalesforceClient:
                 reason = f"HTTP {response.status_code}"
             raise self._stop(
                 AuthenticationFailed(
-                    f"Salesforce refused the {mode} login at {url} ({reason}); check "
+                    f"Salesforce refused the {mode} login at {_without_credentials(url)} "
+                    f"({reason}); check "
                     f"{_LOGIN_VARIABLES[mode]}. No other login is tried in this run"
                 )
             ) from None
@@ -264,10 +275,12 @@ class SalesforceClient:
         return error
 
     def _should_retry(self, error: BaseException) -> bool:
-        if isinstance(error, requests.exceptions.SSLError):
+        if not self._answered and isinstance(error, (requests.ConnectionError, requests.Timeout)):
+            return False  # never answered: a wrong address or a dead host, said at once
+        if isinstance(error, requests.exceptions.SSLError) and any(
+            marker in str(error) for marker in ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER")
+        ):
             return False  # a certificate does not fix itself between two tries
-        if not self._answered and isinstance(error, requests.ConnectionError):
-            return False  # never answered: a wrong address, said at once
         return _is_transient(error)
 
     def _retrying(self, call: Callable[[], T]) -> T:
@@ -286,7 +299,10 @@ class SalesforceClient:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(call)
+        try:
+            return retrying(call)
+        finally:
+            self.last_attempts = retrying.statistics.get("attempt_number", 1)
 
     def call(self, make_call: Callable[[Salesforce], T]) -> T:
         """Run one API call with retries, one re-login on an expired session, limit detection."""
@@ -306,12 +322,18 @@ class SalesforceClient:
             except requests.RequestException as error:
                 url = getattr(error.request, "url", None) or self.instance_url
                 if not self._accepted:
+                    where = (
+                        "check SF_INSTANCE_URL"
+                        if self.settings.auth_mode() == "token"
+                        else f"the login gave the instance URL {self.instance_url}"
+                    )
                     raise ConnectionFailed(
-                        f"{describe_connection_error(error, url)}; check SF_INSTANCE_URL"
+                        f"{describe_connection_error(error, url)}; {where}"
                     ) from None
+                tries = getattr(self, "last_attempts", 1)
                 raise ConnectionFailed(
-                    f"{describe_connection_error(error, url)} (after "
-                    f"{self.settings.max_retries} tries; SF_MAX_RETRIES, SF_TIMEOUT_SECONDS)"
+                    f"{describe_connection_error(error, url)} (tried {tries} time"
+                    f"{'s' if tries != 1 else ''}; SF_MAX_RETRIES, SF_TIMEOUT_SECONDS)"
                 ) from None
             except SalesforceExpiredSession:
                 if not self.settings.can_log_in():

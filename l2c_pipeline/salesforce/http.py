@@ -26,15 +26,16 @@ class PinnedCASession(requests.Session):
         *,
         timeout: float | None = None,
         connect_timeout: float | None = None,
-        on_send=None,
+        on_call=None,
     ) -> None:
         super().__init__()
         self.default_timeout = timeout
         # A host that answers does so in seconds: waiting the whole read timeout for a
         # connection only delays telling the user that the URL is wrong.
         self.connect_timeout = connect_timeout
-        # Called with the URL before every request is sent, so calls that time out are counted.
-        self.on_send = on_send
+        # Called with the URL of every request the server received: answered, or timed out
+        # waiting for the answer (Salesforce counts those too); not for refused connections.
+        self.on_call = on_call
         if ca_bundle is not None:
             path = Path(ca_bundle)
             if not path.is_file():
@@ -48,9 +49,15 @@ class PinnedCASession(requests.Session):
                 if self.connect_timeout
                 else self.default_timeout
             )
-        if self.on_send is not None:
-            self.on_send(url)
-        return super().request(method, url, *args, **kwargs)
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except requests.exceptions.ReadTimeout:
+            if self.on_call is not None:
+                self.on_call(url)
+            raise
+        if self.on_call is not None:
+            self.on_call(url)
+        return response
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)

@@ -440,7 +440,15 @@ def _sync_fields(
             f"change capture: {spec.name} has no field {untracked} in this org; not tracked"
         )
     capture_fields = (time_field, changed_by) if tracked else ()
-    for always in ("Id", "IsDeleted", result.cursor_field, *tracked, *capture_fields):
+    # CreatedDate: what the reconciliation counts by.
+    for always in (
+        "Id",
+        "IsDeleted",
+        "CreatedDate",
+        result.cursor_field,
+        *tracked,
+        *capture_fields,
+    ):
         if always and always in available and always not in wanted:
             wanted.insert(0, always)
     missing = [f for f in wanted if f not in available]
@@ -525,7 +533,8 @@ def _sync_fields(
 
 def _reconcile_when_due(client, con, spec, result, fields, writer, options, say) -> None:
     if _reconciliation_due(con, spec.name, result, options):
-        result.reconciled = _reconcile(client, con, spec, result, fields, writer, say)
+        bound = result.watermark_before - timedelta(seconds=options["overlap_seconds"])
+        result.reconciled = _reconcile(client, con, spec, result, fields, writer, bound, say)
 
 
 def _reconciliation_due(con, name: str, result: SyncResult, options: dict) -> bool:
@@ -553,40 +562,51 @@ def _save_reconciliation(con, name: str, found: Reconciliation) -> None:
     )
 
 
-def _reconcile(client, con, spec, result: SyncResult, fields, writer, say) -> Reconciliation | None:
+def _reconcile(
+    client, con, spec, result: SyncResult, fields, writer, bound: datetime, say
+) -> Reconciliation | None:
     """Compare the org's records per month of CreatedDate with the warehouse's and re-read the
-    months where the warehouse has fewer: what arrived later than the overlap. One aggregate
-    query per object, plus one query per month re-read."""
+    months whose counts differ: what arrived later than the overlap. Only records created
+    before `bound` (where the incremental read started) are counted, so records made during the
+    run are not taken for missing ones. One aggregate query per object, plus one query per month
+    re-read. Counts cannot see a month where a missing record and one the warehouse keeps but
+    the org no longer returns (a hard delete, a record that left the filter) cancel out."""
     found, calls_before = Reconciliation(), client.api_calls
     if "CreatedDate" not in result.fields:
         result.warnings.append(f"reconciliation: {spec.name} has no CreatedDate; not reconciled")
+        _save_reconciliation(con, spec.name, found)  # not tried again until it is due
         return None
-    where = f" WHERE ({spec.where})" if spec.where else ""
+    before = f"CreatedDate < {_soql_datetime(bound)}"
+    where = f" WHERE ({spec.where}) AND {before}" if spec.where else f" WHERE {before}"
     month = "CALENDAR_YEAR(CreatedDate), CALENDAR_MONTH(CreatedDate)"
     try:
         rows = client.aggregate(
             f"SELECT {month}, COUNT(Id) FROM {spec.name}{where} GROUP BY {month}"
         )
     except SalesforceError as error:
-        # Some objects take no aggregate query; an incremental sync has still happened.
+        # Some objects take no aggregate query; the incremental sync has still happened.
         code = _error_code(error) or type(error).__name__
         result.warnings.append(
             f"reconciliation: Salesforce refused the count of {spec.name} ({code})"
         )
+        _save_reconciliation(con, spec.name, found)
         return None
     in_org = {(int(r["expr0"]), int(r["expr1"])): int(r["expr2"]) for r in rows}
-    alive = "WHERE NOT coalesce(IsDeleted, false)" if "IsDeleted" in result.fields else ""
-    stored = dict(
-        ((int(y), int(m)), int(n))
+    alive = " AND NOT coalesce(IsDeleted, false)" if "IsDeleted" in result.fields else ""
+    stored = {
+        (int(y), int(m)): int(n)
         for y, m, n in con.execute(
             f"SELECT year(CreatedDate), month(CreatedDate), count(*) FROM raw.{quote(spec.name)} "
-            f"{alive} GROUP BY 1, 2"
+            f"WHERE CreatedDate < ?{alive} GROUP BY 1, 2",
+            [bound],
         ).fetchall()
-    )
+    }
     found.months_compared = len(in_org)
-    short = sorted(key for key, count in in_org.items() if count > stored.get(key, 0))
+    differing = sorted(
+        key for key in in_org.keys() | stored.keys() if in_org.get(key, 0) != stored.get(key, 0)
+    )
     inserted_before = result.inserted
-    for year, month_number in short:
+    for year, month_number in differing:
         start = datetime(year, month_number, 1)
         end = datetime(year + month_number // 12, month_number % 12 + 1, 1)
         condition = (
@@ -598,7 +618,8 @@ def _reconcile(client, con, spec, result: SyncResult, fields, writer, say) -> Re
             + f"{condition} ORDER BY {result.cursor_field}, Id"
         )
         say(
-            f"{spec.name}: the org has more records created in {year}-{month_number:02d}; re-reading them"
+            f"{spec.name}: the org's count of records created in {year}-{month_number:02d} "
+            "differs from the warehouse's; re-reading them"
         )
         for records, _ in client.query_pages(soql):
             # The watermark stays: these records are older than it.

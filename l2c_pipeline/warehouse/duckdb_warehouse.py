@@ -129,7 +129,7 @@ def _open_waiting(path: Path, say: Callable[[str], None]) -> duckdb.DuckDBPyConn
         try:
             return duckdb.connect(str(path))
         except duckdb.IOException as error:
-            if "lock" not in str(error).lower():
+            if "Could not set lock" not in str(error) and "Conflicting lock" not in str(error):
                 raise
             holder = str(error).split("Conflicting lock is held in", 1)[-1].strip().rstrip(".")
             if time.monotonic() >= deadline:
