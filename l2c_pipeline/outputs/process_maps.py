@@ -20,6 +20,13 @@ VIEWS = ("frequency", "performance")
 DEFAULT_MAX_EDGES = 40
 DEFAULT_MIN_SHARE = 0.01
 DEFAULT_SLOWEST = 5
+# Graphviz refuses a quoted string over 16,384 bytes, and draws control characters into SVG that
+# no XML parser reads (nor the report's browser): drawings show names without control
+# characters, cut to LABEL_CHARACTERS. The tables and the exports keep the names whole.
+LABEL_CHARACTERS = 80
+_UNDRAWN = {
+    code: " " if chr(code) in "\t\n\r" else None for code in (*range(0x20), *range(0x7F, 0xA0))
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,23 @@ def _duration(hours: float | None) -> str:
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def drawing_label(name) -> str:
+    """A name as a drawing shows it: no control characters, at most LABEL_CHARACTERS long."""
+    text = str(name).translate(_UNDRAWN)
+    return text if len(text) <= LABEL_CHARACTERS else text[: LABEL_CHARACTERS - 1] + "…"
+
+
+def _node_ids(activities) -> dict[str, str]:
+    """Each activity's node in the dot source: its name, unless the name is not drawable as it
+    is (then a number, as two long names may share their first characters)."""
+    return {
+        activity: activity
+        if activity == drawing_label(activity) and not activity.startswith("__")
+        else f"__activity_{index}"
+        for index, activity in enumerate(sorted(activities))
+    }
 
 
 def process_map(
@@ -83,6 +107,7 @@ def process_map(
         ).fetchall()
         if row[0] in shown
     ]
+    node = {activity: _quote(name) for activity, name in _node_ids(shown).items()}
     slow = tuple(
         sorted(
             ((a, b, h) for a, b, _, h in edges if h is not None),
@@ -105,17 +130,15 @@ def process_map(
     ]
     for activity, events, start_cases, end_cases in nodes:
         shade = (95 - int(45 * events / most_events)) * 255 // 100  # busier activities are darker
-        label = _quote(f"{activity}\n{events:,}")
-        lines.append(
-            f'  {_quote(activity)} [label={label}, fillcolor="#{shade:02x}{shade:02x}ff"];'
-        )
+        label = _quote(f"{drawing_label(activity)}\n{events:,}")
+        lines.append(f'  {node[activity]} [label={label}, fillcolor="#{shade:02x}{shade:02x}ff"];')
         # Start and end edges only where many cases start or end: the rest is noise.
         if start_cases >= min_share * cases_total:
             lines.append(
-                f'  "__start" -> {_quote(activity)} [style=dashed, label="{start_cases:,}"];'
+                f'  "__start" -> {node[activity]} [style=dashed, label="{start_cases:,}"];'
             )
         if end_cases >= min_share * cases_total:
-            lines.append(f'  {_quote(activity)} -> "__end" [style=dashed, label="{end_cases:,}"];')
+            lines.append(f'  {node[activity]} -> "__end" [style=dashed, label="{end_cases:,}"];')
     for a, b, transitions, hours in edges:
         width = 0.6 + 4.4 * transitions / busiest
         if view == "frequency":
@@ -126,7 +149,7 @@ def process_map(
             if (a, b) in slow_pairs:
                 width = max(width, 3.0)
         lines.append(
-            f"  {_quote(a)} -> {_quote(b)} [label={_quote(label)}, penwidth={width:.2f}, "
+            f"  {node[a]} -> {node[b]} [label={_quote(label)}, penwidth={width:.2f}, "
             f'color="{colour}", fontcolor="{colour}"];'
         )
     lines.append("}")
@@ -161,6 +184,8 @@ def render_bpmn(bpmn_file: Path, path: Path) -> dict[str, Path]:
     from pm4py.visualization.bpmn import visualizer
 
     model = pm4py.read_bpmn(str(bpmn_file))
+    for bpmn_node in model.get_nodes():
+        bpmn_node.set_name(drawing_label(bpmn_node.get_name()))
     return {
         fmt: replace_file(
             Path(path).with_suffix(f".{fmt}"),
