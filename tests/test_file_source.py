@@ -323,3 +323,50 @@ def test_the_cases_sheet_gives_the_case_attributes(template, tmp_path):
         "sheet Cases, row 4, column 'Opportunity ID': empty",
         "sheet Cases, row 5, column 'Amount': 'many' is not a number",
     ]
+
+
+def test_a_log_with_nothing_to_discover_still_builds_every_report(tmp_path, monkeypatch):
+    import importlib
+
+    from dagster import DagsterInstance
+
+    # Calls and e-mails are sales touches, not steps of the process: no model to discover.
+    log = write_csv(
+        tmp_path / "touches.csv",
+        "case_id,activity,timestamp\nA,Call,2026-01-05 10:00\nA,Email,2026-01-06 10:00\n"
+        "B,Call,2026-01-07 10:00\n",
+    )
+    for name, value in {
+        "L2C_SOURCE": "file",
+        "L2C_EVENT_LOG_FILE": str(log),
+        "L2C_HOME": str(tmp_path),
+        "L2C_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    (outputs / "process_model.bpmn").write_text("an earlier log's model")
+    import l2c_pipeline.definitions as definitions
+
+    defs = importlib.reload(definitions).defs
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("l2c_nightly").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    assert result.success
+    model = next(
+        m
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.path == ["mining", "process_model"]
+    ).materialization.metadata
+    assert model["variants_used"].value == 0
+    assert not (outputs / "process_model.bpmn").exists()  # no stale model shown as this log's
+    assert (outputs / "process_map_performance.svg").exists() and (outputs / "report.html").exists()
+    with duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True) as analytics:
+        assert analytics.execute("SELECT count(*) FROM reports.variants").fetchone()[0] == 2
+        assert (
+            analytics.execute("SELECT sum(transitions) FROM reports.process_map_edges").fetchone()[
+                0
+            ]
+            == 1
+        )

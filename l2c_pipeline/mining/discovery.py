@@ -22,7 +22,7 @@ DEFAULT_COVERAGE = 0.8
 
 @dataclass(frozen=True)
 class DiscoveredModel:
-    path: Path
+    path: Path | None  # None: nothing to discover (no milestone events), no model written
     variants_used: int
     variants_total: int
     cases_covered: int
@@ -78,7 +78,9 @@ _NOT_XML = {code: None for code in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)
 
 def discover_bpmn(con, path: Path, coverage: float = DEFAULT_COVERAGE) -> DiscoveredModel:
     """Mine the model from the top variants and write it to `path` (BPMN 2.0 XML, written to a
-    temporary name and renamed, so a reader never finds half a file)."""
+    temporary name and renamed, so a reader never finds half a file). A log with nothing to
+    discover (only sales touches) gets no model, and a model of an earlier run is removed: it
+    would show another log's process."""
     import pm4py
     from pm4py.objects.bpmn.layout import layouter
 
@@ -86,7 +88,9 @@ def discover_bpmn(con, path: Path, coverage: float = DEFAULT_COVERAGE) -> Discov
 
     variants, cases_total, variants_total = top_variants(con, coverage)
     if not variants:
-        raise ValueError("mining.variant_paths is empty: there is no process to discover")
+        Path(path).unlink(missing_ok=True)
+        cases = con.execute("SELECT count(*) FROM mining.case_variants").fetchone()[0]
+        return DiscoveredModel(None, 0, variants_total, 0, cases, 0, 0)
     frame = pd.DataFrame(
         [
             (
