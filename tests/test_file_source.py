@@ -370,3 +370,100 @@ def test_a_log_with_nothing_to_discover_still_builds_every_report(tmp_path, monk
             ]
             == 1
         )
+
+
+def materialize_file(path: Path, warehouse: Path, monkeypatch, **env: str):
+    """The file_event_log asset as a run materializes it, on `path`: the result and the
+    messages the run logged."""
+    from dagster import DagsterInstance, materialize
+
+    from l2c_pipeline.file_source.assets import file_event_log
+    from l2c_pipeline.resources import WarehouseResource
+
+    monkeypatch.setenv("L2C_EVENT_LOG_FILE", str(path))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [file_event_log],
+            resources={"warehouse": WarehouseResource(path=str(warehouse))},
+            instance=instance,
+            raise_on_error=False,
+        )
+        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    return result, messages
+
+
+XES_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<log xes.version="1.0">\n'
+
+
+def xes_event(activity: str, timestamp: str | None) -> str:
+    date = f'<date key="time:timestamp" value="{timestamp}"/>' if timestamp is not None else ""
+    return f'<event><string key="concept:name" value="{activity}"/>{date}</event>\n'
+
+
+def test_the_size_limit_holds_for_what_a_gz_unpacks_to(tmp_path, monkeypatch):
+    events = "".join(xes_event("Review", "2020-01-01T10:00:00") for _ in range(25_000))
+    xes = (XES_HEAD + '<trace><string key="concept:name" value="c1"/>\n' + events).encode()
+    assert len(xes) > 2 * 1024 * 1024
+    path = tmp_path / "big.xes.gz"
+    # Garbage after the compressed stream: only a reader that unpacks everything reaches it.
+    path.write_bytes(gzip.compress(xes + b"</trace></log>\n") + b"not gzip")
+    assert path.stat().st_size < 100 * 1024
+    monkeypatch.setenv("L2C_MAX_FILE_MB", "1")
+    with pytest.raises(EventFileError) as error:
+        read_event_file(path)
+    assert error.value.problems == [
+        "the file unpacks to more than 1 MB, the limit (L2C_MAX_FILE_MB)"
+    ]
+    monkeypatch.setenv("L2C_MAX_FILE_MB", "3")
+    with pytest.raises(EventFileError, match=r"not a readable \.gz file \("):
+        read_event_file(path)
+
+
+def test_the_size_limit_takes_decimals_and_a_bad_one_is_one_line(tmp_path, monkeypatch):
+    from l2c_pipeline.file_source.load import SettingError, max_file_bytes
+
+    monkeypatch.setenv("L2C_MAX_FILE_MB", "1.5")
+    assert max_file_bytes() == 1_572_864
+    small = write_csv(tmp_path / "small.csv", "case_id,activity,timestamp\nA,Review,2026-01-05\n")
+    assert len(read_event_file(small).events) == 1
+    big = write_csv(
+        tmp_path / "big.csv", "case_id,activity,timestamp\n" + "A,Review,2026-01-05\n" * 90_000
+    )
+    with pytest.raises(EventFileError, match=r"over the limit of 1\.5 MB \(L2C_MAX_FILE_MB\)"):
+        read_event_file(big)
+    for bad in ("1,5", "0", "-2", "nan", "inf", "lots"):
+        monkeypatch.setenv("L2C_MAX_FILE_MB", bad)
+        with pytest.raises(SettingError) as error:
+            read_event_file(small)
+        assert str(error.value) == (
+            f"L2C_MAX_FILE_MB must be a positive number of megabytes (e.g. 500 or 1.5), got '{bad}'"
+        )
+    # A run says it in that one line, no traceback.
+    result, _ = materialize_file(small, tmp_path / "warehouse.duckdb", monkeypatch)
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_failure_data.user_failure_data.description == (
+        "L2C_MAX_FILE_MB must be a positive number of megabytes (e.g. 500 or 1.5), got 'lots'"
+    )
+
+
+def test_control_characters_from_the_file_are_shown_escaped(tmp_path):
+    # A terminal escape in a value or a header is shown, never sent to the terminal.
+    for text, expected in (
+        (
+            "case_id,activity,timestamp\nA,Review,\x1b[31mnext tuesday\n",
+            "line 2, column 'Event timestamp': '\\x1b[31mnext tuesday' is not a date and time",
+        ),
+        (
+            "case_id,activity,timestamp,amount\nA,Review,2026-01-05,\x9b6n" + "9" * 300 + "\n",
+            "line 2, column 'Amount': '\\x9b6n"
+            + "9" * 197
+            + "... (303 characters)' is not a number",
+        ),
+    ):
+        path = write_csv(tmp_path / "log.csv", text)
+        with pytest.raises(EventFileError) as error:
+            read_event_file(path)
+        assert error.value.problems[0].startswith(expected)
+        assert not any(c in str(error.value) for c in "\x1b\x9b")

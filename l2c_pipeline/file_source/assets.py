@@ -22,6 +22,7 @@ from ..warehouse.source import record_file_source
 from .load import (
     FILE_SOURCE_TABLES,
     EventFileError,
+    SettingError,
     catalogue_activities,
     load_into_warehouse,
     read_event_file,
@@ -65,7 +66,7 @@ def file_event_log(context: AssetExecutionContext, warehouse: WarehouseResource)
     path = event_log_file()
     try:
         loaded = read_event_file(path, known_activities=catalogue_activities())
-    except EventFileError as error:
+    except (EventFileError, SettingError) as error:
         raise Failure(description=str(error)) from None
     with warehouse.connection() as con:
         rows = load_into_warehouse(con, loaded, deal_size_bands=_deal_size_bands())

@@ -8,9 +8,12 @@ file's cells as text; only reading the file itself walks its rows.
 
 from __future__ import annotations
 
+import gzip
+import math
 import os
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -26,6 +29,33 @@ MAX_PROBLEMS_SHOWN = 50
 DEFAULT_MAX_FILE_MB = 500
 # An xlsx is a zip: refuse one that would unpack to much more than it weighs (a zip bomb).
 MAX_UNPACKED_RATIO = 100
+# Values longer than this are cut in messages: a 100,000-character name helps nobody there.
+SHOWN_CHARACTERS = 200
+# Control characters (C0, DEL, C1) are shown as \xNN: a value from the file must never drive
+# the terminal that prints the message (ESC [31m ...).
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def shown(value) -> str:
+    """A value from the file as a message shows it: cut when long, control characters escaped."""
+    text = str(value)
+    if len(text) > SHOWN_CHARACTERS:
+        text = f"{text[:SHOWN_CHARACTERS]}... ({len(text):,} characters)"
+    return text.translate(_CONTROL)
+
+
+# The same in SQL, for the checks' messages.
+_SQL_MACROS = (
+    r"""CREATE TEMP MACRO escaped(s) AS CASE
+        WHEN regexp_matches(s, '[\x00-\x1f\x7f-\x9f]') THEN array_to_string(list_transform(
+            string_split(s, ''),
+            lambda c: CASE WHEN ord(c) < 32 OR ord(c) BETWEEN 127 AND 159
+                           THEN '\x' || lower(lpad(hex(ord(c)), 2, '0')) ELSE c END), '')
+        ELSE s END""",
+    f"""CREATE TEMP MACRO shown(s) AS escaped(CASE WHEN length(s) > {SHOWN_CHARACTERS}
+        THEN left(s, {SHOWN_CHARACTERS}) || '... (' || format('{{:,}}', length(s)) || ' characters)'
+        ELSE s END)""",
+)
 
 
 class EventFileError(ValueError):
@@ -33,13 +63,16 @@ class EventFileError(ValueError):
 
     def __init__(self, path: Path, problems: list[str]) -> None:
         self.path, self.problems = Path(path), problems
-        shown = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
+        shown_problems = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
         more = len(problems) - MAX_PROBLEMS_SHOWN
         super().__init__(
-            f"{self.path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}, nothing loaded:\n"
-            + shown
-            + (f"\n  ... and {more} more" if more > 0 else "")
+            f"{shown(self.path)}: {len(problems)} problem{'s' if len(problems) != 1 else ''}, "
+            "nothing loaded:\n" + shown_problems + (f"\n  ... and {more} more" if more > 0 else "")
         )
+
+
+class SettingError(ValueError):
+    """A file-source setting that cannot be used; the message is one line naming it."""
 
 
 @dataclass(frozen=True)
@@ -50,38 +83,50 @@ class LoadedLog:
 
 
 def max_file_bytes() -> int:
-    configured = os.environ.get("L2C_MAX_FILE_MB")
+    configured = os.environ.get("L2C_MAX_FILE_MB", "").strip()
+    if not configured:
+        return DEFAULT_MAX_FILE_MB * 1024 * 1024
     try:
-        megabytes = int(configured) if configured else DEFAULT_MAX_FILE_MB
+        megabytes = float(configured)
     except ValueError:
-        raise ValueError(f"L2C_MAX_FILE_MB must be a whole number, got {configured!r}") from None
-    return megabytes * 1024 * 1024
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes > 0):
+        raise SettingError(
+            "L2C_MAX_FILE_MB must be a positive number of megabytes (e.g. 500 or 1.5), "
+            f"got '{shown(configured)}'"
+        )
+    return int(megabytes * 1024 * 1024)
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / 1024 / 1024:,.2f}".rstrip("0").rstrip(".") + " MB"
 
 
 def read_event_file(path: Path, known_activities: set[str] | None = None) -> LoadedLog:
     """Read and check the file. `known_activities`: the catalogue, which a template's
     activities must come from (CSV and XES files from other tools may use their own)."""
     path = Path(path)
+    limit = max_file_bytes()  # a bad setting is named before the file is looked at
     if not path.is_file():
         raise EventFileError(path, ["the file does not exist"])
     size = path.stat().st_size
     if size == 0:
         raise EventFileError(path, ["the file is empty"])
-    if size > max_file_bytes():
+    if size > limit:
         raise EventFileError(
             path,
             [
-                f"the file is {size / 1024 / 1024:,.0f} MB, over the limit of "
-                f"{max_file_bytes() / 1024 / 1024:,.0f} MB (L2C_MAX_FILE_MB)"
+                f"the file is {_megabytes(size)}, over the limit of {_megabytes(limit)} "
+                "(L2C_MAX_FILE_MB)"
             ],
         )
     name = path.name.lower()
     if name.endswith(".xlsx"):
-        return _read_xlsx(path, known_activities)
+        return _read_xlsx(path, known_activities, limit)
     if name.endswith(".csv"):
         return _read_csv(path)
     if name.endswith(".xes") or name.endswith(".xes.gz"):
-        return _read_xes(path)
+        return _read_xes(path, limit)
     raise EventFileError(
         path, ["unknown kind of file: expected .xlsx (the template), .csv or .xes"]
     )
@@ -125,7 +170,7 @@ def _header_keys(header: tuple, columns, header_place: str, problems: list[str])
     return names
 
 
-def _read_xlsx(path: Path, known_activities: set[str] | None) -> LoadedLog:
+def _read_xlsx(path: Path, known_activities: set[str] | None, limit: int) -> LoadedLog:
     from openpyxl import load_workbook
 
     try:
@@ -135,18 +180,16 @@ def _read_xlsx(path: Path, known_activities: set[str] | None) -> LoadedLog:
         raise EventFileError(
             path, ["not an xlsx file (it is not a zip archive; save it as .xlsx)"]
         ) from None
-    if unpacked > MAX_UNPACKED_RATIO * path.stat().st_size or unpacked > 4 * max_file_bytes():
+    if unpacked > MAX_UNPACKED_RATIO * path.stat().st_size or unpacked > 4 * limit:
         raise EventFileError(
             path,
-            [
-                f"the xlsx unpacks to {unpacked / 1024 / 1024:,.0f} MB: refused as too large or malformed"
-            ],
+            [f"the xlsx unpacks to {_megabytes(unpacked)}: refused as too large or malformed"],
         )
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a broken file
         raise EventFileError(
-            path, [f"not a readable xlsx file ({type(error).__name__}: {error})"]
+            path, [f"not a readable xlsx file ({type(error).__name__}: {shown(error)})"]
         ) from None
     problems: list[str] = []
     try:
@@ -154,7 +197,8 @@ def _read_xlsx(path: Path, known_activities: set[str] | None) -> LoadedLog:
             raise EventFileError(
                 path,
                 [
-                    f"no sheet '{EVENTS_SHEET}' (found: {', '.join(workbook.sheetnames)}); use the template"
+                    f"no sheet '{EVENTS_SHEET}' (found: "
+                    f"{', '.join(shown(s) for s in workbook.sheetnames)}); use the template"
                 ],
             )
         events = _sheet_rows(
@@ -208,7 +252,7 @@ def _read_csv(path: Path) -> LoadedLog:
         ).df()
     except duckdb.Error as error:
         raise EventFileError(
-            path, [f"not a readable CSV file ({str(error).splitlines()[0]})"]
+            path, [f"not a readable CSV file ({shown(str(error).splitlines()[0])})"]
         ) from None
     finally:
         con.close()
@@ -226,10 +270,32 @@ def _read_csv(path: Path) -> LoadedLog:
     return _checked(path, events, _empty(CASE_COLUMNS), "line", None)
 
 
-def _read_xes(path: Path) -> LoadedLog:
+def _check_unpacked_size(path: Path, limit: int) -> None:
+    """Refuse a .gz that unpacks to more than the limit, counting while it streams: a small
+    file can unpack to far more than it weighs, and nothing is unpacked beyond the limit."""
+    unpacked = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                unpacked += len(chunk)
+                if unpacked > limit:
+                    raise EventFileError(
+                        path,
+                        [
+                            f"the file unpacks to more than {_megabytes(limit)}, the limit "
+                            "(L2C_MAX_FILE_MB)"
+                        ],
+                    )
+    except (OSError, EOFError, zlib.error) as error:
+        raise EventFileError(path, [f"not a readable .gz file ({shown(error)})"]) from None
+
+
+def _read_xes(path: Path, limit: int) -> LoadedLog:
     import pm4py
     from pm4py.util import constants
 
+    if path.name.lower().endswith(".gz"):
+        _check_unpacked_size(path, limit)
     constants.SHOW_PROGRESS_BAR = False
     try:
         with warnings.catch_warnings():  # pm4py suggests an optional faster parser; not needed
@@ -237,7 +303,7 @@ def _read_xes(path: Path) -> LoadedLog:
             log = pm4py.read_xes(str(path), return_legacy_log_object=False)
     except Exception as error:  # pm4py's parsers raise many kinds for a broken file
         raise EventFileError(
-            path, [f"not a readable XES file ({type(error).__name__}: {error})"]
+            path, [f"not a readable XES file ({type(error).__name__}: {shown(error)})"]
         ) from None
     missing = [
         k for k in ("case:concept:name", "concept:name", "time:timestamp") if k not in log.columns
@@ -280,6 +346,8 @@ def _checked(
     # one are read as UTC.
     con.execute("SET TimeZone = 'UTC'")
     try:
+        for macro in _SQL_MACROS:
+            con.execute(macro)
         con.register("file_events", events)
         con.register("file_cases", cases)
         con.execute("CREATE TABLE known(activity VARCHAR)")
@@ -293,19 +361,19 @@ def _checked(
                 SELECT source_row, 1 AS n, '{header["case_id"]}' AS col, 'empty' AS problem FROM cells WHERE case_id IS NULL
                 UNION ALL SELECT source_row, 2, '{header["activity"]}', 'empty' FROM cells WHERE activity IS NULL
                 UNION ALL SELECT source_row, 2, '{header["activity"]}',
-                       '''' || activity || ''' is not a known activity (see the Instructions sheet)'
+                       '''' || shown(activity) || ''' is not a known activity (see the Instructions sheet)'
                     FROM cells WHERE activity IS NOT NULL AND ? AND activity NOT IN (SELECT activity FROM known)
                     AND activity NOT LIKE 'Stage: %'
                 UNION ALL SELECT source_row, 3, '{header["timestamp"]}', 'empty' FROM cells WHERE "timestamp" IS NULL
                 UNION ALL SELECT source_row, 3, '{header["timestamp"]}',
-                       '''' || "timestamp" || ''' is not a date and time (e.g. 2026-03-01 14:05:00)'
+                       '''' || shown("timestamp") || ''' is not a date and time (e.g. 2026-03-01 14:05:00)'
                     FROM cells WHERE "timestamp" IS NOT NULL AND try_cast("timestamp" AS TIMESTAMPTZ) IS NULL
-                UNION ALL SELECT source_row, 6, '{header["amount"]}', '''' || amount || ''' is not a number'
+                UNION ALL SELECT source_row, 6, '{header["amount"]}', '''' || shown(amount) || ''' is not a number'
                     FROM cells WHERE amount IS NOT NULL AND try_cast(amount AS DOUBLE) IS NULL
-                UNION ALL SELECT source_row, 7, '{header["is_won"]}', '''' || is_won || ''' is not TRUE or FALSE'
+                UNION ALL SELECT source_row, 7, '{header["is_won"]}', '''' || shown(is_won) || ''' is not TRUE or FALSE'
                     FROM cells WHERE is_won IS NOT NULL AND try_cast(is_won AS BOOLEAN) IS NULL
                 UNION ALL SELECT source_row, 8, '{header["discount_pct"]}',
-                       '''' || discount_pct || ''' is not a number from 0 to 100'
+                       '''' || shown(discount_pct) || ''' is not a number from 0 to 100'
                     FROM cells WHERE discount_pct IS NOT NULL
                     AND coalesce(try_cast(discount_pct AS DOUBLE) NOT BETWEEN 0 AND 100, true)
             ), duplicates AS (
@@ -315,12 +383,12 @@ def _checked(
             ), case_checks AS (
                 SELECT source_row, col, problem FROM (
                     SELECT source_row, 'Opportunity ID' AS col, 'empty' AS problem FROM file_cases WHERE case_id IS NULL
-                    UNION ALL SELECT source_row, 'Amount', '''' || amount || ''' is not a number'
+                    UNION ALL SELECT source_row, 'Amount', '''' || shown(amount) || ''' is not a number'
                         FROM file_cases WHERE amount IS NOT NULL AND try_cast(amount AS DOUBLE) IS NULL
-                    UNION ALL SELECT source_row, 'Discount %', '''' || discount_pct || ''' is not a number from 0 to 100'
+                    UNION ALL SELECT source_row, 'Discount %', '''' || shown(discount_pct) || ''' is not a number from 0 to 100'
                         FROM file_cases WHERE discount_pct IS NOT NULL
                         AND coalesce(try_cast(discount_pct AS DOUBLE) NOT BETWEEN 0 AND 100, true)
-                    UNION ALL SELECT source_row, 'Is won', '''' || is_won || ''' is not TRUE or FALSE'
+                    UNION ALL SELECT source_row, 'Is won', '''' || shown(is_won) || ''' is not TRUE or FALSE'
                         FROM file_cases WHERE is_won IS NOT NULL AND try_cast(is_won AS BOOLEAN) IS NULL
                 )
             )
@@ -329,14 +397,15 @@ def _checked(
                 FROM checks
                 UNION ALL
                 SELECT source_rows[1], 9, '{sheet}{where}s ' || array_to_string(source_rows, ', ')
-                       || ': the same event more than once (' || case_id || ', ' || activity || ', ' || "timestamp" || ')'
+                       || ': the same event more than once (' || shown(case_id) || ', ' || shown(activity) || ', '
+                       || shown("timestamp") || ')'
                 FROM duplicates
                 UNION ALL
                 SELECT source_row, 10, '{case_sheet}row ' || source_row || ', column ''' || col || ''': ' || problem
                 FROM case_checks
                 UNION ALL
                 SELECT min(source_row), 11, '{case_sheet}rows ' || array_to_string(list(source_row ORDER BY source_row), ', ')
-                       || ': the case ' || case_id || ' more than once'
+                       || ': the case ' || shown(case_id) || ' more than once'
                 FROM file_cases WHERE case_id IS NOT NULL GROUP BY case_id HAVING count(*) > 1
             ) ORDER BY n >= 10, r, n
             """,
