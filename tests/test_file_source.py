@@ -449,15 +449,16 @@ def test_the_size_limit_takes_decimals_and_a_bad_one_is_one_line(tmp_path, monke
 
 
 def test_control_characters_from_the_file_are_shown_escaped(tmp_path):
-    # A terminal escape in a value or a header is shown, never sent to the terminal.
+    # A terminal escape in a value is shown, never sent to the terminal; messages name the
+    # file's own columns.
     for text, expected in (
         (
             "case_id,activity,timestamp\nA,Review,\x1b[31mnext tuesday\n",
-            "line 2, column 'Event timestamp': '\\x1b[31mnext tuesday' is not a date and time",
+            "line 2, column 'timestamp': '\\x1b[31mnext tuesday' is not a date and time",
         ),
         (
             "case_id,activity,timestamp,amount\nA,Review,2026-01-05,\x9b6n" + "9" * 300 + "\n",
-            "line 2, column 'Amount': '\\x9b6n"
+            "line 2, column 'amount': '\\x9b6n"
             + "9" * 197
             + "... (303 characters)' is not a number",
         ),
@@ -467,3 +468,80 @@ def test_control_characters_from_the_file_are_shown_escaped(tmp_path):
             read_event_file(path)
         assert error.value.problems[0].startswith(expected)
         assert not any(c in str(error.value) for c in "\x1b\x9b")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (  # NaN and infinity are no amounts, whatever the spelling
+            "case_id,activity,timestamp,amount\nA,Review,2026-01-05,NaN\nA,Sign,2026-01-06,inf\n"
+            "A,Pay,2026-01-07,-Infinity\nA,Close,2026-01-08,12.5\n",
+            [
+                "line 2, column 'amount': 'NaN' is not a finite number",
+                "line 3, column 'amount': 'inf' is not a finite number",
+                "line 4, column 'amount': '-Infinity' is not a finite number",
+            ],
+        ),
+        (  # which column is the activity cannot be guessed
+            "case:concept:name,concept:name,Activity,time:timestamp\nA,Review,Check,2026-01-05\n",
+            [
+                "line 1: the columns 'concept:name' and 'Activity' both name the activity; "
+                "keep one of them"
+            ],
+        ),
+        (
+            "Case ID,case,Timestamp,time:timestamp,Event timestamp,Activity\nA,B,x,y,z,Review\n",
+            [
+                "line 1: the columns 'Case ID' and 'case' both name the case; keep one of them",
+                "line 1: the columns 'Timestamp', 'time:timestamp' and 'Event timestamp' all "
+                "name the timestamp; keep one of them",
+            ],
+        ),
+        (
+            "case_id,\x1b[2Jactivity,timestamp\nA,Review,2026-01-05\n",
+            [
+                "line 1: missing column 'Activity' (the header holds: case_id, "
+                "\\x1b[2Jactivity, timestamp)"
+            ],
+        ),
+    ],
+)
+def test_bad_csv_cells_are_named_with_the_files_own_columns(tmp_path, text, expected):
+    path = write_csv(tmp_path / "log.csv", text)
+    with pytest.raises(EventFileError) as error:
+        read_event_file(path)
+    assert error.value.problems == expected
+    message = str(error.value)
+    assert message.startswith(f"{path}: ") and "\x1b" not in message
+
+
+def test_nan_amounts_on_the_cases_sheet_are_refused(template, tmp_path):
+    events = [("006A", "Opportunity Created", "2026-01-05 10:00:00")]
+    cases = [("006A", *[None] * 8, "NaN")]
+    with pytest.raises(EventFileError) as error:
+        read_event_file(
+            fill(template, tmp_path / "nan.xlsx", events, cases), catalogue_activities()
+        )
+    assert error.value.problems == [
+        "sheet Cases, row 2, column 'Amount': 'NaN' is not a finite number"
+    ]
+
+
+def test_an_unparsable_xes_timestamp_is_named_with_its_value(tmp_path):
+    path = tmp_path / "log.xes"
+    path.write_text(
+        XES_HEAD
+        + '<trace><string key="concept:name" value="c1"/>\n'
+        + xes_event("Review", "2020-01-01T10:00:00.000+01:00")
+        + xes_event("Sign", "yesterday")
+        + xes_event("Pay", None)
+        + "</trace>\n</log>\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(EventFileError) as error:
+        read_event_file(path)
+    assert error.value.problems == [
+        "trace 'c1', event 2, attribute 'time:timestamp': 'yesterday' is not a date and time "
+        "(e.g. 2026-03-01 14:05:00)",
+        "trace 'c1', event 3, attribute 'time:timestamp': empty",
+    ]

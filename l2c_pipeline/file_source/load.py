@@ -1,9 +1,10 @@
 """Reading an event-log file (a filled template, a CSV or an XES file) and loading it into
 core.event_log and core.cases, so the rest of the graph runs as it does on Salesforce data.
 
-Every problem is reported, one line each, with the sheet (or line), row and column, and then
-nothing is loaded: the warehouse keeps what it had. Checks run set-based in DuckDB on the
-file's cells as text; only reading the file itself walks its rows.
+Every problem is reported, one line each, with the file and the place (sheet and row, line, or
+trace and event) and column, and then nothing is loaded: the warehouse keeps what it had.
+Checks run set-based in DuckDB on the file's cells as text; only reading the file itself walks
+its rows.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import warnings
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -22,7 +25,7 @@ import duckdb
 import pandas as pd
 
 from ..models.sql_models import catalogue_activities  # noqa: F401  (a template's activities)
-from ..warehouse.duckdb_warehouse import write_comments
+from ..warehouse.duckdb_warehouse import sql_literal, write_comments
 from .template import CASE_COLUMNS, CASES_SHEET, EVENT_COLUMNS, EVENTS_SHEET
 
 MAX_PROBLEMS_SHOWN = 50
@@ -44,8 +47,10 @@ def shown(value) -> str:
     return text.translate(_CONTROL)
 
 
-# The same in SQL, for the checks' messages.
+# The same in SQL, for the checks' messages, and cell(): a cell as the checks read it (text
+# without surrounding white space, empty as NULL).
 _SQL_MACROS = (
+    r"CREATE TEMP MACRO cell(x) AS nullif(regexp_replace(CAST(x AS VARCHAR), '^\s+|\s+$', '', 'g'), '')",
     r"""CREATE TEMP MACRO escaped(s) AS CASE
         WHEN regexp_matches(s, '[\x00-\x1f\x7f-\x9f]') THEN array_to_string(list_transform(
             string_split(s, ''),
@@ -122,11 +127,11 @@ def read_event_file(path: Path, known_activities: set[str] | None = None) -> Loa
         )
     name = path.name.lower()
     if name.endswith(".xlsx"):
-        return _read_xlsx(path, known_activities, limit)
+        return _checked(path, _read_xlsx(path, limit), known_activities)
     if name.endswith(".csv"):
-        return _read_csv(path)
+        return _checked(path, _read_csv(path), None)
     if name.endswith(".xes") or name.endswith(".xes.gz"):
-        return _read_xes(path, limit)
+        return _checked(path, _read_xes(path, limit), None)
     raise EventFileError(
         path, ["unknown kind of file: expected .xlsx (the template), .csv or .xes"]
     )
@@ -153,24 +158,79 @@ ALIASES = {
     "timestamp": ("time:timestamp", "timestamp", "time"),
     "resource_name": ("org:resource", "resource"),
 }
+# What the columns are, for messages.
+NOUNS = {
+    "case_id": "case",
+    "activity": "activity",
+    "timestamp": "timestamp",
+    "resource_name": "resource",
+}
+# The XES attributes the events are read from.
+XES_ATTRIBUTES = {
+    "case_id": "case:concept:name",
+    "activity": "concept:name",
+    "timestamp": "time:timestamp",
+    "resource_name": "org:resource",
+}
 
 
-def _header_keys(header: tuple, columns, header_place: str, problems: list[str]) -> dict[str, int]:
-    """Column key -> position, from the header row (the template's headers, the keys, or the
-    XES attribute names)."""
-    names = {}
+@dataclass(frozen=True)
+class FileEvents:
+    """A file's events as read, before any check: `frame` has source_row and the file's columns
+    (XES attributes) as read; `columns` maps the keys (case_id, activity, ...) to the frame's
+    columns, `labels` to the file's own names for them."""
+
+    kind: str  # template, csv or xes
+    frame: pd.DataFrame
+    columns: dict[str, str]
+    labels: dict[str, str]
+    header_place: str
+    cases: pd.DataFrame | None = None  # the template's Cases sheet
+
+
+def _quoted(name: str) -> str:
+    return f"'{shown(name)}'"
+
+
+def _listed(names: list[str]) -> str:
+    quoted = [_quoted(n) for n in names]
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _header_keys(
+    header: tuple, columns, header_place: str, problems: list[str]
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Column key -> position and key -> the header as written, from the header row (the
+    template's headers, the keys, or the XES attribute names). Two columns that name the same
+    thing are a problem: which one is meant cannot be guessed."""
+    found: dict[str, list[int]] = {}
+    written = [shown(_text(c) or "") for c in header if _text(c)]
+    found_headers = ", ".join(written[:12]) + (", ..." if len(written) > 12 else "") or "nothing"
     for position, cell in enumerate(header):
         label = (_text(cell) or "").lower()
         for column in columns:
             if label in (column.header.lower(), column.key, *ALIASES.get(column.key, ())):
-                names.setdefault(column.key, position)
+                found.setdefault(column.key, []).append(position)
     for column in columns:
-        if column.required and column.key not in names:
-            problems.append(f"{header_place}: missing column '{column.header}'")
-    return names
+        positions = found.get(column.key, [])
+        if len(positions) > 1:
+            noun = NOUNS.get(column.key, f"'{column.header}'")
+            problems.append(
+                f"{header_place}: the columns {_listed([_text(header[p]) for p in positions])} "
+                f"{'both' if len(positions) == 2 else 'all'} name the {noun}; keep one of them"
+            )
+    missing = [c.header for c in columns if c.required and c.key not in found]
+    if missing:
+        problems.append(
+            f"{header_place}: missing column{'s' if len(missing) > 1 else ''} "
+            f"{_listed(missing) if len(missing) > 1 else _quoted(missing[0])} "
+            f"(the header holds: {found_headers})"
+        )
+    keys = {key: positions[0] for key, positions in found.items() if len(positions) == 1}
+    return keys, {key: _text(header[position]) for key, position in keys.items()}
 
 
-def _read_xlsx(path: Path, known_activities: set[str] | None, limit: int) -> LoadedLog:
+def _read_xlsx(path: Path, limit: int) -> FileEvents:
     from openpyxl import load_workbook
 
     try:
@@ -192,6 +252,7 @@ def _read_xlsx(path: Path, known_activities: set[str] | None, limit: int) -> Loa
             path, [f"not a readable xlsx file ({type(error).__name__}: {shown(error)})"]
         ) from None
     problems: list[str] = []
+    where = f"sheet {EVENTS_SHEET}"
     try:
         if EVENTS_SHEET not in workbook.sheetnames:
             raise EventFileError(
@@ -201,33 +262,34 @@ def _read_xlsx(path: Path, known_activities: set[str] | None, limit: int) -> Loa
                     f"{', '.join(shown(s) for s in workbook.sheetnames)}); use the template"
                 ],
             )
-        events = _sheet_rows(
-            workbook[EVENTS_SHEET], EVENT_COLUMNS, f"sheet {EVENTS_SHEET}", problems
-        )
-        cases = (
+        events, labels = _sheet_rows(workbook[EVENTS_SHEET], EVENT_COLUMNS, where, problems)
+        cases, _ = (
             _sheet_rows(
                 workbook[CASES_SHEET], CASE_COLUMNS, f"sheet {CASES_SHEET}", problems, optional=True
             )
             if CASES_SHEET in workbook.sheetnames
-            else _empty(CASE_COLUMNS)
+            else (_empty(CASE_COLUMNS), {})
         )
     finally:
         workbook.close()
     if problems:
         raise EventFileError(path, problems)
-    return _checked(path, events, cases, "sheet", known_activities)
+    keys = [c for c in events.columns if c != "source_row"]
+    return FileEvents(
+        "template", events, {k: k for k in keys}, labels, f"{where}, row 1", cases=cases
+    )
 
 
 def _sheet_rows(
     sheet, columns, where: str, problems: list[str], optional: bool = False
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict[str, str]]:
     rows = sheet.iter_rows(values_only=True)
     header = next(rows, None)
     if header is None or not any(_text(c) for c in header):
         if not optional:
             problems.append(f"{where} is empty: no header row and no events")
-        return _empty(columns)
-    positions = _header_keys(header, columns, f"{where}, row 1", problems)
+        return _empty(columns), {}
+    positions, labels = _header_keys(header, columns, f"{where}, row 1", problems)
     records = []
     for number, row in enumerate(rows, start=2):
         cells = [_text(row[p]) if p < len(row) else None for p in positions.values()]
@@ -236,14 +298,14 @@ def _sheet_rows(
     frame = pd.DataFrame(records, columns=["source_row", *positions.keys()], dtype=object)
     if not records and not optional:
         problems.append(f"{where} has a header but no events")
-    return frame
+    return frame, labels
 
 
 def _empty(columns) -> pd.DataFrame:
     return pd.DataFrame(columns=["source_row", *(c.key for c in columns)], dtype=object)
 
 
-def _read_csv(path: Path) -> LoadedLog:
+def _read_csv(path: Path) -> FileEvents:
     con = duckdb.connect()
     literal = str(path).replace("'", "''")
     try:
@@ -257,17 +319,22 @@ def _read_csv(path: Path) -> LoadedLog:
     finally:
         con.close()
     problems: list[str] = []
-    positions = _header_keys(tuple(frame.columns), EVENT_COLUMNS, "line 1", problems)
+    positions, labels = _header_keys(tuple(frame.columns), EVENT_COLUMNS, "line 1", problems)
     if problems:
         raise EventFileError(path, problems)
     if frame.empty:
         raise EventFileError(path, ["the file has a header but no events"])
-    events = pd.DataFrame(
-        {key: frame.iloc[:, position] for key, position in positions.items()}, dtype=object
-    )
-    events.insert(0, "source_row", range(2, len(frame) + 2))
-    events = events.map(lambda v: v.strip() or None if isinstance(v, str) else v)
-    return _checked(path, events, _empty(CASE_COLUMNS), "line", None)
+    return FileEvents("csv", *_numbered(frame, positions, 2), labels, "line 1")
+
+
+def _numbered(
+    frame: pd.DataFrame, positions: dict[str, int], first: int
+) -> tuple[pd.DataFrame, dict]:
+    """The frame with plain column names (c0, c1, ...: any header is safe in SQL) and
+    source_row (the line, or the event's number in the file, from `first`) in front."""
+    frame = frame.set_axis([f"c{i}" for i in range(frame.shape[1])], axis=1)
+    frame.insert(0, "source_row", range(first, len(frame) + first))
+    return frame, {key: f"c{position}" for key, position in positions.items()}
 
 
 def _check_unpacked_size(path: Path, limit: int) -> None:
@@ -290,7 +357,28 @@ def _check_unpacked_size(path: Path, limit: int) -> None:
         raise EventFileError(path, [f"not a readable .gz file ({shown(error)})"]) from None
 
 
-def _read_xes(path: Path, limit: int) -> LoadedLog:
+class _DatesAsText:
+    @staticmethod
+    def apply(value):
+        return value
+
+
+@contextmanager
+def _xes_dates_as_text() -> Iterator[None]:
+    """pm4py's XES importer with dates kept as the text they are in the file: DuckDB parses them
+    with the same rules as a CSV's, and one that does not parse is reported with its value
+    (pm4py's parser drops it, and the event then looks as if it had no timestamp)."""
+    from pm4py.util.dt_parsing import parser
+
+    original = parser.get
+    parser.get = lambda *args, **kwargs: _DatesAsText
+    try:
+        yield
+    finally:
+        parser.get = original
+
+
+def _read_xes(path: Path, limit: int) -> FileEvents:
     import pm4py
     from pm4py.util import constants
 
@@ -298,49 +386,75 @@ def _read_xes(path: Path, limit: int) -> LoadedLog:
         _check_unpacked_size(path, limit)
     constants.SHOW_PROGRESS_BAR = False
     try:
-        with warnings.catch_warnings():  # pm4py suggests an optional faster parser; not needed
+        # pm4py suggests an optional faster parser; not needed
+        with warnings.catch_warnings(), _xes_dates_as_text():
             warnings.simplefilter("ignore", UserWarning)
-            log = pm4py.read_xes(str(path), return_legacy_log_object=False)
+            log = pm4py.read_xes(str(path), variant="iterparse", return_legacy_log_object=False)
     except Exception as error:  # pm4py's parsers raise many kinds for a broken file
         raise EventFileError(
             path, [f"not a readable XES file ({type(error).__name__}: {shown(error)})"]
         ) from None
-    missing = [
-        k for k in ("case:concept:name", "concept:name", "time:timestamp") if k not in log.columns
-    ]
+    missing = [XES_ATTRIBUTES[k] for k in ("case_id", "activity", "timestamp")]
+    missing = [attribute for attribute in missing if attribute not in log.columns]
     if missing:
-        raise EventFileError(path, [f"the events lack the attribute {k}" for k in missing])
-    timestamps = pd.to_datetime(log["time:timestamp"], utc=True)
-    events = pd.DataFrame(
-        {
-            "source_row": range(1, len(log) + 1),
-            "case_id": log["case:concept:name"].astype(str),
-            "activity": log["concept:name"].astype(str),
-            "timestamp": timestamps.dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S.%f"),
-            "resource_name": log["org:resource"].astype(str)
-            if "org:resource" in log.columns
-            else None,
-        }
+        raise EventFileError(path, [f"no event has the attribute {k}" for k in missing])
+    # Nested and list attributes arrive as Python objects that DuckDB may type differently from
+    # one event to the next: they are read as their text.
+    nested = [c for c in log.columns if log[c].dtype == object]
+    if nested:
+        log = log.astype({c: "string" for c in nested})
+    names = list(log.columns)
+    positions = {k: names.index(a) for k, a in XES_ATTRIBUTES.items() if a in names}
+    frame, columns = _numbered(log, positions, 1)
+    labels = {k: XES_ATTRIBUTES[k] for k in columns}
+    return FileEvents("xes", frame, columns, labels, "the events' attributes")
+
+
+# The event columns the checks and the load read (a file may lack all but the first three).
+_KEYS = (
+    "case_id",
+    "activity",
+    "timestamp",
+    "resource_name",
+    "stage",
+    "amount",
+    "is_won",
+    "discount_pct",
+)
+
+
+def _place(raw: FileEvents) -> str:
+    """SQL for where an event is in the file, from its source_row (and its trace in XES)."""
+    if raw.kind == "template":
+        return f"'sheet {EVENTS_SHEET}, row ' || source_row"
+    if raw.kind == "csv":
+        return "'line ' || source_row"
+    case = f"cell({raw.columns['case_id']})"
+    return (
+        f"CASE WHEN {case} IS NULL THEN 'event ' || source_row "
+        f"ELSE 'trace ''' || shown({case}) || ''', event ' || "
+        f"row_number() OVER (PARTITION BY {case} ORDER BY source_row) END"
     )
-    return _checked(path, events, _empty(CASE_COLUMNS), "event", None)
 
 
-def _checked(
-    path: Path, events: pd.DataFrame, cases: pd.DataFrame, unit: str, known: set[str] | None
-) -> LoadedLog:
+def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
     """Check every cell set-based in DuckDB; return typed frames or raise with every problem."""
-    for column in EVENT_COLUMNS:
-        if column.key not in events.columns:
-            events[column.key] = None
+    cases = raw.cases if raw.cases is not None else _empty(CASE_COLUMNS)
     for column in CASE_COLUMNS:
         if column.key not in cases.columns:
             cases[column.key] = None
-    events = events.astype(object).where(events.notna(), None)
     cases = cases.astype(object).where(cases.notna(), None)
-    sheet = f"sheet {EVENTS_SHEET}, " if unit == "sheet" else ""
-    case_sheet = f"sheet {CASES_SHEET}, "
-    where = "row" if unit == "sheet" else unit
-    header = {c.key: c.header for c in EVENT_COLUMNS}
+    selected = ", ".join(
+        f"cell({raw.columns[key]}) AS {key}" if key in raw.columns else f"NULL::VARCHAR AS {key}"
+        for key in _KEYS
+    )
+    word = "attribute" if raw.kind == "xes" else "column"
+    headers = {c.key: c.header for c in EVENT_COLUMNS}
+
+    def col(key: str) -> str:
+        return sql_literal(f", {word} '{shown(raw.labels.get(key, headers[key]))}': ")
+
+    rows = {"template": f"sheet {EVENTS_SHEET}, rows ", "csv": "lines ", "xes": "events "}
     con = duckdb.connect()
     # Timestamps with an offset (2011-10-11 13:45:40+02:00) are converted to UTC; those without
     # one are read as UTC.
@@ -348,8 +462,12 @@ def _checked(
     try:
         for macro in _SQL_MACROS:
             con.execute(macro)
-        con.register("file_events", events)
+        con.register("file_rows", raw.frame)
         con.register("file_cases", cases)
+        con.execute(
+            f"CREATE TEMP TABLE file_cells AS SELECT source_row, {selected}, {_place(raw)} AS place "
+            "FROM file_rows"
+        )
         con.execute("CREATE TABLE known(activity VARCHAR)")
         if known is not None:
             con.executemany("INSERT INTO known VALUES (?)", [(a,) for a in sorted(known)])
@@ -357,34 +475,46 @@ def _checked(
             p
             for (p,) in con.execute(
                 f"""
-            WITH cells AS (SELECT * FROM file_events), checks AS (
-                SELECT source_row, 1 AS n, '{header["case_id"]}' AS col, 'empty' AS problem FROM cells WHERE case_id IS NULL
-                UNION ALL SELECT source_row, 2, '{header["activity"]}', 'empty' FROM cells WHERE activity IS NULL
-                UNION ALL SELECT source_row, 2, '{header["activity"]}',
+            WITH cells AS (SELECT * FROM file_cells), checks AS (
+                SELECT source_row, place, 1 AS n, {col("case_id")} AS col, 'empty' AS problem
+                    FROM cells WHERE case_id IS NULL
+                UNION ALL SELECT source_row, place, 2, {col("activity")}, 'empty'
+                    FROM cells WHERE activity IS NULL
+                UNION ALL SELECT source_row, place, 2, {col("activity")},
                        '''' || shown(activity) || ''' is not a known activity (see the Instructions sheet)'
                     FROM cells WHERE activity IS NOT NULL AND ? AND activity NOT IN (SELECT activity FROM known)
                     AND activity NOT LIKE 'Stage: %'
-                UNION ALL SELECT source_row, 3, '{header["timestamp"]}', 'empty' FROM cells WHERE "timestamp" IS NULL
-                UNION ALL SELECT source_row, 3, '{header["timestamp"]}',
+                UNION ALL SELECT source_row, place, 3, {col("timestamp")}, 'empty'
+                    FROM cells WHERE "timestamp" IS NULL
+                UNION ALL SELECT source_row, place, 3, {col("timestamp")},
                        '''' || shown("timestamp") || ''' is not a date and time (e.g. 2026-03-01 14:05:00)'
                     FROM cells WHERE "timestamp" IS NOT NULL AND try_cast("timestamp" AS TIMESTAMPTZ) IS NULL
-                UNION ALL SELECT source_row, 6, '{header["amount"]}', '''' || shown(amount) || ''' is not a number'
+                UNION ALL SELECT source_row, place, 6, {col("amount")}, '''' || shown(amount) || ''' is not a number'
                     FROM cells WHERE amount IS NOT NULL AND try_cast(amount AS DOUBLE) IS NULL
-                UNION ALL SELECT source_row, 7, '{header["is_won"]}', '''' || shown(is_won) || ''' is not TRUE or FALSE'
+                UNION ALL SELECT source_row, place, 6, {col("amount")},
+                       '''' || shown(amount) || ''' is not a finite number'
+                    FROM cells WHERE NOT isfinite(try_cast(amount AS DOUBLE))
+                UNION ALL SELECT source_row, place, 7, {col("is_won")}, '''' || shown(is_won) || ''' is not TRUE or FALSE'
                     FROM cells WHERE is_won IS NOT NULL AND try_cast(is_won AS BOOLEAN) IS NULL
-                UNION ALL SELECT source_row, 8, '{header["discount_pct"]}',
+                UNION ALL SELECT source_row, place, 8, {col("discount_pct")},
                        '''' || shown(discount_pct) || ''' is not a number from 0 to 100'
                     FROM cells WHERE discount_pct IS NOT NULL
                     AND coalesce(try_cast(discount_pct AS DOUBLE) NOT BETWEEN 0 AND 100, true)
             ), duplicates AS (
-                SELECT list(source_row ORDER BY source_row) AS source_rows, case_id, activity, any_value("timestamp") AS "timestamp"
-                FROM cells WHERE case_id IS NOT NULL AND activity IS NOT NULL AND try_cast("timestamp" AS TIMESTAMPTZ) IS NOT NULL
-                GROUP BY case_id, activity, try_cast("timestamp" AS TIMESTAMPTZ) HAVING count(*) > 1
+                SELECT list(source_row ORDER BY source_row) AS source_rows, case_id, activity,
+                       any_value("timestamp") AS "timestamp"
+                FROM cells
+                WHERE case_id IS NOT NULL AND activity IS NOT NULL
+                  AND try_cast("timestamp" AS TIMESTAMPTZ) IS NOT NULL
+                GROUP BY case_id, activity, try_cast("timestamp" AS TIMESTAMPTZ)
+                HAVING count(*) > 1
             ), case_checks AS (
                 SELECT source_row, col, problem FROM (
                     SELECT source_row, 'Opportunity ID' AS col, 'empty' AS problem FROM file_cases WHERE case_id IS NULL
                     UNION ALL SELECT source_row, 'Amount', '''' || shown(amount) || ''' is not a number'
                         FROM file_cases WHERE amount IS NOT NULL AND try_cast(amount AS DOUBLE) IS NULL
+                    UNION ALL SELECT source_row, 'Amount', '''' || shown(amount) || ''' is not a finite number'
+                        FROM file_cases WHERE NOT isfinite(try_cast(amount AS DOUBLE))
                     UNION ALL SELECT source_row, 'Discount %', '''' || shown(discount_pct) || ''' is not a number from 0 to 100'
                         FROM file_cases WHERE discount_pct IS NOT NULL
                         AND coalesce(try_cast(discount_pct AS DOUBLE) NOT BETWEEN 0 AND 100, true)
@@ -393,18 +523,19 @@ def _checked(
                 )
             )
             SELECT message FROM (
-                SELECT source_row AS r, n, '{sheet}{where} ' || source_row || ', column ''' || col || ''': ' || problem AS message
+                SELECT source_row AS r, n, place || col || problem AS message
                 FROM checks
                 UNION ALL
-                SELECT source_rows[1], 9, '{sheet}{where}s ' || array_to_string(source_rows, ', ')
-                       || ': the same event more than once (' || shown(case_id) || ', ' || shown(activity) || ', '
-                       || shown("timestamp") || ')'
+                SELECT source_rows[1], 9, {sql_literal(rows[raw.kind])} || array_to_string(source_rows, ', ')
+                       || ': the same event more than once (' || shown(case_id) || ', ' || shown(activity)
+                       || ', ' || shown("timestamp") || ')'
                 FROM duplicates
                 UNION ALL
-                SELECT source_row, 10, '{case_sheet}row ' || source_row || ', column ''' || col || ''': ' || problem
+                SELECT source_row, 10, 'sheet {CASES_SHEET}, row ' || source_row || ', column ''' || col || ''': ' || problem
                 FROM case_checks
                 UNION ALL
-                SELECT min(source_row), 11, '{case_sheet}rows ' || array_to_string(list(source_row ORDER BY source_row), ', ')
+                SELECT min(source_row), 11, 'sheet {CASES_SHEET}, rows '
+                       || array_to_string(list(source_row ORDER BY source_row), ', ')
                        || ': the case ' || shown(case_id) || ' more than once'
                 FROM file_cases WHERE case_id IS NOT NULL GROUP BY case_id HAVING count(*) > 1
             ) ORDER BY n >= 10, r, n
@@ -419,7 +550,7 @@ def _checked(
                    ("timestamp"::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS "timestamp",
                    resource_name, stage, amount::DOUBLE AS amount, is_won::BOOLEAN AS is_won,
                    discount_pct::DOUBLE AS discount_pct
-            FROM file_events ORDER BY source_row""").df()
+            FROM file_cells ORDER BY source_row""").df()
         typed_cases = con.execute("""
             SELECT case_id, sales_rep, team, region, product_family, account_name, segment, lead_source,
                    invoice_type, amount::DOUBLE AS amount, discount_pct::DOUBLE AS discount_pct,
