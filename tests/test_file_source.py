@@ -21,6 +21,7 @@ from l2c_pipeline.file_source.load import (
     read_event_file,
 )
 from l2c_pipeline.file_source.template import EVENT_COLUMNS, write_template
+from l2c_pipeline.mining import EVENT_LOG_ONLY_MODELS
 from l2c_pipeline.pipeline import build_pipeline
 
 PUBLIC_LOGS = Path(__file__).resolve().parent / "data"
@@ -544,4 +545,59 @@ def test_an_unparsable_xes_timestamp_is_named_with_its_value(tmp_path):
         "trace 'c1', event 2, attribute 'time:timestamp': 'yesterday' is not a date and time "
         "(e.g. 2026-03-01 14:05:00)",
         "trace 'c1', event 3, attribute 'time:timestamp': empty",
+    ]
+
+
+def test_exact_duplicate_events_are_dropped_and_counted(tmp_path, monkeypatch):
+    # pm4py's helpdesk log has 127 events written twice, every attribute equal.
+    path = PUBLIC_LOGS / "helpdesk.xes.gz"
+    result, messages = materialize_file(path, tmp_path / "warehouse.duckdb", monkeypatch)
+    assert result.success
+    metadata = next(
+        m.metadata
+        for m in result.asset_materializations_for_node("file_event_log")
+        if m.asset_key.path == ["core", "event_log"]
+    )
+    assert metadata["duplicate_events_dropped"].value == 127
+    assert metadata["rows"].value == 21_348 - 127
+    assert any(
+        m.startswith("loaded 21,221 events in 4,580 cases")
+        and "127 exact duplicate events dropped" in m
+        for m in messages
+    )
+    frame = pm4py.read_xes(str(path), return_legacy_log_object=False).drop_duplicates()
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        build_pipeline(con, tables=EVENT_LOG_ONLY_MODELS)
+        figures = con.execute(
+            "SELECT (SELECT count(*) FROM core.event_log), (SELECT count(*) FROM core.cases), "
+            "(SELECT count(*) FROM reports.variants)"
+        ).fetchone()
+    finally:
+        con.close()
+    assert figures == pm4py_counts(frame) == (21_221, 4_580, 211)
+
+
+def test_only_exact_duplicates_are_dropped_and_the_template_still_refuses_them(template, tmp_path):
+    path = write_csv(
+        tmp_path / "log.csv",
+        "case_id,activity,timestamp,resource\n"
+        "A,Review,2026-01-05 10:00:00,Ana\n"
+        "A,Review,2026-01-05 10:00:00,Ana\n"  # the line above again: dropped
+        "A,Review,2026-01-05 10:00:00,Bo\n"  # another person at the same time: kept
+        "A,Approve,2026-01-06 10:00:00,Ana\n",
+    )
+    loaded = read_event_file(path)
+    assert loaded.figures["duplicate_events_dropped"] == 1
+    assert list(zip(loaded.events["source_row"], loaded.events["resource_name"])) == [
+        (2, "Ana"),
+        (4, "Bo"),
+        (5, "Ana"),
+    ]
+    rows = [("006A", "Opportunity Created", "2026-01-05 10:00:00", "Ana")] * 2
+    with pytest.raises(EventFileError) as error:
+        read_event_file(fill(template, tmp_path / "twice.xlsx", rows), catalogue_activities())
+    assert error.value.problems == [
+        "sheet Events, rows 2, 3: the same event more than once "
+        "(006A, Opportunity Created, 2026-01-05 10:00:00)"
     ]

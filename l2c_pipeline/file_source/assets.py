@@ -71,11 +71,13 @@ def file_event_log(context: AssetExecutionContext, warehouse: WarehouseResource)
     with warehouse.connection() as con:
         rows = load_into_warehouse(con, loaded, deal_size_bands=_deal_size_bands())
         record_file_source(con, str(path.resolve()))
+    figures = loaded.figures
     context.log.info(
         f"loaded {rows['core.event_log']:,} events in {rows['core.cases']:,} cases from {path}"
+        f" ({figures['duplicate_events_dropped']:,} exact duplicate events dropped)"
     )
     for table, count in rows.items():
-        yield MaterializeResult(
-            asset_key=AssetKey(table.split(".")),
-            metadata={"rows": MetadataValue.int(count), "file": MetadataValue.path(str(path))},
-        )
+        metadata = {"rows": MetadataValue.int(count), "file": MetadataValue.path(str(path))}
+        if table == "core.event_log":
+            metadata |= {name: MetadataValue.int(value) for name, value in figures.items()}
+        yield MaterializeResult(asset_key=AssetKey(table.split(".")), metadata=metadata)

@@ -3,8 +3,8 @@ core.event_log and core.cases, so the rest of the graph runs as it does on Sales
 
 Every problem is reported, one line each, with the file and the place (sheet and row, line, or
 trace and event) and column, and then nothing is loaded: the warehouse keeps what it had.
-Checks run set-based in DuckDB on the file's cells as text; only reading the file itself walks
-its rows.
+Checks and dropping exact duplicates run set-based in DuckDB on the file's cells as text; only
+reading the file itself walks its rows.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -85,6 +85,7 @@ class LoadedLog:
     events: pd.DataFrame  # source_row, case_id, activity, timestamp, resource_name, stage, amount, is_won, discount_pct
     cases: pd.DataFrame  # case_id and the CASE_COLUMNS keys (empty when the file has none)
     source: str
+    figures: dict[str, int] = field(default_factory=dict)  # duplicate_events_dropped
 
 
 def max_file_bytes() -> int:
@@ -438,15 +439,24 @@ def _place(raw: FileEvents) -> str:
 
 
 def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
-    """Check every cell set-based in DuckDB; return typed frames or raise with every problem."""
+    """Check every cell set-based in DuckDB and drop exact duplicates; return typed frames or
+    raise with every problem."""
     cases = raw.cases if raw.cases is not None else _empty(CASE_COLUMNS)
     for column in CASE_COLUMNS:
         if column.key not in cases.columns:
             cases[column.key] = None
     cases = cases.astype(object).where(cases.notna(), None)
+    file_columns = [c for c in raw.frame.columns if c != "source_row"]
     selected = ", ".join(
         f"cell({raw.columns[key]}) AS {key}" if key in raw.columns else f"NULL::VARCHAR AS {key}"
         for key in _KEYS
+    )
+    # An exact duplicate (every column, every attribute equal) is the same event written twice
+    # by another tool: the first is kept. The template is typed by hand, so it is refused there.
+    copy = (
+        "1"
+        if raw.kind == "template"
+        else f"row_number() OVER (PARTITION BY {', '.join(file_columns)} ORDER BY source_row)"
     )
     word = "attribute" if raw.kind == "xes" else "column"
     headers = {c.key: c.header for c in EVENT_COLUMNS}
@@ -454,7 +464,7 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
     def col(key: str) -> str:
         return sql_literal(f", {word} '{shown(raw.labels.get(key, headers[key]))}': ")
 
-    rows = {"template": f"sheet {EVENTS_SHEET}, rows ", "csv": "lines ", "xes": "events "}
+    sheet = f"sheet {EVENTS_SHEET}, " if raw.kind == "template" else ""
     con = duckdb.connect()
     # Timestamps with an offset (2011-10-11 13:45:40+02:00) are converted to UTC; those without
     # one are read as UTC.
@@ -465,8 +475,8 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
         con.register("file_rows", raw.frame)
         con.register("file_cases", cases)
         con.execute(
-            f"CREATE TEMP TABLE file_cells AS SELECT source_row, {selected}, {_place(raw)} AS place "
-            "FROM file_rows"
+            f"CREATE TEMP TABLE file_cells AS SELECT source_row, {selected}, {_place(raw)} AS place, "
+            f"{copy} AS copy FROM file_rows"
         )
         con.execute("CREATE TABLE known(activity VARCHAR)")
         if known is not None:
@@ -475,7 +485,7 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
             p
             for (p,) in con.execute(
                 f"""
-            WITH cells AS (SELECT * FROM file_cells), checks AS (
+            WITH cells AS (SELECT * FROM file_cells WHERE copy = 1), checks AS (
                 SELECT source_row, place, 1 AS n, {col("case_id")} AS col, 'empty' AS problem
                     FROM cells WHERE case_id IS NULL
                 UNION ALL SELECT source_row, place, 2, {col("activity")}, 'empty'
@@ -501,10 +511,11 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
                     FROM cells WHERE discount_pct IS NOT NULL
                     AND coalesce(try_cast(discount_pct AS DOUBLE) NOT BETWEEN 0 AND 100, true)
             ), duplicates AS (
+                -- The template is filled by hand: the same event twice is a mistake to fix there.
                 SELECT list(source_row ORDER BY source_row) AS source_rows, case_id, activity,
                        any_value("timestamp") AS "timestamp"
                 FROM cells
-                WHERE case_id IS NOT NULL AND activity IS NOT NULL
+                WHERE ? AND case_id IS NOT NULL AND activity IS NOT NULL
                   AND try_cast("timestamp" AS TIMESTAMPTZ) IS NOT NULL
                 GROUP BY case_id, activity, try_cast("timestamp" AS TIMESTAMPTZ)
                 HAVING count(*) > 1
@@ -526,7 +537,7 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
                 SELECT source_row AS r, n, place || col || problem AS message
                 FROM checks
                 UNION ALL
-                SELECT source_rows[1], 9, {sql_literal(rows[raw.kind])} || array_to_string(source_rows, ', ')
+                SELECT source_rows[1], 9, '{sheet}rows ' || array_to_string(source_rows, ', ')
                        || ': the same event more than once (' || shown(case_id) || ', ' || shown(activity)
                        || ', ' || shown("timestamp") || ')'
                 FROM duplicates
@@ -540,7 +551,7 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
                 FROM file_cases WHERE case_id IS NOT NULL GROUP BY case_id HAVING count(*) > 1
             ) ORDER BY n >= 10, r, n
             """,
-                [known is not None],
+                [known is not None, raw.kind == "template"],
             ).fetchall()
         ]
         if problems:
@@ -550,7 +561,12 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
                    ("timestamp"::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS "timestamp",
                    resource_name, stage, amount::DOUBLE AS amount, is_won::BOOLEAN AS is_won,
                    discount_pct::DOUBLE AS discount_pct
-            FROM file_cells ORDER BY source_row""").df()
+            FROM file_cells WHERE copy = 1 ORDER BY source_row""").df()
+        figures = {
+            "duplicate_events_dropped": con.execute(
+                "SELECT count(*) FROM file_cells WHERE copy > 1"
+            ).fetchone()[0]
+        }
         typed_cases = con.execute("""
             SELECT case_id, sales_rep, team, region, product_family, account_name, segment, lead_source,
                    invoice_type, amount::DOUBLE AS amount, discount_pct::DOUBLE AS discount_pct,
@@ -558,7 +574,7 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
             FROM file_cases ORDER BY source_row""").df()
     finally:
         con.close()
-    return LoadedLog(typed_events, typed_cases, str(path))
+    return LoadedLog(typed_events, typed_cases, str(path), figures)
 
 
 # The tables the file source writes, so the rest of the graph runs as on Salesforce data. The
