@@ -74,7 +74,10 @@ def file_event_log(context: AssetExecutionContext, warehouse: WarehouseResource)
     figures = loaded.figures
     context.log.info(
         f"loaded {rows['core.event_log']:,} events in {rows['core.cases']:,} cases from {path}"
-        f" ({figures['duplicate_events_dropped']:,} exact duplicate events dropped)"
+        f" ({figures['activity_instances_with_start']:,} with their start, "
+        f"{figures['duplicate_events_dropped']:,} exact duplicate events dropped, "
+        f"{figures['lifecycle_events_left_out']:,} lifecycle events left out: "
+        "transitions other than start and complete, starts never completed)"
     )
     for table, count in rows.items():
         metadata = {"rows": MetadataValue.int(count), "file": MetadataValue.path(str(path))}

@@ -3,8 +3,8 @@ core.event_log and core.cases, so the rest of the graph runs as it does on Sales
 
 Every problem is reported, one line each, with the file and the place (sheet and row, line, or
 trace and event) and column, and then nothing is loaded: the warehouse keeps what it had.
-Checks and dropping exact duplicates run set-based in DuckDB on the file's cells as text; only
-reading the file itself walks its rows.
+Checks, dropping exact duplicates and pairing start and complete events run set-based in DuckDB
+on the file's cells as text; only reading the file itself walks its rows.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..models.sql_models import catalogue_activities  # noqa: F401  (a template's activities)
 from ..warehouse.duckdb_warehouse import sql_literal, write_comments
-from .template import CASE_COLUMNS, CASES_SHEET, EVENT_COLUMNS, EVENTS_SHEET
+from .template import CASE_COLUMNS, CASES_SHEET, EVENT_COLUMNS, EVENTS_SHEET, Column
 
 MAX_PROBLEMS_SHOWN = 50
 DEFAULT_MAX_FILE_MB = 500
@@ -82,10 +82,14 @@ class SettingError(ValueError):
 
 @dataclass(frozen=True)
 class LoadedLog:
-    events: pd.DataFrame  # source_row, case_id, activity, timestamp, resource_name, stage, amount, is_won, discount_pct
+    # One row per activity instance: source_row, case_id, activity, timestamp (when it
+    # completed), started_at (when it started; null for an instantaneous event), resource_name,
+    # stage, amount, is_won, discount_pct.
+    events: pd.DataFrame
     cases: pd.DataFrame  # case_id and the CASE_COLUMNS keys (empty when the file has none)
     source: str
-    figures: dict[str, int] = field(default_factory=dict)  # duplicate_events_dropped
+    # duplicate_events_dropped, activity_instances_with_start, lifecycle_events_left_out
+    figures: dict[str, int] = field(default_factory=dict)
 
 
 def max_file_bytes() -> int:
@@ -152,12 +156,14 @@ def _text(value) -> str | None:
     return text or None
 
 
-# Other tools' names for the same columns (XES attribute names, as pm4py writes CSV).
+# Other tools' names for the same columns (XES attribute names, as pm4py writes CSV; Disco's).
 ALIASES = {
     "case_id": ("case:concept:name", "case id", "case"),
     "activity": ("concept:name", "activity name"),
-    "timestamp": ("time:timestamp", "timestamp", "time"),
+    "timestamp": ("time:timestamp", "timestamp", "time", "complete timestamp"),
     "resource_name": ("org:resource", "resource"),
+    "lifecycle": ("lifecycle", "transition", "lifecycle transition"),
+    "start_timestamp": ("start timestamp", "start time"),
 }
 # What the columns are, for messages.
 NOUNS = {
@@ -166,12 +172,43 @@ NOUNS = {
     "timestamp": "timestamp",
     "resource_name": "resource",
 }
+# Columns other tools write besides the template's: an event's lifecycle transition (start,
+# complete, ...) and the activity instance it belongs to, or, on one event per activity
+# instance, when it started (pm4py's start_timestamp).
+LIFECYCLE_COLUMNS = (
+    Column("lifecycle:transition", "lifecycle", "text", False, "start, complete, ..."),
+    Column("lifecycle:instance", "lifecycle_instance", "text", False, "the activity instance"),
+    Column("start_timestamp", "start_timestamp", "datetime", False, "when the activity started"),
+)
+FILE_COLUMNS = (*EVENT_COLUMNS, *LIFECYCLE_COLUMNS)
+# The transitions of the XES standard lifecycle model. A start and the complete it pairs with
+# make one activity instance, a complete without a start an instantaneous one; the others
+# (schedule, suspend, ...) and starts never completed are left out, as pm4py leaves them out
+# when it pairs them.
+LIFECYCLE_TRANSITIONS = (
+    "schedule",
+    "assign",
+    "reassign",
+    "withdraw",
+    "start",
+    "suspend",
+    "resume",
+    "pi_abort",
+    "ate_abort",
+    "complete",
+    "autoskip",
+    "manualskip",
+    "unknown",
+)
 # The XES attributes the events are read from.
 XES_ATTRIBUTES = {
     "case_id": "case:concept:name",
     "activity": "concept:name",
     "timestamp": "time:timestamp",
     "resource_name": "org:resource",
+    "lifecycle": "lifecycle:transition",
+    "lifecycle_instance": "lifecycle:instance",
+    "start_timestamp": "start_timestamp",
 }
 
 
@@ -263,7 +300,7 @@ def _read_xlsx(path: Path, limit: int) -> FileEvents:
                     f"{', '.join(shown(s) for s in workbook.sheetnames)}); use the template"
                 ],
             )
-        events, labels = _sheet_rows(workbook[EVENTS_SHEET], EVENT_COLUMNS, where, problems)
+        events, labels = _sheet_rows(workbook[EVENTS_SHEET], FILE_COLUMNS, where, problems)
         cases, _ = (
             _sheet_rows(
                 workbook[CASES_SHEET], CASE_COLUMNS, f"sheet {CASES_SHEET}", problems, optional=True
@@ -320,7 +357,7 @@ def _read_csv(path: Path) -> FileEvents:
     finally:
         con.close()
     problems: list[str] = []
-    positions, labels = _header_keys(tuple(frame.columns), EVENT_COLUMNS, "line 1", problems)
+    positions, labels = _header_keys(tuple(frame.columns), FILE_COLUMNS, "line 1", problems)
     if problems:
         raise EventFileError(path, problems)
     if frame.empty:
@@ -421,6 +458,9 @@ _KEYS = (
     "amount",
     "is_won",
     "discount_pct",
+    "lifecycle",
+    "lifecycle_instance",
+    "start_timestamp",
 )
 
 
@@ -439,13 +479,22 @@ def _place(raw: FileEvents) -> str:
 
 
 def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
-    """Check every cell set-based in DuckDB and drop exact duplicates; return typed frames or
-    raise with every problem."""
+    """Check every cell set-based in DuckDB, drop exact duplicates, pair start and complete
+    events; return typed frames or raise with every problem."""
     cases = raw.cases if raw.cases is not None else _empty(CASE_COLUMNS)
     for column in CASE_COLUMNS:
         if column.key not in cases.columns:
             cases[column.key] = None
     cases = cases.astype(object).where(cases.notna(), None)
+    if "lifecycle" in raw.columns and "start_timestamp" in raw.columns:
+        raise EventFileError(
+            path,
+            [
+                f"{raw.header_place}: '{shown(raw.labels['lifecycle'])}' and "
+                f"'{shown(raw.labels['start_timestamp'])}' both say when activities start; "
+                "keep one of them"
+            ],
+        )
     file_columns = [c for c in raw.frame.columns if c != "source_row"]
     selected = ", ".join(
         f"cell({raw.columns[key]}) AS {key}" if key in raw.columns else f"NULL::VARCHAR AS {key}"
@@ -459,12 +508,13 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
         else f"row_number() OVER (PARTITION BY {', '.join(file_columns)} ORDER BY source_row)"
     )
     word = "attribute" if raw.kind == "xes" else "column"
-    headers = {c.key: c.header for c in EVENT_COLUMNS}
+    headers = {c.key: c.header for c in FILE_COLUMNS}
 
     def col(key: str) -> str:
         return sql_literal(f", {word} '{shown(raw.labels.get(key, headers[key]))}': ")
 
     sheet = f"sheet {EVENTS_SHEET}, " if raw.kind == "template" else ""
+    transitions = ", ".join(sql_literal(t) for t in LIFECYCLE_TRANSITIONS)
     con = duckdb.connect()
     # Timestamps with an offset (2011-10-11 13:45:40+02:00) are converted to UTC; those without
     # one are read as UTC.
@@ -499,6 +549,18 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
                 UNION ALL SELECT source_row, place, 3, {col("timestamp")},
                        '''' || shown("timestamp") || ''' is not a date and time (e.g. 2026-03-01 14:05:00)'
                     FROM cells WHERE "timestamp" IS NOT NULL AND try_cast("timestamp" AS TIMESTAMPTZ) IS NULL
+                UNION ALL SELECT source_row, place, 4, {col("lifecycle")},
+                       '''' || shown(lifecycle) || ''' is not a lifecycle transition (start, complete, or '
+                       || 'another of the XES lifecycle model)'
+                    FROM cells WHERE lower(lifecycle) NOT IN ({transitions})
+                UNION ALL SELECT source_row, place, 5, {col("start_timestamp")},
+                       '''' || shown(start_timestamp) || ''' is not a date and time (e.g. 2026-03-01 14:05:00)'
+                    FROM cells WHERE start_timestamp IS NOT NULL AND try_cast(start_timestamp AS TIMESTAMPTZ) IS NULL
+                UNION ALL SELECT source_row, place, 5, {col("start_timestamp")},
+                       '''' || shown(start_timestamp) || ''' is after the event''s end, '
+                       || {sql_literal(shown(raw.labels.get("timestamp", "")))} || ' '''
+                       || shown("timestamp") || ''''
+                    FROM cells WHERE try_cast(start_timestamp AS TIMESTAMPTZ) > try_cast("timestamp" AS TIMESTAMPTZ)
                 UNION ALL SELECT source_row, place, 6, {col("amount")}, '''' || shown(amount) || ''' is not a number'
                     FROM cells WHERE amount IS NOT NULL AND try_cast(amount AS DOUBLE) IS NULL
                 UNION ALL SELECT source_row, place, 6, {col("amount")},
@@ -517,7 +579,8 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
                 FROM cells
                 WHERE ? AND case_id IS NOT NULL AND activity IS NOT NULL
                   AND try_cast("timestamp" AS TIMESTAMPTZ) IS NOT NULL
-                GROUP BY case_id, activity, try_cast("timestamp" AS TIMESTAMPTZ)
+                GROUP BY case_id, activity, lower(coalesce(lifecycle, 'complete')), lifecycle_instance,
+                         try_cast("timestamp" AS TIMESTAMPTZ)
                 HAVING count(*) > 1
             ), case_checks AS (
                 SELECT source_row, col, problem FROM (
@@ -556,17 +619,39 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
         ]
         if problems:
             raise EventFileError(path, problems)
-        typed_events = con.execute("""
+        con.execute("""
+            CREATE TEMP TABLE typed AS
             SELECT source_row::BIGINT AS source_row, case_id, activity,
                    ("timestamp"::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS "timestamp",
+                   (start_timestamp::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS start_timestamp,
+                   lower(coalesce(lifecycle, 'complete')) AS transition, lifecycle_instance,
                    resource_name, stage, amount::DOUBLE AS amount, is_won::BOOLEAN AS is_won,
                    discount_pct::DOUBLE AS discount_pct
-            FROM file_cells WHERE copy = 1 ORDER BY source_row""").df()
+            FROM file_cells WHERE copy = 1""")
         figures = {
             "duplicate_events_dropped": con.execute(
                 "SELECT count(*) FROM file_cells WHERE copy > 1"
             ).fetchone()[0]
         }
+        if "lifecycle" in raw.columns:
+            _pair_lifecycle(con)
+        else:
+            con.execute(
+                "CREATE TEMP VIEW instances AS SELECT *, start_timestamp AS started_at FROM typed"
+            )
+        kept, instances, started = con.execute(
+            "SELECT (SELECT count(*) FROM typed), count(*), count(started_at) FROM instances"
+        ).fetchone()
+        # An instance paired from a start and a complete stands for two of the file's events.
+        paired = started if "lifecycle" in raw.columns else 0
+        figures |= {
+            "activity_instances_with_start": started,
+            "lifecycle_events_left_out": kept - instances - paired,
+        }
+        typed_events = con.execute("""
+            SELECT source_row, case_id, activity, "timestamp", started_at, resource_name, stage,
+                   amount, is_won, discount_pct
+            FROM instances ORDER BY source_row""").df()
         typed_cases = con.execute("""
             SELECT case_id, sales_rep, team, region, product_family, account_name, segment, lead_source,
                    invoice_type, amount::DOUBLE AS amount, discount_pct::DOUBLE AS discount_pct,
@@ -574,7 +659,65 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
             FROM file_cases ORDER BY source_row""").df()
     finally:
         con.close()
+    if typed_events.empty:
+        raise EventFileError(
+            path,
+            [
+                "no activity instance: every event is a lifecycle transition other than start "
+                "and complete, or a start never completed"
+            ],
+        )
     return LoadedLog(typed_events, typed_cases, str(path), figures)
+
+
+def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
+    """One activity instance per complete event: paired with a start of the same activity (and
+    lifecycle:instance) in its case, first in first out, as pm4py pairs them. Set-based: with S_j
+    the starts before the j-th complete of an activity, the starts taken by the first j completes
+    are M_j = j + min(0, min over i <= j of (S_i - i)); the j-th complete takes a start when
+    M_j > M_(j-1), namely the M_j-th. Starts order before completes of the same timestamp."""
+    con.execute("""
+        CREATE TEMP TABLE instances AS
+        WITH steps AS (
+            SELECT *, (transition = 'start')::INTEGER AS is_start
+            FROM typed WHERE transition IN ('start', 'complete')
+        ), counted AS (
+            SELECT *,
+                   sum(is_start) OVER run AS starts_so_far,
+                   sum(1 - is_start) OVER run AS completes_so_far,
+                   row_number() OVER (
+                       PARTITION BY case_id, activity, lifecycle_instance, is_start
+                       ORDER BY "timestamp", source_row
+                   ) AS nth
+            FROM steps
+            WINDOW run AS (
+                PARTITION BY case_id, activity, lifecycle_instance
+                ORDER BY "timestamp", is_start DESC, source_row ROWS UNBOUNDED PRECEDING
+            )
+        ), completes AS (
+            SELECT *,
+                   completes_so_far + least(0, min(starts_so_far - completes_so_far) OVER run) AS taken
+            FROM counted WHERE is_start = 0
+            WINDOW run AS (
+                PARTITION BY case_id, activity, lifecycle_instance
+                ORDER BY "timestamp", source_row ROWS UNBOUNDED PRECEDING
+            )
+        ), paired AS (
+            SELECT *,
+                   CASE WHEN taken > coalesce(lag(taken) OVER (
+                       PARTITION BY case_id, activity, lifecycle_instance ORDER BY "timestamp", source_row
+                   ), 0) THEN taken END AS start_number
+            FROM completes
+        )
+        SELECT c.source_row, c.case_id, c.activity, c."timestamp", s."timestamp" AS started_at,
+               coalesce(c.resource_name, s.resource_name) AS resource_name,
+               coalesce(c.stage, s.stage) AS stage, coalesce(c.amount, s.amount) AS amount,
+               coalesce(c.is_won, s.is_won) AS is_won, coalesce(c.discount_pct, s.discount_pct) AS discount_pct
+        FROM paired AS c
+        LEFT JOIN counted AS s
+          ON s.is_start = 1 AND s.case_id = c.case_id AND s.activity = c.activity
+         AND s.lifecycle_instance IS NOT DISTINCT FROM c.lifecycle_instance AND s.nth = c.start_number
+    """)
 
 
 # The tables the file source writes, so the rest of the graph runs as on Salesforce data. The
@@ -651,15 +794,19 @@ def load_into_warehouse(
     cur.register("file_cases", loaded.cases)
     statements = [
         f"CREATE OR REPLACE TABLE core.activity_catalogue AS {catalogue_sql}",
+        # Activity instances in the order they started (as pm4py orders an interval log), then
+        # ended; an instantaneous event starts when it happens.
         """CREATE OR REPLACE TABLE core.event_log AS
            SELECT 'file:' || e.source_row AS event_id, e.case_id, e.activity, e."timestamp",
                   NULL::VARCHAR AS resource_id, e.resource_name, 'File' AS object_type, e.case_id AS object_id,
                   NULL::VARCHAR AS old_value, e.stage AS new_value,
                   coalesce(c.activity_rank, CASE WHEN e.activity LIKE 'Stage: %' THEN 16 ELSE 999 END)::INTEGER
                       AS activity_rank,
-                  row_number() OVER (PARTITION BY e.case_id ORDER BY e."timestamp",
+                  row_number() OVER (PARTITION BY e.case_id ORDER BY coalesce(e.started_at, e."timestamp"),
+                      e."timestamp",
                       coalesce(c.activity_rank, CASE WHEN e.activity LIKE 'Stage: %' THEN 16 ELSE 999 END),
-                      e.source_row) AS event_order
+                      e.source_row) AS event_order,
+                  e.started_at::TIMESTAMP AS started_at
            FROM file_events AS e LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
            ORDER BY e.case_id, event_order""",
         """CREATE OR REPLACE TABLE core.cases AS

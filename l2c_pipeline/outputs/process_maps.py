@@ -102,8 +102,8 @@ def process_map(
     nodes = [
         row
         for row in con.execute(
-            "SELECT activity, events, start_cases, end_cases FROM reports.process_map_nodes "
-            "ORDER BY events DESC, activity"
+            "SELECT activity, events, start_cases, end_cases, median_service_hours "
+            "FROM reports.process_map_nodes ORDER BY events DESC, activity"
         ).fetchall()
         if row[0] in shown
     ]
@@ -119,7 +119,7 @@ def process_map(
         con.execute("SELECT sum(start_cases) FROM reports.process_map_nodes").fetchone()[0] or 0
     )
     busiest = max((n for _, _, n, _ in edges), default=1)
-    most_events = max((n for _, n, _, _ in nodes), default=1)
+    most_events = max((n for _, n, *_ in nodes), default=1)
     lines = [
         "digraph process_map {",
         '  graph [rankdir=TB, fontname="Helvetica", bgcolor="white", nodesep=0.3, ranksep=0.35];',
@@ -128,9 +128,12 @@ def process_map(
         '  "__start" [label="start", shape=circle, fillcolor="#c8e6c9", width=0.5, fixedsize=true];',
         '  "__end" [label="end", shape=doublecircle, fillcolor="#ffcdd2", width=0.45, fixedsize=true];',
     ]
-    for activity, events, start_cases, end_cases in nodes:
+    for activity, events, start_cases, end_cases, service_hours in nodes:
         shade = (95 - int(45 * events / most_events)) * 255 // 100  # busier activities are darker
-        label = _quote(f"{drawing_label(activity)}\n{events:,}")
+        text = f"{drawing_label(activity)}\n{events:,}"
+        if view == "performance" and service_hours is not None:
+            text += f"\nservice {_duration(service_hours)}"  # median time the activity takes
+        label = _quote(text)
         lines.append(f'  {node[activity]} [label={label}, fillcolor="#{shade:02x}{shade:02x}ff"];')
         # Start and end edges only where many cases start or end: the rest is noise.
         if start_cases >= min_share * cases_total:
