@@ -122,7 +122,8 @@ def test_parity_with_pm4py_on_bpi_challenge_2012(tmp_path):
         con.execute("""
             CREATE TABLE core.event_log AS
             SELECT case_id, activity, "timestamp",
-                   row_number() OVER (PARTITION BY case_id ORDER BY "timestamp", file_position) AS event_order
+                   row_number() OVER (PARTITION BY case_id ORDER BY "timestamp", file_position) AS event_order,
+                   NULL::TIMESTAMP AS started_at
             FROM events
         """)
         build_pipeline(

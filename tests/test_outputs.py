@@ -228,3 +228,49 @@ def test_html_report_in_headless_chromium_shows_the_tables_figures(truth_warehou
         assert math.isclose(float(shown[figure][0]), value, rel_tol=1e-12), figure
     assert shown["kpi:win_rate"][1] == f"{expected['kpi:win_rate']:.1%}"
     assert shown["kpi:sales_cycle_time"][1] == f"{expected['kpi:sales_cycle_time']:.1f} days"
+
+
+def test_names_graphviz_cannot_draw_are_drawn_clean_and_short_and_kept_whole(tmp_path):
+    from l2c_pipeline.file_source.load import load_into_warehouse, read_event_file
+    from l2c_pipeline.mining.discovery import discover_bpmn
+    from l2c_pipeline.outputs.process_maps import LABEL_CHARACTERS, render_bpmn
+    from l2c_pipeline.pipeline import build_pipeline
+
+    long = "Review " + "x" * 100_000
+    rows = [
+        f"C{c},{activity},2026-01-0{c + 1} {hour}:00"
+        for c in range(3)
+        for activity, hour in (
+            ("Lead Created", 10),
+            ("Ring\x07 bell", 11),
+            (long, 12),
+            ("\x1b[31mRed", 13),
+        )
+    ]
+    log = tmp_path / "log.csv"
+    log.write_text("case_id,activity,timestamp\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        load_into_warehouse(con, read_event_file(log))
+        build_pipeline(con, schemas=("mining", "reports"))
+        assert long in {
+            a for (a,) in con.execute("SELECT DISTINCT activity FROM core.event_log").fetchall()
+        }
+        model = discover_bpmn(con, tmp_path / "process_model.bpmn")
+        drawings = [
+            render(process_map(con, view).dot, tmp_path / f"map_{view}")["svg"]
+            for view in ("frequency", "performance")
+        ]
+        drawings.append(render_bpmn(model.path, tmp_path / "model")["svg"])
+    finally:
+        con.close()
+    for svg in drawings:
+        texts = [
+            t.text or "" for t in ET.parse(svg).getroot().iter("{http://www.w3.org/2000/svg}text")
+        ]
+        assert "Ring bell" in texts and "[31mRed" in texts
+        assert max(len(t) for t in texts) <= LABEL_CHARACTERS
+        assert any(t.startswith("Review xxx") and t.endswith("…") for t in texts)
+    # The model file keeps the name whole (less what XML cannot hold at all).
+    names = {t.get("name") for t in ET.parse(model.path).getroot().iter() if t.tag.endswith("task")}
+    assert long in names and "Ring bell" in names

@@ -26,6 +26,7 @@ from ..warehouse.source import (
 from .load import (
     FILE_SOURCE_TABLES,
     EventFileError,
+    SettingError,
     catalogue_activities,
     load_into_warehouse,
     read_event_file,
@@ -69,7 +70,7 @@ def file_event_log(context: AssetExecutionContext, warehouse: WarehouseResource)
     path = event_log_file()
     try:
         loaded = read_event_file(path, known_activities=catalogue_activities())
-    except EventFileError as error:
+    except (EventFileError, SettingError) as error:
         raise Failure(description=str(error)) from None
     with warehouse.connection() as con:
         try:
@@ -78,11 +79,16 @@ def file_event_log(context: AssetExecutionContext, warehouse: WarehouseResource)
             raise Failure(description=str(error), allow_retries=False) from None
         rows = load_into_warehouse(con, loaded, deal_size_bands=_deal_size_bands())
         record_file_source(con, str(path.resolve()))
+    figures = loaded.figures
     context.log.info(
         f"loaded {rows['core.event_log']:,} events in {rows['core.cases']:,} cases from {path}"
+        f" ({figures['activity_instances_with_start']:,} with their start, "
+        f"{figures['duplicate_events_dropped']:,} exact duplicate events dropped, "
+        f"{figures['lifecycle_events_left_out']:,} lifecycle events left out: "
+        "transitions other than start and complete, starts never completed)"
     )
     for table, count in rows.items():
-        yield MaterializeResult(
-            asset_key=AssetKey(table.split(".")),
-            metadata={"rows": MetadataValue.int(count), "file": MetadataValue.path(str(path))},
-        )
+        metadata = {"rows": MetadataValue.int(count), "file": MetadataValue.path(str(path))}
+        if table == "core.event_log":
+            metadata |= {name: MetadataValue.int(value) for name, value in figures.items()}
+        yield MaterializeResult(asset_key=AssetKey(table.split(".")), metadata=metadata)

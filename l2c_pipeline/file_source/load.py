@@ -1,17 +1,23 @@
 """Reading an event-log file (a filled template, a CSV or an XES file) and loading it into
 core.event_log and core.cases, so the rest of the graph runs as it does on Salesforce data.
 
-Every problem is reported, one line each, with the sheet (or line), row and column, and then
-nothing is loaded: the warehouse keeps what it had. Checks run set-based in DuckDB on the
-file's cells as text; only reading the file itself walks its rows.
+Every problem is reported, one line each, with the file and the place (sheet and row, line, or
+trace and event) and column, and then nothing is loaded: the warehouse keeps what it had.
+Checks, dropping exact duplicates and pairing start and complete events run set-based in DuckDB
+on the file's cells as text; only reading the file itself walks its rows.
 """
 
 from __future__ import annotations
 
+import gzip
+import math
 import os
 import warnings
 import zipfile
-from dataclasses import dataclass
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -19,13 +25,42 @@ import duckdb
 import pandas as pd
 
 from ..models.sql_models import catalogue_activities  # noqa: F401  (a template's activities)
-from ..warehouse.duckdb_warehouse import write_comments
-from .template import CASE_COLUMNS, CASES_SHEET, EVENT_COLUMNS, EVENTS_SHEET
+from ..warehouse.duckdb_warehouse import sql_literal, write_comments
+from .template import CASE_COLUMNS, CASES_SHEET, EVENT_COLUMNS, EVENTS_SHEET, Column
 
 MAX_PROBLEMS_SHOWN = 50
 DEFAULT_MAX_FILE_MB = 500
 # An xlsx is a zip: refuse one that would unpack to much more than it weighs (a zip bomb).
 MAX_UNPACKED_RATIO = 100
+# Values longer than this are cut in messages: a 100,000-character name helps nobody there.
+SHOWN_CHARACTERS = 200
+# Control characters (C0, DEL, C1) are shown as \xNN: a value from the file must never drive
+# the terminal that prints the message (ESC [31m ...).
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def shown(value) -> str:
+    """A value from the file as a message shows it: cut when long, control characters escaped."""
+    text = str(value)
+    if len(text) > SHOWN_CHARACTERS:
+        text = f"{text[:SHOWN_CHARACTERS]}... ({len(text):,} characters)"
+    return text.translate(_CONTROL)
+
+
+# The same in SQL, for the checks' messages, and cell(): a cell as the checks read it (text
+# without surrounding white space, empty as NULL).
+_SQL_MACROS = (
+    r"CREATE TEMP MACRO cell(x) AS nullif(regexp_replace(CAST(x AS VARCHAR), '^\s+|\s+$', '', 'g'), '')",
+    r"""CREATE TEMP MACRO escaped(s) AS CASE
+        WHEN regexp_matches(s, '[\x00-\x1f\x7f-\x9f]') THEN array_to_string(list_transform(
+            string_split(s, ''),
+            lambda c: CASE WHEN ord(c) < 32 OR ord(c) BETWEEN 127 AND 159
+                           THEN '\x' || lower(lpad(hex(ord(c)), 2, '0')) ELSE c END), '')
+        ELSE s END""",
+    f"""CREATE TEMP MACRO shown(s) AS escaped(CASE WHEN length(s) > {SHOWN_CHARACTERS}
+        THEN left(s, {SHOWN_CHARACTERS}) || '... (' || format('{{:,}}', length(s)) || ' characters)'
+        ELSE s END)""",
+)
 
 
 class EventFileError(ValueError):
@@ -33,55 +68,75 @@ class EventFileError(ValueError):
 
     def __init__(self, path: Path, problems: list[str]) -> None:
         self.path, self.problems = Path(path), problems
-        shown = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
+        shown_problems = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
         more = len(problems) - MAX_PROBLEMS_SHOWN
         super().__init__(
-            f"{self.path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}, nothing loaded:\n"
-            + shown
-            + (f"\n  ... and {more} more" if more > 0 else "")
+            f"{shown(self.path)}: {len(problems)} problem{'s' if len(problems) != 1 else ''}, "
+            "nothing loaded:\n" + shown_problems + (f"\n  ... and {more} more" if more > 0 else "")
         )
+
+
+class SettingError(ValueError):
+    """A file-source setting that cannot be used; the message is one line naming it."""
 
 
 @dataclass(frozen=True)
 class LoadedLog:
-    events: pd.DataFrame  # source_row, case_id, activity, timestamp, resource_name, stage, amount, is_won, discount_pct
+    # One row per activity instance: source_row, case_id, activity, timestamp (when it
+    # completed), started_at (when it started; null for an instantaneous event), resource_name,
+    # stage, amount, is_won, discount_pct.
+    events: pd.DataFrame
     cases: pd.DataFrame  # case_id and the CASE_COLUMNS keys (empty when the file has none)
     source: str
+    # duplicate_events_dropped, activity_instances_with_start, lifecycle_events_left_out
+    figures: dict[str, int] = field(default_factory=dict)
 
 
 def max_file_bytes() -> int:
-    configured = os.environ.get("L2C_MAX_FILE_MB")
+    configured = os.environ.get("L2C_MAX_FILE_MB", "").strip()
+    if not configured:
+        return DEFAULT_MAX_FILE_MB * 1024 * 1024
     try:
-        megabytes = int(configured) if configured else DEFAULT_MAX_FILE_MB
+        megabytes = float(configured)
     except ValueError:
-        raise ValueError(f"L2C_MAX_FILE_MB must be a whole number, got {configured!r}") from None
-    return megabytes * 1024 * 1024
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes > 0):
+        raise SettingError(
+            "L2C_MAX_FILE_MB must be a positive number of megabytes (e.g. 500 or 1.5), "
+            f"got '{shown(configured)}'"
+        )
+    return int(megabytes * 1024 * 1024)
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / 1024 / 1024:,.2f}".rstrip("0").rstrip(".") + " MB"
 
 
 def read_event_file(path: Path, known_activities: set[str] | None = None) -> LoadedLog:
     """Read and check the file. `known_activities`: the catalogue, which a template's
     activities must come from (CSV and XES files from other tools may use their own)."""
     path = Path(path)
+    limit = max_file_bytes()  # a bad setting is named before the file is looked at
     if not path.is_file():
         raise EventFileError(path, ["the file does not exist"])
     size = path.stat().st_size
     if size == 0:
         raise EventFileError(path, ["the file is empty"])
-    if size > max_file_bytes():
+    if size > limit:
         raise EventFileError(
             path,
             [
-                f"the file is {size / 1024 / 1024:,.0f} MB, over the limit of "
-                f"{max_file_bytes() / 1024 / 1024:,.0f} MB (L2C_MAX_FILE_MB)"
+                f"the file is {_megabytes(size)}, over the limit of {_megabytes(limit)} "
+                "(L2C_MAX_FILE_MB)"
             ],
         )
     name = path.name.lower()
     if name.endswith(".xlsx"):
-        return _read_xlsx(path, known_activities)
+        return _checked(path, _read_xlsx(path, limit), known_activities)
     if name.endswith(".csv"):
-        return _read_csv(path)
+        return _checked(path, _read_csv(path), None)
     if name.endswith(".xes") or name.endswith(".xes.gz"):
-        return _read_xes(path)
+        return _checked(path, _read_xes(path, limit), None)
     raise EventFileError(
         path, ["unknown kind of file: expected .xlsx (the template), .csv or .xes"]
     )
@@ -101,31 +156,119 @@ def _text(value) -> str | None:
     return text or None
 
 
-# Other tools' names for the same columns (XES attribute names, as pm4py writes CSV).
+# Other tools' names for the same columns (XES attribute names, as pm4py writes CSV; Disco's).
 ALIASES = {
     "case_id": ("case:concept:name", "case id", "case"),
     "activity": ("concept:name", "activity name"),
-    "timestamp": ("time:timestamp", "timestamp", "time"),
+    "timestamp": ("time:timestamp", "timestamp", "time", "complete timestamp"),
     "resource_name": ("org:resource", "resource"),
+    "lifecycle": ("lifecycle", "transition", "lifecycle transition"),
+    "start_timestamp": ("start timestamp", "start time"),
+}
+# What the columns are, for messages.
+NOUNS = {
+    "case_id": "case",
+    "activity": "activity",
+    "timestamp": "timestamp",
+    "resource_name": "resource",
+}
+# Columns other tools write besides the template's: an event's lifecycle transition (start,
+# complete, ...) and the activity instance it belongs to, or, on one event per activity
+# instance, when it started (pm4py's start_timestamp).
+LIFECYCLE_COLUMNS = (
+    Column("lifecycle:transition", "lifecycle", "text", False, "start, complete, ..."),
+    Column("lifecycle:instance", "lifecycle_instance", "text", False, "the activity instance"),
+    Column("start_timestamp", "start_timestamp", "datetime", False, "when the activity started"),
+)
+FILE_COLUMNS = (*EVENT_COLUMNS, *LIFECYCLE_COLUMNS)
+# The transitions of the XES standard lifecycle model. A start and the complete it pairs with
+# make one activity instance, a complete without a start an instantaneous one; the others
+# (schedule, suspend, ...) and starts never completed are left out, as pm4py leaves them out
+# when it pairs them.
+LIFECYCLE_TRANSITIONS = (
+    "schedule",
+    "assign",
+    "reassign",
+    "withdraw",
+    "start",
+    "suspend",
+    "resume",
+    "pi_abort",
+    "ate_abort",
+    "complete",
+    "autoskip",
+    "manualskip",
+    "unknown",
+)
+# The XES attributes the events are read from.
+XES_ATTRIBUTES = {
+    "case_id": "case:concept:name",
+    "activity": "concept:name",
+    "timestamp": "time:timestamp",
+    "resource_name": "org:resource",
+    "lifecycle": "lifecycle:transition",
+    "lifecycle_instance": "lifecycle:instance",
+    "start_timestamp": "start_timestamp",
 }
 
 
-def _header_keys(header: tuple, columns, header_place: str, problems: list[str]) -> dict[str, int]:
-    """Column key -> position, from the header row (the template's headers, the keys, or the
-    XES attribute names)."""
-    names = {}
+@dataclass(frozen=True)
+class FileEvents:
+    """A file's events as read, before any check: `frame` has source_row and the file's columns
+    (XES attributes) as read; `columns` maps the keys (case_id, activity, ...) to the frame's
+    columns, `labels` to the file's own names for them."""
+
+    kind: str  # template, csv or xes
+    frame: pd.DataFrame
+    columns: dict[str, str]
+    labels: dict[str, str]
+    header_place: str
+    cases: pd.DataFrame | None = None  # the template's Cases sheet
+
+
+def _quoted(name: str) -> str:
+    return f"'{shown(name)}'"
+
+
+def _listed(names: list[str]) -> str:
+    quoted = [_quoted(n) for n in names]
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _header_keys(
+    header: tuple, columns, header_place: str, problems: list[str]
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Column key -> position and key -> the header as written, from the header row (the
+    template's headers, the keys, or the XES attribute names). Two columns that name the same
+    thing are a problem: which one is meant cannot be guessed."""
+    found: dict[str, list[int]] = {}
+    written = [shown(_text(c) or "") for c in header if _text(c)]
+    found_headers = ", ".join(written[:12]) + (", ..." if len(written) > 12 else "") or "nothing"
     for position, cell in enumerate(header):
         label = (_text(cell) or "").lower()
         for column in columns:
             if label in (column.header.lower(), column.key, *ALIASES.get(column.key, ())):
-                names.setdefault(column.key, position)
+                found.setdefault(column.key, []).append(position)
     for column in columns:
-        if column.required and column.key not in names:
-            problems.append(f"{header_place}: missing column '{column.header}'")
-    return names
+        positions = found.get(column.key, [])
+        if len(positions) > 1:
+            noun = NOUNS.get(column.key, f"'{column.header}'")
+            problems.append(
+                f"{header_place}: the columns {_listed([_text(header[p]) for p in positions])} "
+                f"{'both' if len(positions) == 2 else 'all'} name the {noun}; keep one of them"
+            )
+    missing = [c.header for c in columns if c.required and c.key not in found]
+    if missing:
+        problems.append(
+            f"{header_place}: missing column{'s' if len(missing) > 1 else ''} "
+            f"{_listed(missing) if len(missing) > 1 else _quoted(missing[0])} "
+            f"(the header holds: {found_headers})"
+        )
+    keys = {key: positions[0] for key, positions in found.items() if len(positions) == 1}
+    return keys, {key: _text(header[position]) for key, position in keys.items()}
 
 
-def _read_xlsx(path: Path, known_activities: set[str] | None) -> LoadedLog:
+def _read_xlsx(path: Path, limit: int) -> FileEvents:
     from openpyxl import load_workbook
 
     try:
@@ -135,55 +278,56 @@ def _read_xlsx(path: Path, known_activities: set[str] | None) -> LoadedLog:
         raise EventFileError(
             path, ["not an xlsx file (it is not a zip archive; save it as .xlsx)"]
         ) from None
-    if unpacked > MAX_UNPACKED_RATIO * path.stat().st_size or unpacked > 4 * max_file_bytes():
+    if unpacked > MAX_UNPACKED_RATIO * path.stat().st_size or unpacked > 4 * limit:
         raise EventFileError(
             path,
-            [
-                f"the xlsx unpacks to {unpacked / 1024 / 1024:,.0f} MB: refused as too large or malformed"
-            ],
+            [f"the xlsx unpacks to {_megabytes(unpacked)}: refused as too large or malformed"],
         )
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a broken file
         raise EventFileError(
-            path, [f"not a readable xlsx file ({type(error).__name__}: {error})"]
+            path, [f"not a readable xlsx file ({type(error).__name__}: {shown(error)})"]
         ) from None
     problems: list[str] = []
+    where = f"sheet {EVENTS_SHEET}"
     try:
         if EVENTS_SHEET not in workbook.sheetnames:
             raise EventFileError(
                 path,
                 [
-                    f"no sheet '{EVENTS_SHEET}' (found: {', '.join(workbook.sheetnames)}); use the template"
+                    f"no sheet '{EVENTS_SHEET}' (found: "
+                    f"{', '.join(shown(s) for s in workbook.sheetnames)}); use the template"
                 ],
             )
-        events = _sheet_rows(
-            workbook[EVENTS_SHEET], EVENT_COLUMNS, f"sheet {EVENTS_SHEET}", problems
-        )
-        cases = (
+        events, labels = _sheet_rows(workbook[EVENTS_SHEET], FILE_COLUMNS, where, problems)
+        cases, _ = (
             _sheet_rows(
                 workbook[CASES_SHEET], CASE_COLUMNS, f"sheet {CASES_SHEET}", problems, optional=True
             )
             if CASES_SHEET in workbook.sheetnames
-            else _empty(CASE_COLUMNS)
+            else (_empty(CASE_COLUMNS), {})
         )
     finally:
         workbook.close()
     if problems:
         raise EventFileError(path, problems)
-    return _checked(path, events, cases, "sheet", known_activities)
+    keys = [c for c in events.columns if c != "source_row"]
+    return FileEvents(
+        "template", events, {k: k for k in keys}, labels, f"{where}, row 1", cases=cases
+    )
 
 
 def _sheet_rows(
     sheet, columns, where: str, problems: list[str], optional: bool = False
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict[str, str]]:
     rows = sheet.iter_rows(values_only=True)
     header = next(rows, None)
     if header is None or not any(_text(c) for c in header):
         if not optional:
             problems.append(f"{where} is empty: no header row and no events")
-        return _empty(columns)
-    positions = _header_keys(header, columns, f"{where}, row 1", problems)
+        return _empty(columns), {}
+    positions, labels = _header_keys(header, columns, f"{where}, row 1", problems)
     records = []
     for number, row in enumerate(rows, start=2):
         cells = [_text(row[p]) if p < len(row) else None for p in positions.values()]
@@ -192,14 +336,14 @@ def _sheet_rows(
     frame = pd.DataFrame(records, columns=["source_row", *positions.keys()], dtype=object)
     if not records and not optional:
         problems.append(f"{where} has a header but no events")
-    return frame
+    return frame, labels
 
 
 def _empty(columns) -> pd.DataFrame:
     return pd.DataFrame(columns=["source_row", *(c.key for c in columns)], dtype=object)
 
 
-def _read_csv(path: Path) -> LoadedLog:
+def _read_csv(path: Path) -> FileEvents:
     con = duckdb.connect()
     literal = str(path).replace("'", "''")
     try:
@@ -208,80 +352,182 @@ def _read_csv(path: Path) -> LoadedLog:
         ).df()
     except duckdb.Error as error:
         raise EventFileError(
-            path, [f"not a readable CSV file ({str(error).splitlines()[0]})"]
+            path, [f"not a readable CSV file ({shown(str(error).splitlines()[0])})"]
         ) from None
     finally:
         con.close()
     problems: list[str] = []
-    positions = _header_keys(tuple(frame.columns), EVENT_COLUMNS, "line 1", problems)
+    positions, labels = _header_keys(tuple(frame.columns), FILE_COLUMNS, "line 1", problems)
     if problems:
         raise EventFileError(path, problems)
     if frame.empty:
         raise EventFileError(path, ["the file has a header but no events"])
-    events = pd.DataFrame(
-        {key: frame.iloc[:, position] for key, position in positions.items()}, dtype=object
-    )
-    events.insert(0, "source_row", range(2, len(frame) + 2))
-    events = events.map(lambda v: v.strip() or None if isinstance(v, str) else v)
-    return _checked(path, events, _empty(CASE_COLUMNS), "line", None)
+    return FileEvents("csv", *_numbered(frame, positions, 2), labels, "line 1")
 
 
-def _read_xes(path: Path) -> LoadedLog:
+def _numbered(
+    frame: pd.DataFrame, positions: dict[str, int], first: int
+) -> tuple[pd.DataFrame, dict]:
+    """The frame with plain column names (c0, c1, ...: any header is safe in SQL) and
+    source_row (the line, or the event's number in the file, from `first`) in front."""
+    frame = frame.set_axis([f"c{i}" for i in range(frame.shape[1])], axis=1)
+    frame.insert(0, "source_row", range(first, len(frame) + first))
+    return frame, {key: f"c{position}" for key, position in positions.items()}
+
+
+def _check_unpacked_size(path: Path, limit: int) -> None:
+    """Refuse a .gz that unpacks to more than the limit, counting while it streams: a small
+    file can unpack to far more than it weighs, and nothing is unpacked beyond the limit."""
+    unpacked = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                unpacked += len(chunk)
+                if unpacked > limit:
+                    raise EventFileError(
+                        path,
+                        [
+                            f"the file unpacks to more than {_megabytes(limit)}, the limit "
+                            "(L2C_MAX_FILE_MB)"
+                        ],
+                    )
+    except (OSError, EOFError, zlib.error) as error:
+        raise EventFileError(path, [f"not a readable .gz file ({shown(error)})"]) from None
+
+
+class _DatesAsText:
+    @staticmethod
+    def apply(value):
+        return value
+
+
+@contextmanager
+def _xes_dates_as_text() -> Iterator[None]:
+    """pm4py's XES importer with dates kept as the text they are in the file: DuckDB parses them
+    with the same rules as a CSV's, and one that does not parse is reported with its value
+    (pm4py's parser drops it, and the event then looks as if it had no timestamp)."""
+    from pm4py.util.dt_parsing import parser
+
+    original = parser.get
+    parser.get = lambda *args, **kwargs: _DatesAsText
+    try:
+        yield
+    finally:
+        parser.get = original
+
+
+def _read_xes(path: Path, limit: int) -> FileEvents:
     import pm4py
     from pm4py.util import constants
 
+    if path.name.lower().endswith(".gz"):
+        _check_unpacked_size(path, limit)
     constants.SHOW_PROGRESS_BAR = False
     try:
-        with warnings.catch_warnings():  # pm4py suggests an optional faster parser; not needed
+        # pm4py suggests an optional faster parser; not needed
+        with warnings.catch_warnings(), _xes_dates_as_text():
             warnings.simplefilter("ignore", UserWarning)
-            log = pm4py.read_xes(str(path), return_legacy_log_object=False)
+            log = pm4py.read_xes(str(path), variant="iterparse", return_legacy_log_object=False)
     except Exception as error:  # pm4py's parsers raise many kinds for a broken file
         raise EventFileError(
-            path, [f"not a readable XES file ({type(error).__name__}: {error})"]
+            path, [f"not a readable XES file ({type(error).__name__}: {shown(error)})"]
         ) from None
-    missing = [
-        k for k in ("case:concept:name", "concept:name", "time:timestamp") if k not in log.columns
-    ]
+    missing = [XES_ATTRIBUTES[k] for k in ("case_id", "activity", "timestamp")]
+    missing = [attribute for attribute in missing if attribute not in log.columns]
     if missing:
-        raise EventFileError(path, [f"the events lack the attribute {k}" for k in missing])
-    timestamps = pd.to_datetime(log["time:timestamp"], utc=True)
-    events = pd.DataFrame(
-        {
-            "source_row": range(1, len(log) + 1),
-            "case_id": log["case:concept:name"].astype(str),
-            "activity": log["concept:name"].astype(str),
-            "timestamp": timestamps.dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S.%f"),
-            "resource_name": log["org:resource"].astype(str)
-            if "org:resource" in log.columns
-            else None,
-        }
+        raise EventFileError(path, [f"no event has the attribute {k}" for k in missing])
+    # Nested and list attributes arrive as Python objects that DuckDB may type differently from
+    # one event to the next: they are read as their text.
+    nested = [c for c in log.columns if log[c].dtype == object]
+    if nested:
+        log = log.astype({c: "string" for c in nested})
+    names = list(log.columns)
+    positions = {k: names.index(a) for k, a in XES_ATTRIBUTES.items() if a in names}
+    frame, columns = _numbered(log, positions, 1)
+    labels = {k: XES_ATTRIBUTES[k] for k in columns}
+    return FileEvents("xes", frame, columns, labels, "the events' attributes")
+
+
+# The event columns the checks and the load read (a file may lack all but the first three).
+_KEYS = (
+    "case_id",
+    "activity",
+    "timestamp",
+    "resource_name",
+    "stage",
+    "amount",
+    "is_won",
+    "discount_pct",
+    "lifecycle",
+    "lifecycle_instance",
+    "start_timestamp",
+)
+
+
+def _place(raw: FileEvents) -> str:
+    """SQL for where an event is in the file, from its source_row (and its trace in XES)."""
+    if raw.kind == "template":
+        return f"'sheet {EVENTS_SHEET}, row ' || source_row"
+    if raw.kind == "csv":
+        return "'line ' || source_row"
+    case = f"cell({raw.columns['case_id']})"
+    return (
+        f"CASE WHEN {case} IS NULL THEN 'event ' || source_row "
+        f"ELSE 'trace ''' || shown({case}) || ''', event ' || "
+        f"row_number() OVER (PARTITION BY {case} ORDER BY source_row) END"
     )
-    return _checked(path, events, _empty(CASE_COLUMNS), "event", None)
 
 
-def _checked(
-    path: Path, events: pd.DataFrame, cases: pd.DataFrame, unit: str, known: set[str] | None
-) -> LoadedLog:
-    """Check every cell set-based in DuckDB; return typed frames or raise with every problem."""
-    for column in EVENT_COLUMNS:
-        if column.key not in events.columns:
-            events[column.key] = None
+def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
+    """Check every cell set-based in DuckDB, drop exact duplicates, pair start and complete
+    events; return typed frames or raise with every problem."""
+    cases = raw.cases if raw.cases is not None else _empty(CASE_COLUMNS)
     for column in CASE_COLUMNS:
         if column.key not in cases.columns:
             cases[column.key] = None
-    events = events.astype(object).where(events.notna(), None)
     cases = cases.astype(object).where(cases.notna(), None)
-    sheet = f"sheet {EVENTS_SHEET}, " if unit == "sheet" else ""
-    case_sheet = f"sheet {CASES_SHEET}, "
-    where = "row" if unit == "sheet" else unit
-    header = {c.key: c.header for c in EVENT_COLUMNS}
+    if "lifecycle" in raw.columns and "start_timestamp" in raw.columns:
+        raise EventFileError(
+            path,
+            [
+                f"{raw.header_place}: '{shown(raw.labels['lifecycle'])}' and "
+                f"'{shown(raw.labels['start_timestamp'])}' both say when activities start; "
+                "keep one of them"
+            ],
+        )
+    file_columns = [c for c in raw.frame.columns if c != "source_row"]
+    selected = ", ".join(
+        f"cell({raw.columns[key]}) AS {key}" if key in raw.columns else f"NULL::VARCHAR AS {key}"
+        for key in _KEYS
+    )
+    # An exact duplicate (every column, every attribute equal) is the same event written twice
+    # by another tool: the first is kept. The template is typed by hand, so it is refused there.
+    copy = (
+        "1"
+        if raw.kind == "template"
+        else f"row_number() OVER (PARTITION BY {', '.join(file_columns)} ORDER BY source_row)"
+    )
+    word = "attribute" if raw.kind == "xes" else "column"
+    headers = {c.key: c.header for c in FILE_COLUMNS}
+
+    def col(key: str) -> str:
+        return sql_literal(f", {word} '{shown(raw.labels.get(key, headers[key]))}': ")
+
+    sheet = f"sheet {EVENTS_SHEET}, " if raw.kind == "template" else ""
+    transitions = ", ".join(sql_literal(t) for t in LIFECYCLE_TRANSITIONS)
     con = duckdb.connect()
     # Timestamps with an offset (2011-10-11 13:45:40+02:00) are converted to UTC; those without
     # one are read as UTC.
     con.execute("SET TimeZone = 'UTC'")
     try:
-        con.register("file_events", events)
+        for macro in _SQL_MACROS:
+            con.execute(macro)
+        con.register("file_rows", raw.frame)
         con.register("file_cases", cases)
+        con.execute(
+            f"CREATE TEMP TABLE file_cells AS SELECT source_row, {selected}, {_place(raw)} AS place, "
+            f"{copy} AS copy FROM file_rows"
+        )
         con.execute("CREATE TABLE known(activity VARCHAR)")
         if known is not None:
             con.executemany("INSERT INTO known VALUES (?)", [(a,) for a in sorted(known)])
@@ -289,68 +535,123 @@ def _checked(
             p
             for (p,) in con.execute(
                 f"""
-            WITH cells AS (SELECT * FROM file_events), checks AS (
-                SELECT source_row, 1 AS n, '{header["case_id"]}' AS col, 'empty' AS problem FROM cells WHERE case_id IS NULL
-                UNION ALL SELECT source_row, 2, '{header["activity"]}', 'empty' FROM cells WHERE activity IS NULL
-                UNION ALL SELECT source_row, 2, '{header["activity"]}',
-                       '''' || activity || ''' is not a known activity (see the Instructions sheet)'
+            WITH cells AS (SELECT * FROM file_cells WHERE copy = 1), checks AS (
+                SELECT source_row, place, 1 AS n, {col("case_id")} AS col, 'empty' AS problem
+                    FROM cells WHERE case_id IS NULL
+                UNION ALL SELECT source_row, place, 2, {col("activity")}, 'empty'
+                    FROM cells WHERE activity IS NULL
+                UNION ALL SELECT source_row, place, 2, {col("activity")},
+                       '''' || shown(activity) || ''' is not a known activity (see the Instructions sheet)'
                     FROM cells WHERE activity IS NOT NULL AND ? AND activity NOT IN (SELECT activity FROM known)
                     AND activity NOT LIKE 'Stage: %'
-                UNION ALL SELECT source_row, 3, '{header["timestamp"]}', 'empty' FROM cells WHERE "timestamp" IS NULL
-                UNION ALL SELECT source_row, 3, '{header["timestamp"]}',
-                       '''' || "timestamp" || ''' is not a date and time (e.g. 2026-03-01 14:05:00)'
+                UNION ALL SELECT source_row, place, 3, {col("timestamp")}, 'empty'
+                    FROM cells WHERE "timestamp" IS NULL
+                UNION ALL SELECT source_row, place, 3, {col("timestamp")},
+                       '''' || shown("timestamp") || ''' is not a date and time (e.g. 2026-03-01 14:05:00)'
                     FROM cells WHERE "timestamp" IS NOT NULL AND try_cast("timestamp" AS TIMESTAMPTZ) IS NULL
-                UNION ALL SELECT source_row, 6, '{header["amount"]}', '''' || amount || ''' is not a number'
+                UNION ALL SELECT source_row, place, 4, {col("lifecycle")},
+                       '''' || shown(lifecycle) || ''' is not a lifecycle transition (start, complete, or '
+                       || 'another of the XES lifecycle model)'
+                    FROM cells WHERE lower(lifecycle) NOT IN ({transitions})
+                UNION ALL SELECT source_row, place, 5, {col("start_timestamp")},
+                       '''' || shown(start_timestamp) || ''' is not a date and time (e.g. 2026-03-01 14:05:00)'
+                    FROM cells WHERE start_timestamp IS NOT NULL AND try_cast(start_timestamp AS TIMESTAMPTZ) IS NULL
+                UNION ALL SELECT source_row, place, 5, {col("start_timestamp")},
+                       '''' || shown(start_timestamp) || ''' is after the event''s end, '
+                       || {sql_literal(shown(raw.labels.get("timestamp", "")))} || ' '''
+                       || shown("timestamp") || ''''
+                    FROM cells WHERE try_cast(start_timestamp AS TIMESTAMPTZ) > try_cast("timestamp" AS TIMESTAMPTZ)
+                UNION ALL SELECT source_row, place, 6, {col("amount")}, '''' || shown(amount) || ''' is not a number'
                     FROM cells WHERE amount IS NOT NULL AND try_cast(amount AS DOUBLE) IS NULL
-                UNION ALL SELECT source_row, 7, '{header["is_won"]}', '''' || is_won || ''' is not TRUE or FALSE'
+                UNION ALL SELECT source_row, place, 6, {col("amount")},
+                       '''' || shown(amount) || ''' is not a finite number'
+                    FROM cells WHERE NOT isfinite(try_cast(amount AS DOUBLE))
+                UNION ALL SELECT source_row, place, 7, {col("is_won")}, '''' || shown(is_won) || ''' is not TRUE or FALSE'
                     FROM cells WHERE is_won IS NOT NULL AND try_cast(is_won AS BOOLEAN) IS NULL
-                UNION ALL SELECT source_row, 8, '{header["discount_pct"]}',
-                       '''' || discount_pct || ''' is not a number from 0 to 100'
+                UNION ALL SELECT source_row, place, 8, {col("discount_pct")},
+                       '''' || shown(discount_pct) || ''' is not a number from 0 to 100'
                     FROM cells WHERE discount_pct IS NOT NULL
                     AND coalesce(try_cast(discount_pct AS DOUBLE) NOT BETWEEN 0 AND 100, true)
             ), duplicates AS (
-                SELECT list(source_row ORDER BY source_row) AS source_rows, case_id, activity, any_value("timestamp") AS "timestamp"
-                FROM cells WHERE case_id IS NOT NULL AND activity IS NOT NULL AND try_cast("timestamp" AS TIMESTAMPTZ) IS NOT NULL
-                GROUP BY case_id, activity, try_cast("timestamp" AS TIMESTAMPTZ) HAVING count(*) > 1
+                -- The template is filled by hand: the same event twice is a mistake to fix there.
+                SELECT list(source_row ORDER BY source_row) AS source_rows, case_id, activity,
+                       any_value("timestamp") AS "timestamp"
+                FROM cells
+                WHERE ? AND case_id IS NOT NULL AND activity IS NOT NULL
+                  AND try_cast("timestamp" AS TIMESTAMPTZ) IS NOT NULL
+                GROUP BY case_id, activity, lower(coalesce(lifecycle, 'complete')), lifecycle_instance,
+                         try_cast("timestamp" AS TIMESTAMPTZ)
+                HAVING count(*) > 1
             ), case_checks AS (
                 SELECT source_row, col, problem FROM (
                     SELECT source_row, 'Opportunity ID' AS col, 'empty' AS problem FROM file_cases WHERE case_id IS NULL
-                    UNION ALL SELECT source_row, 'Amount', '''' || amount || ''' is not a number'
+                    UNION ALL SELECT source_row, 'Amount', '''' || shown(amount) || ''' is not a number'
                         FROM file_cases WHERE amount IS NOT NULL AND try_cast(amount AS DOUBLE) IS NULL
-                    UNION ALL SELECT source_row, 'Discount %', '''' || discount_pct || ''' is not a number from 0 to 100'
+                    UNION ALL SELECT source_row, 'Amount', '''' || shown(amount) || ''' is not a finite number'
+                        FROM file_cases WHERE NOT isfinite(try_cast(amount AS DOUBLE))
+                    UNION ALL SELECT source_row, 'Discount %', '''' || shown(discount_pct) || ''' is not a number from 0 to 100'
                         FROM file_cases WHERE discount_pct IS NOT NULL
                         AND coalesce(try_cast(discount_pct AS DOUBLE) NOT BETWEEN 0 AND 100, true)
-                    UNION ALL SELECT source_row, 'Is won', '''' || is_won || ''' is not TRUE or FALSE'
+                    UNION ALL SELECT source_row, 'Is won', '''' || shown(is_won) || ''' is not TRUE or FALSE'
                         FROM file_cases WHERE is_won IS NOT NULL AND try_cast(is_won AS BOOLEAN) IS NULL
                 )
             )
             SELECT message FROM (
-                SELECT source_row AS r, n, '{sheet}{where} ' || source_row || ', column ''' || col || ''': ' || problem AS message
+                SELECT source_row AS r, n, place || col || problem AS message
                 FROM checks
                 UNION ALL
-                SELECT source_rows[1], 9, '{sheet}{where}s ' || array_to_string(source_rows, ', ')
-                       || ': the same event more than once (' || case_id || ', ' || activity || ', ' || "timestamp" || ')'
+                SELECT source_rows[1], 9, '{sheet}rows ' || array_to_string(source_rows, ', ')
+                       || ': the same event more than once (' || shown(case_id) || ', ' || shown(activity)
+                       || ', ' || shown("timestamp") || ')'
                 FROM duplicates
                 UNION ALL
-                SELECT source_row, 10, '{case_sheet}row ' || source_row || ', column ''' || col || ''': ' || problem
+                SELECT source_row, 10, 'sheet {CASES_SHEET}, row ' || source_row || ', column ''' || col || ''': ' || problem
                 FROM case_checks
                 UNION ALL
-                SELECT min(source_row), 11, '{case_sheet}rows ' || array_to_string(list(source_row ORDER BY source_row), ', ')
-                       || ': the case ' || case_id || ' more than once'
+                SELECT min(source_row), 11, 'sheet {CASES_SHEET}, rows '
+                       || array_to_string(list(source_row ORDER BY source_row), ', ')
+                       || ': the case ' || shown(case_id) || ' more than once'
                 FROM file_cases WHERE case_id IS NOT NULL GROUP BY case_id HAVING count(*) > 1
             ) ORDER BY n >= 10, r, n
             """,
-                [known is not None],
+                [known is not None, raw.kind == "template"],
             ).fetchall()
         ]
         if problems:
             raise EventFileError(path, problems)
-        typed_events = con.execute("""
+        con.execute("""
+            CREATE TEMP TABLE typed AS
             SELECT source_row::BIGINT AS source_row, case_id, activity,
                    ("timestamp"::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS "timestamp",
+                   (start_timestamp::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS start_timestamp,
+                   lower(coalesce(lifecycle, 'complete')) AS transition, lifecycle_instance,
                    resource_name, stage, amount::DOUBLE AS amount, is_won::BOOLEAN AS is_won,
                    discount_pct::DOUBLE AS discount_pct
-            FROM file_events ORDER BY source_row""").df()
+            FROM file_cells WHERE copy = 1""")
+        figures = {
+            "duplicate_events_dropped": con.execute(
+                "SELECT count(*) FROM file_cells WHERE copy > 1"
+            ).fetchone()[0]
+        }
+        if "lifecycle" in raw.columns:
+            _pair_lifecycle(con)
+        else:
+            con.execute(
+                "CREATE TEMP VIEW instances AS SELECT *, start_timestamp AS started_at FROM typed"
+            )
+        kept, instances, started = con.execute(
+            "SELECT (SELECT count(*) FROM typed), count(*), count(started_at) FROM instances"
+        ).fetchone()
+        # An instance paired from a start and a complete stands for two of the file's events.
+        paired = started if "lifecycle" in raw.columns else 0
+        figures |= {
+            "activity_instances_with_start": started,
+            "lifecycle_events_left_out": kept - instances - paired,
+        }
+        typed_events = con.execute("""
+            SELECT source_row, case_id, activity, "timestamp", started_at, resource_name, stage,
+                   amount, is_won, discount_pct
+            FROM instances ORDER BY source_row""").df()
         typed_cases = con.execute("""
             SELECT case_id, sales_rep, team, region, product_family, account_name, segment, lead_source,
                    invoice_type, amount::DOUBLE AS amount, discount_pct::DOUBLE AS discount_pct,
@@ -358,7 +659,65 @@ def _checked(
             FROM file_cases ORDER BY source_row""").df()
     finally:
         con.close()
-    return LoadedLog(typed_events, typed_cases, str(path))
+    if typed_events.empty:
+        raise EventFileError(
+            path,
+            [
+                "no activity instance: every event is a lifecycle transition other than start "
+                "and complete, or a start never completed"
+            ],
+        )
+    return LoadedLog(typed_events, typed_cases, str(path), figures)
+
+
+def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
+    """One activity instance per complete event: paired with a start of the same activity (and
+    lifecycle:instance) in its case, first in first out, as pm4py pairs them. Set-based: with S_j
+    the starts before the j-th complete of an activity, the starts taken by the first j completes
+    are M_j = j + min(0, min over i <= j of (S_i - i)); the j-th complete takes a start when
+    M_j > M_(j-1), namely the M_j-th. Starts order before completes of the same timestamp."""
+    con.execute("""
+        CREATE TEMP TABLE instances AS
+        WITH steps AS (
+            SELECT *, (transition = 'start')::INTEGER AS is_start
+            FROM typed WHERE transition IN ('start', 'complete')
+        ), counted AS (
+            SELECT *,
+                   sum(is_start) OVER run AS starts_so_far,
+                   sum(1 - is_start) OVER run AS completes_so_far,
+                   row_number() OVER (
+                       PARTITION BY case_id, activity, lifecycle_instance, is_start
+                       ORDER BY "timestamp", source_row
+                   ) AS nth
+            FROM steps
+            WINDOW run AS (
+                PARTITION BY case_id, activity, lifecycle_instance
+                ORDER BY "timestamp", is_start DESC, source_row ROWS UNBOUNDED PRECEDING
+            )
+        ), completes AS (
+            SELECT *,
+                   completes_so_far + least(0, min(starts_so_far - completes_so_far) OVER run) AS taken
+            FROM counted WHERE is_start = 0
+            WINDOW run AS (
+                PARTITION BY case_id, activity, lifecycle_instance
+                ORDER BY "timestamp", source_row ROWS UNBOUNDED PRECEDING
+            )
+        ), paired AS (
+            SELECT *,
+                   CASE WHEN taken > coalesce(lag(taken) OVER (
+                       PARTITION BY case_id, activity, lifecycle_instance ORDER BY "timestamp", source_row
+                   ), 0) THEN taken END AS start_number
+            FROM completes
+        )
+        SELECT c.source_row, c.case_id, c.activity, c."timestamp", s."timestamp" AS started_at,
+               coalesce(c.resource_name, s.resource_name) AS resource_name,
+               coalesce(c.stage, s.stage) AS stage, coalesce(c.amount, s.amount) AS amount,
+               coalesce(c.is_won, s.is_won) AS is_won, coalesce(c.discount_pct, s.discount_pct) AS discount_pct
+        FROM paired AS c
+        LEFT JOIN counted AS s
+          ON s.is_start = 1 AND s.case_id = c.case_id AND s.activity = c.activity
+         AND s.lifecycle_instance IS NOT DISTINCT FROM c.lifecycle_instance AND s.nth = c.start_number
+    """)
 
 
 # The tables the file source writes, so the rest of the graph runs as on Salesforce data. The
@@ -435,15 +794,19 @@ def load_into_warehouse(
     cur.register("file_cases", loaded.cases)
     statements = [
         f"CREATE OR REPLACE TABLE core.activity_catalogue AS {catalogue_sql}",
+        # Activity instances in the order they started (as pm4py orders an interval log), then
+        # ended; an instantaneous event starts when it happens.
         """CREATE OR REPLACE TABLE core.event_log AS
            SELECT 'file:' || e.source_row AS event_id, e.case_id, e.activity, e."timestamp",
                   NULL::VARCHAR AS resource_id, e.resource_name, 'File' AS object_type, e.case_id AS object_id,
                   NULL::VARCHAR AS old_value, e.stage AS new_value,
                   coalesce(c.activity_rank, CASE WHEN e.activity LIKE 'Stage: %' THEN 16 ELSE 999 END)::INTEGER
                       AS activity_rank,
-                  row_number() OVER (PARTITION BY e.case_id ORDER BY e."timestamp",
+                  row_number() OVER (PARTITION BY e.case_id ORDER BY coalesce(e.started_at, e."timestamp"),
+                      e."timestamp",
                       coalesce(c.activity_rank, CASE WHEN e.activity LIKE 'Stage: %' THEN 16 ELSE 999 END),
-                      e.source_row) AS event_order
+                      e.source_row) AS event_order,
+                  e.started_at::TIMESTAMP AS started_at
            FROM file_events AS e LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
            ORDER BY e.case_id, event_order""",
         """CREATE OR REPLACE TABLE core.cases AS

@@ -144,6 +144,19 @@ def process_model(
     path = staging_dir(Path(warehouse.path)) / "process_model.bpmn"
     with warehouse.connection() as con:
         model = discover_bpmn(con, path, coverage)
+    if model.path is None:
+        # Not a failure: the maps and every report still describe the log.
+        context.log.info(
+            f"nothing to discover in {model.cases_total:,} cases: they hold only sales touches "
+            "(calls, e-mails, meetings), which the process model leaves out; no model written"
+        )
+        return MaterializeResult(
+            metadata={
+                "path": MetadataValue.text("none: nothing to discover (only sales touches)"),
+                "variants_used": MetadataValue.int(0),
+                "cases_covered": MetadataValue.float(0.0),
+            }
+        )
     context.log.info(
         f"discovered a model from {model.variants_used} of {model.variants_total} variants "
         f"({model.coverage:.0%} of cases): {path}"

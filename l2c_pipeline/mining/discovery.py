@@ -22,7 +22,7 @@ DEFAULT_COVERAGE = 0.8
 
 @dataclass(frozen=True)
 class DiscoveredModel:
-    path: Path
+    path: Path | None  # None: nothing to discover (no milestone events), no model written
     variants_used: int
     variants_total: int
     cases_covered: int
@@ -72,24 +72,49 @@ def top_variants(
     return [(list(a), n) for a, n, _, _ in rows], int(rows[0][2]), int(rows[0][3])
 
 
+# XML 1.0 cannot hold these characters at all, so the BPMN file's names go without them.
+_NOT_XML = {code: None for code in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20))}
+
+
 def discover_bpmn(con, path: Path, coverage: float = DEFAULT_COVERAGE) -> DiscoveredModel:
     """Mine the model from the top variants and write it to `path` (BPMN 2.0 XML, written to a
-    temporary name and renamed, so a reader never finds half a file)."""
+    temporary name and renamed, so a reader never finds half a file). A log with nothing to
+    discover (only sales touches) gets no model, and a model of an earlier run is removed: it
+    would show another log's process."""
     import pm4py
+    from pm4py.objects.bpmn.layout import layouter
+
+    from ..outputs.process_maps import drawing_label
 
     variants, cases_total, variants_total = top_variants(con, coverage)
     if not variants:
-        raise ValueError("mining.variant_paths is empty: there is no process to discover")
+        Path(path).unlink(missing_ok=True)
+        cases = con.execute("SELECT count(*) FROM mining.case_variants").fetchone()[0]
+        return DiscoveredModel(None, 0, variants_total, 0, cases, 0, 0)
     frame = pd.DataFrame(
         [
-            (f"{index:09d}", activity, pd.Timestamp("2000-01-01") + pd.Timedelta(seconds=position))
+            (
+                f"{index:09d}",
+                activity.translate(_NOT_XML),
+                pd.Timestamp("2000-01-01") + pd.Timedelta(seconds=position),
+            )
             for index, (activities, _) in enumerate(variants)
             for position, activity in enumerate(activities)
         ],
         columns=["case:concept:name", "concept:name", "time:timestamp"],
     )
     model = pm4py.discover_bpmn_inductive(frame)
-    path = replace_file(Path(path), lambda partial: pm4py.write_bpmn(model, str(partial)))
+    # The layout is drawn by graphviz, which refuses very long names: it is made with the names
+    # as drawings show them, and the file keeps the names whole.
+    names = {node.get_id(): node.get_name() for node in model.get_nodes()}
+    for node in model.get_nodes():
+        node.set_name(drawing_label(node.get_name()))
+    layouter.apply(model)
+    for node in model.get_nodes():
+        node.set_name(names[node.get_id()])
+    path = replace_file(
+        Path(path), lambda partial: pm4py.write_bpmn(model, str(partial), auto_layout=False)
+    )
     from pm4py.objects.bpmn.obj import BPMN
 
     nodes = model.get_nodes()

@@ -20,6 +20,13 @@ VIEWS = ("frequency", "performance")
 DEFAULT_MAX_EDGES = 40
 DEFAULT_MIN_SHARE = 0.01
 DEFAULT_SLOWEST = 5
+# Graphviz refuses a quoted string over 16,384 bytes, and draws control characters into SVG that
+# no XML parser reads (nor the report's browser): drawings show names without control
+# characters, cut to LABEL_CHARACTERS. The tables and the exports keep the names whole.
+LABEL_CHARACTERS = 80
+_UNDRAWN = {
+    code: " " if chr(code) in "\t\n\r" else None for code in (*range(0x20), *range(0x7F, 0xA0))
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,23 @@ def _duration(hours: float | None) -> str:
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def drawing_label(name) -> str:
+    """A name as a drawing shows it: no control characters, at most LABEL_CHARACTERS long."""
+    text = str(name).translate(_UNDRAWN)
+    return text if len(text) <= LABEL_CHARACTERS else text[: LABEL_CHARACTERS - 1] + "…"
+
+
+def _node_ids(activities) -> dict[str, str]:
+    """Each activity's node in the dot source: its name, unless the name is not drawable as it
+    is (then a number, as two long names may share their first characters)."""
+    return {
+        activity: activity
+        if activity == drawing_label(activity) and not activity.startswith("__")
+        else f"__activity_{index}"
+        for index, activity in enumerate(sorted(activities))
+    }
 
 
 def process_map(
@@ -78,11 +102,12 @@ def process_map(
     nodes = [
         row
         for row in con.execute(
-            "SELECT activity, events, start_cases, end_cases FROM reports.process_map_nodes "
-            "ORDER BY events DESC, activity"
+            "SELECT activity, events, start_cases, end_cases, median_service_hours "
+            "FROM reports.process_map_nodes ORDER BY events DESC, activity"
         ).fetchall()
         if row[0] in shown
     ]
+    node = {activity: _quote(name) for activity, name in _node_ids(shown).items()}
     slow = tuple(
         sorted(
             ((a, b, h) for a, b, _, h in edges if h is not None),
@@ -94,7 +119,7 @@ def process_map(
         con.execute("SELECT sum(start_cases) FROM reports.process_map_nodes").fetchone()[0] or 0
     )
     busiest = max((n for _, _, n, _ in edges), default=1)
-    most_events = max((n for _, n, _, _ in nodes), default=1)
+    most_events = max((n for _, n, *_ in nodes), default=1)
     lines = [
         "digraph process_map {",
         '  graph [rankdir=TB, fontname="Helvetica", bgcolor="white", nodesep=0.3, ranksep=0.35];',
@@ -103,19 +128,20 @@ def process_map(
         '  "__start" [label="start", shape=circle, fillcolor="#c8e6c9", width=0.5, fixedsize=true];',
         '  "__end" [label="end", shape=doublecircle, fillcolor="#ffcdd2", width=0.45, fixedsize=true];',
     ]
-    for activity, events, start_cases, end_cases in nodes:
+    for activity, events, start_cases, end_cases, service_hours in nodes:
         shade = (95 - int(45 * events / most_events)) * 255 // 100  # busier activities are darker
-        label = _quote(f"{activity}\n{events:,}")
-        lines.append(
-            f'  {_quote(activity)} [label={label}, fillcolor="#{shade:02x}{shade:02x}ff"];'
-        )
+        text = f"{drawing_label(activity)}\n{events:,}"
+        if view == "performance" and service_hours is not None:
+            text += f"\nservice {_duration(service_hours)}"  # median time the activity takes
+        label = _quote(text)
+        lines.append(f'  {node[activity]} [label={label}, fillcolor="#{shade:02x}{shade:02x}ff"];')
         # Start and end edges only where many cases start or end: the rest is noise.
         if start_cases >= min_share * cases_total:
             lines.append(
-                f'  "__start" -> {_quote(activity)} [style=dashed, label="{start_cases:,}"];'
+                f'  "__start" -> {node[activity]} [style=dashed, label="{start_cases:,}"];'
             )
         if end_cases >= min_share * cases_total:
-            lines.append(f'  {_quote(activity)} -> "__end" [style=dashed, label="{end_cases:,}"];')
+            lines.append(f'  {node[activity]} -> "__end" [style=dashed, label="{end_cases:,}"];')
     for a, b, transitions, hours in edges:
         width = 0.6 + 4.4 * transitions / busiest
         if view == "frequency":
@@ -126,7 +152,7 @@ def process_map(
             if (a, b) in slow_pairs:
                 width = max(width, 3.0)
         lines.append(
-            f"  {_quote(a)} -> {_quote(b)} [label={_quote(label)}, penwidth={width:.2f}, "
+            f"  {node[a]} -> {node[b]} [label={_quote(label)}, penwidth={width:.2f}, "
             f'color="{colour}", fontcolor="{colour}"];'
         )
     lines.append("}")
@@ -161,6 +187,8 @@ def render_bpmn(bpmn_file: Path, path: Path) -> dict[str, Path]:
     from pm4py.visualization.bpmn import visualizer
 
     model = pm4py.read_bpmn(str(bpmn_file))
+    for bpmn_node in model.get_nodes():
+        bpmn_node.set_name(drawing_label(bpmn_node.get_name()))
     return {
         fmt: replace_file(
             Path(path).with_suffix(f".{fmt}"),

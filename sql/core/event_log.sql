@@ -14,6 +14,7 @@
 -- new_value: the value after, for field changes
 -- activity_rank: tie-break rank from core.activity_catalogue (999: not in the catalogue)
 -- event_order: position of the event in its case (1 = first)
+-- started_at: when the activity instance started, for one recorded with a start and a complete (a file's lifecycle transitions or start_timestamp); null for an instantaneous event
 SELECT
     e.event_id,
     e.case_id,
@@ -29,7 +30,9 @@ SELECT
     row_number() OVER (
         PARTITION BY e.case_id
         ORDER BY e.timestamp, coalesce(c.activity_rank, CASE WHEN e.activity LIKE 'Stage: %' THEN 16 ELSE 999 END), e.event_id
-    ) AS event_order
+    ) AS event_order,
+    -- Salesforce records when things happened, not how long they took.
+    NULL::TIMESTAMP AS started_at
 FROM activities.all_events AS e
 LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
 LEFT JOIN staging.stg_users AS u ON u.user_id = e.resource_id

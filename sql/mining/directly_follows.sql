@@ -10,17 +10,20 @@
 -- to_activity: the activity that directly follows it
 -- from_timestamp: when the earlier activity happened
 -- to_timestamp: when the following activity happened
--- wait_seconds: seconds between the two
+-- wait_seconds: seconds from the end of the earlier activity to the start of the following one
+--   (0 when the following one started before the earlier one ended)
 SELECT
     e.case_id,
     e.activity AS from_activity,
     n.activity AS to_activity,
     e.timestamp AS from_timestamp,
     n.timestamp AS to_timestamp,
-    epoch(n.timestamp - e.timestamp) AS wait_seconds
+    -- An activity with a recorded start waits until it starts, not until it ends: its own
+    -- processing time is its service time, not a wait (pm4py's performance DFG with start times).
+    greatest(epoch(coalesce(n.started_at, n.timestamp) - e.timestamp), 0) AS wait_seconds
 FROM core.event_log AS e
 JOIN (
-    SELECT case_id, event_order - 1 AS previous_order, activity, timestamp
+    SELECT case_id, event_order - 1 AS previous_order, activity, timestamp, started_at
     FROM core.event_log
     WHERE event_order > 1
 ) AS n ON n.case_id = e.case_id AND n.previous_order = e.event_order

@@ -8,11 +8,12 @@
 -- step: position among the case's milestone events (1 = first)
 -- previous_activity: the case's previous milestone activity (null for the first)
 -- next_activity: the case's next milestone activity (null for the last)
--- wait_hours: hours until the next milestone event
+-- wait_hours: hours from this event to the start of the next milestone event (0 when that started earlier)
+-- service_hours: hours the activity took, from its start to its end (null when only its end is recorded)
 -- path_step: the activity's step on the reference path (null when it is not on the path)
 -- furthest_path_step: the furthest reference-path step the case had reached before this event
 WITH milestones AS (
-    SELECT e.case_id, e.activity, e.timestamp, e.event_order, p.step AS path_step
+    SELECT e.case_id, e.activity, e.timestamp, e.started_at, e.event_order, p.step AS path_step
     FROM core.event_log AS e
     LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
     LEFT JOIN mining.reference_path AS p ON p.activity = e.activity
@@ -23,7 +24,10 @@ SELECT
     row_number() OVER w AS step,
     lag(activity) OVER w AS previous_activity,
     lead(activity) OVER w AS next_activity,
-    epoch(lead(timestamp) OVER w - timestamp) / 3600 AS wait_hours,
+    CASE WHEN lead(timestamp) OVER w IS NOT NULL
+         THEN greatest(epoch(coalesce(lead(started_at) OVER w, lead(timestamp) OVER w) - timestamp), 0) / 3600
+    END AS wait_hours,
+    epoch(timestamp - started_at) / 3600 AS service_hours,
     path_step,
     max(path_step) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS furthest_path_step
 FROM milestones

@@ -6,8 +6,12 @@
 -- cases: in how many cases
 -- start_cases: cases whose first event it is
 -- end_cases: cases whose last event it is
+-- median_service_hours: median time the activity takes, start to end, hours (null when the log records only its ends)
+-- mean_service_hours: mean time the activity takes, hours (null likewise)
 WITH activity_events AS (
-    SELECT activity, count(*) AS events
+    SELECT activity, count(*) AS events,
+           median(epoch("timestamp" - started_at)) / 3600 AS median_service_hours,
+           avg(epoch("timestamp" - started_at)) / 3600 AS mean_service_hours
     FROM core.event_log
     GROUP BY activity
 ),
@@ -38,7 +42,7 @@ activity_cases AS (
     LEFT JOIN code_starts AS s USING (activity_code)
     LEFT JOIN code_ends AS x USING (activity_code)
 )
-SELECT e.activity, e.events, c.cases, c.start_cases, c.end_cases
+SELECT e.activity, e.events, c.cases, c.start_cases, c.end_cases, e.median_service_hours, e.mean_service_hours
 FROM activity_events AS e
 JOIN activity_cases AS c USING (activity)
 ORDER BY e.events DESC, e.activity
