@@ -89,6 +89,9 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
     bpmn = folder / "process_model.bpmn"
     if discovered.exists():
         replace_file(bpmn, lambda partial: shutil.copyfile(discovered, partial))
+    else:  # nothing to discover this time: an earlier run's model would mislead
+        for stale in (bpmn, folder / "process_model.svg", folder / "process_model.png"):
+            stale.unlink(missing_ok=True)
     if bpmn.exists():
         files = render_bpmn(bpmn, folder / "process_model")
         metadata["process_model"] = MetadataValue.md(
