@@ -31,6 +31,12 @@ PY
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "${1:-}" = "--dev" ]; then
   .venv/bin/python -m pip install --quiet -e '.[dev]'
+  # Older DuckDB clients, each in its own environment: the tests open the analytics file with
+  # them, as analysts' tools on DuckDB 1.x do.
+  for client in 1.1.3 1.5.6; do
+    [ -x ".venv-duckdb-$client/bin/python" ] || python3 -m venv ".venv-duckdb-$client"
+    ".venv-duckdb-$client/bin/python" -m pip install --quiet "duckdb==$client"
+  done
 else
   .venv/bin/python -m pip install --quiet -e .
 fi

@@ -17,6 +17,8 @@ import duckdb
 from .duckdb_warehouse import quote, sql_literal
 
 PUBLISHED_SCHEMAS = ("core", "mining", "reports")
+# The oldest DuckDB release whose readers open the analytics file.
+ANALYTICS_STORAGE_VERSION = "v1.1.0"
 
 
 def default_analytics_path(warehouse: Path) -> Path:
@@ -103,7 +105,11 @@ def publish_analytics(
     ).fetchall()
     published: dict[str, int | None] = {}
     literal = str(staging).replace("'", "''")
-    con.execute(f"ATTACH '{literal}' AS l2c_publishing")
+    # Written in an older storage format, so DuckDB 1.1 and newer (the CLI, BI tools, notebooks
+    # on any recent DuckDB) open it; the warehouse keeps the running DuckDB's own format.
+    con.execute(
+        f"ATTACH '{literal}' AS l2c_publishing (STORAGE_VERSION '{ANALYTICS_STORAGE_VERSION}')"
+    )
     try:
         for schema in schemas:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS l2c_publishing.{schema}")
