@@ -15,6 +15,7 @@ import click
 
 from .demo_org.catalogue import DEFAULT_SHAPE, SHAPES
 from .demo_org.generator import MAX_LEADS
+from .environment import settings_help
 
 DEFAULT_HOME = ".l2c"
 
@@ -511,12 +512,12 @@ def _print_findings(analytics: Path) -> None:
         click.echo(f"cases breaking high-severity rules (reports.compliance_violations): {listed}")
 
 
-@main.command("run")
+@main.command("run", epilog=settings_help())
 @click.option(
     "--reconcile",
     is_flag=True,
     help="Also compare every object's record counts per month with the org now, and re-read "
-    "the months the warehouse is short of (otherwise every L2C_RECONCILE_EVERY_DAYS).",
+    "the months whose counts differ (otherwise every L2C_RECONCILE_EVERY_DAYS).",
 )
 def run_command(reconcile: bool) -> None:
     """Materialize the whole graph once with the configured source (the nightly job)."""

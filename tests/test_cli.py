@@ -112,3 +112,32 @@ def test_serve_rejects_a_bad_fault_spec(tmp_path, small_org):
     )
     assert result.returncode == 1
     assert "unknown kind 'boom'" in result.stderr
+
+
+def test_every_setting_the_code_reads_is_in_run_help_and_the_readme():
+    import re
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from l2c_pipeline.cli import main
+    from l2c_pipeline.environment import SETTINGS
+
+    root = Path(__file__).resolve().parents[1]
+    read = set()
+    for source in (root / "l2c_pipeline").rglob("*.py"):
+        read |= set(re.findall(r"[\"'](?:L2C|SF)_[A-Z0-9_]+[\"']", source.read_text()))
+    read = {name.strip("\"'") for name in read}
+    listed = {name for name, _, _ in SETTINGS}
+    assert read == listed, (
+        f"read but not listed: {read - listed}; listed but not read: {listed - read}"
+    )
+    shown = CliRunner().invoke(main, ["run", "--help"]).output
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| variable | meaning | default |") :]
+    table = table[: table.index("\n\n")]
+    for name in listed:
+        assert f"  {name}  " in shown or f"  {name} " in shown, (
+            f"{name} missing from l2c run --help"
+        )
+        assert f"`{name}`" in table, f"{name} missing from the README's settings table"
