@@ -342,7 +342,7 @@ def test_planted_truth_holds_in_the_records(truth_orgs, shape, truth_id):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_truths_cover_the_brief(truth_orgs, shape):
+def test_truths_cover_every_question(truth_orgs, shape):
     truths = json.loads((truth_orgs(shape) / "truths.json").read_text())["truths"]
     covered = {q for t in truths for q in t["questions"]}
     if shape == "standard":  # no invoices: nothing to say about slow payment (question 4)

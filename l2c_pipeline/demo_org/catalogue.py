@@ -129,7 +129,7 @@ def _objects(shape: str) -> tuple[SObject, ...]:
             "Product2",
             "01t",
             "Product",
-            "The price list; Family is the product category of the brief's root-cause questions.",
+            "The price list; Family is the product category the root causes break down by.",
             (
                 *_audit(),
                 _f("Name", "string"),

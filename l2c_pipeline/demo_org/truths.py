@@ -1,6 +1,6 @@
 """The planted truths of a demo org: what the reports must rediscover, with the figure each implies.
 
-Each truth names the brief's questions it serves, the subject (rep, region, source, family,
+Each truth names the questions (README, "What it answers") it serves, the subject (rep, region, source, family,
 team) the seed chose, the metric, the figure and its baseline, a tolerance for sampling noise
 on orgs of a few thousand leads, and in `measure` how to compute it from the records alone.
 Each measure is chosen so that its figure follows from the planted probabilities alone; the

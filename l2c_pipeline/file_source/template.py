@@ -1,4 +1,4 @@
-"""The event-log template: an .xlsx with an Events sheet (the brief's columns, typed, with a
+"""The event-log template: an .xlsx with an Events sheet (the event log's columns, typed, with a
 drop-down of the known activities), a Cases sheet for case attributes and an Instructions sheet
 (the activity catalogue and the formats). `l2c template` writes it; the file source reads it.
 """
