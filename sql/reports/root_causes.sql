@@ -1,8 +1,8 @@
 -- Root causes: which sales rep, team, region, product family, lead source, segment, deal size or
 -- discount band over-indexes on lost, slow, non-compliant, off-path or reworked cases. Each
 -- value is compared with all other cases of the KPI's population by a one-sided two-proportion
--- z-test (does the group have the outcome more often than the rest?; only over-indexing can be
--- a root cause). Hundreds of groups are tested in one refresh, so a finding must also survive
+-- z-test with continuity correction (does the group have the outcome more often than the rest?
+-- only over-indexing can be a root cause). Hundreds of groups are tested in one refresh, so a finding must also survive
 -- Benjamini-Hochberg false discovery rate control at q = 0.05 taken over every tested group of
 -- every KPI together: on average at most 5% of the root causes of one refresh are false
 -- discoveries, and with no real effect anywhere a refresh reports none at least 95% of the time.
@@ -26,7 +26,8 @@
 -- shrunk_lift: lift after pulling kpi_value towards the baseline by 20 pseudo-cases (small groups move most)
 -- excess_cases: the group's impact, cases * (kpi_value - baseline): how many more of its cases
 --   have the outcome than if it had the rest's rate (negative when it under-indexes)
--- z_score: two-proportion z-score of kpi_value against baseline (pooled variance)
+-- z_score: two-proportion z-score of kpi_value against baseline (pooled variance), with Yates'
+--   continuity correction (the difference shrunk towards 0 by 0.5 / cases + 0.5 / other cases)
 -- p_value: one-sided p-value of z_score (chance of a z this high or higher with no real
 --   difference); NULL when the population has no variation (every case or none has the outcome)
 -- q_value: Benjamini-Hochberg adjusted p-value over every tested group of every KPI of this
@@ -84,7 +85,9 @@ WITH settings AS (
         kpi_value / nullif(baseline, 0) AS lift,
         ((kpi_value * cases + 20 * baseline) / (cases + 20)) / nullif(baseline, 0) AS shrunk_lift,
         cases * (kpi_value - baseline) AS excess_cases,
-        (kpi_value - baseline) / nullif(sqrt(pooled * (1 - pooled) * (1 / cases + 1 / rest_cases)), 0) AS z_score
+        -- Yates' continuity correction: the normal tail is too thin for a small group at a low rate.
+        sign(kpi_value - baseline) * greatest(abs(kpi_value - baseline) - 0.5 * (1 / cases + 1 / rest_cases), 0)
+            / nullif(sqrt(pooled * (1 - pooled) * (1 / cases + 1 / rest_cases)), 0) AS z_score
     FROM scored
 ), tails AS (
     -- Upper normal tail P(Z >= z) = erfc(z / sqrt 2) / 2; erfc by Numerical Recipes' erfcc.
