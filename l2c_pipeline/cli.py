@@ -493,7 +493,7 @@ def _print_findings(analytics: Path) -> None:
 
     with duckdb.connect(str(analytics), read_only=True) as con:
         causes = con.execute(
-            "SELECT kpi, attribute, value, kpi_value, baseline, lift FROM reports.root_causes "
+            "SELECT kpi, attribute, value, cases, kpi_value, baseline, lift FROM reports.root_causes "
             "WHERE is_root_cause AND rank_in_kpi = 1 ORDER BY kpi"
         ).fetchall()
         violations = con.execute(
@@ -502,10 +502,10 @@ def _print_findings(analytics: Path) -> None:
         ).fetchall()
     if causes:
         click.echo("\nstrongest root causes (reports.root_causes):")
-        for kpi, attribute, value, rate, baseline, lift in causes:
+        for kpi, attribute, value, cases, rate, baseline, lift in causes:
             click.echo(
                 f"  {kpi.replace('_', ' ')}: {attribute.replace('_', ' ')} {value} "
-                f"{rate:.0%} against {baseline:.0%} for the rest ({lift:.1f}x)"
+                f"{rate:.0%} of {cases:,} cases against {baseline:.0%} for the rest ({lift:.1f}x)"
             )
     if violations:
         listed = ", ".join(f"{rule.replace('_', ' ')} {cases:,}" for rule, cases in violations)

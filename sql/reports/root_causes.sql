@@ -1,7 +1,15 @@
 -- Root causes: which sales rep, team, region, product family, lead source, segment, deal size or
 -- discount band over-indexes on lost, slow, non-compliant, off-path or reworked cases. Each
--- value is compared with all other cases; small groups are not over-trusted: the ranking uses
--- a rate shrunk towards the baseline and a two-proportion z-score.
+-- value is compared with all other cases of the KPI's population by a one-sided two-proportion
+-- z-test with continuity correction (does the group have the outcome more often than the rest?
+-- only over-indexing can be a root cause). Hundreds of groups are tested in one refresh, so a finding must also survive
+-- Benjamini-Hochberg false discovery rate control at q = 0.05 taken over every tested group of
+-- every KPI together: on average at most 5% of the root causes of one refresh are false
+-- discoveries, and with no real effect anywhere a refresh reports none at least 95% of the time.
+-- Named constants (the settings CTE): min_cases = 20 (a group with fewer cases is not tested:
+-- its p-value is shown but it takes no part in the FDR control and is never a root cause),
+-- min_hits = 5 (a root cause has at least 5 cases with the outcome), fdr_q = 0.05.
+-- The normal tail is computed with the Chebyshev erfc approximation (fractional error < 1.2e-7).
 -- columns:
 -- kpi: lost_deal (closed deals lost), slow_cycle (won deals slower than 75% of won deals),
 --   non_compliant (won deals breaking a high-severity rule), off_target_process (opportunities
@@ -11,15 +19,30 @@
 -- attribute: sales_rep, team, region, product_family, lead_source, segment, deal_size or discount_band
 -- value: the attribute's value
 -- cases: cases of the KPI's population with this value
--- kpi_value: share of them with the outcome
+-- hits: how many of them have the outcome
+-- kpi_value: share of them with the outcome (hits / cases)
 -- baseline: the same share over all other cases of the population
 -- lift: kpi_value / baseline
 -- shrunk_lift: lift after pulling kpi_value towards the baseline by 20 pseudo-cases (small groups move most)
--- z_score: two-proportion z-score of kpi_value against baseline
--- confidence: 'high' (|z| >= 3.3 and at least 30 cases), 'medium' (|z| >= 2), else 'low'
--- is_root_cause: over-indexes (lift > 1) with high or medium confidence
--- rank_in_kpi: rank within the KPI, strongest over-indexing first
-WITH slow_threshold AS (
+-- excess_cases: the group's impact, cases * (kpi_value - baseline): how many more of its cases
+--   have the outcome than if it had the rest's rate (negative when it under-indexes)
+-- z_score: two-proportion z-score of kpi_value against baseline (pooled variance), with Yates'
+--   continuity correction (the difference shrunk towards 0 by 0.5 / cases + 0.5 / other cases)
+-- p_value: one-sided p-value of z_score (chance of a z this high or higher with no real
+--   difference); NULL when the population has no variation (every case or none has the outcome)
+-- q_value: Benjamini-Hochberg adjusted p-value over every tested group of every KPI of this
+--   refresh (monotone in p_value); NULL for a group with fewer than min_cases cases (not tested)
+-- survives_fdr: q_value <= 0.05
+-- confidence: 'high' (a root cause with |z| >= 3.3 and at least 30 cases), 'medium' (any other
+--   root cause), else 'low'; it never makes a group a root cause
+-- is_root_cause: over-indexes (kpi_value > baseline), has at least min_cases cases and min_hits
+--   hits, and survives_fdr
+-- rank_in_kpi: rank within the KPI: root causes first, largest excess_cases first, then the rest
+--   by excess_cases
+WITH settings AS (
+    -- The named constants of the header comment.
+    SELECT 20 AS min_cases, 5 AS min_hits, 0.05 AS fdr_q
+), slow_threshold AS (
     SELECT quantile_cont(cycle_days, 0.75) AS days FROM mining.case_facts WHERE is_won
 ), high_severity AS (
     SELECT DISTINCT case_id FROM reports.compliance_violations WHERE severity = 'high'
@@ -49,7 +72,7 @@ WITH slow_threshold AS (
     GROUP BY ALL
 ), scored AS (
     SELECT
-        g.kpi, g.attribute, g.value, g.cases,
+        g.kpi, g.attribute, g.value, g.cases, g.hits,
         g.hits / g.cases AS kpi_value,
         (t.hits - g.hits) / (t.cases - g.cases) AS baseline,
         t.hits / t.cases AS pooled,
@@ -58,21 +81,52 @@ WITH slow_threshold AS (
     WHERE t.cases > g.cases
 ), tested AS (
     SELECT
-        kpi, attribute, value, cases, kpi_value, baseline,
+        kpi, attribute, value, cases, hits, kpi_value, baseline,
         kpi_value / nullif(baseline, 0) AS lift,
         ((kpi_value * cases + 20 * baseline) / (cases + 20)) / nullif(baseline, 0) AS shrunk_lift,
-        (kpi_value - baseline) / nullif(sqrt(pooled * (1 - pooled) * (1 / cases + 1 / rest_cases)), 0) AS z_score
+        cases * (kpi_value - baseline) AS excess_cases,
+        -- Yates' continuity correction: the normal tail is too thin for a small group at a low rate.
+        sign(kpi_value - baseline) * greatest(abs(kpi_value - baseline) - 0.5 * (1 / cases + 1 / rest_cases), 0)
+            / nullif(sqrt(pooled * (1 - pooled) * (1 / cases + 1 / rest_cases)), 0) AS z_score
     FROM scored
+), tails AS (
+    -- Upper normal tail P(Z >= z) = erfc(z / sqrt 2) / 2; erfc by Numerical Recipes' erfcc.
+    SELECT *, 1 / (1 + 0.5 * abs(z_score) / sqrt(2)) AS t FROM tested
+), with_p AS (
+    SELECT * EXCLUDE (t, erfc_abs),
+           CASE WHEN z_score >= 0 THEN erfc_abs / 2 ELSE 1 - erfc_abs / 2 END AS p_value
+    FROM (
+        SELECT *,
+               t * exp(-(z_score * z_score / 2) - 1.26551223 + t * (1.00002368 + t * (0.37409196
+                   + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398
+                   + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))) AS erfc_abs
+        FROM tails
+    )
+), bh AS (
+    -- Benjamini-Hochberg over every tested group of every KPI: q = min over j >= i of p_j * m / j.
+    SELECT kpi, attribute, value,
+           least(1, min(p_value * m / i) OVER (ORDER BY i DESC ROWS UNBOUNDED PRECEDING)) AS q_value
+    FROM (
+        SELECT kpi, attribute, value, p_value, count(*) OVER () AS m,
+               row_number() OVER (ORDER BY p_value, kpi, attribute, value) AS i
+        FROM with_p CROSS JOIN settings AS s
+        WHERE p_value IS NOT NULL AND cases >= s.min_cases
+    )
 ), judged AS (
-    SELECT *,
-           CASE WHEN abs(z_score) >= 3.3 AND cases >= 30 THEN 'high' WHEN abs(z_score) >= 2 THEN 'medium' ELSE 'low' END
-               AS confidence
-    FROM tested
+    SELECT w.*, b.q_value, coalesce(b.q_value <= s.fdr_q, false) AS survives_fdr,
+           coalesce(w.kpi_value > w.baseline AND w.cases >= s.min_cases AND w.hits >= s.min_hits
+                    AND b.q_value <= s.fdr_q, false) AS is_root_cause
+    FROM with_p AS w
+    LEFT JOIN bh AS b USING (kpi, attribute, value)
+    CROSS JOIN settings AS s
 )
 SELECT
-    kpi, attribute, value, cases, kpi_value, baseline, lift, shrunk_lift, z_score, confidence,
-    coalesce(lift > 1 AND confidence IN ('high', 'medium'), false) AS is_root_cause,
-    row_number() OVER (PARTITION BY kpi ORDER BY (lift > 1 AND confidence <> 'low') DESC, shrunk_lift DESC NULLS LAST,
-                       z_score DESC, attribute, value) AS rank_in_kpi
+    kpi, attribute, value, cases, hits, kpi_value, baseline, lift, shrunk_lift, excess_cases,
+    z_score, p_value, q_value, survives_fdr,
+    CASE WHEN is_root_cause AND abs(z_score) >= 3.3 AND cases >= 30 THEN 'high'
+         WHEN is_root_cause THEN 'medium' ELSE 'low' END AS confidence,
+    is_root_cause,
+    row_number() OVER (PARTITION BY kpi ORDER BY is_root_cause DESC, excess_cases DESC NULLS LAST,
+                       p_value NULLS LAST, attribute, value) AS rank_in_kpi
 FROM judged
 ORDER BY kpi, rank_in_kpi
