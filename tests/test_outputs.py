@@ -336,3 +336,32 @@ def test_html_report_answers_in_sentences_with_readable_units_at_every_width(
         assert text == expected, (hours, text)
     assert "n/a" not in page_text
     assert "Revenue given away (org currency)" in page_text
+
+
+def test_report_sentences_say_why_when_the_tables_hold_nothing_to_answer_from():
+    from l2c_pipeline.outputs.html_report import (
+        approval_answer,
+        duration,
+        journey_answer,
+        lead_source_answer,
+        points,
+        share,
+    )
+
+    assert lead_source_answer([]).startswith("No conversion by lead source: ")
+    one_source = [{"dimension_value": "Web", "entered": 10, "converted": 2, "conversion_rate": 0.2}]
+    assert "one source only (Web)" in lead_source_answer(one_source)
+    assert approval_answer(None, []).startswith("No quote-to-contract figures: no case has a quote")
+    overall = {"median_quote_to_contract_days": None}
+    assert approval_answer(overall, []) == (
+        "No quoted case has reached a signed contract yet. No discount-approval waits: no approval "
+        "was decided (the org records no approval processes, or no discount needed one)."
+    )
+    few = [{"dimension_value": "Ana", "approvals": 3, "approval_hours_vs_rest": 2.0}]
+    assert "too few to compare" in approval_answer(overall, few)
+    assert (
+        journey_answer([], []) == "No customer journeys: the event log holds no milestone events."
+    )
+    assert (duration(None), share(None), points(None)) == ("—", "—", "—")
+    assert (duration(0.5), duration(48), duration(505.5)) == ("0.5 h", "48.0 h", "21.1 days")
+    assert points(-0.123) == "-12.3 pp"
