@@ -3,6 +3,7 @@ formula-safe CSV, process maps, and the HTML report opened in a real headless Ch
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import xml.etree.ElementTree as ET
@@ -274,3 +275,93 @@ def test_names_graphviz_cannot_draw_are_drawn_clean_and_short_and_kept_whole(tmp
     # The model file keeps the name whole (less what XML cannot hold at all).
     names = {t.get("name") for t in ET.parse(model.path).getroot().iter() if t.tag.endswith("task")}
     assert long in names and "Ring bell" in names
+
+
+@pytest.fixture(scope="module")
+def truths(truth_org) -> dict[str, dict]:
+    """The planted truths of the truth org the warehouse was built from, by id."""
+    document = json.loads((truth_org / "truths.json").read_text(encoding="utf-8"))
+    return {truth["id"]: truth for truth in document["truths"]}
+
+
+def test_html_report_answers_in_sentences_with_readable_units_at_every_width(
+    truth_warehouse, truths, tmp_path
+):
+    from playwright.sync_api import sync_playwright
+
+    con = duckdb.connect(str(truth_warehouse), read_only=True)
+    try:
+        svg = render(process_map(con, "performance").dot, tmp_path / "map")["svg"]
+        report = write_report(con, tmp_path / "report.html", svg.read_text())
+    finally:
+        con.close()
+    widths = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        for width in (390, 1024, 1600):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(report.resolve().as_uri())
+            widths[width] = page.evaluate(
+                "[document.documentElement.scrollWidth, window.innerWidth,"
+                " document.querySelector('.map svg').getBoundingClientRect().right]"
+            )
+            if width == 1024:
+                figures = page.eval_on_selector_all(
+                    "[data-figure]",
+                    "els => els.map(e => [e.dataset.figure, e.dataset.value, e.textContent])",
+                )
+                page_text = page.inner_text("body")
+            page.close()
+        browser.close()
+    for width, (scroll_width, inner_width, map_right) in widths.items():
+        assert scroll_width <= inner_width, width  # the page never scrolls sideways
+        assert map_right <= inner_width, width  # the process map fits the page
+    shown = {figure: (value, text.strip()) for figure, value, text in figures}
+    source = truths["low_converting_lead_source"]["subject"]["value"]
+    rep = truths["slow_discount_approvals"]["subject"]["value"]
+    assert shown["answer:lead_source"][1].startswith(f"{source} leads convert least: ")
+    assert f"Discount approvals wait longest on {rep}'s deals" in shown["answer:approval_wait"][1]
+    assert shown["answer:journeys"][1].startswith("The most common path, ")
+    # Waits over two days read in days, shorter ones in hours; no "n/a" anywhere.
+    waits = [
+        (float(value), text)
+        for figure, (value, text) in shown.items()
+        if figure.endswith("_hours") and value
+    ]
+    assert any(hours > 48 for hours, _ in waits) and any(hours <= 48 for hours, _ in waits)
+    for hours, text in waits:
+        expected = f"{hours / 24:,.1f} days" if hours > 48 else f"{hours:,.1f} h"
+        assert text == expected, (hours, text)
+    assert "n/a" not in page_text
+    assert "Revenue given away (org currency)" in page_text
+
+
+def test_report_sentences_say_why_when_the_tables_hold_nothing_to_answer_from():
+    from l2c_pipeline.outputs.html_report import (
+        approval_answer,
+        duration,
+        journey_answer,
+        lead_source_answer,
+        points,
+        share,
+    )
+
+    assert lead_source_answer([]).startswith("No conversion by lead source: ")
+    one_source = [{"dimension_value": "Web", "entered": 10, "converted": 2, "conversion_rate": 0.2}]
+    assert "one source only (Web)" in lead_source_answer(one_source)
+    assert approval_answer(None, []).startswith("No quote-to-contract figures: no case has a quote")
+    overall = {"median_quote_to_contract_days": None}
+    assert approval_answer(overall, []) == (
+        "No quoted case has reached a signed contract yet. No discount-approval waits: no approval "
+        "was decided (the org records no approval processes, or no discount needed one)."
+    )
+    few = [{"dimension_value": "Ana", "approvals": 3, "approval_hours_vs_rest": 2.0}]
+    assert "too few to compare" in approval_answer(overall, few)
+    assert (
+        journey_answer([], []) == "No customer journeys: the event log holds no milestone events."
+    )
+    assert (duration(None), share(None), points(None)) == ("—", "—", "—")
+    assert (duration(0.5), duration(48), duration(505.5)) == ("0.5 h", "48.0 h", "21.1 days")
+    assert points(-0.123) == "-12.3 pp"

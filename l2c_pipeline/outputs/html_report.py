@@ -1,6 +1,10 @@
 """The HTML report: one self-contained file (inline CSS and SVG, no script, no network) with
-the headline KPIs and their trend, the process map, the lead funnel, bottlenecks, variants,
+the headline KPIs and their trend, the process map, the lead funnel, conversion by lead source,
+quote-to-contract and discount-approval waits by rep, customer journeys, bottlenecks, variants,
 compliance, reps, discounts and root causes in plain sentences.
+
+Units as people read them: waits over 48 hours in days, shares in %, differences of shares in
+percentage points; a missing figure shows "—" and the section says why.
 
 Every figure comes from the report tables; each figure element carries its raw value in a
 `data-value` attribute (and what it is in `data-figure`), so a test can read the page in a
@@ -39,15 +43,127 @@ ROOT_CAUSE_PHRASES = {
 }
 
 
+# What a table cell without a value shows (each section says why it can be empty).
+MISSING = "—"
+# A rep's approval wait is named in the report's sentence only over this many decided
+# approvals: a median of two or three waits says little.
+MIN_APPROVALS = 10
+
+
 def shown(value: float | None, unit: str) -> str:
     """A KPI value as people read it."""
     if value is None:
-        return "n/a"
+        return MISSING
     if unit == "share":
         return f"{value:.1%}"
     if unit == "percent":
         return f"{value:.1f}%"
     return f"{value:.1f} {unit}"
+
+
+def share(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.1%}"
+
+
+def points(value: float | None) -> str:
+    """A difference of two shares, in percentage points."""
+    return MISSING if value is None else f"{value * 100:.1f} pp"
+
+
+def duration(hours: float | None) -> str:
+    """A wait in hours as people read it: hours up to 48, days beyond."""
+    if hours is None:
+        return MISSING
+    if abs(hours) <= 48:
+        return f"{hours:,.1f} h"
+    return f"{hours / 24:,.1f} days"
+
+
+def days(value: float | None) -> str:
+    return MISSING if value is None else f"{value:,.1f} days"
+
+
+def lead_source_answer(rows: list[dict]) -> str:
+    """One sentence: the lead source that converts least to opportunities, against the rest."""
+    named = [r for r in rows if r["dimension_value"] != "(none)" and r["entered"]]
+    if not rows:
+        return (
+            "No conversion by lead source: the report table holds no lead with a source "
+            "(the org's leads carry none, or the event log has no leads)."
+        )
+    if len(named) < 2:
+        only = named[0]["dimension_value"] if named else "none"
+        return (
+            f"No comparison between lead sources: the leads name one source only ({only}), "
+            "so there is nothing to set its conversion against."
+        )
+    weakest = min(named, key=lambda r: (r["conversion_rate"], r["dimension_value"]))
+    others = [r for r in rows if r is not weakest and r["entered"]]
+    rest = sum(r["converted"] for r in others) / sum(r["entered"] for r in others)
+    rates = [r["conversion_rate"] for r in others if r["dimension_value"] != "(none)"]
+    return (
+        f"{weakest['dimension_value']} leads convert least: {weakest['conversion_rate']:.0%} of "
+        f"its {weakest['entered']:,} leads become opportunities, against {rest:.0%} for the "
+        f"other sources ({min(rates):.0%} to {max(rates):.0%} each), "
+        f"{(rest - weakest['conversion_rate']) * 100:.1f} pp less."
+    )
+
+
+def approval_answer(overall: dict | None, reps: list[dict]) -> str:
+    """One sentence: how long quotes take to a contract, and the rep whose discount approvals
+    wait longest, with the factor against the other reps."""
+    if overall is None:
+        return (
+            "No quote-to-contract figures: no case has a quote (the org records no quotes, "
+            "or none was created in the period)."
+        )
+    contract = (
+        f"Quotes take a median {days(overall['median_quote_to_contract_days'])} to a signed "
+        "contract"
+        if overall["median_quote_to_contract_days"] is not None
+        else "No quoted case has reached a signed contract yet"
+    )
+    decided = [r for r in reps if r["approvals"] and r["approval_hours_vs_rest"] is not None]
+    if not decided:
+        return (
+            f"{contract}. No discount-approval waits: no approval was decided "
+            "(the org records no approval processes, or no discount needed one)."
+        )
+    solid = [r for r in decided if r["approvals"] >= MIN_APPROVALS]
+    if not solid:
+        return (
+            f"{contract}. No rep has {MIN_APPROVALS} or more decided discount approvals, "
+            "too few to compare approval waits between reps."
+        )
+    slowest = max(solid, key=lambda r: (r["approval_hours_vs_rest"], r["dimension_value"]))
+    return (
+        f"{contract}. Discount approvals wait longest on {slowest['dimension_value']}'s deals: "
+        f"a median of {duration(slowest['median_approval_hours'])} over "
+        f"{slowest['approvals']:,} approvals, {slowest['approval_hours_vs_rest']:.1f}x the "
+        f"other reps' median (of reps with at least {MIN_APPROVALS} approvals)."
+    )
+
+
+def journey_answer(paths: list[dict], steps: list[dict]) -> str:
+    """One sentence: the most common milestone path, and the most common detour."""
+    if not paths:
+        return "No customer journeys: the event log holds no milestone events."
+    top = paths[0]
+    covered = sum(p["share"] for p in paths)
+    sentence = (
+        f"The most common path, {share(top['share'])} of cases ({top['cases']:,}), is "
+        f"{top['pattern']}; the {len(paths)} most common paths cover {share(covered)} of cases."
+    )
+    detours = [s for s in steps if s["journey_type"] == "detour"]
+    if detours:
+        d = detours[0]
+        sentence += (
+            f" The most common detour, {d['pattern']}, happens in {d['cases']:,} cases "
+            f"({share(d['share'])} of those reaching its first step)."
+        )
+    else:
+        sentence += " No case steps back to an earlier step of the reference path."
+    return sentence
 
 
 def _rows(con, sql: str, params: list | None = None) -> list[dict]:
@@ -170,6 +286,49 @@ def report_data(con: duckdb.DuckDBPyConnection, process_map_svg: str = "") -> di
             "SELECT coalesce(sum(lost_deals), 0) FROM reports.loss_reasons "
             "WHERE dimension = 'all' AND loss_reason = '(none given)'"
         ).fetchone()[0],
+        **_answers(con),
+    }
+
+
+def _answers(con) -> dict:
+    """Lead sources, quote-to-contract and approvals by rep, customer journeys: each with the
+    sentence that answers its question."""
+    sources = _rows(
+        con,
+        "SELECT dimension_value, entered, converted, conversion_rate, median_days "
+        "FROM reports.lead_funnel WHERE dimension = 'lead_source' AND step_order = 1 "
+        "ORDER BY conversion_rate, dimension_value",
+    )
+    quotes = _rows(
+        con,
+        "SELECT dimension, dimension_value, cases, avg_quote_versions, median_quote_to_contract_days, "
+        "rejection_share, approvals, median_approval_hours, p90_approval_hours, "
+        "approval_hours_vs_rest, re_approval_cases, rework_share FROM reports.quote_to_contract "
+        "WHERE dimension IN ('all', 'sales_rep') "
+        "ORDER BY approval_hours_vs_rest DESC NULLS LAST, dimension_value",
+    )
+    overall = next((q for q in quotes if q["dimension"] == "all"), None)
+    quote_reps = [q for q in quotes if q["dimension"] == "sales_rep"]
+    paths = _rows(
+        con,
+        "SELECT journey_rank, pattern, cases, share, median_cycle_days FROM reports.customer_journeys "
+        "WHERE journey_type = 'path' ORDER BY journey_rank LIMIT 10",
+    )
+    steps = _rows(
+        con,
+        "SELECT journey_type, journey_rank, pattern, cases, share, median_cycle_days "
+        "FROM reports.customer_journeys WHERE journey_type <> 'path' AND journey_rank <= 5 "
+        "ORDER BY CASE journey_type WHEN 'detour' THEN 1 WHEN 'loop' THEN 2 ELSE 3 END, journey_rank",
+    )
+    return {
+        "lead_sources": sources,
+        "lead_source_answer": lead_source_answer(sources),
+        "quote_overall": overall,
+        "quote_reps": quote_reps,
+        "approval_answer": approval_answer(overall, quote_reps),
+        "journey_paths": paths,
+        "journey_steps": steps,
+        "journey_answer": journey_answer(paths, steps),
     }
 
 
@@ -191,8 +350,11 @@ def render_report(data: dict) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["pct"] = lambda v: "n/a" if v is None else f"{v:.1%}"
-    environment.filters["num"] = lambda v, d=1: "n/a" if v is None else f"{v:,.{d}f}"
+    environment.filters["pct"] = share
+    environment.filters["pp"] = points
+    environment.filters["hours"] = duration
+    environment.filters["days"] = days
+    environment.filters["num"] = lambda v, d=1: MISSING if v is None else f"{v:,.{d}f}"
     environment.filters["raw"] = lambda v: "" if v is None else repr(v)
     return environment.get_template("report.html.j2").render(**data)
 
