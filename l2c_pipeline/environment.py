@@ -4,6 +4,9 @@ README in step."""
 
 from __future__ import annotations
 
+import math
+import os
+
 SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("L2C_SOURCE", "demo (the built-in demo org), salesforce, or file", "demo"),
     ("L2C_EVENT_LOG_FILE", "with L2C_SOURCE=file: the template (.xlsx), .csv or .xes(.gz)", "none"),
@@ -78,3 +81,20 @@ def settings_help() -> str:
         shown = f" [default: {default}]" if default else ""
         lines.append(f"  {name:<{width}}  {meaning}{shown}")
     return "\n".join(lines)
+
+
+def number_setting(
+    variable: str, default: float, what: str, environ=None, error: type[ValueError] = ValueError
+) -> float:
+    """A setting that is a finite number, 0 or more (unset or empty: the default); anything
+    else raises `error` with one line naming the variable and the value."""
+    raw = (os.environ if environ is None else environ).get(variable, "")
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (value >= 0 and math.isfinite(value)):
+        raise error(f"{variable} must be {what} (0 or more), got {raw!r}")
+    return value

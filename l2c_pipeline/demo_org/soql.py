@@ -232,13 +232,10 @@ class _Parser:
         if self.at_keyword("group"):
             self.next()
             self.expect_keyword("by")
-            while True:
-                function, token = self.item()
-                group_by.append((function, token.text, token.column))
-                if self.peek() is not None and self.peek().text == ",":
-                    self.next()
-                    continue
-                break
+            group_by = [
+                (function, token.text, token.column)
+                for function, token in self.comma_separated(self.item)
+            ]
         order_by = []
         if self.at_keyword("order"):
             self.next()
@@ -297,6 +294,13 @@ class _Parser:
         self.expect_punct(")")
         return function, argument
 
+    def comma_separated(self, parse_one) -> list:
+        items = [parse_one()]
+        while self.peek() is not None and self.peek().text == ",":
+            self.next()
+            items.append(parse_one())
+        return items
+
     def integer(self) -> int:
         token = self.next()
         if token.kind != "number" or not token.text.isdigit():
@@ -337,10 +341,7 @@ class _Parser:
         if self.at_keyword("includes", "excludes"):
             excludes = self.next().keyword == "excludes"
             self.expect_punct("(")
-            values = [self.literal()]
-            while self.peek() is not None and self.peek().text == ",":
-                self.next()
-                values.append(self.literal())
+            values = self.comma_separated(self.literal)
             self.expect_punct(")")
             return ("includes", field, excludes, values)
         negate = False
@@ -355,10 +356,7 @@ class _Parser:
         if self.at_keyword("in"):
             self.next()
             self.expect_punct("(")
-            values = [self.literal()]
-            while self.peek() is not None and self.peek().text == ",":
-                self.next()
-                values.append(self.literal())
+            values = self.comma_separated(self.literal)
             self.expect_punct(")")
             return ("in", field, negate, values)
         operator = self.next()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
+from ..environment import number_setting
+
 ENV = {
     "instance_url": "SF_INSTANCE_URL",
     "access_token": "SF_ACCESS_TOKEN",
@@ -120,16 +122,7 @@ class SalesforceSettings:
 
 
 def _number(environ, variable: str, default: float, what: str) -> float:
-    raw = environ.get(variable, "")
-    if raw in ("",):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        raise SettingsError(f"{variable} must be {what} (0 or more), got {raw!r}")
-    return value
+    return number_setting(variable, default, what, environ, error=SettingsError)
 
 
 def sync_options(environ: dict[str, str] | None = None) -> dict:

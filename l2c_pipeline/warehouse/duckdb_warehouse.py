@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from ..environment import number_setting
+
 SCHEMAS = ("raw", "staging", "core", "mining", "reports", "meta")
 SQL_TYPES = {
     "id": "VARCHAR",
@@ -108,16 +110,7 @@ class WarehouseBusy(Exception):
 
 
 def lock_wait_seconds() -> float:
-    configured = os.environ.get("L2C_LOCK_WAIT_SECONDS", "")
-    try:
-        seconds = float(configured) if configured else DEFAULT_LOCK_WAIT_SECONDS
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:
-        raise ValueError(
-            f"L2C_LOCK_WAIT_SECONDS must be a number of seconds (0 or more), got {configured!r}"
-        )
-    return seconds
+    return number_setting("L2C_LOCK_WAIT_SECONDS", DEFAULT_LOCK_WAIT_SECONDS, "a number of seconds")
 
 
 def _open_waiting(path: Path, say: Callable[[str], None]) -> duckdb.DuckDBPyConnection:

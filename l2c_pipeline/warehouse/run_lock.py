@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..environment import number_setting
+
 DEFAULT_WAIT_MINUTES = 60.0
 
 
@@ -25,18 +27,7 @@ class RunLockTimeout(Exception):
 
 
 def wait_minutes() -> float:
-    configured = os.environ.get("L2C_RUN_WAIT_MINUTES", "")
-    if not configured:
-        return DEFAULT_WAIT_MINUTES
-    try:
-        minutes = float(configured)
-    except ValueError:
-        minutes = -1.0
-    if not minutes >= 0:
-        raise ValueError(
-            f"L2C_RUN_WAIT_MINUTES must be a number of minutes (0 or more), got {configured!r}"
-        )
-    return minutes
+    return number_setting("L2C_RUN_WAIT_MINUTES", DEFAULT_WAIT_MINUTES, "a number of minutes")
 
 
 def lock_path(warehouse: Path) -> Path:
