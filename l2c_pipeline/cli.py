@@ -480,7 +480,7 @@ def _print_kpis(analytics: Path) -> None:
     if not rows:
         return
     click.echo(f"\nheadline KPIs ({rows[0][3]}):")
-    from .outputs.html_report import shown
+    from .outputs.answers import shown
 
     for kpi, value, unit, _, note in rows:
         figure = shown(value, unit) if value is not None else f"none: {note}"
@@ -680,7 +680,9 @@ def report_command(out: Path | None) -> None:
     folder = default_output_dir(warehouse)
     with duckdb.connect(str(analytics), read_only=True) as con:
         svg = render(process_map(con, "performance").dot, folder / "process_map_performance")["svg"]
-        path = write_report(con, out or folder / "report.html", svg.read_text(encoding="utf-8"))
+        path = write_report(
+            con, out or folder / "report.html", {"milestones": svg.read_text(encoding="utf-8")}
+        )
     click.echo(f"HTML report: {path.resolve()}")
 
 

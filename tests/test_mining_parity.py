@@ -136,3 +136,50 @@ def test_parity_with_pm4py_on_bpi_challenge_2012(tmp_path):
         assert_parity(con, pm4py_frame(con))
     finally:
         con.close()
+
+
+def test_opportunity_variants_are_pm4pys_variants_of_the_opportunities_milestones(tables):
+    """reports.opportunity_variants against pm4py on the opportunity cases' events with the
+    sales touches removed and the lead's part cut off (from Opportunity Created on)."""
+    events = tables.execute(
+        """
+        SELECT e.case_id, e.activity, e."timestamp", f.is_conformant, f.fitness
+        FROM core.event_log AS e
+        JOIN mining.case_facts AS f USING (case_id)
+        LEFT JOIN core.activity_catalogue AS c USING (activity)
+        WHERE f.case_type = 'opportunity' AND coalesce(c.family, '') <> 'touch'
+        ORDER BY e.case_id, e.event_order
+        """
+    ).df()
+    created = events["activity"] == "Opportunity Created"
+    events = events[created.groupby(events["case_id"]).cummax()]
+    frame = events.rename(
+        columns={
+            "case_id": "case:concept:name",
+            "activity": "concept:name",
+            "timestamp": "time:timestamp",
+        }
+    )
+    frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"]).dt.tz_localize("UTC")
+    expected = {tuple(v): n for v, n in pm4py.get_variants(frame).items()}
+    rows = tables.execute(
+        "SELECT variant, cases, share, conformant_share, mean_fitness, example_case_id "
+        "FROM reports.opportunity_variants"
+    ).fetchall()
+    assert {tuple(variant.split(" > ")): cases for variant, cases, *_ in rows} == expected
+    assert len(expected) > 100 and all(path[0] == "Opportunity Created" for path in expected)
+    assert math.isclose(sum(share for _, _, share, *_ in rows), 1.0)
+    # Conformance per variant, from the cases themselves.
+    per_case = events.groupby("case_id").agg(
+        path=("activity", " > ".join),
+        conformant=("is_conformant", "first"),
+        fitness=("fitness", "first"),
+    )
+    figures = per_case.groupby("path").agg(
+        conformant=("conformant", "mean"), fitness=("fitness", "mean")
+    )
+    assert any(conformant < 1 for _, _, _, conformant, *_ in rows)
+    for variant, _, _, conformant, fitness, example in rows:
+        assert math.isclose(conformant, figures.loc[variant, "conformant"]), variant
+        assert math.isclose(fitness, figures.loc[variant, "fitness"]), variant
+        assert per_case.loc[example, "path"] == variant

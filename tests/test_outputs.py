@@ -165,7 +165,7 @@ def test_html_report_in_headless_chromium_shows_the_tables_figures(truth_warehou
         con.execute("UPDATE reports.kpi_summary SET value = value * 1.0")
         record_kpi_snapshot(con, date(2026, 11, 27))
         svg = render(process_map(con, "performance").dot, tmp_path / "map")["svg"]
-        report = write_report(con, tmp_path / "report.html", svg.read_text())
+        report = write_report(con, tmp_path / "report.html", {"milestones": svg.read_text()})
         expected = {
             f"kpi:{kpi}": value
             for kpi, value in con.execute("SELECT kpi, value FROM reports.kpi_summary").fetchall()
@@ -292,7 +292,7 @@ def test_html_report_answers_in_sentences_with_readable_units_at_every_width(
     con = duckdb.connect(str(truth_warehouse), read_only=True)
     try:
         svg = render(process_map(con, "performance").dot, tmp_path / "map")["svg"]
-        report = write_report(con, tmp_path / "report.html", svg.read_text())
+        report = write_report(con, tmp_path / "report.html", {"milestones": svg.read_text()})
     finally:
         con.close()
     widths = {}
@@ -305,20 +305,48 @@ def test_html_report_answers_in_sentences_with_readable_units_at_every_width(
             page.goto(report.resolve().as_uri())
             widths[width] = page.evaluate(
                 "[document.documentElement.scrollWidth, window.innerWidth,"
-                " document.querySelector('.map svg').getBoundingClientRect().right]"
+                " Math.max(...[...document.querySelectorAll('.map svg, figure.chart svg')]"
+                ".map(e => e.getBoundingClientRect().right))]"
             )
             if width == 1024:
                 figures = page.eval_on_selector_all(
                     "[data-figure]",
                     "els => els.map(e => [e.dataset.figure, e.dataset.value, e.textContent])",
                 )
+                drawn = page.eval_on_selector_all(
+                    "figure.chart",
+                    "els => els.map(e => [e.dataset.chart, e.dataset.unit,"
+                    " e.querySelector('figcaption').textContent,"
+                    " e.querySelector('svg > title').textContent,"
+                    " [...e.querySelectorAll('svg text')].map(t => t.textContent).join(' ')])",
+                )
+                sections = page.eval_on_selector_all(
+                    "main > section[id]", "els => els.map(e => e.id)"
+                )
                 page_text = page.inner_text("body")
             page.close()
         browser.close()
-    for width, (scroll_width, inner_width, map_right) in widths.items():
+    for width, (scroll_width, inner_width, drawing_right) in widths.items():
         assert scroll_width <= inner_width, width  # the page never scrolls sideways
-        assert map_right <= inner_width, width  # the process map fits the page
+        assert drawing_right <= inner_width, width  # the map and every chart fit the page
+    # The eleven questions in order, each answered in a sentence and drawn.
+    from l2c_pipeline.outputs.html_report import QUESTIONS
+
+    questions = [section for section in sections if section in dict(QUESTIONS)]
+    assert questions == [section for section, _ in QUESTIONS]
+    # Every chart has a title, and its unit in the caption and on an axis.
+    assert len(drawn) >= 15
+    for chart, unit, caption, title, svg_text in drawn:
+        assert caption == f"{title} ({unit})" and len(title) > 10, chart
+        if chart != "kpi_trends":  # each panel of the trends names its own unit
+            assert all(part.split(": ")[-1] in svg_text for part in unit.split(" · ")), chart
     shown = {figure: (value, text.strip()) for figure, value, text in figures}
+    # Every planted truth's subject is named where the report answers in words.
+    sentences = " ".join(
+        text for figure, (_, text) in shown.items() if figure.startswith(("answer:", "root_cause:"))
+    )
+    for truth in truths.values():
+        assert truth["subject"]["value"] in sentences, truth["id"]
     source = truths["low_converting_lead_source"]["subject"]["value"]
     rep = truths["slow_discount_approvals"]["subject"]["value"]
     assert shown["answer:lead_source"][1].startswith(f"{source} leads convert least: ")
@@ -339,7 +367,7 @@ def test_html_report_answers_in_sentences_with_readable_units_at_every_width(
 
 
 def test_report_sentences_say_why_when_the_tables_hold_nothing_to_answer_from():
-    from l2c_pipeline.outputs.html_report import (
+    from l2c_pipeline.outputs.answers import (
         approval_answer,
         duration,
         journey_answer,

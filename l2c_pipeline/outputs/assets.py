@@ -114,7 +114,9 @@ def html_report(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     folder = default_output_dir(Path(warehouse.path))
     svg = folder / "process_map_performance.svg"
     with published(warehouse) as con:
-        path = write_report(con, folder / "report.html", svg.read_text() if svg.exists() else "")
+        path = write_report(
+            con, folder / "report.html", {"milestones": svg.read_text()} if svg.exists() else {}
+        )
     context.log.info(f"HTML report: {path}")
     return MaterializeResult(
         metadata={

@@ -1,14 +1,11 @@
-"""The HTML report: one self-contained file (inline CSS and SVG, no script, no network) with
-the headline KPIs and their trend, the process map, the lead funnel, conversion by lead source,
-quote-to-contract and discount-approval waits by rep, customer journeys, bottlenecks, variants,
-compliance, reps, discounts and root causes in plain sentences.
+"""The HTML report: one self-contained file (inline CSS and SVG, no script, no network) that
+answers the eleven Lead-to-Cash questions in order, each in a sentence, a chart and its table,
+after the headline KPIs with their trends and the root causes.
 
-Units as people read them: waits over 48 hours in days, shares in %, differences of shares in
-percentage points; a missing figure shows "—" and the section says why.
-
-Every figure comes from the report tables; each figure element carries its raw value in a
-`data-value` attribute (and what it is in `data-figure`), so a test can read the page in a
-browser and compare it with the tables.
+Every figure comes from the tables of the analytics file; each figure element carries its raw
+value in a `data-value` attribute (and what it is in `data-figure`), each chart sits in a
+`figure[data-chart]` whose caption names its unit, so a test can read the page in a browser and
+compare it with the tables.
 """
 
 from __future__ import annotations
@@ -19,6 +16,9 @@ from pathlib import Path
 import duckdb
 
 from ..warehouse.publish import replace_file
+from . import answers, charts
+from .answers import MIN_APPROVALS, MIN_GROUP, MISSING, UNNAMED
+from .charts import CASES, DAYS, PERCENT, Bar
 
 KPI_LABELS = {
     "sales_cycle_time": "Sales cycle time",
@@ -31,145 +31,36 @@ KPI_LABELS = {
     "conformance_rate": "Conformance rate",
     "average_discount": "Average discount",
 }
-# How a root cause reads: "<value> <phrase> <lift>x as often as the rest".
-ROOT_CAUSE_PHRASES = {
-    "lost_deal": "loses deals",
-    "slow_cycle": "has slow deals (the slowest quarter)",
-    "non_compliant": "wins deals that break a high-severity rule",
-    "off_target_process": "leaves the reference path",
-    "stage_regression": "falls back from Proposal/Price Quote",
-    "quote_rejection": "has quotes rejected and re-issued",
-    "order_rework": "has orders corrected",
-}
-
-
-# What a table cell without a value shows (each section says why it can be empty).
-MISSING = "—"
-# A rep's approval wait is named in the report's sentence only over this many decided
-# approvals: a median of two or three waits says little.
-MIN_APPROVALS = 10
-
-
-def shown(value: float | None, unit: str) -> str:
-    """A KPI value as people read it."""
-    if value is None:
-        return MISSING
-    if unit == "share":
-        return f"{value:.1%}"
-    if unit == "percent":
-        return f"{value:.1f}%"
-    return f"{value:.1f} {unit}"
-
-
-def share(value: float | None) -> str:
-    return MISSING if value is None else f"{value:.1%}"
-
-
-def points(value: float | None) -> str:
-    """A difference of two shares, in percentage points."""
-    return MISSING if value is None else f"{value * 100:.1f} pp"
-
-
-def duration(hours: float | None) -> str:
-    """A wait in hours as people read it: hours up to 48, days beyond."""
-    if hours is None:
-        return MISSING
-    if abs(hours) <= 48:
-        return f"{hours:,.1f} h"
-    return f"{hours / 24:,.1f} days"
-
-
-def days(value: float | None) -> str:
-    return MISSING if value is None else f"{value:,.1f} days"
-
-
-def lead_source_answer(rows: list[dict]) -> str:
-    """One sentence: the lead source that converts least to opportunities, against the rest."""
-    named = [r for r in rows if r["dimension_value"] != "(none)" and r["entered"]]
-    if not rows:
-        return (
-            "No conversion by lead source: the report table holds no lead with a source "
-            "(the org's leads carry none, or the event log has no leads)."
-        )
-    if len(named) < 2:
-        only = named[0]["dimension_value"] if named else "none"
-        return (
-            f"No comparison between lead sources: the leads name one source only ({only}), "
-            "so there is nothing to set its conversion against."
-        )
-    weakest = min(named, key=lambda r: (r["conversion_rate"], r["dimension_value"]))
-    others = [r for r in rows if r is not weakest and r["entered"]]
-    rest = sum(r["converted"] for r in others) / sum(r["entered"] for r in others)
-    rates = [r["conversion_rate"] for r in others if r["dimension_value"] != "(none)"]
-    return (
-        f"{weakest['dimension_value']} leads convert least: {weakest['conversion_rate']:.0%} of "
-        f"its {weakest['entered']:,} leads become opportunities, against {rest:.0%} for the "
-        f"other sources ({min(rates):.0%} to {max(rates):.0%} each), "
-        f"{(rest - weakest['conversion_rate']) * 100:.1f} pp less."
-    )
-
-
-def approval_answer(overall: dict | None, reps: list[dict]) -> str:
-    """One sentence: how long quotes take to a contract, and the rep whose discount approvals
-    wait longest, with the factor against the other reps."""
-    if overall is None:
-        return (
-            "No quote-to-contract figures: no case has a quote (the org records no quotes, "
-            "or none was created in the period)."
-        )
-    contract = (
-        f"Quotes take a median {days(overall['median_quote_to_contract_days'])} to a signed "
-        "contract"
-        if overall["median_quote_to_contract_days"] is not None
-        else "No quoted case has reached a signed contract yet"
-    )
-    decided = [r for r in reps if r["approvals"] and r["approval_hours_vs_rest"] is not None]
-    if not decided:
-        return (
-            f"{contract}. No discount-approval waits: no approval was decided "
-            "(the org records no approval processes, or no discount needed one)."
-        )
-    solid = [r for r in decided if r["approvals"] >= MIN_APPROVALS]
-    if not solid:
-        return (
-            f"{contract}. No rep has {MIN_APPROVALS} or more decided discount approvals, "
-            "too few to compare approval waits between reps."
-        )
-    slowest = max(solid, key=lambda r: (r["approval_hours_vs_rest"], r["dimension_value"]))
-    return (
-        f"{contract}. Discount approvals wait longest on {slowest['dimension_value']}'s deals: "
-        f"a median of {duration(slowest['median_approval_hours'])} over "
-        f"{slowest['approvals']:,} approvals, {slowest['approval_hours_vs_rest']:.1f}x the "
-        f"other reps' median (of reps with at least {MIN_APPROVALS} approvals)."
-    )
-
-
-def journey_answer(paths: list[dict], steps: list[dict]) -> str:
-    """One sentence: the most common milestone path, and the most common detour."""
-    if not paths:
-        return "No customer journeys: the event log holds no milestone events."
-    top = paths[0]
-    covered = sum(p["share"] for p in paths)
-    sentence = (
-        f"The most common path, {share(top['share'])} of cases ({top['cases']:,}), is "
-        f"{top['pattern']}; the {len(paths)} most common paths cover {share(covered)} of cases."
-    )
-    detours = [s for s in steps if s["journey_type"] == "detour"]
-    if detours:
-        d = detours[0]
-        sentence += (
-            f" The most common detour, {d['pattern']}, happens in {d['cases']:,} cases "
-            f"({share(d['share'])} of those reaching its first step)."
-        )
-    else:
-        sentence += " No case steps back to an earlier step of the reference path."
-    return sentence
+KPI_UNITS = {"share": PERCENT, "days": DAYS, "percent": charts.Unit("%", lambda v: f"{v:.1f}%")}
+# The questions in the order the report answers them: (section id, heading).
+QUESTIONS = (
+    ("sales-cycle", "1. Long sales cycles: where do opportunities stall?"),
+    ("lead-conversion", "2. Lead conversion: where do leads drop out?"),
+    ("quote-to-contract", "3. Quote to contract: approvals and rework loops"),
+    ("payments", "4. Slow payment collection: who pays late?"),
+    ("variation", "5. Handling across teams and regions: variants and deviations"),
+    ("order-errors", "6. Order errors: which orders are corrected?"),
+    ("discounts", "7. Discounting: what discounts cost and what they win"),
+    ("end-to-end", "8. End to end: the whole flow and its bottlenecks"),
+    ("reps", "9. Sales-rep performance against the best"),
+    ("compliance", "10. Compliance: cases flagged against the rules"),
+    ("journeys", "11. Customer journeys: common paths, detours and redundant steps"),
+)
 
 
 def _rows(con, sql: str, params: list | None = None) -> list[dict]:
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _has_table(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
 
 
 def _sparkline(points: list[float]) -> str:
@@ -190,125 +81,483 @@ def _sparkline(points: list[float]) -> str:
     )
 
 
-def root_cause_sentence(row: dict) -> str:
-    phrase = ROOT_CAUSE_PHRASES.get(row["kpi"], f"over-indexes on {row['kpi'].replace('_', ' ')}")
-    attribute = row["attribute"].replace("_", " ")
-    return (
-        f"{row['value']} ({attribute}) {phrase} {row['lift']:.1f}x as often as the rest: "
-        f"{row['kpi_value']:.0%} against {row['baseline']:.0%}, over {row['cases']:,} cases."
-    )
+def _inline(svg: str) -> str:
+    """A drawing's SVG without the XML declaration and DOCTYPE, which have no place in HTML."""
+    return svg[svg.find("<svg") :] if "<svg" in svg else ""
 
 
-def report_data(con: duckdb.DuckDBPyConnection, process_map_svg: str = "") -> dict:
-    """Everything the page shows, read from the report tables."""
+def _kpis(con) -> dict:
     kpis = _rows(con, "SELECT kpi, value, unit, period, definition, note FROM reports.kpi_summary")
     history: dict[str, list[tuple]] = {}
     if _has_table(con, "reports", "kpi_history"):
         for kpi, day, value in con.execute(
-            "SELECT kpi, snapshot_date, value FROM reports.kpi_history ORDER BY snapshot_date"
+            "SELECT kpi, snapshot_date, value FROM reports.kpi_history "
+            "WHERE value IS NOT NULL ORDER BY snapshot_date"
         ).fetchall():
             history.setdefault(kpi, []).append((day, value))
     for kpi in kpis:
         kpi["label"] = KPI_LABELS.get(kpi["kpi"], kpi["kpi"].replace("_", " "))
-        kpi["shown"] = shown(kpi["value"], kpi["unit"])
-        points = [v for _, v in history.get(kpi["kpi"], []) if v is not None]
+        kpi["shown"] = answers.shown(kpi["value"], kpi["unit"])
+        points = [v for _, v in history.get(kpi["kpi"], [])]
         kpi["snapshots"] = len(points)
         kpi["trend"] = _sparkline(points)
-        kpi["previous"] = shown(points[-2], kpi["unit"]) if len(points) >= 2 else None
+        kpi["previous"] = answers.shown(points[-2], kpi["unit"]) if len(points) >= 2 else None
+    trend = charts.trend_chart(
+        "kpi_trends",
+        "KPI trends, one value per nightly snapshot",
+        [(k["label"], history.get(k["kpi"], []), KPI_UNITS.get(k["unit"], DAYS)) for k in kpis],
+    )
+    return {"kpis": kpis, "kpi_trend_chart": trend, "period": kpis[0]["period"] if kpis else ""}
+
+
+def _root_causes(con) -> list[dict]:
     causes = _rows(
         con,
-        "SELECT kpi, attribute, value, cases, kpi_value, baseline, lift FROM reports.root_causes "
-        "WHERE is_root_cause AND rank_in_kpi <= 3 ORDER BY kpi, rank_in_kpi",
+        "SELECT kpi, attribute, value, cases, hits, kpi_value, baseline, excess_cases, q_value "
+        "FROM reports.root_causes WHERE is_root_cause AND rank_in_kpi <= 3 "
+        "ORDER BY kpi, rank_in_kpi",
     )
     for cause in causes:
-        cause["sentence"] = root_cause_sentence(cause)
-    return {
-        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "period": kpis[0]["period"] if kpis else "",
-        "kpis": kpis,
-        # Inline SVG: graphviz's XML declaration and DOCTYPE have no place inside HTML.
-        "process_map_svg": process_map_svg[process_map_svg.find("<svg") :]
-        if "<svg" in process_map_svg
-        else "",
-        "funnel": _rows(
-            con,
-            "SELECT step_order, step, entered, converted, conversion_rate, median_days "
-            "FROM reports.lead_funnel WHERE dimension = 'all' ORDER BY step_order",
-        ),
-        "bottlenecks": _rows(
-            con,
-            "SELECT bottleneck_rank, kind, from_activity, to_activity, occurrences, median_hours, "
-            "added_wait_hours, concentrated_in, concentrated_value FROM reports.bottlenecks "
-            "ORDER BY bottleneck_rank LIMIT 10",
-        ),
-        "variants": _rows(
-            con,
-            "SELECT variant_rank, variant, cases, share, median_cycle_days, is_conformant "
-            "FROM reports.variants ORDER BY variant_rank LIMIT 10",
-        ),
-        "compliance": _rows(
-            con,
-            "SELECT rule, any_value(deviation_type) AS deviation_type, any_value(severity) AS severity, "
-            "count(DISTINCT case_id) AS cases FROM reports.compliance_violations GROUP BY rule "
-            "ORDER BY min(CASE severity WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END), cases DESC",
-        ),
-        "violations": _rows(
-            con,
-            "SELECT case_id, rule, severity, detail, sales_rep FROM reports.compliance_violations "
-            "WHERE severity = 'high' ORDER BY rule, case_id LIMIT 20",
-        ),
-        "reps": _rows(
-            con,
-            "SELECT sales_rep, team, opportunities, win_rate, median_cycle_days, conformance_rate, "
-            "avg_discount_pct, win_rate_gap_to_best FROM reports.rep_performance ORDER BY team, win_rate DESC",
-        ),
-        "discounts": _rows(
-            con,
-            "SELECT discount_band, opportunities, win_rate, median_cycle_days, median_days_to_pay, "
-            "revenue_given_away FROM reports.discount_analysis ORDER BY band_order",
-        ),
-        "root_causes": causes,
-        # What the org's records hold (only for a Salesforce source: a loaded file has no mapping).
-        "coverage": _rows(
-            con,
-            "SELECT family, status, events, missing, status_history FROM core.data_coverage "
-            "WHERE status <> 'complete'",
+        cause["sentence"] = answers.root_cause_sentence(cause)
+    return causes
+
+
+def _sales_cycle(con, kpis: list[dict]) -> dict:
+    stages = _rows(
+        con,
+        "SELECT stage, stage_order, cases, visits, open_visits, median_days, p90_days "
+        "FROM reports.stage_durations WHERE dimension = 'all' ORDER BY stage_order",
+    )
+    groups = _rows(
+        con,
+        "SELECT stage, dimension, dimension_value, visits, median_days FROM reports.stage_durations "
+        "WHERE dimension IN ('team', 'region') ORDER BY stage_order, dimension, dimension_value",
+    )
+    cycle = next((k["value"] for k in kpis if k["kpi"] == "sales_cycle_time"), None)
+    answer = answers.sales_cycle_answer(cycle, stages, groups)
+    longest = max(
+        (s for s in stages if s["median_days"] is not None),
+        key=lambda s: (s["median_days"], s["stage"]),
+        default=None,
+    )
+    chart_list = [
+        charts.bar_chart(
+            "stage_days",
+            "Median days in each opportunity stage",
+            [Bar(s["stage"], s["median_days"], s is longest) for s in stages],
+            DAYS,
         )
-        if _has_table(con, "core", "data_coverage")
-        else [],
-        "losses": _rows(
-            con,
-            "SELECT loss_reason, lost_deals, share FROM reports.loss_reasons WHERE dimension = 'all' "
-            "AND loss_reason <> '(none given)' ORDER BY share DESC",
-        ),
-        "mapped_org": _has_table(con, "core", "data_coverage"),
-        "lost_without_reason": con.execute(
-            "SELECT coalesce(sum(lost_deals), 0) FROM reports.loss_reasons "
-            "WHERE dimension = 'all' AND loss_reason = '(none given)'"
-        ).fetchone()[0],
-        **_answers(con),
-    }
+    ]
+    if longest is not None:
+        # The longest stage by team: the comparison the sentence makes, drawn.
+        overall = longest["median_days"]
+        teams = [
+            g
+            for g in groups
+            if g["stage"] == longest["stage"]
+            and g["dimension"] == "team"
+            and g["visits"] >= MIN_GROUP
+            and g["dimension_value"] not in UNNAMED
+        ]
+        slowest = max(teams, key=lambda g: g["median_days"] or 0, default=None)
+        chart_list.append(
+            charts.bar_chart(
+                "stage_days_by_team",
+                f"Median days in {longest['stage']} by team (teams with {MIN_GROUP}+ visits)",
+                [
+                    Bar(g["dimension_value"], g["median_days"], g is slowest)
+                    for g in sorted(teams, key=lambda g: -(g["median_days"] or 0))
+                ],
+                DAYS,
+                reference=overall,
+                reference_label="all",
+            )
+        )
+    return {"answer": answer, "charts": chart_list, "stages": stages}
 
 
-def _answers(con) -> dict:
-    """Lead sources, quote-to-contract and approvals by rep, customer journeys: each with the
-    sentence that answers its question."""
+def _lead_conversion(con) -> dict:
+    funnel = _rows(
+        con,
+        "SELECT step_order, step, entered, converted, conversion_rate, median_days "
+        "FROM reports.lead_funnel WHERE dimension = 'all' ORDER BY step_order",
+    )
     sources = _rows(
         con,
         "SELECT dimension_value, entered, converted, conversion_rate, median_days "
         "FROM reports.lead_funnel WHERE dimension = 'lead_source' AND step_order = 1 "
         "ORDER BY conversion_rate, dimension_value",
     )
+    source_answer = answers.lead_source_answer(sources)
+    weakest = next((s["dimension_value"] for s in sources if s["entered"] >= MIN_GROUP), None)
+    overall = funnel[0]["conversion_rate"] if funnel else None
+    return {
+        "answer": answers.funnel_answer(funnel),
+        "source_answer": source_answer,
+        "charts": [
+            charts.bar_chart(
+                "lead_funnel",
+                "Leads reaching each step of the funnel",
+                [Bar(f["step"], f["entered"]) for f in funnel],
+                CASES,
+            ),
+            charts.bar_chart(
+                "conversion_by_lead_source",
+                "Leads becoming opportunities, by lead source",
+                [
+                    Bar(s["dimension_value"], s["conversion_rate"], s["dimension_value"] == weakest)
+                    for s in sources
+                ],
+                PERCENT,
+                reference=overall,
+                reference_label="all leads",
+            ),
+        ],
+        "funnel": funnel,
+        "sources": sources,
+    }
+
+
+def _quote_to_contract(con) -> dict:
     quotes = _rows(
         con,
         "SELECT dimension, dimension_value, cases, avg_quote_versions, median_quote_to_contract_days, "
         "rejection_share, approvals, median_approval_hours, p90_approval_hours, "
         "approval_hours_vs_rest, re_approval_cases, rework_share FROM reports.quote_to_contract "
-        "WHERE dimension IN ('all', 'sales_rep') "
+        "WHERE dimension IN ('all', 'sales_rep', 'product_family') "
         "ORDER BY approval_hours_vs_rest DESC NULLS LAST, dimension_value",
     )
     overall = next((q for q in quotes if q["dimension"] == "all"), None)
-    quote_reps = [q for q in quotes if q["dimension"] == "sales_rep"]
+    reps = [q for q in quotes if q["dimension"] == "sales_rep"]
+    families = [q for q in quotes if q["dimension"] == "product_family"]
+    timed = [r for r in reps if r["approvals"] >= MIN_APPROVALS and r["median_approval_hours"]]
+    slowest = max(timed, key=lambda r: r["approval_hours_vs_rest"] or 0, default=None)
+    unit, factor = charts.wait_unit([r["median_approval_hours"] for r in timed])
+    return {
+        "answer": answers.approval_answer(overall, reps),
+        "rework_answer": answers.quote_rework_answer(overall, families),
+        "charts": [
+            charts.bar_chart(
+                "approval_wait_by_rep",
+                f"Median discount-approval wait by rep (reps with {MIN_APPROVALS}+ approvals)",
+                [
+                    Bar(r["dimension_value"], r["median_approval_hours"], r is slowest)
+                    for r in timed
+                ],
+                unit,
+                scale=factor,
+                reference=overall["median_approval_hours"] if overall else None,
+                reference_label="all",
+            ),
+            charts.bar_chart(
+                "quote_rework_by_family",
+                "Quoted cases needing more than one quote, by product family",
+                [
+                    Bar(f["dimension_value"], f["rework_share"])
+                    for f in sorted(families, key=lambda f: -(f["rework_share"] or 0))
+                ],
+                PERCENT,
+                reference=overall["rework_share"] if overall else None,
+                reference_label="all",
+            ),
+        ],
+        "overall": overall,
+        "reps": reps,
+        "families": families,
+    }
+
+
+def _payments(con) -> dict:
+    rows = _rows(
+        con,
+        "SELECT dimension, dimension_value, invoices, paid_invoices, invoiced_amount, "
+        "median_days_to_pay, avg_days_past_due, late_share, open_amount, dso_days "
+        "FROM reports.payment_behavior WHERE dimension <> 'customer' "
+        "ORDER BY CASE dimension WHEN 'all' THEN 0 WHEN 'segment' THEN 1 WHEN 'invoice_type' "
+        "THEN 2 ELSE 3 END, median_days_to_pay DESC NULLS LAST",
+    )
+    customers = _rows(
+        con,
+        "SELECT dimension_value, invoices, paid_invoices, median_days_to_pay, late_share, "
+        "open_amount FROM reports.payment_behavior WHERE dimension = 'customer' "
+        "AND paid_invoices >= 3 ORDER BY median_days_to_pay DESC NULLS LAST, dimension_value "
+        "LIMIT 10",
+    )
+    overall = next((r for r in rows if r["dimension"] == "all"), None)
+    groups = [
+        r
+        for r in rows
+        if r["dimension"] != "all"
+        and (r["paid_invoices"] or 0) >= MIN_GROUP
+        and r["dimension_value"] not in UNNAMED
+    ]
+    slowest = max(groups, key=lambda r: r["median_days_to_pay"] or 0, default=None)
+    return {
+        "answer": answers.payment_answer(rows),
+        "charts": [
+            charts.bar_chart(
+                "days_to_pay",
+                f"Median days from invoice sent to paid, by segment, invoice type and discount "
+                f"band ({MIN_GROUP}+ paid invoices)",
+                [
+                    Bar(
+                        f"{r['dimension'].replace('_', ' ')}: {r['dimension_value']}",
+                        r["median_days_to_pay"],
+                        r is slowest,
+                    )
+                    for r in groups
+                ],
+                DAYS,
+                reference=overall["median_days_to_pay"] if overall else None,
+                reference_label="all",
+            )
+        ],
+        "rows": rows,
+        "customers": customers,
+    }
+
+
+def _variation(con) -> dict:
+    variants = _rows(
+        con,
+        "SELECT variant_rank, variant, cases, share, median_cycle_days, conformant_share, "
+        "mean_fitness FROM reports.opportunity_variants ORDER BY variant_rank",
+    )
+    has_opportunities = bool(
+        con.execute(
+            "SELECT count(*) FROM mining.case_facts WHERE case_type = 'opportunity'"
+        ).fetchone()[0]
+    )
+    groups = _rows(
+        con,
+        "SELECT d.dimension, d.dimension_value, count(*) AS opportunities, "
+        "avg(f.is_conformant::INT) AS conformance_rate "
+        "FROM mining.case_facts AS f JOIN mining.case_dimensions AS d USING (case_id) "
+        "WHERE f.case_type = 'opportunity' AND f.is_conformant IS NOT NULL "
+        "AND d.dimension IN ('team', 'region') GROUP BY ALL "
+        "ORDER BY d.dimension DESC, conformance_rate, d.dimension_value",
+    )
+    solid = [
+        g for g in groups if g["opportunities"] >= MIN_GROUP and g["dimension_value"] not in UNNAMED
+    ]
+    least = min(solid, key=lambda g: g["conformance_rate"], default=None)
+    noun = "opportunity cases" if has_opportunities else "cases"
+    top = variants[:10]
+    return {
+        "answer": answers.variation_answer(variants, groups, noun),
+        "charts": [
+            charts.bar_chart(
+                "variant_shares",
+                f"Share of {noun} on each of the most common variants "
+                "(red: most of its cases leave the target process)",
+                [
+                    Bar(f"#{v['variant_rank']}", v["share"], (v["conformant_share"] or 1) < 0.5)
+                    for v in top
+                ],
+                PERCENT,
+            ),
+            charts.bar_chart(
+                "conformance_by_team_and_region",
+                f"Opportunities following the target process, by region and team ({MIN_GROUP}+)",
+                [
+                    Bar(
+                        f"{g['dimension']}: {g['dimension_value']}",
+                        g["conformance_rate"],
+                        g is least,
+                    )
+                    for g in solid
+                ],
+                PERCENT,
+            ),
+        ],
+        "variants": top,
+        "groups": solid,
+        "noun": noun,
+    }
+
+
+def _order_errors(con) -> dict:
+    rows = _rows(
+        con,
+        "SELECT product_family, orders, amended, rework_rate, amendments, amended_amount, "
+        "median_days_to_amendment, typical_loop FROM reports.order_rework "
+        "ORDER BY product_family <> 'all', rework_rate DESC NULLS LAST, product_family",
+    )
+    overall = next((r for r in rows if r["product_family"] == "all"), None)
+    families = [
+        r
+        for r in rows
+        if r["product_family"] != "all"
+        and r["orders"] >= MIN_GROUP
+        and r["product_family"] not in UNNAMED
+    ]
+    worst = max(families, key=lambda r: r["rework_rate"] or 0, default=None)
+    return {
+        "answer": answers.order_answer(rows),
+        "charts": [
+            charts.bar_chart(
+                "order_rework_by_family",
+                f"Orders corrected, by product family ({MIN_GROUP}+ orders)",
+                [Bar(r["product_family"], r["rework_rate"], r is worst) for r in families],
+                PERCENT,
+                reference=overall["rework_rate"] if overall else None,
+                reference_label="all",
+            )
+        ],
+        "rows": rows,
+    }
+
+
+def _discounts(con) -> dict:
+    bands = _rows(
+        con,
+        "SELECT discount_band, band_order, opportunities, closed, win_rate, median_cycle_days, "
+        "paid_invoices, median_days_to_pay, days_to_pay_vs_rest, won_amount, revenue_given_away, "
+        "given_away_share FROM reports.discount_analysis ORDER BY band_order",
+    )
+    deepest = max(
+        (b for b in bands if b["band_order"] >= 2 and (b["closed"] or 0) >= MIN_GROUP),
+        key=lambda b: b["band_order"],
+        default=None,
+    )
+    return {
+        "answer": answers.discount_answer(bands),
+        "charts": [
+            charts.paired_bar_chart(
+                "discount_bands",
+                "Win rate and days to pay by discount band",
+                [b["discount_band"] for b in bands],
+                [
+                    ("Win rate", [b["win_rate"] for b in bands], PERCENT),
+                    ("Median days to pay", [b["median_days_to_pay"] for b in bands], DAYS),
+                ],
+                highlight=deepest["discount_band"] if deepest else None,
+            )
+        ],
+        "bands": bands,
+    }
+
+
+def _end_to_end(con, maps: dict[str, str]) -> dict:
+    from .process_maps import process_map
+
+    bottlenecks = _rows(
+        con,
+        "SELECT bottleneck_rank, kind, from_activity, to_activity, occurrences, median_hours, "
+        "added_wait_hours, concentrated_in, concentrated_value FROM reports.bottlenecks "
+        "ORDER BY bottleneck_rank LIMIT 10",
+    )
+    slowest = process_map(con, "performance").slowest
+    unit, factor = charts.wait_unit([b["added_wait_hours"] for b in bottlenecks])
+    return {
+        "answer": answers.bottleneck_answer(bottlenecks),
+        "slowest": [f"{a} → {b} ({answers.duration(hours)})" for a, b, hours in slowest],
+        "maps": {name: _inline(svg) for name, svg in maps.items() if _inline(svg)},
+        "charts": [
+            charts.bar_chart(
+                "added_wait",
+                "Waiting added beyond the typical wait, the ten largest bottlenecks",
+                [
+                    Bar(
+                        b["from_activity"] + (f" → {b['to_activity']}" if b["to_activity"] else ""),
+                        b["added_wait_hours"],
+                        b["bottleneck_rank"] == 1,
+                    )
+                    for b in bottlenecks
+                ],
+                unit,
+                scale=factor,
+            )
+        ],
+        "bottlenecks": bottlenecks,
+    }
+
+
+def _reps(con) -> dict:
+    reps = _rows(
+        con,
+        "SELECT sales_rep, team, opportunities, closed, won, win_rate, team_best_win_rate, "
+        "win_rate_gap_to_best, median_cycle_days, conformance_rate, avg_discount_pct "
+        "FROM reports.rep_performance ORDER BY team, win_rate DESC NULLS LAST, sales_rep",
+    )
+    solid = [r for r in reps if (r["closed"] or 0) >= MIN_GROUP and r["win_rate"] is not None]
+    behind = max(solid, key=lambda r: r["win_rate_gap_to_best"] or 0, default=None)
+    teams: dict[str, list] = {}
+    for r in reps:
+        teams.setdefault(r["team"], [0, 0])
+        teams[r["team"]][0] += r["closed"] or 0
+        teams[r["team"]][1] += r["won"] or 0
+    return {
+        "answer": answers.rep_answer(reps),
+        "charts": [
+            charts.bar_chart(
+                "win_rate_by_rep",
+                f"Win rate by rep, grouped by team (reps with {MIN_GROUP}+ closed deals)",
+                [Bar(f"{r['sales_rep']} · {r['team']}", r["win_rate"], r is behind) for r in solid],
+                PERCENT,
+            ),
+            charts.bar_chart(
+                "win_rate_by_team",
+                "Win rate by team",
+                [
+                    Bar(team or "(no team)", won / closed)
+                    for team, (closed, won) in sorted(teams.items(), key=lambda t: str(t[0]))
+                    if closed
+                ],
+                PERCENT,
+            ),
+        ],
+        "reps": reps,
+    }
+
+
+def _compliance(con) -> dict:
+    rules = _rows(
+        con,
+        "SELECT rule, any_value(deviation_type) AS deviation_type, any_value(severity) AS severity, "
+        "count(DISTINCT case_id) AS cases FROM reports.compliance_violations GROUP BY rule "
+        "ORDER BY min(CASE severity WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END), cases DESC",
+    )
+    rep_cases = _rows(
+        con,
+        "SELECT r.sales_rep, r.opportunities, count(DISTINCT v.case_id) AS cases "
+        "FROM reports.rep_performance AS r LEFT JOIN reports.compliance_violations AS v "
+        "ON v.sales_rep = r.sales_rep AND v.severity = 'high' GROUP BY r.sales_rep, r.opportunities "
+        "ORDER BY count(DISTINCT v.case_id) / r.opportunities DESC, r.sales_rep",
+    )
+    solid = [r for r in rep_cases if r["opportunities"] >= MIN_GROUP]
+    return {
+        "answer": answers.compliance_answer(rules, rep_cases),
+        "charts": [
+            charts.bar_chart(
+                "cases_by_rule",
+                "Cases breaking each rule (red: high severity)",
+                [
+                    Bar(r["rule"].replace("_", " "), r["cases"], r["severity"] == "high")
+                    for r in rules
+                ],
+                CASES,
+            ),
+            charts.bar_chart(
+                "high_severity_by_rep",
+                f"Opportunities breaking a high-severity rule, by rep ({MIN_GROUP}+ opportunities)",
+                [
+                    Bar(r["sales_rep"], r["cases"] / r["opportunities"], i == 0)
+                    for i, r in enumerate(solid[:12])
+                ],
+                PERCENT,
+            ),
+        ],
+        "rules": rules,
+        "violations": _rows(
+            con,
+            "SELECT case_id, rule, severity, detail, sales_rep FROM reports.compliance_violations "
+            "WHERE severity = 'high' ORDER BY rule, case_id LIMIT 20",
+        ),
+    }
+
+
+def _journeys(con) -> dict:
     paths = _rows(
         con,
         "SELECT journey_rank, pattern, cases, share, median_cycle_days FROM reports.customer_journeys "
@@ -321,24 +570,80 @@ def _answers(con) -> dict:
         "ORDER BY CASE journey_type WHEN 'detour' THEN 1 WHEN 'loop' THEN 2 ELSE 3 END, journey_rank",
     )
     return {
-        "lead_sources": sources,
-        "lead_source_answer": lead_source_answer(sources),
-        "quote_overall": overall,
-        "quote_reps": quote_reps,
-        "approval_answer": approval_answer(overall, quote_reps),
-        "journey_paths": paths,
-        "journey_steps": steps,
-        "journey_answer": journey_answer(paths, steps),
+        "answer": answers.journey_answer(paths, steps),
+        "charts": [
+            charts.bar_chart(
+                "journey_shares",
+                "Share of cases on each of the most common milestone paths",
+                [Bar(f"#{p['journey_rank']}", p["share"], p["journey_rank"] == 1) for p in paths],
+                PERCENT,
+            )
+        ],
+        "paths": paths,
+        "steps": steps,
     }
 
 
-def _has_table(con, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
+def _losses(con) -> dict:
+    losses = _rows(
+        con,
+        "SELECT loss_reason, lost_deals, share FROM reports.loss_reasons WHERE dimension = 'all' "
+        "AND loss_reason <> '(none given)' ORDER BY share DESC",
     )
+    groups = _rows(
+        con,
+        "SELECT dimension, dimension_value, loss_reason, lost_deals, group_lost_deals, share, "
+        "rest_share FROM reports.loss_reasons WHERE dimension <> 'all' "
+        "ORDER BY group_lost_deals * (share - rest_share) DESC NULLS LAST LIMIT 200",
+    )
+    return {
+        "losses": losses,
+        "loss_answer": answers.loss_answer(losses, groups),
+        "loss_chart": charts.bar_chart(
+            "loss_reasons",
+            "Share of lost deals giving each reason",
+            [Bar(r["loss_reason"], r["share"]) for r in losses],
+            PERCENT,
+        ),
+    }
+
+
+def report_data(con: duckdb.DuckDBPyConnection, maps: dict[str, str] | None = None) -> dict:
+    """Everything the page shows, read from the analytics file's tables. `maps` holds the
+    process maps' SVG: 'milestones' (drawn first) and 'with_touches'."""
+    headline = _kpis(con)
+    mapped_org = _has_table(con, "core", "data_coverage")
+    return {
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        **headline,
+        "questions": QUESTIONS,
+        "root_causes": _root_causes(con),
+        # What the org's records hold (only for a Salesforce source: a loaded file has no mapping).
+        "coverage": _rows(
+            con,
+            "SELECT family, status, events, missing, status_history FROM core.data_coverage "
+            "WHERE status <> 'complete'",
+        )
+        if mapped_org
+        else [],
+        "mapped_org": mapped_org,
+        **_losses(con),
+        "lost_without_reason": con.execute(
+            "SELECT coalesce(sum(lost_deals), 0) FROM reports.loss_reasons "
+            "WHERE dimension = 'all' AND loss_reason = '(none given)'"
+        ).fetchone()[0],
+        "sales_cycle": _sales_cycle(con, headline["kpis"]),
+        "lead_conversion": _lead_conversion(con),
+        "quote_to_contract": _quote_to_contract(con),
+        "payments": _payments(con),
+        "variation": _variation(con),
+        "order_errors": _order_errors(con),
+        "discounts": _discounts(con),
+        "end_to_end": _end_to_end(con, maps or {}),
+        "reps": _reps(con),
+        "compliance": _compliance(con),
+        "journeys": _journeys(con),
+    }
 
 
 def render_report(data: dict) -> str:
@@ -350,16 +655,18 @@ def render_report(data: dict) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["pct"] = share
-    environment.filters["pp"] = points
-    environment.filters["hours"] = duration
-    environment.filters["days"] = days
+    environment.filters["pct"] = answers.share
+    environment.filters["pp"] = answers.points
+    environment.filters["hours"] = answers.duration
+    environment.filters["days"] = answers.days
     environment.filters["num"] = lambda v, d=1: MISSING if v is None else f"{v:,.{d}f}"
     environment.filters["raw"] = lambda v: "" if v is None else repr(v)
     return environment.get_template("report.html.j2").render(**data)
 
 
-def write_report(con: duckdb.DuckDBPyConnection, path: Path, process_map_svg: str = "") -> Path:
+def write_report(
+    con: duckdb.DuckDBPyConnection, path: Path, maps: dict[str, str] | None = None
+) -> Path:
     """Render the report into `path` (written whole, then renamed)."""
-    page = render_report(report_data(con, process_map_svg))
+    page = render_report(report_data(con, maps))
     return replace_file(Path(path), lambda partial: partial.write_text(page, encoding="utf-8"))
