@@ -121,14 +121,17 @@ def test_unknown_export_format_is_named():
         parse_formats("csv,xlsx")
 
 
-def test_process_maps_filter_the_edges_and_mark_the_slowest(tables, tmp_path):
-    frequency = process_map(tables, "frequency", max_edges=25)
-    performance = process_map(tables, "performance", max_edges=25)
+@pytest.mark.parametrize(
+    "touches, edge_table", [(False, "milestone_map_edges"), (True, "process_map_edges")]
+)
+def test_process_maps_filter_the_edges_and_mark_the_slowest(tables, tmp_path, touches, edge_table):
+    frequency = process_map(tables, "frequency", max_edges=25, touches=touches)
+    performance = process_map(tables, "performance", max_edges=25, touches=touches)
     assert frequency.edges_shown < frequency.edges_total
     kept = [
         (a, b, h)
         for a, b, h in tables.execute(
-            "SELECT from_activity, to_activity, median_hours FROM reports.process_map_edges"
+            f"SELECT from_activity, to_activity, median_hours FROM reports.{edge_table}"
         ).fetchall()
         if f'"{a}" -> "{b}"' in performance.dot
     ]
