@@ -433,7 +433,8 @@ def _print_event_log(warehouse: Path) -> None:
     outputs = default_output_dir(warehouse)
     for name, what in (
         ("report.html", "HTML report (opens with no network)"),
-        ("process_map_performance.svg", "process map"),
+        ("process_map_performance.svg", "process map (milestones)"),
+        ("process_map_with_touches_performance.svg", "process map with sales touches"),
         ("process_model.bpmn", "discovered process model (BPMN)"),
     ):
         if (outputs / name).exists():
@@ -663,8 +664,8 @@ def _warehouse_path() -> Path:
     help="Default: report.html in the output folder.",
 )
 def report_command(out: Path | None) -> None:
-    """Write the HTML report (and the process maps) from the analytics file, read-only: it works
-    while the pipeline runs."""
+    """Write the HTML report (and the performance process maps: milestones, and with sales
+    touches) from the analytics file, read-only: it works while the pipeline runs."""
     import duckdb
 
     from .outputs.html_report import write_report
@@ -680,9 +681,15 @@ def report_command(out: Path | None) -> None:
     folder = default_output_dir(warehouse)
     with duckdb.connect(str(analytics), read_only=True) as con:
         svg = render(process_map(con, "performance").dot, folder / "process_map_performance")["svg"]
-        path = write_report(
-            con, out or folder / "report.html", {"milestones": svg.read_text(encoding="utf-8")}
-        )
+        touches = render(
+            process_map(con, "performance", touches=True).dot,
+            folder / "process_map_with_touches_performance",
+        )["svg"]
+        maps = {
+            "milestones": svg.read_text(encoding="utf-8"),
+            "with_touches": touches.read_text(encoding="utf-8"),
+        }
+        path = write_report(con, out or folder / "report.html", maps)
     click.echo(f"HTML report: {path.resolve()}")
 
 

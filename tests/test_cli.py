@@ -47,10 +47,24 @@ def test_demo_extracts_the_demo_org_and_exits_cleanly(tmp_path):
         f"HTML report (opens with no network): {tmp_path / 'outputs' / 'report.html'}"
         in result.stdout
     )
+    assert (
+        "process map with sales touches: "
+        f"{tmp_path / 'outputs' / 'process_map_with_touches_performance.svg'}" in result.stdout
+    )
     # The report again from the analytics file, and the exports other tools read.
     report = run_l2c("report", "--out", str(tmp_path / "again.html"), home=tmp_path)
     assert report.returncode == 0, report.stderr
     assert "Lead-to-Cash process report" in (tmp_path / "again.html").read_text(encoding="utf-8")
+    # Both performance maps: milestones (the report's) and with sales touches.
+    for name in ("process_map_performance.svg", "process_map_with_touches_performance.svg"):
+        (tmp_path / "outputs" / name).unlink()
+    report = run_l2c("report", "--out", str(tmp_path / "again.html"), home=tmp_path)
+    assert report.returncode == 0, report.stderr
+    milestones = (tmp_path / "outputs" / "process_map_performance.svg").read_text(encoding="utf-8")
+    touches = (tmp_path / "outputs" / "process_map_with_touches_performance.svg").read_text(
+        encoding="utf-8"
+    )
+    assert ">Call<" in touches and ">Call<" not in milestones
     exported = run_l2c(
         "export", "--format", "xes,ocel", "--out", str(tmp_path / "x"), home=tmp_path
     )

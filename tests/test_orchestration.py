@@ -139,6 +139,9 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
         "process_model.svg",
         "process_map_frequency.svg",
         "process_map_performance.png",
+        "process_map_performance.svg",
+        "process_map_with_touches_frequency.png",
+        "process_map_with_touches_performance.svg",
         "report.html",
         "event_log.csv",
         "event_log.parquet",
@@ -150,7 +153,8 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
         AssetKey(["event_log_exports"]),
     } <= materialized
     with duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True) as analytics:
-        assert analytics.execute("SELECT count(*) FROM reports.process_map_edges").fetchone()[0] > 0
+        for table in ("process_map_edges", "milestone_map_edges", "milestone_map_nodes"):
+            assert analytics.execute(f"SELECT count(*) FROM reports.{table}").fetchone()[0] > 0
         history = analytics.execute(
             "SELECT count(*), count(DISTINCT snapshot_date) FROM reports.kpi_history"
         ).fetchone()

@@ -121,14 +121,17 @@ def test_unknown_export_format_is_named():
         parse_formats("csv,xlsx")
 
 
-def test_process_maps_filter_the_edges_and_mark_the_slowest(tables, tmp_path):
-    frequency = process_map(tables, "frequency", max_edges=25)
-    performance = process_map(tables, "performance", max_edges=25)
+@pytest.mark.parametrize(
+    "touches, edge_table", [(False, "milestone_map_edges"), (True, "process_map_edges")]
+)
+def test_process_maps_filter_the_edges_and_mark_the_slowest(tables, tmp_path, touches, edge_table):
+    frequency = process_map(tables, "frequency", max_edges=25, touches=touches)
+    performance = process_map(tables, "performance", max_edges=25, touches=touches)
     assert frequency.edges_shown < frequency.edges_total
     kept = [
         (a, b, h)
         for a, b, h in tables.execute(
-            "SELECT from_activity, to_activity, median_hours FROM reports.process_map_edges"
+            f"SELECT from_activity, to_activity, median_hours FROM reports.{edge_table}"
         ).fetchall()
         if f'"{a}" -> "{b}"' in performance.dot
     ]
@@ -291,8 +294,13 @@ def test_html_report_answers_in_sentences_with_readable_units_at_every_width(
 
     con = duckdb.connect(str(truth_warehouse), read_only=True)
     try:
-        svg = render(process_map(con, "performance").dot, tmp_path / "map")["svg"]
-        report = write_report(con, tmp_path / "report.html", {"milestones": svg.read_text()})
+        maps = {
+            name: render(process_map(con, "performance", touches=touches).dot, tmp_path / name)[
+                "svg"
+            ].read_text()
+            for name, touches in (("milestones", False), ("with_touches", True))
+        }
+        report = write_report(con, tmp_path / "report.html", maps)
     finally:
         con.close()
     widths = {}
@@ -324,6 +332,11 @@ def test_html_report_answers_in_sentences_with_readable_units_at_every_width(
                     "main > section[id]", "els => els.map(e => e.id)"
                 )
                 page_text = page.inner_text("body")
+                map_texts = page.eval_on_selector_all(
+                    ".map[data-map]",
+                    "els => Object.fromEntries(els.map(e => [e.dataset.map,"
+                    " [...e.querySelectorAll('svg text')].map(t => t.textContent)]))",
+                )
             page.close()
         browser.close()
     for width, (scroll_width, inner_width, drawing_right) in widths.items():
@@ -341,6 +354,10 @@ def test_html_report_answers_in_sentences_with_readable_units_at_every_width(
         if chart != "kpi_trends":  # each panel of the trends names its own unit
             assert all(part.split(": ")[-1] in svg_text for part in unit.split(" · ")), chart
     shown = {figure: (value, text.strip()) for figure, value, text in figures}
+    # The milestone map first, the map with the sales touches folded below it.
+    assert "Stage: Needs Analysis" in map_texts["milestones"]
+    assert "Call" not in map_texts["milestones"] and "Call" in map_texts["with_touches"]
+    assert shown["answer:slowest_transitions"][1].startswith("In red, the slowest transitions")
     # Every planted truth's subject is named where the report answers in words.
     sentences = " ".join(
         text for figure, (_, text) in shown.items() if figure.startswith(("answer:", "root_cause:"))

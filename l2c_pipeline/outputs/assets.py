@@ -37,11 +37,17 @@ from .exports import (
     parse_formats,
 )
 from .html_report import write_report
-from .process_maps import VIEWS, process_map, render, render_bpmn, thumbnail
+from .process_maps import VIEWS, duration_label, process_map, render, render_bpmn, thumbnail
 
 PROCESS_MAPS = AssetKey(["process_maps"])
 ANALYTICS_FILE = AssetKey(["analytics_file"])
 DEFAULT_EXPORT_FORMATS = "csv,parquet"
+# Each map's files (<stem>_<view>.svg/.png) and metadata keys, by whether sales touches are in:
+# the milestone map keeps the plain names (the HTML report shows its performance view).
+PROCESS_MAP_FILES = {
+    False: ("process_map", "", "milestone map"),
+    True: ("process_map_with_touches", "with_touches_", "map with touches"),
+}
 
 
 @contextmanager
@@ -65,25 +71,31 @@ def _image(png: bytes, title: str) -> str:
     group_name="outputs",
     kinds={"graphviz", "svg"},
     description="Process maps (frequency and performance views of the directly-follows graph, "
-    "busy maps filtered, the slowest transitions in red) and the discovered BPMN model, as SVG "
-    "and PNG in the output folder; the PNGs show here in the metadata.",
+    "busy maps filtered, the slowest transitions in red): the milestone map (sales touches left "
+    "out) and the map with touches, and the discovered BPMN model, as SVG and PNG in the output "
+    "folder; the PNGs show here in the metadata.",
 )
 def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     folder = default_output_dir(Path(warehouse.path))
     metadata = {}
     with published(warehouse) as con:
-        for view in VIEWS:
-            drawn = process_map(con, view)
-            files = render(drawn.dot, folder / f"process_map_{view}")
-            metadata[f"{view}_map"] = MetadataValue.md(_image(thumbnail(drawn.dot), f"{view} view"))
-            metadata[f"{view}_svg"] = MetadataValue.path(str(files["svg"]))
-            metadata["edges_shown"] = MetadataValue.text(
-                f"{drawn.edges_shown} of {drawn.edges_total}"
-            )
-            if view == "performance":
-                metadata["slowest_transitions"] = MetadataValue.md(
-                    "\n".join(f"- {a} → {b}: median {h:,.1f} h" for a, b, h in drawn.slowest)
+        for touches, (stem, prefix, title) in PROCESS_MAP_FILES.items():
+            for view in VIEWS:
+                drawn = process_map(con, view, touches=touches)
+                files = render(drawn.dot, folder / f"{stem}_{view}")
+                metadata[f"{prefix}{view}_map"] = MetadataValue.md(
+                    _image(thumbnail(drawn.dot), f"{title}, {view} view")
                 )
+                metadata[f"{prefix}{view}_svg"] = MetadataValue.path(str(files["svg"]))
+                metadata[f"{prefix}edges_shown"] = MetadataValue.text(
+                    f"{drawn.edges_shown} of {drawn.edges_total}"
+                )
+                if view == "performance":
+                    metadata[f"{prefix}slowest_transitions"] = MetadataValue.md(
+                        "\n".join(
+                            f"- {a} → {b}: median {duration_label(h)}" for a, b, h in drawn.slowest
+                        )
+                    )
     # The model discovered in this run reaches the output folder with the file it belongs to.
     discovered = staging_dir(Path(warehouse.path)) / "process_model.bpmn"
     bpmn = folder / "process_model.bpmn"
@@ -107,16 +119,19 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
     group_name="outputs",
     kinds={"html"},
     description="The HTML report: one self-contained file (no network) with the KPIs and their "
-    "trend, the process map, funnel, bottlenecks, variants, compliance, reps, discounts and root "
-    "causes in sentences; every figure from the report tables. `l2c report` writes it too.",
+    "trend, root causes, and the eleven questions each answered in a sentence, a chart and its "
+    "table, with the milestone process map (and the map with sales touches); every figure from "
+    "the analytics file. `l2c report` writes it too.",
 )
 def html_report(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     folder = default_output_dir(Path(warehouse.path))
-    svg = folder / "process_map_performance.svg"
+    drawn = {
+        "milestones": folder / "process_map_performance.svg",
+        "with_touches": folder / "process_map_with_touches_performance.svg",
+    }
+    maps = {name: svg.read_text() for name, svg in drawn.items() if svg.exists()}
     with published(warehouse) as con:
-        path = write_report(
-            con, folder / "report.html", {"milestones": svg.read_text()} if svg.exists() else {}
-        )
+        path = write_report(con, folder / "report.html", maps)
     context.log.info(f"HTML report: {path}")
     return MaterializeResult(
         metadata={

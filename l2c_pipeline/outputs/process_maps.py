@@ -1,5 +1,8 @@
-"""Process maps: the directly-follows graph of reports.process_map_edges / process_map_nodes
-drawn with graphviz, in a frequency view (how often) and a performance view (how long).
+"""Process maps: the directly-follows graph drawn with graphviz, in a frequency view (how often)
+and a performance view (how long). Two maps: the milestone map (the default), from
+reports.milestone_map_edges / milestone_map_nodes, the log without sales touches (calls, emails,
+meetings: the biggest nodes and thickest edges, which hide the transitions between milestones);
+and the map with touches, from reports.process_map_edges / process_map_nodes, the whole log.
 
 A busy map is unreadable, so edges are filtered: the most frequent ones, up to `max_edges`
 and none below `min_share` of the busiest edge, plus each activity's strongest way in and out
@@ -17,6 +20,11 @@ import duckdb
 from ..warehouse.publish import replace_file
 
 VIEWS = ("frequency", "performance")
+# The report tables each map is drawn from: (edges, nodes), by whether touches are in.
+MAP_TABLES = {
+    False: ("reports.milestone_map_edges", "reports.milestone_map_nodes"),
+    True: ("reports.process_map_edges", "reports.process_map_nodes"),
+}
 DEFAULT_MAX_EDGES = 40
 DEFAULT_MIN_SHARE = 0.01
 DEFAULT_SLOWEST = 5
@@ -38,7 +46,8 @@ class ProcessMap:
     slowest: tuple[tuple[str, str, float], ...]  # (from, to, median hours), slowest first
 
 
-def _duration(hours: float | None) -> str:
+def duration_label(hours: float | None) -> str:
+    """Hours as people read them: minutes under an hour, days over 48 hours."""
     if hours is None:
         return "n/a"
     if hours < 1:
@@ -75,21 +84,24 @@ def process_map(
     max_edges: int = DEFAULT_MAX_EDGES,
     min_share: float = DEFAULT_MIN_SHARE,
     slowest: int = DEFAULT_SLOWEST,
+    touches: bool = False,
 ) -> ProcessMap:
-    """The map in graphviz's dot language, from the report tables."""
+    """The map in graphviz's dot language, from the report tables: the milestone map, or with
+    `touches` the map of the whole log, sales touches included."""
     if view not in VIEWS:
         raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
-    edges_total = con.execute("SELECT count(*) FROM reports.process_map_edges").fetchone()[0]
+    edge_table, node_table = MAP_TABLES[bool(touches)]
+    edges_total = con.execute(f"SELECT count(*) FROM {edge_table}").fetchone()[0]
     # The busiest edges, plus each activity's strongest way in and out so the map stays
     # connected (as a filtered map in a process-mining tool does).
     edges = con.execute(
-        """
+        f"""
         WITH ranked AS (
             SELECT from_activity, to_activity, transitions, median_hours,
                    row_number() OVER (ORDER BY transitions DESC, from_activity, to_activity) AS overall,
                    row_number() OVER (PARTITION BY from_activity ORDER BY transitions DESC, to_activity) AS out_rank,
                    row_number() OVER (PARTITION BY to_activity ORDER BY transitions DESC, from_activity) AS in_rank
-            FROM reports.process_map_edges
+            FROM {edge_table}
         )
         SELECT from_activity, to_activity, transitions, median_hours FROM ranked
         WHERE (overall <= ? AND transitions >= ? * (SELECT max(transitions) FROM ranked))
@@ -103,7 +115,7 @@ def process_map(
         row
         for row in con.execute(
             "SELECT activity, events, start_cases, end_cases, median_service_hours "
-            "FROM reports.process_map_nodes ORDER BY events DESC, activity"
+            f"FROM {node_table} ORDER BY events DESC, activity"
         ).fetchall()
         if row[0] in shown
     ]
@@ -115,9 +127,7 @@ def process_map(
         )[:slowest]
     )
     slow_pairs = {(a, b) for a, b, _ in slow}
-    cases_total = (
-        con.execute("SELECT sum(start_cases) FROM reports.process_map_nodes").fetchone()[0] or 0
-    )
+    cases_total = con.execute(f"SELECT sum(start_cases) FROM {node_table}").fetchone()[0] or 0
     busiest = max((n for _, _, n, _ in edges), default=1)
     most_events = max((n for _, n, *_ in nodes), default=1)
     lines = [
@@ -132,7 +142,7 @@ def process_map(
         shade = (95 - int(45 * events / most_events)) * 255 // 100  # busier activities are darker
         text = f"{drawing_label(activity)}\n{events:,}"
         if view == "performance" and service_hours is not None:
-            text += f"\nservice {_duration(service_hours)}"  # median time the activity takes
+            text += f"\nservice {duration_label(service_hours)}"  # median time the activity takes
         label = _quote(text)
         lines.append(f'  {node[activity]} [label={label}, fillcolor="#{shade:02x}{shade:02x}ff"];')
         # Start and end edges only where many cases start or end: the rest is noise.
@@ -147,7 +157,7 @@ def process_map(
         if view == "frequency":
             label, colour = f"{transitions:,}", "#4a6fa5"
         else:
-            label = _duration(hours)
+            label = duration_label(hours)
             colour = "#c62828" if (a, b) in slow_pairs else "#9e9e9e"
             if (a, b) in slow_pairs:
                 width = max(width, 3.0)

@@ -1,0 +1,26 @@
+-- The milestone map's edges: the directly-follows graph of the log without sales touches
+-- (mining.milestone_events), so each milestone is followed by the next milestone of its case,
+-- however many calls, emails and meetings came between them. Same columns as
+-- reports.process_map_edges, which draws the whole log.
+-- columns:
+-- from_activity: the earlier activity
+-- to_activity: the activity that directly follows it
+-- transitions: how many times the pair occurs
+-- cases: in how many cases
+-- median_hours: median wait between the two, hours
+-- mean_hours: mean wait, hours
+-- p90_hours: 90th percentile wait, hours
+-- total_wait_hours: all the waiting this transition adds up to, hours
+SELECT
+    activity AS from_activity,
+    next_activity AS to_activity,
+    count(*) AS transitions,
+    count(DISTINCT case_id) AS cases,
+    median(wait_hours) AS median_hours,
+    avg(wait_hours) AS mean_hours,
+    quantile_cont(wait_hours, 0.9) AS p90_hours,
+    sum(wait_hours) AS total_wait_hours
+FROM mining.milestone_events
+WHERE next_activity IS NOT NULL
+GROUP BY activity, next_activity
+ORDER BY transitions DESC, from_activity, to_activity
