@@ -493,21 +493,22 @@ def _print_findings(analytics: Path) -> None:
     import duckdb
 
     with duckdb.connect(str(analytics), read_only=True) as con:
-        causes = con.execute(
-            "SELECT kpi, attribute, value, cases, kpi_value, baseline, lift FROM reports.root_causes "
-            "WHERE is_root_cause AND rank_in_kpi = 1 ORDER BY kpi"
-        ).fetchall()
+        cursor = con.execute(
+            "SELECT kpi, attribute, value, cases, kpi_value, baseline, excess_cases, q_value "
+            "FROM reports.root_causes WHERE is_root_cause AND rank_in_kpi = 1 ORDER BY kpi"
+        )
+        names = [d[0] for d in cursor.description]
+        causes = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         violations = con.execute(
             "SELECT rule, count(DISTINCT case_id) FROM reports.compliance_violations "
             "WHERE severity = 'high' GROUP BY rule ORDER BY 2 DESC"
         ).fetchall()
     if causes:
-        click.echo("\nstrongest root causes (reports.root_causes):")
-        for kpi, attribute, value, cases, rate, baseline, lift in causes:
-            click.echo(
-                f"  {kpi.replace('_', ' ')}: {attribute.replace('_', ' ')} {value} "
-                f"{rate:.0%} of {cases:,} cases against {baseline:.0%} for the rest ({lift:.1f}x)"
-            )
+        from .outputs.answers import root_cause_sentence
+
+        click.echo("\nstrongest root causes (reports.root_causes, false discovery rate 5%):")
+        for cause in causes:
+            click.echo(f"  {root_cause_sentence(cause)}")
     if violations:
         listed = ", ".join(f"{rule.replace('_', ' ')} {cases:,}" for rule, cases in violations)
         click.echo(f"cases breaking high-severity rules (reports.compliance_violations): {listed}")

@@ -8,6 +8,7 @@ import math
 import shutil
 import xml.etree.ElementTree as ET
 from datetime import date
+from html.parser import HTMLParser
 
 import duckdb
 import pm4py
@@ -410,3 +411,50 @@ def test_report_sentences_say_why_when_the_tables_hold_nothing_to_answer_from():
     assert (duration(None), share(None), points(None)) == ("—", "—", "—")
     assert (duration(0.5), duration(48), duration(505.5)) == ("0.5 h", "48.0 h", "21.1 days")
     assert points(-0.123) == "-12.3 pp"
+
+
+class _Sentences(HTMLParser):
+    """The text of the report's elements whose data-figure starts with one of `prefixes`."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.prefixes, self.texts, self._open = prefixes, {}, []
+
+    def handle_starttag(self, tag, attrs):
+        figure = dict(attrs).get("data-figure") or ""
+        self._open.append(figure if figure.startswith(self.prefixes) else None)
+        if self._open[-1]:
+            self.texts[figure] = ""
+
+    def handle_endtag(self, tag):
+        if self._open:
+            self._open.pop()
+
+    def handle_data(self, data):
+        for figure in filter(None, self._open):
+            self.texts[figure] += data
+
+
+@pytest.mark.parametrize("shape", ["standard", "custom"])
+def test_every_shapes_report_names_its_planted_truths_in_sentences(
+    truth_orgs, truth_warehouses, shape, tmp_path
+):
+    """The report's sentences and root causes name the subject of every truth planted in the
+    shape's org (the Chromium test above does the same for the main shape); where the shape's
+    records cannot answer a question, its sentence says so instead of showing a figure."""
+    con = duckdb.connect(str(truth_warehouses(shape)), read_only=True)
+    try:
+        page = write_report(con, tmp_path / "report.html").read_text(encoding="utf-8")
+        has_invoices = con.execute("SELECT count(*) FROM reports.payment_behavior").fetchone()[0]
+    finally:
+        con.close()
+    parser = _Sentences(("answer:", "root_cause:"))
+    parser.feed(page)
+    sentences = " ".join(parser.texts.values())
+    truths = json.loads((truth_orgs(shape) / "truths.json").read_text(encoding="utf-8"))["truths"]
+    assert truths
+    for truth in truths:
+        assert truth["subject"]["value"] in sentences, (shape, truth["id"])
+    assert "n/a" not in page and "None" not in sentences
+    if not has_invoices:
+        assert parser.texts["answer:payments"].startswith("No payment figures: ")
