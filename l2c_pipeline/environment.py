@@ -41,7 +41,12 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "where maps, the BPMN model, the report and exports go",
         "outputs/ by the warehouse",
     ),
-    ("L2C_EXPORT_FORMATS", "exports written on every run: csv, parquet, xes, ocel", "csv,parquet"),
+    (
+        "L2C_EXPORT_FORMATS",
+        "exports written on every run (each only when the event log changed): csv, parquet, "
+        "xes, ocel",
+        "parquet",
+    ),
     ("L2C_DISCOVERY_COVERAGE", "share of cases whose variants the inductive miner sees", "0.8"),
     ("L2C_SQL_DIR", "the folder of SQL models", "sql/"),
     ("L2C_SYNC_OVERLAP_MINUTES", "how far behind each watermark a sync re-reads", "10"),

@@ -9,6 +9,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from datetime import date
 from html.parser import HTMLParser
+from pathlib import Path
 
 import duckdb
 import pm4py
@@ -458,3 +459,75 @@ def test_every_shapes_report_names_its_planted_truths_in_sentences(
     assert "n/a" not in page and "None" not in sentences
     if not has_invoices:
         assert parser.texts["answer:payments"].startswith("No payment figures: ")
+
+
+def test_exports_are_written_again_only_when_the_event_log_changed(truth_warehouse, tmp_path):
+    from l2c_pipeline.outputs.exports import export_changed
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(truth_warehouse, warehouse)
+    folder = tmp_path / "outputs"
+    con = duckdb.connect(str(warehouse))
+    try:
+        files, kept = export_changed(con, folder, ("csv", "parquet"))
+        assert kept == []
+        written = {fmt: path.stat().st_mtime_ns for fmt, path in files.items()}
+        # The same tables in another order: nothing to write.
+        con.execute("CREATE TABLE core.shuffled AS SELECT * FROM core.event_log ORDER BY random()")
+        con.execute("DROP TABLE core.event_log")
+        con.execute("ALTER TABLE core.shuffled RENAME TO event_log")
+        files, kept = export_changed(con, folder, ("csv", "parquet"))
+        assert kept == ["csv", "parquet"]
+        assert {fmt: path.stat().st_mtime_ns for fmt, path in files.items()} == written
+        # A file changed by hand is written again; so is every file after one event changes.
+        (folder / "event_log.csv").write_text("case_id\n", encoding="utf-8")
+        assert export_changed(con, folder, ("csv", "parquet"))[1] == ["parquet"]
+        con.execute(
+            "UPDATE core.event_log SET activity = 'Renamed' "
+            "WHERE event_id = (SELECT min(event_id) FROM core.event_log)"
+        )
+        files, kept = export_changed(con, folder, ("csv", "parquet"))
+        assert kept == []
+        renamed = con.execute(
+            "SELECT count(*) FROM read_parquet(?) WHERE activity = 'Renamed'",
+            [str(files["parquet"])],
+        ).fetchone()[0]
+        assert renamed == 1
+        # Pairs of identical rows cancel out of an XOR of row hashes, not out of the fingerprint.
+        from l2c_pipeline.outputs.fingerprints import tables_fingerprint
+
+        con.execute("CREATE TABLE pairs AS SELECT * FROM (VALUES ('a'), ('b'), ('b')) AS t(x)")
+        before = tables_fingerprint(con, ["pairs"])
+        xor = con.execute("SELECT bit_xor(hash(t)) FROM pairs AS t").fetchone()[0]
+        con.execute("UPDATE pairs SET x = 'c' WHERE x = 'b'")
+        assert con.execute("SELECT bit_xor(hash(t)) FROM pairs AS t").fetchone()[0] == xor
+        assert tables_fingerprint(con, ["pairs"]) != before
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    "log", ["running-example.xes", "receipt.csv", "reviewing.xes", "interval_event_log.csv"]
+)
+def test_the_report_answers_from_public_logs_without_salesforce_objects(log, tmp_path):
+    """A public log has none of the Lead-to-Cash objects: each question's sentence says what
+    the log lacks (or answers from what it has), with no figure left as None."""
+    from l2c_pipeline.file_source.load import load_into_warehouse, read_event_file
+    from l2c_pipeline.pipeline import build_pipeline
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        load_into_warehouse(con, read_event_file(Path(__file__).parent / "data" / log))
+        build_pipeline(con, schemas=("mining", "reports"))
+        page = write_report(con, tmp_path / "report.html").read_text(encoding="utf-8")
+        cases = con.execute("SELECT count(*) FROM mining.case_variants").fetchone()[0]
+    finally:
+        con.close()
+    parser = _Sentences(("answer:",))
+    parser.feed(page)
+    assert {f"answer:{name}" for name in ("sales_cycle", "funnel", "payments", "variation")} <= set(
+        parser.texts
+    )
+    assert "None" not in " ".join(parser.texts.values()) and "n/a" not in page
+    assert parser.texts["answer:variation"].startswith(f"{cases:,} cases run through")
+    assert parser.texts["answer:payments"].startswith("No payment figures: ")

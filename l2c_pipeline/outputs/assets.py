@@ -5,6 +5,7 @@ They run after the analytics file is published and read it, read-only: the files
 always show the published state, and a run that fails earlier leaves them as they were."""
 
 import base64
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -33,15 +34,19 @@ from .exports import (
     EVENT_OBJECTS,
     FILE_NAMES,
     build_event_objects,
-    export_event_log,
+    export_changed,
     parse_formats,
 )
+from .fingerprints import remember, up_to_date
 from .html_report import write_report
 from .process_maps import VIEWS, duration_label, process_map, render, render_bpmn, thumbnail
 
 PROCESS_MAPS = AssetKey(["process_maps"])
 ANALYTICS_FILE = AssetKey(["analytics_file"])
-DEFAULT_EXPORT_FORMATS = "csv,parquet"
+# Parquet is compact and every tool reads it; CSV, XES and OCEL are large: `l2c export` writes
+# them on demand, or L2C_EXPORT_FORMATS on every run.
+DEFAULT_EXPORT_FORMATS = "parquet"
+
 # Each map's files (<stem>_<view>.svg/.png) and metadata keys, by whether sales touches are in:
 # the milestone map keeps the plain names (the HTML report shows its performance view).
 PROCESS_MAP_FILES = {
@@ -65,6 +70,18 @@ def _image(png: bytes, title: str) -> str:
     return f"**{title}**\n\n![{title}](data:image/png;base64,{data})"
 
 
+def _render_if_changed(context, dot: str, stem: Path) -> dict[str, Path]:
+    """Draw the map unless the files already hold this very drawing (same dot source)."""
+    files = {fmt: stem.with_suffix(f".{fmt}") for fmt in ("svg", "png")}
+    drawing = hashlib.sha256(dot.encode()).hexdigest()
+    if up_to_date(stem.parent, files.values(), drawing):
+        context.log.info(f"{stem.name}: the map has not changed, its files are kept")
+        return files
+    files = render(dot, stem)
+    remember(stem.parent, files.values(), drawing)
+    return files
+
+
 @asset(
     key=PROCESS_MAPS,
     deps=[ANALYTICS_FILE],
@@ -82,7 +99,7 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
         for touches, (stem, prefix, title) in PROCESS_MAP_FILES.items():
             for view in VIEWS:
                 drawn = process_map(con, view, touches=touches)
-                files = render(drawn.dot, folder / f"{stem}_{view}")
+                files = _render_if_changed(context, drawn.dot, folder / f"{stem}_{view}")
                 metadata[f"{prefix}{view}_map"] = MetadataValue.md(
                     _image(thumbnail(drawn.dot), f"{title}, {view} view")
                 )
@@ -174,9 +191,10 @@ def export_formats() -> tuple[str, ...]:
     deps=[ANALYTICS_FILE],
     group_name="outputs",
     kinds={"csv", "parquet"},
-    description="The event log exported for other tools (L2C_EXPORT_FORMATS, default csv,parquet; "
-    "also xes and ocel for OCEL 2.0 JSON), in the output folder. CSV cells that a spreadsheet "
-    "would run as formulas are escaped.",
+    description="The event log exported for other tools (L2C_EXPORT_FORMATS, default parquet; "
+    "also csv, xes and ocel for OCEL 2.0 JSON), in the output folder, each rewritten only when "
+    "the published event log changed. CSV cells that a spreadsheet would run as formulas are "
+    "escaped.",
 )
 def event_log_exports(
     context: AssetExecutionContext, warehouse: WarehouseResource
@@ -184,12 +202,16 @@ def event_log_exports(
     formats = export_formats()
     folder = default_output_dir(Path(warehouse.path))
     with published(warehouse) as con:
-        files = export_event_log(con, folder, formats)
+        files, kept = export_changed(con, folder, formats)
     for fmt, path in files.items():
-        context.log.info(f"{fmt}: {path} ({path.stat().st_size:,} bytes)")
+        state = "unchanged, kept" if fmt in kept else "written"
+        context.log.info(f"{fmt}: {path} ({path.stat().st_size:,} bytes, {state})")
     return MaterializeResult(
         metadata={fmt: MetadataValue.path(str(path)) for fmt, path in files.items()}
-        | {"formats": MetadataValue.text(", ".join(formats))}
+        | {
+            "formats": MetadataValue.text(", ".join(formats)),
+            "unchanged_kept": MetadataValue.text(", ".join(kept) or "none"),
+        }
     )
 
 

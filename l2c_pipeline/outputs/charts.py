@@ -16,6 +16,8 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
+from .process_maps import drawing_label
+
 BAR = "#4a6fa5"
 HIGHLIGHT = "#c62828"
 MUTED = "#9aa5b1"
@@ -58,6 +60,7 @@ def wait_unit(hours: Sequence[float | None]) -> tuple[Unit, float]:
 def _settings(title: str) -> dict:
     return {
         "svg.fonttype": "none",  # text as <text>, not paths
+        "text.parse_math": False,  # a name with two "$" in it is a name, not a formula
         "svg.hashsalt": title,  # ids differ between the drawings of one page, and between runs never
         "font.family": "sans-serif",
         "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial"],
@@ -78,8 +81,10 @@ def _svg(figure, title: str) -> str:
     return svg.replace(">", f"><title>{label}</title>", 1)
 
 
-def _wrapped(label: str) -> str:
-    return "\n".join(textwrap.wrap(label, LABEL_WIDTH, break_long_words=True)) or label
+def _wrapped(label) -> str:
+    # As the process maps draw names: no control characters (no XML parser reads them), cut.
+    text = "(none)" if label is None else drawing_label(label)
+    return "\n".join(textwrap.wrap(text, LABEL_WIDTH, break_long_words=True)) or text
 
 
 def figure_html(chart_id: str, title: str, unit: Unit, svg: str) -> Markup:

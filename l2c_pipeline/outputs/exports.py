@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..warehouse.duckdb_warehouse import sql_literal
 from ..warehouse.publish import replace_file
+from .fingerprints import remember, tables_fingerprint, up_to_date
 
 FORMATS = ("csv", "parquet", "xes", "ocel")
 FILE_NAMES = {
@@ -229,6 +230,33 @@ def export_event_log(
 ) -> dict[str, Path]:
     """Write the event log in each format into `folder`; returns format -> file."""
     return {f: EXPORTERS[f](con, Path(folder) / FILE_NAMES[f]) for f in formats}
+
+
+# The tables each export reads: it is written again only when they (or this code) change.
+EXPORT_INPUTS = {
+    "csv": ("core.event_log",),
+    "parquet": ("core.event_log",),
+    "xes": ("core.event_log",),
+    "ocel": ("core.event_log", EVENT_OBJECTS),
+}
+
+
+def export_changed(
+    con: duckdb.DuckDBPyConnection, folder: Path, formats: tuple[str, ...] = FORMATS
+) -> tuple[dict[str, Path], list[str]]:
+    """Like export_event_log, but a file that already holds what its tables would write again
+    is kept as it is; returns format -> file, and the formats kept."""
+    files, kept = {}, []
+    for fmt in formats:
+        path = Path(folder) / FILE_NAMES[fmt]
+        inputs = tables_fingerprint(con, EXPORT_INPUTS[fmt], code=[Path(__file__)])
+        if up_to_date(folder, [path], inputs):
+            files[fmt] = path
+            kept.append(fmt)
+            continue
+        files |= export_event_log(con, folder, (fmt,))
+        remember(folder, [path], inputs)
+    return files, kept
 
 
 def _sql_path(path: Path) -> str:

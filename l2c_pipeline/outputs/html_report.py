@@ -325,7 +325,7 @@ def _variation(con) -> dict:
     )
     has_opportunities = bool(
         con.execute(
-            "SELECT count(*) FROM mining.case_facts WHERE case_type = 'opportunity'"
+            "SELECT count(*) FROM mining.activity_codes WHERE activity = 'Opportunity Created'"
         ).fetchone()[0]
     )
     groups = _rows(
@@ -660,6 +660,7 @@ def render_report(data: dict) -> str:
     environment.filters["hours"] = answers.duration
     environment.filters["days"] = answers.days
     environment.filters["num"] = lambda v, d=1: MISSING if v is None else f"{v:,.{d}f}"
+    environment.filters["count"] = lambda v: MISSING if v is None else f"{v:,}"
     environment.filters["raw"] = lambda v: "" if v is None else repr(v)
     return environment.get_template("report.html.j2").render(**data)
 
