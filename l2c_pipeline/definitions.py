@@ -11,6 +11,7 @@ import os
 
 from dagster import (
     AssetSelection,
+    DefaultScheduleStatus,
     Definitions,
     EnvVar,
     ScheduleDefinition,
@@ -87,12 +88,25 @@ nightly_job = define_asset_job(
     selection=AssetSelection.all(),
     description="Materialize the whole graph: what the nightly schedule and `l2c run` do.",
 )
+
+
+def schedule_status(setting: str | None) -> DefaultScheduleStatus:
+    """The nightly schedule runs as soon as a Dagster daemon serves the code location, unless
+    L2C_SCHEDULE is 'off' (then it waits to be switched on in the UI)."""
+    value = (setting or "on").strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(f"L2C_SCHEDULE must be 'on' or 'off', got {setting!r}")
+    return DefaultScheduleStatus.RUNNING if value == "on" else DefaultScheduleStatus.STOPPED
+
+
 nightly_schedule = ScheduleDefinition(
     name="l2c_nightly_schedule",
     job=nightly_job,
     cron_schedule=os.environ.get("L2C_SCHEDULE_CRON", "0 2 * * *"),
     execution_timezone="UTC",
-    description="Refresh everything every night (L2C_SCHEDULE_CRON, default 02:00 UTC).",
+    default_status=schedule_status(os.environ.get("L2C_SCHEDULE")),
+    description="Refresh everything every night (L2C_SCHEDULE_CRON, default 02:00 UTC); on "
+    "whenever a Dagster daemon runs, unless L2C_SCHEDULE=off.",
 )
 
 defs = Definitions(

@@ -25,6 +25,12 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "none",
     ),
     ("L2C_SCHEDULE_CRON", "cron of the nightly schedule (UTC)", "0 2 * * *"),
+    (
+        "L2C_SCHEDULE",
+        "on: the nightly schedule runs whenever a Dagster daemon serves the code; off: it "
+        "waits to be switched on in the UI",
+        "on",
+    ),
     ("L2C_DEMO_LEADS", "size of the demo org", "2000"),
     ("L2C_DEMO_SEED", "seed of the demo org", "42"),
     ("L2C_DEMO_FAULTS", "faults the demo org injects, e.g. 503@query#2,limit=500", "none"),

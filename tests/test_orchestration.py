@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 from dagster import AssetKey, DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 
@@ -57,6 +58,17 @@ def test_nightly_schedule_runs_the_whole_graph_at_two_utc_unless_configured(monk
     assert schedule.job_name == "l2c_nightly"
     configured = load_definitions(monkeypatch, L2C_SCHEDULE_CRON="30 4 * * 1-5")
     assert configured.defs.get_schedule_def("l2c_nightly_schedule").cron_schedule == "30 4 * * 1-5"
+    # On as soon as a daemon serves the code, unless told otherwise.
+    from dagster import DefaultScheduleStatus
+
+    monkeypatch.delenv("L2C_SCHEDULE", raising=False)
+    assert schedule.default_status == DefaultScheduleStatus.RUNNING
+    off = load_definitions(monkeypatch, L2C_SCHEDULE="off").defs
+    assert off.get_schedule_def("l2c_nightly_schedule").default_status == (
+        DefaultScheduleStatus.STOPPED
+    )
+    with pytest.raises(ValueError, match="L2C_SCHEDULE must be 'on' or 'off', got 'sometimes'"):
+        load_definitions(monkeypatch, L2C_SCHEDULE="sometimes")
 
 
 def test_dagster_yaml_keeps_one_writer_and_persistent_history(tmp_path, monkeypatch):
