@@ -125,7 +125,9 @@ SELECT case_id, 'opportunity' AS case_type, is_closed,
        CASE WHEN u(i, 'presented') < 0.7 THEN 1 ELSE 0 END AS quotes_presented,
        CASE WHEN u(i, 'rejected') < 0.3 THEN 1 ELSE 0 END AS quotes_rejected,
        CASE WHEN is_closed AND NOT lost_draw THEN 1 ELSE 0 END AS orders,
-       CASE WHEN u(i, 'amended') < 0.25 THEN 1 ELSE 0 END AS order_amendments
+       CASE WHEN u(i, 'amended') < 0.25 THEN 1 ELSE 0 END AS order_amendments,
+       -- deal size and discount band as the case started: none here (the attr_k cut the cases)
+       NULL::VARCHAR AS list_deal_size, NULL::VARCHAR AS first_discount_band
 FROM synthetic;
 CREATE OR REPLACE TABLE mining.case_dimensions AS
 SELECT case_id, 'attr_' || a.k AS dimension,
@@ -134,7 +136,8 @@ SELECT case_id, 'attr_' || a.k AS dimension,
 FROM synthetic
 CROSS JOIN (VALUES $values) AS a(k, n)
 UNION ALL
-SELECT case_id, 'tiny', 'x' FROM synthetic WHERE tiny;
+-- the tiny group is a value of an attribute every case has: its rest is the other value
+SELECT case_id, 'tiny', CASE WHEN tiny THEN 'x' ELSE 'y' END FROM synthetic WHERE $tiny;
 CREATE OR REPLACE TABLE reports.compliance_violations AS
 SELECT case_id, 'high' AS severity FROM synthetic WHERE u(i, 'violation') < 0.15;
 """

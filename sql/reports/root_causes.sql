@@ -1,11 +1,18 @@
 -- Root causes: which sales rep, team, region, product family, lead source, segment, deal size or
 -- discount band over-indexes on lost, slow, non-compliant, off-path or reworked cases. Each
--- value is compared with all other cases of the KPI's population by a one-sided two-proportion
--- z-test with continuity correction (does the group have the outcome more often than the rest?
--- only over-indexing can be a root cause). Hundreds of groups are tested in one refresh, so a finding must also survive
--- Benjamini-Hochberg false discovery rate control at q = 0.05 taken over every tested group of
--- every KPI together: on average at most 5% of the root causes of one refresh are false
--- discoveries, and with no real effect anywhere a refresh reports none at least 95% of the time.
+-- value is compared with the other cases of the KPI's population that have a value of the same
+-- attribute (a deal without a quote has no discount band: it is neither in a band nor in the
+-- rest of one) by a one-sided two-proportion z-test with continuity correction (does the group
+-- have the outcome more often than the rest? only over-indexing can be a root cause). A cause
+-- comes before its outcome, so every attribute is the case's before the outcome could change
+-- it: the deal size is the band of the amount before the synced quote's discount (a won deal's
+-- amount is its discounted quote total, a lost one keeps its full amount) and the discount band
+-- is the first quote's (a rejected quote is re-issued at a deeper discount, a rejected approval
+-- at a shallower one). Hundreds of groups are tested in one refresh, so a finding must also
+-- survive Benjamini-Hochberg false discovery rate control at q = 0.05 taken over every tested
+-- group of every KPI together: on average at most 5% of the root causes of one refresh are
+-- false discoveries, and with no real effect anywhere a refresh reports none at least 95% of
+-- the time.
 -- Named constants (the settings CTE): min_cases = 20 (a group with fewer cases is not tested:
 -- its p-value is shown but it takes no part in the FDR control and is never a root cause),
 -- min_hits = 5 (a root cause has at least 5 cases with the outcome), fdr_q = 0.05.
@@ -17,11 +24,11 @@
 --   and fell back), quote_rejection (deals with a presented quote that had one rejected),
 --   order_rework (deals with an order that was corrected)
 -- attribute: sales_rep, team, region, product_family, lead_source, segment, deal_size or discount_band
--- value: the attribute's value
+-- value: the attribute's value (deal_size and discount_band as the case started: see above)
 -- cases: cases of the KPI's population with this value
 -- hits: how many of them have the outcome
 -- kpi_value: share of them with the outcome (hits / cases)
--- baseline: the same share over all other cases of the population
+-- baseline: the same share over the population's other cases with a value of the attribute
 -- lift: kpi_value / baseline
 -- shrunk_lift: lift after pulling kpi_value towards the baseline by 20 pseudo-cases (small groups move most)
 -- excess_cases: the group's impact, cases * (kpi_value - baseline): how many more of its cases
@@ -29,7 +36,7 @@
 -- z_score: two-proportion z-score of kpi_value against baseline (pooled variance), with Yates'
 --   continuity correction (the difference shrunk towards 0 by 0.5 / cases + 0.5 / other cases)
 -- p_value: one-sided p-value of z_score (chance of a z this high or higher with no real
---   difference); NULL when the population has no variation (every case or none has the outcome)
+--   difference); NULL when the attribute's cases have no variation (every case or none has the outcome)
 -- q_value: Benjamini-Hochberg adjusted p-value over every tested group of every KPI of this
 --   refresh (monotone in p_value); NULL for a group with fewer than min_cases cases (not tested)
 -- survives_fdr: q_value <= 0.05
@@ -63,13 +70,23 @@ WITH settings AS (
         WHERE v.in_population
     ) AS o
     WHERE f.case_type = 'opportunity'
-), totals AS (
-    SELECT kpi, count(*) AS cases, sum(hit::INT) AS hits FROM outcomes GROUP BY kpi
+), dimensions AS (
+    -- Each case's attributes before its outcome: deal size and discount band as the case started.
+    SELECT case_id, dimension AS attribute, dimension_value AS value
+    FROM mining.case_dimensions
+    WHERE dimension NOT IN ('deal_size', 'discount_band')
+    UNION ALL
+    SELECT case_id, 'deal_size', list_deal_size FROM mining.case_facts WHERE list_deal_size IS NOT NULL
+    UNION ALL
+    SELECT case_id, 'discount_band', first_discount_band FROM mining.case_facts WHERE first_discount_band IS NOT NULL
 ), groups AS (
-    SELECT o.kpi, d.dimension AS attribute, d.dimension_value AS value, count(*) AS cases, sum(o.hit::INT) AS hits
+    SELECT o.kpi, d.attribute, d.value, count(*) AS cases, sum(o.hit::INT) AS hits
     FROM outcomes AS o
-    JOIN mining.case_dimensions AS d USING (case_id)
+    JOIN dimensions AS d USING (case_id)
     GROUP BY ALL
+), totals AS (
+    -- The attribute's share of the population: only cases with a value of it.
+    SELECT kpi, attribute, sum(cases) AS cases, sum(hits) AS hits FROM groups GROUP BY kpi, attribute
 ), scored AS (
     SELECT
         g.kpi, g.attribute, g.value, g.cases, g.hits,
@@ -77,7 +94,7 @@ WITH settings AS (
         (t.hits - g.hits) / (t.cases - g.cases) AS baseline,
         t.hits / t.cases AS pooled,
         t.cases - g.cases AS rest_cases
-    FROM groups AS g JOIN totals AS t USING (kpi)
+    FROM groups AS g JOIN totals AS t USING (kpi, attribute)
     WHERE t.cases > g.cases
 ), tested AS (
     SELECT
