@@ -139,7 +139,9 @@ UNION ALL
 -- the tiny group is a value of an attribute every case has: its rest is the other value
 SELECT case_id, 'tiny', CASE WHEN tiny THEN 'x' ELSE 'y' END FROM synthetic WHERE $tiny;
 CREATE OR REPLACE TABLE reports.compliance_violations AS
-SELECT case_id, 'high' AS severity FROM synthetic WHERE u(i, 'violation') < 0.15;
+SELECT case_id, 'high' AS severity,
+       CASE WHEN u(i, 'unapproved') < 0.3 THEN 'discount_approval' ELSE 'mandatory_activities' END AS rule
+FROM synthetic WHERE u(i, 'violation') < 0.15;
 """
 
 
@@ -170,7 +172,7 @@ def synthetic():
 def test_the_synthetic_org_is_shaped_like_a_small_org(synthetic):
     rows = synthetic(0)
     assert {r["attribute"] for r in rows} == {f"attr_{k}" for k in range(8)}
-    assert len({r["kpi"] for r in rows}) == 7
+    assert len({r["kpi"] for r in rows}) == 8
     assert len(rows) > 300  # hundreds of groups tested
 
 

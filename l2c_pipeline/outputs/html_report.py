@@ -36,6 +36,7 @@ ROOT_CAUSE_PHRASES = {
     "lost_deal": "loses deals",
     "slow_cycle": "has slow deals (the slowest quarter)",
     "non_compliant": "wins deals that break a high-severity rule",
+    "unapproved_discount": "wins deals discounted above the approval threshold without the approval",
     "off_target_process": "leaves the reference path",
     "stage_regression": "falls back from Proposal/Price Quote",
     "quote_rejection": "has quotes rejected and re-issued",

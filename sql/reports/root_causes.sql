@@ -19,8 +19,11 @@
 -- The normal tail is computed with the Chebyshev erfc approximation (fractional error < 1.2e-7).
 -- columns:
 -- kpi: lost_deal (closed deals lost), slow_cycle (won deals slower than 75% of won deals),
---   non_compliant (won deals breaking a high-severity rule), off_target_process (opportunities
---   not following the reference path), stage_regression (deals that reached Proposal/Price Quote
+--   non_compliant (won deals breaking a high-severity rule), unapproved_discount (won deals
+--   whose accepted quote is discounted above the discount_approval threshold without that
+--   approval, one of the high-severity rules: pooled with the others, a rep who skips approvals
+--   is lost among the deals won without a quote), off_target_process (opportunities not
+--   following the reference path), stage_regression (deals that reached Proposal/Price Quote
 --   and fell back), quote_rejection (deals with a presented quote that had one rejected),
 --   order_rework (deals with an order that was corrected)
 -- attribute: sales_rep, team, region, product_family, lead_source, segment, deal_size or discount_band
@@ -53,6 +56,8 @@ WITH settings AS (
     SELECT quantile_cont(cycle_days, 0.75) AS days FROM mining.case_facts WHERE is_won
 ), high_severity AS (
     SELECT DISTINCT case_id FROM reports.compliance_violations WHERE severity = 'high'
+), unapproved AS (
+    SELECT DISTINCT case_id FROM reports.compliance_violations WHERE rule = 'discount_approval'
 ), outcomes AS (
     SELECT f.case_id, o.kpi, o.hit
     FROM mining.case_facts AS f
@@ -62,6 +67,7 @@ WITH settings AS (
             ('lost_deal', f.is_closed, f.is_lost),
             ('slow_cycle', f.is_won, f.cycle_days > s.days),
             ('non_compliant', f.is_won, f.case_id IN (SELECT case_id FROM high_severity)),
+            ('unapproved_discount', f.is_won, f.case_id IN (SELECT case_id FROM unapproved)),
             ('off_target_process', true, NOT f.is_conformant),
             ('stage_regression', f.reached_proposal, f.stage_regressions > 0),
             ('quote_rejection', f.quotes_presented > 0, f.quotes_rejected > 0),
