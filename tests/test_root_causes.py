@@ -66,10 +66,19 @@ def test_p_and_q_values_match_an_independent_computation(tables):
     tested = np.array([r[3] >= MIN_CASES and r[9] is not None for r in rows])
     q = np.array([np.nan if r[10] is None else r[10] for r in rows], dtype=float)
     assert np.isnan(q[~tested]).all()
-    np.testing.assert_allclose(q[tested], benjamini_hochberg(p[tested]), rtol=1e-9, atol=1e-15)
-    # Monotone: a smaller p-value never gets a larger q-value.
-    by_p = np.argsort(p[tested], kind="stable")
-    assert (np.diff(q[tested][by_p]) >= -1e-15).all()
+    # BH within each KPI at q / K (K: KPIs with a tested group), as q-values scaled by K.
+    kpis = np.array([r[0] for r in rows])
+    tested_kpis = sorted(set(kpis[tested]))
+    expected_q = np.full(len(rows), np.nan)
+    for kpi in tested_kpis:
+        of_kpi = tested & (kpis == kpi)
+        expected_q[of_kpi] = np.minimum(1.0, len(tested_kpis) * benjamini_hochberg(p[of_kpi]))
+    np.testing.assert_allclose(q[tested], expected_q[tested], rtol=1e-9, atol=1e-15)
+    # Monotone within a KPI: a smaller p-value never gets a larger q-value.
+    for kpi in tested_kpis:
+        of_kpi = tested & (kpis == kpi)
+        by_p = np.argsort(p[of_kpi], kind="stable")
+        assert (np.diff(q[of_kpi][by_p]) >= -1e-15).all()
 
     for r in rows:
         kpi, _, _, cases, hits, rate, baseline, excess, _, _, q_value, survives, cause, conf, _ = r

@@ -9,10 +9,12 @@
 -- amount is its discounted quote total, a lost one keeps its full amount) and the discount band
 -- is the first quote's (a rejected quote is re-issued at a deeper discount, a rejected approval
 -- at a shallower one). Hundreds of groups are tested in one refresh, so a finding must also
--- survive Benjamini-Hochberg false discovery rate control at q = 0.05 taken over every tested
--- group of every KPI together: on average at most 5% of the root causes of one refresh are
--- false discoveries, and with no real effect anywhere a refresh reports none at least 95% of
--- the time.
+-- survive Benjamini-Hochberg false discovery rate control at q = 0.05, split evenly over the
+-- KPIs: BH at q / K within each KPI's tested groups, K the number of KPIs with a tested group.
+-- Each KPI's own list of root causes then holds on average at most 5% / K false discoveries (a
+-- KPI with many strong findings cannot make room for chance ones in another KPI's list), the
+-- root causes of the whole refresh at most 5%, and with no real effect anywhere a refresh
+-- reports none at least 95% of the time.
 -- Named constants (the settings CTE): min_cases = 20 (a group with fewer cases is not tested:
 -- its p-value is shown but it takes no part in the FDR control and is never a root cause),
 -- min_hits = 5 (a root cause has at least 5 cases with the outcome), fdr_q = 0.05.
@@ -40,8 +42,9 @@
 --   continuity correction (the difference shrunk towards 0 by 0.5 / cases + 0.5 / other cases)
 -- p_value: one-sided p-value of z_score (chance of a z this high or higher with no real
 --   difference); NULL when the attribute's cases have no variation (every case or none has the outcome)
--- q_value: Benjamini-Hochberg adjusted p-value over every tested group of every KPI of this
---   refresh (monotone in p_value); NULL for a group with fewer than min_cases cases (not tested)
+-- q_value: K times the Benjamini-Hochberg adjusted p-value among the KPI's tested groups (K:
+--   the KPIs with a tested group in this refresh; monotone in p_value within a KPI); NULL for a
+--   group with fewer than min_cases cases (not tested)
 -- survives_fdr: q_value <= 0.05
 -- confidence: 'high' (a root cause with |z| >= 3.3 and at least 30 cases), 'medium' (any other
 --   root cause), else 'low'; it never makes a group a root cause
@@ -125,15 +128,22 @@ WITH settings AS (
                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))) AS erfc_abs
         FROM tails
     )
+), bh_tested AS (
+    SELECT kpi, attribute, value, p_value
+    FROM with_p CROSS JOIN settings AS s
+    WHERE p_value IS NOT NULL AND cases >= s.min_cases
 ), bh AS (
-    -- Benjamini-Hochberg over every tested group of every KPI: q = min over j >= i of p_j * m / j.
+    -- Benjamini-Hochberg within each KPI at q / K, as a q-value scaled by K so that it compares
+    -- with q: q = K * min over j >= i of p_j * m / j (i, j: ranks among the KPI's m tested groups).
     SELECT kpi, attribute, value,
-           least(1, min(p_value * m / i) OVER (ORDER BY i DESC ROWS UNBOUNDED PRECEDING)) AS q_value
+           least(1, min(p_value * k * m / i) OVER (PARTITION BY kpi ORDER BY i DESC ROWS UNBOUNDED PRECEDING))
+               AS q_value
     FROM (
-        SELECT kpi, attribute, value, p_value, count(*) OVER () AS m,
-               row_number() OVER (ORDER BY p_value, kpi, attribute, value) AS i
-        FROM with_p CROSS JOIN settings AS s
-        WHERE p_value IS NOT NULL AND cases >= s.min_cases
+        SELECT kpi, attribute, value, p_value,
+               count(*) OVER (PARTITION BY kpi) AS m,
+               (SELECT count(DISTINCT kpi) FROM bh_tested) AS k,
+               row_number() OVER (PARTITION BY kpi ORDER BY p_value, attribute, value) AS i
+        FROM bh_tested
     )
 ), judged AS (
     SELECT w.*, b.q_value, coalesce(b.q_value <= s.fdr_q, false) AS survives_fdr,
