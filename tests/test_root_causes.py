@@ -66,10 +66,19 @@ def test_p_and_q_values_match_an_independent_computation(tables):
     tested = np.array([r[3] >= MIN_CASES and r[9] is not None for r in rows])
     q = np.array([np.nan if r[10] is None else r[10] for r in rows], dtype=float)
     assert np.isnan(q[~tested]).all()
-    np.testing.assert_allclose(q[tested], benjamini_hochberg(p[tested]), rtol=1e-9, atol=1e-15)
-    # Monotone: a smaller p-value never gets a larger q-value.
-    by_p = np.argsort(p[tested], kind="stable")
-    assert (np.diff(q[tested][by_p]) >= -1e-15).all()
+    # BH within each KPI at q / K (K: KPIs with a tested group), as q-values scaled by K.
+    kpis = np.array([r[0] for r in rows])
+    tested_kpis = sorted(set(kpis[tested]))
+    expected_q = np.full(len(rows), np.nan)
+    for kpi in tested_kpis:
+        of_kpi = tested & (kpis == kpi)
+        expected_q[of_kpi] = np.minimum(1.0, len(tested_kpis) * benjamini_hochberg(p[of_kpi]))
+    np.testing.assert_allclose(q[tested], expected_q[tested], rtol=1e-9, atol=1e-15)
+    # Monotone within a KPI: a smaller p-value never gets a larger q-value.
+    for kpi in tested_kpis:
+        of_kpi = tested & (kpis == kpi)
+        by_p = np.argsort(p[of_kpi], kind="stable")
+        assert (np.diff(q[of_kpi][by_p]) >= -1e-15).all()
 
     for r in rows:
         kpi, _, _, cases, hits, rate, baseline, excess, _, _, q_value, survives, cause, conf, _ = r
@@ -125,7 +134,9 @@ SELECT case_id, 'opportunity' AS case_type, is_closed,
        CASE WHEN u(i, 'presented') < 0.7 THEN 1 ELSE 0 END AS quotes_presented,
        CASE WHEN u(i, 'rejected') < 0.3 THEN 1 ELSE 0 END AS quotes_rejected,
        CASE WHEN is_closed AND NOT lost_draw THEN 1 ELSE 0 END AS orders,
-       CASE WHEN u(i, 'amended') < 0.25 THEN 1 ELSE 0 END AS order_amendments
+       CASE WHEN u(i, 'amended') < 0.25 THEN 1 ELSE 0 END AS order_amendments,
+       -- deal size and discount band as the case started: none here (the attr_k cut the cases)
+       NULL::VARCHAR AS list_deal_size, NULL::VARCHAR AS first_discount_band
 FROM synthetic;
 CREATE OR REPLACE TABLE mining.case_dimensions AS
 SELECT case_id, 'attr_' || a.k AS dimension,
@@ -134,9 +145,12 @@ SELECT case_id, 'attr_' || a.k AS dimension,
 FROM synthetic
 CROSS JOIN (VALUES $values) AS a(k, n)
 UNION ALL
-SELECT case_id, 'tiny', 'x' FROM synthetic WHERE tiny;
+-- the tiny group is a value of an attribute every case has: its rest is the other value
+SELECT case_id, 'tiny', CASE WHEN tiny THEN 'x' ELSE 'y' END FROM synthetic WHERE $tiny;
 CREATE OR REPLACE TABLE reports.compliance_violations AS
-SELECT case_id, 'high' AS severity FROM synthetic WHERE u(i, 'violation') < 0.15;
+SELECT case_id, 'high' AS severity,
+       CASE WHEN u(i, 'unapproved') < 0.3 THEN 'discount_approval' ELSE 'mandatory_activities' END AS rule
+FROM synthetic WHERE u(i, 'violation') < 0.15;
 """
 
 
@@ -167,7 +181,7 @@ def synthetic():
 def test_the_synthetic_org_is_shaped_like_a_small_org(synthetic):
     rows = synthetic(0)
     assert {r["attribute"] for r in rows} == {f"attr_{k}" for k in range(8)}
-    assert len({r["kpi"] for r in rows}) == 7
+    assert len({r["kpi"] for r in rows}) == 8
     assert len(rows) > 300  # hundreds of groups tested
 
 

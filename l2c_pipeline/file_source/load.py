@@ -834,6 +834,8 @@ def load_into_warehouse(
                coalesce(f.sales_rep, e.sales_rep) AS owner_id, coalesce(f.sales_rep, e.sales_rep) AS sales_rep,
                f.team, f.region, f.product_family, f.lead_source,
                coalesce(f.amount, e.amount) AS amount, DEAL_SIZE AS deal_size,
+               -- A file says nothing of a quote synced to the deal: its amount is its list amount.
+               DEAL_SIZE AS list_deal_size,
                coalesce(f.discount_pct, e.discount_pct, 0) AS discount_pct,
                coalesce(f.is_won, e.is_won, false) AS is_won,
                coalesce(f.is_won, false) OR coalesce(e.is_won, false) OR e.is_closed AS is_closed,

@@ -25,6 +25,10 @@ ROOT_CAUSE_OUTCOMES = {
     "lost_deal": ("lost deals", "closed deals"),
     "slow_cycle": ("slow deals (the slowest quarter of won deals)", "won deals"),
     "non_compliant": ("won deals breaking a high-severity rule", "won deals"),
+    "unapproved_discount": (
+        "won deals discounted above the approval threshold without the approval",
+        "won deals",
+    ),
     "off_target_process": ("opportunities off the reference path", "opportunities"),
     "stage_regression": (
         "deals falling back from Proposal/Price Quote",

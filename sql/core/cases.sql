@@ -19,6 +19,9 @@
 -- lead_source: where the lead came from
 -- amount: opportunity amount
 -- deal_size: the amount's band (the mapping's deal_size_bands)
+-- list_deal_size: the band of the amount before the synced quote's discount: what the deal was
+--   worth before its price was negotiated (a won deal's amount is its accepted quote's
+--   discounted total, a lost deal keeps its undiscounted amount, so deal_size differs by outcome)
 -- discount_pct: discount % of the accepted (syncing) quote, 0 without one
 -- is_won: closed won
 -- is_closed: closed won or lost (for a lead: disqualified, or converted without an opportunity)
@@ -66,6 +69,7 @@ SELECT
     c.account_id, acc.account_name, a.segment, a.industry, c.owner_id, u.user_name AS sales_rep, a.team,
     a.region, a.product_family, a.lead_source, o.amount,
     ds.band AS deal_size,
+    ls.band AS list_deal_size,
     o.discount_pct,
     coalesce(o.is_won, false) AS is_won,
     CASE WHEN c.case_type = 'opportunity' THEN o.is_closed
@@ -87,3 +91,6 @@ LEFT JOIN first_stage_change AS fs ON fs.case_id = c.opportunity_id
 LEFT JOIN event_span AS es ON es.case_id = c.case_id
 LEFT JOIN mapped.deal_size_bands AS ds
   ON o.amount >= coalesce(ds.lower_bound, '-infinity'::DOUBLE) AND o.amount < coalesce(ds.upper_bound, 'infinity'::DOUBLE)
+LEFT JOIN mapped.deal_size_bands AS ls
+  ON o.amount / nullif(1 - coalesce(o.discount_pct, 0) / 100, 0) >= coalesce(ls.lower_bound, '-infinity'::DOUBLE)
+ AND o.amount / nullif(1 - coalesce(o.discount_pct, 0) / 100, 0) < coalesce(ls.upper_bound, 'infinity'::DOUBLE)

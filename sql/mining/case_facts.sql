@@ -14,6 +14,11 @@
 -- deal_size: the amount's band (core.cases, from the mapping's deal_size_bands)
 -- discount_pct: discount % of the accepted (syncing) quote, else of the latest quote (what was offered), else 0
 -- discount_band: 'no discount' (0%), '0-10%', '10-20%', '20-30%' or '>30%' (upper bounds included); null without a quote
+-- list_deal_size: the band of the amount before the synced quote's discount (core.cases): the
+--   deal's size before the negotiation's outcome changed it
+-- first_discount_band: discount_band of the first quote's discount: what was offered before any
+--   customer answer or approval decision changed it (a rejected quote is re-issued at a deeper
+--   discount, a rejected approval at a shallower one); null without a quote
 -- loss_reason: why a lost deal was lost (where the org records it)
 -- is_won: closed won
 -- is_lost: closed lost
@@ -63,6 +68,10 @@ WITH milestones AS (
     FROM staging.stg_opportunities AS o
     JOIN staging.stg_quotes AS q ON q.opportunity_id = o.opportunity_id
     GROUP BY o.opportunity_id
+), first_discount AS (
+    SELECT opportunity_id AS case_id, arg_min(coalesce(discount_pct, 0), (created_at, quote_id)) AS discount_pct
+    FROM staging.stg_quotes
+    GROUP BY opportunity_id
 ), stage_regressions AS (
     -- A stage change whose new stage ranks before the old one in the activity catalogue.
     SELECT e.case_id, count(*) AS stage_regressions
@@ -80,6 +89,10 @@ SELECT
     CASE WHEN od.discount_pct IS NULL THEN NULL WHEN od.discount_pct = 0 THEN 'no discount'
          WHEN od.discount_pct <= 10 THEN '0-10%' WHEN od.discount_pct <= 20 THEN '10-20%'
          WHEN od.discount_pct <= 30 THEN '20-30%' ELSE '>30%' END AS discount_band,
+    c.list_deal_size,
+    CASE WHEN fd.discount_pct IS NULL THEN NULL WHEN fd.discount_pct = 0 THEN 'no discount'
+         WHEN fd.discount_pct <= 10 THEN '0-10%' WHEN fd.discount_pct <= 20 THEN '10-20%'
+         WHEN fd.discount_pct <= 30 THEN '20-30%' ELSE '>30%' END AS first_discount_band,
     c.loss_reason, c.is_won, c.is_closed AND NOT c.is_won AND c.case_type = 'opportunity' AS is_lost, c.is_closed,
     m.opportunity_created_at, m.first_quote_at, m.first_presented_at, m.contract_signed_at, m.won_at, m.lost_at,
     m.first_payment_at, coalesce(m.reached_proposal, false) AS reached_proposal,
@@ -92,5 +105,6 @@ SELECT
 FROM core.cases AS c
 LEFT JOIN milestones AS m ON m.case_id = c.case_id
 LEFT JOIN offered_discount AS od ON od.case_id = c.case_id
+LEFT JOIN first_discount AS fd ON fd.case_id = c.case_id AND c.case_type = 'opportunity'
 LEFT JOIN stage_regressions AS r ON r.case_id = c.case_id
 LEFT JOIN mining.case_conformance AS cc ON cc.case_id = c.case_id
