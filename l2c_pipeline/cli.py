@@ -282,6 +282,7 @@ def _run_graph() -> RunOutcome:
                 }
         steps = len(job.get_subset(asset_selection=None).nodes_in_topological_order)
         checks, check_error = _failed_checks(result)
+        _deliver_alerts(instance, result.run_id)
         return RunOutcome(
             run_id=result.run_id,
             ok=result.success and not check_error,
@@ -291,6 +292,25 @@ def _run_graph() -> RunOutcome:
             check_lines=checks,
             materialized=materialized,
         )
+
+
+class _AlertLog:
+    """Alert delivery's lines on the terminal, where `l2c run` prints its own."""
+
+    def info(self, message: str) -> None:
+        click.echo(message, err=True)
+
+    warning = info
+
+
+def _deliver_alerts(instance, run_id: str) -> None:
+    """The run's alerts, as the daemon's sensors would send them (same functions, same ledger:
+    whichever delivers first, the other sends nothing). Never fails the command."""
+    from .monitoring.alerts import notify_run
+
+    report = notify_run(instance, run_id, log=_AlertLog())
+    if report.sent:
+        click.echo(report.summary(), err=True)
 
 
 def _report_outcome(outcome: RunOutcome) -> None:
