@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sys
 import time
@@ -16,6 +15,8 @@ import click
 from .demo_org.catalogue import DEFAULT_SHAPE, SHAPES
 from .demo_org.generator import MAX_LEADS
 from .environment import settings_help
+from .monitoring.alerts import failure_message as _failure_message
+from .monitoring.alerts import step_name as _step_name
 
 DEFAULT_HOME = ".l2c"
 
@@ -248,32 +249,6 @@ class RunOutcome:
     materialized: dict[str, dict]  # asset key -> its metadata values
 
 
-def _step_name(step_key: str) -> str:
-    return step_key.replace("__", "/")
-
-
-def _failure_message(event) -> str:
-    error = (
-        event.step_failure_data.error
-        if event.event_type_value == "STEP_FAILURE"
-        else event.engine_event_data.error
-    )
-    if error is None:
-        return "unknown error"
-    # A Failure raised on purpose carries the whole message; its class name is noise. Anything
-    # else is shown as its last line (the exception), never its stack trace.
-    message = error.message.strip().removeprefix("dagster._core.definitions.events.Failure: ")
-    cause = error
-    while cause.cause is not None and cause.cls_name.startswith("Dagster"):
-        cause = cause.cause  # Dagster's wrappers (step, resource) around the real error
-    if cause is not error:
-        message = cause.message.strip()
-    # The pipeline's own errors (and ValueError, which it raises for bad settings) are written
-    # to be read as they are; any other error keeps its class name, which says what it is.
-    message = re.sub(r"^(l2c_pipeline\.[\w.]+|ValueError): ", "", message)
-    return " ".join(message.split()) or error.cls_name
-
-
 def _run_graph() -> RunOutcome:
     """Materialize the whole graph once (the nightly job). A failed ERROR check fails the run
     too: its figures are not to be trusted."""
@@ -307,6 +282,7 @@ def _run_graph() -> RunOutcome:
                 }
         steps = len(job.get_subset(asset_selection=None).nodes_in_topological_order)
         checks, check_error = _failed_checks(result)
+        _deliver_alerts(instance, result.run_id)
         return RunOutcome(
             run_id=result.run_id,
             ok=result.success and not check_error,
@@ -316,6 +292,25 @@ def _run_graph() -> RunOutcome:
             check_lines=checks,
             materialized=materialized,
         )
+
+
+class _AlertLog:
+    """Alert delivery's lines on the terminal, where `l2c run` prints its own."""
+
+    def info(self, message: str) -> None:
+        click.echo(message, err=True)
+
+    warning = info
+
+
+def _deliver_alerts(instance, run_id: str) -> None:
+    """The run's alerts, as the daemon's sensors would send them (same functions, same ledger:
+    whichever delivers first, the other sends nothing). Never fails the command."""
+    from .monitoring.alerts import notify_run
+
+    report = notify_run(instance, run_id, log=_AlertLog())
+    if report.sent:
+        click.echo(report.summary(), err=True)
 
 
 def _report_outcome(outcome: RunOutcome) -> None:

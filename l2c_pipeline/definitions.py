@@ -1,4 +1,4 @@
-"""The one Dagster Definitions object: assets, jobs, schedules and resources.
+"""The one Dagster Definitions object: assets, jobs, schedules, sensors and resources.
 
 Settings come from the environment (README, "Settings"): secrets reach the resources as
 `EnvVar`s only, and only the variables that are set are handed over, so an unset optional
@@ -27,6 +27,7 @@ from .mining.assets import MINING_ASSETS
 from .mining.target_process import catalogue_activities, load_target_process
 from .models.assets import EVENT_LOG_CHECKS, model_assets
 from .models.sql_models import catalogue_rows
+from .monitoring.sensors import ALERT_SENSORS
 from .outputs.assets import OUTPUT_ASSETS, PUBLISHED_OUTPUT_TABLES
 from .resources import SalesforceResource, WarehouseResource, l2c_home
 from .salesforce.assets import raw_object_asset, salesforce_org
@@ -126,6 +127,9 @@ defs = Definitions(
     asset_checks=EVENT_LOG_CHECKS,
     jobs=[nightly_job],
     schedules=[nightly_schedule],
+    # Alerts for the runs the daemon sees (failed runs, failed ERROR checks, drift and
+    # freshness warnings); `l2c run` delivers the same alerts itself, each once (README, Alerts).
+    sensors=ALERT_SENSORS,
     resources={"warehouse": _warehouse_resource()}
     | ({} if FILE_SOURCE else {"salesforce": _salesforce_resource()}),
     # Every asset writes the one DuckDB file, one at a time: a single process serves the run
