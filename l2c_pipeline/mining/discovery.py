@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..warehouse.publish import replace_file
@@ -116,18 +117,21 @@ _NOT_XML = {code: None for code in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)
 
 
 def variant_frame(variants: list[tuple[list[str], int]]) -> pd.DataFrame:
-    """One trace per variant, in pm4py's columns: what the inductive miner reads."""
+    """One trace per variant, in pm4py's columns: what the inductive miner reads. Built column
+    by column (a Timestamp per event made it 1.5 s for BPI Challenge 2012's 4,229 variants)."""
+    lengths = [len(activities) for activities, _ in variants]
+    cases = np.array([f"{index:09d}" for index in range(len(variants))], dtype=object)
+    positions = np.concatenate([np.arange(length) for length in lengths])
     return pd.DataFrame(
-        [
-            (
-                f"{index:09d}",
-                activity.translate(_NOT_XML),
-                pd.Timestamp("2000-01-01") + pd.Timedelta(seconds=position),
-            )
-            for index, (activities, _) in enumerate(variants)
-            for position, activity in enumerate(activities)
-        ],
-        columns=["case:concept:name", "concept:name", "time:timestamp"],
+        {
+            "case:concept:name": np.repeat(cases, lengths),
+            "concept:name": [
+                activity.translate(_NOT_XML)
+                for activities, _ in variants
+                for activity in activities
+            ],
+            "time:timestamp": pd.Timestamp("2000-01-01") + pd.to_timedelta(positions, unit="s"),
+        }
     )
 
 
