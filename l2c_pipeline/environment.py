@@ -54,6 +54,11 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "parquet",
     ),
     ("L2C_DISCOVERY_COVERAGE", "share of cases whose variants the inductive miner sees", "0.8"),
+    (
+        "L2C_DISCOVERY_MAX_VARIANTS",
+        "most variants the inductive miner sees (bounds its time)",
+        "500",
+    ),
     ("L2C_SQL_DIR", "the folder of SQL models", "sql/"),
     ("L2C_SYNC_OVERLAP_MINUTES", "how far behind each watermark a sync re-reads", "10"),
     ("L2C_RECONCILE_EVERY_DAYS", "how often record counts are reconciled with the org; never", "7"),

@@ -19,7 +19,7 @@ from ..resources import WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
 from ..warehouse.publish import staging_dir
 from .conformance import write_case_conformance
-from .discovery import DEFAULT_COVERAGE, discover_bpmn
+from .discovery import DEFAULT_COVERAGE, DEFAULT_MAX_VARIANTS, discover_bpmn
 from .kpi_history import record_kpi_snapshot, snapshot_date
 from .target_process import (
     TARGET_PROCESS_TABLES,
@@ -126,24 +126,42 @@ def discovery_coverage() -> float:
     return value
 
 
+def discovery_max_variants() -> int:
+    configured = os.environ.get("L2C_DISCOVERY_MAX_VARIANTS")
+    if not configured:
+        return DEFAULT_MAX_VARIANTS
+    try:
+        value = int(configured)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise Failure(
+            description=f"L2C_DISCOVERY_MAX_VARIANTS must be a whole number, 1 or more, got {configured!r}"
+        )
+    return value
+
+
 @asset(
     key=PROCESS_MODEL,
     deps=[AssetKey(["mining", "variant_paths"]), AssetKey(["core", "activity_catalogue"])],
     group_name="process_mining",
     pool=WRITER_POOL,
     kinds={"pm4py", "bpmn"},
-    description="The process as discovered: pm4py's inductive miner on the variants covering "
-    "most cases (L2C_DISCOVERY_COVERAGE, default 0.8), saved as BPMN (it reaches the output "
-    "folder once the run has published).",
+    description="The process as discovered: pm4py's inductive miner on the most frequent "
+    "variants, until they cover L2C_DISCOVERY_COVERAGE of the cases (default 0.8) but at most "
+    "L2C_DISCOVERY_MAX_VARIANTS of them (default 500, which bounds the miner's time), saved as "
+    "BPMN (it reaches the output folder once the run has published). The metadata says which "
+    "variants and share of cases the model was mined from.",
 )
 def process_model(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     coverage = discovery_coverage()
+    max_variants = discovery_max_variants()
     # Staged: the output folder gets it with the analytics file it belongs to (process_maps).
     path = staging_dir(Path(warehouse.path)) / "process_model.bpmn"
     with warehouse.connection() as con:
-        model = discover_bpmn(con, path, coverage)
+        model = discover_bpmn(con, path, coverage, max_variants)
     if model.path is None:
         # Not a failure: the maps and every report still describe the log.
         context.log.info(
@@ -153,20 +171,33 @@ def process_model(
         return MaterializeResult(
             metadata={
                 "path": MetadataValue.text("none: nothing to discover (only sales touches)"),
+                "method": MetadataValue.text(model.method),
                 "variants_used": MetadataValue.int(0),
                 "cases_covered": MetadataValue.float(0.0),
             }
         )
     context.log.info(
-        f"discovered a model from {model.variants_used} of {model.variants_total} variants "
-        f"({model.coverage:.0%} of cases): {path}"
+        f"discovered a model from {model.variants_used:,} of {model.variants_total:,} variants "
+        f"({model.coverage:.1%} of cases): {path}"
     )
+    if model.capped:
+        context.log.warning(
+            f"the model sees {model.coverage:.1%} of the cases, not the {coverage * 100:g}% asked for: "
+            f"{model.variants_covering:,} variants would be needed, more than "
+            f"L2C_DISCOVERY_MAX_VARIANTS ({max_variants:,}), so the miner got the "
+            f"{model.variants_used:,} most frequent"
+        )
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(path)),
+            "method": MetadataValue.text(model.method),
             "variants_used": MetadataValue.int(model.variants_used),
             "variants_total": MetadataValue.int(model.variants_total),
+            "variants_covering": MetadataValue.int(model.variants_covering),
+            "max_variants": MetadataValue.int(max_variants),
+            "capped": MetadataValue.bool(model.capped),
             "cases_covered": MetadataValue.float(round(model.coverage, 4)),
+            "coverage_asked": MetadataValue.float(coverage),
             "activities": MetadataValue.int(model.activities),
             "gateways": MetadataValue.int(model.gateways),
         }
