@@ -41,7 +41,21 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ),
     ("L2C_DUCKDB_MEMORY_LIMIT", "most memory DuckDB may use (it spills to disk beyond)", "3GB"),
     ("L2C_SNAPSHOT_DATE", "the day reports.kpi_history files the refresh under", "today (UTC)"),
-    ("L2C_PROCESS_FILE", "the target process file", "process.yaml"),
+    (
+        "L2C_PROCESS_FILE",
+        "the target process file (also the drift checks' monitoring:)",
+        "process.yaml",
+    ),
+    (
+        "L2C_FRESHNESS_HOURS",
+        "hours after a raw object's last successful sync that freshness_sync warns",
+        "36",
+    ),
+    (
+        "L2C_EVENT_LOG_LAG_HOURS",
+        "hours the newest event may trail the org's newest change before freshness_event_log warns",
+        "72",
+    ),
     (
         "L2C_OUTPUT_DIR",
         "where maps, the BPMN model, the report and exports go",

@@ -221,3 +221,87 @@ def test_bottleneck_figures_equal_pandas_on_the_same_occurrences(tables):
     # Ranked by the wait they add.
     ranked = merged.sort_values("bottleneck_rank").added_wait_hours.tolist()
     assert ranked == sorted(ranked, reverse=True)
+
+
+def _median_se(x: np.ndarray) -> float:
+    """Half the spread of numpy's quantiles at 0.5 -/+ 0.5/sqrt(n) (linear interpolation)."""
+    n = len(x)
+    low, high = np.quantile(x, [0.5 - 0.5 / math.sqrt(n), 0.5 + 0.5 / math.sqrt(n)])
+    return (high - low) / 2
+
+
+def test_the_median_standard_error_estimates_the_spread_of_medians():
+    # For a normal sample the estimate is 1.2533 sigma / sqrt(n), and it matches how much the
+    # medians of repeated samples actually spread.
+    rng = np.random.default_rng(3)
+    n, sigma = 2500, 10.0
+    estimates = [_median_se(rng.normal(40, sigma, n)) for _ in range(200)]
+    medians = [np.median(rng.normal(40, sigma, n)) for _ in range(2000)]
+    assert np.mean(estimates) == pytest.approx(1.2533 * sigma / math.sqrt(n), rel=0.05)
+    assert np.std(medians, ddof=1) == pytest.approx(np.mean(estimates), rel=0.1)
+
+
+def test_kpi_standard_errors_equal_numpy_on_the_same_cases(built):
+    rows = {
+        kpi: (value, cases, se)
+        for kpi, value, cases, se in built.execute(
+            "SELECT kpi, value, cases, standard_error FROM reports.kpi_summary"
+        ).fetchall()
+    }
+    assert set(rows) == {
+        "sales_cycle_time", "lead_to_opportunity_conversion", "win_rate",
+        "quote_to_contract_time", "invoice_to_payment_time", "days_sales_outstanding",
+        "order_rework_rate", "conformance_rate", "average_discount",
+    }  # fmt: skip
+    days = (
+        built.execute(
+            "SELECT days_to_pay FROM mining.invoice_payments WHERE days_to_pay IS NOT NULL"
+        )
+        .df()["days_to_pay"]
+        .to_numpy(dtype=float)
+    )
+    value, cases, se = rows["invoice_to_payment_time"]
+    assert cases == len(days) > 100 and value == pytest.approx(np.median(days))
+    assert se == pytest.approx(_median_se(days), rel=1e-9) and se > 0
+    cycle = (
+        built.execute("""
+        SELECT epoch(min(timestamp) FILTER (WHERE activity = 'Opportunity Closed Won')
+                     - min(timestamp) FILTER (WHERE activity = 'Opportunity Created')) / 86400 AS d
+        FROM core.event_log GROUP BY case_id HAVING d IS NOT NULL""")
+        .df()["d"]
+        .to_numpy()
+    )
+    value, cases, se = rows["sales_cycle_time"]
+    assert cases == len(cycle) and se == pytest.approx(_median_se(cycle), rel=1e-9)
+    closed = (
+        built.execute("SELECT is_won::INT AS won FROM staging.stg_opportunities WHERE is_closed")
+        .df()["won"]
+        .to_numpy()
+    )
+    value, cases, se = rows["win_rate"]
+    p = closed.mean()
+    assert cases == len(closed) and se == pytest.approx(math.sqrt(p * (1 - p) / len(closed)))
+    discounts = (
+        built.execute(
+            "SELECT discount_pct FROM staging.stg_opportunities WHERE is_won AND discount_pct IS NOT NULL"
+        )
+        .df()["discount_pct"]
+        .to_numpy(dtype=float)
+    )
+    value, cases, se = rows["average_discount"]
+    assert cases == len(discounts)
+    assert se == pytest.approx(np.std(discounts, ddof=1) / math.sqrt(len(discounts)))
+    # DSO = 90 sum(a) / sum(b): the delta-method error of a ratio of sums.
+    terms = built.execute("""
+        SELECT coalesce(balance, 0) AS a,
+               CASE WHEN invoice_date > (SELECT max(timestamp) FROM core.event_log)::DATE - 90
+                    THEN coalesce(total_amount, 0) ELSE 0 END AS b
+        FROM staging.stg_invoices WHERE invoice_status = 'Posted'""").df()
+    a, b = terms["a"].to_numpy(float), terms["b"].to_numpy(float)
+    ratio = a.sum() / b.sum()
+    value, cases, se = rows["days_sales_outstanding"]
+    assert value == pytest.approx(90 * ratio) and cases == len(a)
+    assert se == pytest.approx(90 * math.sqrt(((a - ratio * b) ** 2).sum()) / b.sum())
+    for kpi in ("lead_to_opportunity_conversion", "order_rework_rate", "conformance_rate"):
+        value, cases, se = rows[kpi]
+        assert cases > 0 and se == pytest.approx(math.sqrt(value * (1 - value) / cases)), kpi

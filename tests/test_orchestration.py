@@ -14,6 +14,7 @@ from dagster import AssetKey, DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 
 from l2c_pipeline.mapping.load import load_mapping, shape_file
+from l2c_pipeline.monitoring.drift import KPIS
 
 # The code location's default: the standard shape's mapping and demo org.
 DEFAULT_OBJECTS = load_mapping(shape_file("standard")).objects
@@ -171,20 +172,42 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
             "SELECT count(*), count(DISTINCT snapshot_date) FROM reports.kpi_history"
         ).fetchone()
         assert history == (9, 1)  # the nine KPIs of reports.kpi_summary
+        # Each KPI with a value has the cases behind it and a standard error (this small org
+        # has no invoices: its two invoice KPIs have no value).
+        precision = analytics.execute(
+            "SELECT count(*) FILTER (WHERE value IS NOT NULL), count(*) FILTER (WHERE "
+            "value IS NOT NULL AND cases > 0 AND standard_error > 0) FROM reports.kpi_history"
+        ).fetchone()
+        assert precision == (7, 7)
+        # Published with the other reports; empty: one night is too little history to warn.
+        assert analytics.execute("SELECT count(*) FROM reports.kpi_alerts").fetchone()[0] == 0
+    evaluations = result.get_asset_check_evaluations()
     checks = {
-        evaluation.check_name: evaluation.passed
-        for evaluation in result.get_asset_check_evaluations()
+        (e.asset_key.to_user_string(), e.check_name): (e.passed, e.metadata) for e in evaluations
     }
-    assert checks == {
-        name: True
-        for name in (
-            "event_log_has_no_missing_values",
-            "event_ids_are_unique",
-            "no_events_in_the_future",
-            "every_case_is_known",
-            "every_activity_is_catalogued",
-        )
+    assert all(passed for passed, _ in checks.values())
+    names = {name for _, name in checks}
+    assert names == {
+        "event_log_has_no_missing_values",
+        "event_ids_are_unique",
+        "no_events_in_the_future",
+        "every_case_is_known",
+        "every_activity_is_catalogued",
+        "freshness_event_log",
+        "freshness_sync",
+        *(f"kpi_drift_{kpi}" for kpi in KPIS),
     }
+    # A freshness check on every raw object, just synced.
+    assert {asset for asset, name in checks if name == "freshness_sync"} == {
+        key.to_user_string() for key in materialized if key.path[0] == "raw"
+    }
+    assert checks[("raw/Lead", "freshness_sync")][1]["age_hours"].value < 1
+    drift = checks[("reports/kpi_history", "kpi_drift_win_rate")][1]
+    assert "too little history" in drift["status"].value
+    lag = checks[("core/event_log", "freshness_event_log")][1]
+    print(
+        "event log lag", lag["lag_hours"].value, lag["org_clock"].value, lag["newest_event"].value
+    )
 
 
 def test_the_file_source_runs_the_same_graph_and_a_bad_file_fails_cleanly(monkeypatch, tmp_path):

@@ -5,6 +5,9 @@ import os
 from pathlib import Path
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
@@ -15,6 +18,7 @@ from dagster import (
     multi_asset,
 )
 
+from ..monitoring.drift import KPIS, evaluate_drift, read_history, write_alerts
 from ..resources import WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
 from ..warehouse.publish import staging_dir
@@ -31,6 +35,7 @@ from .target_process import (
 )
 
 KPI_HISTORY = AssetKey(["reports", "kpi_history"])
+KPI_ALERTS = AssetKey(["reports", "kpi_alerts"])
 CASE_CONFORMANCE = AssetKey(["mining", "case_conformance"])
 PROCESS_MODEL = AssetKey(["mining", "process_model"])
 _TARGET_PROCESS_DESCRIPTIONS = {
@@ -204,16 +209,42 @@ def process_model(
     )
 
 
-@asset(
-    key=KPI_HISTORY,
-    deps=[AssetKey(["reports", "kpi_summary"])],
-    group_name="reports",
+@multi_asset(
+    specs=[
+        AssetSpec(
+            KPI_HISTORY,
+            deps=[AssetKey(["reports", "kpi_summary"])],
+            group_name="reports",
+            kinds={"duckdb"},
+            description="One dated snapshot of reports.kpi_summary per refresh day (a same-day "
+            "re-run replaces it): the KPI trends, with the cases and standard error of each value.",
+        ),
+        AssetSpec(
+            KPI_ALERTS,
+            deps=[KPI_HISTORY],
+            group_name="reports",
+            kinds={"duckdb"},
+            description="The KPI drift warnings per snapshot day (the kpi_drift_ checks' "
+            "failures, from the same evaluation); a same-day re-run replaces that day.",
+        ),
+    ],
+    # The checks run after the day's snapshot is written: they compare it with the days before.
+    # They are evaluated here, in the step that writes reports.kpi_alerts, so the table and the
+    # checks come from one evaluation and cannot disagree.
+    check_specs=[
+        AssetCheckSpec(
+            f"kpi_drift_{kpi}",
+            asset=KPI_HISTORY,
+            blocking=False,
+            description=f"{kpi} against the median of its recent snapshots, in standard errors "
+            "(README, Monitoring; thresholds in process.yaml monitoring:)",
+        )
+        for kpi in KPIS
+    ],
     pool=WRITER_POOL,
-    kinds={"duckdb"},
-    description="One dated snapshot of reports.kpi_summary per refresh day (a same-day re-run replaces it): "
-    "the KPI trends.",
 )
-def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource):
+    monitoring = _target_process().monitoring
     day = snapshot_date()
     with warehouse.connection() as con:
         rows = record_kpi_snapshot(con, day)
@@ -223,14 +254,41 @@ def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource) ->
         preview = con.execute(
             "SELECT * FROM reports.kpi_history WHERE snapshot_date = ?", [day]
         ).df()
-    return MaterializeResult(
+        results = evaluate_drift(day, read_history(con, day, monitoring), monitoring)
+        alerts = write_alerts(con, day, results)
+        alert_days = con.execute(
+            "SELECT count(DISTINCT snapshot_date) FROM reports.kpi_alerts"
+        ).fetchone()[0]
+    yield MaterializeResult(
+        asset_key=KPI_HISTORY,
         metadata={
             "snapshot_date": str(day),
             "rows": MetadataValue.int(rows),
             "snapshots": MetadataValue.int(days),
             "preview": MetadataValue.md(preview.to_markdown(index=False)),
-        }
+        },
     )
+    yield MaterializeResult(
+        asset_key=KPI_ALERTS,
+        metadata={
+            "snapshot_date": str(day),
+            "rows": MetadataValue.int(alerts),
+            "days_with_alerts": MetadataValue.int(alert_days),
+        },
+    )
+    for result in results:
+        if not result.passed:
+            context.log.warning(f"KPI drift: {result.status}")
+        yield AssetCheckResult(
+            asset_key=KPI_HISTORY,
+            check_name=f"kpi_drift_{result.kpi}",
+            passed=result.passed,
+            severity=AssetCheckSeverity.WARN,
+            description=result.status,
+            metadata={
+                name: value for name, value in result.metadata().items() if value is not None
+            },
+        )
 
 
 MINING_ASSETS = [target_process, case_conformance, process_model, kpi_history]

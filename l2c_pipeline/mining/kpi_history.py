@@ -13,7 +13,11 @@ import duckdb
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS reports.kpi_history (snapshot_date DATE NOT NULL, kpi VARCHAR NOT NULL, "
-    "value DOUBLE, unit VARCHAR, period VARCHAR, refreshed_at TIMESTAMP NOT NULL)",
+    "value DOUBLE, unit VARCHAR, period VARCHAR, refreshed_at TIMESTAMP NOT NULL, cases BIGINT, "
+    "standard_error DOUBLE)",
+    # Tables written before the drift checks lack the last two columns: added, old rows null.
+    "ALTER TABLE reports.kpi_history ADD COLUMN IF NOT EXISTS cases BIGINT",
+    "ALTER TABLE reports.kpi_history ADD COLUMN IF NOT EXISTS standard_error DOUBLE",
     "COMMENT ON TABLE reports.kpi_history IS 'One dated snapshot of reports.kpi_summary per refresh day: "
     "the KPI trends. A re-run on the same day replaces that day.'",
     "COMMENT ON COLUMN reports.kpi_history.snapshot_date IS 'the day of the refresh (UTC)'",
@@ -22,6 +26,10 @@ _DDL = (
     "COMMENT ON COLUMN reports.kpi_history.unit IS 'days, share (0 to 1) or percent'",
     "COMMENT ON COLUMN reports.kpi_history.period IS 'the span of the event log the value covered'",
     "COMMENT ON COLUMN reports.kpi_history.refreshed_at IS 'when the snapshot was written (UTC)'",
+    "COMMENT ON COLUMN reports.kpi_history.cases IS 'the cases behind the value (null in snapshots "
+    "written before it was recorded)'",
+    "COMMENT ON COLUMN reports.kpi_history.standard_error IS 'how much the value moves by chance, "
+    "in its unit (reports.kpi_summary; null in older snapshots)'",
 )
 
 
@@ -45,8 +53,9 @@ def record_kpi_snapshot(con: duckdb.DuckDBPyConnection, day: date) -> int:
             con.execute(statement)
         con.execute("DELETE FROM reports.kpi_history WHERE snapshot_date = ?", [day])
         con.execute(
-            "INSERT INTO reports.kpi_history SELECT ?, kpi, value, unit, period, now()::TIMESTAMP "
-            "FROM reports.kpi_summary",
+            "INSERT INTO reports.kpi_history (snapshot_date, kpi, value, unit, period, "
+            "refreshed_at, cases, standard_error) SELECT ?, kpi, value, unit, period, "
+            "now()::TIMESTAMP, cases, standard_error FROM reports.kpi_summary",
             [day],
         )
     except BaseException:

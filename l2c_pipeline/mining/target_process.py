@@ -10,6 +10,8 @@ max_occurrences:       {activity: n}            more than n times in a case is a
 discount_approval:     {threshold_pct: 0-100, approval_activity: activity}
 payment_terms_days:    whole number of days
 allowlist:             [{rule: ..., case_id: optional, reason: optional}]
+monitoring:            {window_days, min_snapshots, z, min_change, kpis: {kpi: {direction, z, min_change}}}
+                       the KPI drift checks (monitoring/drift.py; all optional, defaults there)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from ..models.sql_models import catalogue_activities  # noqa: F401  (the names a process may use)
+from ..monitoring.drift import Monitoring, MonitoringError, parse_monitoring
 
 RULES = (
     "mandatory_activities",
@@ -42,6 +45,7 @@ _KEYS = {
     "discount_approval",
     "payment_terms_days",
     "allowlist",
+    "monitoring",
 }
 
 
@@ -62,6 +66,7 @@ class TargetProcess:
     optional_activities: tuple[str, ...] = ()
     repeatable_activities: tuple[str, ...] = ()
     start_activities: tuple[str, ...] = ()
+    monitoring: Monitoring = field(default_factory=Monitoring)
 
 
 def default_process_file() -> Path:
@@ -175,6 +180,10 @@ def load_target_process(
         if set(entry) - {"rule", "case_id", "reason"}:
             raise fail(key, "takes rule, case_id and reason")
         allowlist.append(dict(entry))
+    try:
+        monitoring = parse_monitoring(document.get("monitoring"))
+    except MonitoringError as error:
+        raise TargetProcessError(f"{path}: {error}") from None
     return TargetProcess(
         reference_path,
         mandatory,
@@ -187,6 +196,7 @@ def load_target_process(
         optional,
         repeatable,
         starts,
+        monitoring,
     )
 
 

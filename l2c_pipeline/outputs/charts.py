@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 from .process_maps import drawing_label
 
 BAR = "#4a6fa5"
+WARNING = "#c0392b"  # red: the nights a drift check warned
 HIGHLIGHT = "#c62828"
 MUTED = "#9aa5b1"
 REFERENCE = "#243b53"
@@ -205,9 +206,11 @@ def trend_chart(
     chart_id: str,
     title: str,
     series: Sequence[tuple[str, Sequence[tuple[date, float]], Unit]],
+    marks: Mapping[str, Iterable[date]] | None = None,
 ) -> Markup:
     """Small multiples: one line per KPI over its snapshot dates, each panel with its own unit.
-    KPIs with fewer than two snapshots have no trend yet and are left out."""
+    KPIs with fewer than two snapshots have no trend yet and are left out. `marks` (dates per
+    series name) are drawn as red points on the line: the nights a drift check warned."""
     from matplotlib import rc_context
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
@@ -225,6 +228,18 @@ def trend_chart(
         for axes, (name, points, unit) in zip(grid.flat, drawn, strict=False):
             days = [day for day, _ in points]
             axes.plot(days, [value for _, value in points], color=BAR, linewidth=1.5, marker=".")
+            marked = set((marks or {}).get(name, ()))
+            warned = [(day, value) for day, value in points if day in marked]
+            if warned:
+                axes.plot(
+                    [day for day, _ in warned],
+                    [value for _, value in warned],
+                    linestyle="none",
+                    marker="o",
+                    color=WARNING,
+                    label="drift warning",
+                )
+                axes.legend(fontsize=FONT_SIZE - 2, loc="best", frameon=False)
             axes.set_title(f"{name} ({unit.axis})", fontsize=FONT_SIZE - 1)
             locator = AutoDateLocator(maxticks=4)
             axes.xaxis.set_major_locator(locator)

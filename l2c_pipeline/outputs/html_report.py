@@ -102,10 +102,17 @@ def _kpis(con) -> dict:
         kpi["snapshots"] = len(points)
         kpi["trend"] = _sparkline(points)
         kpi["previous"] = answers.shown(points[-2], kpi["unit"]) if len(points) >= 2 else None
+    warned: dict[str, list] = {}  # the nights a drift check warned, by the KPI's label
+    if _has_table(con, "reports", "kpi_alerts"):
+        for kpi, day in con.execute(
+            "SELECT DISTINCT kpi, snapshot_date FROM reports.kpi_alerts WHERE segment IS NULL"
+        ).fetchall():
+            warned.setdefault(KPI_LABELS.get(kpi, kpi.replace("_", " ")), []).append(day)
     trend = charts.trend_chart(
         "kpi_trends",
         "KPI trends, one value per nightly snapshot",
         [(k["label"], history.get(k["kpi"], []), KPI_UNITS.get(k["unit"], DAYS)) for k in kpis],
+        marks=warned,
     )
     return {"kpis": kpis, "kpi_trend_chart": trend, "period": kpis[0]["period"] if kpis else ""}
 

@@ -6,6 +6,11 @@
 -- period: the span of the event log the value covers
 -- definition: how it is computed
 -- note: why there is no value, when there is none
+-- cases: how many cases (leads, opportunities, orders, invoices) the value is computed over
+-- standard_error: how much the value moves by chance alone, in its unit (shares: binomial
+--   sqrt(p(1-p)/n); medians: half the spread of the order statistics 0.5 -/+ 0.5/sqrt(n), which is
+--   1.2533 sigma/sqrt(n) for a normal sample; the mean discount: sd/sqrt(n); days sales
+--   outstanding: the ratio's delta-method error); null below 2 cases
 WITH log_span AS (
     SELECT min(timestamp)::DATE || ' to ' || max(timestamp)::DATE AS period, max(timestamp) AS newest FROM core.event_log
 ), first_times AS (
@@ -24,6 +29,67 @@ WITH log_span AS (
            sum(total_amount) FILTER (WHERE invoice_status = 'Posted'
                                      AND invoice_date > (SELECT newest FROM log_span)::DATE - 90) AS billed
     FROM staging.stg_invoices
+), samples AS (
+    -- The observations behind the median KPIs, for their standard errors.
+    SELECT 'sales_cycle_time' AS kpi, epoch(won - created) / 86400 AS x FROM first_times WHERE won IS NOT NULL
+    UNION ALL
+    SELECT 'quote_to_contract_time', epoch(signed - first_quote) / 86400 FROM first_times
+    WHERE signed > first_quote
+    UNION ALL
+    SELECT 'invoice_to_payment_time', days_to_pay FROM mining.invoice_payments WHERE days_to_pay IS NOT NULL
+), ranked AS (
+    SELECT kpi, x, row_number() OVER (PARTITION BY kpi ORDER BY x) - 1 AS rn,
+           count(*) OVER (PARTITION BY kpi) AS n
+    FROM samples
+), bounds AS (
+    -- Linearly interpolated quantiles (numpy's default, DuckDB's quantile_cont) at
+    -- 0.5 -/+ 0.5/sqrt(n): the positions h = (n - 1) p between two order statistics.
+    SELECT DISTINCT kpi, n, (n - 1) * (0.5 - 0.5 / sqrt(n)) AS h_low, (n - 1) * (0.5 + 0.5 / sqrt(n)) AS h_high
+    FROM ranked
+), median_errors AS (
+    SELECT r.kpi, any_value(b.n) AS cases,
+           CASE WHEN any_value(b.n) >= 2 THEN (
+               sum(r.x * CASE WHEN r.rn = floor(b.h_high) THEN 1 - (b.h_high - floor(b.h_high))
+                              WHEN r.rn = floor(b.h_high) + 1 THEN b.h_high - floor(b.h_high) ELSE 0 END)
+               - sum(r.x * CASE WHEN r.rn = floor(b.h_low) THEN 1 - (b.h_low - floor(b.h_low))
+                                WHEN r.rn = floor(b.h_low) + 1 THEN b.h_low - floor(b.h_low) ELSE 0 END)
+           ) / 2 END AS standard_error
+    FROM ranked AS r JOIN bounds AS b USING (kpi)
+    GROUP BY r.kpi
+), shares AS (
+    -- The share KPIs as (kpi, cases, successes): their binomial standard errors.
+    SELECT 'lead_to_opportunity_conversion' AS kpi, count(*) AS n, count(opportunity_created_at) AS k
+    FROM mining.lead_progress WHERE created_at IS NOT NULL
+    UNION ALL
+    SELECT 'win_rate', count(*) FILTER (WHERE is_closed), count(*) FILTER (WHERE is_closed AND is_won)
+    FROM staging.stg_opportunities
+    UNION ALL
+    SELECT 'order_rework_rate', count(*), count(a.order_id) FROM staging.stg_orders o
+    LEFT JOIN amended a ON a.order_id = o.order_id WHERE NOT o.is_reduction
+    UNION ALL
+    SELECT 'conformance_rate', count(*), count(*) FILTER (WHERE cc.is_conformant)
+    FROM mining.case_conformance AS cc
+    JOIN staging.stg_opportunities AS o ON o.opportunity_id = cc.case_id WHERE cc.trace <> ''
+), dso_terms AS (
+    SELECT coalesce(balance, 0) AS a,
+           CASE WHEN invoice_date > (SELECT newest FROM log_span)::DATE - 90 THEN coalesce(total_amount, 0)
+                ELSE 0 END AS b
+    FROM staging.stg_invoices WHERE invoice_status = 'Posted'
+), precision AS (
+    SELECT kpi, cases, standard_error FROM median_errors
+    UNION ALL
+    SELECT kpi, n, CASE WHEN n >= 2 THEN sqrt((k / n) * (1 - k / n) / n) END FROM shares
+    UNION ALL
+    SELECT 'average_discount', count(discount_pct),
+           CASE WHEN count(discount_pct) >= 2 THEN stddev_samp(discount_pct) / sqrt(count(discount_pct)) END
+    FROM staging.stg_opportunities WHERE is_won
+    UNION ALL
+    -- A ratio of two sums over the posted invoices, R = sum(a) / sum(b): its delta-method error is
+    -- sqrt(sum((a - R b)^2)) / sum(b).
+    SELECT 'days_sales_outstanding', count(*),
+           CASE WHEN count(*) >= 2 AND sum(t.b) > 0
+                THEN 90 * sqrt(sum(power(t.a - r.ratio * t.b, 2))) / sum(t.b) END
+    FROM dso_terms AS t CROSS JOIN (SELECT sum(a) / nullif(sum(b), 0) AS ratio FROM dso_terms) AS r
 ), kpis AS (
     SELECT 'sales_cycle_time' AS kpi,
            (SELECT median(epoch(won - created)) / 86400 FROM first_times WHERE won IS NOT NULL) AS value,
@@ -78,5 +144,7 @@ SELECT k.kpi, k.value, k.unit, s.period, k.definition,
            WHEN k.kpi = 'order_rework_rate' AND NOT h.orders THEN 'the org has no orders'
            WHEN k.kpi = 'quote_to_contract_time' AND NOT h.quotes THEN 'the org has no quotes'
            ELSE 'no case has reached the milestones it is measured between yet'
-       END AS note
-FROM kpis AS k CROSS JOIN log_span AS s CROSS JOIN has AS h
+       END AS note,
+       coalesce(p.cases, 0)::BIGINT AS cases,
+       CASE WHEN k.value IS NOT NULL THEN p.standard_error END AS standard_error
+FROM kpis AS k CROSS JOIN log_span AS s CROSS JOIN has AS h LEFT JOIN precision AS p USING (kpi)

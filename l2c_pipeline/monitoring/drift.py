@@ -1,0 +1,380 @@
+"""KPI drift: tonight's value of each headline KPI against a baseline from reports.kpi_history,
+judged against the noise its case count explains.
+
+The rule (README, "Monitoring"), for a KPI on snapshot day D:
+
+* baseline: the median of the KPI's snapshots in the window_days before D (D itself left out);
+  with fewer than min_snapshots of them the check passes and says so;
+* z = (value - baseline) / sqrt(se_today^2 + se_baseline^2), signed so that a positive z is a
+  move in the KPI's bad direction; se_today is the day's standard error (reports.kpi_summary),
+  se_baseline the median standard error of the window's snapshots (snapshots written before the
+  standard errors existed have none: then today's stands in for them);
+* the check warns when z >= z_threshold AND the move in the bad direction is at least
+  min_change of the baseline (relative): a tiny move over a huge org is not worth a warning.
+
+Why z = 4 by default: one-sided, a stable KPI reaches z >= 4 by chance with probability 3.2e-5
+per check and night; 9 KPIs x 365 nights are 3,285 checks a year, so about one false alarm in
+ten years (z = 3 would give 1.3e-3, about 4 a year). The KPIs are computed over the whole event
+log, so consecutive snapshots share most of their cases and the two errors are not independent:
+adding them as if they were overstates the noise of the difference, which makes false alarms
+rarer still (and a slow drift is caught once it has built up).
+
+Everything here is plain Python over rows; the Dagster asset (mining/assets.py) calls
+`evaluate_drift` once and both writes reports.kpi_alerts and reports the checks from the same
+results, so the table and the checks never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+HIGHER = "higher_is_better"
+LOWER = "lower_is_better"
+DIRECTIONS = (HIGHER, LOWER)
+# Every KPI of reports.kpi_summary and the direction that is good for it.
+DEFAULT_DIRECTIONS: Mapping[str, str] = {
+    "sales_cycle_time": LOWER,
+    "lead_to_opportunity_conversion": HIGHER,
+    "win_rate": HIGHER,
+    "quote_to_contract_time": LOWER,
+    "invoice_to_payment_time": LOWER,
+    "days_sales_outstanding": LOWER,
+    "order_rework_rate": LOWER,
+    "conformance_rate": HIGHER,
+    "average_discount": LOWER,
+}
+KPIS = tuple(DEFAULT_DIRECTIONS)
+DEFAULT_WINDOW_DAYS = 28
+DEFAULT_MIN_SNAPSHOTS = 7
+DEFAULT_Z = 4.0
+DEFAULT_MIN_CHANGE = 0.05
+
+
+@dataclass(frozen=True)
+class KpiRule:
+    direction: str
+    z: float
+    min_change: float
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """process.yaml's `monitoring:` key, defaults filled in."""
+
+    window_days: int = DEFAULT_WINDOW_DAYS
+    min_snapshots: int = DEFAULT_MIN_SNAPSHOTS
+    z: float = DEFAULT_Z
+    min_change: float = DEFAULT_MIN_CHANGE
+    overrides: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+    def rule(self, kpi: str) -> KpiRule:
+        own = self.overrides.get(kpi, {})
+        return KpiRule(
+            direction=str(own.get("direction", DEFAULT_DIRECTIONS.get(kpi, LOWER))),
+            z=float(own.get("z", self.z)),
+            min_change=float(own.get("min_change", self.min_change)),
+        )
+
+
+class MonitoringError(ValueError):
+    """A wrong `monitoring:` setting; the caller adds the file's name."""
+
+
+def _number(value, key: str, *, minimum: float, whole: bool = False, above: bool = False):
+    kind = "a whole number" if whole else "a number"
+    ok = isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
+    if ok and not math.isfinite(value):
+        ok = False
+    if ok and (value <= minimum if above else value < minimum):
+        ok = False
+    if not ok:
+        bound = f"above {minimum:g}" if above else f"of at least {minimum:g}"
+        raise MonitoringError(f"key '{key}' must be {kind} {bound}, got {value!r}")
+    return value
+
+
+def parse_monitoring(document) -> Monitoring:
+    """The `monitoring:` mapping of process.yaml (None: all defaults); a wrong key raises
+    MonitoringError naming it."""
+    if document is None:
+        return Monitoring()
+    if not isinstance(document, dict):
+        raise MonitoringError(
+            "key 'monitoring' must be a mapping of window_days, min_snapshots, z, min_change, kpis"
+        )
+    known = {"window_days", "min_snapshots", "z", "min_change", "kpis"}
+    unknown = sorted(set(document) - known)
+    if unknown:
+        raise MonitoringError(
+            f"key 'monitoring.{unknown[0]}' is not a monitoring setting "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    window = _number(
+        document.get("window_days", DEFAULT_WINDOW_DAYS),
+        "monitoring.window_days",
+        minimum=1,
+        whole=True,
+    )
+    least = _number(
+        document.get("min_snapshots", DEFAULT_MIN_SNAPSHOTS),
+        "monitoring.min_snapshots",
+        minimum=1,
+        whole=True,
+    )
+    if least > window:
+        raise MonitoringError(
+            f"key 'monitoring.min_snapshots' ({least}) cannot exceed monitoring.window_days "
+            f"({window}): a day has one snapshot"
+        )
+    z = _number(document.get("z", DEFAULT_Z), "monitoring.z", minimum=0, above=True)
+    change = _number(
+        document.get("min_change", DEFAULT_MIN_CHANGE), "monitoring.min_change", minimum=0
+    )
+    kpis = document.get("kpis") or {}
+    if not isinstance(kpis, dict):
+        raise MonitoringError("key 'monitoring.kpis' must map KPI names to their settings")
+    overrides: dict[str, dict[str, object]] = {}
+    for kpi, settings in kpis.items():
+        key = f"monitoring.kpis.{kpi}"
+        if kpi not in DEFAULT_DIRECTIONS:
+            raise MonitoringError(
+                f"key '{key}' names no KPI of reports.kpi_summary (known: {', '.join(KPIS)})"
+            )
+        settings = settings or {}
+        if not isinstance(settings, dict) or set(settings) - {"direction", "z", "min_change"}:
+            raise MonitoringError(f"key '{key}' takes direction, z and min_change")
+        own: dict[str, object] = {}
+        if "direction" in settings:
+            if settings["direction"] not in DIRECTIONS:
+                raise MonitoringError(
+                    f"key '{key}.direction' must be {HIGHER} or {LOWER}, "
+                    f"got {settings['direction']!r}"
+                )
+            own["direction"] = settings["direction"]
+        if "z" in settings:
+            own["z"] = _number(settings["z"], f"{key}.z", minimum=0, above=True)
+        if "min_change" in settings:
+            own["min_change"] = _number(settings["min_change"], f"{key}.min_change", minimum=0)
+        overrides[kpi] = own
+    return Monitoring(window, least, float(z), float(change), overrides)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One row of reports.kpi_history (cases and standard_error are None in old rows)."""
+
+    snapshot_date: date
+    kpi: str
+    value: float | None
+    cases: int | None = None
+    standard_error: float | None = None
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    kpi: str
+    passed: bool
+    status: str  # one line: why it passed or warned
+    rule: str  # the rule that fired or would fire, in words
+    value: float | None = None
+    baseline: float | None = None
+    change: float | None = None  # value - baseline, in the KPI's unit
+    relative_change: float | None = None  # change / |baseline|
+    z: float | None = None  # positive: towards the KPI's bad direction
+    cases: int | None = None
+    snapshots: int = 0  # in the window
+    segment: str | None = None
+
+    def metadata(self) -> dict[str, object]:
+        figures: dict[str, object] = {
+            "kpi": self.kpi,
+            "value": self.value,
+            "baseline": self.baseline,
+            "change": self.change,
+            "relative_change": self.relative_change,
+            "z": self.z,
+            "cases": self.cases,
+            "snapshots": self.snapshots,
+            "rule": self.rule,
+            "status": self.status,
+        }
+        if self.segment is not None:
+            figures["segment"] = self.segment
+        return figures
+
+
+def _finite(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def rule_text(kpi: str, rule: KpiRule, monitoring: Monitoring) -> str:
+    worse = "rose" if rule.direction == LOWER else "fell"
+    return (
+        f"warn when {kpi} {worse} at least {rule.z:g} standard errors (z >= {rule.z:g}, "
+        f"se = sqrt(se_today^2 + se_baseline^2)) and at least {rule.min_change:.0%} from its "
+        f"baseline, the median of {monitoring.min_snapshots}+ snapshots in the "
+        f"{monitoring.window_days} days before"
+    )
+
+
+def evaluate_kpi(
+    kpi: str, day: date, history: Iterable[Snapshot], monitoring: Monitoring
+) -> DriftResult:
+    """The drift check of one KPI on `day`, from its kpi_history rows (any days; those outside
+    the window are ignored)."""
+    rule = monitoring.rule(kpi)
+    text = rule_text(kpi, rule, monitoring)
+    rows = [row for row in history if row.kpi == kpi]
+    today = next((row for row in rows if row.snapshot_date == day), None)
+    start = day - timedelta(days=monitoring.window_days)
+    window = [
+        row for row in rows if start <= row.snapshot_date < day and _finite(row.value) is not None
+    ]
+    if today is None or _finite(today.value) is None:
+        return DriftResult(
+            kpi,
+            True,
+            f"no value of {kpi} on {day}: nothing to compare",
+            text,
+            snapshots=len(window),
+        )
+    value, cases = float(today.value), today.cases
+    if len(window) < monitoring.min_snapshots:
+        return DriftResult(
+            kpi,
+            True,
+            f"too little history: the baseline needs {monitoring.min_snapshots} snapshots in "
+            f"the {monitoring.window_days} days before {day}, there are {len(window)}",
+            text,
+            value=value,
+            cases=cases,
+            snapshots=len(window),
+        )
+    baseline = statistics.median(float(row.value) for row in window)
+    se_today = _finite(today.standard_error)
+    if se_today is None:
+        return DriftResult(
+            kpi,
+            True,
+            f"no standard error of {kpi} on {day} (fewer than 2 cases): its noise is unknown",
+            text,
+            value=value,
+            baseline=baseline,
+            change=value - baseline,
+            cases=cases,
+            snapshots=len(window),
+        )
+    errors = [e for e in (_finite(row.standard_error) for row in window) if e is not None]
+    se_baseline = statistics.median(errors) if errors else se_today
+    change = value - baseline
+    bad = 1.0 if rule.direction == LOWER else -1.0
+    spread = math.sqrt(se_today**2 + se_baseline**2)
+    toward_bad = bad * change
+    if spread > 0:
+        z = toward_bad / spread
+    else:
+        z = math.copysign(math.inf, toward_bad) if toward_bad else 0.0
+    relative = change / abs(baseline) if baseline else (math.inf if change else 0.0)
+    relative = math.copysign(relative, change) if math.isinf(relative) else relative
+    warns = z >= rule.z and bad * relative >= rule.min_change
+    direction = "up" if change > 0 else "down" if change < 0 else "unchanged"
+    status = (
+        f"{kpi} {direction} {abs(change):.4g} ({relative:+.1%}) against a baseline of "
+        f"{baseline:.4g} from {len(window)} snapshots; z = {z:.2f} toward worse "
+        + ("(beyond the rule)" if warns else "(within the rule)")
+    )
+    return DriftResult(
+        kpi,
+        not warns,
+        status,
+        text,
+        value=value,
+        baseline=baseline,
+        change=change,
+        relative_change=_finite(relative),
+        z=_finite(z),
+        cases=cases,
+        snapshots=len(window),
+    )
+
+
+def evaluate_drift(
+    day: date, history: Iterable[Snapshot], monitoring: Monitoring, kpis: Iterable[str] = KPIS
+) -> list[DriftResult]:
+    rows = list(history)
+    return [evaluate_kpi(kpi, day, rows, monitoring) for kpi in kpis]
+
+
+def read_history(con, day: date, monitoring: Monitoring) -> list[Snapshot]:
+    """The kpi_history rows the checks of `day` need (the window and the day)."""
+    start = day - timedelta(days=monitoring.window_days)
+    columns = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'reports' AND table_name = 'kpi_history'"
+        ).fetchall()
+    }
+    cases = "cases" if "cases" in columns else "NULL"
+    error = "standard_error" if "standard_error" in columns else "NULL"
+    rows = con.execute(
+        f"SELECT snapshot_date, kpi, value, {cases}, {error} FROM reports.kpi_history "
+        "WHERE snapshot_date BETWEEN ? AND ?",
+        [start, day],
+    ).fetchall()
+    return [Snapshot(*row) for row in rows]
+
+
+ALERTS_DDL = (
+    "CREATE TABLE IF NOT EXISTS reports.kpi_alerts (snapshot_date DATE NOT NULL, kpi VARCHAR NOT NULL, "
+    "segment VARCHAR, value DOUBLE, baseline DOUBLE, change DOUBLE, z DOUBLE, cases BIGINT, "
+    "severity VARCHAR NOT NULL, rule VARCHAR NOT NULL, evaluated_at TIMESTAMP NOT NULL)",
+    "COMMENT ON TABLE reports.kpi_alerts IS 'The KPI drift warnings, one row per snapshot day and "
+    "alert, written with the kpi_drift_ checks from the same evaluation (README, Monitoring); a "
+    "re-run on the same day replaces that day.'",
+    "COMMENT ON COLUMN reports.kpi_alerts.snapshot_date IS 'the snapshot day the KPI was checked on'",
+    "COMMENT ON COLUMN reports.kpi_alerts.kpi IS 'the KPI, as in reports.kpi_summary'",
+    "COMMENT ON COLUMN reports.kpi_alerts.segment IS 'the segment that drifted (dimension=value); "
+    "null for the whole org'",
+    "COMMENT ON COLUMN reports.kpi_alerts.value IS 'the KPI''s value that day'",
+    "COMMENT ON COLUMN reports.kpi_alerts.baseline IS 'the median of its snapshots in the window "
+    "before'",
+    "COMMENT ON COLUMN reports.kpi_alerts.change IS 'value - baseline, in the KPI''s unit'",
+    "COMMENT ON COLUMN reports.kpi_alerts.z IS 'the change in standard errors toward worse'",
+    "COMMENT ON COLUMN reports.kpi_alerts.cases IS 'the cases behind the value'",
+    "COMMENT ON COLUMN reports.kpi_alerts.severity IS 'WARN (the checks never block the run)'",
+    "COMMENT ON COLUMN reports.kpi_alerts.rule IS 'the rule that fired'",
+    "COMMENT ON COLUMN reports.kpi_alerts.evaluated_at IS 'when the checks ran (UTC)'",
+)
+
+
+def write_alerts(con, day: date, results: Iterable[DriftResult]) -> int:
+    """Replace the day's rows of reports.kpi_alerts with the warnings among `results`; returns
+    the rows written. Kept across runs like reports.kpi_history."""
+    rows = [
+        (day, r.kpi, r.segment, r.value, r.baseline, r.change, r.z, r.cases, "WARN", r.rule)
+        for r in results
+        if not r.passed
+    ]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for statement in ALERTS_DDL:
+            con.execute(statement)
+        con.execute("DELETE FROM reports.kpi_alerts WHERE snapshot_date = ?", [day])
+        if rows:
+            con.executemany(
+                "INSERT INTO reports.kpi_alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                rows,
+            )
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return len(rows)
