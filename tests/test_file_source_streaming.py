@@ -200,6 +200,26 @@ def test_the_staged_log_is_deleted_when_closed(tmp_path):
     assert list((tmp_path / "staging").iterdir()) == []
 
 
+def test_a_cases_rep_is_who_did_most_and_on_a_tie_who_came_first(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "case_id,activity,timestamp,resource\n"
+        "A,Sign,2026-01-06,Ana\nA,Review,2026-01-05,Bo\nA,Pay,2026-01-07,Ana\nA,Close,2026-01-08,Bo\n"
+        "B,Review,2026-01-05,Bo\nB,Sign,2026-01-06,Ana\nB,Pay,2026-01-07,Ana\n",
+        encoding="utf-8",
+    )
+    con = duckdb.connect()
+    try:
+        with read_event_file(path) as loaded:
+            load_into_warehouse(con, loaded)
+        assert con.execute("SELECT case_id, sales_rep FROM core.cases ORDER BY 1").fetchall() == [
+            ("A", "Bo"),  # two events each: Bo started
+            ("B", "Ana"),
+        ]
+    finally:
+        con.close()
+
+
 def test_the_default_size_limit_takes_a_20_million_event_csv_and_is_documented():
     from l2c_pipeline.environment import SETTINGS
 

@@ -1080,10 +1080,20 @@ def _replace_tables(
            FROM file_events AS e LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
            ORDER BY e.case_id, event_order""",
         """CREATE OR REPLACE TABLE core.cases AS
-           WITH from_events AS (
+           WITH reps AS (
+               -- Who did most of a case's events; of two as busy, who came first (mode() broke
+               -- the tie by the order the plan met them in, which parallel scans change).
+               SELECT case_id, arg_min(resource_name, (-events, first_at, first_row)) AS sales_rep
+               FROM (
+                   SELECT case_id, resource_name, count(*) AS events, min("timestamp") AS first_at,
+                          min(source_row) AS first_row
+                   FROM file_events WHERE resource_name IS NOT NULL GROUP BY case_id, resource_name
+               )
+               GROUP BY case_id
+           ), from_events AS (
                SELECT e.case_id,
                       bool_and(coalesce(c.family, '') IN ('lead', 'touch')) AS lead_only,
-                      mode(e.resource_name) AS sales_rep,
+                      any_value(r.sales_rep) AS sales_rep,
                       arg_max(e.amount, e."timestamp") FILTER (WHERE e.amount IS NOT NULL) AS amount,
                       arg_max(e.discount_pct, e."timestamp") FILTER (WHERE e.discount_pct IS NOT NULL) AS discount_pct,
                       bool_or(e.is_won) OR bool_or(e.activity = 'Opportunity Closed Won') AS is_won,
@@ -1094,6 +1104,7 @@ def _replace_tables(
                       max(e."timestamp") FILTER (WHERE e.activity IN ('Opportunity Closed Won', 'Opportunity Closed Lost'))
                           AS closed_at
                FROM file_events AS e LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
+                    LEFT JOIN reps AS r ON r.case_id = e.case_id
                GROUP BY e.case_id
            )
            SELECT
