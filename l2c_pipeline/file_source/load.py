@@ -917,8 +917,10 @@ def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
     """One activity instance per complete event: paired with a start of the same activity (and
     lifecycle:instance) in its case, first in first out, as pm4py pairs them. Set-based: with S_j
     the starts before the j-th complete of an activity, the starts taken by the first j completes
-    are M_j = j + min(0, min over i <= j of (S_i - i)); the j-th complete takes a start when
-    M_j > M_(j-1), namely the M_j-th. Starts order before completes of the same timestamp."""
+    are M_j = j + L_j, L_j = min(0, min over i <= j of (S_i - i)); the j-th complete takes a start
+    when M_j > M_(j-1), that is when L_j = L_(j-1) (L falls by 1 or not at all), namely the M_j-th.
+    Starts order before completes of the same timestamp; a start's number is the starts counted
+    up to it. Two sorts of the events: one to count, one to find the minimums."""
     con.execute("""
         CREATE TEMP TABLE instances AS
         WITH steps AS (
@@ -927,11 +929,7 @@ def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
         ), counted AS (
             SELECT *,
                    sum(is_start) OVER run AS starts_so_far,
-                   sum(1 - is_start) OVER run AS completes_so_far,
-                   row_number() OVER (
-                       PARTITION BY case_id, activity, lifecycle_instance, is_start
-                       ORDER BY "timestamp", source_row
-                   ) AS nth
+                   sum(1 - is_start) OVER run AS completes_so_far
             FROM steps
             WINDOW run AS (
                 PARTITION BY case_id, activity, lifecycle_instance
@@ -939,17 +937,18 @@ def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
             )
         ), completes AS (
             SELECT *,
-                   completes_so_far + least(0, min(starts_so_far - completes_so_far) OVER run) AS taken
+                   least(0, min(starts_so_far - completes_so_far) OVER upto) AS low,
+                   least(0, coalesce(min(starts_so_far - completes_so_far) OVER before, 0)) AS low_before
             FROM counted WHERE is_start = 0
-            WINDOW run AS (
+            WINDOW upto AS (
                 PARTITION BY case_id, activity, lifecycle_instance
                 ORDER BY "timestamp", source_row ROWS UNBOUNDED PRECEDING
+            ), before AS (
+                PARTITION BY case_id, activity, lifecycle_instance
+                ORDER BY "timestamp", source_row ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
             )
         ), paired AS (
-            SELECT *,
-                   CASE WHEN taken > coalesce(lag(taken) OVER (
-                       PARTITION BY case_id, activity, lifecycle_instance ORDER BY "timestamp", source_row
-                   ), 0) THEN taken END AS start_number
+            SELECT *, CASE WHEN low = low_before THEN completes_so_far + low END AS start_number
             FROM completes
         )
         SELECT c.source_row, c.case_id, c.activity, c."timestamp", s."timestamp" AS started_at,
@@ -959,7 +958,8 @@ def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
         FROM paired AS c
         LEFT JOIN counted AS s
           ON s.is_start = 1 AND s.case_id = c.case_id AND s.activity = c.activity
-         AND s.lifecycle_instance IS NOT DISTINCT FROM c.lifecycle_instance AND s.nth = c.start_number
+         AND s.lifecycle_instance IS NOT DISTINCT FROM c.lifecycle_instance
+         AND s.starts_so_far = c.start_number
     """)
 
 
