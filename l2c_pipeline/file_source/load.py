@@ -691,16 +691,15 @@ _KEYS = (
 
 
 def _place(raw: FileEvents) -> str:
-    """SQL for where an event is in the file, from its source_row (and its trace in XES)."""
+    """SQL for where an event of file_cells is in the file, from its source_row (in XES, its
+    case's trace and its number there), for the messages: only problems need it."""
     if raw.kind == "template":
         return f"'sheet {EVENTS_SHEET}, row ' || source_row"
     if raw.kind == "csv":
         return "'line ' || source_row"
-    case = f"cell({raw.columns['case_id']})"
     return (
-        f"CASE WHEN {case} IS NULL THEN 'event ' || source_row "
-        f"ELSE 'trace ''' || shown({case}) || ''', event ' || "
-        f"row_number() OVER (PARTITION BY {case} ORDER BY source_row) END"
+        "CASE WHEN case_id IS NULL THEN 'event ' || source_row "
+        "ELSE 'trace ''' || shown(case_id) || ''', event ' || nth END"
     )
 
 
@@ -720,6 +719,7 @@ def _checked(
             ],
         )
     _cells(con, raw)
+    _release(con, keep={"file_cells", "file_cases"})
     problems, total = _problems(con, raw, known)
     if problems:
         raise EventFileError(path, problems, total)
@@ -737,7 +737,8 @@ def _checked(
 
 def _cells(con: duckdb.DuckDBPyConnection, raw: FileEvents) -> None:
     """file_cells: each event's cells the checks read, by key, as text without surrounding
-    white space; its place in the file for the messages; and whether it is an exact duplicate
+    white space; in XES its number among its case's events (nth, for the messages); and
+    whether it is an exact duplicate
     (every column, every attribute equal to an earlier event's: the same event written twice by
     another tool, of which the first is kept). The template is typed by hand: the checks refuse
     its duplicates instead."""
@@ -747,20 +748,40 @@ def _cells(con: duckdb.DuckDBPyConnection, raw: FileEvents) -> None:
     )
     rows, duplicate = "file_rows", "false"
     if raw.kind != "template":
-        # Grouping is a hash aggregate: far cheaper than numbering the copies in a window
-        # partitioned by every column. The groups found twice or more are few.
-        columns = raw.file_columns
-        con.execute(
-            f"CREATE TEMP TABLE repeated AS SELECT {', '.join(f'{c} AS first_{c}' for c in columns)}, "
-            f"min(source_row) AS first_row FROM file_rows GROUP BY ALL HAVING count(*) > 1"
-        )
-        same = " AND ".join(f"{c} IS NOT DISTINCT FROM first_{c}" for c in columns)
+        # The events equal in every column, grouped: first the rows whose hashes repeat (a hash
+        # aggregate of one number a row, where grouping by every column would hold the whole
+        # file in its hash table, and a window partitioned by every column sort it), then those
+        # grouped by their columns. Groups found twice or more are few.
+        columns = ", ".join(raw.file_columns)
+        con.execute(f"""
+            CREATE TEMP TABLE repeated AS
+            WITH hashes AS (SELECT hash({columns}) AS h FROM file_rows GROUP BY h HAVING count(*) > 1)
+            SELECT {", ".join(f"{c} AS first_{c}" for c in raw.file_columns)}, min(source_row) AS first_row
+            FROM file_rows WHERE hash({columns}) IN (SELECT h FROM hashes)
+            GROUP BY ALL HAVING count(*) > 1""")
+        same = " AND ".join(f"{c} IS NOT DISTINCT FROM first_{c}" for c in raw.file_columns)
         rows = f"file_rows LEFT JOIN repeated ON {same}"
         duplicate = "coalesce(source_row > first_row, false)"
+    if raw.kind == "xes":
+        case = f"cell({raw.columns['case_id']})"
+        selected += f", row_number() OVER (PARTITION BY {case} ORDER BY source_row) AS nth"
     con.execute(
-        f"CREATE TEMP TABLE file_cells AS SELECT source_row, {selected}, {_place(raw)} AS place, "
+        f"CREATE TEMP TABLE file_cells AS SELECT source_row, {selected}, "
         f"{duplicate} AS duplicate FROM {rows}"
     )
+
+
+def _release(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
+    """Drop the temporary tables and views but `keep`, once no later step reads them: DuckDB
+    frees their memory at once (a temporary table otherwise stays in memory until the limit
+    pushes it to disk), so the next step has all of L2C_DUCKDB_MEMORY_LIMIT."""
+    for kind, listing in (("VIEW", "duckdb_views()"), ("TABLE", "duckdb_tables()")):
+        names = con.execute(
+            f"SELECT {kind.lower()}_name FROM {listing} WHERE temporary AND NOT internal"
+        ).fetchall()
+        for (name,) in names:
+            if name not in keep:
+                con.execute(f"DROP {kind} {quote(name)}")
 
 
 def _problems(
@@ -782,7 +803,9 @@ def _problems(
     )
     rows = con.execute(
         f"""
-            WITH cells AS (SELECT * FROM file_cells WHERE NOT duplicate), checks AS (
+            WITH cells AS NOT MATERIALIZED (  -- (each check computes the place of its rows only)
+                SELECT *, {_place(raw)} AS place FROM file_cells WHERE NOT duplicate
+            ), checks AS (
                 SELECT source_row, place, 1 AS n, {col("case_id")} AS col, 'empty' AS problem
                     FROM cells WHERE case_id IS NULL
                 UNION ALL SELECT source_row, place, 2, {col("activity")}, 'empty'
@@ -880,11 +903,10 @@ def _typed(con: duckdb.DuckDBPyConnection, lifecycle: bool) -> dict[str, int]:
                resource_name, stage, amount::DOUBLE AS amount, is_won::BOOLEAN AS is_won,
                discount_pct::DOUBLE AS discount_pct
         FROM file_cells WHERE NOT duplicate""")
-    figures = {
-        "duplicate_events_dropped": con.execute(
-            "SELECT count(*) FROM file_cells WHERE duplicate"
-        ).fetchone()[0]
-    }
+    dropped, kept = con.execute(
+        "SELECT count(*) FILTER (duplicate), count(*) FILTER (NOT duplicate) FROM file_cells"
+    ).fetchone()
+    _release(con, keep={"typed", "file_cases"})
     if lifecycle:
         _pair_lifecycle(con)
     else:
@@ -902,12 +924,11 @@ def _typed(con: duckdb.DuckDBPyConnection, lifecycle: bool) -> dict[str, int]:
                lead_source, invoice_type, amount::DOUBLE AS amount,
                discount_pct::DOUBLE AS discount_pct, is_won::BOOLEAN AS is_won
         FROM file_cases""")
-    kept, instances, started = con.execute(
-        "SELECT (SELECT count(*) FROM typed), count(*), count(started_at) FROM events"
-    ).fetchone()
+    instances, started = con.execute("SELECT count(*), count(started_at) FROM events").fetchone()
     # An instance paired from a start and a complete stands for two of the file's events.
     paired = started if lifecycle else 0
-    return figures | {
+    return {
+        "duplicate_events_dropped": dropped,
         "activity_instances_with_start": started,
         "lifecycle_events_left_out": kept - instances - paired,
     }
