@@ -491,24 +491,36 @@ def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEve
     )
 
 
-def _check_unpacked_size(path: Path, limit: int) -> None:
-    """Refuse a .gz that unpacks to more than the limit, counting while it streams: a small
-    file can unpack to far more than it weighs, and nothing is unpacked beyond the limit."""
-    unpacked = 0
-    try:
-        with gzip.open(path, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                unpacked += len(chunk)
-                if unpacked > limit:
-                    raise EventFileError(
-                        path,
-                        [
-                            f"the file unpacks to more than {_megabytes(limit)}, the limit "
-                            "(L2C_MAX_FILE_MB)"
-                        ],
-                    )
-    except (OSError, EOFError, zlib.error) as error:
-        raise EventFileError(path, [f"not a readable .gz file ({shown(error)})"]) from None
+class _Unpacking:
+    """A .gz file read as it unpacks, refused as soon as it unpacks to more than the limit: a
+    small file can unpack to far more than it weighs, and nothing is unpacked beyond the limit
+    (nor twice: the parser reads from this)."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path, self.limit, self.unpacked = path, limit, 0
+        self.stream = gzip.open(path, "rb")  # noqa: SIM115  (closed by __exit__)
+
+    def read(self, size: int) -> bytes:
+        try:
+            chunk = self.stream.read(size)
+        except (OSError, EOFError, zlib.error) as error:
+            raise EventFileError(self.path, [f"not a readable .gz file ({shown(error)})"]) from None
+        self.unpacked += len(chunk)
+        if self.unpacked > self.limit:
+            raise EventFileError(
+                self.path,
+                [
+                    f"the file unpacks to more than {_megabytes(self.limit)}, the limit "
+                    "(L2C_MAX_FILE_MB)"
+                ],
+            )
+        return chunk
+
+    def __enter__(self) -> _Unpacking:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.stream.close()
 
 
 class XesSyntaxError(ValueError):
@@ -638,11 +650,9 @@ def _read_xes(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEve
     view of each event with its trace's attributes (case:concept:name, ...), as pm4py's
     DataFrame has them."""
     compressed = path.name.lower().endswith(".gz")
-    if compressed:
-        _check_unpacked_size(path, limit)
     reader = _XesReader(con)
     try:
-        with (gzip.open if compressed else open)(path, "rb") as stream:
+        with _Unpacking(path, limit) if compressed else path.open("rb") as stream:
             reader.parse(stream)
     except (expat.ExpatError, XesSyntaxError, OSError, EOFError, zlib.error) as error:
         raise EventFileError(
