@@ -190,14 +190,25 @@ def test_many_problems_are_counted_all_and_the_first_ones_kept(tmp_path):
     assert message.endswith("... and 2450 more")
 
 
-def test_the_staged_log_is_deleted_when_closed(tmp_path):
+def test_the_staged_log_is_deleted_when_closed_and_a_dead_loads_at_the_next(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("case_id,activity,timestamp\nA,Review,2026-01-05\n", encoding="utf-8")
-    loaded = read_event_file(path, work_dir=tmp_path / "staging")
-    assert loaded.database.exists() and loaded.database.parent.parent == tmp_path / "staging"
+    staging = tmp_path / "staging"
+    loaded = read_event_file(path, work_dir=staging)
+    assert loaded.database.exists() and loaded.database.parent.parent == staging
     assert loaded.events["activity"].tolist() == ["Review"]
     loaded.close()
-    assert list((tmp_path / "staging").iterdir()) == []
+    assert list(staging.iterdir()) == []
+    # What a load killed part-way leaves, named by its pid: removed once that process is gone.
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
+    )
+    left = staging / f".l2c-event-file-{int(dead.stdout)}-x1y2"
+    (left / "staged.duckdb.tmp").mkdir(parents=True)
+    running = staging / f".l2c-event-file-{os.getppid()}-x1y2"  # a live process's
+    running.mkdir()
+    with read_event_file(path, work_dir=staging) as loaded:
+        assert sorted(staging.iterdir()) == sorted([loaded.database.parent, running])
 
 
 def test_a_cases_rep_is_who_did_most_and_on_a_tie_who_came_first(tmp_path):

@@ -193,9 +193,10 @@ def read_event_file(
         raise EventFileError(
             path, ["unknown kind of file: expected .xlsx (the template), .csv or .xes"]
         )
-    if work_dir is not None:
-        Path(work_dir).mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="l2c-event-file-", dir=work_dir))
+    work_dir = Path(work_dir or tempfile.gettempdir())
+    work_dir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(work_dir)
+    folder = Path(tempfile.mkdtemp(prefix=f"{_STAGED}{os.getpid()}-", dir=work_dir))
     database = folder / "staged.duckdb"
     try:
         with _staging(database) as con:
@@ -204,6 +205,21 @@ def read_event_file(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return LoadedLog(database, str(path), figures)
+
+
+# A staged log's folder: this, the pid of the process loading it, a dash and a random part.
+_STAGED = ".l2c-event-file-"
+
+
+def _remove_leftovers(work_dir: Path) -> None:
+    """The staged logs of loads whose process died before it could delete them (killed, out of
+    memory): a staged log is about as large as its file."""
+    from ..warehouse.publish import pid_alive
+
+    for leftover in work_dir.glob(f"{_STAGED}*-*"):
+        pid = leftover.name.removeprefix(_STAGED).split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 @contextmanager
