@@ -495,7 +495,9 @@ def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEve
     if con.execute("SELECT count(*) FROM csv_lines").fetchone()[0] == 0:
         raise EventFileError(path, ["the file has a header but no events"])
     # The table keeps the file's order (preserve_insertion_order), so a row's rowid gives its
-    # line: the header is line 1. Columns are renamed c0, c1, ...: any header is safe in SQL.
+    # line, the header being line 1 (counted in records, as the frame was before: a line break
+    # inside quotes or a blank line is not one). Columns are renamed c0, c1, ...: any header is
+    # safe in SQL.
     columns = tuple(f"c{i}" for i in range(len(names)))
     renamed = ", ".join(f"{quote(name)} AS {c}" for name, c in zip(names, columns))
     con.execute(
