@@ -574,6 +574,7 @@ class _XesReader:
         }
         # Per table, attribute -> column (e0, e1, ... and t0, t1, ...), as they turn up.
         self.columns: dict[str, dict[str, str]] = {"xes_events": {}, "xes_traces": {}}
+        self.prefixes = {"xes_events": "e", "xes_traces": "t"}
         con.execute("CREATE TEMP TABLE xes_events (source_row BIGINT, trace BIGINT)")
         con.execute("CREATE TEMP TABLE xes_traces (trace BIGINT)")
 
@@ -646,7 +647,7 @@ class _XesReader:
         columns = self.columns[table]
         for attribute in frame.columns:
             if attribute not in columns:
-                columns[attribute] = f"{table[4]}{len(columns)}"
+                columns[attribute] = f"{self.prefixes[table]}{len(columns)}"
                 self.con.execute(f"ALTER TABLE {table} ADD COLUMN {columns[attribute]} VARCHAR")
         frame.columns = [columns[a] for a in frame.columns]
         frame.insert(0, "trace", numbers)
