@@ -69,10 +69,15 @@ def file_event_log(context: AssetExecutionContext, warehouse: WarehouseResource)
     """Check the file (every problem named, with sheet, row and column) and load it."""
     path = event_log_file()
     try:
-        loaded = read_event_file(path, known_activities=catalogue_activities())
+        # Staged beside the warehouse: the disk that holds the warehouse holds its log too.
+        loaded = read_event_file(
+            path,
+            known_activities=catalogue_activities(),
+            work_dir=Path(warehouse.path).resolve().parent,
+        )
     except (EventFileError, SettingError) as error:
         raise Failure(description=str(error)) from None
-    with warehouse.connection() as con:
+    with loaded, warehouse.connection() as con:
         try:
             check_file_source(con, warehouse.path, str(path.resolve()))
         except WarehouseHoldsAnotherSource as error:

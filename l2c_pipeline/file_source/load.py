@@ -3,8 +3,13 @@ core.event_log and core.cases, so the rest of the graph runs as it does on Sales
 
 Every problem is reported, one line each, with the file and the place (sheet and row, line, or
 trace and event) and column, and then nothing is loaded: the warehouse keeps what it had.
-Checks, dropping exact duplicates and pairing start and complete events run set-based in DuckDB
-on the file's cells as text; only reading the file itself walks its rows.
+
+The file never passes through pandas whole: DuckDB reads a CSV itself, an XES file is parsed as
+it streams and appended to DuckDB in batches, and only the template (small by nature) is read
+cell by cell. The cells land as text in a DuckDB file of their own (a staging file, under
+L2C_DUCKDB_MEMORY_LIMIT and spilling to disk beyond it); checks, dropping exact duplicates and
+pairing start and complete events run set-based there, and load_into_warehouse copies the
+checked log from it into the warehouse. So memory stays bounded whatever the file's size.
 """
 
 from __future__ import annotations
@@ -12,24 +17,36 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import warnings
+import shutil
+import tempfile
+import uuid
+import weakref
 import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from xml.parsers import expat
 
 import duckdb
 import pandas as pd
 
 from ..models.sql_models import catalogue_activities  # noqa: F401  (a template's activities)
-from ..warehouse.duckdb_warehouse import sql_literal, write_comments
+from ..warehouse.duckdb_warehouse import quote, set_memory_limit, sql_literal, write_comments
 from .template import CASE_COLUMNS, CASES_SHEET, EVENT_COLUMNS, EVENTS_SHEET, Column
 
 MAX_PROBLEMS_SHOWN = 50
-DEFAULT_MAX_FILE_MB = 500
+# Problems kept in EventFileError.problems (the message counts them all): a file wrong on each of
+# its 10 million lines gives its first thousand, not 10 million strings in memory.
+MAX_PROBLEMS_KEPT = 1000
+# A 20-million-event CSV fits: BPI Challenge 2012 as CSV takes 94 bytes an event, 1.8 GB for 20M
+# (as XES, about 280 bytes an event: 7 million events). Memory does not grow with the file: the
+# limit is there for the disk and the time a load takes.
+DEFAULT_MAX_FILE_MB = 2048
+# An XES file's events go to DuckDB this many at a time: the parser holds one batch, not the log.
+XES_BATCH_EVENTS = 50_000
 # An xlsx is a zip: refuse one that would unpack to much more than it weighs (a zip bomb).
 MAX_UNPACKED_RATIO = 100
 # Values longer than this are cut in messages: a 100,000-character name helps nobody there.
@@ -50,7 +67,10 @@ def shown(value) -> str:
 # The same in SQL, for the checks' messages, and cell(): a cell as the checks read it (text
 # without surrounding white space, empty as NULL).
 _SQL_MACROS = (
-    r"CREATE TEMP MACRO cell(x) AS nullif(regexp_replace(CAST(x AS VARCHAR), '^\s+|\s+$', '', 'g'), '')",
+    # (Most cells have nothing to strip: the regexp_matches first halves the time.)
+    r"""CREATE TEMP MACRO cell(x) AS nullif(CASE
+        WHEN regexp_matches(CAST(x AS VARCHAR), '^\s|\s$')
+        THEN regexp_replace(CAST(x AS VARCHAR), '^\s+|\s+$', '', 'g') ELSE CAST(x AS VARCHAR) END, '')""",
     r"""CREATE TEMP MACRO escaped(s) AS CASE
         WHEN regexp_matches(s, '[\x00-\x1f\x7f-\x9f]') THEN array_to_string(list_transform(
             string_split(s, ''),
@@ -66,12 +86,14 @@ _SQL_MACROS = (
 class EventFileError(ValueError):
     """A file that cannot be loaded; the message lists every problem, one per line."""
 
-    def __init__(self, path: Path, problems: list[str]) -> None:
+    def __init__(self, path: Path, problems: list[str], total: int | None = None) -> None:
+        """`total`: how many problems there are, when `problems` holds only the first ones."""
         self.path, self.problems = Path(path), problems
+        self.total = len(problems) if total is None else total
         shown_problems = "\n".join(f"  - {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
-        more = len(problems) - MAX_PROBLEMS_SHOWN
+        more = self.total - min(len(problems), MAX_PROBLEMS_SHOWN)
         super().__init__(
-            f"{shown(self.path)}: {len(problems)} problem{'s' if len(problems) != 1 else ''}, "
+            f"{shown(self.path)}: {self.total} problem{'s' if self.total != 1 else ''}, "
             "nothing loaded:\n" + shown_problems + (f"\n  ... and {more} more" if more > 0 else "")
         )
 
@@ -80,16 +102,42 @@ class SettingError(ValueError):
     """A file-source setting that cannot be used; the message is one line naming it."""
 
 
-@dataclass(frozen=True)
 class LoadedLog:
-    # One row per activity instance: source_row, case_id, activity, timestamp (when it
-    # completed), started_at (when it started; null for an instantaneous event), resource_name,
-    # stage, amount, is_won, discount_pct.
-    events: pd.DataFrame
-    cases: pd.DataFrame  # case_id and the CASE_COLUMNS keys (empty when the file has none)
-    source: str
-    # duplicate_events_dropped, activity_instances_with_start, lifecycle_events_left_out
-    figures: dict[str, int] = field(default_factory=dict)
+    """A checked event log, staged in a DuckDB file of its own until load_into_warehouse copies
+    it: table events, one row per activity instance (source_row, case_id, activity, timestamp
+    when it completed, started_at when it started or null for an instantaneous event,
+    resource_name, stage, amount, is_won, discount_pct), and table cases (source_row, case_id
+    and the CASE_COLUMNS keys; empty when the file has none). close() deletes the staging file;
+    so does the garbage collector for a log nobody closed."""
+
+    def __init__(self, database: Path, source: str, figures: dict[str, int]) -> None:
+        self.database, self.source = Path(database), source
+        # duplicate_events_dropped, activity_instances_with_start, lifecycle_events_left_out
+        self.figures = figures
+        self._remove = weakref.finalize(self, shutil.rmtree, self.database.parent, True)
+
+    def close(self) -> None:
+        self._remove()
+
+    def __enter__(self) -> LoadedLog:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """The activity instances in the file's order, as a DataFrame: to look at a small log
+        (loading it never builds one)."""
+        return self._frame("SELECT * FROM events ORDER BY source_row")
+
+    @property
+    def cases(self) -> pd.DataFrame:
+        return self._frame("SELECT * EXCLUDE (source_row) FROM cases ORDER BY source_row")
+
+    def _frame(self, sql: str) -> pd.DataFrame:
+        with duckdb.connect(str(self.database), read_only=True) as con:
+            return con.execute(sql).df()
 
 
 def max_file_bytes() -> int:
@@ -112,9 +160,13 @@ def _megabytes(size: float) -> str:
     return f"{size / 1024 / 1024:,.2f}".rstrip("0").rstrip(".") + " MB"
 
 
-def read_event_file(path: Path, known_activities: set[str] | None = None) -> LoadedLog:
-    """Read and check the file. `known_activities`: the catalogue, which a template's
-    activities must come from (CSV and XES files from other tools may use their own)."""
+def read_event_file(
+    path: Path, known_activities: set[str] | None = None, work_dir: Path | None = None
+) -> LoadedLog:
+    """Read and check the file, staged for load_into_warehouse. `known_activities`: the
+    catalogue, which a template's activities must come from (CSV and XES files from other tools
+    may use their own). `work_dir`: where the staging file and what DuckDB spills go (a
+    folder of their own in it, deleted with the log); the system's temporary folder by default."""
     path = Path(path)
     limit = max_file_bytes()  # a bad setting is named before the file is looked at
     if not path.is_file():
@@ -132,14 +184,65 @@ def read_event_file(path: Path, known_activities: set[str] | None = None) -> Loa
         )
     name = path.name.lower()
     if name.endswith(".xlsx"):
-        return _checked(path, _read_xlsx(path, limit), known_activities)
-    if name.endswith(".csv"):
-        return _checked(path, _read_csv(path), None)
-    if name.endswith(".xes") or name.endswith(".xes.gz"):
-        return _checked(path, _read_xes(path, limit), None)
-    raise EventFileError(
-        path, ["unknown kind of file: expected .xlsx (the template), .csv or .xes"]
-    )
+        read, known = _read_xlsx, known_activities
+    elif name.endswith(".csv"):
+        read, known = _read_csv, None
+    elif name.endswith(".xes") or name.endswith(".xes.gz"):
+        read, known = _read_xes, None
+    else:
+        raise EventFileError(
+            path, ["unknown kind of file: expected .xlsx (the template), .csv or .xes"]
+        )
+    work_dir = Path(work_dir or tempfile.gettempdir())
+    work_dir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(work_dir)
+    folder = Path(tempfile.mkdtemp(prefix=f"{_STAGED}{os.getpid()}-", dir=work_dir))
+    database = folder / "staged.duckdb"
+    try:
+        with _staging(database) as con:
+            figures = _checked(path, con, read(path, con, limit), known)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return LoadedLog(database, str(path), figures)
+
+
+# A staged log's folder: this, the pid of the process loading it, a dash and a random part.
+_STAGED = ".l2c-event-file-"
+
+
+def _remove_leftovers(work_dir: Path) -> None:
+    """The staged logs of loads whose process died before it could delete them (killed, out of
+    memory): a staged log is about as large as its file."""
+    from ..warehouse.publish import pid_alive
+
+    for leftover in work_dir.glob(f"{_STAGED}*-*"):
+        pid = leftover.name.removeprefix(_STAGED).split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+@contextmanager
+def _staging(database: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the staging file, with the warehouse's memory limit (what is over it
+    spills to a folder beside the file) and the checks' SQL macros."""
+    con = duckdb.connect(str(database))
+    try:
+        con.execute("SET enable_progress_bar = false")
+        # Timestamps with an offset (2011-10-11 13:45:40+02:00) are converted to UTC; those
+        # without one are read as UTC.
+        con.execute("SET TimeZone = 'UTC'")
+        # The default, said here because CSV line numbers are the rows' order in their table.
+        con.execute("SET preserve_insertion_order = true")
+        try:
+            set_memory_limit(con)
+        except ValueError as error:
+            raise SettingError(str(error)) from None
+        for macro in _SQL_MACROS:
+            con.execute(macro)
+        yield con
+    finally:
+        con.close()
 
 
 def _text(value) -> str | None:
@@ -214,16 +317,17 @@ XES_ATTRIBUTES = {
 
 @dataclass(frozen=True)
 class FileEvents:
-    """A file's events as read, before any check: `frame` has source_row and the file's columns
-    (XES attributes) as read; `columns` maps the keys (case_id, activity, ...) to the frame's
-    columns, `labels` to the file's own names for them."""
+    """A file's events as read into the staging file, before any check: file_rows (a table or
+    a view) has source_row and the file's columns (XES attributes) as text, under names safe in
+    SQL; file_cases the template's Cases sheet (empty for other files). `columns` maps the keys
+    (case_id, activity, ...) to file_rows' columns, `labels` to the file's own names for them;
+    `file_columns` are all of file_rows' columns but source_row."""
 
     kind: str  # template, csv or xes
-    frame: pd.DataFrame
     columns: dict[str, str]
     labels: dict[str, str]
     header_place: str
-    cases: pd.DataFrame | None = None  # the template's Cases sheet
+    file_columns: tuple[str, ...]
 
 
 def _quoted(name: str) -> str:
@@ -268,7 +372,7 @@ def _header_keys(
     return keys, {key: _text(header[position]) for key, position in keys.items()}
 
 
-def _read_xlsx(path: Path, limit: int) -> FileEvents:
+def _read_xlsx(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEvents:
     from openpyxl import load_workbook
 
     try:
@@ -312,10 +416,36 @@ def _read_xlsx(path: Path, limit: int) -> FileEvents:
         workbook.close()
     if problems:
         raise EventFileError(path, problems)
-    keys = [c for c in events.columns if c != "source_row"]
-    return FileEvents(
-        "template", events, {k: k for k in keys}, labels, f"{where}, row 1", cases=cases
-    )
+    keys = tuple(c for c in events.columns if c != "source_row")
+    _sheet_table(con, "file_rows", events, keys)
+    _sheet_table(con, "file_cases", cases, tuple(c.key for c in CASE_COLUMNS))
+    return FileEvents("template", {k: k for k in keys}, labels, f"{where}, row 1", keys)
+
+
+def _sheet_table(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys: tuple[str, ...]
+) -> None:
+    """A sheet's rows (source_row and cells as text) as `table`, with a text column for each
+    of `keys` (null where the sheet has no such column)."""
+    con.register("sheet", frame)
+    try:
+        cells = ", ".join(
+            f"CAST({quote(k)} AS VARCHAR) AS {quote(k)}"
+            if k in frame.columns
+            else f"NULL::VARCHAR AS {quote(k)}"
+            for k in keys
+        )
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT source_row::BIGINT AS source_row, {cells} FROM sheet"
+        )
+    finally:
+        con.unregister("sheet")
+
+
+def _no_cases(con: duckdb.DuckDBPyConnection) -> None:
+    """An empty file_cases: only the template has a Cases sheet."""
+    columns = ", ".join(f"{quote(c.key)} VARCHAR" for c in CASE_COLUMNS)
+    con.execute(f"CREATE TEMP TABLE file_cases (source_row BIGINT, {columns})")
 
 
 def _sheet_rows(
@@ -343,109 +473,234 @@ def _empty(columns) -> pd.DataFrame:
     return pd.DataFrame(columns=["source_row", *(c.key for c in columns)], dtype=object)
 
 
-def _read_csv(path: Path) -> FileEvents:
-    con = duckdb.connect()
-    literal = str(path).replace("'", "''")
+def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEvents:
+    """DuckDB reads the CSV itself, in parallel, every column as text (the checks type them, so
+    a bad cell is named rather than failing the read); the dialect (delimiter, quotes) is
+    sniffed. The header is checked before the rows are read."""
+    source = (
+        f"read_csv({sql_literal(str(path))}, header = true, all_varchar = true, "
+        "parallel = true, auto_detect = true)"
+    )
     try:
-        frame = con.execute(
-            f"SELECT * FROM read_csv('{literal}', header = true, all_varchar = true, auto_detect = true)"
-        ).df()
+        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+        problems: list[str] = []
+        positions, labels = _header_keys(tuple(names), FILE_COLUMNS, "line 1", problems)
+        if problems:
+            raise EventFileError(path, problems)
+        con.execute(f"CREATE TEMP TABLE csv_lines AS SELECT * FROM {source}")
     except duckdb.Error as error:
         raise EventFileError(
             path, [f"not a readable CSV file ({shown(str(error).splitlines()[0])})"]
         ) from None
-    finally:
-        con.close()
-    problems: list[str] = []
-    positions, labels = _header_keys(tuple(frame.columns), FILE_COLUMNS, "line 1", problems)
-    if problems:
-        raise EventFileError(path, problems)
-    if frame.empty:
+    if con.execute("SELECT count(*) FROM csv_lines").fetchone()[0] == 0:
         raise EventFileError(path, ["the file has a header but no events"])
-    return FileEvents("csv", *_numbered(frame, positions, 2), labels, "line 1")
+    # The table keeps the file's order (preserve_insertion_order), so a row's rowid gives its
+    # line, the header being line 1 (counted in records, as the frame was before: a line break
+    # inside quotes or a blank line is not one). Columns are renamed c0, c1, ...: any header is
+    # safe in SQL.
+    columns = tuple(f"c{i}" for i in range(len(names)))
+    renamed = ", ".join(f"{quote(name)} AS {c}" for name, c in zip(names, columns))
+    con.execute(
+        f"CREATE TEMP VIEW file_rows AS SELECT rowid + 2 AS source_row, {renamed} FROM csv_lines"
+    )
+    _no_cases(con)
+    return FileEvents(
+        "csv", {key: f"c{p}" for key, p in positions.items()}, labels, "line 1", columns
+    )
 
 
-def _numbered(
-    frame: pd.DataFrame, positions: dict[str, int], first: int
-) -> tuple[pd.DataFrame, dict]:
-    """The frame with plain column names (c0, c1, ...: any header is safe in SQL) and
-    source_row (the line, or the event's number in the file, from `first`) in front."""
-    frame = frame.set_axis([f"c{i}" for i in range(frame.shape[1])], axis=1)
-    frame.insert(0, "source_row", range(first, len(frame) + first))
-    return frame, {key: f"c{position}" for key, position in positions.items()}
+class _Unpacking:
+    """A .gz file read as it unpacks, refused as soon as it unpacks to more than the limit: a
+    small file can unpack to far more than it weighs, and nothing is unpacked beyond the limit
+    (nor twice: the parser reads from this)."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path, self.limit, self.unpacked = path, limit, 0
+        self.stream = gzip.open(path, "rb")  # noqa: SIM115  (closed by __exit__)
+
+    def read(self, size: int) -> bytes:
+        try:
+            chunk = self.stream.read(size)
+        except (OSError, EOFError, zlib.error) as error:
+            raise EventFileError(self.path, [f"not a readable .gz file ({shown(error)})"]) from None
+        self.unpacked += len(chunk)
+        if self.unpacked > self.limit:
+            raise EventFileError(
+                self.path,
+                [
+                    f"the file unpacks to more than {_megabytes(self.limit)}, the limit "
+                    "(L2C_MAX_FILE_MB)"
+                ],
+            )
+        return chunk
+
+    def __enter__(self) -> _Unpacking:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.stream.close()
 
 
-def _check_unpacked_size(path: Path, limit: int) -> None:
-    """Refuse a .gz that unpacks to more than the limit, counting while it streams: a small
-    file can unpack to far more than it weighs, and nothing is unpacked beyond the limit."""
-    unpacked = 0
+class XesSyntaxError(ValueError):
+    """Well-formed XML that is no XES log (a trace inside a trace, ...)."""
+
+
+# The XES elements that hold one attribute each (a list's value is its items, left out).
+_XES_ATTRIBUTE_TAGS = frozenset(("string", "date", "int", "float", "boolean", "id", "list"))
+
+
+class _XesReader:
+    """expat's handlers for an XES log, appending it to the staging file XES_BATCH_EVENTS
+    events at a time: xes_events (source_row, the event's number in the file from 1; trace, the
+    trace's; and a column per event attribute) and xes_traces (trace and a column per trace
+    attribute). Values are the text in the file: dates are parsed later, in SQL, by the same
+    rules as a CSV's, and one that does not parse is named with its value. Left out, as pm4py
+    leaves them out of its DataFrame: the log's own attributes, the <global> defaults,
+    attributes nested in an attribute, a list's items, events outside a trace."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        # Per open element, where the attributes in it go: the open event's or trace's dict,
+        # None in anything else (the log, an attribute, <global>, ...). The handlers run for
+        # every element of the file, so they do as little as they can.
+        self.stores: list[dict | None] = [None]
+        self.trace: dict | None = None  # the open trace's attributes
+        self.event: dict | None = None  # the open event's
+        self.kinds: dict[str, str] = {}  # element name -> attribute, event, trace or other
+        self.traces_read = self.events_read = 0
+        self.batches: dict[str, tuple[list[dict], list[int]]] = {
+            "xes_events": ([], []),
+            "xes_traces": ([], []),
+        }
+        # Per table, attribute -> column (e0, e1, ... and t0, t1, ...), as they turn up.
+        self.columns: dict[str, dict[str, str]] = {"xes_events": {}, "xes_traces": {}}
+        self.prefixes = {"xes_events": "e", "xes_traces": "t"}
+        con.execute("CREATE TEMP TABLE xes_events (source_row BIGINT, trace BIGINT)")
+        con.execute("CREATE TEMP TABLE xes_traces (trace BIGINT)")
+
+    def parse(self, stream) -> None:
+        parser = expat.ParserCreate()
+        parser.StartElementHandler, parser.EndElementHandler = self.start, self.end
+        parser.EntityDeclHandler = self.entity  # no entity expansion (a billion laughs)
+        while chunk := stream.read(1 << 20):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+        for table in self.batches:
+            self.append(table)
+
+    def entity(self, name, *_) -> None:
+        raise XesSyntaxError(f"the file declares the entity {name!r}; XES needs none")
+
+    def kind(self, name: str) -> str:
+        tag = name.rpartition(":")[2]  # <xes:event> as <event>
+        kind = "attribute" if tag in _XES_ATTRIBUTE_TAGS else tag
+        self.kinds[name] = kind if kind in ("attribute", "event", "trace") else "other"
+        return self.kinds[name]
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        kind = self.kinds.get(name) or self.kind(name)
+        if kind == "attribute":
+            store = self.stores[-1]
+            if store is not None and "key" in attributes:
+                store[attributes["key"]] = attributes.get("value")
+            self.stores.append(None)
+        elif kind == "event":
+            if self.event is not None:
+                raise XesSyntaxError("an event inside an event")
+            if self.trace is not None:  # (one outside a trace is left out)
+                self.event = {}
+            self.stores.append(self.event)
+        elif kind == "trace":
+            if self.trace is not None:
+                raise XesSyntaxError("a trace inside a trace")
+            self.traces_read += 1
+            self.trace = {}
+            self.stores.append(self.trace)
+        else:
+            self.stores.append(None)
+
+    def end(self, name: str) -> None:
+        store = self.stores.pop()
+        if store is None:
+            return
+        if store is self.event:
+            self.events_read += 1
+            self.batch("xes_events", self.event, self.traces_read)
+            self.event = None
+        else:
+            self.batch("xes_traces", self.trace, self.traces_read)
+            self.trace = None
+
+    def batch(self, table: str, attributes: dict, number: int) -> None:
+        rows, numbers = self.batches[table]
+        rows.append(attributes)
+        numbers.append(number)
+        if len(rows) >= XES_BATCH_EVENTS:
+            self.append(table)
+
+    def append(self, table: str) -> None:
+        """The batch of `table` into it, adding the columns of attributes new in it."""
+        rows, numbers = self.batches[table]
+        if not rows:
+            return
+        frame = pd.DataFrame.from_records(rows, coerce_float=False)
+        columns = self.columns[table]
+        for attribute in frame.columns:
+            if attribute not in columns:
+                columns[attribute] = f"{self.prefixes[table]}{len(columns)}"
+                self.con.execute(f"ALTER TABLE {table} ADD COLUMN {columns[attribute]} VARCHAR")
+        frame.columns = [columns[a] for a in frame.columns]
+        frame.insert(0, "trace", numbers)
+        if table == "xes_events":
+            frame.insert(
+                0, "source_row", range(self.events_read - len(rows) + 1, self.events_read + 1)
+            )
+        self.con.register("xes_batch", frame)
+        try:
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM xes_batch")
+        finally:
+            self.con.unregister("xes_batch")
+        rows.clear()
+        numbers.clear()
+
+
+def _read_xes(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEvents:
+    """The XES log (.xes or .xes.gz) parsed as it streams into the staging file; file_rows is a
+    view of each event with its trace's attributes (case:concept:name, ...), as pm4py's
+    DataFrame has them."""
+    compressed = path.name.lower().endswith(".gz")
+    reader = _XesReader(con)
     try:
-        with gzip.open(path, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                unpacked += len(chunk)
-                if unpacked > limit:
-                    raise EventFileError(
-                        path,
-                        [
-                            f"the file unpacks to more than {_megabytes(limit)}, the limit "
-                            "(L2C_MAX_FILE_MB)"
-                        ],
-                    )
-    except (OSError, EOFError, zlib.error) as error:
-        raise EventFileError(path, [f"not a readable .gz file ({shown(error)})"]) from None
-
-
-class _DatesAsText:
-    @staticmethod
-    def apply(value):
-        return value
-
-
-@contextmanager
-def _xes_dates_as_text() -> Iterator[None]:
-    """pm4py's XES importer with dates kept as the text they are in the file: DuckDB parses them
-    with the same rules as a CSV's, and one that does not parse is reported with its value
-    (pm4py's parser drops it, and the event then looks as if it had no timestamp)."""
-    from pm4py.util.dt_parsing import parser
-
-    original = parser.get
-    parser.get = lambda *args, **kwargs: _DatesAsText
-    try:
-        yield
-    finally:
-        parser.get = original
-
-
-def _read_xes(path: Path, limit: int) -> FileEvents:
-    import pm4py
-    from pm4py.util import constants
-
-    if path.name.lower().endswith(".gz"):
-        _check_unpacked_size(path, limit)
-    constants.SHOW_PROGRESS_BAR = False
-    try:
-        # pm4py suggests an optional faster parser; not needed
-        with warnings.catch_warnings(), _xes_dates_as_text():
-            warnings.simplefilter("ignore", UserWarning)
-            log = pm4py.read_xes(str(path), variant="iterparse", return_legacy_log_object=False)
-    except Exception as error:  # pm4py's parsers raise many kinds for a broken file
+        with _Unpacking(path, limit) if compressed else path.open("rb") as stream:
+            reader.parse(stream)
+    except (expat.ExpatError, XesSyntaxError, OSError, EOFError, zlib.error) as error:
         raise EventFileError(
             path, [f"not a readable XES file ({type(error).__name__}: {shown(error)})"]
         ) from None
+    event_columns, trace_columns = reader.columns["xes_events"], reader.columns["xes_traces"]
+    # The trace's attributes as pm4py names them on its events; one also on the event (rare)
+    # gives way to the trace's, as in pm4py.
+    attributes = {a: f"e.{c}" for a, c in event_columns.items()}
+    for attribute, column in trace_columns.items():
+        name = f"case:{attribute}"
+        attributes[name] = (
+            f"coalesce(t.{column}, {attributes[name]})" if name in attributes else f"t.{column}"
+        )
     missing = [XES_ATTRIBUTES[k] for k in ("case_id", "activity", "timestamp")]
-    missing = [attribute for attribute in missing if attribute not in log.columns]
+    missing = [attribute for attribute in missing if attribute not in attributes]
     if missing:
         raise EventFileError(path, [f"no event has the attribute {k}" for k in missing])
-    # Nested and list attributes arrive as Python objects that DuckDB may type differently from
-    # one event to the next: they are read as their text.
-    nested = [c for c in log.columns if log[c].dtype == object]
-    if nested:
-        log = log.astype({c: "string" for c in nested})
-    names = list(log.columns)
-    positions = {k: names.index(a) for k, a in XES_ATTRIBUTES.items() if a in names}
-    frame, columns = _numbered(log, positions, 1)
-    labels = {k: XES_ATTRIBUTES[k] for k in columns}
-    return FileEvents("xes", frame, columns, labels, "the events' attributes")
+    names = list(attributes)
+    columns = tuple(f"c{i}" for i in range(len(names)))
+    selected = ", ".join(f"{sql} AS {c}" for sql, c in zip(attributes.values(), columns))
+    con.execute(
+        f"CREATE TEMP VIEW file_rows AS SELECT e.source_row, {selected} "
+        "FROM xes_events AS e LEFT JOIN xes_traces AS t USING (trace)"
+    )
+    _no_cases(con)
+    keys = {k: f"c{names.index(a)}" for k, a in XES_ATTRIBUTES.items() if a in names}
+    labels = {k: XES_ATTRIBUTES[k] for k in keys}
+    return FileEvents("xes", keys, labels, "the events' attributes", columns)
 
 
 # The event columns the checks and the load read (a file may lack all but the first three).
@@ -465,27 +720,24 @@ _KEYS = (
 
 
 def _place(raw: FileEvents) -> str:
-    """SQL for where an event is in the file, from its source_row (and its trace in XES)."""
+    """SQL for where an event of file_cells is in the file, from its source_row (in XES, its
+    case's trace and its number there), for the messages: only problems need it."""
     if raw.kind == "template":
         return f"'sheet {EVENTS_SHEET}, row ' || source_row"
     if raw.kind == "csv":
         return "'line ' || source_row"
-    case = f"cell({raw.columns['case_id']})"
     return (
-        f"CASE WHEN {case} IS NULL THEN 'event ' || source_row "
-        f"ELSE 'trace ''' || shown({case}) || ''', event ' || "
-        f"row_number() OVER (PARTITION BY {case} ORDER BY source_row) END"
+        "CASE WHEN case_id IS NULL THEN 'event ' || source_row "
+        "ELSE 'trace ''' || shown(case_id) || ''', event ' || nth END"
     )
 
 
-def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
-    """Check every cell set-based in DuckDB, drop exact duplicates, pair start and complete
-    events; return typed frames or raise with every problem."""
-    cases = raw.cases if raw.cases is not None else _empty(CASE_COLUMNS)
-    for column in CASE_COLUMNS:
-        if column.key not in cases.columns:
-            cases[column.key] = None
-    cases = cases.astype(object).where(cases.notna(), None)
+def _checked(
+    path: Path, con: duckdb.DuckDBPyConnection, raw: FileEvents, known: set[str] | None
+) -> dict[str, int]:
+    """Check every cell set-based in the staging file, drop exact duplicates, pair start and
+    complete events into its tables events and cases; the figures of what was dropped and
+    paired, or raise with the problems."""
     if "lifecycle" in raw.columns and "start_timestamp" in raw.columns:
         raise EventFileError(
             path,
@@ -495,18 +747,77 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
                 "keep one of them"
             ],
         )
-    file_columns = [c for c in raw.frame.columns if c != "source_row"]
+    _cells(con, raw)
+    _release(con, keep={"file_cells", "file_cases"})
+    problems, total = _problems(con, raw, known)
+    if problems:
+        raise EventFileError(path, problems, total)
+    figures = _typed(con, lifecycle="lifecycle" in raw.columns)
+    if not con.execute("SELECT count(*) FROM events").fetchone()[0]:
+        raise EventFileError(
+            path,
+            [
+                "no activity instance: every event is a lifecycle transition other than start "
+                "and complete, or a start never completed"
+            ],
+        )
+    return figures
+
+
+def _cells(con: duckdb.DuckDBPyConnection, raw: FileEvents) -> None:
+    """file_cells: each event's cells the checks read, by key, as text without surrounding
+    white space; in XES its number among its case's events (nth, for the messages); and
+    whether it is an exact duplicate
+    (every column, every attribute equal to an earlier event's: the same event written twice by
+    another tool, of which the first is kept). The template is typed by hand: the checks refuse
+    its duplicates instead."""
     selected = ", ".join(
         f"cell({raw.columns[key]}) AS {key}" if key in raw.columns else f"NULL::VARCHAR AS {key}"
         for key in _KEYS
     )
-    # An exact duplicate (every column, every attribute equal) is the same event written twice
-    # by another tool: the first is kept. The template is typed by hand, so it is refused there.
-    copy = (
-        "1"
-        if raw.kind == "template"
-        else f"row_number() OVER (PARTITION BY {', '.join(file_columns)} ORDER BY source_row)"
+    rows, duplicate = "file_rows", "false"
+    if raw.kind != "template":
+        # The events equal in every column, grouped: first the rows whose hashes repeat (a hash
+        # aggregate of one number a row, where grouping by every column would hold the whole
+        # file in its hash table, and a window partitioned by every column sort it), then those
+        # grouped by their columns. Groups found twice or more are few.
+        columns = ", ".join(raw.file_columns)
+        con.execute(f"""
+            CREATE TEMP TABLE repeated AS
+            WITH hashes AS (SELECT hash({columns}) AS h FROM file_rows GROUP BY h HAVING count(*) > 1)
+            SELECT {", ".join(f"{c} AS first_{c}" for c in raw.file_columns)}, min(source_row) AS first_row
+            FROM file_rows WHERE hash({columns}) IN (SELECT h FROM hashes)
+            GROUP BY ALL HAVING count(*) > 1""")
+        same = " AND ".join(f"{c} IS NOT DISTINCT FROM first_{c}" for c in raw.file_columns)
+        rows = f"file_rows LEFT JOIN repeated ON {same}"
+        duplicate = "coalesce(source_row > first_row, false)"
+    if raw.kind == "xes":
+        case = f"cell({raw.columns['case_id']})"
+        selected += f", row_number() OVER (PARTITION BY {case} ORDER BY source_row) AS nth"
+    con.execute(
+        f"CREATE TEMP TABLE file_cells AS SELECT source_row, {selected}, "
+        f"{duplicate} AS duplicate FROM {rows}"
     )
+
+
+def _release(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
+    """Drop the temporary tables and views but `keep`, once no later step reads them: DuckDB
+    frees their memory at once (a temporary table otherwise stays in memory until the limit
+    pushes it to disk), so the next step has all of L2C_DUCKDB_MEMORY_LIMIT."""
+    for kind, listing in (("VIEW", "duckdb_views()"), ("TABLE", "duckdb_tables()")):
+        names = con.execute(
+            f"SELECT {kind.lower()}_name FROM {listing} WHERE temporary AND NOT internal"
+        ).fetchall()
+        for (name,) in names:
+            if name not in keep:
+                con.execute(f"DROP {kind} {quote(name)}")
+
+
+def _problems(
+    con: duckdb.DuckDBPyConnection, raw: FileEvents, known: set[str] | None
+) -> tuple[list[str], int]:
+    """The first MAX_PROBLEMS_KEPT problems in the file's order (the Cases sheet's last), and
+    how many there are."""
     word = "attribute" if raw.kind == "xes" else "column"
     headers = {c.key: c.header for c in FILE_COLUMNS}
 
@@ -515,27 +826,15 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
 
     sheet = f"sheet {EVENTS_SHEET}, " if raw.kind == "template" else ""
     transitions = ", ".join(sql_literal(t) for t in LIFECYCLE_TRANSITIONS)
-    con = duckdb.connect()
-    # Timestamps with an offset (2011-10-11 13:45:40+02:00) are converted to UTC; those without
-    # one are read as UTC.
-    con.execute("SET TimeZone = 'UTC'")
-    try:
-        for macro in _SQL_MACROS:
-            con.execute(macro)
-        con.register("file_rows", raw.frame)
-        con.register("file_cases", cases)
-        con.execute(
-            f"CREATE TEMP TABLE file_cells AS SELECT source_row, {selected}, {_place(raw)} AS place, "
-            f"{copy} AS copy FROM file_rows"
-        )
-        con.execute("CREATE TABLE known(activity VARCHAR)")
-        if known is not None:
-            con.executemany("INSERT INTO known VALUES (?)", [(a,) for a in sorted(known)])
-        problems = [
-            p
-            for (p,) in con.execute(
-                f"""
-            WITH cells AS (SELECT * FROM file_cells WHERE copy = 1), checks AS (
+    con.execute(
+        "CREATE TEMP TABLE known AS SELECT unnest(?::VARCHAR[]) AS activity",
+        [sorted(known or ())],
+    )
+    rows = con.execute(
+        f"""
+            WITH cells AS NOT MATERIALIZED (  -- (each check computes the place of its rows only)
+                SELECT *, {_place(raw)} AS place FROM file_cells WHERE NOT duplicate
+            ), checks AS (
                 SELECT source_row, place, 1 AS n, {col("case_id")} AS col, 'empty' AS problem
                     FROM cells WHERE case_id IS NULL
                 UNION ALL SELECT source_row, place, 2, {col("activity")}, 'empty'
@@ -596,7 +895,7 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
                         FROM file_cases WHERE is_won IS NOT NULL AND try_cast(is_won AS BOOLEAN) IS NULL
                 )
             )
-            SELECT message FROM (
+            SELECT message, count(*) OVER () AS total FROM (
                 SELECT source_row AS r, n, place || col || problem AS message
                 FROM checks
                 UNION ALL
@@ -613,69 +912,65 @@ def _checked(path: Path, raw: FileEvents, known: set[str] | None) -> LoadedLog:
                        || ': the case ' || shown(case_id) || ' more than once'
                 FROM file_cases WHERE case_id IS NOT NULL GROUP BY case_id HAVING count(*) > 1
             ) ORDER BY n >= 10, r, n
+            LIMIT {MAX_PROBLEMS_KEPT}
             """,
-                [known is not None, raw.kind == "template"],
-            ).fetchall()
-        ]
-        if problems:
-            raise EventFileError(path, problems)
-        con.execute("""
-            CREATE TEMP TABLE typed AS
-            SELECT source_row::BIGINT AS source_row, case_id, activity,
-                   ("timestamp"::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS "timestamp",
-                   (start_timestamp::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS start_timestamp,
-                   lower(coalesce(lifecycle, 'complete')) AS transition, lifecycle_instance,
-                   resource_name, stage, amount::DOUBLE AS amount, is_won::BOOLEAN AS is_won,
-                   discount_pct::DOUBLE AS discount_pct
-            FROM file_cells WHERE copy = 1""")
-        figures = {
-            "duplicate_events_dropped": con.execute(
-                "SELECT count(*) FROM file_cells WHERE copy > 1"
-            ).fetchone()[0]
-        }
-        if "lifecycle" in raw.columns:
-            _pair_lifecycle(con)
-        else:
-            con.execute(
-                "CREATE TEMP VIEW instances AS SELECT *, start_timestamp AS started_at FROM typed"
-            )
-        kept, instances, started = con.execute(
-            "SELECT (SELECT count(*) FROM typed), count(*), count(started_at) FROM instances"
-        ).fetchone()
-        # An instance paired from a start and a complete stands for two of the file's events.
-        paired = started if "lifecycle" in raw.columns else 0
-        figures |= {
-            "activity_instances_with_start": started,
-            "lifecycle_events_left_out": kept - instances - paired,
-        }
-        typed_events = con.execute("""
-            SELECT source_row, case_id, activity, "timestamp", started_at, resource_name, stage,
-                   amount, is_won, discount_pct
-            FROM instances ORDER BY source_row""").df()
-        typed_cases = con.execute("""
-            SELECT case_id, sales_rep, team, region, product_family, account_name, segment, lead_source,
-                   invoice_type, amount::DOUBLE AS amount, discount_pct::DOUBLE AS discount_pct,
-                   is_won::BOOLEAN AS is_won
-            FROM file_cases ORDER BY source_row""").df()
-    finally:
-        con.close()
-    if typed_events.empty:
-        raise EventFileError(
-            path,
-            [
-                "no activity instance: every event is a lifecycle transition other than start "
-                "and complete, or a start never completed"
-            ],
+        [known is not None, raw.kind == "template"],
+    ).fetchall()
+    return [message for message, _ in rows], rows[0][1] if rows else 0
+
+
+def _typed(con: duckdb.DuckDBPyConnection, lifecycle: bool) -> dict[str, int]:
+    """The checked cells typed, exact duplicates left out and, with a lifecycle column, start and
+    complete events paired: the tables events and cases load_into_warehouse reads. Returns the
+    figures of what was dropped and paired."""
+    con.execute("""
+        CREATE TEMP TABLE typed AS
+        SELECT source_row::BIGINT AS source_row, case_id, activity,
+               ("timestamp"::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS "timestamp",
+               (start_timestamp::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS start_timestamp,
+               lower(coalesce(lifecycle, 'complete')) AS transition, lifecycle_instance,
+               resource_name, stage, amount::DOUBLE AS amount, is_won::BOOLEAN AS is_won,
+               discount_pct::DOUBLE AS discount_pct
+        FROM file_cells WHERE NOT duplicate""")
+    dropped, kept = con.execute(
+        "SELECT count(*) FILTER (duplicate), count(*) FILTER (NOT duplicate) FROM file_cells"
+    ).fetchone()
+    _release(con, keep={"typed", "file_cases"})
+    if lifecycle:
+        _pair_lifecycle(con)
+    else:
+        con.execute(
+            "CREATE TEMP VIEW instances AS SELECT *, start_timestamp AS started_at FROM typed"
         )
-    return LoadedLog(typed_events, typed_cases, str(path), figures)
+    con.execute("""
+        CREATE TABLE events AS
+        SELECT source_row, case_id, activity, "timestamp", started_at, resource_name, stage,
+               amount, is_won, discount_pct
+        FROM instances""")
+    con.execute("""
+        CREATE TABLE cases AS
+        SELECT source_row, case_id, sales_rep, team, region, product_family, account_name, segment,
+               lead_source, invoice_type, amount::DOUBLE AS amount,
+               discount_pct::DOUBLE AS discount_pct, is_won::BOOLEAN AS is_won
+        FROM file_cases""")
+    instances, started = con.execute("SELECT count(*), count(started_at) FROM events").fetchone()
+    # An instance paired from a start and a complete stands for two of the file's events.
+    paired = started if lifecycle else 0
+    return {
+        "duplicate_events_dropped": dropped,
+        "activity_instances_with_start": started,
+        "lifecycle_events_left_out": kept - instances - paired,
+    }
 
 
 def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
     """One activity instance per complete event: paired with a start of the same activity (and
     lifecycle:instance) in its case, first in first out, as pm4py pairs them. Set-based: with S_j
     the starts before the j-th complete of an activity, the starts taken by the first j completes
-    are M_j = j + min(0, min over i <= j of (S_i - i)); the j-th complete takes a start when
-    M_j > M_(j-1), namely the M_j-th. Starts order before completes of the same timestamp."""
+    are M_j = j + L_j, L_j = min(0, min over i <= j of (S_i - i)); the j-th complete takes a start
+    when M_j > M_(j-1), that is when L_j = L_(j-1) (L falls by 1 or not at all), namely the M_j-th.
+    Starts order before completes of the same timestamp; a start's number is the starts counted
+    up to it. Two sorts of the events: one to count, one to find the minimums."""
     con.execute("""
         CREATE TEMP TABLE instances AS
         WITH steps AS (
@@ -684,11 +979,7 @@ def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
         ), counted AS (
             SELECT *,
                    sum(is_start) OVER run AS starts_so_far,
-                   sum(1 - is_start) OVER run AS completes_so_far,
-                   row_number() OVER (
-                       PARTITION BY case_id, activity, lifecycle_instance, is_start
-                       ORDER BY "timestamp", source_row
-                   ) AS nth
+                   sum(1 - is_start) OVER run AS completes_so_far
             FROM steps
             WINDOW run AS (
                 PARTITION BY case_id, activity, lifecycle_instance
@@ -696,17 +987,18 @@ def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
             )
         ), completes AS (
             SELECT *,
-                   completes_so_far + least(0, min(starts_so_far - completes_so_far) OVER run) AS taken
+                   least(0, min(starts_so_far - completes_so_far) OVER upto) AS low,
+                   least(0, coalesce(min(starts_so_far - completes_so_far) OVER before, 0)) AS low_before
             FROM counted WHERE is_start = 0
-            WINDOW run AS (
+            WINDOW upto AS (
                 PARTITION BY case_id, activity, lifecycle_instance
                 ORDER BY "timestamp", source_row ROWS UNBOUNDED PRECEDING
+            ), before AS (
+                PARTITION BY case_id, activity, lifecycle_instance
+                ORDER BY "timestamp", source_row ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
             )
         ), paired AS (
-            SELECT *,
-                   CASE WHEN taken > coalesce(lag(taken) OVER (
-                       PARTITION BY case_id, activity, lifecycle_instance ORDER BY "timestamp", source_row
-                   ), 0) THEN taken END AS start_number
+            SELECT *, CASE WHEN low = low_before THEN completes_so_far + low END AS start_number
             FROM completes
         )
         SELECT c.source_row, c.case_id, c.activity, c."timestamp", s."timestamp" AS started_at,
@@ -716,7 +1008,8 @@ def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
         FROM paired AS c
         LEFT JOIN counted AS s
           ON s.is_start = 1 AND s.case_id = c.case_id AND s.activity = c.activity
-         AND s.lifecycle_instance IS NOT DISTINCT FROM c.lifecycle_instance AND s.nth = c.start_number
+         AND s.lifecycle_instance IS NOT DISTINCT FROM c.lifecycle_instance
+         AND s.starts_so_far = c.start_number
     """)
 
 
@@ -783,15 +1076,42 @@ def load_into_warehouse(
     """Replace FILE_SOURCE_TABLES from the loaded file in one transaction (all or nothing), with
     the same columns and comments as the Salesforce path's models; returns rows per table.
     `deal_size_bands`: (label, upper bound) pairs, the last one open (None)."""
+    for schema in ("core", "staging"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    cur = con.cursor()  # a caller's half-read result on `con` must not block the load
+    try:
+        with _attached(cur, loaded):
+            return _replace_tables(cur, loaded, sql_dir, deal_size_bands)
+    finally:
+        cur.close()  # the cursor, not the caller's connection
+
+
+@contextmanager
+def _attached(cur: duckdb.DuckDBPyConnection, loaded: LoadedLog) -> Iterator[None]:
+    """The staging file attached read-only, its tables as file_events and file_cases (views on
+    this cursor only): DuckDB copies them into the warehouse under its memory limit, no Python
+    in between."""
+    alias = f"file_log_{uuid.uuid4().hex}"  # attached databases are seen by every connection
+    cur.execute(f"ATTACH {sql_literal(str(loaded.database))} AS {alias} (READ_ONLY)")
+    try:
+        cur.execute(f"CREATE TEMP VIEW file_events AS SELECT * FROM {alias}.events")
+        cur.execute(
+            f"CREATE TEMP VIEW file_cases AS SELECT * EXCLUDE (source_row) FROM {alias}.cases"
+        )
+        yield
+    finally:
+        cur.execute("DROP VIEW IF EXISTS file_events")
+        cur.execute("DROP VIEW IF EXISTS file_cases")
+        cur.execute(f"DETACH {alias}")
+
+
+def _replace_tables(
+    cur: duckdb.DuckDBPyConnection, loaded: LoadedLog, sql_dir: Path | None, deal_size_bands
+) -> dict[str, int]:
     from ..models.sql_models import discover
 
     models = discover(sql_dir)
     catalogue_sql = models[("core", "activity_catalogue")].sql
-    for schema in ("core", "staging"):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    cur = con.cursor()  # a caller's half-read result on `con` must not block the registration
-    cur.register("file_events", loaded.events)
-    cur.register("file_cases", loaded.cases)
     statements = [
         f"CREATE OR REPLACE TABLE core.activity_catalogue AS {catalogue_sql}",
         # Activity instances in the order they started (as pm4py orders an interval log), then
@@ -810,10 +1130,20 @@ def load_into_warehouse(
            FROM file_events AS e LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
            ORDER BY e.case_id, event_order""",
         """CREATE OR REPLACE TABLE core.cases AS
-           WITH from_events AS (
+           WITH reps AS (
+               -- Who did most of a case's events; of two as busy, who came first (mode() broke
+               -- the tie by the order the plan met them in, which parallel scans change).
+               SELECT case_id, arg_min(resource_name, (-events, first_at, first_row)) AS sales_rep
+               FROM (
+                   SELECT case_id, resource_name, count(*) AS events, min("timestamp") AS first_at,
+                          min(source_row) AS first_row
+                   FROM file_events WHERE resource_name IS NOT NULL GROUP BY case_id, resource_name
+               )
+               GROUP BY case_id
+           ), from_events AS (
                SELECT e.case_id,
                       bool_and(coalesce(c.family, '') IN ('lead', 'touch')) AS lead_only,
-                      mode(e.resource_name) AS sales_rep,
+                      any_value(r.sales_rep) AS sales_rep,
                       arg_max(e.amount, e."timestamp") FILTER (WHERE e.amount IS NOT NULL) AS amount,
                       arg_max(e.discount_pct, e."timestamp") FILTER (WHERE e.discount_pct IS NOT NULL) AS discount_pct,
                       bool_or(e.is_won) OR bool_or(e.activity = 'Opportunity Closed Won') AS is_won,
@@ -824,6 +1154,7 @@ def load_into_warehouse(
                       max(e."timestamp") FILTER (WHERE e.activity IN ('Opportunity Closed Won', 'Opportunity Closed Lost'))
                           AS closed_at
                FROM file_events AS e LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
+                    LEFT JOIN reps AS r ON r.case_id = e.case_id
                GROUP BY e.case_id
            )
            SELECT
@@ -894,12 +1225,8 @@ def load_into_warehouse(
             write_comments(cur, table, description, model.column_comments)
     except BaseException:
         cur.execute("ROLLBACK")
-        cur.close()
         raise
     cur.execute("COMMIT")
-    try:
-        return {
-            t: cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in FILE_SOURCE_TABLES
-        }
-    finally:
-        cur.close()  # the cursor, not the caller's connection
+    return {
+        t: cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in FILE_SOURCE_TABLES
+    }

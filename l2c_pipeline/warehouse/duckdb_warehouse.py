@@ -149,20 +149,28 @@ def connect(
     con = _open_waiting(path, on_wait)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # logs, not a terminal
-    # Bounded memory for a nightly job on a shared machine; DuckDB spills to disk beyond it.
-    limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
     try:
-        con.execute(f"SET memory_limit = '{limit}'")
-    except duckdb.Error:
+        set_memory_limit(con)
+    except ValueError:
         con.close()
-        raise ValueError(
-            f"L2C_DUCKDB_MEMORY_LIMIT must be a size such as 3GB or 800MB, got {limit!r}"
-        ) from None
+        raise
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for statement in _META_DDL:
         con.execute(statement)
     return con
+
+
+def set_memory_limit(con: duckdb.DuckDBPyConnection) -> None:
+    """L2C_DUCKDB_MEMORY_LIMIT on `con`: bounded memory for a nightly job on a shared machine
+    (DuckDB spills to disk beyond it). A bad setting is a ValueError naming it."""
+    limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    try:
+        con.execute(f"SET memory_limit = {sql_literal(limit)}")
+    except duckdb.Error:
+        raise ValueError(
+            f"L2C_DUCKDB_MEMORY_LIMIT must be a size such as 3GB or 800MB, got {limit!r}"
+        ) from None
 
 
 @contextmanager

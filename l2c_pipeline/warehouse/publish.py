@@ -55,7 +55,7 @@ def default_output_dir(warehouse: Path) -> Path:
     return Path(configured) if configured else Path(warehouse).with_name("outputs")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -70,7 +70,7 @@ def remove_leftover_staging(target: Path) -> list[Path]:
     removed = []
     for leftover in Path(target).parent.glob(f".{Path(target).name}.*.publishing*"):
         pid = leftover.name.removeprefix(f".{Path(target).name}.").split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
             continue  # another process is publishing there right now
         leftover.unlink(missing_ok=True)
         removed.append(leftover)
