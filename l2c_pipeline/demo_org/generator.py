@@ -219,7 +219,10 @@ def generate(
         for task in plan:
             record(_simulate_block(task))
     else:
-        context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+        # Spawned, never forked: a process with threads (a test session, Dagster, a DuckDB
+        # connection) can hold a lock at the moment of a fork, and the forked worker then waits
+        # for it for ever (and its parent for the worker, at exit).
+        context = multiprocessing.get_context("spawn")
         with context.Pool(
             workers, _init_worker, (seed, leads, as_of_ts, plant, str(parts), shape)
         ) as pool:
