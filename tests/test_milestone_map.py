@@ -16,6 +16,8 @@ from l2c_pipeline.outputs.assets import process_maps
 from l2c_pipeline.outputs.process_maps import process_map
 from l2c_pipeline.resources import WarehouseResource
 
+from .test_mining_parity import as_pm4py
+
 TOUCHES = {"Call", "Email", "Meeting"}
 QUALIFICATION_TO_NEEDS_ANALYSIS = '"Stage: Qualification" -> "Stage: Needs Analysis"'
 
@@ -33,15 +35,7 @@ def milestone_frame(tables) -> pd.DataFrame:
         ORDER BY e.case_id, e.event_order
         """
     ).df()
-    frame = frame.rename(
-        columns={
-            "case_id": "case:concept:name",
-            "activity": "concept:name",
-            "timestamp": "time:timestamp",
-        }
-    )
-    frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"]).dt.tz_localize("UTC")
-    return frame
+    return as_pm4py(frame)
 
 
 def test_the_touches_are_the_catalogues_touch_family(tables):

@@ -21,11 +21,9 @@ from .test_event_log import extract_and_build
 BPIC2012 = Path(__file__).resolve().parent / "data" / "bpic2012.xes.gz"
 
 
-def pm4py_frame(con) -> pd.DataFrame:
-    frame = con.execute(
-        'SELECT case_id, activity, "timestamp" FROM core.event_log ORDER BY case_id, event_order'
-    ).df()
-    frame = frame.rename(
+def as_pm4py(events: pd.DataFrame) -> pd.DataFrame:
+    """Events (case_id, activity, timestamp) under pm4py's column names, times in UTC."""
+    frame = events.rename(
         columns={
             "case_id": "case:concept:name",
             "activity": "concept:name",
@@ -34,6 +32,14 @@ def pm4py_frame(con) -> pd.DataFrame:
     )
     frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"]).dt.tz_localize("UTC")
     return frame
+
+
+def pm4py_frame(con) -> pd.DataFrame:
+    return as_pm4py(
+        con.execute(
+            'SELECT case_id, activity, "timestamp" FROM core.event_log ORDER BY case_id, event_order'
+        ).df()
+    )
 
 
 def assert_parity(con, frame: pd.DataFrame) -> None:
@@ -153,14 +159,7 @@ def test_opportunity_variants_are_pm4pys_variants_of_the_opportunities_milestone
     ).df()
     created = events["activity"] == "Opportunity Created"
     events = events[created.groupby(events["case_id"]).cummax()]
-    frame = events.rename(
-        columns={
-            "case_id": "case:concept:name",
-            "activity": "concept:name",
-            "timestamp": "time:timestamp",
-        }
-    )
-    frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"]).dt.tz_localize("UTC")
+    frame = as_pm4py(events)
     expected = {tuple(v): n for v, n in pm4py.get_variants(frame).items()}
     rows = tables.execute(
         "SELECT variant, cases, share, conformant_share, mean_fitness, example_case_id "
