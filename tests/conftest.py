@@ -1,12 +1,17 @@
-"""Shared fixtures: generated demo orgs (session-scoped: generation is the slow part)."""
+"""Shared fixtures: generated demo orgs (session-scoped: generation is the slow part).
+
+The suite runs in two processes (pytest-xdist, `-n 2` in pyproject.toml): what a session fixture
+builds is built once, by the first process to ask, and read by both."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
+from filelock import FileLock
 
 from l2c_pipeline.demo_org.generator import generate
 
@@ -17,6 +22,28 @@ MAIN_SHAPE = "cpq_billing"
 SHAPES = ("cpq_billing", "custom", "standard")
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder `name`, filled by build(folder) once for the whole test run: under pytest-xdist
+    the first worker to ask builds it (the others wait on a file lock), and a folder whose build
+    did not finish is built again."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    root = tmp_path_factory.getbasetemp().parent
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def truth_orgs(tmp_path_factory):
     """The truth org of a shape (seed 11, 8,000 leads), generated the first time it is asked for."""
@@ -24,9 +51,11 @@ def truth_orgs(tmp_path_factory):
 
     def truth_org_of(shape: str) -> Path:
         if shape not in made:
-            folder = tmp_path_factory.mktemp(f"truth-org-{shape}")
-            generate(folder, leads=TRUTH_ORG_LEADS, seed=11, shape=shape)
-            made[shape] = folder
+            made[shape] = built_once(
+                tmp_path_factory,
+                f"truth-org-{shape}",
+                lambda folder: generate(folder, leads=TRUTH_ORG_LEADS, seed=11, shape=shape),
+            )
         return made[shape]
 
     return truth_org_of
@@ -39,9 +68,11 @@ def truth_org(truth_orgs) -> Path:
 
 @pytest.fixture(scope="session")
 def small_org(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("small-org")
-    generate(folder, leads=2000, seed=5, shape=MAIN_SHAPE)
-    return folder
+    return built_once(
+        tmp_path_factory,
+        "small-org",
+        lambda folder: generate(folder, leads=2000, seed=5, shape=MAIN_SHAPE),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -52,12 +83,16 @@ def truth_warehouses(truth_orgs, tmp_path_factory):
 
     built: dict[str, Path] = {}
 
+    def build(folder: Path, shape: str) -> None:
+        con, _ = extract_and_build(truth_orgs(shape), folder / "warehouse.duckdb")
+        con.close()
+
     def truth_warehouse_of(shape: str) -> Path:
         if shape not in built:
-            path = tmp_path_factory.mktemp(f"truth-warehouse-{shape}") / "warehouse.duckdb"
-            con, _ = extract_and_build(truth_orgs(shape), path)
-            con.close()
-            built[shape] = path
+            folder = built_once(
+                tmp_path_factory, f"truth-warehouse-{shape}", lambda f: build(f, shape)
+            )
+            built[shape] = folder / "warehouse.duckdb"
         return built[shape]
 
     return truth_warehouse_of

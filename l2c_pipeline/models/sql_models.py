@@ -13,6 +13,7 @@ large intermediate that only one model reads, storing it costs more than computi
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -98,7 +99,10 @@ def _comments(sql: str) -> tuple[str, dict[str, str], str | None]:
     return " ".join(description), columns, materialized
 
 
-def _table_references(model_sql: str, path: Path) -> set[tuple[str, str]]:
+@functools.lru_cache(maxsize=1024)
+def _table_references(model_sql: str, path: Path) -> frozenset[tuple[str, str]]:
+    # Parsing is most of the cost of discovering the models, and a run discovers them several
+    # times: the same text gives the same tables.
     try:
         tree = sqlglot.parse_one(model_sql, read="duckdb")
     except sqlglot.errors.ParseError as error:
@@ -115,7 +119,7 @@ def _table_references(model_sql: str, path: Path) -> set[tuple[str, str]]:
             continue
         if schema:
             references.add((schema, table.name))
-    return references
+    return frozenset(references)
 
 
 def discover(sql_dir: Path | None = None) -> dict[tuple[str, str], SqlModel]:
@@ -146,7 +150,7 @@ def discover(sql_dir: Path | None = None) -> dict[tuple[str, str], SqlModel]:
         model = SqlModel(
             schema, name, path, sql, description, columns, materialized=materialized or "table"
         )
-        model.depends_on = _table_references(sql, path) - {model.key}
+        model.depends_on = set(_table_references(sql, path)) - {model.key}
         models[model.key] = model
     activity_keys = {key for key in models if key[0] == "activities"}
     for model in models.values():
