@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from pm4py.objects.petri_net.obj import Marking, PetriNet
-from pm4py.objects.petri_net.utils import petri_utils
 
 from .target_process import TargetProcess
+
+if TYPE_CHECKING:  # pm4py takes seconds to import: only the steps that align load it
+    from pm4py.objects.petri_net.obj import Marking, PetriNet
 
 # What joins a trace's activities into one text key (activities never contain it).
 TRACE_SEPARATOR = " > "
@@ -47,6 +49,9 @@ class TraceConformance:
 
 def reference_net(process: TargetProcess) -> tuple[PetriNet, Marking, Marking]:
     """The reference path as a workflow net (see the module's docstring)."""
+    from pm4py.objects.petri_net.obj import Marking, PetriNet
+    from pm4py.objects.petri_net.utils import petri_utils
+
     net = PetriNet("target process")
     places = [PetriNet.Place(f"p{i}") for i in range(len(process.reference_path) + 1)]
     end = PetriNet.Place("end")
@@ -139,6 +144,7 @@ def silent_transition_enables(net: PetriNet) -> dict:
     """For each silent transition, the labels of the transitions enabled where it is enabled
     (in the marking of its input places): what pm4py's Dijkstra alignment works out again for
     every trace when it prices the model's moves."""
+    from pm4py.objects.petri_net.obj import Marking
     from pm4py.objects.petri_net.semantics import enabled_transitions
 
     enables = {}
