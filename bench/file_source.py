@@ -50,11 +50,11 @@ SIDES = {
 _TRACE_NAME = re.compile(r'(<trace>(?:(?!<event).)*?key="concept:name" value=")([^"]*)"', re.S)
 
 
-def write_copies(copies: int) -> tuple[Path, Path]:
-    """bpic2012-x{copies}.csv and .xes in OUT, written unless already there."""
+def write_copies(copies: int, csv_only: bool = False) -> tuple[Path, Path]:
+    """bpic2012-x{copies}.csv and .xes (unless csv_only) in OUT, written unless already there."""
     OUT.mkdir(parents=True, exist_ok=True)
     csv, xes = OUT / f"bpic2012-x{copies}.csv", OUT / f"bpic2012-x{copies}.xes"
-    if not xes.exists():
+    if not xes.exists() and not csv_only:
         text = gzip.decompress(ORIGINAL.read_bytes()).decode("utf-8")
         first, last = text.index("<trace>"), text.rindex("</trace>") + len("</trace>")
         partial = xes.with_suffix(".partial")
@@ -165,12 +165,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each side on each file")
     parser.add_argument("--child", nargs=2, metavar=("SIDE", "FILE"), help=argparse.SUPPRESS)
     parser.add_argument("--write", type=int, metavar="COPIES", help=argparse.SUPPRESS)
+    parser.add_argument("--csv-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], Path(args.child[1]))), flush=True)
         return
     if args.write:
-        print(json.dumps([str(p) for p in write_copies(args.write)]), flush=True)
+        print(json.dumps([str(p) for p in write_copies(args.write, args.csv_only)]), flush=True)
         return
     OUT.mkdir(parents=True, exist_ok=True)
     results = []
