@@ -737,7 +737,8 @@ def explore_command(port: int, host: str) -> None:
         host=host,
         port=port,
         log_level="warning",
-        # The explorer answers a too-long address with its own one-line message.
+        # h11, whose limit is set: the explorer answers a too-long address with its own message.
+        http="h11",
         h11_max_incomplete_event_size=256 * 1024,
     )
     server = uvicorn.Server(config)
