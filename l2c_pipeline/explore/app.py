@@ -308,8 +308,12 @@ class Explorer:
 
     def _render(self, state: State, a: flt.Filters, b: flt.Filters) -> Response:
         with self.source.cursor() as (generation, cur):
-            values = queries.attribute_values(cur)
-            activities = queries.activity_names(cur)
+            cache = generation.cache
+            if "values" not in cache:
+                cache["values"] = queries.attribute_values(cur)
+                cache["activities"] = queries.activity_names(cur)
+                cache["rules"] = queries.rules(cur)
+            values, activities = cache["values"], cache["activities"]
             cases_a = queries.select_cases(cur, a)
             context = {
                 "state": state,
@@ -322,7 +326,7 @@ class Explorer:
                 "source_error": self.source.last_error,
                 "values": values,
                 "activities": activities,
-                "rules": queries.rules(cur),
+                "rules": cache["rules"],
                 "cases_selected": cases_a,
                 "tabs": [
                     (view, label, href(state, a, b, view=view, page=0))
@@ -426,9 +430,10 @@ class Explorer:
 
     def _view_questions(self, cur, state, a, b, context) -> dict:
         if a.empty:
-            if "report_answers" not in context["generation"].has:
-                context["generation"].has["report_answers"] = questions.report_answers(cur)
-            found = context["generation"].has["report_answers"]
+            cache = context["generation"].cache
+            if "report_answers" not in cache:
+                cache["report_answers"] = questions.report_answers(cur)
+            found = cache["report_answers"]
             source = "the report tables (whole log)"
         else:
             found = questions.filtered_answers(cur)

@@ -176,6 +176,8 @@ class Generation:
     cases: int = 0
     published_at: float = 0.0
     has: dict = field(default_factory=dict)
+    # What does not change while the file does (the form's values, the report's answers).
+    cache: dict = field(default_factory=dict)
     users: int = 0
     retired: bool = False
     temp_dir: str = ""
