@@ -379,20 +379,19 @@ def case_detail(cur, case_id: str) -> dict | None:
     known = cur.execute(f"SELECT case_idx FROM {P}.cases WHERE case_id = ?", [case_id]).fetchone()
     if known is None:
         return None
+    # Each event's place on the timeline: its share of the case's span, and days since start.
     events = rows(
         cur,
         """
         SELECT event_order, activity, "timestamp", resource_name, object_type, object_id,
-               old_value, new_value
+               old_value, new_value,
+               epoch("timestamp" - min("timestamp") OVER ()) / 86400 AS since_start_days,
+               epoch("timestamp" - min("timestamp") OVER ())
+                   / greatest(epoch(max("timestamp") OVER () - min("timestamp") OVER ()), 1) AS at
         FROM core.event_log WHERE case_id = ? ORDER BY event_order
         """,
         [case_id],
     )
-    first, last = events[0]["timestamp"], events[-1]["timestamp"]
-    span = max((last - first).total_seconds(), 1)
-    for event in events:
-        event["at"] = (event["timestamp"] - first).total_seconds() / span
-        event["since_start_days"] = (event["timestamp"] - first).total_seconds() / 86400
     attributes = rows(cur, "SELECT * FROM core.cases WHERE case_id = ?", [case_id])
     violations = []
     has_violations = cur.execute(
