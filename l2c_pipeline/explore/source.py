@@ -285,15 +285,16 @@ class AnalyticsSource:
         ident = identity(self.path)
         if ident is None or ident == self.current.identity or ident == self._failed_identity:
             return
-        if self._preparing is not None and self._preparing.is_alive():
+        if not self.background:
+            self._replace(ident)
             return
-        if self.background:
+        with self._lock:  # one preparation at a time
+            if self._preparing is not None and self._preparing.is_alive():
+                return
             self._preparing = threading.Thread(
                 target=self._replace, args=(ident,), name="l2c-explore-prepare", daemon=True
             )
             self._preparing.start()
-        else:
-            self._replace(ident)
 
     def _replace(self, ident: tuple) -> None:
         try:
