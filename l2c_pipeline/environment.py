@@ -106,6 +106,11 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "one made at start and printed once",
     ),
     (
+        "L2C_EXPLORE_MEMORY_LIMIT",
+        "most memory DuckDB may use in l2c explore (it spills to disk beyond)",
+        "1GB",
+    ),
+    (
         "L2C_DAGSTER_URL",
         "the Dagster UI's address, for the run links in alerts",
         "http://127.0.0.1:3000",

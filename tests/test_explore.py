@@ -362,6 +362,39 @@ def test_unfiltered_map_is_the_report_tables_and_filtering_by_hand_in_the_form_w
     assert shown_map(page)["edges"] == shown["edges"]
 
 
+@pytest.mark.parametrize("touches", [False, True])
+def test_a_filter_keeping_every_case_draws_the_report_tables_figures(page, app, published, touches):
+    """The filtered map's own SQL (each case's paths and waits) counts what the report tables
+    count, median waits included."""
+    page.goto(app[0] + f"/?view=map&kind=performance&cyc_min=0&touches={int(touches)}")
+    assert page.locator(".chip").count() == 1
+    data = json.loads(page.locator("#map .map-data").text_content())
+    edges, nodes = (
+        ("reports.process_map_edges", "reports.process_map_nodes")
+        if touches
+        else ("reports.milestone_map_edges", "reports.milestone_map_nodes")
+    )
+    expected = sql(
+        published, f"SELECT from_activity, to_activity, transitions, median_hours FROM {edges}"
+    )
+    shown = {
+        (e["from_activity"], e["to_activity"]): (e["transitions"], e["median_hours"])
+        for e in data["edges"]
+    }
+    assert shown.keys() == {(a, b) for a, b, _, _ in expected}
+    for a, b, transitions, hours in expected:
+        assert shown[(a, b)][0] == transitions
+        assert shown[(a, b)][1] == pytest.approx(hours, rel=1e-9)
+    assert {
+        n["activity"]: (n["events"], n["start_cases"], n["end_cases"]) for n in data["nodes"]
+    } == {
+        a: (e, s, x)
+        for a, e, s, x in sql(
+            published, f"SELECT activity, events, start_cases, end_cases FROM {nodes}"
+        )
+    }
+
+
 def test_sliders_keep_the_most_frequent_activities_and_paths(page, app, published):
     page.goto(app[0] + "/?view=map&touches=1&acts=8&paths=5")
     shown = shown_map(page)

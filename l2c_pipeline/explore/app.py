@@ -277,17 +277,18 @@ class Explorer:
         from ..outputs.exports import export_csv, export_xes
 
         with self.source.cursor() as (generation, cur):
-            queries.select_cases(cur, a)
+            selection = queries.select_cases(cur, a)
             cur.execute(
-                f"CREATE OR REPLACE TEMP TABLE export_cases AS SELECT k.case_id FROM {flt.P}.cases AS k "
-                "WHERE k.case_idx IN (SELECT case_idx FROM fc)"
+                f"CREATE OR REPLACE TEMP TABLE export_cases AS SELECT c.case_id FROM {flt.P}.cases AS c "
+                f"WHERE {selection.where}",
+                selection.params,
             )
             folder = Path(tempfile.mkdtemp(prefix="export-", dir=generation.temp_dir))
             path = folder / f"event_log.{fmt}"
             if fmt == "xes":
                 events = cur.execute(
-                    f"SELECT coalesce(sum(events), 0) FROM {flt.P}.cases "
-                    "WHERE case_idx IN (SELECT case_idx FROM fc)"
+                    f"SELECT coalesce(sum(events), 0) FROM {flt.P}.cases AS c WHERE {selection.where}",
+                    selection.params,
                 ).fetchone()[0]
                 if events > MAX_XES_EVENTS:
                     raise BadRequest(
@@ -314,7 +315,9 @@ class Explorer:
                 cache["activities"] = queries.activity_names(cur)
                 cache["rules"] = queries.rules(cur)
             values, activities = cache["values"], cache["activities"]
-            cases_a = queries.select_cases(cur, a)
+            selection = queries.select_cases(cur, a)
+            headline = queries.kpis(cur, selection)
+            cases_a = headline["cases"]
             context = {
                 "state": state,
                 "filters": a,
@@ -328,6 +331,8 @@ class Explorer:
                 "activities": activities,
                 "rules": cache["rules"],
                 "cases_selected": cases_a,
+                "selection": selection,
+                "kpis": headline,
                 "tabs": [
                     (view, label, href(state, a, b, view=view, page=0))
                     for view, label in (
@@ -372,9 +377,9 @@ class Explorer:
 
     # Views: each returns what its part of the page shows.
 
-    def _map(self, cur, state: State, filtered: bool, fc: str = "fc", suffix: str = "") -> dict:
+    def _map(self, cur, state: State, selection, suffix: str = "") -> dict:
         performance = state.kind == "performance"
-        tables = queries.map_tables(cur, filtered, state.touches, performance, fc, suffix)
+        tables = queries.map_tables(cur, selection, state.touches, performance, suffix)
         total_activities = queries.keep_activities(cur, *tables, state.acts)
         counts = queries.map_counts(cur, tables)
         drawn = queries.draw(cur, tables, performance, state.paths)
@@ -391,25 +396,26 @@ class Explorer:
         }
 
     def _view_map(self, cur, state, a, b, context) -> dict:
-        return {"map": self._map(cur, state, not a.empty), "kpis": queries.kpis(cur)}
+        selection = context["selection"]
+        return {"map": self._map(cur, state, selection)}
 
     def _view_stats(self, cur, state, a, b, context) -> dict:
-        stats = queries.statistics(cur)
+        stats = queries.statistics(cur, context["selection"])
         most = max((d["cases"] for d in stats["durations"]), default=0) or 1
         for band in stats["durations"]:
             band["width"] = 100 * band["cases"] / most
-        return {"kpis": queries.kpis(cur), "stats": stats}
+        return {"stats": stats}
 
     def _view_variants(self, cur, state, a, b, context) -> dict:
-        listed = queries.variants(cur)
+        listed = queries.variants(cur, context["selection"])
         for variant in listed["variants"]:
             variant["filter"] = href(
                 state, replace(a, variants=(*a.variants, variant["key"])), b, view="map"
             )
-        return {"variants": listed, "kpis": queries.kpis(cur)}
+        return {"variants": listed}
 
     def _view_cases(self, cur, state, a, b, context) -> dict:
-        listed = queries.cases(cur, state.sort, state.page)
+        listed = queries.cases(cur, state.sort, state.page, context["selection"])
         for case in listed:
             case["link"] = href(state, a, b, view="case", case=case["case_id"])
         sorts = {key: href(state, a, b, sort=key, page=0) for key in queries.CASE_SORTS}
@@ -436,7 +442,7 @@ class Explorer:
             found = cache["report_answers"]
             source = "the report tables (whole log)"
         else:
-            found = questions.filtered_answers(cur)
+            found = questions.filtered_answers(cur, context["selection"].table(cur))
             source = f"the {context['cases_selected']:,} filtered cases"
         activities = set(context["activities"])
         listed = []
@@ -453,16 +459,16 @@ class Explorer:
         return {"questions": listed, "answers_from": source}
 
     def _view_compare(self, cur, state, a, b, context) -> dict:
-        cases_b = queries.select_cases(cur, b, "fc_b")
-        map_a = self._map(cur, state, not a.empty, "fc", "_a")
-        map_b = self._map(cur, state, not b.empty, "fc_b", "_b")
+        selection, selection_b = context["selection"], queries.select_cases(cur, b, "fc_b")
+        map_a = self._map(cur, state, selection, "_a")
+        map_b = self._map(cur, state, selection_b, "_b")
+        kpis_b = queries.kpis(cur, selection_b)
         return {
-            "kpis": queries.kpis(cur),
-            "kpis_b": queries.kpis(cur, "fc_b"),
+            "kpis_b": kpis_b,
             "map": map_a,
             "map_b": map_b,
             "differences": queries.compare_edges(
-                cur, map_a["tables"], map_b["tables"], context["cases_selected"], cases_b
+                cur, map_a["tables"], map_b["tables"], context["cases_selected"], kpis_b["cases"]
             ),
         }
 

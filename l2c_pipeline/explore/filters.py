@@ -310,9 +310,9 @@ def _marks(values) -> str:
     return ", ".join("?" * len(values))
 
 
-def case_sql(filters: Filters) -> tuple[str, list]:
-    """SQL selecting the filtered cases' case_idx from {P}.cases (alias c), and its parameters
-    in order. Every value is a parameter; the text depends only on which filters are set."""
+def case_where(filters: Filters) -> tuple[str, list]:
+    """The condition on {P}.cases (alias c) that keeps the filtered cases, and its parameters in
+    order. Every value is a parameter; the text depends only on which filters are set."""
     where: list[str] = []
     params: list = []
     if filters.timeframe_from or filters.timeframe_to:
@@ -398,14 +398,17 @@ def case_sql(filters: Filters) -> tuple[str, list]:
             params.append(f.within_hours * 3600)
         where.append(f"c.case_idx {'NOT IN' if f.negate else 'IN'} ({matching})")
     if filters.conformance in CONFORMANCE:
+        # mining.case_conformance's verdict, on the case's row.
         where.append(
-            f"c.case_idx IN (SELECT case_idx FROM {P}.conformance WHERE "
-            f"{'' if filters.conformance == 'conformant' else 'NOT '}is_conformant)"
+            "c.is_conformant" if filters.conformance == "conformant" else "NOT c.is_conformant"
         )
     elif filters.conformance:
         where.append(f"c.case_idx IN (SELECT case_idx FROM {P}.violations WHERE rule = ?)")
         params.append(filters.conformance.removeprefix("rule:"))
-    sql = f"SELECT c.case_idx FROM {P}.cases AS c"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql, params
+    return " AND ".join(where) or "true", params
+
+
+def case_sql(filters: Filters) -> tuple[str, list]:
+    """SQL selecting the filtered cases' case_idx, and its parameters in order."""
+    where, params = case_where(filters)
+    return f"SELECT c.case_idx FROM {P}.cases AS c WHERE {where}", params

@@ -10,6 +10,7 @@ same published definitions, on the filtered cases only.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from ..outputs.process_maps import (
     DEFAULT_MIN_SHARE,
@@ -18,7 +19,7 @@ from ..outputs.process_maps import (
     ProcessMap,
     process_map,
 )
-from .filters import FilterError, Filters, P, case_sql
+from .filters import FilterError, Filters, P, case_where
 
 # Rows a list shows at most.
 VARIANTS_SHOWN = 50
@@ -108,21 +109,53 @@ def rules(cur) -> list[str]:
     return sorted(found | set(COMPLIANCE_RULES))
 
 
-def select_cases(cur, filters: Filters, name: str = "fc") -> int:
-    """Hold the filtered cases in the temporary table `name`; their number."""
+@dataclass
+class Selection:
+    """The filtered cases of a request: the condition on {P}.cases AS c (with its parameters),
+    read inline by the queries that scan the cases, and held as a temporary table of case
+    numbers for those that join other tables (made the first time one asks)."""
+
+    where: str
+    params: list
+    name: str
+    filtered: bool
+    made: bool = False
+
+    def table(self, cur) -> str:
+        if not self.made:
+            cur.execute(
+                f"CREATE OR REPLACE TEMP TABLE {self.name} AS "
+                f"SELECT c.case_idx FROM {P}.cases AS c WHERE {self.where}",
+                self.params,
+            )
+            self.made = True
+        return self.name
+
+    def count(self, cur) -> int:
+        return cur.execute(
+            f"SELECT count(*) FROM {P}.cases AS c WHERE {self.where}", self.params
+        ).fetchone()[0]
+
+
+def select_cases(cur, filters: Filters, name: str = "fc") -> Selection:
+    """The filtered cases, once the filters name only what the file holds."""
     check_known(cur, filters)
-    sql, params = case_sql(filters)
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params)
-    return cur.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+    where, params = case_where(filters)
+    selection = Selection(where, params, name, not filters.empty)
+    if filters.follower is not None:
+        # The follower's events are read from core.event_log: once, not by every query.
+        selection.table(cur)
+        selection.where, selection.params = f"c.case_idx IN (SELECT case_idx FROM {name})", []
+    return selection
 
 
 def map_tables(
-    cur, filtered: bool, touches: bool, performance: bool, fc: str = "fc", suffix: str = ""
+    cur, selection: Selection, touches: bool, performance: bool, suffix: str = ""
 ) -> tuple[str, str]:
     """Temporary tables of the map's edges and nodes (the report tables' columns the drawing
-    reads) for the cases in `fc`; with no filter, the report tables' own rows."""
+    reads) for the selected cases; with no filter, the report tables' own rows."""
     edges, nodes = f"map_edges{suffix}", f"map_nodes{suffix}"
-    if not filtered:
+    if not selection.filtered:
         edge_table, node_table = MAP_TABLES[touches]
         cur.execute(
             f"CREATE OR REPLACE TEMP TABLE {edges} AS SELECT from_activity, to_activity, "
@@ -133,73 +166,88 @@ def map_tables(
             f"end_cases, median_service_hours FROM {node_table}"
         )
         return edges, nodes
-    median = "median(wait_seconds) / 3600" if performance else "NULL::DOUBLE"
-    ms_median = "median(wait_hours)" if performance else "NULL::DOUBLE"
+    where, params = selection.where, selection.params
+    # The filtered cases per path: each path's activities and pairs counted once per case.
     if touches:
-        # reports.process_map_edges / _nodes on the filtered cases: mining.directly_follows'
-        # pairs, each case's events and its first and last (mining.case_variants).
-        cur.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {edges} AS
-            WITH g AS (
-                SELECT from_code, to_code, count(*) AS transitions, {median} AS median_hours
-                FROM {P}.df WHERE case_idx IN (SELECT case_idx FROM {fc})
-                GROUP BY from_code, to_code
-            )
-            SELECT f.activity AS from_activity, t.activity AS to_activity, g.transitions, g.median_hours
-            FROM g JOIN {P}.activities AS f ON f.code = g.from_code
-            JOIN {P}.activities AS t ON t.code = g.to_code
-        """)
-        service = (
-            f"(SELECT code, median(service_hours) AS median_service_hours FROM {P}.service "
-            f"WHERE case_idx IN (SELECT case_idx FROM {fc}) GROUP BY code)"
-            if performance
-            else "(SELECT NULL::USMALLINT AS code, NULL::DOUBLE AS median_service_hours)"
-        )
-        cur.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {nodes} AS
-            WITH f AS (
-                SELECT activity_codes, start_code, end_code FROM {P}.cases
-                WHERE case_idx IN (SELECT case_idx FROM {fc})
-            ), events AS (
-                SELECT code, count(*) AS events FROM (SELECT unnest(activity_codes) AS code FROM f)
-                GROUP BY code
-            ), starts AS (
-                SELECT start_code AS code, count(*) AS n FROM f GROUP BY 1
-            ), ends AS (
-                SELECT end_code AS code, count(*) AS n FROM f GROUP BY 1
-            )
-            SELECT a.activity, e.events, coalesce(s.n, 0) AS start_cases,
-                   coalesce(x.n, 0) AS end_cases, sv.median_service_hours
-            FROM events AS e JOIN {P}.activities AS a USING (code)
-            LEFT JOIN starts AS s USING (code) LEFT JOIN ends AS x USING (code)
-            LEFT JOIN {service} AS sv USING (code)
-        """)
+        # reports.process_map_*: each case's path (mining.case_variants via variants).
+        paths = f"""
+            SELECT v.activity_codes AS codes,
+                   list_transform(range(1, len(v.activity_codes)),
+                       lambda i: v.activity_codes[i]::INTEGER * 65536 + v.activity_codes[i + 1]) AS pairs,
+                   g.n
+            FROM (SELECT c.variant_idx, count(*) AS n FROM {P}.cases AS c WHERE {where}
+                  GROUP BY 1) AS g
+            JOIN {P}.variants AS v USING (variant_idx)"""
     else:
-        # reports.milestone_map_edges / _nodes on the filtered cases (mining.milestone_events).
-        cur.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {edges} AS
-            WITH g AS (
-                SELECT code, next_code, count(*) AS transitions, {ms_median} AS median_hours
-                FROM {P}.ms WHERE next_code IS NOT NULL AND case_idx IN (SELECT case_idx FROM {fc})
-                GROUP BY code, next_code
-            )
-            SELECT f.activity AS from_activity, t.activity AS to_activity, g.transitions, g.median_hours
-            FROM g JOIN {P}.activities AS f ON f.code = g.code
-            JOIN {P}.activities AS t ON t.code = g.next_code
-        """)
-        service = "median(service_hours)" if performance else "NULL::DOUBLE"
-        cur.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {nodes} AS
-            WITH g AS (
-                SELECT code, count(*) AS events, count(*) FILTER (WHERE step = 1) AS start_cases,
-                       count(*) FILTER (WHERE next_code IS NULL) AS end_cases,
-                       {service} AS median_service_hours
-                FROM {P}.ms WHERE case_idx IN (SELECT case_idx FROM {fc})
-                GROUP BY code
-            )
-            SELECT a.activity, g.events, g.start_cases, g.end_cases, g.median_service_hours
-            FROM g JOIN {P}.activities AS a USING (code)
-        """)
+        # reports.milestone_map_*: each case's milestone path (mining.milestone_events).
+        paths = f"""
+            SELECT v.ms_codes AS codes, v.ms_pairs AS pairs, g.n
+            FROM (SELECT c.ms_variant_idx, count(*) AS n FROM {P}.cases AS c
+                  WHERE {where} AND c.ms_variant_idx IS NOT NULL GROUP BY 1) AS g
+            JOIN {P}.ms_variants AS v USING (ms_variant_idx)"""
+    # The paths once (a few thousand rows), read by the edges and the nodes.
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE map_paths{suffix} AS {paths}", params)
+    if performance and touches:
+        # mining.directly_follows' waits of the filtered cases.
+        pairs = f"""
+            SELECT from_code, to_code, count(*) AS transitions,
+                   median(wait_seconds) / 3600 AS median_hours
+            FROM {P}.df WHERE case_idx IN (SELECT case_idx FROM {selection.table(cur)})
+            GROUP BY from_code, to_code"""
+        pair_params = []
+    elif performance:
+        # Each filtered case's milestone pairs and the waits after them, side by side.
+        pairs = f"""
+            SELECT (pair // 65536)::USMALLINT AS from_code, (pair % 65536)::USMALLINT AS to_code,
+                   count(*) AS transitions, median(wait) AS median_hours
+            FROM (SELECT unnest(c.ms_pairs) AS pair, unnest(c.ms_waits) AS wait
+                  FROM {P}.cases AS c WHERE {where} AND len(c.ms_pairs) > 0)
+            GROUP BY pair"""
+        pair_params = params
+    else:
+        pairs = f"""
+            SELECT (pair // 65536)::USMALLINT AS from_code, (pair % 65536)::USMALLINT AS to_code,
+                   sum(n)::BIGINT AS transitions, NULL::DOUBLE AS median_hours
+            FROM (SELECT unnest(pairs) AS pair, n FROM map_paths{suffix}) GROUP BY pair"""
+        pair_params = []
+    cur.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {edges} AS
+        WITH g AS ({pairs})
+        SELECT f.activity AS from_activity, t.activity AS to_activity, g.transitions, g.median_hours
+        FROM g JOIN {P}.activities AS f ON f.code = g.from_code
+        JOIN {P}.activities AS t ON t.code = g.to_code
+        """,
+        pair_params,
+    )
+    has_service = cur.execute(f"SELECT EXISTS (SELECT 1 FROM {P}.service)").fetchone()[0]
+    # Median service times only where the log records activities' starts (a file's lifecycle
+    # transitions): from Salesforce they are all null, as in the report tables.
+    service = (
+        f"(SELECT code, median(service_hours) AS median_service_hours FROM {P}.service "
+        f"WHERE case_idx IN (SELECT case_idx FROM {selection.table(cur)}) GROUP BY code)"
+        if performance and has_service
+        else "(SELECT NULL::USMALLINT AS code, NULL::DOUBLE AS median_service_hours)"
+    )
+    cur.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {nodes} AS
+        WITH paths AS (SELECT * FROM map_paths{suffix}),
+        events AS (
+            SELECT code, sum(n)::BIGINT AS events FROM (SELECT unnest(codes) AS code, n FROM paths)
+            GROUP BY code
+        ), starts AS (
+            SELECT codes[1] AS code, sum(n)::BIGINT AS n FROM paths WHERE len(codes) > 0 GROUP BY 1
+        ), ends AS (
+            SELECT codes[-1] AS code, sum(n)::BIGINT AS n FROM paths WHERE len(codes) > 0 GROUP BY 1
+        )
+        SELECT a.activity, e.events, coalesce(s.n, 0) AS start_cases,
+               coalesce(x.n, 0) AS end_cases, sv.median_service_hours
+        FROM events AS e JOIN {P}.activities AS a USING (code)
+        LEFT JOIN starts AS s USING (code) LEFT JOIN ends AS x USING (code)
+        LEFT JOIN {service} AS sv USING (code)
+        """
+    )
     return edges, nodes
 
 
@@ -262,48 +310,51 @@ def map_counts(cur, tables: tuple[str, str]) -> dict:
     }
 
 
-def kpis(cur, fc: str = "fc") -> dict:
-    """The headline figures of the cases in `fc`."""
+def kpis(cur, selection: Selection) -> dict:
+    """The headline figures of the selected cases."""
     figures = rows(
         cur,
         f"""
-        SELECT count(*) AS cases, coalesce(sum(k.events), 0) AS events,
-               count(DISTINCT k.variant_idx) AS variants,
-               median(k.throughput_seconds) / 86400 AS median_days,
-               avg(k.throughput_seconds) / 86400 AS mean_days,
-               min(k.started_at) AS first_start, max(k.ended_at) AS last_end
-        FROM {P}.cases AS k WHERE k.case_idx IN (SELECT case_idx FROM {fc})
+        SELECT count(*) AS cases, coalesce(sum(events), 0) AS events,
+               count(DISTINCT variant_idx) AS variants,
+               median(throughput_seconds) / 86400 AS median_days,
+               avg(throughput_seconds) / 86400 AS mean_days,
+               min(started_at) AS first_start, max(ended_at) AS last_end,
+               count(*) FILTER (WHERE outcome = 'won') AS won,
+               count(*) FILTER (WHERE outcome = 'lost') AS lost,
+               count(*) FILTER (WHERE is_conformant) AS conformant,
+               count(is_conformant) AS judged
+        FROM {P}.cases AS c WHERE {selection.where}
         """,
+        selection.params,
     )[0]
-    outcomes = dict(
-        cur.execute(
-            f"SELECT v.value, count(*) FROM {P}.dims AS d JOIN {P}.dim_values AS v USING (value_idx) "
-            f"WHERE v.dimension = 'outcome' AND d.case_idx IN (SELECT case_idx FROM {fc}) GROUP BY 1"
-        ).fetchall()
-    )
-    won, lost = outcomes.get("won", 0), outcomes.get("lost", 0)
-    figures |= {"won": won, "lost": lost, "win_rate": won / (won + lost) if won + lost else None}
-    conformant, judged = cur.execute(
-        f"SELECT count(*) FILTER (WHERE is_conformant), count(*) FROM {P}.conformance "
-        f"WHERE case_idx IN (SELECT case_idx FROM {fc})"
-    ).fetchone()
-    figures["conformant_share"] = conformant / judged if judged else None
+    won, lost = figures["won"], figures["lost"]
+    figures["win_rate"] = won / (won + lost) if won + lost else None
+    judged = figures.pop("judged")
+    figures["conformant_share"] = figures.pop("conformant") / judged if judged else None
     return figures
 
 
-def statistics(cur, fc: str = "fc") -> dict:
+def statistics(cur, selection: Selection) -> dict:
     activities = rows(
         cur,
         f"""
-        WITH f AS (SELECT activity_codes FROM {P}.cases WHERE case_idx IN (SELECT case_idx FROM {fc})),
-        events AS (SELECT code, count(*) AS events FROM (SELECT unnest(activity_codes) AS code FROM f) GROUP BY 1),
-        cases AS (SELECT code, count(*) AS cases
-                  FROM (SELECT unnest(list_distinct(activity_codes)) AS code FROM f) GROUP BY 1)
-        SELECT a.activity, e.events, c.cases, e.events / sum(e.events) OVER () AS share
+        WITH g AS (
+            SELECT v.activity_codes, count(*) AS n
+            FROM {P}.cases AS c JOIN {P}.variants AS v USING (variant_idx)
+            WHERE {selection.where} GROUP BY v.activity_codes
+        ),
+        events AS (SELECT code, sum(n) AS events FROM (SELECT unnest(activity_codes) AS code, n FROM g) GROUP BY 1),
+        cases AS (SELECT code, sum(n) AS cases
+                  FROM (SELECT unnest(list_distinct(activity_codes)) AS code, n FROM g) GROUP BY 1)
+        SELECT a.activity, e.events::BIGINT AS events, c.cases::BIGINT AS cases,
+               e.events / sum(e.events) OVER () AS share
         FROM events AS e JOIN cases AS c USING (code) JOIN {P}.activities AS a USING (code)
         ORDER BY e.events DESC, a.activity
         """,
+        selection.params,
     )
+    fc = selection.table(cur)
     resources = rows(
         cur,
         f"""
@@ -323,7 +374,8 @@ def statistics(cur, fc: str = "fc") -> dict:
     counts = dict(
         cur.execute(
             f"SELECT CASE {bands} ELSE {len(DURATION_BANDS) - 1} END AS band, count(*) "
-            f"FROM {P}.cases WHERE case_idx IN (SELECT case_idx FROM {fc}) GROUP BY 1"
+            f"FROM {P}.cases AS c WHERE {selection.where} GROUP BY 1",
+            selection.params,
         ).fetchall()
     )
     durations = [
@@ -336,41 +388,40 @@ def statistics(cur, fc: str = "fc") -> dict:
     return {"activities": activities, "resources": resources, "durations": durations}
 
 
-def variants(cur, fc: str = "fc", limit: int = VARIANTS_SHOWN) -> dict:
+def variants(cur, selection: Selection, limit: int = VARIANTS_SHOWN) -> dict:
     listed = rows(
         cur,
         f"""
         WITH g AS (
-            SELECT variant_idx, count(*) AS cases, median(throughput_seconds) / 86400 AS median_days
-            FROM {P}.cases WHERE case_idx IN (SELECT case_idx FROM {fc}) GROUP BY variant_idx
+            SELECT c.variant_idx, count(*) AS cases, median(c.throughput_seconds) / 86400 AS median_days
+            FROM {P}.cases AS c WHERE {selection.where} GROUP BY c.variant_idx
         )
         SELECT v.key, v.activities, v.events, g.cases, g.cases / sum(g.cases) OVER () AS share,
                g.median_days, count(*) OVER () AS variants
         FROM g JOIN {P}.variants AS v USING (variant_idx)
         ORDER BY g.cases DESC, v.key LIMIT ?
         """,
-        [limit],
+        [*selection.params, limit],
     )
     return {"variants": listed, "total": listed[0]["variants"] if listed else 0}
 
 
-def cases(cur, sort: str, page: int, fc: str = "fc") -> list[dict]:
+def cases(cur, sort: str, page: int, selection: Selection) -> list[dict]:
     order = CASE_SORTS[sort]
-    outcome = (
-        f"(SELECT v.value FROM {P}.dims AS d JOIN {P}.dim_values AS v USING (value_idx) "
-        "WHERE d.case_idx = k.case_idx AND v.dimension = 'outcome')"
-    )
     return rows(
         cur,
         f"""
+        WITH k AS (
+            SELECT c.case_id, c.started_at, c.ended_at, c.events, c.throughput_seconds, c.outcome
+            FROM {P}.cases AS c WHERE {selection.where}
+        )
         SELECT k.case_id, k.started_at, k.ended_at, k.events, k.throughput_seconds / 86400 AS days,
-               c.case_type, c.sales_rep, c.region, {outcome} AS outcome
-        FROM {P}.cases AS k
-        LEFT JOIN core.cases AS c USING (case_id)
-        WHERE k.case_idx IN (SELECT case_idx FROM {fc})
-        ORDER BY {order} LIMIT ? OFFSET ?
+               s.case_type, s.sales_rep, s.region, k.outcome
+        FROM (SELECT * FROM k ORDER BY {order} LIMIT ? OFFSET ?) AS k
+        LEFT JOIN core.cases AS s USING (case_id)
+        ORDER BY {order}
         """,
-        [CASES_PAGE, CASES_PAGE * page],
+        [*selection.params, CASES_PAGE, CASES_PAGE * page],
     )
 
 

@@ -127,12 +127,17 @@ def filtered_answers(cur, fc: str = "fc") -> dict[str, list[str]]:
     slowest = rows(
         cur,
         f"""
-        SELECT a.activity AS from_activity, n.activity AS to_activity, median(m.wait_hours) AS hours,
-               count(*) AS transitions
-        FROM {P}.ms AS m JOIN {P}.activities AS a USING (code)
-        JOIN {P}.activities AS n ON n.code = m.next_code
-        WHERE m.case_idx IN (SELECT case_idx FROM {fc})
-        GROUP BY ALL HAVING count(*) >= 20 ORDER BY hours DESC, transitions DESC LIMIT 1
+        WITH p AS (
+            SELECT unnest(ms_pairs) AS pair, unnest(ms_waits) AS wait
+            FROM {P}.cases WHERE case_idx IN (SELECT case_idx FROM {fc}) AND len(ms_pairs) > 0
+        ), g AS (
+            SELECT pair, median(wait) AS hours, count(*) AS transitions FROM p
+            GROUP BY pair HAVING count(*) >= 20
+        )
+        SELECT a.activity AS from_activity, n.activity AS to_activity, g.hours, g.transitions
+        FROM g JOIN {P}.activities AS a ON a.code = g.pair // 65536
+        JOIN {P}.activities AS n ON n.code = g.pair % 65536
+        ORDER BY g.hours DESC, g.transitions DESC, from_activity, to_activity LIMIT 1
         """,
     )
     reps = rows(

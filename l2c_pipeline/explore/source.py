@@ -80,24 +80,40 @@ CREATE TABLE {P}.variants AS
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
                / sum(cases) OVER () AS coverage_before
     FROM keyed;
+-- Each case's milestones (mining.milestone_events) as lists in step order: the pairs of
+-- activity codes (one integer a pair, as reports.process_map_edges pairs them) and the wait
+-- after each. The distinct milestone paths are kept once (ms_variants) and each case names
+-- its own: a filtered frequency map counts the filtered cases per path and unnests the paths,
+-- a performance map unnests the filtered cases' pairs and waits side by side.
+CREATE TEMP TABLE milestone_lists AS
+    SELECT m.case_id, list(a.code ORDER BY m.step) AS ms_codes,
+           list(m.wait_hours ORDER BY m.step) FILTER (WHERE m.next_activity IS NOT NULL) AS ms_waits
+    FROM mining.milestone_events AS m
+    JOIN {P}.activities AS a USING (activity)
+    GROUP BY m.case_id;
+CREATE TABLE {P}.ms_variants AS
+    SELECT row_number() OVER (ORDER BY ms_codes)::INTEGER AS ms_variant_idx, ms_codes,
+           list_transform(range(1, len(ms_codes)),
+                          lambda i: ms_codes[i]::INTEGER * 65536 + ms_codes[i + 1]) AS ms_pairs
+    FROM (SELECT DISTINCT ms_codes FROM milestone_lists);
 CREATE TABLE {P}.cases AS
     SELECT row_number() OVER (ORDER BY cv.case_id)::INTEGER AS case_idx, cv.case_id,
-           cv.started_at, cv.ended_at, cv.throughput_seconds, cv.events, cv.activity_codes,
-           cv.activity_codes[1] AS start_code, cv.activity_codes[-1] AS end_code, v.variant_idx
+           cv.started_at, cv.ended_at, cv.throughput_seconds, cv.events,
+           cv.activity_codes[1] AS start_code, cv.activity_codes[-1] AS end_code, v.variant_idx,
+           f.outcome, k.is_conformant, mv.ms_variant_idx, mv.ms_pairs, m.ms_waits
     FROM mining.case_variants AS cv
-    JOIN {P}.variants AS v USING (activity_codes);
+    JOIN {P}.variants AS v USING (activity_codes)
+    LEFT JOIN milestone_lists AS m USING (case_id)
+    LEFT JOIN {P}.ms_variants AS mv USING (ms_codes)
+    LEFT JOIN ([outcomes]) AS f USING (case_id)
+    LEFT JOIN ([conformance]) AS k USING (case_id);
+DROP TABLE milestone_lists;
 CREATE TABLE {P}.df AS
     SELECT c.case_idx, f.code AS from_code, t.code AS to_code, d.wait_seconds
     FROM mining.directly_follows AS d
     JOIN {P}.cases AS c USING (case_id)
     JOIN {P}.activities AS f ON f.activity = d.from_activity
     JOIN {P}.activities AS t ON t.activity = d.to_activity;
-CREATE TABLE {P}.ms AS
-    SELECT c.case_idx, a.code, n.code AS next_code, m.step, m.wait_hours, m.service_hours
-    FROM mining.milestone_events AS m
-    JOIN {P}.cases AS c USING (case_id)
-    JOIN {P}.activities AS a ON a.activity = m.activity
-    LEFT JOIN {P}.activities AS n ON n.activity = m.next_activity;
 CREATE TABLE {P}.service AS
     SELECT c.case_idx, a.code, epoch(e."timestamp" - e.started_at) / 3600 AS service_hours
     FROM core.event_log AS e
@@ -105,6 +121,13 @@ CREATE TABLE {P}.service AS
     JOIN {P}.activities AS a USING (activity)
     WHERE e.started_at IS NOT NULL;
 """
+
+# Each case's outcome and conformance, where the file has the tables that say them.
+OUTCOMES = """SELECT case_id, CASE WHEN is_won THEN 'won' WHEN is_lost THEN 'lost'
+    WHEN is_closed THEN 'closed lead' ELSE 'open' END AS outcome FROM mining.case_facts"""
+NO_OUTCOMES = "SELECT NULL::VARCHAR AS case_id, NULL::VARCHAR AS outcome WHERE false"
+CASE_CONFORMANCE = "SELECT case_id, is_conformant FROM mining.case_conformance"
+NO_CASE_CONFORMANCE = "SELECT NULL::VARCHAR AS case_id, NULL::BOOLEAN AS is_conformant WHERE false"
 
 # The attributes: mining.case_dimensions where the file has it, and from mining.case_facts the
 # outcome and the case type.
@@ -135,14 +158,6 @@ NO_DIMENSIONS = f"""
 CREATE TABLE {P}.dim_values (value_idx INTEGER, dimension VARCHAR, value VARCHAR, cases BIGINT);
 CREATE TABLE {P}.dims (case_idx INTEGER, value_idx INTEGER);
 """
-CONFORMANCE = f"""
-CREATE TABLE {P}.conformance AS
-    SELECT c.case_idx, k.is_conformant, k.fitness
-    FROM mining.case_conformance AS k JOIN {P}.cases AS c USING (case_id);
-"""
-NO_CONFORMANCE = (
-    f"CREATE TABLE {P}.conformance (case_idx INTEGER, is_conformant BOOLEAN, fitness DOUBLE);"
-)
 VIOLATIONS = f"""
 CREATE TABLE {P}.violations AS
     SELECT DISTINCT c.case_idx, v.rule, v.severity
@@ -193,7 +208,9 @@ class Generation:
 
 
 def memory_limit() -> str:
-    return os.environ.get("L2C_DUCKDB_MEMORY_LIMIT") or "3GB"
+    """DuckDB's memory limit in the explorer (its prepared tables count in it: beyond it they
+    and the queries' work spill to a temporary folder)."""
+    return os.environ.get("L2C_EXPLORE_MEMORY_LIMIT") or "1GB"
 
 
 def open_generation(path: Path, number: int = 1) -> Generation:
@@ -222,7 +239,6 @@ def open_generation(path: Path, number: int = 1) -> Generation:
                 f"{path} lacks {', '.join(missing)}: it was published by an older version or "
                 "not by l2c; run `l2c run` once to publish it anew"
             )
-        con.execute(PREPARE)
         has = {
             name: _exists(con, name)
             for name in (
@@ -235,11 +251,19 @@ def open_generation(path: Path, number: int = 1) -> Generation:
             )
         }
         con.execute(
+            PREPARE.replace(
+                "[outcomes]", OUTCOMES if has["mining.case_facts"] else NO_OUTCOMES
+            ).replace(
+                "[conformance]",
+                CASE_CONFORMANCE if has["mining.case_conformance"] else NO_CASE_CONFORMANCE,
+            )
+        )
+        has["service times"] = bool(con.execute(f"SELECT count(*) FROM {P}.service").fetchone()[0])
+        con.execute(
             DIMENSIONS
             if has["mining.case_dimensions"] and has["mining.case_facts"]
             else NO_DIMENSIONS
         )
-        con.execute(CONFORMANCE if has["mining.case_conformance"] else NO_CONFORMANCE)
         con.execute(VIOLATIONS if has["reports.compliance_violations"] else NO_VIOLATIONS)
         cases, events = con.execute(
             f"SELECT count(*), coalesce(sum(events), 0) FROM {P}.cases"
