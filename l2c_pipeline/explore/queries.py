@@ -142,8 +142,13 @@ def select_cases(cur, filters: Filters, name: str = "fc") -> Selection:
     check_known(cur, filters)
     where, params = case_where(filters)
     selection = Selection(where, params, name, not filters.empty)
-    if filters.follower is not None:
-        # The follower's events are read from core.event_log: once, not by every query.
+    if (
+        filters.follower is not None
+        or filters.attributes
+        or (filters.conformance or "").startswith("rule:")
+    ):
+        # Conditions that join other tables (the follower's events in core.event_log, the
+        # attributes, the rules broken) are evaluated once, not by every query of the page.
         selection.table(cur)
         selection.where, selection.params = f"c.case_idx IN (SELECT case_idx FROM {name})", []
     return selection

@@ -149,9 +149,11 @@ CREATE TABLE {P}.dim_values AS
     SELECT row_number() OVER (ORDER BY dimension, value)::INTEGER AS value_idx, dimension, value,
            count(*) AS cases
     FROM {P}.case_dims GROUP BY dimension, value;
+-- In the order of the values: a filter on one reads only its stretch of the table.
 CREATE TABLE {P}.dims AS
     SELECT d.case_idx, v.value_idx
-    FROM {P}.case_dims AS d JOIN {P}.dim_values AS v USING (dimension, value);
+    FROM {P}.case_dims AS d JOIN {P}.dim_values AS v USING (dimension, value)
+    ORDER BY v.value_idx, d.case_idx;
 DROP TABLE {P}.case_dims;
 """
 NO_DIMENSIONS = f"""
