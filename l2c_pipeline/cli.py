@@ -689,6 +689,86 @@ def report_command(out: Path | None) -> None:
     click.echo(f"HTML report: {path.resolve()}")
 
 
+@main.command("explore", epilog=settings_help())
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind. Any address off the loopback requires the token (L2C_EXPLORE_TOKEN, "
+    "else one made now and printed once); or keep 127.0.0.1 behind a reverse proxy (README).",
+)
+def explore_command(port: int, host: str) -> None:
+    """Serve the interactive process explorer on the published analytics file (read-only: it
+    never blocks a refresh, and picks up a newly published file without a restart)."""
+    import logging
+    import secrets
+
+    import uvicorn
+
+    from .explore.app import is_loopback, make_app
+    from .explore.source import AnalyticsFileError
+    from .warehouse.publish import default_analytics_path
+
+    analytics = default_analytics_path(_warehouse_path())
+    token = None
+    if not is_loopback(host):
+        token = os.environ.get("L2C_EXPLORE_TOKEN") or secrets.token_urlsafe(24)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    click.echo(f"preparing {analytics} ...", err=True)
+    try:
+        explorer = make_app(analytics, host=host, token=token)
+    except AnalyticsFileError as error:
+        raise click.ClickException(str(error)) from None
+    current = explorer.source.current
+    click.echo(
+        f"{current.events:,} events in {current.cases:,} cases, prepared in "
+        f"{current.prepared_seconds:.1f} s",
+        err=True,
+    )
+    config = uvicorn.Config(
+        explorer,
+        host=host,
+        port=port,
+        log_level="warning",
+        # h11, whose limit is set: the explorer answers a too-long address with its own message.
+        http="h11",
+        h11_max_incomplete_event_size=256 * 1024,
+    )
+    server = uvicorn.Server(config)
+
+    def announce() -> None:
+        bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
+        shown = f"[{host}]" if ":" in host else host
+        address = f"http://{shown}:{bound}/"
+        if token is None:
+            click.echo(f"explorer: {address} (Ctrl-C stops)", err=True)
+        elif os.environ.get("L2C_EXPLORE_TOKEN"):
+            click.echo(f"explorer: {address}?token=<L2C_EXPLORE_TOKEN> (Ctrl-C stops)", err=True)
+        else:
+            click.echo(
+                f"explorer: {address}?token={token} (the token is printed only now)", err=True
+            )
+
+    original = server.startup
+
+    async def startup(sockets=None):
+        await original(sockets=sockets)
+        announce()
+
+    server.startup = startup
+    try:
+        server.run()
+    finally:
+        explorer.source.close()
+
+
 @main.command("template")
 @click.option(
     "--out",

@@ -101,6 +101,16 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("L2C_ALERT_EMAIL_FROM", "sender of alert e-mails", "the SMTP user, else l2c@host"),
     ("L2C_ALERT_EMAIL_TO", "recipients of alert e-mails, comma-separated", "none"),
     (
+        "L2C_EXPLORE_TOKEN",
+        "secret: the token l2c explore asks for when bound off the loopback",
+        "one made at start and printed once",
+    ),
+    (
+        "L2C_EXPLORE_MEMORY_LIMIT",
+        "most memory DuckDB may use in l2c explore (it spills to disk beyond)",
+        "1GB",
+    ),
+    (
         "L2C_DAGSTER_URL",
         "the Dagster UI's address, for the run links in alerts",
         "http://127.0.0.1:3000",

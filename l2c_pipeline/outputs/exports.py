@@ -91,13 +91,19 @@ def _text_columns(con, table: str) -> set[str]:
     }
 
 
-def export_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+def _of_cases(cases: str | None) -> str:
+    """The WHERE clause keeping the events of the cases in the table `cases` (its case_id), or
+    none: the explorer exports a filtered log."""
+    return f" WHERE case_id IN (SELECT case_id FROM {cases})" if cases else ""
+
+
+def export_csv(con: duckdb.DuckDBPyConnection, path: Path, cases: str | None = None) -> Path:
     text = _text_columns(con, "core.event_log")
     columns = ", ".join(f"{formula_safe(c)} AS {c}" if c in text else c for c in EVENT_COLUMNS)
 
     def write(partial: Path) -> None:
         con.execute(
-            f"COPY (SELECT {columns} FROM core.event_log ORDER BY case_id, event_order) "
+            f"COPY (SELECT {columns} FROM core.event_log{_of_cases(cases)} ORDER BY case_id, event_order) "
             f"TO '{_sql_path(partial)}' (HEADER, DELIMITER ',')"
         )
 
@@ -114,22 +120,23 @@ def export_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     return replace_file(Path(path), write)
 
 
-def event_log_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The event log in pm4py's column names, in event order (equal timestamps keep it)."""
+def event_log_frame(con: duckdb.DuckDBPyConnection, cases: str | None = None) -> pd.DataFrame:
+    """The event log in pm4py's column names, in event order (equal timestamps keep it); with
+    `cases`, only the events of the cases in that table."""
     frame = con.execute(
-        """SELECT case_id AS "case:concept:name", activity AS "concept:name",
+        f"""SELECT case_id AS "case:concept:name", activity AS "concept:name",
                   "timestamp" AS "time:timestamp", coalesce(resource_name, resource_id) AS "org:resource",
                   event_id, object_type, object_id
-           FROM core.event_log ORDER BY case_id, event_order"""
+           FROM core.event_log{_of_cases(cases)} ORDER BY case_id, event_order"""
     ).df()
     frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"]).dt.tz_localize("UTC")
     return frame
 
 
-def export_xes(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+def export_xes(con: duckdb.DuckDBPyConnection, path: Path, cases: str | None = None) -> Path:
     import pm4py
 
-    frame = event_log_frame(con)
+    frame = event_log_frame(con, cases)
     return replace_file(Path(path), lambda partial: pm4py.write_xes(frame, str(partial)))
 
 

@@ -85,12 +85,14 @@ def process_map(
     min_share: float = DEFAULT_MIN_SHARE,
     slowest: int = DEFAULT_SLOWEST,
     touches: bool = False,
+    tables: tuple[str, str] | None = None,
 ) -> ProcessMap:
     """The map in graphviz's dot language, from the report tables: the milestone map, or with
-    `touches` the map of the whole log, sales touches included."""
+    `touches` the map of the whole log, sales touches included. `tables` names other (edges,
+    nodes) tables of the report tables' columns to draw instead (the explorer's filtered map)."""
     if view not in VIEWS:
         raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
-    edge_table, node_table = MAP_TABLES[bool(touches)]
+    edge_table, node_table = tables or MAP_TABLES[bool(touches)]
     edges_total = con.execute(f"SELECT count(*) FROM {edge_table}").fetchone()[0]
     # The busiest edges, plus each activity's strongest way in and out so the map stays
     # connected (as a filtered map in a process-mining tool does).
