@@ -19,10 +19,13 @@ from l2c_pipeline.mining.target_process import TargetProcessError, load_target_p
 from l2c_pipeline.monitoring.drift import (
     DEFAULT_DIRECTIONS,
     KPIS,
+    SEGMENT_KPIS,
     Monitoring,
     Snapshot,
     evaluate_drift,
     evaluate_kpi,
+    evaluate_segments,
+    segment_z,
 )
 from l2c_pipeline.resources import WarehouseResource
 
@@ -168,6 +171,8 @@ def test_every_kpi_has_a_default_direction():
         ),
         ({"kpis": {"win_rate": {"sigma": 3}}}, "key 'monitoring.kpis.win_rate' takes direction, z and min_change"),
         ([1, 2], "key 'monitoring' must be a mapping"),
+        ({"segments": ["country"]}, "key 'monitoring.segments' must be a list of region, team"),
+        ({"min_segment_cases": 1}, "key 'monitoring.min_segment_cases' must be a whole number of at least 2"),
     ],
 )  # fmt: skip
 def test_wrong_monitoring_settings_are_one_line_naming_the_key(tmp_path, monitoring, message):
@@ -183,6 +188,86 @@ def test_wrong_monitoring_settings_are_one_line_naming_the_key(tmp_path, monitor
 
 # ---------------------------------------------------------------------------------------------
 # The asset: checks and reports.kpi_alerts from one evaluation
+
+
+def segment_history(p_by_segment, cases, nights_count, seed, kpi="win_rate", drift=None):
+    """A share KPI per segment each night with its binomial noise; drift = (segment, from
+    night, p) changes one segment's p from that night on. The whole org's rows too."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for night in range(nights_count):
+        day, total_k, total_n = START + timedelta(days=night), 0, 0
+        for segment, p in p_by_segment.items():
+            if drift and segment == drift[0] and night >= drift[1]:
+                p = drift[2]
+            k = rng.binomial(cases, p)
+            value = k / cases
+            se = math.sqrt(value * (1 - value) / cases)
+            rows.append(Snapshot(day, kpi, value, cases, se, segment=segment))
+            total_k, total_n = total_k + k, total_n + cases
+        value = total_k / total_n
+        rows.append(Snapshot(day, kpi, value, total_n, math.sqrt(value * (1 - value) / total_n)))
+    return rows
+
+
+REGIONS = {f"region={r}": 0.30 for r in ("APAC", "EMEA", "LATAM", "North America")}
+TEAMS = {f"team=Team {i}": 0.30 for i in range(8)}
+
+
+def test_the_segment_threshold_keeps_the_org_checks_false_alarm_rate():
+    normal = __import__("statistics").NormalDist()
+    assert segment_z(4.0, 1) == 4.0
+    assert segment_z(4.0, 12) == pytest.approx(4.55, abs=0.01)
+    for tests in (2, 12, 40):
+        assert 1 - normal.cdf(segment_z(4.0, tests)) == pytest.approx((1 - normal.cdf(4)) / tests)
+
+
+def test_one_region_drifting_warns_naming_it_while_the_whole_org_holds():
+    rows = segment_history(REGIONS | TEAMS, cases=800, nights_count=45, seed=3,
+                           drift=("region=EMEA", 40, 0.18))  # fmt: skip
+    day = START + timedelta(days=40)
+    org = evaluate_kpi("win_rate", day, rows, DEFAULTS)
+    (check,) = evaluate_segments(day, rows, DEFAULTS, kpis=["win_rate"])
+    # The regions are a quarter of the org: its rate falls by 0.03, within its noise.
+    assert org.passed and org.value == pytest.approx(0.27, abs=0.02)
+    assert not check.passed and len(check.results) == 12
+    assert [r.segment for r in check.warnings] == ["region=EMEA"]
+    warning = check.warnings[0]
+    assert warning.z > segment_z(4.0, 12) and warning.value == pytest.approx(0.18, abs=0.03)
+    assert "region=EMEA" in check.status and "1 of 12 segments" in check.status
+    assert check.metadata()["segment"] == "region=EMEA"
+    assert check.metadata()["segments_warning"] == "region=EMEA"
+    # The nights before the onset, and the other segments every night, stay quiet.
+    for night in range(7, 40):
+        (quiet,) = evaluate_segments(START + timedelta(days=night), rows, DEFAULTS, ["win_rate"])
+        assert quiet.passed, quiet.status
+
+
+def test_stable_segments_with_their_noise_never_warn_over_90_nights():
+    for seed in (1, 2, 3):
+        rows = segment_history(REGIONS | TEAMS, cases=60, nights_count=90, seed=seed)
+        for night in range(90):
+            day = START + timedelta(days=night)
+            (check,) = evaluate_segments(day, rows, DEFAULTS, ["win_rate"])
+            assert check.passed, (seed, night, check.status)
+
+
+def test_small_segments_are_not_tested_and_segments_can_be_turned_off():
+    # 20 cases a night, a win rate of 0.9 that falls to none: far beyond the noise, but a
+    # segment under min_segment_cases (30) is not tested.
+    rows = segment_history({"region=EMEA": 0.9, "team=Tiny": 0.9}, cases=20, nights_count=20,
+                           seed=5, drift=("team=Tiny", 19, 0.0))  # fmt: skip
+    day = START + timedelta(days=19)
+    (check,) = evaluate_segments(day, rows, DEFAULTS, ["win_rate"])
+    assert check.passed and check.results == [] and "nothing tested" in check.status
+    small = Monitoring(min_segment_cases=10)
+    (check,) = evaluate_segments(day, rows, small, ["win_rate"])
+    assert [r.segment for r in check.warnings] == ["team=Tiny"]
+    (check,) = evaluate_segments(day, rows, Monitoring(segments=("region",), min_segment_cases=10),
+                                 ["win_rate"])  # fmt: skip
+    assert check.passed and [r.segment for r in check.results] == ["region=EMEA"]
+    (check,) = evaluate_segments(day, rows, Monitoring(segments=()), ["win_rate"])
+    assert check.passed and "off" in check.status
 
 
 def _warehouse_with_history(path: Path, day: date) -> None:
@@ -214,6 +299,28 @@ def _warehouse_with_history(path: Path, day: date) -> None:
             "INSERT INTO reports.kpi_summary VALUES (?, ?, 'share', 'p', 'd', NULL, 3000, ?)",
             [kpi, value, math.sqrt(value * (1 - value) / 3000)],
         )
+    # Per region: 14 earlier nights at 0.30 over 750 cases each; tonight EMEA's win rate is 0.15.
+    con.execute(
+        "CREATE TABLE reports.kpi_segments (dimension VARCHAR, segment VARCHAR, kpi VARCHAR, "
+        "value DOUBLE, unit VARCHAR, cases BIGINT, standard_error DOUBLE)"
+    )
+    con.execute(
+        "CREATE TABLE reports.kpi_segment_history (snapshot_date DATE NOT NULL, "
+        "dimension VARCHAR NOT NULL, segment VARCHAR NOT NULL, kpi VARCHAR NOT NULL, value DOUBLE, "
+        "unit VARCHAR, cases BIGINT, standard_error DOUBLE, refreshed_at TIMESTAMP NOT NULL)"
+    )
+    for region in ("APAC", "EMEA", "LATAM", "North America"):
+        value = 0.15 if region == "EMEA" else 0.30
+        con.execute(
+            "INSERT INTO reports.kpi_segments VALUES ('region', ?, 'win_rate', ?, 'share', 750, ?)",
+            [region, value, math.sqrt(value * (1 - value) / 750)],
+        )
+        for night in range(14):
+            con.execute(
+                "INSERT INTO reports.kpi_segment_history VALUES (?, 'region', ?, 'win_rate', 0.30, "
+                "'share', 750, ?, now())",
+                [day - timedelta(days=14 - night), region, math.sqrt(0.21 / 750)],
+            )
     con.close()
 
 
@@ -235,14 +342,19 @@ def test_kpi_alerts_holds_exactly_the_failed_checks_and_a_rerun_replaces_the_day
     path, day = tmp_path / "warehouse.duckdb", date(2026, 3, 15)
     _warehouse_with_history(path, day)
     checks = _run(path, monkeypatch, day)
-    assert set(checks) == {f"kpi_drift_{kpi}" for kpi in KPIS}
+    assert set(checks) == {f"kpi_drift_{kpi}" for kpi in KPIS} | {
+        f"kpi_drift_{kpi}_segments" for kpi in SEGMENT_KPIS
+    }
     assert all(c.severity == AssetCheckSeverity.WARN for c in checks.values())
     failed = {name.removeprefix("kpi_drift_") for name, c in checks.items() if not c.passed}
-    assert failed == {"win_rate", "order_rework_rate"}
+    assert failed == {"win_rate", "order_rework_rate", "win_rate_segments"}
+    segment_check = checks["kpi_drift_win_rate_segments"]
+    assert segment_check.metadata["segment"].value == "region=EMEA"
+    assert segment_check.metadata["segments_tested"].value == 4
     con = duckdb.connect(str(path), read_only=True)
     alerts = con.execute(
         "SELECT snapshot_date, kpi, segment, value, baseline, change, z, cases, severity, rule "
-        "FROM reports.kpi_alerts ORDER BY kpi"
+        "FROM reports.kpi_alerts ORDER BY kpi, segment NULLS FIRST"
     ).fetchall()
     history = con.execute(
         "SELECT cases, standard_error FROM reports.kpi_history WHERE snapshot_date = ? "
@@ -255,10 +367,15 @@ def test_kpi_alerts_holds_exactly_the_failed_checks_and_a_rerun_replaces_the_day
     con.close()
     assert history == (3000, pytest.approx(math.sqrt(0.2 * 0.8 / 3000)))
     assert old == 14 * len(KPIS)  # the old rows kept, their new columns null
-    assert [row[1] for row in alerts] == ["order_rework_rate", "win_rate"]
+    assert [(row[1], row[2]) for row in alerts] == [
+        ("order_rework_rate", None),
+        ("win_rate", None),
+        ("win_rate", "region=EMEA"),
+    ]
     for row in alerts:
-        metadata = checks[f"kpi_drift_{row[1]}"].metadata
-        assert row[0] == day and row[2] is None and row[8] == "WARN"
+        name = f"kpi_drift_{row[1]}" + ("_segments" if row[2] else "")
+        metadata = checks[name].metadata
+        assert row[0] == day and row[8] == "WARN"
         assert row[3] == metadata["value"].value and row[4] == metadata["baseline"].value
         assert row[5] == pytest.approx(metadata["change"].value)
         assert row[6] == pytest.approx(metadata["z"].value) and row[7] == metadata["cases"].value
@@ -270,6 +387,7 @@ def test_kpi_alerts_holds_exactly_the_failed_checks_and_a_rerun_replaces_the_day
     # The drift gone the same day: the checks run, pass, and the day's alerts are replaced.
     con = duckdb.connect(str(path))
     con.execute("UPDATE reports.kpi_summary SET value = 0.30")
+    con.execute("UPDATE reports.kpi_segments SET value = 0.30")
     con.close()
     checks = _run(path, monkeypatch, day)
     assert all(c.passed for c in checks.values())

@@ -305,3 +305,79 @@ def test_kpi_standard_errors_equal_numpy_on_the_same_cases(built):
     for kpi in ("lead_to_opportunity_conversion", "order_rework_rate", "conformance_rate"):
         value, cases, se = rows[kpi]
         assert cases > 0 and se == pytest.approx(math.sqrt(value * (1 - value) / cases)), kpi
+
+
+def independent_segment_kpis(org) -> dict[tuple[str, str, str], float]:
+    """(dimension, segment, kpi) -> value, per region (the owner's Division, or the role above
+    the team's in a standard org) and team (the owner's role), from the org's CSV files and the
+    expected event log."""
+    csv = connect_csvs(org)
+    log = str(org / "expected_event_log.csv").replace("'", "''")
+    region = "parent.Name" if shape_of(org) == "standard" else "u.Division"
+    rows = csv.execute(f"""
+        WITH expected AS (
+            SELECT case_id, activity, ts("timestamp") AS happened
+            FROM read_csv('{log}', header = true, all_varchar = true)
+        ), cycle AS (
+            SELECT case_id,
+                   min(happened) FILTER (WHERE activity = 'Opportunity Created') AS created,
+                   min(happened) FILTER (WHERE activity = 'Opportunity Closed Won') AS won
+            FROM expected GROUP BY case_id
+        ), lead_owner AS (
+            SELECT l.Id, l.ConvertedOpportunityId, {region} AS region, r.Name AS team
+            FROM Lead l JOIN "User" u ON u.Id = l.OwnerId
+            JOIN UserRole r ON r.Id = u.UserRoleId
+            LEFT JOIN UserRole parent ON parent.Id = r.ParentRoleId
+            WHERE l.IsDeleted = 'false'
+        ), deals AS (
+            SELECT o.region, o.team, o.IsClosed = 'true' AS closed, o.IsWon = 'true' AS won,
+                   o.discount, epoch(c.won - c.created) / 86400 AS cycle_days
+            FROM opp o LEFT JOIN cycle c ON c.case_id = o.Id
+        ), leads AS (
+            SELECT lo.region, lo.team, (o.Id IS NOT NULL) AS converted
+            FROM lead_owner lo
+            LEFT JOIN Opportunity o ON o.Id = lo.ConvertedOpportunityId AND o.IsDeleted = 'false'
+        )
+        SELECT 'region', region, 'win_rate', avg(won::INT) FILTER (WHERE closed) FROM deals GROUP BY region
+        UNION ALL SELECT 'team', team, 'win_rate', avg(won::INT) FILTER (WHERE closed) FROM deals GROUP BY team
+        UNION ALL SELECT 'region', region, 'average_discount', avg(discount) FILTER (WHERE won) FROM deals GROUP BY region
+        UNION ALL SELECT 'region', region, 'sales_cycle_time', median(cycle_days) FILTER (WHERE won) FROM deals GROUP BY region
+        UNION ALL SELECT 'team', team, 'sales_cycle_time', median(cycle_days) FILTER (WHERE won) FROM deals GROUP BY team
+        UNION ALL SELECT 'region', region, 'lead_to_opportunity_conversion', avg(converted::INT) FROM leads GROUP BY region
+        UNION ALL SELECT 'team', team, 'lead_to_opportunity_conversion', avg(converted::INT) FROM leads GROUP BY team
+    """).fetchall()  # fmt: skip
+    csv.close()
+    return {(d, s, k): v for d, s, k, v in rows if v is not None}
+
+
+def test_kpis_per_region_and_team_equal_independent_figures(built, truth_org):
+    segments = {
+        (d, s, k): (v, n, se)
+        for d, s, k, v, n, se in built.execute(
+            "SELECT dimension, segment, kpi, value, cases, standard_error FROM reports.kpi_segments"
+        ).fetchall()
+    }
+    expected = independent_segment_kpis(truth_org)
+    assert len(expected) >= 40  # 4 KPIs in 4 regions, 3 in 8 teams
+    for key, value in expected.items():
+        assert key in segments, key
+        assert math.isclose(segments[key][0], value, rel_tol=1e-9), (key, segments[key], value)
+    # Every region's cases add up to the whole org's (each case has one region), and the share
+    # KPIs' errors are binomial on their own counts.
+    org = {
+        kpi: (value, cases)
+        for kpi, value, cases in built.execute(
+            "SELECT kpi, value, cases FROM reports.kpi_summary"
+        ).fetchall()
+    }
+    for kpi in ("win_rate", "lead_to_opportunity_conversion", "sales_cycle_time"):
+        regions = [
+            (v, n) for (d, _, k), (v, n, _) in segments.items() if d == "region" and k == kpi
+        ]
+        assert sum(n for _, n in regions) == org[kpi][1], kpi
+        if kpi != "sales_cycle_time":
+            pooled = sum(v * n for v, n in regions) / sum(n for _, n in regions)
+            assert math.isclose(pooled, org[kpi][0], rel_tol=1e-9), kpi
+    for (_, _, kpi), (value, cases, error) in segments.items():
+        if kpi == "win_rate" and cases >= 2:
+            assert math.isclose(error, math.sqrt(value * (1 - value) / cases), rel_tol=1e-9)

@@ -14,7 +14,7 @@ from dagster import AssetKey, DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 
 from l2c_pipeline.mapping.load import load_mapping, shape_file
-from l2c_pipeline.monitoring.drift import KPIS
+from l2c_pipeline.monitoring.drift import KPIS, SEGMENT_KPIS
 
 # The code location's default: the standard shape's mapping and demo org.
 DEFAULT_OBJECTS = load_mapping(shape_file("standard")).objects
@@ -181,6 +181,16 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
         assert precision == (7, 7)
         # Published with the other reports; empty: one night is too little history to warn.
         assert analytics.execute("SELECT count(*) FROM reports.kpi_alerts").fetchone()[0] == 0
+        # The segment snapshot is reports.kpi_segments, row for row.
+        assert (
+            analytics.execute(
+                "SELECT count(*) FROM (SELECT dimension, segment, kpi, value, cases "
+                "FROM reports.kpi_segment_history EXCEPT SELECT dimension, segment, kpi, value, cases "
+                "FROM reports.kpi_segments)"
+            ).fetchone()[0]
+            == 0
+        )
+        assert analytics.execute("SELECT count(*) FROM reports.kpi_segments").fetchone()[0] > 20
     evaluations = result.get_asset_check_evaluations()
     checks = {
         (e.asset_key.to_user_string(), e.check_name): (e.passed, e.metadata) for e in evaluations
@@ -196,6 +206,7 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
         "freshness_event_log",
         "freshness_sync",
         *(f"kpi_drift_{kpi}" for kpi in KPIS),
+        *(f"kpi_drift_{kpi}_segments" for kpi in SEGMENT_KPIS),
     }
     # A freshness check on every raw object, just synced.
     assert {asset for asset, name in checks if name == "freshness_sync"} == {

@@ -18,13 +18,21 @@ from dagster import (
     multi_asset,
 )
 
-from ..monitoring.drift import KPIS, evaluate_drift, read_history, write_alerts
+from ..monitoring.drift import (
+    KPIS,
+    SEGMENT_KPIS,
+    evaluate_drift,
+    evaluate_segments,
+    read_history,
+    read_segment_history,
+    write_alerts,
+)
 from ..resources import WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
 from ..warehouse.publish import staging_dir
 from .conformance import write_case_conformance
 from .discovery import DEFAULT_COVERAGE, DEFAULT_MAX_VARIANTS, discover_bpmn
-from .kpi_history import record_kpi_snapshot, snapshot_date
+from .kpi_history import record_kpi_snapshot, record_segment_snapshot, snapshot_date
 from .target_process import (
     TARGET_PROCESS_TABLES,
     TargetProcessError,
@@ -36,6 +44,7 @@ from .target_process import (
 
 KPI_HISTORY = AssetKey(["reports", "kpi_history"])
 KPI_ALERTS = AssetKey(["reports", "kpi_alerts"])
+KPI_SEGMENT_HISTORY = AssetKey(["reports", "kpi_segment_history"])
 CASE_CONFORMANCE = AssetKey(["mining", "case_conformance"])
 PROCESS_MODEL = AssetKey(["mining", "process_model"])
 _TARGET_PROCESS_DESCRIPTIONS = {
@@ -220,8 +229,16 @@ def process_model(
             "re-run replaces it): the KPI trends, with the cases and standard error of each value.",
         ),
         AssetSpec(
+            KPI_SEGMENT_HISTORY,
+            deps=[AssetKey(["reports", "kpi_segments"])],
+            group_name="reports",
+            kinds={"duckdb"},
+            description="One dated snapshot of reports.kpi_segments (the KPIs per region and "
+            "team) per refresh day: the segment drift checks' history.",
+        ),
+        AssetSpec(
             KPI_ALERTS,
-            deps=[KPI_HISTORY],
+            deps=[KPI_HISTORY, KPI_SEGMENT_HISTORY],
             group_name="reports",
             kinds={"duckdb"},
             description="The KPI drift warnings per snapshot day (the kpi_drift_ checks' "
@@ -240,6 +257,16 @@ def process_model(
             "(README, Monitoring; thresholds in process.yaml monitoring:)",
         )
         for kpi in KPIS
+    ]
+    + [
+        AssetCheckSpec(
+            f"kpi_drift_{kpi}_segments",
+            asset=KPI_SEGMENT_HISTORY,
+            blocking=False,
+            description=f"{kpi} per region and team against each segment's recent snapshots, "
+            "z raised for the number of segments tested (README, Monitoring)",
+        )
+        for kpi in SEGMENT_KPIS
     ],
     pool=WRITER_POOL,
 )
@@ -254,8 +281,10 @@ def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource):
         preview = con.execute(
             "SELECT * FROM reports.kpi_history WHERE snapshot_date = ?", [day]
         ).df()
+        segment_rows = record_segment_snapshot(con, day)
         results = evaluate_drift(day, read_history(con, day, monitoring), monitoring)
-        alerts = write_alerts(con, day, results)
+        segments = evaluate_segments(day, read_segment_history(con, day, monitoring), monitoring)
+        alerts = write_alerts(con, day, results + [r for check in segments for r in check.warnings])
         alert_days = con.execute(
             "SELECT count(DISTINCT snapshot_date) FROM reports.kpi_alerts"
         ).fetchone()[0]
@@ -266,6 +295,14 @@ def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource):
             "rows": MetadataValue.int(rows),
             "snapshots": MetadataValue.int(days),
             "preview": MetadataValue.md(preview.to_markdown(index=False)),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=KPI_SEGMENT_HISTORY,
+        metadata={
+            "snapshot_date": str(day),
+            "rows": MetadataValue.int(segment_rows),
+            "segments_tested": MetadataValue.int(sum(len(c.results) for c in segments)),
         },
     )
     yield MaterializeResult(
@@ -288,6 +325,17 @@ def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource):
             metadata={
                 name: value for name, value in result.metadata().items() if value is not None
             },
+        )
+    for check in segments:
+        if not check.passed:
+            context.log.warning(f"KPI drift by segment: {check.status}")
+        yield AssetCheckResult(
+            asset_key=KPI_SEGMENT_HISTORY,
+            check_name=f"kpi_drift_{check.kpi}_segments",
+            passed=check.passed,
+            severity=AssetCheckSeverity.WARN,
+            description=check.status,
+            metadata={name: value for name, value in check.metadata().items() if value is not None},
         )
 
 

@@ -1,4 +1,5 @@
-"""reports.kpi_history: one dated snapshot of reports.kpi_summary per refresh, kept for trends.
+"""reports.kpi_history: one dated snapshot of reports.kpi_summary per refresh, kept for trends;
+reports.kpi_segment_history the same for reports.kpi_segments (the KPIs per region and team).
 
 Each refresh writes its day's rows; running again the same day replaces that day's rows, so a
 re-run never duplicates a snapshot. The snapshot day is the refresh's UTC date, or
@@ -33,6 +34,28 @@ _DDL = (
 )
 
 
+_SEGMENT_DDL = (
+    "CREATE TABLE IF NOT EXISTS reports.kpi_segment_history (snapshot_date DATE NOT NULL, "
+    "dimension VARCHAR NOT NULL, segment VARCHAR NOT NULL, kpi VARCHAR NOT NULL, value DOUBLE, "
+    "unit VARCHAR, cases BIGINT, standard_error DOUBLE, refreshed_at TIMESTAMP NOT NULL)",
+    "COMMENT ON TABLE reports.kpi_segment_history IS 'One dated snapshot of reports.kpi_segments "
+    "per refresh day: the KPI trends per region and team. A re-run on the same day replaces that "
+    "day.'",
+    "COMMENT ON COLUMN reports.kpi_segment_history.snapshot_date IS 'the day of the refresh (UTC)'",
+    "COMMENT ON COLUMN reports.kpi_segment_history.dimension IS 'region or team'",
+    "COMMENT ON COLUMN reports.kpi_segment_history.segment IS 'the region or team'",
+    "COMMENT ON COLUMN reports.kpi_segment_history.kpi IS 'the KPI, as in reports.kpi_summary'",
+    "COMMENT ON COLUMN reports.kpi_segment_history.value IS 'its value over the segment that day'",
+    "COMMENT ON COLUMN reports.kpi_segment_history.unit IS 'days, share (0 to 1) or percent'",
+    "COMMENT ON COLUMN reports.kpi_segment_history.cases IS 'the segment''s cases behind the "
+    "value'",
+    "COMMENT ON COLUMN reports.kpi_segment_history.standard_error IS 'how much the value moves by "
+    "chance, in its unit'",
+    "COMMENT ON COLUMN reports.kpi_segment_history.refreshed_at IS 'when the snapshot was written "
+    "(UTC)'",
+)
+
+
 def snapshot_date() -> date:
     configured = os.environ.get("L2C_SNAPSHOT_DATE")
     if configured:
@@ -64,4 +87,27 @@ def record_kpi_snapshot(con: duckdb.DuckDBPyConnection, day: date) -> int:
     con.execute("COMMIT")
     return con.execute(
         "SELECT count(*) FROM reports.kpi_history WHERE snapshot_date = ?", [day]
+    ).fetchone()[0]
+
+
+def record_segment_snapshot(con: duckdb.DuckDBPyConnection, day: date) -> int:
+    """Replace the day's rows of reports.kpi_segment_history with the current
+    reports.kpi_segments; returns rows written."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for statement in _SEGMENT_DDL:
+            con.execute(statement)
+        con.execute("DELETE FROM reports.kpi_segment_history WHERE snapshot_date = ?", [day])
+        con.execute(
+            "INSERT INTO reports.kpi_segment_history (snapshot_date, dimension, segment, kpi, "
+            "value, unit, cases, standard_error, refreshed_at) SELECT ?, dimension, segment, kpi, "
+            "value, unit, cases, standard_error, now()::TIMESTAMP FROM reports.kpi_segments",
+            [day],
+        )
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return con.execute(
+        "SELECT count(*) FROM reports.kpi_segment_history WHERE snapshot_date = ?", [day]
     ).fetchone()[0]

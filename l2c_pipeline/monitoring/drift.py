@@ -19,6 +19,12 @@ log, so consecutive snapshots share most of their cases and the two errors are n
 adding them as if they were overstates the noise of the difference, which makes false alarms
 rarer still (and a slow drift is caught once it has built up).
 
+Per segment (region, team: reports.kpi_segments, kept in reports.kpi_segment_history), the same
+rule runs for each segment with at least min_segment_cases cases, with z raised so that all the
+segments of a KPI together false-alarm no more often than the whole org's check (Bonferroni:
+with 12 segments tested, z = 4.55 instead of 4). A segment can drift while the org's figure
+holds: a region whose approvals slowed is diluted by the others.
+
 Everything here is plain Python over rows; the Dagster asset (mining/assets.py) calls
 `evaluate_drift` once and both writes reports.kpi_alerts and reports the checks from the same
 results, so the table and the checks never disagree.
@@ -29,7 +35,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 HIGHER = "higher_is_better"
@@ -52,6 +58,18 @@ DEFAULT_WINDOW_DAYS = 28
 DEFAULT_MIN_SNAPSHOTS = 7
 DEFAULT_Z = 4.0
 DEFAULT_MIN_CHANGE = 0.05
+# The dimensions reports.kpi_segments cuts by, and the KPIs it has (those of one case each).
+SEGMENT_DIMENSIONS = ("region", "team")
+SEGMENT_KPIS = (
+    "sales_cycle_time",
+    "lead_to_opportunity_conversion",
+    "win_rate",
+    "quote_to_contract_time",
+    "invoice_to_payment_time",
+    "conformance_rate",
+    "average_discount",
+)
+DEFAULT_MIN_SEGMENT_CASES = 30
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,8 @@ class Monitoring:
     z: float = DEFAULT_Z
     min_change: float = DEFAULT_MIN_CHANGE
     overrides: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    segments: tuple[str, ...] = SEGMENT_DIMENSIONS
+    min_segment_cases: int = DEFAULT_MIN_SEGMENT_CASES
 
     def rule(self, kpi: str) -> KpiRule:
         own = self.overrides.get(kpi, {})
@@ -104,9 +124,18 @@ def parse_monitoring(document) -> Monitoring:
         return Monitoring()
     if not isinstance(document, dict):
         raise MonitoringError(
-            "key 'monitoring' must be a mapping of window_days, min_snapshots, z, min_change, kpis"
+            "key 'monitoring' must be a mapping of window_days, min_snapshots, z, min_change, "
+            "kpis, segments, min_segment_cases"
         )
-    known = {"window_days", "min_snapshots", "z", "min_change", "kpis"}
+    known = {
+        "window_days",
+        "min_snapshots",
+        "z",
+        "min_change",
+        "kpis",
+        "segments",
+        "min_segment_cases",
+    }
     unknown = sorted(set(document) - known)
     if unknown:
         raise MonitoringError(
@@ -160,7 +189,23 @@ def parse_monitoring(document) -> Monitoring:
         if "min_change" in settings:
             own["min_change"] = _number(settings["min_change"], f"{key}.min_change", minimum=0)
         overrides[kpi] = own
-    return Monitoring(window, least, float(z), float(change), overrides)
+    segments = document.get("segments", list(SEGMENT_DIMENSIONS))
+    if segments is None:
+        segments = []
+    if not isinstance(segments, list) or any(d not in SEGMENT_DIMENSIONS for d in segments):
+        raise MonitoringError(
+            f"key 'monitoring.segments' must be a list of {', '.join(SEGMENT_DIMENSIONS)} "
+            f"([] for none), got {segments!r}"
+        )
+    min_cases = _number(
+        document.get("min_segment_cases", DEFAULT_MIN_SEGMENT_CASES),
+        "monitoring.min_segment_cases",
+        minimum=2,
+        whole=True,
+    )
+    return Monitoring(
+        window, least, float(z), float(change), overrides, tuple(dict.fromkeys(segments)), min_cases
+    )
 
 
 @dataclass(frozen=True)
@@ -172,6 +217,7 @@ class Snapshot:
     value: float | None
     cases: int | None = None
     standard_error: float | None = None
+    segment: str | None = None  # dimension=value for reports.kpi_segment_history rows
 
 
 @dataclass(frozen=True)
@@ -225,13 +271,23 @@ def rule_text(kpi: str, rule: KpiRule, monitoring: Monitoring) -> str:
 
 
 def evaluate_kpi(
-    kpi: str, day: date, history: Iterable[Snapshot], monitoring: Monitoring
+    kpi: str,
+    day: date,
+    history: Iterable[Snapshot],
+    monitoring: Monitoring,
+    segment: str | None = None,
 ) -> DriftResult:
-    """The drift check of one KPI on `day`, from its kpi_history rows (any days; those outside
-    the window are ignored)."""
+    """The drift check of one KPI on `day` (of one segment's rows, when given), from its history
+    rows (any days; those outside the window are ignored)."""
+    return replace(_evaluate(kpi, day, history, monitoring, segment), segment=segment)
+
+
+def _evaluate(
+    kpi: str, day: date, history: Iterable[Snapshot], monitoring: Monitoring, segment: str | None
+) -> DriftResult:
     rule = monitoring.rule(kpi)
     text = rule_text(kpi, rule, monitoring)
-    rows = [row for row in history if row.kpi == kpi]
+    rows = [row for row in history if row.kpi == kpi and row.segment == segment]
     today = next((row for row in rows if row.snapshot_date == day), None)
     start = day - timedelta(days=monitoring.window_days)
     window = [
@@ -310,6 +366,112 @@ def evaluate_drift(
 ) -> list[DriftResult]:
     rows = list(history)
     return [evaluate_kpi(kpi, day, rows, monitoring) for kpi in kpis]
+
+
+def segment_z(z: float, tests: int) -> float:
+    """The z each of `tests` segment checks needs so that together they reach it by chance no
+    more often than one check at z (one-sided, Bonferroni)."""
+    normal = statistics.NormalDist()
+    if tests <= 1:
+        return z
+    return normal.inv_cdf(1 - (1 - normal.cdf(z)) / tests)
+
+
+@dataclass(frozen=True)
+class SegmentDrift:
+    """The segment check of one KPI: every segment tested, and the one line it says."""
+
+    kpi: str
+    results: list[DriftResult]  # one per segment tested
+    status: str
+    rule: str
+
+    @property
+    def warnings(self) -> list[DriftResult]:
+        return sorted((r for r in self.results if not r.passed), key=lambda r: -(r.z or 0))
+
+    @property
+    def passed(self) -> bool:
+        return not self.warnings
+
+    def metadata(self) -> dict[str, object]:
+        worst = self.warnings[0].metadata() if self.warnings else {"kpi": self.kpi}
+        return worst | {
+            "segments_tested": len(self.results),
+            "segments_warning": ", ".join(r.segment or "" for r in self.warnings) or None,
+            "rule": self.rule,
+            "status": self.status,
+        }
+
+
+def evaluate_segments(
+    day: date,
+    history: Iterable[Snapshot],
+    monitoring: Monitoring,
+    kpis: Iterable[str] = SEGMENT_KPIS,
+) -> list[SegmentDrift]:
+    """The segment drift check of each KPI on `day` from reports.kpi_segment_history rows: each
+    segment with at least min_segment_cases cases today, at the raised z (segment_z)."""
+    rows = [row for row in history if row.segment is not None]
+    dimensions = tuple(f"{d}=" for d in monitoring.segments)
+    checks = []
+    for kpi in kpis:
+        own = [row for row in rows if row.kpi == kpi and row.segment.startswith(dimensions)]
+        tested = sorted(
+            {
+                row.segment
+                for row in own
+                if row.snapshot_date == day and (row.cases or 0) >= monitoring.min_segment_cases
+            }
+        )
+        rule = monitoring.rule(kpi)
+        z = segment_z(rule.z, len(tested))
+        raised = replace(
+            monitoring,
+            overrides={**monitoring.overrides, kpi: {**monitoring.overrides.get(kpi, {}), "z": z}},
+        )
+        text = (
+            rule_text(kpi, raised.rule(kpi), monitoring)
+            + f"; for each region or team with {monitoring.min_segment_cases}+ cases, z raised "
+            f"from {rule.z:g} for the {len(tested)} tested together"
+        )
+        results = [
+            replace(evaluate_kpi(kpi, day, own, raised, segment), rule=text) for segment in tested
+        ]
+        warnings = [r for r in results if not r.passed]
+        if not monitoring.segments:
+            status = "segment checks off (monitoring.segments: [])"
+        elif not tested:
+            status = (
+                f"no region or team has {monitoring.min_segment_cases} cases of {kpi} on {day}: "
+                "nothing tested"
+            )
+        elif warnings:
+            status = f"{kpi} drifted in {len(warnings)} of {len(tested)} segments: " + "; ".join(
+                f"{r.segment}: {r.status}" for r in sorted(warnings, key=lambda r: -(r.z or 0))
+            )
+        else:
+            status = f"{kpi} within the rule in all {len(tested)} segments tested"
+        checks.append(SegmentDrift(kpi, results, status, text))
+    return checks
+
+
+def read_segment_history(con, day: date, monitoring: Monitoring) -> list[Snapshot]:
+    """The reports.kpi_segment_history rows the segment checks of `day` need, each with its
+    segment as dimension=value (none before the table exists)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'reports' AND table_name = 'kpi_segment_history'"
+    ).fetchone()[0]
+    if not exists:
+        return []
+    start = day - timedelta(days=monitoring.window_days)
+    rows = con.execute(
+        "SELECT snapshot_date, kpi, value, cases, standard_error, dimension || '=' || segment "
+        "FROM reports.kpi_segment_history WHERE snapshot_date BETWEEN ? AND ?",
+        [start, day],
+    ).fetchall()
+    return [Snapshot(*row) for row in rows]
 
 
 def read_history(con, day: date, monitoring: Monitoring) -> list[Snapshot]:
