@@ -114,7 +114,28 @@ def _kpis(con) -> dict:
         [(k["label"], history.get(k["kpi"], []), KPI_UNITS.get(k["unit"], DAYS)) for k in kpis],
         marks=warned,
     )
-    return {"kpis": kpis, "kpi_trend_chart": trend, "period": kpis[0]["period"] if kpis else ""}
+    units = {k["kpi"]: k["unit"] for k in kpis}
+    drift = []
+    if _has_table(con, "reports", "kpi_alerts"):
+        # The latest night's warnings and those of the 27 nights before it, worst first.
+        drift = _rows(
+            con,
+            "SELECT snapshot_date, kpi, segment, value, baseline, z, cases FROM reports.kpi_alerts "
+            "WHERE snapshot_date > (SELECT max(snapshot_date) FROM reports.kpi_alerts) - 28 "
+            "ORDER BY snapshot_date DESC, z DESC NULLS LAST LIMIT 30",
+        )
+    for row in drift:
+        unit = units.get(row["kpi"], "days")
+        row["label"] = KPI_LABELS.get(row["kpi"], row["kpi"].replace("_", " "))
+        row["where"] = (row["segment"] or "whole org").replace("=", ": ", 1)
+        row["shown"] = answers.shown(row["value"], unit)
+        row["baseline_shown"] = answers.shown(row["baseline"], unit)
+    return {
+        "kpis": kpis,
+        "kpi_trend_chart": trend,
+        "drift_warnings": drift,
+        "period": kpis[0]["period"] if kpis else "",
+    }
 
 
 def _root_causes(con) -> list[dict]:
