@@ -164,7 +164,8 @@ def run_pm4py(path: str, top_k: int, queue) -> None:
             "timings": timings,
             "edges": dict(dfg),
             "variants": len(variants),
-            "conformant": int(alignments["is_fit"].sum()),
+            # A log with no event on the reference path (a public log) aligns nothing.
+            "conformant": int(alignments["is_fit"].sum()) if len(alignments) else 0,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
     )
