@@ -1028,6 +1028,9 @@ FILE_SOURCE_TABLES = (
     "staging.stg_orders",
     "staging.stg_invoices",
     "staging.stg_payments",
+    "staging.stg_organization",
+    "staging.stg_business_hours",
+    "staging.stg_holidays",
 )
 _EMPTY_STAGING = {
     "staging.stg_quotes": "quote_id VARCHAR, opportunity_id VARCHAR, created_at TIMESTAMP, created_by VARCHAR, "
@@ -1044,6 +1047,13 @@ _EMPTY_STAGING = {
     "staging.stg_payments": "allocation_id VARCHAR, payment_id VARCHAR, invoice_id VARCHAR, opportunity_id VARCHAR, "
     "amount DOUBLE, kind VARCHAR, received_at TIMESTAMP, recorded_at TIMESTAMP, recorded_by VARCHAR, "
     "payment_object_type VARCHAR",
+    # A file says nothing of business hours: mining.business_hours falls back (or reads
+    # L2C_BUSINESS_HOURS).
+    "staging.stg_organization": "organization_id VARCHAR, organization_name VARCHAR, time_zone VARCHAR",
+    "staging.stg_business_hours": "business_hours_id VARCHAR, business_hours_name VARCHAR, is_default BOOLEAN, "
+    "time_zone VARCHAR, iso_weekday INTEGER, start_minute INTEGER, end_minute INTEGER",
+    "staging.stg_holidays": "holiday_id VARCHAR, holiday_name VARCHAR, holiday_date DATE, start_minute INTEGER, "
+    "end_minute INTEGER, is_recurring BOOLEAN",
 }
 # The deal-size bands a file's cases fall into when no mapping file says otherwise.
 DEFAULT_DEAL_SIZE_BANDS = (

@@ -42,6 +42,9 @@ def _id(name: str, what: str) -> Column:
     return Column(name, "VARCHAR", what)
 
 
+# Weekdays as the business hours name them (Monday = 1 in ISO numbering).
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 ENTITIES: dict[str, EntitySpec] = {
     spec.name: spec
     for spec in (
@@ -278,6 +281,45 @@ ENTITIES: dict[str, EntitySpec] = {
                 _c("allocation_type", "VARCHAR", "allocation or unallocation (a reversal)"),
                 _c("created_at", "TIMESTAMP", "when it was recorded"),
                 _id("created_by", "who recorded it"),
+            ),
+        ),
+        EntitySpec(
+            "organization",
+            "The org's own record (Organization): its default time zone.",
+            (
+                _id("organization_id", "the org's Id"),
+                _c("organization_name", "VARCHAR", "the org's name"),
+                _c("time_zone", "VARCHAR", "the org's default time zone (an IANA name)"),
+            ),
+        ),
+        EntitySpec(
+            "business_hours",
+            "The org's business hours (BusinessHours): a start and an end per weekday, in a time "
+            "zone; the default one is what business time is counted in.",
+            (
+                _id("business_hours_id", "the business hours' Id"),
+                _c("business_hours_name", "VARCHAR", "their name"),
+                _c("is_active", "BOOLEAN", "active"),
+                _c("is_default", "BOOLEAN", "the org's default business hours"),
+                _c("time_zone", "VARCHAR", "the time zone the hours are in (an IANA name)"),
+                *(
+                    _c(f"{day}_{edge}", "VARCHAR", f"{day.title()}'s {edge} time (HH:MM:SS)")
+                    for day in WEEKDAYS
+                    for edge in ("start", "end")
+                ),
+            ),
+        ),
+        EntitySpec(
+            "holidays",
+            "Holidays (Holiday): days, or hours of a day, when the business hours do not apply.",
+            (
+                _id("holiday_id", "the holiday's Id"),
+                _c("holiday_name", "VARCHAR", "the holiday's name"),
+                _c("activity_date", "DATE", "the day of the holiday"),
+                _c("is_all_day", "BOOLEAN", "the whole day"),
+                _c("start_minutes", "BIGINT", "start, minutes from midnight (not all day)"),
+                _c("end_minutes", "BIGINT", "end, minutes from midnight (not all day)"),
+                _c("is_recurring", "BOOLEAN", "a recurring holiday (only its own date is read)"),
             ),
         ),
     )

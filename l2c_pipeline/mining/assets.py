@@ -22,6 +22,7 @@ from ..monitoring.drift import KPIS, evaluate_drift, read_history, write_alerts
 from ..resources import WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
 from ..warehouse.publish import staging_dir
+from .business_hours import BusinessHoursError, write_business_hours
 from .conformance import write_case_conformance
 from .discovery import DEFAULT_COVERAGE, DEFAULT_MAX_VARIANTS, discover_bpmn
 from .kpi_history import record_kpi_snapshot, snapshot_date
@@ -77,6 +78,37 @@ def target_process(context: AssetExecutionContext, warehouse: WarehouseResource)
                 "process_file": MetadataValue.path(str(default_process_file())),
             },
         )
+
+
+@asset(
+    key=AssetKey(["mining", "business_hours"]),
+    deps=[AssetKey(["staging", "stg_business_hours"]), AssetKey(["staging", "stg_organization"])],
+    group_name="process_mining",
+    pool=WRITER_POOL,
+    kinds={"duckdb"},
+    description="The business week business time is counted in: L2C_BUSINESS_HOURS, else the "
+    "org's default business hours, else Monday to Friday 09:00-17:00 in the org's time zone.",
+)
+def business_hours(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    with warehouse.connection() as con:
+        try:
+            rows = write_business_hours(con)
+        except BusinessHoursError as error:
+            raise Failure(description=str(error)) from None
+        week = con.execute(
+            "SELECT iso_weekday, start_minute, end_minute, time_zone, source FROM mining.business_hours"
+        ).fetchall()
+    source = week[0][4] if week else "none"
+    context.log.info(f"business hours: {source}")
+    return MaterializeResult(
+        metadata={
+            "rows": MetadataValue.int(rows),
+            "time_zone": MetadataValue.text(week[0][3] if week else "none"),
+            "source": MetadataValue.text(source),
+        }
+    )
 
 
 @asset(
@@ -291,4 +323,4 @@ def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource):
         )
 
 
-MINING_ASSETS = [target_process, case_conformance, process_model, kpi_history]
+MINING_ASSETS = [target_process, business_hours, case_conformance, process_model, kpi_history]

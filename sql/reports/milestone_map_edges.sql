@@ -11,6 +11,11 @@
 -- mean_hours: mean wait, hours
 -- p90_hours: 90th percentile wait, hours
 -- total_wait_hours: all the waiting this transition adds up to, hours
+-- median_business_hours: median wait in business hours (within the business hours of
+--   mining.business_calendar, holidays left out)
+-- mean_business_hours: mean wait, business hours
+-- p90_business_hours: 90th percentile wait, business hours
+-- total_business_hours: all the waiting this transition adds up to, business hours
 SELECT
     activity AS from_activity,
     next_activity AS to_activity,
@@ -19,7 +24,11 @@ SELECT
     median(wait_hours) AS median_hours,
     avg(wait_hours) AS mean_hours,
     quantile_cont(wait_hours, 0.9) AS p90_hours,
-    sum(wait_hours) AS total_wait_hours
+    sum(wait_hours) AS total_wait_hours,
+    median(business_wait_hours) AS median_business_hours,
+    avg(business_wait_hours) AS mean_business_hours,
+    quantile_cont(business_wait_hours, 0.9) AS p90_business_hours,
+    sum(business_wait_hours) AS total_business_hours
 FROM mining.milestone_events
 WHERE next_activity IS NOT NULL
 GROUP BY activity, next_activity
