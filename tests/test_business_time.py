@@ -53,9 +53,9 @@ def reference_seconds(zone_name: str, week: dict, holidays: list, start: datetim
         local = moment.astimezone(zone)
         minute = local.hour * 60 + local.minute
         hours = week.get(local.isoweekday())
-        if hours and hours[0] <= minute < hours[1]:
-            if not any(a <= minute < b for a, b in cuts.get(local.date(), [])):
-                seconds += 60
+        holiday = any(a <= minute < b for a, b in cuts.get(local.date(), []))
+        if hours and hours[0] <= minute < hours[1] and not holiday:
+            seconds += 60
         moment += timedelta(minutes=1)
     return seconds
 
@@ -155,9 +155,7 @@ def test_business_time_equals_a_minute_by_minute_count(zone_name):
             "WHERE isodow(local_date) = 7 GROUP BY ALL"
         ).fetchall()
     )
-    spring, autumn = (
-        (c + timedelta(days=2)).date().isoformat() for c in changes
-    )  # the Sundays
+    spring, autumn = ((c + timedelta(days=2)).date().isoformat() for c in changes)  # the Sundays
     assert sundays[spring] == 23
     assert sundays[autumn] == 25 - (1 if zone_name == "Europe/Berlin" else 0)  # a holiday hour
 

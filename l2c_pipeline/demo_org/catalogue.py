@@ -597,7 +597,73 @@ def _objects(shape: str) -> tuple[SObject, ...]:
                 custom=True,
             )
         )
+    objects.extend(_calendar_objects())
     return tuple(objects)
+
+
+def _calendar_objects() -> tuple[SObject, ...]:
+    """What every org has for business time: its own record (default time zone), business hours
+    and holidays (Setup objects: no IsDeleted, no owner)."""
+    system = (
+        _f("CreatedDate", "datetime"),
+        _f("CreatedById", "reference", "User"),
+        _f("LastModifiedDate", "datetime"),
+        _f("LastModifiedById", "reference", "User"),
+        _f("SystemModstamp", "datetime"),
+    )
+    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    return (
+        SObject(
+            "Organization",
+            "00D",
+            "Organization",
+            "The org's own record: its default time zone (TimeZoneSidKey), the one business time "
+            "falls back to.",
+            (
+                _f("Id", "id"),
+                _f("Name", "string"),
+                _f("OrganizationType", "picklist"),
+                _f("IsSandbox", "boolean"),
+                _f("InstanceName", "string"),
+                _f("TimeZoneSidKey", "picklist"),
+                _f("DefaultLocaleSidKey", "picklist"),
+                *system,
+            ),
+        ),
+        SObject(
+            "BusinessHours",
+            "01m",
+            "Business Hours",
+            "Business hours per region in the region's time zone, the default one the company's: "
+            "what business time is counted in.",
+            (
+                _f("Id", "id"),
+                _f("Name", "string"),
+                _f("IsActive", "boolean"),
+                _f("IsDefault", "boolean"),
+                _f("TimeZoneSidKey", "picklist"),
+                *(_f(f"{day}{edge}Time", "time") for day in days for edge in ("Start", "End")),
+                *system,
+            ),
+        ),
+        SObject(
+            "Holiday",
+            "0C0",
+            "Holiday",
+            "The company's holidays (whole days, and a half day): no business time.",
+            (
+                _f("Id", "id"),
+                _f("Name", "string"),
+                _f("Description", "string"),
+                _f("IsAllDay", "boolean"),
+                _f("ActivityDate", "date"),
+                _f("StartTimeInMinutes", "int"),
+                _f("EndTimeInMinutes", "int"),
+                _f("IsRecurrence", "boolean"),
+                *system,
+            ),
+        ),
+    )
 
 
 OBJECTS_BY_SHAPE: dict[str, tuple[SObject, ...]] = {shape: _objects(shape) for shape in SHAPES}

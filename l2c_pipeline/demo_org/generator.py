@@ -21,6 +21,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .calendar import (
+    business_hours_records,
+    calendar_summary,
+    holiday_records,
+    organization_record,
+)
 from .catalogue import DEFAULT_SHAPE, SObject, objects_for
 from .ids import make_id
 from .simulate import DAY, BlockSimulation, Plant
@@ -231,7 +237,19 @@ def generate(
 
     # The world's own records (users, roles, products) come first in their files.
     fmt = DatetimeFormatter()
-    world_rows = {"UserRole": world.roles, "User": world.users, "Product2": world.products}
+    world_created = as_of_ts - HISTORY_DAYS * DAY - 30 * DAY
+    organization = demo_organization(shape, leads, seed)
+    holidays = holiday_records(world_created, as_of_ts, world.integration_user_id)
+    world_rows = {
+        "UserRole": world.roles,
+        "User": world.users,
+        "Product2": world.products,
+        "Organization": [
+            organization_record(organization, world_created, world.integration_user_id)
+        ],
+        "BusinessHours": business_hours_records(world_created, world.integration_user_id),
+        "Holiday": holidays,
+    }
     # Each file is written under a temporary name and renamed into place when complete, and
     # org.json comes last: a reader never sees a half-written snapshot.
     (out / "org.json").unlink(missing_ok=True)
@@ -268,7 +286,8 @@ def generate(
         "seed": seed,
         "leads": leads,
         "as_of": as_of,
-        "organization": demo_organization(shape, leads, seed),
+        "organization": organization,
+        "calendar": calendar_summary(holidays),
         "objects": totals,
         "events": event_count,
         "plant": asdict(plant),
