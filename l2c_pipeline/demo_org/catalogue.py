@@ -598,7 +598,85 @@ def _objects(shape: str) -> tuple[SObject, ...]:
             )
         )
     objects.extend(_calendar_objects())
+    if cpq:
+        objects = [_with_currency(o) for o in objects]
+        objects.extend(_currency_objects())
     return tuple(objects)
+
+
+# The objects with amounts (and the accounts whose currency they are in): in a multi-currency
+# org every record of them carries its currency.
+CURRENCY_OBJECTS = frozenset(
+    {
+        "Account",
+        "Opportunity",
+        "OpportunityHistory",
+        "OpportunityLineItem",
+        "SBQQ__Quote__c",
+        "SBQQ__QuoteLine__c",
+        "Order",
+        "blng__Invoice__c",
+        "blng__Payment__c",
+        "blng__PaymentAllocationInvoice__c",
+    }
+)
+
+
+def _with_currency(sobject: SObject) -> SObject:
+    if sobject.name not in CURRENCY_OBJECTS:
+        return sobject
+    return SObject(
+        sobject.name,
+        sobject.key_prefix,
+        sobject.label,
+        sobject.why,
+        (*sobject.fields, _f("CurrencyIsoCode", "picklist")),
+        sobject.custom,
+        sobject.history_of,
+    )
+
+
+def _currency_objects() -> tuple[SObject, ...]:
+    system = (
+        _f("CreatedDate", "datetime"),
+        _f("CreatedById", "reference", "User"),
+        _f("LastModifiedDate", "datetime"),
+        _f("LastModifiedById", "reference", "User"),
+        _f("SystemModstamp", "datetime"),
+    )
+    return (
+        SObject(
+            "CurrencyType",
+            "02I",
+            "Currency Type",
+            "The org's currencies (multi-currency): the corporate one (USD) and each currency's "
+            "static rate against it.",
+            (
+                _f("Id", "id"),
+                _f("IsoCode", "picklist"),
+                _f("ConversionRate", "double"),
+                _f("DecimalPlaces", "int"),
+                _f("IsActive", "boolean"),
+                _f("IsCorporate", "boolean"),
+                *system,
+            ),
+        ),
+        SObject(
+            "DatedConversionRate",
+            "04w",
+            "Dated Conversion Rate",
+            "Advanced currency management: each currency's rate against the corporate currency, "
+            "month by month; an amount is converted at the rate of its record's date.",
+            (
+                _f("Id", "id"),
+                _f("IsoCode", "picklist"),
+                _f("ConversionRate", "double"),
+                _f("StartDate", "date"),
+                _f("NextStartDate", "date"),
+                *system,
+            ),
+        ),
+    )
 
 
 def _calendar_objects() -> tuple[SObject, ...]:

@@ -16,6 +16,9 @@ class Column:
     name: str
     type: str  # DuckDB type of the view's column
     description: str
+    # What it means that the org lacks the field: None, the column is missing (a warning);
+    # a sentence, nothing is missing (a single-currency org has no CurrencyIsoCode).
+    absent_means: str | None = None
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class EntitySpec:
     description: str
     columns: tuple[Column, ...]
     required: bool = False  # without it there is no event log at all
+    # As Column.absent_means, for the whole object.
+    absent_means: str | None = None
 
     @property
     def key(self) -> str:
@@ -40,6 +45,15 @@ def _c(name: str, type_: str, description: str) -> Column:
 
 def _id(name: str, what: str) -> Column:
     return Column(name, "VARCHAR", what)
+
+
+SINGLE_CURRENCY = "a single-currency org: its amounts are all in its one currency"
+
+
+def _currency(what: str) -> Column:
+    return Column(
+        "currency_code", "VARCHAR", f"the currency of the {what} (ISO code)", SINGLE_CURRENCY
+    )
 
 
 # Weekdays as the business hours name them (Monday = 1 in ISO numbering).
@@ -125,6 +139,7 @@ ENTITIES: dict[str, EntitySpec] = {
                     "contract_id",
                     "the contract the opportunity points at, where the org links them so",
                 ),
+                _currency("opportunity's amount"),
             ),
             required=True,
         ),
@@ -234,6 +249,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 _c("total_amount", "DOUBLE", "order total (negative for a reduction)"),
                 _c("is_reduction", "BOOLEAN", "a reduction (amendment) order"),
                 _id("original_order_id", "the order a reduction corrects"),
+                _currency("order's total"),
             ),
         ),
         EntitySpec(
@@ -254,6 +270,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 _c("payment_status", "VARCHAR", "Unpaid, Partially Paid, Paid, ..."),
                 _c("total_amount", "DOUBLE", "invoice total"),
                 _c("balance", "DOUBLE", "amount still open"),
+                _currency("invoice's amounts"),
             ),
         ),
         EntitySpec(
@@ -281,7 +298,44 @@ ENTITIES: dict[str, EntitySpec] = {
                 _c("allocation_type", "VARCHAR", "allocation or unallocation (a reversal)"),
                 _c("created_at", "TIMESTAMP", "when it was recorded"),
                 _id("created_by", "who recorded it"),
+                _currency("allocated amount"),
             ),
+        ),
+        EntitySpec(
+            "currencies",
+            "The org's currencies (CurrencyType, multi-currency orgs): the corporate one and each "
+            "one's rate against it.",
+            (
+                _id("currency_id", "the currency's Id"),
+                _c("iso_code", "VARCHAR", "the currency's ISO code"),
+                _c(
+                    "conversion_rate",
+                    "DOUBLE",
+                    "units of the currency per unit of the corporate one",
+                ),
+                _c("decimal_places", "BIGINT", "the currency's decimals"),
+                _c("is_active", "BOOLEAN", "active"),
+                _c("is_corporate", "BOOLEAN", "the corporate currency"),
+            ),
+            absent_means=SINGLE_CURRENCY,
+        ),
+        EntitySpec(
+            "dated_rates",
+            "Dated exchange rates (DatedConversionRate, advanced currency management): each "
+            "currency's rate for a range of dates.",
+            (
+                _id("rate_id", "the rate's Id"),
+                _c("iso_code", "VARCHAR", "the currency's ISO code"),
+                _c(
+                    "conversion_rate",
+                    "DOUBLE",
+                    "units of the currency per unit of the corporate one",
+                ),
+                _c("start_date", "DATE", "the first day the rate applies"),
+                _c("next_start_date", "DATE", "the day the next rate starts (null: open)"),
+            ),
+            absent_means="no dated exchange rates (advanced currency management off, or a "
+            "single-currency org): each currency's one rate applies",
         ),
         EntitySpec(
             "organization",
