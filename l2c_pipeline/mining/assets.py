@@ -80,34 +80,53 @@ def target_process(context: AssetExecutionContext, warehouse: WarehouseResource)
         )
 
 
-@asset(
-    key=AssetKey(["mining", "business_hours"]),
-    deps=[AssetKey(["staging", "stg_business_hours"]), AssetKey(["staging", "stg_organization"])],
-    group_name="process_mining",
+@multi_asset(
+    specs=[
+        AssetSpec(
+            AssetKey(["mining", "business_hours"]),
+            deps=[
+                AssetKey(["staging", "stg_business_hours"]),
+                AssetKey(["staging", "stg_organization"]),
+            ],
+            group_name="process_mining",
+            kinds={"duckdb"},
+            description="The business week business time is counted in: L2C_BUSINESS_HOURS, "
+            "else the org's default business hours, else Monday to Friday 09:00-17:00 in the "
+            "org's time zone.",
+        ),
+        AssetSpec(
+            AssetKey(["mining", "business_holidays"]),
+            deps=[AssetKey(["staging", "stg_holidays"])],
+            group_name="process_mining",
+            kinds={"duckdb"},
+            description="The holidays business time leaves out (the org's Holiday records).",
+        ),
+    ],
     pool=WRITER_POOL,
-    kinds={"duckdb"},
-    description="The business week business time is counted in: L2C_BUSINESS_HOURS, else the "
-    "org's default business hours, else Monday to Friday 09:00-17:00 in the org's time zone.",
 )
-def business_hours(
-    context: AssetExecutionContext, warehouse: WarehouseResource
-) -> MaterializeResult:
+def business_hours(context: AssetExecutionContext, warehouse: WarehouseResource):
+    """Choose the business hours (the setting, the org's default, the fallback)."""
     with warehouse.connection() as con:
         try:
             rows = write_business_hours(con)
         except BusinessHoursError as error:
             raise Failure(description=str(error)) from None
         week = con.execute(
-            "SELECT iso_weekday, start_minute, end_minute, time_zone, source FROM mining.business_hours"
-        ).fetchall()
-    source = week[0][4] if week else "none"
-    context.log.info(f"business hours: {source}")
-    return MaterializeResult(
+            "SELECT time_zone, source FROM mining.business_hours LIMIT 1"
+        ).fetchone() or ("none", "none")
+        holidays = con.execute("SELECT count(*) FROM mining.business_holidays").fetchone()[0]
+    context.log.info(f"business hours: {week[1]} ({week[0]}); {holidays} holiday(s)")
+    yield MaterializeResult(
+        asset_key=AssetKey(["mining", "business_hours"]),
         metadata={
             "rows": MetadataValue.int(rows),
-            "time_zone": MetadataValue.text(week[0][3] if week else "none"),
-            "source": MetadataValue.text(source),
-        }
+            "time_zone": MetadataValue.text(week[0]),
+            "source": MetadataValue.text(week[1]),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=AssetKey(["mining", "business_holidays"]),
+        metadata={"rows": MetadataValue.int(holidays)},
     )
 
 

@@ -21,6 +21,8 @@ import duckdb
 
 SETTING = "L2C_BUSINESS_HOURS"
 TABLE = "mining.business_hours"
+HOLIDAYS = "mining.business_holidays"
+TABLES = (TABLE, HOLIDAYS)
 FALLBACK = "Mon-Fri 09:00-17:00"
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_SPAN = re.compile(r"^([a-z]{3})(?:-([a-z]{3}))?$")
@@ -31,6 +33,16 @@ _DESCRIPTION = (
     "(L2C_BUSINESS_HOURS, else the org's default BusinessHours, else Monday to Friday 09:00-17:00 "
     "in the org's time zone)."
 )
+_HOLIDAYS_DESCRIPTION = (
+    "The holidays business time leaves out: the org's Holiday records (staging.stg_holidays), "
+    "each the part of a day it covers; none for an event-log file."
+)
+_HOLIDAY_COLUMNS = {
+    "holiday_date": "the day, in the business hours' time zone",
+    "start_minute": "minutes after local midnight the holiday starts (0 for a whole day)",
+    "end_minute": "minutes after local midnight it ends (1440 for a whole day)",
+    "holiday_name": "the holiday's name",
+}
 _COLUMNS = {
     "iso_weekday": "the weekday, 1 Monday to 7 Sunday",
     "start_minute": "minutes after local midnight that work starts",
@@ -162,7 +174,9 @@ def choose_business_hours(
 
 
 def write_business_hours(con: duckdb.DuckDBPyConnection, environ=None) -> int:
-    """Replace mining.business_hours; returns its row count."""
+    """Replace mining.business_hours and mining.business_holidays (the org's holidays, none
+    where the warehouse has no staging.stg_holidays, e.g. a public log loaded on its own);
+    returns the business hours' row count."""
     from ..warehouse.duckdb_warehouse import write_comments
 
     zone, week, source = choose_business_hours(con, environ)
@@ -176,4 +190,13 @@ def write_business_hours(con: duckdb.DuckDBPyConnection, environ=None) -> int:
         [(day, start, end, zone, source) for day, (start, end) in sorted(week.items())],
     )
     write_comments(con, TABLE, _DESCRIPTION, _COLUMNS)
+    holidays = (
+        "SELECT holiday_date, start_minute::INTEGER AS start_minute, end_minute::INTEGER AS end_minute, "
+        "holiday_name FROM staging.stg_holidays"
+        if _table_exists(con, "staging", "stg_holidays")
+        else "SELECT NULL::DATE AS holiday_date, NULL::INTEGER AS start_minute, "
+        "NULL::INTEGER AS end_minute, NULL::VARCHAR AS holiday_name WHERE false"
+    )
+    con.execute(f"CREATE OR REPLACE TABLE {HOLIDAYS} AS {holidays}")
+    write_comments(con, HOLIDAYS, _HOLIDAYS_DESCRIPTION, _HOLIDAY_COLUMNS)
     return len(week)

@@ -12,7 +12,12 @@ REFERENCE_PATH = ("mining", "reference_path")
 CASE_CONFORMANCE = ("mining", "case_conformance")
 BUSINESS_HOURS = ("mining", "business_hours")
 # What the business hours are chosen from (staging models, or the file source's empty tables).
-BUSINESS_HOURS_SOURCES = {("staging", "stg_business_hours"), ("staging", "stg_organization")}
+BUSINESS_HOURS_SOURCES = {
+    ("staging", "stg_business_hours"),
+    ("staging", "stg_organization"),
+    ("staging", "stg_holidays"),
+}
+BUSINESS_HOLIDAYS = ("mining", "business_holidays")
 
 
 def python_steps(process: TargetProcess, log=lambda message: None) -> dict:
@@ -27,6 +32,8 @@ def python_steps(process: TargetProcess, log=lambda message: None) -> dict:
     for table in TARGET_PROCESS_TABLES[1:]:
         steps[tuple(table.split("."))] = ({REFERENCE_PATH}, _count(table))
     steps[BUSINESS_HOURS] = (BUSINESS_HOURS_SOURCES, write_business_hours)
+    # Written by the same step.
+    steps[BUSINESS_HOLIDAYS] = ({BUSINESS_HOURS}, _count("mining.business_holidays"))
     steps[CASE_CONFORMANCE] = (
         {
             ("mining", "case_variants"),

@@ -1,6 +1,6 @@
 -- The working intervals that business time is counted in: for every local day the event log
 -- spans (a day either side), the day's business hours (mining.business_hours) less the org's
--- holidays (staging.stg_holidays), as instants in UTC. Local times are turned into instants in
+-- holidays (mining.business_holidays), as instants in UTC. Local times are turned into instants in
 -- the hours' own time zone, so a day on which the clocks change is as long as it was. Each
 -- interval carries the business seconds of all intervals before it: the business time between
 -- two instants is the clock at the later less the clock at the earlier, each found by one ASOF
@@ -30,7 +30,7 @@ WITH zone AS (
     -- Each holiday clipped to the day's hours.
     SELECT w.local_date, greatest(h.start_minute, w.start_minute) AS start_minute,
            least(h.end_minute, w.end_minute) AS end_minute
-    FROM staging.stg_holidays AS h
+    FROM mining.business_holidays AS h
     JOIN working_days AS w ON w.local_date = h.holiday_date
     WHERE h.end_minute > w.start_minute AND h.start_minute < w.end_minute
 ), boundaries AS (
