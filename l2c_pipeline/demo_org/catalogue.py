@@ -512,7 +512,7 @@ def _objects(shape: str) -> tuple[SObject, ...]:
         ),
     ]
     if standard:
-        return tuple(objects)
+        return (*objects, *_calendar_objects())
     objects += [
         SObject(
             "blng__Invoice__c",
