@@ -17,6 +17,7 @@ from l2c_pipeline.mining.business_hours import (
     parse_business_hours,
     write_business_hours,
 )
+from l2c_pipeline.mining.target_process import load_target_process, write_target_process
 from l2c_pipeline.models.sql_models import build_model, discover
 
 # Two weeks with odd minutes, a whole Sunday (so the day the clocks change is a working day of
@@ -114,14 +115,20 @@ def warehouse_with(con, setting: str, holidays: list, pairs: list) -> None:
     for i, (start, end) in enumerate(pairs):
         rows.append((f"c{i}", "Discount Approval Requested", start, None, 1, f"a{i}"))
         rows.append((f"c{i}", "Discount Approved", end, None, 2, f"a{i}"))
+        # The same wait before an activity that records its start (and ends days later).
+        rows.append((f"s{i}", "Order Created", start, None, 1, f"o{i}"))
+        rows.append((f"s{i}", "Order Activated", end + timedelta(days=3), end, 2, f"o{i}"))
     if rows:
         con.executemany("INSERT INTO core.event_log VALUES (?, ?, ?, ?, ?, ?)", rows)
     write_business_hours(con, {"L2C_BUSINESS_HOURS": setting})
+    write_target_process(con, load_target_process())
     models = discover()
     for key in (
+        ("core", "activity_catalogue"),
         ("mining", "business_calendar"),
         ("mining", "approval_waits"),
         ("mining", "directly_follows"),
+        ("mining", "milestone_events"),
     ):
         build_model(con, models[key], models)
 
@@ -141,10 +148,22 @@ def test_business_time_equals_a_minute_by_minute_count(zone_name):
     follows = dict(
         con.execute("SELECT case_id, business_wait_seconds FROM mining.directly_follows").fetchall()
     )
+    milestones = dict(
+        con.execute(
+            "SELECT case_id, business_wait_hours * 3600 FROM mining.milestone_events "
+            "WHERE business_wait_hours IS NOT NULL"
+        ).fetchall()
+    )
     wrong = []
     for i, (start, end) in enumerate(pairs):
         expected = reference_seconds(zone_name, week, holidays, start, end)
-        for what, got in (("approval", approvals[f"a{i}"]), ("follows", follows[f"c{i}"])):
+        for what, got in (
+            ("approval", approvals[f"a{i}"]),
+            ("follows", follows[f"c{i}"]),
+            ("follows, until the start", follows[f"s{i}"]),
+            ("milestones", milestones[f"c{i}"]),
+            ("milestones, until the start", milestones[f"s{i}"]),
+        ):
             if abs(got - expected) > 1e-6:
                 wrong.append((what, start, end, expected / 3600, got / 3600))
     assert not wrong, wrong

@@ -21,16 +21,24 @@ WITH milestones AS (
     LEFT JOIN mining.reference_path AS p ON p.activity = e.activity
     WHERE coalesce(c.family, '') <> 'touch'
 ), clocked_milestones AS (
-    -- The business clock (business seconds since the calendar's start) at each event's end and
-    -- start.
+    -- The business clock (business seconds since the calendar's start) at each event's end, and
+    -- at its start for the events that record one (none in most logs: no second lookup).
     SELECT m.*,
            coalesce(ce.seconds_before + least(epoch(m.timestamp - ce.interval_start), ce.seconds), 0)
-               AS business_clock,
-           coalesce(cs.seconds_before + least(epoch(coalesce(m.started_at, m.timestamp) - cs.interval_start), cs.seconds), 0)
-               AS business_clock_started
+               AS business_clock
     FROM milestones AS m
     ASOF LEFT JOIN mining.business_calendar AS ce ON m.timestamp >= ce.interval_start
-    ASOF LEFT JOIN mining.business_calendar AS cs ON coalesce(m.started_at, m.timestamp) >= cs.interval_start
+), started_clocks AS (
+    SELECT m.case_id, m.event_order,
+           coalesce(cs.seconds_before + least(epoch(m.started_at - cs.interval_start), cs.seconds), 0)
+               AS business_clock_started
+    FROM milestones AS m
+    ASOF LEFT JOIN mining.business_calendar AS cs ON m.started_at >= cs.interval_start
+    WHERE m.started_at IS NOT NULL
+), clocked AS (
+    SELECT c.*, coalesce(s.business_clock_started, c.business_clock) AS business_clock_started
+    FROM clocked_milestones AS c
+    LEFT JOIN started_clocks AS s USING (case_id, event_order)
 )
 SELECT
     case_id, activity, timestamp,
@@ -46,5 +54,5 @@ SELECT
     epoch(timestamp - started_at) / 3600 AS service_hours,
     path_step,
     max(path_step) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS furthest_path_step
-FROM clocked_milestones
+FROM clocked
 WINDOW w AS (PARTITION BY case_id ORDER BY event_order)
