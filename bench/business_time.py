@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHANGED = (
     "mining.business_hours",
     "mining.business_calendar",
+    "mining.business_clock_days",
     "mining.approval_waits",
     "mining.milestone_events",
     "mining.stage_visits",

@@ -126,6 +126,7 @@ def warehouse_with(con, setting: str, holidays: list, pairs: list) -> None:
     for key in (
         ("core", "activity_catalogue"),
         ("mining", "business_calendar"),
+        ("mining", "business_clock_days"),
         ("mining", "approval_waits"),
         ("mining", "directly_follows"),
         ("mining", "milestone_events"),

@@ -10,6 +10,7 @@ EVENT_LOG_ONLY_MODELS = frozenset(
         "mining.business_hours",
         "mining.business_holidays",
         "mining.business_calendar",
+        "mining.business_clock_days",
         "mining.case_conformance",
         "mining.directly_follows",
         "mining.activity_codes",

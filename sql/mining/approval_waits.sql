@@ -18,9 +18,9 @@ WITH approvals AS (
 SELECT a.approval_id, a.case_id, a.requested_at, a.decided_at,
        epoch(a.decided_at - a.requested_at) / 3600 AS wait_hours,
        CASE WHEN a.decided_at IS NOT NULL AND a.requested_at IS NOT NULL
-            THEN (coalesce(d.seconds_before + least(epoch(a.decided_at - d.interval_start), d.seconds), 0)
-                  - coalesce(r.seconds_before + least(epoch(a.requested_at - r.interval_start), r.seconds), 0)) / 3600
+            THEN (coalesce(d.clock + coalesce(list_sum(list_transform(d.pieces, lambda p: greatest(least(epoch(a.decided_at), p.e) - p.s, 0))), 0), 0)
+                  - coalesce(r.clock + coalesce(list_sum(list_transform(r.pieces, lambda p: greatest(least(epoch(a.requested_at), p.e) - p.s, 0))), 0), 0)) / 3600
        END AS business_wait_hours
 FROM approvals AS a
-ASOF LEFT JOIN mining.business_calendar AS r ON a.requested_at >= r.interval_start
-ASOF LEFT JOIN mining.business_calendar AS d ON a.decided_at >= d.interval_start
+LEFT JOIN mining.business_clock_days AS r ON r.utc_date = a.requested_at::DATE
+LEFT JOIN mining.business_clock_days AS d ON d.utc_date = a.decided_at::DATE

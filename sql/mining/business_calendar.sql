@@ -2,10 +2,8 @@
 -- spans (a day either side), the day's business hours (mining.business_hours) less the org's
 -- holidays (mining.business_holidays), as instants in UTC. Local times are turned into instants in
 -- the hours' own time zone, so a day on which the clocks change is as long as it was. Each
--- interval carries the business seconds of all intervals before it: the business time between
--- two instants is the clock at the later less the clock at the earlier, each found by one ASOF
--- JOIN (clock at t = seconds_before + the part of the last interval starting at or before t
--- that lies before t).
+-- interval carries the business seconds of all intervals before it: a running business clock.
+-- mining.business_clock_days reads it into one row per UTC day, the form the durations use.
 -- columns:
 -- local_date: the day in the business hours' time zone
 -- interval_start: when the working interval starts (UTC)

@@ -14,20 +14,6 @@
 --   (0 when the following one started before the earlier one ended)
 -- business_wait_seconds: the same wait in business time: the seconds of it within the business
 --   hours (mining.business_calendar), holidays left out
-WITH clocked_events AS MATERIALIZED (
-    -- Each event with the business clock (business seconds since the calendar's start) at its end.
-    SELECT e.case_id, e.event_order, e.activity, e.timestamp, e.started_at,
-           coalesce(c.seconds_before + least(epoch(e.timestamp - c.interval_start), c.seconds), 0) AS clock_end
-    FROM core.event_log AS e
-    ASOF LEFT JOIN mining.business_calendar AS c ON e.timestamp >= c.interval_start
-), started_clocks AS (
-    -- The clock at the start, for the events that record one (none in most logs: no second lookup).
-    SELECT e.case_id, e.event_order,
-           coalesce(c.seconds_before + least(epoch(e.started_at - c.interval_start), c.seconds), 0) AS clock_start
-    FROM core.event_log AS e
-    ASOF LEFT JOIN mining.business_calendar AS c ON e.started_at >= c.interval_start
-    WHERE e.started_at IS NOT NULL
-)
 SELECT
     e.case_id,
     e.activity AS from_activity,
@@ -36,8 +22,19 @@ SELECT
     n.timestamp AS to_timestamp,
     -- An activity with a recorded start waits until it starts, not until it ends: its own
     -- processing time is its service time, not a wait (pm4py's performance DFG with start times).
-    greatest(epoch(coalesce(n.started_at, n.timestamp) - e.timestamp), 0) AS wait_seconds,
-    greatest(coalesce(s.clock_start, n.clock_end) - e.clock_end, 0) AS business_wait_seconds
-FROM clocked_events AS e
-JOIN clocked_events AS n ON n.case_id = e.case_id AND n.event_order = e.event_order + 1
-LEFT JOIN started_clocks AS s ON s.case_id = n.case_id AND s.event_order = n.event_order
+    greatest(epoch(n.waited_until - e.timestamp), 0) AS wait_seconds,
+    -- The business clock (mining.business_clock_days) at each end of the wait.
+    greatest(
+        coalesce(cn.clock + coalesce(list_sum(list_transform(cn.pieces, lambda p: greatest(least(epoch(n.waited_until), p.e) - p.s, 0))), 0), 0)
+        - coalesce(ce.clock + coalesce(list_sum(list_transform(ce.pieces, lambda p: greatest(least(epoch(e.timestamp), p.e) - p.s, 0))), 0), 0),
+        0
+    ) AS business_wait_seconds
+FROM core.event_log AS e
+JOIN (
+    SELECT case_id, event_order - 1 AS previous_order, activity, timestamp,
+           coalesce(started_at, timestamp) AS waited_until
+    FROM core.event_log
+    WHERE event_order > 1
+) AS n ON n.case_id = e.case_id AND n.previous_order = e.event_order
+LEFT JOIN mining.business_clock_days AS ce ON ce.utc_date = e.timestamp::DATE
+LEFT JOIN mining.business_clock_days AS cn ON cn.utc_date = n.waited_until::DATE

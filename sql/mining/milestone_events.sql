@@ -20,25 +20,15 @@ WITH milestones AS (
     LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
     LEFT JOIN mining.reference_path AS p ON p.activity = e.activity
     WHERE coalesce(c.family, '') <> 'touch'
-), clocked_milestones AS (
-    -- The business clock (business seconds since the calendar's start) at each event's end, and
-    -- at its start for the events that record one (none in most logs: no second lookup).
-    SELECT m.*,
-           coalesce(ce.seconds_before + least(epoch(m.timestamp - ce.interval_start), ce.seconds), 0)
-               AS business_clock
-    FROM milestones AS m
-    ASOF LEFT JOIN mining.business_calendar AS ce ON m.timestamp >= ce.interval_start
-), started_clocks AS (
-    SELECT m.case_id, m.event_order,
-           coalesce(cs.seconds_before + least(epoch(m.started_at - cs.interval_start), cs.seconds), 0)
-               AS business_clock_started
-    FROM milestones AS m
-    ASOF LEFT JOIN mining.business_calendar AS cs ON m.started_at >= cs.interval_start
-    WHERE m.started_at IS NOT NULL
 ), clocked AS (
-    SELECT c.*, coalesce(s.business_clock_started, c.business_clock) AS business_clock_started
-    FROM clocked_milestones AS c
-    LEFT JOIN started_clocks AS s USING (case_id, event_order)
+    -- The business clock (mining.business_clock_days: business seconds since the calendar's
+    -- start) at each event's end and start.
+    SELECT m.*,
+           coalesce(ce.clock + coalesce(list_sum(list_transform(ce.pieces, lambda p: greatest(least(epoch(m.timestamp), p.e) - p.s, 0))), 0), 0) AS business_clock,
+           coalesce(cs.clock + coalesce(list_sum(list_transform(cs.pieces, lambda p: greatest(least(epoch(coalesce(m.started_at, m.timestamp)), p.e) - p.s, 0))), 0), 0) AS business_clock_started
+    FROM milestones AS m
+    LEFT JOIN mining.business_clock_days AS ce ON ce.utc_date = m.timestamp::DATE
+    LEFT JOIN mining.business_clock_days AS cs ON cs.utc_date = coalesce(m.started_at, m.timestamp)::DATE
 )
 SELECT
     case_id, activity, timestamp,

@@ -26,11 +26,10 @@ WITH stage_events AS (
           WHERE s.case_id = c.case_id AND s.timestamp <= e.timestamp
       )
 ), clocked_changes AS (
-    -- Each stage change with the business clock (business seconds since the calendar's start).
-    SELECT s.*, coalesce(c.seconds_before + least(epoch(s.timestamp - c.interval_start), c.seconds), 0)
-               AS business_clock
+    -- Each stage change with the business clock (mining.business_clock_days).
+    SELECT s.*, coalesce(c.clock + coalesce(list_sum(list_transform(c.pieces, lambda p: greatest(least(epoch(s.timestamp), p.e) - p.s, 0))), 0), 0) AS business_clock
     FROM (SELECT * FROM stage_events UNION ALL SELECT * FROM openings) AS s
-    ASOF LEFT JOIN mining.business_calendar AS c ON s.timestamp >= c.interval_start
+    LEFT JOIN mining.business_clock_days AS c ON c.utc_date = s.timestamp::DATE
 ), visits AS (
     SELECT case_id, activity, stage, activity_rank AS stage_order, timestamp AS entered_at,
            epoch(lead(timestamp) OVER w - timestamp) / 86400 AS days,
