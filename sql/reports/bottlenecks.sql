@@ -40,8 +40,8 @@ WITH occurrences AS (
            kind, from_activity, nullif(to_activity, '') AS to_activity, count(*) AS occurrences,
            median(hours) AS median_hours, quantile_cont(hours, 0.9) AS p90_hours,
            sum(hours) AS total_wait_hours,
-           median(business_hours) AS median_business_hours,
-           quantile_cont(business_hours, 0.9) AS p90_business_hours,
+           -- Both business-time quantiles from one sort.
+           quantile_cont(business_hours, [0.5, 0.9]) AS business_quantiles,
            sum(business_hours) AS total_business_hours
     FROM occurrences
     GROUP BY kind, from_activity, to_activity
@@ -50,7 +50,7 @@ WITH occurrences AS (
     -- attribute breakdown needs.
     SELECT t.bottleneck_id, o.case_id, count(*) AS occurrences,
            sum(greatest(o.hours - t.median_hours, 0)) AS excess_hours,
-           sum(greatest(o.business_hours - t.median_business_hours, 0)) AS excess_business_hours
+           sum(greatest(o.business_hours - t.business_quantiles[1], 0)) AS excess_business_hours
     FROM occurrences AS o
     JOIN typical AS t
       ON t.kind = o.kind AND t.from_activity = o.from_activity
@@ -96,7 +96,8 @@ WITH occurrences AS (
 SELECT r.bottleneck_rank, r.kind, r.from_activity, r.to_activity, r.occurrences, r.cases, r.median_hours,
        r.p90_hours, r.total_wait_hours, r.added_wait_hours, r.share_of_added_wait, t.concentrated_in,
        t.concentrated_value, t.value_share_of_added_wait, t.value_share_of_occurrences,
-       r.median_business_hours, r.p90_business_hours, r.total_business_hours, r.added_business_hours
+       r.business_quantiles[1] AS median_business_hours, r.business_quantiles[2] AS p90_business_hours,
+       r.total_business_hours, r.added_business_hours
 FROM ranked AS r
 LEFT JOIN top_concentration AS t USING (bottleneck_rank)
 ORDER BY r.bottleneck_rank

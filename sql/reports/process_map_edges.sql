@@ -23,9 +23,9 @@ WITH waits AS (
         avg(wait_seconds) / 3600 AS mean_hours,
         quantile_cont(wait_seconds, 0.9) / 3600 AS p90_hours,
         sum(wait_seconds) / 3600 AS total_wait_hours,
-        median(business_wait_seconds) / 3600 AS median_business_hours,
+        -- Both quantiles from one sort of the waits.
+        quantile_cont(business_wait_seconds, [0.5, 0.9]) AS business_quantiles,
         avg(business_wait_seconds) / 3600 AS mean_business_hours,
-        quantile_cont(business_wait_seconds, 0.9) / 3600 AS p90_business_hours,
         sum(business_wait_seconds) / 3600 AS total_business_hours
     FROM mining.directly_follows
     GROUP BY from_activity, to_activity
@@ -61,9 +61,9 @@ SELECT
     w.mean_hours,
     w.p90_hours,
     w.total_wait_hours,
-    w.median_business_hours,
+    w.business_quantiles[1] / 3600 AS median_business_hours,
     w.mean_business_hours,
-    w.p90_business_hours,
+    w.business_quantiles[2] / 3600 AS p90_business_hours,
     w.total_business_hours
 FROM waits AS w
 JOIN decoded_pairs AS c USING (from_activity, to_activity)
