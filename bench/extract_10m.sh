@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out
+mkdir -p "$out"
 shape=${SHAPE:-cpq_billing}   # the org shape: its demo org and mapping
 [ -f "$out/org-10m/truths.json" ] || /usr/bin/time -v .venv/bin/l2c demo-org generate --shape "$shape" --leads 1100000 --seed 1 --out "$out/org-10m" 2>&1 | tee "$out/gen-10m.log"
 rm -f "$out/org-10m.env" "$out/wh-10m.duckdb" "$out/wh-10m.duckdb.wal"

@@ -46,6 +46,11 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ),
     ("L2C_SNAPSHOT_DATE", "the day reports.kpi_history files the refresh under", "today (UTC)"),
     (
+        "L2C_BUSINESS_HOURS",
+        "business hours business time is counted in, e.g. 'Europe/Berlin Mon-Fri 09:00-17:00'",
+        "the org's default BusinessHours",
+    ),
+    (
         "L2C_PROCESS_FILE",
         "the target process file (also the drift checks' monitoring:)",
         "process.yaml",

@@ -31,7 +31,7 @@ def test_demo_extracts_the_demo_org_and_exits_cleanly(tmp_path):
     ]
     # The demo's shape is cpq_billing: every object its mapping names is extracted.
     objects = load_mapping(shape_file("cpq_billing")).objects
-    assert len(synced) == len(objects) == 25
+    assert len(synced) == len(objects) == 30
     leads = next(row for row in synced if row[0] == "Lead")
     lead_rows = (tmp_path / "demo-org-cpq_billing-500-3" / "Lead.csv").read_text(
         encoding="utf-8"

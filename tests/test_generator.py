@@ -27,7 +27,19 @@ def test_same_seed_gives_byte_identical_files_whatever_the_workers(tmp_path):
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
-    assert mismatch == [] and errors == [] and len(match) == len(objects_for(DEFAULT_SHAPE)) + 3
+    # The objects, truths.json, expected_event_log.csv, expected_amounts.csv (several
+    # currencies) and org.json.
+    assert mismatch == [] and errors == [] and len(match) == len(objects_for(DEFAULT_SHAPE)) + 4
+
+
+def _no_amount(name: str, columns: tuple[str, ...], row: tuple) -> tuple:
+    """The row without its amounts: the opportunity's Amount, an Amount change's values."""
+    values = dict(zip(columns, row))
+    if name == "Opportunity":
+        values["Amount"] = None
+    if name == "OpportunityFieldHistory" and values["Field"] == "Amount":
+        values["OldValue"] = values["NewValue"] = None
+    return tuple(values.values())
 
 
 def test_one_process_whatever_the_shape(tmp_path):
@@ -51,11 +63,23 @@ def test_one_process_whatever_the_shape(tmp_path):
         ("Order", ("Id", "OpportunityId", "ActivatedDate", "IsReductionOrder")),
         ("Task", ("Id", "Type", "WhoId", "WhatId", "CompletedDateTime")),
     ):
-        assert (
-            rows("standard", name, columns)
-            == rows("custom", name, columns)
-            == rows("cpq_billing", name, columns)
-        ), name
+        assert rows("standard", name, columns) == rows("custom", name, columns), name
+        # cpq_billing writes its amounts in the customers' currencies (below): the rest is equal.
+        assert [_no_amount(name, columns, r) for r in rows("standard", name, columns)] == [
+            _no_amount(name, columns, r) for r in rows("cpq_billing", name, columns)
+        ], name
+    # Each cpq_billing amount is the same amount in the customer's currency: amount / rate is
+    # the standard org's, within half a unit of the currency's last decimal.
+    with (tmp_path / "cpq_billing" / "expected_amounts.csv").open(encoding="utf-8") as handle:
+        expected = {
+            r["record_id"]: r for r in csv.DictReader(handle) if r["object"] == "Opportunity"
+        }
+    standard = dict(rows("standard", "Opportunity", ("Id", "Amount")))
+    for record_id, row in expected.items():
+        rate = float(row["conversion_rate"])
+        local = float(row["amount"])
+        assert abs(local / rate - float(standard[record_id])) <= 0.5 / rate + 1e-9, row
+    assert len(expected) == len(standard)
     quotes = {
         shape: sum(1 for _ in (tmp_path / shape / f"{q}.csv").open())
         for shape, q in (

@@ -24,6 +24,22 @@ def built(truth_org, tmp_path_factory):
     con.close()
 
 
+def invoice_amounts(org) -> str:
+    """Each invoice's total and balance in the corporate currency, as SQL over the CSV views:
+    the generator's expected corporate amounts where the org has several currencies, else the
+    invoice's own."""
+    if (org / "expected_amounts.csv").exists():
+        return """
+            SELECT record_id AS Id,
+                   max(CAST(corporate_amount AS DOUBLE)) FILTER (WHERE object = 'blng__Invoice__c') AS total,
+                   max(CAST(corporate_amount AS DOUBLE)) FILTER (WHERE object = 'blng__Invoice__c.balance')
+                       AS balance
+            FROM expected_amounts WHERE object LIKE 'blng__Invoice__c%' GROUP BY record_id"""
+    return """
+        SELECT Id, CAST(blng__TotalAmount__c AS DOUBLE) AS total, CAST(blng__Balance__c AS DOUBLE) AS balance
+        FROM blng__Invoice__c"""
+
+
 def independent_kpis(org) -> dict[str, float]:
     csv = connect_csvs(org)
     log = str(org / "expected_event_log.csv").replace("'", "''")
@@ -89,11 +105,15 @@ def independent_kpis(org) -> dict[str, float]:
                 GROUP BY s.invoice_id
             )
             SELECT median(epoch(paid - s.at)) / 86400 FROM settled JOIN sent AS s USING (invoice_id)"""),
+        # In the corporate currency: an org in several currencies has the generator's corporate
+        # amount of each invoice beside it.
         "days_sales_outstanding": csv.execute(
-            """
-            SELECT sum(CAST(blng__Balance__c AS DOUBLE)) / sum(CAST(blng__TotalAmount__c AS DOUBLE))
-                   FILTER (WHERE CAST(blng__InvoiceDate__c AS DATE) > CAST(? AS DATE) - 90) * 90
-            FROM blng__Invoice__c WHERE IsDeleted = 'false' AND blng__InvoiceStatus__c = 'Posted'
+            f"""
+            WITH amounts AS ({invoice_amounts(org)})
+            SELECT sum(a.balance) / sum(a.total)
+                   FILTER (WHERE CAST(i.blng__InvoiceDate__c AS DATE) > CAST(? AS DATE) - 90) * 90
+            FROM blng__Invoice__c AS i JOIN amounts AS a USING (Id)
+            WHERE i.IsDeleted = 'false' AND i.blng__InvoiceStatus__c = 'Posted'
         """,
             [newest],
         ).fetchone()[0],

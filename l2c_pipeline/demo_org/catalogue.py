@@ -512,7 +512,7 @@ def _objects(shape: str) -> tuple[SObject, ...]:
         ),
     ]
     if standard:
-        return tuple(objects)
+        return (*objects, *_calendar_objects())
     objects += [
         SObject(
             "blng__Invoice__c",
@@ -597,7 +597,151 @@ def _objects(shape: str) -> tuple[SObject, ...]:
                 custom=True,
             )
         )
+    objects.extend(_calendar_objects())
+    if cpq:
+        objects = [_with_currency(o) for o in objects]
+        objects.extend(_currency_objects())
     return tuple(objects)
+
+
+# The objects with amounts (and the accounts whose currency they are in): in a multi-currency
+# org every record of them carries its currency.
+CURRENCY_OBJECTS = frozenset(
+    {
+        "Account",
+        "Opportunity",
+        "OpportunityHistory",
+        "OpportunityLineItem",
+        "SBQQ__Quote__c",
+        "SBQQ__QuoteLine__c",
+        "Order",
+        "blng__Invoice__c",
+        "blng__Payment__c",
+        "blng__PaymentAllocationInvoice__c",
+    }
+)
+
+
+def _with_currency(sobject: SObject) -> SObject:
+    if sobject.name not in CURRENCY_OBJECTS:
+        return sobject
+    return SObject(
+        sobject.name,
+        sobject.key_prefix,
+        sobject.label,
+        sobject.why,
+        (*sobject.fields, _f("CurrencyIsoCode", "picklist")),
+        sobject.custom,
+        sobject.history_of,
+    )
+
+
+def _currency_objects() -> tuple[SObject, ...]:
+    system = (
+        _f("CreatedDate", "datetime"),
+        _f("CreatedById", "reference", "User"),
+        _f("LastModifiedDate", "datetime"),
+        _f("LastModifiedById", "reference", "User"),
+        _f("SystemModstamp", "datetime"),
+    )
+    return (
+        SObject(
+            "CurrencyType",
+            "02I",
+            "Currency Type",
+            "The org's currencies (multi-currency): the corporate one (USD) and each currency's "
+            "static rate against it.",
+            (
+                _f("Id", "id"),
+                _f("IsoCode", "picklist"),
+                _f("ConversionRate", "double"),
+                _f("DecimalPlaces", "int"),
+                _f("IsActive", "boolean"),
+                _f("IsCorporate", "boolean"),
+                *system,
+            ),
+        ),
+        SObject(
+            "DatedConversionRate",
+            "04w",
+            "Dated Conversion Rate",
+            "Advanced currency management: each currency's rate against the corporate currency, "
+            "month by month; an amount is converted at the rate of its record's date.",
+            (
+                _f("Id", "id"),
+                _f("IsoCode", "picklist"),
+                _f("ConversionRate", "double"),
+                _f("StartDate", "date"),
+                _f("NextStartDate", "date"),
+                *system,
+            ),
+        ),
+    )
+
+
+def _calendar_objects() -> tuple[SObject, ...]:
+    """What every org has for business time: its own record (default time zone), business hours
+    and holidays (Setup objects: no IsDeleted, no owner)."""
+    system = (
+        _f("CreatedDate", "datetime"),
+        _f("CreatedById", "reference", "User"),
+        _f("LastModifiedDate", "datetime"),
+        _f("LastModifiedById", "reference", "User"),
+        _f("SystemModstamp", "datetime"),
+    )
+    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    return (
+        SObject(
+            "Organization",
+            "00D",
+            "Organization",
+            "The org's own record: its default time zone (TimeZoneSidKey), the one business time "
+            "falls back to.",
+            (
+                _f("Id", "id"),
+                _f("Name", "string"),
+                _f("OrganizationType", "picklist"),
+                _f("IsSandbox", "boolean"),
+                _f("InstanceName", "string"),
+                _f("TimeZoneSidKey", "picklist"),
+                _f("DefaultLocaleSidKey", "picklist"),
+                *system,
+            ),
+        ),
+        SObject(
+            "BusinessHours",
+            "01m",
+            "Business Hours",
+            "Business hours per region in the region's time zone, the default one the company's: "
+            "what business time is counted in.",
+            (
+                _f("Id", "id"),
+                _f("Name", "string"),
+                _f("IsActive", "boolean"),
+                _f("IsDefault", "boolean"),
+                _f("TimeZoneSidKey", "picklist"),
+                *(_f(f"{day}{edge}Time", "time") for day in days for edge in ("Start", "End")),
+                *system,
+            ),
+        ),
+        SObject(
+            "Holiday",
+            "0C0",
+            "Holiday",
+            "The company's holidays (whole days, and a half day): no business time.",
+            (
+                _f("Id", "id"),
+                _f("Name", "string"),
+                _f("Description", "string"),
+                _f("IsAllDay", "boolean"),
+                _f("ActivityDate", "date"),
+                _f("StartTimeInMinutes", "int"),
+                _f("EndTimeInMinutes", "int"),
+                _f("IsRecurrence", "boolean"),
+                *system,
+            ),
+        ),
+    )
 
 
 OBJECTS_BY_SHAPE: dict[str, tuple[SObject, ...]] = {shape: _objects(shape) for shape in SHAPES}

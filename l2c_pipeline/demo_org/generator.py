@@ -21,8 +21,22 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .calendar import (
+    business_hours_records,
+    calendar_summary,
+    holiday_records,
+    organization_record,
+)
 from .catalogue import DEFAULT_SHAPE, SObject, objects_for
+from .currencies import (
+    CORPORATE,
+    CURRENCIES,
+    currency_type_records,
+    dated_rate_records,
+    localise,
+)
 from .ids import make_id
+from .shapes import SHAPE_RULES
 from .simulate import DAY, BlockSimulation, Plant
 from .truths import planted_truths
 from .world import World, build_world
@@ -31,6 +45,15 @@ BLOCK_SIZE = 5000
 HISTORY_DAYS = 730
 DEFAULT_AS_OF = "2026-10-31T18:00:00Z"
 EXPECTED_LOG = "expected_event_log.csv"
+EXPECTED_AMOUNTS = "expected_amounts.csv"
+EXPECTED_AMOUNTS_HEADER = (
+    "object",
+    "record_id",
+    "currency",
+    "amount",
+    "conversion_rate",
+    "corporate_amount",
+)
 EXPECTED_LOG_HEADER = (
     "case_id",
     "activity",
@@ -152,6 +175,16 @@ def _simulate_block(task: tuple[int, int, int, int]) -> tuple[int, dict[str, int
 
     fmt = DatetimeFormatter()
     parts: Path = _WORKER["parts"]
+    if SHAPE_RULES[_WORKER["shape"]].currencies:
+        # The records in their customers' currencies; the simulation itself stays corporate.
+        world_created = _WORKER["as_of"] - HISTORY_DAYS * DAY - 30 * DAY
+        expected = localise(simulation.rows, world_created, _WORKER["as_of"])
+        handle, writer = _open_csv(parts / f"{EXPECTED_AMOUNTS}.{block_no:06d}")
+        with handle:
+            for obj, record_id, currency, amount, rate, corporate in expected:
+                writer.writerow(
+                    (obj, record_id, currency, repr(amount), repr(rate), repr(corporate))
+                )
     counts = {}
     for sobject in objects_for(_WORKER["shape"]):
         rows = simulation.rows[sobject.name]
@@ -231,7 +264,24 @@ def generate(
 
     # The world's own records (users, roles, products) come first in their files.
     fmt = DatetimeFormatter()
-    world_rows = {"UserRole": world.roles, "User": world.users, "Product2": world.products}
+    world_created = as_of_ts - HISTORY_DAYS * DAY - 30 * DAY
+    organization = demo_organization(shape, leads, seed)
+    holidays = holiday_records(world_created, as_of_ts, world.integration_user_id)
+    world_rows = {
+        "UserRole": world.roles,
+        "User": world.users,
+        "Product2": world.products,
+        "Organization": [
+            organization_record(organization, world_created, world.integration_user_id)
+        ],
+        "BusinessHours": business_hours_records(world_created, world.integration_user_id),
+        "Holiday": holidays,
+    }
+    if SHAPE_RULES[shape].currencies:
+        world_rows["CurrencyType"] = currency_type_records(world_created, world.integration_user_id)
+        world_rows["DatedConversionRate"] = dated_rate_records(
+            world_created, as_of_ts, world.integration_user_id
+        )
     # Each file is written under a temporary name and renamed into place when complete, and
     # org.json comes last: a reader never sees a half-written snapshot.
     (out / "org.json").unlink(missing_ok=True)
@@ -250,6 +300,14 @@ def generate(
         writer.writerow(EXPECTED_LOG_HEADER)
         _append_parts(handle, parts, EXPECTED_LOG, plan)
     (parts / EXPECTED_LOG).replace(out / EXPECTED_LOG)
+    if SHAPE_RULES[shape].currencies:
+        handle, writer = _open_csv(parts / EXPECTED_AMOUNTS)
+        with handle:
+            writer.writerow(EXPECTED_AMOUNTS_HEADER)
+            _append_parts(handle, parts, EXPECTED_AMOUNTS, plan)
+        (parts / EXPECTED_AMOUNTS).replace(out / EXPECTED_AMOUNTS)
+    else:
+        (out / EXPECTED_AMOUNTS).unlink(missing_ok=True)
     shutil.rmtree(parts)
 
     truths = planted_truths(world, plant, shape)
@@ -268,7 +326,13 @@ def generate(
         "seed": seed,
         "leads": leads,
         "as_of": as_of,
-        "organization": demo_organization(shape, leads, seed),
+        "organization": organization,
+        "calendar": calendar_summary(holidays),
+        "currencies": (
+            {"corporate": CORPORATE, "currencies": sorted(CURRENCIES), "dated_rates": "monthly"}
+            if SHAPE_RULES[shape].currencies
+            else {"corporate": None, "currencies": [], "dated_rates": None}
+        ),
         "objects": totals,
         "events": event_count,
         "plant": asdict(plant),

@@ -33,6 +33,9 @@ class ShapeRules:
     region_role_suffix: str  # the regional roles' names: 'EMEA Sales' or 'EMEA'
     users_have_division: bool
     loss_reasons: bool
+    # Several currencies (CurrencyType, DatedConversionRate, CurrencyIsoCode on every record
+    # with an amount); otherwise a single-currency org, whose records have no currency field.
+    currencies: bool = False
 
     @property
     def quote_status_captured(self) -> bool:
@@ -72,6 +75,7 @@ SHAPE_RULES: dict[str, ShapeRules] = {
         region_role_suffix=" Sales",
         users_have_division=True,
         loss_reasons=True,
+        currencies=True,
     ),
     "custom": ShapeRules(
         name="custom",

@@ -1028,6 +1028,9 @@ FILE_SOURCE_TABLES = (
     "staging.stg_orders",
     "staging.stg_invoices",
     "staging.stg_payments",
+    "staging.stg_organization",
+    "staging.stg_business_hours",
+    "staging.stg_holidays",
 )
 _EMPTY_STAGING = {
     "staging.stg_quotes": "quote_id VARCHAR, opportunity_id VARCHAR, created_at TIMESTAMP, created_by VARCHAR, "
@@ -1036,14 +1039,23 @@ _EMPTY_STAGING = {
     "submitted_at TIMESTAMP, completed_at TIMESTAMP, object_type VARCHAR",
     "staging.stg_orders": "order_id VARCHAR, opportunity_id VARCHAR, contract_id VARCHAR, quote_id VARCHAR, "
     "created_at TIMESTAMP, created_by VARCHAR, activated_at TIMESTAMP, activated_by VARCHAR, status VARCHAR, "
-    "total_amount DOUBLE, is_reduction BOOLEAN, original_order_id VARCHAR, object_type VARCHAR",
+    "total_amount DOUBLE, is_reduction BOOLEAN, original_order_id VARCHAR, object_type VARCHAR, "
+    "original_total_amount DOUBLE, currency_code VARCHAR",
     "staging.stg_invoices": "invoice_id VARCHAR, opportunity_id VARCHAR, order_id VARCHAR, account_id VARCHAR, "
     "invoice_date DATE, due_date DATE, sent_at TIMESTAMP, invoice_status VARCHAR, payment_status VARCHAR, "
     "total_amount DOUBLE, balance DOUBLE, invoice_type VARCHAR, owner_id VARCHAR, created_at TIMESTAMP, "
-    "object_type VARCHAR",
+    "object_type VARCHAR, original_total_amount DOUBLE, original_balance DOUBLE, currency_code VARCHAR, "
+    "conversion_rate DOUBLE",
     "staging.stg_payments": "allocation_id VARCHAR, payment_id VARCHAR, invoice_id VARCHAR, opportunity_id VARCHAR, "
     "amount DOUBLE, kind VARCHAR, received_at TIMESTAMP, recorded_at TIMESTAMP, recorded_by VARCHAR, "
-    "payment_object_type VARCHAR",
+    "payment_object_type VARCHAR, original_amount DOUBLE, currency_code VARCHAR",
+    # A file says nothing of business hours: mining.business_hours falls back (or reads
+    # L2C_BUSINESS_HOURS).
+    "staging.stg_organization": "organization_id VARCHAR, organization_name VARCHAR, time_zone VARCHAR",
+    "staging.stg_business_hours": "business_hours_id VARCHAR, business_hours_name VARCHAR, is_default BOOLEAN, "
+    "time_zone VARCHAR, iso_weekday INTEGER, start_minute INTEGER, end_minute INTEGER",
+    "staging.stg_holidays": "holiday_id VARCHAR, holiday_name VARCHAR, holiday_date DATE, start_minute INTEGER, "
+    "end_minute INTEGER, is_recurring BOOLEAN",
 }
 # The deal-size bands a file's cases fall into when no mapping file says otherwise.
 DEFAULT_DEAL_SIZE_BANDS = (
@@ -1200,7 +1212,8 @@ def _replace_tables(
            SELECT case_id AS opportunity_id, account_id, owner_id, created_at, NULL::VARCHAR AS created_by, stage,
                   amount, closed_on AS close_date, is_closed, is_won, NULL::VARCHAR AS opportunity_type, lead_source,
                   NULL::VARCHAR AS product_id, discount_pct, NULL::VARCHAR AS synced_quote_id,
-                  NULL::VARCHAR AS contract_id, 'File' AS object_type
+                  NULL::VARCHAR AS contract_id, 'File' AS object_type, amount AS original_amount,
+                  NULL::VARCHAR AS currency_code
            FROM core.cases WHERE case_type = 'opportunity'""",
         *(
             f"CREATE OR REPLACE TABLE {table} ({columns})"

@@ -16,6 +16,9 @@ class Column:
     name: str
     type: str  # DuckDB type of the view's column
     description: str
+    # What it means that the org lacks the field: None, the column is missing (a warning);
+    # a sentence, nothing is missing (a single-currency org has no CurrencyIsoCode).
+    absent_means: str | None = None
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class EntitySpec:
     description: str
     columns: tuple[Column, ...]
     required: bool = False  # without it there is no event log at all
+    # As Column.absent_means, for the whole object.
+    absent_means: str | None = None
 
     @property
     def key(self) -> str:
@@ -41,6 +46,18 @@ def _c(name: str, type_: str, description: str) -> Column:
 def _id(name: str, what: str) -> Column:
     return Column(name, "VARCHAR", what)
 
+
+SINGLE_CURRENCY = "a single-currency org: its amounts are all in its one currency"
+
+
+def _currency(what: str) -> Column:
+    return Column(
+        "currency_code", "VARCHAR", f"the currency of the {what} (ISO code)", SINGLE_CURRENCY
+    )
+
+
+# Weekdays as the business hours name them (Monday = 1 in ISO numbering).
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 ENTITIES: dict[str, EntitySpec] = {
     spec.name: spec
@@ -122,6 +139,7 @@ ENTITIES: dict[str, EntitySpec] = {
                     "contract_id",
                     "the contract the opportunity points at, where the org links them so",
                 ),
+                _currency("opportunity's amount"),
             ),
             required=True,
         ),
@@ -231,6 +249,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 _c("total_amount", "DOUBLE", "order total (negative for a reduction)"),
                 _c("is_reduction", "BOOLEAN", "a reduction (amendment) order"),
                 _id("original_order_id", "the order a reduction corrects"),
+                _currency("order's total"),
             ),
         ),
         EntitySpec(
@@ -251,6 +270,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 _c("payment_status", "VARCHAR", "Unpaid, Partially Paid, Paid, ..."),
                 _c("total_amount", "DOUBLE", "invoice total"),
                 _c("balance", "DOUBLE", "amount still open"),
+                _currency("invoice's amounts"),
             ),
         ),
         EntitySpec(
@@ -278,6 +298,82 @@ ENTITIES: dict[str, EntitySpec] = {
                 _c("allocation_type", "VARCHAR", "allocation or unallocation (a reversal)"),
                 _c("created_at", "TIMESTAMP", "when it was recorded"),
                 _id("created_by", "who recorded it"),
+                _currency("allocated amount"),
+            ),
+        ),
+        EntitySpec(
+            "currencies",
+            "The org's currencies (CurrencyType, multi-currency orgs): the corporate one and each "
+            "one's rate against it.",
+            (
+                _id("currency_id", "the currency's Id"),
+                _c("iso_code", "VARCHAR", "the currency's ISO code"),
+                _c(
+                    "conversion_rate",
+                    "DOUBLE",
+                    "units of the currency per unit of the corporate one",
+                ),
+                _c("decimal_places", "BIGINT", "the currency's decimals"),
+                _c("is_active", "BOOLEAN", "active"),
+                _c("is_corporate", "BOOLEAN", "the corporate currency"),
+            ),
+            absent_means=SINGLE_CURRENCY,
+        ),
+        EntitySpec(
+            "dated_rates",
+            "Dated exchange rates (DatedConversionRate, advanced currency management): each "
+            "currency's rate for a range of dates.",
+            (
+                _id("rate_id", "the rate's Id"),
+                _c("iso_code", "VARCHAR", "the currency's ISO code"),
+                _c(
+                    "conversion_rate",
+                    "DOUBLE",
+                    "units of the currency per unit of the corporate one",
+                ),
+                _c("start_date", "DATE", "the first day the rate applies"),
+                _c("next_start_date", "DATE", "the day the next rate starts (null: open)"),
+            ),
+            absent_means="no dated exchange rates (advanced currency management off, or a "
+            "single-currency org): each currency's one rate applies",
+        ),
+        EntitySpec(
+            "organization",
+            "The org's own record (Organization): its default time zone.",
+            (
+                _id("organization_id", "the org's Id"),
+                _c("organization_name", "VARCHAR", "the org's name"),
+                _c("time_zone", "VARCHAR", "the org's default time zone (an IANA name)"),
+            ),
+        ),
+        EntitySpec(
+            "business_hours",
+            "The org's business hours (BusinessHours): a start and an end per weekday, in a time "
+            "zone; the default one is what business time is counted in.",
+            (
+                _id("business_hours_id", "the business hours' Id"),
+                _c("business_hours_name", "VARCHAR", "their name"),
+                _c("is_active", "BOOLEAN", "active"),
+                _c("is_default", "BOOLEAN", "the org's default business hours"),
+                _c("time_zone", "VARCHAR", "the time zone the hours are in (an IANA name)"),
+                *(
+                    _c(f"{day}_{edge}", "VARCHAR", f"{day.title()}'s {edge} time (HH:MM:SS)")
+                    for day in WEEKDAYS
+                    for edge in ("start", "end")
+                ),
+            ),
+        ),
+        EntitySpec(
+            "holidays",
+            "Holidays (Holiday): days, or hours of a day, when the business hours do not apply.",
+            (
+                _id("holiday_id", "the holiday's Id"),
+                _c("holiday_name", "VARCHAR", "the holiday's name"),
+                _c("activity_date", "DATE", "the day of the holiday"),
+                _c("is_all_day", "BOOLEAN", "the whole day"),
+                _c("start_minutes", "BIGINT", "start, minutes from midnight (not all day)"),
+                _c("end_minutes", "BIGINT", "end, minutes from midnight (not all day)"),
+                _c("is_recurring", "BOOLEAN", "a recurring holiday (only its own date is read)"),
             ),
         ),
     )

@@ -99,6 +99,18 @@ class _Builder:
             )
             return f"SELECT {empty} WHERE false"
         if not self.has(entity.object):
+            if spec.absent_means:
+                # Nothing is missing: e.g. a single-currency org has no CurrencyType.
+                self.note(
+                    "entity",
+                    name,
+                    None,
+                    entity.object,
+                    None,
+                    "not mapped",
+                    f"no {entity.object} in the warehouse: {spec.absent_means}",
+                )
+                return f"SELECT {empty} WHERE false"
             self.note(
                 "entity",
                 name,
@@ -130,6 +142,17 @@ class _Builder:
             self.note("entity", entity, column.name, obj, None, "ok", f"always {source.constant!r}")
             return f"CAST({_literal(source.constant)} AS {column.type})"
         present = [f for f in source.fields if self.has(obj, f)]
+        if not present and column.absent_means:
+            self.note(
+                "entity",
+                entity,
+                column.name,
+                obj,
+                ", ".join(source.fields),
+                "not mapped",
+                f"{obj} has no {', '.join(source.fields)}: {column.absent_means}",
+            )
+            return f"NULL::{column.type}"
         for missing in (f for f in source.fields if f not in present):
             self.note(
                 "entity",

@@ -30,6 +30,7 @@ from ..monitoring.drift import (
 from ..resources import WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
 from ..warehouse.publish import staging_dir
+from .business_hours import BusinessHoursError, write_business_hours
 from .conformance import write_case_conformance
 from .discovery import DEFAULT_COVERAGE, DEFAULT_MAX_VARIANTS, discover_bpmn
 from .kpi_history import record_kpi_snapshot, record_segment_snapshot, snapshot_date
@@ -86,6 +87,56 @@ def target_process(context: AssetExecutionContext, warehouse: WarehouseResource)
                 "process_file": MetadataValue.path(str(default_process_file())),
             },
         )
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            AssetKey(["mining", "business_hours"]),
+            deps=[
+                AssetKey(["staging", "stg_business_hours"]),
+                AssetKey(["staging", "stg_organization"]),
+            ],
+            group_name="process_mining",
+            kinds={"duckdb"},
+            description="The business week business time is counted in: L2C_BUSINESS_HOURS, "
+            "else the org's default business hours, else Monday to Friday 09:00-17:00 in the "
+            "org's time zone.",
+        ),
+        AssetSpec(
+            AssetKey(["mining", "business_holidays"]),
+            deps=[AssetKey(["staging", "stg_holidays"])],
+            group_name="process_mining",
+            kinds={"duckdb"},
+            description="The holidays business time leaves out (the org's Holiday records).",
+        ),
+    ],
+    pool=WRITER_POOL,
+)
+def business_hours(context: AssetExecutionContext, warehouse: WarehouseResource):
+    """Choose the business hours (the setting, the org's default, the fallback)."""
+    with warehouse.connection() as con:
+        try:
+            rows = write_business_hours(con)
+        except BusinessHoursError as error:
+            raise Failure(description=str(error)) from None
+        week = con.execute(
+            "SELECT time_zone, source FROM mining.business_hours LIMIT 1"
+        ).fetchone() or ("none", "none")
+        holidays = con.execute("SELECT count(*) FROM mining.business_holidays").fetchone()[0]
+    context.log.info(f"business hours: {week[1]} ({week[0]}); {holidays} holiday(s)")
+    yield MaterializeResult(
+        asset_key=AssetKey(["mining", "business_hours"]),
+        metadata={
+            "rows": MetadataValue.int(rows),
+            "time_zone": MetadataValue.text(week[0]),
+            "source": MetadataValue.text(week[1]),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=AssetKey(["mining", "business_holidays"]),
+        metadata={"rows": MetadataValue.int(holidays)},
+    )
 
 
 @asset(
@@ -339,4 +390,4 @@ def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource):
         )
 
 
-MINING_ASSETS = [target_process, case_conformance, process_model, kpi_history]
+MINING_ASSETS = [target_process, business_hours, case_conformance, process_model, kpi_history]

@@ -1,14 +1,23 @@
 """The mining stage's Python steps (not SQL files), as build steps for l2c_pipeline.pipeline:
-the target process tables and pm4py conformance. Dagster runs the same steps as assets
+the target process tables, the business hours and pm4py conformance. Dagster runs the same steps as assets
 (mining/assets.py)."""
 
 from __future__ import annotations
 
+from .business_hours import write_business_hours
 from .conformance import write_case_conformance
 from .target_process import TARGET_PROCESS_TABLES, TargetProcess
 
 REFERENCE_PATH = ("mining", "reference_path")
 CASE_CONFORMANCE = ("mining", "case_conformance")
+BUSINESS_HOURS = ("mining", "business_hours")
+# What the business hours are chosen from (staging models, or the file source's empty tables).
+BUSINESS_HOURS_SOURCES = {
+    ("staging", "stg_business_hours"),
+    ("staging", "stg_organization"),
+    ("staging", "stg_holidays"),
+}
+BUSINESS_HOLIDAYS = ("mining", "business_holidays")
 
 
 def python_steps(process: TargetProcess, log=lambda message: None) -> dict:
@@ -22,6 +31,9 @@ def python_steps(process: TargetProcess, log=lambda message: None) -> dict:
     # The other two target-process tables are written by the same step.
     for table in TARGET_PROCESS_TABLES[1:]:
         steps[tuple(table.split("."))] = ({REFERENCE_PATH}, _count(table))
+    steps[BUSINESS_HOURS] = (BUSINESS_HOURS_SOURCES, write_business_hours)
+    # Written by the same step.
+    steps[BUSINESS_HOLIDAYS] = ({BUSINESS_HOURS}, _count("mining.business_holidays"))
     steps[CASE_CONFORMANCE] = (
         {
             ("mining", "case_variants"),

@@ -4,7 +4,9 @@
 -- case_id: its case
 -- requested_at: Discount Approval Requested
 -- decided_at: Discount Approved or Discount Rejected (null while pending)
--- wait_hours: hours from the request to the decision
+-- wait_hours: hours from the request to the decision, calendar time
+-- business_wait_hours: the same wait in business hours (mining.business_calendar: within the
+--   business hours, holidays left out)
 WITH approvals AS (
     SELECT object_id AS approval_id, any_value(case_id) AS case_id,
            min(timestamp) FILTER (WHERE activity = 'Discount Approval Requested') AS requested_at,
@@ -13,5 +15,12 @@ WITH approvals AS (
     WHERE activity IN ('Discount Approval Requested', 'Discount Approved', 'Discount Rejected')
     GROUP BY object_id
 )
-SELECT approval_id, case_id, requested_at, decided_at, epoch(decided_at - requested_at) / 3600 AS wait_hours
-FROM approvals
+SELECT a.approval_id, a.case_id, a.requested_at, a.decided_at,
+       epoch(a.decided_at - a.requested_at) / 3600 AS wait_hours,
+       CASE WHEN a.decided_at IS NOT NULL AND a.requested_at IS NOT NULL
+            THEN (coalesce(d.clock + coalesce(list_sum(list_transform(d.pieces, lambda p: greatest(least(epoch(a.decided_at), p.e) - p.s, 0))), 0), 0)
+                  - coalesce(r.clock + coalesce(list_sum(list_transform(r.pieces, lambda p: greatest(least(epoch(a.requested_at), p.e) - p.s, 0))), 0), 0)) / 3600
+       END AS business_wait_hours
+FROM approvals AS a
+LEFT JOIN mining.business_clock_days AS r ON r.utc_date = a.requested_at::DATE
+LEFT JOIN mining.business_clock_days AS d ON d.utc_date = a.decided_at::DATE

@@ -9,6 +9,8 @@
 -- previous_activity: the case's previous milestone activity (null for the first)
 -- next_activity: the case's next milestone activity (null for the last)
 -- wait_hours: hours from this event to the start of the next milestone event (0 when that started earlier)
+-- business_wait_hours: the same wait in business hours (mining.business_calendar: within the
+--   business hours, holidays left out)
 -- service_hours: hours the activity took, from its start to its end (null when only its end is recorded)
 -- path_step: the activity's step on the reference path (null when it is not on the path)
 -- furthest_path_step: the furthest reference-path step the case had reached before this event
@@ -18,6 +20,15 @@ WITH milestones AS (
     LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
     LEFT JOIN mining.reference_path AS p ON p.activity = e.activity
     WHERE coalesce(c.family, '') <> 'touch'
+), clocked AS (
+    -- The business clock (mining.business_clock_days: business seconds since the calendar's
+    -- start) at each event's end and start.
+    SELECT m.*,
+           coalesce(ce.clock + coalesce(list_sum(list_transform(ce.pieces, lambda p: greatest(least(epoch(m.timestamp), p.e) - p.s, 0))), 0), 0) AS business_clock,
+           coalesce(cs.clock + coalesce(list_sum(list_transform(cs.pieces, lambda p: greatest(least(epoch(coalesce(m.started_at, m.timestamp)), p.e) - p.s, 0))), 0), 0) AS business_clock_started
+    FROM milestones AS m
+    LEFT JOIN mining.business_clock_days AS ce ON ce.utc_date = m.timestamp::DATE
+    LEFT JOIN mining.business_clock_days AS cs ON cs.utc_date = coalesce(m.started_at, m.timestamp)::DATE
 )
 SELECT
     case_id, activity, timestamp,
@@ -27,8 +38,11 @@ SELECT
     CASE WHEN lead(timestamp) OVER w IS NOT NULL
          THEN greatest(epoch(coalesce(lead(started_at) OVER w, lead(timestamp) OVER w) - timestamp), 0) / 3600
     END AS wait_hours,
+    CASE WHEN lead(timestamp) OVER w IS NOT NULL
+         THEN greatest(lead(business_clock_started) OVER w - business_clock, 0) / 3600
+    END AS business_wait_hours,
     epoch(timestamp - started_at) / 3600 AS service_hours,
     path_step,
     max(path_step) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS furthest_path_step
-FROM milestones
+FROM clocked
 WINDOW w AS (PARTITION BY case_id ORDER BY event_order)

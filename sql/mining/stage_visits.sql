@@ -6,7 +6,9 @@
 -- stage: the opportunity stage
 -- stage_order: the stage's rank in core.activity_catalogue (pipeline order)
 -- entered_at: when the case entered the stage
--- days: days in the stage (null while the case is still in it)
+-- days: days in the stage, calendar time (null while the case is still in it)
+-- business_hours: business hours in the stage (mining.business_calendar: within the business
+--   hours, holidays left out; null while the case is still in it)
 WITH stage_events AS (
     SELECT case_id, activity, substr(activity, 8) AS stage, timestamp, event_order, activity_rank
     FROM core.event_log
@@ -23,9 +25,16 @@ WITH stage_events AS (
           SELECT 1 FROM stage_events AS s
           WHERE s.case_id = c.case_id AND s.timestamp <= e.timestamp
       )
+), clocked_changes AS (
+    -- Each stage change with the business clock (mining.business_clock_days).
+    SELECT s.*, coalesce(c.clock + coalesce(list_sum(list_transform(c.pieces, lambda p: greatest(least(epoch(s.timestamp), p.e) - p.s, 0))), 0), 0) AS business_clock
+    FROM (SELECT * FROM stage_events UNION ALL SELECT * FROM openings) AS s
+    LEFT JOIN mining.business_clock_days AS c ON c.utc_date = s.timestamp::DATE
 ), visits AS (
     SELECT case_id, activity, stage, activity_rank AS stage_order, timestamp AS entered_at,
-           epoch(lead(timestamp) OVER (PARTITION BY case_id ORDER BY event_order) - timestamp) / 86400 AS days
-    FROM (SELECT * FROM stage_events UNION ALL SELECT * FROM openings)
+           epoch(lead(timestamp) OVER w - timestamp) / 86400 AS days,
+           (lead(business_clock) OVER w - business_clock) / 3600 AS business_hours
+    FROM clocked_changes
+    WINDOW w AS (PARTITION BY case_id ORDER BY event_order)
 )
-SELECT case_id, stage, stage_order, entered_at, days FROM visits WHERE activity LIKE 'Stage: %'
+SELECT case_id, stage, stage_order, entered_at, days, business_hours FROM visits WHERE activity LIKE 'Stage: %'

@@ -18,12 +18,19 @@
 -- concentrated_value: that value
 -- value_share_of_added_wait: the value's share of the added wait
 -- value_share_of_occurrences: the value's share of the occurrences
+-- median_business_hours: typical wait in business hours (within the business hours of
+--   mining.business_calendar, holidays left out)
+-- p90_business_hours: 90th percentile of the wait, business hours
+-- total_business_hours: all waiting time spent in it, business hours
+-- added_business_hours: business hours beyond the typical business-hours wait, summed over
+--   occurrences (the ranking is by calendar time, added_wait_hours)
 WITH occurrences AS (
-    SELECT 'transition' AS kind, activity AS from_activity, next_activity AS to_activity, case_id, wait_hours AS hours
+    SELECT 'transition' AS kind, activity AS from_activity, next_activity AS to_activity, case_id,
+           wait_hours AS hours, business_wait_hours AS business_hours
     FROM mining.milestone_events
     WHERE next_activity IS NOT NULL
     UNION ALL
-    SELECT 'stage', 'Stage: ' || stage, '', case_id, days * 24
+    SELECT 'stage', 'Stage: ' || stage, '', case_id, days * 24, business_hours
     FROM mining.stage_visits
     WHERE days IS NOT NULL
 ), typical AS (
@@ -32,24 +39,29 @@ WITH occurrences AS (
     SELECT row_number() OVER (ORDER BY kind, from_activity, to_activity) AS bottleneck_id,
            kind, from_activity, nullif(to_activity, '') AS to_activity, count(*) AS occurrences,
            median(hours) AS median_hours, quantile_cont(hours, 0.9) AS p90_hours,
-           sum(hours) AS total_wait_hours
+           sum(hours) AS total_wait_hours,
+           -- Both business-time quantiles from one sort.
+           quantile_cont(business_hours, [0.5, 0.9]) AS business_quantiles,
+           sum(business_hours) AS total_business_hours
     FROM occurrences
     GROUP BY kind, from_activity, to_activity
 ), per_case AS (
     -- Each bottleneck's occurrences summed per case: the cases it happened in, and the rows the
     -- attribute breakdown needs.
     SELECT t.bottleneck_id, o.case_id, count(*) AS occurrences,
-           sum(greatest(o.hours - t.median_hours, 0)) AS excess_hours
+           sum(greatest(o.hours - t.median_hours, 0)) AS excess_hours,
+           sum(greatest(o.business_hours - t.business_quantiles[1], 0)) AS excess_business_hours
     FROM occurrences AS o
     JOIN typical AS t
       ON t.kind = o.kind AND t.from_activity = o.from_activity
      AND coalesce(t.to_activity, '') = o.to_activity
     GROUP BY t.bottleneck_id, o.case_id
 ), summary AS (
-    SELECT t.*, p.cases, p.added_wait_hours
+    SELECT t.*, p.cases, p.added_wait_hours, p.added_business_hours
     FROM typical AS t
     JOIN (
-        SELECT bottleneck_id, count(*) AS cases, sum(excess_hours) AS added_wait_hours
+        SELECT bottleneck_id, count(*) AS cases, sum(excess_hours) AS added_wait_hours,
+               sum(excess_business_hours) AS added_business_hours
         FROM per_case GROUP BY bottleneck_id
     ) AS p USING (bottleneck_id)
 ), ranked AS (
@@ -83,7 +95,9 @@ WITH occurrences AS (
 )
 SELECT r.bottleneck_rank, r.kind, r.from_activity, r.to_activity, r.occurrences, r.cases, r.median_hours,
        r.p90_hours, r.total_wait_hours, r.added_wait_hours, r.share_of_added_wait, t.concentrated_in,
-       t.concentrated_value, t.value_share_of_added_wait, t.value_share_of_occurrences
+       t.concentrated_value, t.value_share_of_added_wait, t.value_share_of_occurrences,
+       r.business_quantiles[1] AS median_business_hours, r.business_quantiles[2] AS p90_business_hours,
+       r.total_business_hours, r.added_business_hours
 FROM ranked AS r
 LEFT JOIN top_concentration AS t USING (bottleneck_rank)
 ORDER BY r.bottleneck_rank

@@ -93,7 +93,7 @@ WITH log_span AS (
 ), kpis AS (
     SELECT 'sales_cycle_time' AS kpi,
            (SELECT median(epoch(won - created)) / 86400 FROM first_times WHERE won IS NOT NULL) AS value,
-           'days' AS unit, 'median days from Opportunity Created to Opportunity Closed Won, won cases' AS definition
+           'days' AS unit, 'median days (calendar time) from Opportunity Created to Opportunity Closed Won, won cases' AS definition
     UNION ALL
     SELECT 'lead_to_opportunity_conversion',
            (SELECT count(opportunity_created_at) / nullif(count(*), 0) FROM mining.lead_progress
@@ -107,11 +107,11 @@ WITH log_span AS (
     UNION ALL
     SELECT 'quote_to_contract_time',
            (SELECT median(epoch(signed - first_quote)) / 86400 FROM first_times WHERE signed > first_quote),
-           'days', 'median days from the first Quote Created to Contract Signed'
+           'days', 'median days (calendar time) from the first Quote Created to Contract Signed'
     UNION ALL
     SELECT 'invoice_to_payment_time',
            (SELECT median(days_to_pay) FROM mining.invoice_payments),
-           'days', 'median days from Invoice Sent to Invoice Paid, paid invoices'
+           'days', 'median days (calendar time) from Invoice Sent to Invoice Paid, paid invoices'
     UNION ALL
     SELECT 'days_sales_outstanding', (SELECT open_balance / nullif(billed, 0) * 90 FROM receivables), 'days',
            'open balance of posted invoices / amount invoiced in the last 90 days x 90'

@@ -16,6 +16,9 @@
 -- approvals: discount approvals completed (approved or rejected)
 -- median_approval_hours: median hours from Discount Approval Requested to the approver's decision
 -- p90_approval_hours: 90th percentile of the same
+-- median_approval_business_hours: median business hours from the request to the decision (within
+--   the business hours of mining.business_calendar, holidays left out)
+-- p90_approval_business_hours: 90th percentile of the same
 -- approval_hours_vs_rest: median_approval_hours / the same median over all other values of the dimension
 -- re_approval_cases: cases that needed more than one discount approval
 -- rework_cases: cases with more than one quote version
@@ -62,7 +65,9 @@ WITH quotes AS (
 ), approval_figures AS (
     SELECT g.dimension, g.dimension_value, count(a.decided_at) AS approvals,
            median(a.wait_hours) AS median_approval_hours,
-           quantile_cont(a.wait_hours, 0.9) AS p90_approval_hours
+           quantile_cont(a.wait_hours, 0.9) AS p90_approval_hours,
+           median(a.business_wait_hours) AS median_approval_business_hours,
+           quantile_cont(a.business_wait_hours, 0.9) AS p90_approval_business_hours
     FROM case_groups AS g JOIN mining.approval_waits AS a USING (case_id)
     GROUP BY g.dimension, g.dimension_value
 ), groups AS (
@@ -127,6 +132,7 @@ SELECT
     qf.median_decision_days / nullif(r.rest_decision_days, 0) AS decision_days_vs_rest,
     coalesce(af.approvals, 0) AS approvals, af.median_approval_hours, af.p90_approval_hours,
     af.median_approval_hours / nullif(r.rest_approval_hours, 0) AS approval_hours_vs_rest,
+    af.median_approval_business_hours, af.p90_approval_business_hours,
     c.re_approval_cases, c.rework_cases, c.rework_cases / c.cases AS rework_share
 FROM case_figures AS c
 LEFT JOIN quote_figures AS qf USING (dimension, dimension_value)

@@ -1,5 +1,6 @@
 -- Time spent in each opportunity stage (questions 1 and 8): from entering the stage to the next
--- stage change or the close, overall and by team and region.
+-- stage change or the close, overall and by team and region; in calendar days and in business
+-- hours.
 -- columns:
 -- stage: the opportunity stage
 -- stage_order: the stage's rank in core.activity_catalogue (pipeline order)
@@ -11,6 +12,10 @@
 -- median_days: median days in the stage, finished visits
 -- mean_days: mean days in the stage, finished visits
 -- p90_days: 90th percentile of days in the stage, finished visits
+-- median_business_hours: median business hours in the stage (within the business hours of
+--   mining.business_calendar, holidays left out), finished visits
+-- mean_business_hours: mean business hours in the stage, finished visits
+-- p90_business_hours: 90th percentile of business hours in the stage, finished visits
 WITH stage_visits AS (
     SELECT v.*, f.team, f.region FROM mining.stage_visits AS v JOIN mining.case_facts AS f USING (case_id)
 )
@@ -24,7 +29,10 @@ SELECT
     count(*) FILTER (WHERE days IS NULL) AS open_visits,
     median(days) AS median_days,
     avg(days) AS mean_days,
-    quantile_cont(days, 0.9) AS p90_days
+    quantile_cont(days, 0.9) AS p90_days,
+    median(business_hours) AS median_business_hours,
+    avg(business_hours) AS mean_business_hours,
+    quantile_cont(business_hours, 0.9) AS p90_business_hours
 FROM stage_visits
 GROUP BY GROUPING SETS ((stage), (stage, team), (stage, region))
 ORDER BY dimension <> 'all', dimension, dimension_value, stage_order

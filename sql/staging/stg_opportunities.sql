@@ -7,7 +7,9 @@
 -- created_at: when the opportunity was created (UTC)
 -- created_by: who created it
 -- stage: current stage
--- amount: current amount
+-- amount: current amount in the corporate currency, at the rate on the close date (the dated
+--   rate in force then, else the currency's rate; null for a currency the org has no rate of);
+--   in a single-currency org the amount as it is
 -- close_date: current close date
 -- is_closed: closed won or lost
 -- is_won: closed won
@@ -18,6 +20,8 @@
 -- synced_quote_id: the quote synced to (primary on) the opportunity
 -- contract_id: the contract the opportunity points at, where the org links them that way
 -- object_type: the Salesforce object of the opportunity
+-- original_amount: the amount in the opportunity's own currency
+-- currency_code: the opportunity's currency (null in a single-currency org)
 WITH first_line AS (
     SELECT opportunity_id, arg_min(product_id, line_id) AS product_id
     FROM mapped.opportunity_lines
@@ -51,7 +55,9 @@ SELECT
     o.created_at,
     o.created_by,
     trim(o.stage) AS stage,
-    o.amount,
+    CASE WHEN o.currency_code IS NULL THEN o.amount
+         ELSE o.amount / CASE WHEN dr.iso_code IS NOT NULL AND (dr.next_start_date IS NULL OR o.close_date < dr.next_start_date)
+                            THEN dr.conversion_rate ELSE cr.conversion_rate END END AS amount,
     o.close_date,
     -- An org without IsClosed / IsWon still says it through its closing stages.
     coalesce(o.is_closed, list_contains(m.closed, trim(o.stage)), false) AS is_closed,
@@ -62,10 +68,14 @@ SELECT
     coalesce(sq.discount, 0) AS discount_pct,
     sq.quote_id AS synced_quote_id,
     o.contract_id,
-    o.object_type
+    o.object_type,
+    o.amount AS original_amount,
+    o.currency_code
 FROM mapped.opportunities AS o
 CROSS JOIN stage_meanings AS m
 LEFT JOIN first_line AS fl ON fl.opportunity_id = o.opportunity_id
 LEFT JOIN synced_quote AS sq ON sq.opportunity_id = o.opportunity_id
 LEFT JOIN quoted_product AS qp ON qp.opportunity_id = o.opportunity_id
+LEFT JOIN staging.stg_currencies AS cr ON cr.iso_code = o.currency_code
+ASOF LEFT JOIN staging.stg_dated_rates AS dr ON dr.iso_code = o.currency_code AND o.close_date >= dr.start_date
 WHERE NOT o.is_deleted

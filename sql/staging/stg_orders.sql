@@ -11,10 +11,13 @@
 -- activated_at: when it was activated
 -- activated_by: who activated it
 -- status: current status
--- total_amount: order total (negative for reductions)
+-- total_amount: order total (negative for reductions) in the corporate currency, at the rate on
+--   the day the order was created (the amount as it is in a single-currency org)
 -- is_reduction: a reduction (amendment) order
 -- original_order_id: the order a reduction corrects
 -- object_type: the Salesforce object of the order
+-- original_total_amount: the total in the order's own currency
+-- currency_code: the order's currency (null in a single-currency org)
 WITH linked AS (
     SELECT ord.*,
            coalesce(ord.opportunity_id, q.opportunity_id, original.opportunity_id, original_quote.opportunity_id)
@@ -35,9 +38,15 @@ SELECT
     l.activated_at,
     l.activated_by,
     trim(l.status) AS status,
-    l.total_amount,
+    CASE WHEN l.currency_code IS NULL THEN l.total_amount
+         ELSE l.total_amount / CASE WHEN dr.iso_code IS NOT NULL AND (dr.next_start_date IS NULL OR l.created_at::DATE < dr.next_start_date)
+                            THEN dr.conversion_rate ELSE cr.conversion_rate END END AS total_amount,
     coalesce(l.is_reduction, false) AS is_reduction,
     l.original_order_id,
-    l.object_type
+    l.object_type,
+    l.total_amount AS original_total_amount,
+    l.currency_code
 FROM linked AS l
 LEFT JOIN staging.stg_opportunities AS o ON o.opportunity_id = l.linked_opportunity_id
+LEFT JOIN staging.stg_currencies AS cr ON cr.iso_code = l.currency_code
+ASOF LEFT JOIN staging.stg_dated_rates AS dr ON dr.iso_code = l.currency_code AND l.created_at::DATE >= dr.start_date
