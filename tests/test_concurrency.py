@@ -90,7 +90,9 @@ def test_two_runs_at_once_both_finish_one_after_the_other(home, tmp_path):
     assert f"run {holder['run_id']}" in second_err and "waiting for it to finish" in second_err
     with duckdb.connect(str(warehouse), read_only=True) as con:
         runs = con.execute(
-            "SELECT run_id, min(started_at), max(finished_at), count(*) FILTER (WHERE status <> 'synced') "
+            # An object the org lacks (a single-currency org's CurrencyType) is skipped, not failed.
+            "SELECT run_id, min(started_at), max(finished_at), "
+            "count(*) FILTER (WHERE status NOT IN ('synced', 'skipped')) "
             "FROM meta.sync_log GROUP BY run_id ORDER BY 2 DESC LIMIT 2"
         ).fetchall()
     (later, later_start, _, later_bad), (earlier, _, earlier_end, earlier_bad) = runs
