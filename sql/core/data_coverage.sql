@@ -36,17 +36,21 @@ WITH family_entities AS (
     UNION ALL
     SELECT 'touch', note FROM mapped.sources WHERE part = 'sales touch' AND status <> 'ok'
 ), status_sources AS (
-    SELECT f.family,
-           string_agg(DISTINCT CASE
-               WHEN s.part = 'history' AND s.status = 'ok' THEN 'org field history (' || s.object || ')'
-               WHEN s.part = 'change capture' THEN 'change capture of ' || s.object || '.' || s.field
-                   || coalesce(' since ' || strftime(cc.since, '%Y-%m-%d'), ' (from the next sync)')
-           END, '; ') AS status_history
-    FROM family_entities AS f
-    JOIN mapped.sources AS s ON s.name = f.entity AND s.part IN ('history', 'change capture')
-    LEFT JOIN (SELECT object_name, min(tracked_since) AS since FROM meta.change_capture GROUP BY 1) AS cc
-      ON cc.object_name = s.object
-    GROUP BY f.family
+    -- Each list in alphabetical order: the same records give the same text on every run.
+    SELECT family_sources.family, string_agg(DISTINCT source, '; ' ORDER BY source) AS status_history
+    FROM (
+        SELECT f.family,
+               CASE
+                   WHEN s.part = 'history' AND s.status = 'ok' THEN 'org field history (' || s.object || ')'
+                   WHEN s.part = 'change capture' THEN 'change capture of ' || s.object || '.' || s.field
+                       || coalesce(' since ' || strftime(cc.since, '%Y-%m-%d'), ' (from the next sync)')
+               END AS source
+        FROM family_entities AS f
+        JOIN mapped.sources AS s ON s.name = f.entity AND s.part IN ('history', 'change capture')
+        LEFT JOIN (SELECT object_name, min(tracked_since) AS since FROM meta.change_capture GROUP BY 1) AS cc
+          ON cc.object_name = s.object
+    ) AS family_sources
+    GROUP BY family_sources.family
 ), family_events AS (
     SELECT c.family, count(*) AS events, count(DISTINCT e.case_id) AS cases
     FROM core.event_log AS e JOIN core.activity_catalogue AS c USING (activity)
@@ -54,13 +58,13 @@ WITH family_entities AS (
 )
 SELECT
     f.family,
-    (SELECT string_agg(DISTINCT entity, ', ') FROM entity_objects AS o WHERE o.family = f.family) AS entities,
-    (SELECT string_agg(DISTINCT object, ', ') FROM entity_objects AS o WHERE o.family = f.family AND o.status = 'ok')
+    (SELECT string_agg(DISTINCT entity, ', ' ORDER BY entity) FROM entity_objects AS o WHERE o.family = f.family) AS entities,
+    (SELECT string_agg(DISTINCT object, ', ' ORDER BY object) FROM entity_objects AS o WHERE o.family = f.family AND o.status = 'ok')
         AS objects,
     coalesce(e.events, 0) AS events,
     coalesce(e.cases, 0) AS cases,
     coalesce(h.status_history, CASE WHEN f.family IN ('touch', 'approval') THEN NULL ELSE 'none' END) AS status_history,
-    (SELECT string_agg(DISTINCT note, '; ') FROM problems AS p WHERE p.family = f.family) AS missing,
+    (SELECT string_agg(DISTINCT note, '; ' ORDER BY note) FROM problems AS p WHERE p.family = f.family) AS missing,
     CASE
         WHEN coalesce(e.events, 0) = 0 AND NOT EXISTS (
             SELECT 1 FROM entity_objects AS o WHERE o.family = f.family AND o.status = 'ok'
