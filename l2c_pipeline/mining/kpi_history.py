@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
+from ..warehouse.duckdb_warehouse import transaction
+
 _DDL = (
     "CREATE TABLE IF NOT EXISTS reports.kpi_history (snapshot_date DATE NOT NULL, kpi VARCHAR NOT NULL, "
     "value DOUBLE, unit VARCHAR, period VARCHAR, refreshed_at TIMESTAMP NOT NULL, cases BIGINT, "
@@ -68,46 +70,39 @@ def snapshot_date() -> date:
     return datetime.now(UTC).date()
 
 
+def _replace_day(con, ddl: tuple[str, ...], table: str, insert: str, day: date) -> int:
+    """In one transaction: the table made or brought up to date, the day's rows deleted and
+    `insert` (a statement with the day as its one parameter) run; returns the day's rows."""
+    with transaction(con):
+        for statement in ddl:
+            con.execute(statement)
+        con.execute(f"DELETE FROM {table} WHERE snapshot_date = ?", [day])
+        con.execute(insert, [day])
+    return con.execute(f"SELECT count(*) FROM {table} WHERE snapshot_date = ?", [day]).fetchone()[0]
+
+
 def record_kpi_snapshot(con: duckdb.DuckDBPyConnection, day: date) -> int:
     """Replace the day's snapshot with the current reports.kpi_summary; returns rows written."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for statement in _DDL:
-            con.execute(statement)
-        con.execute("DELETE FROM reports.kpi_history WHERE snapshot_date = ?", [day])
-        con.execute(
-            "INSERT INTO reports.kpi_history (snapshot_date, kpi, value, unit, period, "
-            "refreshed_at, cases, standard_error) SELECT ?, kpi, value, unit, period, "
-            "now()::TIMESTAMP, cases, standard_error FROM reports.kpi_summary",
-            [day],
-        )
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return con.execute(
-        "SELECT count(*) FROM reports.kpi_history WHERE snapshot_date = ?", [day]
-    ).fetchone()[0]
+    return _replace_day(
+        con,
+        _DDL,
+        "reports.kpi_history",
+        "INSERT INTO reports.kpi_history (snapshot_date, kpi, value, unit, period, "
+        "refreshed_at, cases, standard_error) SELECT ?, kpi, value, unit, period, "
+        "now()::TIMESTAMP, cases, standard_error FROM reports.kpi_summary",
+        day,
+    )
 
 
 def record_segment_snapshot(con: duckdb.DuckDBPyConnection, day: date) -> int:
     """Replace the day's rows of reports.kpi_segment_history with the current
     reports.kpi_segments; returns rows written."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for statement in _SEGMENT_DDL:
-            con.execute(statement)
-        con.execute("DELETE FROM reports.kpi_segment_history WHERE snapshot_date = ?", [day])
-        con.execute(
-            "INSERT INTO reports.kpi_segment_history (snapshot_date, dimension, segment, kpi, "
-            "value, unit, cases, standard_error, refreshed_at) SELECT ?, dimension, segment, kpi, "
-            "value, unit, cases, standard_error, now()::TIMESTAMP FROM reports.kpi_segments",
-            [day],
-        )
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return con.execute(
-        "SELECT count(*) FROM reports.kpi_segment_history WHERE snapshot_date = ?", [day]
-    ).fetchone()[0]
+    return _replace_day(
+        con,
+        _SEGMENT_DDL,
+        "reports.kpi_segment_history",
+        "INSERT INTO reports.kpi_segment_history (snapshot_date, dimension, segment, kpi, "
+        "value, unit, cases, standard_error, refreshed_at) SELECT ?, dimension, segment, kpi, "
+        "value, unit, cases, standard_error, now()::TIMESTAMP FROM reports.kpi_segments",
+        day,
+    )
