@@ -155,6 +155,8 @@ def serve_command(
         server.serve_forever()
     except (KeyboardInterrupt, SystemExit):
         click.echo("stopped", err=True)
+    finally:
+        server.stop()  # ends the clients' open connections and waits for their requests
 
 
 @demo_org.command("catalogue")
@@ -833,5 +835,38 @@ def export_command(formats: str, out: Path | None) -> None:
         click.echo(f"{fmt:<8}{path.resolve()}  ({path.stat().st_size:,} bytes)")
 
 
+def entry_point() -> None:
+    """The `l2c` executable: the command, then an exit that cannot undo it.
+
+    A thread left inside DuckDB's C++ code (a server's request, a library's helper) when the
+    interpreter finalizes is killed there, and the process aborts ("FATAL: exception not
+    rethrown", exit -6) after all its work was done. So connections are collected and threads
+    given a moment while Python is whole; if a daemon thread still runs, the exit handlers run
+    and the process leaves without finalizing."""
+    import atexit
+    import gc
+    import threading
+
+    try:
+        main()  # click ends by raising SystemExit, with or without an error
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    if code is not None and not isinstance(code, int):
+        click.echo(code, err=True)
+        code = 1
+    gc.collect()
+    deadline = time.monotonic() + 5
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    for thread in others:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() and thread.daemon for thread in others):
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    entry_point()

@@ -98,6 +98,8 @@ class SalesforceResource(ConfigurableResource):
             ).start()
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._client is not None:
+            self._client.close()
         self._client, self._client_error = None, None
         if self._server is not None:
             self._server.stop()

@@ -494,9 +494,35 @@ def test_cli_serve_writes_the_env_file(small_org, tmp_path):
         )
         assert sf.query("SELECT COUNT() FROM Opportunity")["totalSize"] > 0
         assert json.loads(json.dumps(settings))["SF_INSTANCE_URL"].startswith("https://127.0.0.1:")
-    finally:
+        # The client's connection is still open (kept alive): stopping ends it and exits cleanly.
         process.terminate()
-        process.wait(timeout=10)
+        assert process.wait(timeout=20) == 0
+        assert "stopped" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_stop_ends_kept_alive_connections_and_their_threads(small_org, tmp_path):
+    """A client that keeps its connection open (as requests does) must not leave a request
+    thread behind: one still running at interpreter exit can abort the process."""
+    import threading
+
+    before = set(threading.enumerate())
+    server = DemoOrgServer(small_org, work_dir=tmp_path / "tls").start()
+    sessions = [PinnedCASession(server.ca_bundle) for _ in range(3)]
+    for session in sessions:
+        sf = Salesforce(
+            instance_url=server.instance_url, session_id=server.access_token, session=session
+        )
+        assert sf.query("SELECT COUNT() FROM Account")["totalSize"] > 0
+    request_threads = [t for t in set(threading.enumerate()) - before if t.name != "demo-org"]
+    assert len(request_threads) == 3  # one per kept-alive connection, each waiting for more
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 5
+    assert not any(t.is_alive() for t in set(threading.enumerate()) - before)
 
 
 def test_dagster_loads_the_code_location():

@@ -7,6 +7,7 @@ the client trusts exactly that CA. Verification is never switched off.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -61,8 +62,34 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    # Request threads are joined on close (not left as daemons): a daemon thread still inside
+    # the store's DuckDB when the interpreter exits aborts the process.
+    daemon_threads = False
+    block_on_close = True
     allow_reuse_address = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._open_connections: set = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request, client_address) -> None:
+        with self._open_lock:
+            self._open_connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._open_lock:
+            self._open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def end_open_connections(self) -> None:
+        """End the clients' kept-alive connections, so their threads see the end and finish."""
+        with self._open_lock:
+            connections = list(self._open_connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
 
     def get_request(self):
         connection, address = super().get_request()
@@ -176,7 +203,8 @@ class DemoOrgServer:
 
     def stop(self) -> None:
         self._httpd.shutdown()
-        self._httpd.server_close()
+        self._httpd.end_open_connections()
+        self._httpd.server_close()  # joins the request threads
         if self._thread:
             self._thread.join(timeout=5)
         self.api.close()
