@@ -6,6 +6,7 @@ hands them over as `EnvVar`s, so Dagster shows where a value comes from and neve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pydantic import PrivateAttr
 
 from .salesforce.client import ExtractionError, SalesforceClient
 from .salesforce.settings import ENV, SalesforceSettings, SettingsError
-from .warehouse.duckdb_warehouse import connect
+from .warehouse.duckdb_warehouse import connect, session
 from .warehouse.run_lock import RunLock, wait_minutes
 
 SOURCES = ("demo", "salesforce")
@@ -178,9 +179,11 @@ class WarehouseResource(ConfigurableResource):
 
     _run_lock = PrivateAttr(default=None)
     _log = PrivateAttr(default=None)
+    _database = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._log = context.log
+        self._database = None
         lock = RunLock(Path(self.path))
         lock.acquire(
             context.run.run_id if context.run else "unknown",
@@ -190,15 +193,39 @@ class WarehouseResource(ConfigurableResource):
         self._run_lock = lock
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._run_lock is not None:
-            self._run_lock.release()
-            self._run_lock = None
+        try:
+            if self._database is not None:
+                self._database.close()  # checkpoints what the run wrote into the file
+        finally:
+            self._database = None
+            if self._run_lock is not None:
+                self._run_lock.release()
+                self._run_lock = None
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one step. Within a run the file is opened once and each step gets
+        a cursor of its own (its own session and transactions, the same database): opening the
+        file and checkpointing it for every one of a hundred steps cost more than some steps."""
         say = self._log.warning if self._log else (lambda message: None)
-        con = connect(Path(self.path), on_wait=say)
+        if self._run_lock is None:  # used outside a run: a connection of its own
+            con = connect(Path(self.path), on_wait=say)
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        if self._database is None:
+            self._database = connect(Path(self.path), on_wait=say)
+        cursor = session(self._database.cursor())
         try:
-            yield con
+            yield cursor
+        except duckdb.FatalException:
+            # DuckDB invalidates a database after a fatal error: the next step opens it afresh.
+            database, self._database = self._database, None
+            with contextlib.suppress(duckdb.Error):
+                database.close()
+            raise
         finally:
-            con.close()
+            with contextlib.suppress(duckdb.Error):
+                cursor.close()

@@ -146,9 +146,7 @@ def connect(
     """Open the warehouse file for writing, creating schemas and meta tables."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = _open_waiting(path, on_wait)
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")  # logs, not a terminal
+    con = session(_open_waiting(path, on_wait))
     try:
         set_memory_limit(con)
     except ValueError:
@@ -158,6 +156,13 @@ def connect(
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for statement in _META_DDL:
         con.execute(statement)
+    return con
+
+
+def session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The session settings every warehouse connection and cursor works with."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # logs, not a terminal
     return con
 
 
