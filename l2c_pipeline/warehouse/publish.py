@@ -8,6 +8,7 @@ one; it never blocks the pipeline and never sees half a refresh.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -111,6 +112,9 @@ def publish_analytics(
         f"ATTACH '{literal}' AS l2c_publishing (STORAGE_VERSION '{ANALYTICS_STORAGE_VERSION}')"
     )
     try:
+        # One transaction for the whole file: each statement on its own would be a commit
+        # (a write to disk) of its own, and a hundred tables have some five hundred comments.
+        con.execute("BEGIN TRANSACTION")
         for schema in schemas:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS l2c_publishing.{schema}")
         for schema, table, comment in tables:
@@ -139,7 +143,10 @@ def publish_analytics(
                     f"COMMENT ON COLUMN l2c_publishing.{schema}.{quote(table)}.{quote(column)} "
                     f"IS {sql_literal(comment)}"
                 )
+        con.execute("COMMIT")
     except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
         con.execute("DETACH l2c_publishing")
         staging.unlink(missing_ok=True)
         raise
