@@ -212,6 +212,14 @@ def test_the_org_default_business_hours_and_the_fallback():
     ).fetchone() == (5, "Europe/Paris", 720)
 
 
+def test_a_three_letter_time_zone_is_a_zone_not_a_day():
+    assert parse_business_hours("UTC Mon-Fri 09:00-17:00") == (
+        "UTC",
+        {day: (540, 1020) for day in range(1, 6)},
+    )
+    assert parse_business_hours("Sat 10:00-12:00") == (None, {6: (600, 720)})
+
+
 @pytest.mark.parametrize(
     "text, problem",
     [

@@ -71,7 +71,9 @@ def parse_business_hours(text: str) -> tuple[str | None, dict[int, tuple[int, in
     if not words:
         raise BusinessHoursError(f"{SETTING} is empty")
     zone = None
-    if not _DAY_SPAN.match(words[0].split(",")[0].lower()):
+    # A three-letter zone (UTC, EST) has the form of a day: only a day's name is a day.
+    first = _DAY_SPAN.match(words[0].split(",")[0].lower())
+    if not first or first[1] not in _DAYS:
         zone, words = words[0], words[1:]
     if not words or len(words) % 2:
         raise BusinessHoursError(
