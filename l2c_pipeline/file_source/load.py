@@ -1055,7 +1055,9 @@ _EMPTY_STAGING = {
     "staging.stg_business_hours": "business_hours_id VARCHAR, business_hours_name VARCHAR, is_default BOOLEAN, "
     "time_zone VARCHAR, iso_weekday INTEGER, start_minute INTEGER, end_minute INTEGER",
     "staging.stg_holidays": "holiday_id VARCHAR, holiday_name VARCHAR, holiday_date DATE, start_minute INTEGER, "
-    "end_minute INTEGER, is_recurring BOOLEAN",
+    "end_minute INTEGER, is_recurring BOOLEAN, recurrence_type VARCHAR, recurrence_interval INTEGER, "
+    "recurrence_start_date DATE, recurrence_end_date DATE, recurrence_day_of_month INTEGER, "
+    "recurrence_month INTEGER, recurrence_instance INTEGER, recurrence_day_mask INTEGER",
 }
 # The deal-size bands a file's cases fall into when no mapping file says otherwise.
 DEFAULT_DEAL_SIZE_BANDS = (
