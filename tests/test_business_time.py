@@ -427,53 +427,73 @@ def test_an_org_without_recurrence_fields_counts_a_recurring_holiday_on_its_date
     ).fetchall() == [("h1", "2025-12-25", False)]
 
 
-@pytest.mark.parametrize("with_recurrence_fields", [True, False])
-def test_the_mapping_reads_a_recurrence_and_does_without_one(with_recurrence_fields):
-    """raw.Holiday as extracted (text, as Salesforce sends it) through the standard mapping: with
-    the recurrence fields a yearly holiday falls every year; an org without them (an older API,
-    a profile that may not read them) gets null columns, a note saying what that means, and the
-    holiday on its ActivityDate, as before."""
+def mapped_from_raw(con, records: list[dict]):
+    """raw.Holiday as extracted (text, as Salesforce sends it; a date as epoch seconds at UTC
+    midnight, the demo org's form) seen through the standard mapping as mapped.holidays; returns
+    the mapping's notes by column."""
     from l2c_pipeline.mapping.load import load_mapping, shape_file
     from l2c_pipeline.mapping.views import _Builder
 
-    con = duckdb.connect()
+    dates = {"ActivityDate", "RecurrenceStartDate", "RecurrenceEndDateOnly"}
+
+    def text(field, value):
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if field in dates:
+            return datetime.fromtimestamp(value, UTC).date().isoformat()
+        return str(value)
+
+    fields = list(records[0])
     con.execute("CREATE SCHEMA raw")
-    fields = {
+    con.execute(f"CREATE TABLE raw.Holiday ({', '.join(f'{f} VARCHAR' for f in fields)})")
+    for record in records:
+        con.execute(
+            f"INSERT INTO raw.Holiday VALUES ({', '.join('?' * len(fields))})",
+            [text(f, record[f]) for f in fields],
+        )
+    builder = _Builder(con, load_mapping(shape_file("standard")))
+    con.execute("CREATE SCHEMA mapped")
+    con.execute(f"CREATE VIEW mapped.holidays AS {builder.entity_sql('holidays')}")
+    return {row[2]: row[5:] for row in builder.sources if row[2]}
+
+
+@pytest.mark.parametrize("with_recurrence_fields", [True, False])
+def test_the_mapping_reads_a_recurrence_and_does_without_one(with_recurrence_fields):
+    """Through the standard mapping: with the recurrence fields a yearly holiday falls every
+    year; an org without them (an older API, a profile that may not read them) gets null
+    columns, a note saying what that means, and the holiday on its ActivityDate, as before."""
+    record = {
         "Id": "0C0000000000001",
         "Name": "Christmas Day",
         "ActivityDate": "2025-12-25",
-        "IsAllDay": "true",
+        "IsAllDay": True,
         "StartTimeInMinutes": None,
         "EndTimeInMinutes": None,
-        "IsRecurrence": "true",
+        "IsRecurrence": True,
     }
     if with_recurrence_fields:
-        fields |= {
+        record |= {
             "RecurrenceType": "RecursYearly",
             "RecurrenceInterval": None,
             "RecurrenceStartDate": "2025-12-25",
             "RecurrenceEndDateOnly": None,
-            "RecurrenceDayOfMonth": "25",
+            "RecurrenceDayOfMonth": 25,
             "RecurrenceMonthOfYear": "December",
             "RecurrenceInstance": None,
             "RecurrenceDayOfWeekMask": None,
         }
-    con.execute(f"CREATE TABLE raw.Holiday ({', '.join(f'{f} VARCHAR' for f in fields)})")
-    con.execute(
-        f"INSERT INTO raw.Holiday VALUES ({', '.join('?' * len(fields))})", list(fields.values())
-    )
-    builder = _Builder(con, load_mapping(shape_file("standard")))
-    con.execute("CREATE SCHEMA mapped")
-    con.execute(f"CREATE VIEW mapped.holidays AS {builder.entity_sql('holidays')}")
-    notes = {row[2]: row[5:] for row in builder.sources if row[2]}
-    if not with_recurrence_fields:
+    con = duckdb.connect()
+    notes = mapped_from_raw(con, [record])
+    if with_recurrence_fields:
+        assert notes["recurrence_type"] == ("ok", None)
+    else:
         assert notes["recurrence_type"] == (
             "not mapped",
             "Holiday has no RecurrenceType: a recurring holiday counts on its own date "
             "(ActivityDate) only",
         )
-    else:
-        assert notes["recurrence_type"] == ("ok", None)
     warehouse_with(con, "UTC Mon-Fri 09:00-17:00", [], [(LOG_START, LOG_END)], records="mapped")
     days = con.execute(
         "SELECT holiday_date::VARCHAR FROM mining.business_holiday_dates ORDER BY 1"
@@ -483,6 +503,39 @@ def test_the_mapping_reads_a_recurrence_and_does_without_one(with_recurrence_fie
         if with_recurrence_fields
         else [("2025-12-25",)]
     )
+
+
+def test_the_demo_orgs_recurring_holidays_fall_on_the_companys_days():
+    """The demo org's Holiday records (one a year, and yearly recurrences: last Monday of May,
+    fourth Thursday of November, 24 December from noon, 25 December) give, within the log, the
+    days org.json lists from the company's calendar arithmetic."""
+    from l2c_pipeline.demo_org.calendar import calendar_summary, holiday_records
+
+    created = int(datetime(2023, 6, 1, tzinfo=UTC).timestamp())
+    until = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
+    records = holiday_records(created, until, "005000000000001")
+    summary = calendar_summary(records)
+    assert summary["recurring_holidays"] == 4
+    assert summary["holidays"] == 3 * 4 + 4  # three one-off holidays a year, four rules
+    con = duckdb.connect()
+    mapped_from_raw(con, records)
+    log = (datetime(2023, 6, 1, 12), datetime(2026, 2, 27, 12))
+    warehouse_with(con, "America/New_York Mon-Fri 09:00-17:00", [], [log], records="mapped")
+    got = con.execute(
+        "SELECT holiday_date::VARCHAR, start_minute, end_minute FROM mining.business_holiday_dates "
+        "WHERE holiday_date BETWEEN ? AND ? ORDER BY 1",
+        [log[0].date(), log[1].date()],
+    ).fetchall()
+    expected = [
+        tuple(day)
+        for day in summary["holiday_days"]
+        if log[0].date().isoformat() <= day[0] <= log[1].date().isoformat()
+    ]
+    assert got == expected
+    # Among them, from the rules: 2024's Memorial Day and Thanksgiving, and the afternoons of
+    # Christmas Eve.
+    assert {("2024-05-27", 0, 1440), ("2024-11-28", 0, 1440), ("2025-12-24", 720, 1440)} <= set(got)
+    assert len(got) == 5 + 7 + 7 + 1  # from June 2023 to New Year 2026
 
 
 @pytest.mark.parametrize("zone_name", sorted(CALENDARS))
@@ -591,3 +644,38 @@ def test_an_unknown_time_zone_is_named():
     con = duckdb.connect()
     with pytest.raises(BusinessHoursError, match="unknown time zone 'Mars/Olympus'"):
         warehouse_with(con, "Mars/Olympus Mon-Fri 09:00-17:00", [], [])
+
+
+def test_the_truth_warehouse_leaves_out_the_demo_orgs_holiday_days(tables, truth_org):
+    """End to end (extracted over HTTPS, built through the mining stage): the holiday days
+    within the log are those org.json lists, the recurring ones among them."""
+    import json
+
+    calendar = json.loads((truth_org / "org.json").read_text(encoding="utf-8"))["calendar"]
+    first, last = tables.execute(
+        "SELECT min(timestamp)::DATE, max(timestamp)::DATE FROM core.event_log"
+    ).fetchone()
+    got = tables.execute(
+        "SELECT holiday_date, start_minute, end_minute, is_recurring "
+        "FROM mining.business_holiday_dates WHERE holiday_date BETWEEN ? AND ? ORDER BY 1",
+        [first, last],
+    ).fetchall()
+    expected = [
+        (d, s, e)
+        for d, s, e in calendar["holiday_days"]
+        if first.isoformat() <= d <= last.isoformat()
+    ]
+    assert [(d.isoformat(), s, e) for d, s, e, _ in got] == expected
+    assert calendar["recurring_holidays"] == 4
+    recurring = {d.isoformat() for d, _, _, is_recurring in got if is_recurring}
+    assert len(recurring) >= 8  # two years of four rules
+    # No business time on a holiday: e.g. Christmas Day is no working interval.
+    christmas = [d for d, _, _, _ in got if (d.month, d.day) == (12, 25)]
+    assert (
+        christmas
+        and not tables.execute(
+            "SELECT count(*) FROM mining.business_calendar WHERE local_date IN "
+            f"({', '.join('?' * len(christmas))})",
+            christmas,
+        ).fetchone()[0]
+    )
