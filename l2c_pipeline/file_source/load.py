@@ -1034,7 +1034,8 @@ FILE_SOURCE_TABLES = (
 )
 _EMPTY_STAGING = {
     "staging.stg_quotes": "quote_id VARCHAR, opportunity_id VARCHAR, created_at TIMESTAMP, created_by VARCHAR, "
-    "status VARCHAR, discount_pct DOUBLE, grand_total DOUBLE, is_syncing BOOLEAN, object_type VARCHAR",
+    "status VARCHAR, discount_pct DOUBLE, grand_total DOUBLE, is_syncing BOOLEAN, object_type VARCHAR, "
+    "original_grand_total DOUBLE, currency_code VARCHAR",
     "staging.stg_approvals": "approval_id VARCHAR, quote_id VARCHAR, opportunity_id VARCHAR, status VARCHAR, "
     "submitted_at TIMESTAMP, completed_at TIMESTAMP, object_type VARCHAR",
     "staging.stg_orders": "order_id VARCHAR, opportunity_id VARCHAR, contract_id VARCHAR, quote_id VARCHAR, "

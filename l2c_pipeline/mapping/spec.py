@@ -182,6 +182,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 _c("discount_pct", "DOUBLE", "the quote's discount %"),
                 _c("grand_total", "DOUBLE", "the quoted total"),
                 _c("is_primary", "BOOLEAN", "the quote synced to (primary on) the opportunity"),
+                _currency("quote"),
             ),
         ),
         EntitySpec(
