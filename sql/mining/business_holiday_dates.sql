@@ -25,8 +25,8 @@ WITH span AS (
 ), rules AS (
     SELECT * FROM mining.business_holidays WHERE recurrence_type IS NOT NULL
 ), matching_days AS (
-    -- The days of the rule's months whose weekday, day of the month or month fits; the period
-    -- (every n) and the rank within the month are checked below.
+    -- Each rule against the days from its start's month on (a yearly rule: its month only);
+    -- the weekday, day of the month and period (every n) are checked next, the rank after.
     SELECT r.*, d.day,
            date_diff('month', date_trunc('month', r.recurrence_start_date), date_trunc('month', d.day)) AS months_in,
            ((r.recurrence_day_mask >> dayofweek(d.day)) & 1) = 1 AS in_mask
