@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHANGED = (
     "mining.business_hours",
+    "mining.business_holiday_dates",
     "mining.business_calendar",
     "mining.business_clock_days",
     "mining.approval_waits",

@@ -431,6 +431,7 @@ def _print_event_log(warehouse: Path) -> None:
     for name, what in (
         ("report.html", "HTML report (opens with no network)"),
         ("process_map_performance.svg", "process map (milestones)"),
+        ("process_map_business.svg", "process map (milestones, waits in business hours)"),
         ("process_map_with_touches_performance.svg", "process map with sales touches"),
         ("process_model.bpmn", "discovered process model (BPMN)"),
     ):
@@ -662,8 +663,9 @@ def _warehouse_path() -> Path:
     help="Default: report.html in the output folder.",
 )
 def report_command(out: Path | None) -> None:
-    """Write the HTML report (and the performance process maps: milestones, and with sales
-    touches) from the analytics file, read-only: it works while the pipeline runs."""
+    """Write the HTML report (and the performance process maps: milestones in calendar and in
+    business time, and with sales touches) from the analytics file, read-only: it works while
+    the pipeline runs."""
     import duckdb
 
     from .outputs.html_report import write_report
@@ -679,12 +681,14 @@ def report_command(out: Path | None) -> None:
     folder = default_output_dir(warehouse)
     with duckdb.connect(str(analytics), read_only=True) as con:
         svg = render(process_map(con, "performance").dot, folder / "process_map_performance")["svg"]
+        business = render(process_map(con, "business").dot, folder / "process_map_business")["svg"]
         touches = render(
             process_map(con, "performance", touches=True).dot,
             folder / "process_map_with_touches_performance",
         )["svg"]
         maps = {
             "milestones": svg.read_text(encoding="utf-8"),
+            "milestones_business": business.read_text(encoding="utf-8"),
             "with_touches": touches.read_text(encoding="utf-8"),
         }
         path = write_report(con, out or folder / "report.html", maps)

@@ -55,8 +55,13 @@ def test_demo_extracts_the_demo_org_and_exits_cleanly(tmp_path):
     report = run_l2c("report", "--out", str(tmp_path / "again.html"), home=tmp_path)
     assert report.returncode == 0, report.stderr
     assert "Lead-to-Cash process report" in (tmp_path / "again.html").read_text(encoding="utf-8")
-    # Both performance maps: milestones (the report's) and with sales touches.
-    for name in ("process_map_performance.svg", "process_map_with_touches_performance.svg"):
+    # Both performance maps: milestones (the report's) and with sales touches, and the
+    # milestones' business view the report folds below.
+    for name in (
+        "process_map_performance.svg",
+        "process_map_business.svg",
+        "process_map_with_touches_performance.svg",
+    ):
         (tmp_path / "outputs" / name).unlink()
     report = run_l2c("report", "--out", str(tmp_path / "again.html"), home=tmp_path)
     assert report.returncode == 0, report.stderr
@@ -65,6 +70,9 @@ def test_demo_extracts_the_demo_org_and_exits_cleanly(tmp_path):
         encoding="utf-8"
     )
     assert ">Call<" in touches and ">Call<" not in milestones
+    business = (tmp_path / "outputs" / "process_map_business.svg").read_text(encoding="utf-8")
+    assert "Median waits in business hours" in business and ">Call<" not in business
+    assert 'data-map="milestones_business"' in (tmp_path / "again.html").read_text(encoding="utf-8")
     exported = run_l2c(
         "export", "--format", "xes,ocel", "--out", str(tmp_path / "x"), home=tmp_path
     )

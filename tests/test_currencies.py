@@ -38,6 +38,7 @@ def multi_currency(tmp_path_factory):
     [
         ("Opportunity", "stg_opportunities", "opportunity_id", "amount", "original_amount"),
         ("Order", "stg_orders", "order_id", "total_amount", "original_total_amount"),
+        ("SBQQ__Quote__c", "stg_quotes", "quote_id", "grand_total", "original_grand_total"),
         ("blng__Invoice__c", "stg_invoices", "invoice_id", "total_amount", "original_total_amount"),
         ("blng__Invoice__c.balance", "stg_invoices", "invoice_id", "balance", "original_balance"),
     ],
@@ -109,6 +110,7 @@ def single_currency(tmp_path_factory):
         "  currencies: null\n"
         "  dated_rates: null\n"
         "  opportunities: {columns: {currency_code: null}}\n"
+        "  quotes: {columns: {currency_code: null}}\n"
         "  orders: {columns: {currency_code: null}}\n"
         "  invoices: {columns: {currency_code: null}}\n"
         "  payment_allocations: {columns: {currency_code: null}}\n",

@@ -129,7 +129,7 @@ def test_an_amount_copied_from_a_quote_is_not_a_scope_cut(tables):
         ), flagged AS (
             SELECT d.*, EXISTS (
                 SELECT 1 FROM staging.stg_quotes AS q
-                WHERE q.opportunity_id = d.record_id AND round(q.grand_total, 2) = round(d.amount, 2)
+                WHERE q.opportunity_id = d.record_id AND round(q.original_grand_total, 2) = round(d.amount, 2)
                   AND q.created_at <= d.changed_at  -- a quote made later cannot be its source
             ) AS from_quote
             FROM decreases AS d

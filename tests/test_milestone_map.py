@@ -186,7 +186,7 @@ def test_the_process_maps_asset_writes_both_maps(truth_warehouse, tmp_path, monk
     assert written == {
         f"process_map{kind}_{view}.{fmt}"
         for kind in ("", "_with_touches")
-        for view in ("frequency", "performance")
+        for view in ("frequency", "performance", "business")
         for fmt in ("svg", "png")
     }
     milestone_svg = (outputs / "process_map_performance.svg").read_text(encoding="utf-8")
@@ -204,6 +204,9 @@ def test_the_process_maps_asset_writes_both_maps(truth_warehouse, tmp_path, monk
             "performance_svg",
             "edges_shown",
             "slowest_transitions",
+            "business_map",
+            "business_svg",
+            "slowest_transitions_business_hours",
         )
     } <= set(metadata)
     assert Path(metadata["with_touches_performance_svg"].value).name == (
@@ -211,8 +214,13 @@ def test_the_process_maps_asset_writes_both_maps(truth_warehouse, tmp_path, monk
     )
     slowest = metadata["slowest_transitions"].value.splitlines()
     assert len(slowest) == 5 and all(line.startswith("- ") for line in slowest)
-    # Waits over 48 hours read in days.
+    # Waits over 48 hours read in days; business hours stay hours.
     assert any(line.endswith(" d") for line in slowest), slowest
+    business = metadata["slowest_transitions_business_hours"].value.splitlines()
+    assert len(business) == 5 and all(line.endswith(" h of business time") for line in business)
+    assert "Median waits in business hours" in (outputs / "process_map_business.svg").read_text(
+        encoding="utf-8"
+    )
     assert not any(
         line.endswith(" h") and float(line.split("median ")[1][:-2]) >= 48 for line in slowest
     )

@@ -160,6 +160,8 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
         "process_map_frequency.svg",
         "process_map_performance.png",
         "process_map_performance.svg",
+        "process_map_business.svg",
+        "process_map_with_touches_business.png",
         "process_map_with_touches_frequency.png",
         "process_map_with_touches_performance.svg",
         "report.html",

@@ -18,7 +18,12 @@ import pytest
 from l2c_pipeline.mining.kpi_history import record_kpi_snapshot
 from l2c_pipeline.outputs.exports import export_csv, export_event_log, parse_formats
 from l2c_pipeline.outputs.html_report import write_report
-from l2c_pipeline.outputs.process_maps import process_map, render
+from l2c_pipeline.outputs.process_maps import (
+    BUSINESS_TITLE,
+    business_duration_label,
+    process_map,
+    render,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -156,6 +161,32 @@ def test_process_maps_filter_the_edges_and_mark_the_slowest(tables, tmp_path, to
         t.text for t in svg.iter("{http://www.w3.org/2000/svg}text") if t.get("fill") == "#c62828"
     ]
     assert len(red_labels) == len(performance.slowest) == 5
+    # The business view: the same edges, the slowest in business hours red, labelled with the
+    # table's business medians (hours, never days), under a title naming the clock.
+    business = process_map(tables, "business", max_edges=25, touches=touches)
+    waits = dict(
+        ((a, b), h)
+        for a, b, h in tables.execute(
+            f"SELECT from_activity, to_activity, median_business_hours FROM reports.{edge_table}"
+        ).fetchall()
+    )
+    kept_pairs = [(a, b) for a, b, _ in kept]
+    assert business.edges_shown == performance.edges_shown
+    assert all(f'"{a}" -> "{b}"' in business.dot for a, b in kept_pairs)
+    slowest_business = sorted(
+        (pair for pair in kept_pairs if waits[pair] is not None),
+        key=lambda pair: (-waits[pair], *pair),
+    )[:5]
+    assert [(a, b) for a, b, _ in business.slowest] == slowest_business
+    # The other clock: a wait over nights and weekends counts a fraction of its hours.
+    assert any(waits[(a, b)] is not None and waits[(a, b)] < 0.75 * h for a, b, h in kept)
+    svg = ET.parse(render(business.dot, tmp_path / "business")["svg"]).getroot()
+    texts = [(t.text, t.get("fill")) for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert BUSINESS_TITLE in [text for text, _ in texts]
+    assert sorted(text for text, fill in texts if fill == "#c62828") == sorted(
+        business_duration_label(waits[pair]) for pair in slowest_business
+    )
+    assert not any(text.endswith(" d") for text, _ in texts if text)
 
 
 def test_html_report_in_headless_chromium_shows_the_tables_figures(truth_warehouse, tmp_path):
@@ -170,7 +201,12 @@ def test_html_report_in_headless_chromium_shows_the_tables_figures(truth_warehou
         con.execute("UPDATE reports.kpi_summary SET value = value * 1.0")
         record_kpi_snapshot(con, date(2026, 11, 27))
         svg = render(process_map(con, "performance").dot, tmp_path / "map")["svg"]
-        report = write_report(con, tmp_path / "report.html", {"milestones": svg.read_text()})
+        business = render(process_map(con, "business").dot, tmp_path / "business")["svg"]
+        report = write_report(
+            con,
+            tmp_path / "report.html",
+            {"milestones": svg.read_text(), "milestones_business": business.read_text()},
+        )
         expected = {
             f"kpi:{kpi}": value
             for kpi, value in con.execute("SELECT kpi, value FROM reports.kpi_summary").fetchall()
@@ -187,6 +223,38 @@ def test_html_report_in_headless_chromium_shows_the_tables_figures(truth_warehou
                 "SELECT step_order, entered FROM reports.lead_funnel WHERE dimension = 'all'"
             ).fetchall()
         }
+        # Business time beside calendar time: the stages, the approvals, the bottlenecks.
+        business = {
+            f"stage:{stage}:median_business_hours": value
+            for stage, value in con.execute(
+                "SELECT stage, median_business_hours FROM reports.stage_durations "
+                "WHERE dimension = 'all'"
+            ).fetchall()
+        }
+        business |= {
+            f"approval:{rep}:median_approval_business_hours": value
+            for rep, value in con.execute(
+                "SELECT dimension_value, median_approval_business_hours "
+                "FROM reports.quote_to_contract WHERE dimension IN ('sales_rep', 'all')"
+            ).fetchall()
+        }
+        for column in ("median_business_hours", "added_business_hours"):
+            business |= {
+                f"bottleneck:{rank}:{column}": value
+                for rank, value in con.execute(
+                    f"SELECT bottleneck_rank, {column} FROM reports.bottlenecks "
+                    "WHERE bottleneck_rank <= 10"
+                ).fetchall()
+            }
+        bottleneck_medians = dict(
+            con.execute(
+                "SELECT bottleneck_rank, median_hours FROM reports.bottlenecks "
+                "WHERE bottleneck_rank <= 10"
+            ).fetchall()
+        )
+        zone, hours = con.execute(
+            "SELECT any_value(time_zone), count(*) FROM mining.business_hours"
+        ).fetchone()
         expected |= {
             f"compliance:{rule}:cases": value
             for rule, value in con.execute(
@@ -221,6 +289,9 @@ def test_html_report_in_headless_chromium_shows_the_tables_figures(truth_warehou
             "els => els.map(e => [e.dataset.figure, e.dataset.value, e.textContent])",
         )
         trends = page.locator("svg.trend").count()
+        business_map = page.eval_on_selector_all(
+            ".map[data-map='milestones_business'] svg text", "els => els.map(e => e.textContent)"
+        )
         title = page.title()
         browser.close()
     assert problems == []
@@ -234,6 +305,24 @@ def test_html_report_in_headless_chromium_shows_the_tables_figures(truth_warehou
         assert math.isclose(float(shown[figure][0]), value, rel_tol=1e-12), figure
     assert shown["kpi:win_rate"][1] == f"{expected['kpi:win_rate']:.1%}"
     assert shown["kpi:sales_cycle_time"][1] == f"{expected['kpi:sales_cycle_time']:.1f} days"
+    # Each business figure is the table's value, shown in hours (never days).
+    assert len([v for v in business.values() if v is not None]) >= 20
+    assert set(business) <= set(shown)
+    for figure, value in business.items():
+        raw, text = shown[figure]
+        if value is None:
+            assert (raw, text) == ("", "—"), figure
+            continue
+        assert math.isclose(float(raw), value, rel_tol=1e-12), figure
+        assert text == f"{value:,.1f} h", figure
+    # The business rankings differ from the calendar ones somewhere: the clocks are not alike.
+    assert any(
+        business[f"bottleneck:{rank}:median_business_hours"] < expected_median * 0.75
+        for rank, expected_median in bottleneck_medians.items()
+    )
+    assert hours == 5 and shown["business_clock"][0] == zone == "America/New_York"
+    assert "Mon-Fri 09:00-17:00 in America/New_York" in shown["business_clock"][1]
+    assert BUSINESS_TITLE in business_map
 
 
 def test_names_graphviz_cannot_draw_are_drawn_clean_and_short_and_kept_whole(tmp_path):
@@ -302,6 +391,9 @@ def test_html_report_answers_in_sentences_with_readable_units_at_every_width(
             ].read_text()
             for name, touches in (("milestones", False), ("with_touches", True))
         }
+        maps["milestones_business"] = render(
+            process_map(con, "business").dot, tmp_path / "milestones_business"
+        )["svg"].read_text()
         report = write_report(con, tmp_path / "report.html", maps)
     finally:
         con.close()
@@ -375,12 +467,21 @@ def test_html_report_answers_in_sentences_with_readable_units_at_every_width(
     waits = [
         (float(value), text)
         for figure, (value, text) in shown.items()
-        if figure.endswith("_hours") and value
+        if figure.endswith("_hours") and "business" not in figure and value
     ]
     assert any(hours > 48 for hours, _ in waits) and any(hours <= 48 for hours, _ in waits)
     for hours, text in waits:
         expected = f"{hours / 24:,.1f} days" if hours > 48 else f"{hours:,.1f} h"
         assert text == expected, (hours, text)
+    # Business hours stay hours however many (a business day is the org's own length).
+    business = [
+        (float(value), text)
+        for figure, (value, text) in shown.items()
+        if figure.endswith("_business_hours") and value
+    ]
+    assert any(hours > 48 for hours, _ in business)
+    for hours, text in business:
+        assert text == f"{hours:,.1f} h", (hours, text)
     assert "n/a" not in page_text
     assert "Revenue given away (org currency)" in page_text
 

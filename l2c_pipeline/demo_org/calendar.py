@@ -1,5 +1,8 @@
 """The demo org's time: its own record (the company's time zone), business hours per region
-(the company's the default) and the company's holidays over the simulated years.
+(the company's the default) and the company's holidays over the simulated years: some written
+one record a year, the others (Memorial Day, Thanksgiving, Christmas Eve afternoon, Christmas)
+as one recurring record each, as an org's admin sets them up once. Either way the days are
+those of company_holidays, which org.json lists for a test to compare the warehouse with.
 
 Nothing here draws a random number: the simulation's streams are untouched, and the same seed
 gives the same records in every shape."""
@@ -94,30 +97,92 @@ def company_holidays(first_year: int, last_year: int) -> list[tuple[str, date, t
     return days
 
 
+# The holidays written as one recurring record (Salesforce's recurrence fields) rather than one
+# record a year: name -> the rule; a yearly Nth rule names the weekday by its mask bit (Sunday 1,
+# Monday 2, ... Saturday 64) and the instance.
+RECURRING_HOLIDAYS = {
+    "Memorial Day": {
+        "RecurrenceType": "RecursYearlyNth",
+        "RecurrenceMonthOfYear": "May",
+        "RecurrenceInstance": "Last",
+        "RecurrenceDayOfWeekMask": 2,
+    },
+    "Thanksgiving": {
+        "RecurrenceType": "RecursYearlyNth",
+        "RecurrenceMonthOfYear": "November",
+        "RecurrenceInstance": "Fourth",
+        "RecurrenceDayOfWeekMask": 16,
+    },
+    "Christmas Eve (afternoon)": {
+        "RecurrenceType": "RecursYearly",
+        "RecurrenceMonthOfYear": "December",
+        "RecurrenceDayOfMonth": 24,
+    },
+    "Christmas Day": {
+        "RecurrenceType": "RecursYearly",
+        "RecurrenceMonthOfYear": "December",
+        "RecurrenceDayOfMonth": 25,
+    },
+}
+_RECURRENCE_FIELDS = (
+    "RecurrenceType",
+    "RecurrenceInterval",
+    "RecurrenceStartDate",
+    "RecurrenceEndDateOnly",
+    "RecurrenceDayOfMonth",
+    "RecurrenceMonthOfYear",
+    "RecurrenceInstance",
+    "RecurrenceDayOfWeekMask",
+)
+
+
+def _midnight(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
 def holiday_records(created_at: int, until: int, user_id: str) -> list[dict]:
     first = datetime.fromtimestamp(created_at, UTC).year
     last = datetime.fromtimestamp(until, UTC).year
-    records = []
-    for number, (name, day, part) in enumerate(company_holidays(first, last), start=1):
-        records.append(
-            {
-                "Id": make_id("0C0", number),
-                "Name": name,
-                "Description": f"{name} {day.year}",
-                "IsAllDay": part is None,
-                "ActivityDate": int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()),
-                "StartTimeInMinutes": part[0] if part else None,
-                "EndTimeInMinutes": part[1] if part else None,
-                "IsRecurrence": False,
-                **_system(created_at, user_id),
+    records, recurring_done = [], set()
+    for name, day, part in company_holidays(first, last):
+        rule = RECURRING_HOLIDAYS.get(name)
+        if rule and name in recurring_done:
+            continue  # one record for all the years
+        record = {
+            "Name": name,
+            "Description": name if rule else f"{name} {day.year}",
+            "IsAllDay": part is None,
+            # A recurring holiday's date is its first occurrence.
+            "ActivityDate": _midnight(day),
+            "StartTimeInMinutes": part[0] if part else None,
+            "EndTimeInMinutes": part[1] if part else None,
+            "IsRecurrence": bool(rule),
+            **dict.fromkeys(_RECURRENCE_FIELDS),
+            **_system(created_at, user_id),
+        }
+        if rule:
+            # From the first simulated year, open-ended: it falls in every year after.
+            record |= {
+                **rule,
+                "RecurrenceInterval": 1,
+                "RecurrenceStartDate": _midnight(date(first, 1, 1)),
             }
-        )
+            recurring_done.add(name)
+        records.append({"Id": make_id("0C0", len(records) + 1), **record})
     return records
 
 
 def calendar_summary(holidays: list[dict]) -> dict:
-    """What org.json says of the org's time: the figures a test compares the warehouse with."""
+    """What org.json says of the org's time: the figures a test compares the warehouse with,
+    among them every holiday day (date, start and end minute) of the years the records cover,
+    from company_holidays' own calendar arithmetic, not from the records' rules."""
     start, end = REGION_HOURS[COMPANY_REGION]
+    years = [
+        datetime.fromtimestamp(h["ActivityDate"], UTC).year
+        for h in holidays
+        if h["Name"] == "New Year's Day"
+    ]
+    days = company_holidays(min(years), max(years)) if years else []
     return {
         "time_zone": COMPANY_TIME_ZONE,
         "default_business_hours": {
@@ -126,5 +191,10 @@ def calendar_summary(holidays: list[dict]) -> dict:
         },
         "business_hours": {region: REGION_TIMEZONE[region] for region in REGIONS},
         "holidays": len(holidays),
+        "recurring_holidays": sum(1 for h in holidays if h["IsRecurrence"]),
         "half_day_holidays": sum(1 for h in holidays if not h["IsAllDay"]),
+        "holiday_days": [
+            [day.isoformat(), *(part or (0, 1440))]
+            for _, day, part in sorted(days, key=lambda d: d[1])
+        ],
     }

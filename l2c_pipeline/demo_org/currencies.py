@@ -190,8 +190,13 @@ def localise(rows: dict[str, list[dict]], created_at: int, until: int) -> list[t
     quote_rate: dict[str, tuple[str, float]] = {}
     for quote in rows.get("SBQQ__Quote__c", []):
         if quote.get("SBQQ__Opportunity2__c") in deal_rate:
-            quote_rate[quote["Id"]] = deal_rate[quote["SBQQ__Opportunity2__c"]]
-            convert(quote, ("SBQQ__ListAmount__c", "SBQQ__NetAmount__c"), *quote_rate[quote["Id"]])
+            currency, rate = quote_rate[quote["Id"]] = deal_rate[quote["SBQQ__Opportunity2__c"]]
+            convert(quote, ("SBQQ__ListAmount__c", "SBQQ__NetAmount__c"), currency, rate)
+            local = quote.get("SBQQ__NetAmount__c")
+            if local is not None:
+                expected.append(
+                    ("SBQQ__Quote__c", quote["Id"], currency, local, rate, local / rate)
+                )
     for line in rows.get("SBQQ__QuoteLine__c", []):
         if line.get("SBQQ__Quote__c") in quote_rate:
             convert(

@@ -1034,7 +1034,8 @@ FILE_SOURCE_TABLES = (
 )
 _EMPTY_STAGING = {
     "staging.stg_quotes": "quote_id VARCHAR, opportunity_id VARCHAR, created_at TIMESTAMP, created_by VARCHAR, "
-    "status VARCHAR, discount_pct DOUBLE, grand_total DOUBLE, is_syncing BOOLEAN, object_type VARCHAR",
+    "status VARCHAR, discount_pct DOUBLE, grand_total DOUBLE, is_syncing BOOLEAN, object_type VARCHAR, "
+    "original_grand_total DOUBLE, currency_code VARCHAR",
     "staging.stg_approvals": "approval_id VARCHAR, quote_id VARCHAR, opportunity_id VARCHAR, status VARCHAR, "
     "submitted_at TIMESTAMP, completed_at TIMESTAMP, object_type VARCHAR",
     "staging.stg_orders": "order_id VARCHAR, opportunity_id VARCHAR, contract_id VARCHAR, quote_id VARCHAR, "
@@ -1055,7 +1056,9 @@ _EMPTY_STAGING = {
     "staging.stg_business_hours": "business_hours_id VARCHAR, business_hours_name VARCHAR, is_default BOOLEAN, "
     "time_zone VARCHAR, iso_weekday INTEGER, start_minute INTEGER, end_minute INTEGER",
     "staging.stg_holidays": "holiday_id VARCHAR, holiday_name VARCHAR, holiday_date DATE, start_minute INTEGER, "
-    "end_minute INTEGER, is_recurring BOOLEAN",
+    "end_minute INTEGER, is_recurring BOOLEAN, recurrence_type VARCHAR, recurrence_interval INTEGER, "
+    "recurrence_start_date DATE, recurrence_end_date DATE, recurrence_day_of_month INTEGER, "
+    "recurrence_month INTEGER, recurrence_instance INTEGER, recurrence_day_mask INTEGER",
 }
 # The deal-size bands a file's cases fall into when no mapping file says otherwise.
 DEFAULT_DEAL_SIZE_BANDS = (

@@ -56,6 +56,9 @@ def _currency(what: str) -> Column:
     )
 
 
+# An org whose Holiday has no recurrence fields (an older API, a profile that may not read them).
+NO_RECURRENCE = "a recurring holiday counts on its own date (ActivityDate) only"
+
 # Weekdays as the business hours name them (Monday = 1 in ISO numbering).
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -179,6 +182,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 _c("discount_pct", "DOUBLE", "the quote's discount %"),
                 _c("grand_total", "DOUBLE", "the quoted total"),
                 _c("is_primary", "BOOLEAN", "the quote synced to (primary on) the opportunity"),
+                _currency("quote"),
             ),
         ),
         EntitySpec(
@@ -373,7 +377,28 @@ ENTITIES: dict[str, EntitySpec] = {
                 _c("is_all_day", "BOOLEAN", "the whole day"),
                 _c("start_minutes", "BIGINT", "start, minutes from midnight (not all day)"),
                 _c("end_minutes", "BIGINT", "end, minutes from midnight (not all day)"),
-                _c("is_recurring", "BOOLEAN", "a recurring holiday (only its own date is read)"),
+                _c("is_recurring", "BOOLEAN", "a recurring holiday"),
+                *(
+                    Column(name, type_, what, NO_RECURRENCE)
+                    for name, type_, what in (
+                        ("recurrence_type", "VARCHAR", "the recurrence rule (RecursYearly, ...)"),
+                        (
+                            "recurrence_interval",
+                            "BIGINT",
+                            "every how many days, weeks, months, years",
+                        ),
+                        ("recurrence_start_date", "DATE", "the first day the rule may fall on"),
+                        ("recurrence_end_date", "DATE", "the last day it may fall on (null: open)"),
+                        ("recurrence_day_of_month", "BIGINT", "the day of the month"),
+                        ("recurrence_month_of_year", "VARCHAR", "the month's name (January, ...)"),
+                        ("recurrence_instance", "VARCHAR", "First, Second, Third, Fourth or Last"),
+                        (
+                            "recurrence_day_of_week_mask",
+                            "BIGINT",
+                            "the weekdays: Sunday 1 ... Saturday 64",
+                        ),
+                    )
+                ),
             ),
         ),
     )

@@ -35,9 +35,31 @@ _DESCRIPTION = (
 )
 _HOLIDAYS_DESCRIPTION = (
     "The holidays business time leaves out: the org's Holiday records (staging.stg_holidays), "
-    "each the part of a day it covers; none for an event-log file."
+    "one row each, with the part of a day it covers and, for a recurring holiday, its rule "
+    "(mining.business_holiday_dates expands the rules into days); none for an event-log file."
 )
+# column -> (type, description); a column the staging table lacks (a file source's empty
+# table, a warehouse built before recurrences were read) is null: the holiday counts on its date.
 _HOLIDAY_COLUMNS = {
+    "holiday_id": ("VARCHAR", "the Holiday record"),
+    "holiday_name": ("VARCHAR", "the holiday's name"),
+    "holiday_date": ("DATE", "its own date, in the business hours' time zone"),
+    "start_minute": (
+        "INTEGER",
+        "minutes after local midnight the holiday starts (0 for a whole day)",
+    ),
+    "end_minute": ("INTEGER", "minutes after local midnight it ends (1440 for a whole day)"),
+    "is_recurring": ("BOOLEAN", "a recurring holiday"),
+    "recurrence_type": ("VARCHAR", "the recurrence rule (null: the holiday's own date only)"),
+    "recurrence_interval": ("INTEGER", "every how many days, weeks, months or years"),
+    "recurrence_start_date": ("DATE", "the first day the rule may fall on"),
+    "recurrence_end_date": ("DATE", "the last day it may fall on (null: open)"),
+    "recurrence_day_of_month": ("INTEGER", "the day of the month"),
+    "recurrence_month": ("INTEGER", "the month, 1 to 12"),
+    "recurrence_instance": ("INTEGER", "which matching weekday of the month: 1 to 4, -1 the last"),
+    "recurrence_day_mask": ("INTEGER", "the weekdays: Sunday 1, Monday 2, ... Saturday 64"),
+}
+_COLUMNS = {
     "holiday_date": "the day, in the business hours' time zone",
     "start_minute": "minutes after local midnight the holiday starts (0 for a whole day)",
     "end_minute": "minutes after local midnight it ends (1440 for a whole day)",
@@ -71,7 +93,9 @@ def parse_business_hours(text: str) -> tuple[str | None, dict[int, tuple[int, in
     if not words:
         raise BusinessHoursError(f"{SETTING} is empty")
     zone = None
-    if not _DAY_SPAN.match(words[0].split(",")[0].lower()):
+    # A three-letter zone (UTC, EST) has the form of a day: only a day's name is a day.
+    first = _DAY_SPAN.match(words[0].split(",")[0].lower())
+    if not first or first[1] not in _DAYS:
         zone, words = words[0], words[1:]
     if not words or len(words) % 2:
         raise BusinessHoursError(
@@ -174,9 +198,9 @@ def choose_business_hours(
 
 
 def write_business_hours(con: duckdb.DuckDBPyConnection, environ=None) -> int:
-    """Replace mining.business_hours and mining.business_holidays (the org's holidays, none
-    where the warehouse has no staging.stg_holidays, e.g. a public log loaded on its own);
-    returns the business hours' row count."""
+    """Replace mining.business_hours and mining.business_holidays (the org's holiday records
+    and their rules, none where the warehouse has no staging.stg_holidays, e.g. a public log
+    loaded on its own); returns the business hours' row count."""
     from ..warehouse.duckdb_warehouse import write_comments
 
     zone, week, source = choose_business_hours(con, environ)
@@ -190,13 +214,28 @@ def write_business_hours(con: duckdb.DuckDBPyConnection, environ=None) -> int:
         [(day, start, end, zone, source) for day, (start, end) in sorted(week.items())],
     )
     write_comments(con, TABLE, _DESCRIPTION, _COLUMNS)
-    holidays = (
-        "SELECT holiday_date, start_minute::INTEGER AS start_minute, end_minute::INTEGER AS end_minute, "
-        "holiday_name FROM staging.stg_holidays"
+    staged = (
+        {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'staging' AND table_name = 'stg_holidays'"
+            ).fetchall()
+        }
         if _table_exists(con, "staging", "stg_holidays")
-        else "SELECT NULL::DATE AS holiday_date, NULL::INTEGER AS start_minute, "
-        "NULL::INTEGER AS end_minute, NULL::VARCHAR AS holiday_name WHERE false"
+        else None
+    )
+    selects = ", ".join(
+        f"{name if staged and name in staged else 'NULL'}::{type_} AS {name}"
+        for name, (type_, _) in _HOLIDAY_COLUMNS.items()
+    )
+    holidays = (
+        f"SELECT {selects} FROM staging.stg_holidays"
+        if staged is not None
+        else f"SELECT {selects} WHERE false"
     )
     con.execute(f"CREATE OR REPLACE TABLE {HOLIDAYS} AS {holidays}")
-    write_comments(con, HOLIDAYS, _HOLIDAYS_DESCRIPTION, _HOLIDAY_COLUMNS)
+    write_comments(
+        con, HOLIDAYS, _HOLIDAYS_DESCRIPTION, {k: v[1] for k, v in _HOLIDAY_COLUMNS.items()}
+    )
     return len(week)

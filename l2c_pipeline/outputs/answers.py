@@ -57,6 +57,12 @@ def duration(hours: float | None) -> str:
     return f"{hours / 24:,.1f} days"
 
 
+def business_hours(hours: float | None) -> str:
+    """A wait in business hours, as hours however long: a business day is as long as the org's
+    hours make it, so the report never turns them into days."""
+    return MISSING if hours is None else f"{hours:,.1f} h"
+
+
 def days(value: float | None) -> str:
     return MISSING if value is None else f"{value:,.1f} days"
 

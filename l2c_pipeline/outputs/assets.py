@@ -39,7 +39,15 @@ from .exports import (
 )
 from .fingerprints import remember, up_to_date
 from .html_report import write_report
-from .process_maps import VIEWS, duration_label, process_map, render, render_bpmn, thumbnail
+from .process_maps import (
+    VIEWS,
+    business_duration_label,
+    duration_label,
+    process_map,
+    render,
+    render_bpmn,
+    thumbnail,
+)
 
 PROCESS_MAPS = AssetKey(["process_maps"])
 ANALYTICS_FILE = AssetKey(["analytics_file"])
@@ -87,8 +95,8 @@ def _render_if_changed(context, dot: str, stem: Path) -> dict[str, Path]:
     deps=[ANALYTICS_FILE],
     group_name="outputs",
     kinds={"graphviz", "svg"},
-    description="Process maps (frequency and performance views of the directly-follows graph, "
-    "busy maps filtered, the slowest transitions in red): the milestone map (sales touches left "
+    description="Process maps (frequency, performance and business-time views of the "
+    "directly-follows graph, busy maps filtered, the slowest transitions in red): the milestone map (sales touches left "
     "out) and the map with touches, and the discovered BPMN model, as SVG and PNG in the output "
     "folder; the PNGs show here in the metadata.",
 )
@@ -111,6 +119,13 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
                     metadata[f"{prefix}slowest_transitions"] = MetadataValue.md(
                         "\n".join(
                             f"- {a} → {b}: median {duration_label(h)}" for a, b, h in drawn.slowest
+                        )
+                    )
+                elif view == "business":
+                    metadata[f"{prefix}slowest_transitions_business_hours"] = MetadataValue.md(
+                        "\n".join(
+                            f"- {a} → {b}: median {business_duration_label(h)} of business time"
+                            for a, b, h in drawn.slowest
                         )
                     )
     # The model discovered in this run reaches the output folder with the file it belongs to.
@@ -144,6 +159,7 @@ def html_report(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     folder = default_output_dir(Path(warehouse.path))
     drawn = {
         "milestones": folder / "process_map_performance.svg",
+        "milestones_business": folder / "process_map_business.svg",
         "with_touches": folder / "process_map_with_touches_performance.svg",
     }
     maps = {name: svg.read_text() for name, svg in drawn.items() if svg.exists()}

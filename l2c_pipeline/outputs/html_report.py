@@ -81,6 +81,53 @@ def _sparkline(points: list[float]) -> str:
     )
 
 
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _clock_time(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _business_clock(con) -> dict | None:
+    """The business week the business columns are counted in, in words (mining.business_hours
+    and the holiday days within the log), or None for a file without it."""
+    if not _has_table(con, "mining", "business_hours"):
+        return None
+    week = con.execute(
+        "SELECT iso_weekday, start_minute, end_minute, time_zone, source FROM mining.business_hours "
+        "ORDER BY iso_weekday"
+    ).fetchall()
+    if not week:
+        return None
+    # Runs of consecutive weekdays with the same hours: "Mon-Fri 09:00-17:00".
+    runs: list[list] = []
+    for day, start, end, _, _ in week:
+        if runs and runs[-1][1] == day - 1 and runs[-1][2:] == [start, end]:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day, start, end])
+    hours = ", ".join(
+        f"{_WEEKDAYS[a - 1]}{'' if a == b else '-' + _WEEKDAYS[b - 1]} "
+        f"{_clock_time(start)}-{_clock_time(end)}"
+        for a, b, start, end in runs
+    )
+    holidays = 0
+    if _has_table(con, "mining", "business_holiday_dates") and _has_table(
+        con, "mining", "business_calendar"
+    ):
+        holidays = con.execute(
+            "SELECT count(DISTINCT holiday_date) FROM mining.business_holiday_dates WHERE "
+            "holiday_date BETWEEN (SELECT min(local_date) FROM mining.business_calendar) "
+            "AND (SELECT max(local_date) FROM mining.business_calendar)"
+        ).fetchone()[0]
+    return {
+        "hours": hours,
+        "time_zone": week[0][3],
+        "source": week[0][4],
+        "holidays": holidays,
+    }
+
+
 def _inline(svg: str) -> str:
     """A drawing's SVG without the XML declaration and DOCTYPE, which have no place in HTML."""
     return svg[svg.find("<svg") :] if "<svg" in svg else ""
@@ -97,6 +144,12 @@ def _kpis(con) -> dict:
             history.setdefault(kpi, []).append((day, value))
     for kpi in kpis:
         kpi["label"] = KPI_LABELS.get(kpi["kpi"], kpi["kpi"].replace("_", " "))
+        # Every KPI in days is a calendar-time figure; say so where its definition does not.
+        kpi["clock"] = (
+            "calendar time"
+            if kpi["unit"] == "days" and "calendar" not in (kpi["definition"] or "")
+            else None
+        )
         kpi["shown"] = answers.shown(kpi["value"], kpi["unit"])
         points = [v for _, v in history.get(kpi["kpi"], [])]
         kpi["snapshots"] = len(points)
@@ -153,8 +206,9 @@ def _root_causes(con) -> list[dict]:
 def _sales_cycle(con, kpis: list[dict]) -> dict:
     stages = _rows(
         con,
-        "SELECT stage, stage_order, cases, visits, open_visits, median_days, p90_days "
-        "FROM reports.stage_durations WHERE dimension = 'all' ORDER BY stage_order",
+        "SELECT stage, stage_order, cases, visits, open_visits, median_days, p90_days, "
+        "median_business_hours FROM reports.stage_durations WHERE dimension = 'all' "
+        "ORDER BY stage_order",
     )
     groups = _rows(
         con,
@@ -251,7 +305,7 @@ def _quote_to_contract(con) -> dict:
         con,
         "SELECT dimension, dimension_value, cases, avg_quote_versions, median_quote_to_contract_days, "
         "rejection_share, approvals, median_approval_hours, p90_approval_hours, "
-        "approval_hours_vs_rest, re_approval_cases, rework_share FROM reports.quote_to_contract "
+        "median_approval_business_hours, approval_hours_vs_rest, re_approval_cases, rework_share FROM reports.quote_to_contract "
         "WHERE dimension IN ('all', 'sales_rep', 'product_family') "
         "ORDER BY approval_hours_vs_rest DESC NULLS LAST, dimension_value",
     )
@@ -472,14 +526,18 @@ def _end_to_end(con, maps: dict[str, str]) -> dict:
     bottlenecks = _rows(
         con,
         "SELECT bottleneck_rank, kind, from_activity, to_activity, occurrences, median_hours, "
-        "added_wait_hours, concentrated_in, concentrated_value FROM reports.bottlenecks "
-        "ORDER BY bottleneck_rank LIMIT 10",
+        "added_wait_hours, median_business_hours, added_business_hours, concentrated_in, "
+        "concentrated_value FROM reports.bottlenecks ORDER BY bottleneck_rank LIMIT 10",
     )
     slowest = process_map(con, "performance").slowest
+    slowest_business = process_map(con, "business").slowest
     unit, factor = charts.wait_unit([b["added_wait_hours"] for b in bottlenecks])
     return {
         "answer": answers.bottleneck_answer(bottlenecks),
         "slowest": [f"{a} → {b} ({answers.duration(hours)})" for a, b, hours in slowest],
+        "slowest_business": [
+            f"{a} → {b} ({answers.business_hours(hours)})" for a, b, hours in slowest_business
+        ],
         "maps": {name: _inline(svg) for name, svg in maps.items() if _inline(svg)},
         "charts": [
             charts.bar_chart(
@@ -638,13 +696,15 @@ def _losses(con) -> dict:
 
 def report_data(con: duckdb.DuckDBPyConnection, maps: dict[str, str] | None = None) -> dict:
     """Everything the page shows, read from the analytics file's tables. `maps` holds the
-    process maps' SVG: 'milestones' (drawn first) and 'with_touches'."""
+    process maps' SVG: 'milestones' (drawn first), 'milestones_business' (its waits in
+    business hours) and 'with_touches'."""
     headline = _kpis(con)
     mapped_org = _has_table(con, "core", "data_coverage")
     return {
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         **headline,
         "questions": QUESTIONS,
+        "business_clock": _business_clock(con),
         "root_causes": _root_causes(con),
         # What the org's records hold (only for a Salesforce source: a loaded file has no mapping).
         "coverage": _rows(
@@ -686,6 +746,7 @@ def render_report(data: dict) -> str:
     environment.filters["pct"] = answers.share
     environment.filters["pp"] = answers.points
     environment.filters["hours"] = answers.duration
+    environment.filters["bhours"] = answers.business_hours
     environment.filters["days"] = answers.days
     environment.filters["num"] = lambda v, d=1: MISSING if v is None else f"{v:,.{d}f}"
     environment.filters["count"] = lambda v: MISSING if v is None else f"{v:,}"

@@ -1,13 +1,15 @@
-"""Process maps: the directly-follows graph drawn with graphviz, in a frequency view (how often)
-and a performance view (how long). Two maps: the milestone map (the default), from
+"""Process maps: the directly-follows graph drawn with graphviz, in a frequency view (how often),
+a performance view (how long, in calendar time) and a business view (how long in business hours:
+the working hours between the two events, holidays left out; mining.business_hours). Two maps: the milestone map (the default), from
 reports.milestone_map_edges / milestone_map_nodes, the log without sales touches (calls, emails,
 meetings: the biggest nodes and thickest edges, which hide the transitions between milestones);
 and the map with touches, from reports.process_map_edges / process_map_nodes, the whole log.
 
 A busy map is unreadable, so edges are filtered: the most frequent ones, up to `max_edges`
 and none below `min_share` of the busiest edge, plus each activity's strongest way in and out
-so the map stays connected; start and end edges only from `min_share` of the cases. In the performance view
-the `slowest` kept transitions by median wait are drawn red and thick: they are where to look.
+so the map stays connected; start and end edges only from `min_share` of the cases. In the
+performance and business views the `slowest` kept transitions by median wait (in the view's
+clock) are drawn red and thick: they are where to look.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ import duckdb
 
 from ..warehouse.publish import replace_file
 
-VIEWS = ("frequency", "performance")
+VIEWS = ("frequency", "performance", "business")
+# The edge tables' median wait each timed view reads.
+WAIT_COLUMNS = {"performance": "median_hours", "business": "median_business_hours"}
+# What a business-time map says of itself, above the drawing.
+BUSINESS_TITLE = "Median waits in business hours (working hours only, holidays left out)"
 # The report tables each map is drawn from: (edges, nodes), by whether touches are in.
 MAP_TABLES = {
     False: ("reports.milestone_map_edges", "reports.milestone_map_nodes"),
@@ -55,6 +61,16 @@ def duration_label(hours: float | None) -> str:
     if hours < 48:
         return f"{hours:.1f} h"
     return f"{hours / 24:.1f} d"
+
+
+def business_duration_label(hours: float | None) -> str:
+    """Business hours as hours however many: a business day is as long as the org's hours
+    make it, so 24 of them are no day."""
+    if hours is None:
+        return "n/a"
+    if hours < 1:
+        return f"{hours * 60:.0f} min"
+    return f"{hours:,.1f} h"
 
 
 def _quote(text: str) -> str:
@@ -93,13 +109,15 @@ def process_map(
     if view not in VIEWS:
         raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
     edge_table, node_table = tables or MAP_TABLES[bool(touches)]
+    wait = WAIT_COLUMNS.get(view, "median_hours")
+    label_of = business_duration_label if view == "business" else duration_label
     edges_total = con.execute(f"SELECT count(*) FROM {edge_table}").fetchone()[0]
     # The busiest edges, plus each activity's strongest way in and out so the map stays
     # connected (as a filtered map in a process-mining tool does).
     edges = con.execute(
         f"""
         WITH ranked AS (
-            SELECT from_activity, to_activity, transitions, median_hours,
+            SELECT from_activity, to_activity, transitions, {wait} AS median_hours,
                    row_number() OVER (ORDER BY transitions DESC, from_activity, to_activity) AS overall,
                    row_number() OVER (PARTITION BY from_activity ORDER BY transitions DESC, to_activity) AS out_rank,
                    row_number() OVER (PARTITION BY to_activity ORDER BY transitions DESC, from_activity) AS in_rank
@@ -134,7 +152,13 @@ def process_map(
     most_events = max((n for _, n, *_ in nodes), default=1)
     lines = [
         "digraph process_map {",
-        '  graph [rankdir=TB, fontname="Helvetica", bgcolor="white", nodesep=0.3, ranksep=0.35];',
+        '  graph [rankdir=TB, fontname="Helvetica", bgcolor="white", nodesep=0.3, ranksep=0.35'
+        + (
+            f", label={_quote(BUSINESS_TITLE)}, labelloc=t, fontsize=11"
+            if view == "business"
+            else ""
+        )
+        + "];",
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
         '  edge [fontname="Helvetica", fontsize=9, color="#4a6fa5"];',
         '  "__start" [label="start", shape=circle, fillcolor="#c8e6c9", width=0.5, fixedsize=true];',
@@ -143,8 +167,9 @@ def process_map(
     for activity, events, start_cases, end_cases, service_hours in nodes:
         shade = (95 - int(45 * events / most_events)) * 255 // 100  # busier activities are darker
         text = f"{drawing_label(activity)}\n{events:,}"
+        # The median time the activity takes (calendar time: the tables hold no business one).
         if view == "performance" and service_hours is not None:
-            text += f"\nservice {duration_label(service_hours)}"  # median time the activity takes
+            text += f"\nservice {duration_label(service_hours)}"
         label = _quote(text)
         lines.append(f'  {node[activity]} [label={label}, fillcolor="#{shade:02x}{shade:02x}ff"];')
         # Start and end edges only where many cases start or end: the rest is noise.
@@ -159,7 +184,7 @@ def process_map(
         if view == "frequency":
             label, colour = f"{transitions:,}", "#4a6fa5"
         else:
-            label = duration_label(hours)
+            label = label_of(hours)
             colour = "#c62828" if (a, b) in slow_pairs else "#9e9e9e"
             if (a, b) in slow_pairs:
                 width = max(width, 3.0)

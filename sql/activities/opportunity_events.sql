@@ -38,7 +38,8 @@ WHERE
         AND NOT EXISTS (
             SELECT 1 FROM staging.stg_quotes AS q
             WHERE q.opportunity_id = h.record_id AND q.created_at <= h.changed_at
-              AND round(q.grand_total, 2) = round(TRY_CAST(h.new_value AS DOUBLE), 2)
+              -- The history holds the deal's own currency, as the quote's original total does.
+              AND round(q.original_grand_total, 2) = round(TRY_CAST(h.new_value AS DOUBLE), 2)
         )
     )
     -- Lookup history is written twice per change (ids and names): the id row is the event.

@@ -1,8 +1,9 @@
 -- The working intervals that business time is counted in: for every local day the event log
 -- spans (a day either side), the day's business hours (mining.business_hours) less the org's
--- holidays (mining.business_holidays), as instants in UTC. Local times are turned into instants in
--- the hours' own time zone, so a day on which the clocks change is as long as it was. Each
--- interval carries the business seconds of all intervals before it: a running business clock.
+-- holidays (mining.business_holiday_dates: a recurring one on every day it falls), as instants in
+-- UTC. Local times are turned into instants in the hours' own time zone, so a day on which the
+-- clocks change is as long as it was. Each interval carries the business seconds of all
+-- intervals before it: a running business clock.
 -- mining.business_clock_days reads it into one row per UTC day, the form the durations use.
 -- columns:
 -- local_date: the day in the business hours' time zone
@@ -28,7 +29,7 @@ WITH zone AS (
     -- Each holiday clipped to the day's hours.
     SELECT w.local_date, greatest(h.start_minute, w.start_minute) AS start_minute,
            least(h.end_minute, w.end_minute) AS end_minute
-    FROM mining.business_holidays AS h
+    FROM mining.business_holiday_dates AS h
     JOIN working_days AS w ON w.local_date = h.holiday_date
     WHERE h.end_minute > w.start_minute AND h.start_minute < w.end_minute
 ), boundaries AS (
