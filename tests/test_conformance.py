@@ -307,3 +307,57 @@ def test_discovered_bpmn_model_replays_the_variants_it_was_mined_from(truth_ware
     fitness = pm4py.fitness_token_based_replay(frame, net, initial, final)
     assert fitness["perc_fit_traces"] == 100.0
     assert model.activities >= len({a for activities, _ in variants for a in activities})
+
+
+def test_alignments_carried_over_from_the_last_run_equal_a_full_alignment(
+    truth_warehouse, tmp_path
+):
+    """A trace aligned last night with the same model is not aligned again; the table is the
+    same as aligning every trace afresh, after cases changed and after the model changed."""
+    from l2c_pipeline.mining.conformance import write_case_conformance
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(truth_warehouse, copy)
+    con = duckdb.connect(str(copy))
+    process = load_target_process()
+    table = "SELECT * FROM mining.case_conformance ORDER BY case_id"
+
+    def afresh(process) -> list:
+        con.execute("DROP TABLE IF EXISTS meta.trace_alignments")
+        figures = write_case_conformance(con, process)
+        assert figures["traces_aligned"] == figures["distinct_traces"]
+        return con.execute(table).fetchall()
+
+    full = afresh(process)
+    again = write_case_conformance(con, process)
+    assert again["traces_aligned"] == 0
+    assert con.execute(table).fetchall() == full
+    cached = con.execute("SELECT count(*) FROM meta.trace_alignments").fetchone()[0]
+    assert cached == again["distinct_traces"] > 10
+
+    # Some cases change overnight: their events come in reverse order (new traces).
+    changed = [
+        row[0]
+        for row in con.execute(
+            "SELECT case_id FROM mining.case_variants WHERE len(activity_codes) > 4 "
+            "ORDER BY case_id LIMIT 6"
+        ).fetchall()
+    ]
+    con.execute(
+        "UPDATE mining.case_variants SET activity_codes = list_reverse(activity_codes) "
+        "WHERE list_contains(?, case_id)",
+        [changed],
+    )
+    night = write_case_conformance(con, process)
+    assert 0 < night["traces_aligned"] <= len(changed)
+    after_change = con.execute(table).fetchall()
+    assert after_change != full
+    assert after_change == afresh(process)
+
+    # Another model: nothing is carried over, and the result is the new model's own.
+    required = next(a for a in process.reference_path if a not in process.optional_activities)
+    relaxed = replace(process, optional_activities=(*process.optional_activities, required))
+    other = write_case_conformance(con, relaxed)
+    assert other["traces_aligned"] == other["distinct_traces"]
+    assert con.execute(table).fetchall() == afresh(relaxed)
+    con.close()

@@ -166,7 +166,8 @@ def case_conformance(
     return MaterializeResult(
         metadata={
             "rows": MetadataValue.int(figures["cases"]),
-            "distinct_traces_aligned": MetadataValue.int(figures["distinct_traces"]),
+            "distinct_traces": MetadataValue.int(figures["distinct_traces"]),
+            "traces_aligned_now": MetadataValue.int(figures["traces_aligned"]),
             "conformant_cases": MetadataValue.int(figures["conformant_cases"]),
             "steps_not_checked": MetadataValue.text(
                 ", ".join(figures["unchecked_steps"]) or "none: the org records every step"

@@ -213,9 +213,87 @@ def unrecorded_steps(con, process: TargetProcess) -> tuple[str, ...]:
     return tuple(a for a in process.reference_path if a in weak or a not in present)
 
 
+# The alignments of the last run, kept in the warehouse (not published): a trace aligned once
+# with the same model is not aligned again the next night.
+ALIGNMENT_CACHE = "meta.trace_alignments"
+
+
+def model_key(process: TargetProcess) -> str:
+    """What an alignment depends on besides its trace: the net (built from these four lists)
+    and the aligning library's version."""
+    import hashlib
+    import json
+    from importlib.metadata import version
+
+    model = [
+        list(process.reference_path),
+        sorted(process.optional_activities),
+        sorted(process.repeatable_activities),
+        sorted(process.start_activities),
+        version("pm4py"),
+    ]
+    return hashlib.sha256(json.dumps(model).encode()).hexdigest()
+
+
+def carried_over_alignments(con, key: str) -> dict[tuple[str, ...], TraceConformance]:
+    """The last run's alignments made with the same model, by trace."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'meta' AND table_name = 'trace_alignments'"
+    ).fetchall()[0][0]  # all fetched: a result left open would block registering a frame
+    if not exists:
+        return {}
+    rows = con.execute(
+        f"SELECT trace, fitness, skipped, unexpected FROM {ALIGNMENT_CACHE} WHERE model_key = ?",
+        [key],
+    ).fetchall()
+    return {
+        tuple(trace): TraceConformance(
+            TRACE_SEPARATOR.join(trace), fitness, tuple(skipped), tuple(unexpected)
+        )
+        for trace, fitness, skipped, unexpected in rows
+    }
+
+
+def align_with_carry_over(
+    con, traces: Sequence[Sequence[str]], process: TargetProcess
+) -> tuple[list[TraceConformance], int]:
+    """align_traces, with the traces the last run aligned with the same model taken from the
+    warehouse; the cache then holds exactly tonight's traces. Returns the results in the
+    traces' order and how many were aligned now."""
+    key = model_key(process)
+    known = carried_over_alignments(con, key)
+    todo = [tuple(t) for t in traces if tuple(t) not in known]
+    known.update(zip(todo, align_traces(todo, process), strict=True))
+    results = [known[tuple(t)] for t in traces]
+    frame = pd.DataFrame(
+        {
+            "model_key": key,
+            "trace": [list(t) for t in traces],
+            "fitness": [r.fitness for r in results],
+            "skipped": [list(r.skipped) for r in results],
+            "unexpected": [list(r.unexpected) for r in results],
+        }
+    )
+    con.register("_alignments_now", frame)
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {ALIGNMENT_CACHE} AS
+            SELECT model_key::VARCHAR AS model_key, trace::VARCHAR[] AS trace,
+                   fitness::DOUBLE AS fitness, skipped::VARCHAR[] AS skipped,
+                   unexpected::VARCHAR[] AS unexpected
+            FROM _alignments_now"""
+        )
+    finally:
+        con.unregister("_alignments_now")
+    return results, len(todo)
+
+
 def write_case_conformance(con, process: TargetProcess, log=lambda message: None) -> dict:
     """mining.case_conformance from mining.case_variants: one pm4py alignment per distinct
-    projected trace, joined back to every case. Returns figures for the run's metadata."""
+    projected trace (those aligned last night with the same model are carried over), joined
+    back to every case. Returns figures for the run's metadata."""
     from dataclasses import replace
 
     from ..warehouse.duckdb_warehouse import replace_table
@@ -260,8 +338,11 @@ def write_case_conformance(con, process: TargetProcess, log=lambda message: None
         traces = con.execute(
             "SELECT trace_index, trace, cases FROM _traces ORDER BY trace_index"
         ).fetchall()
-        log(f"aligning {len(traces):,} distinct traces with the target process (pm4py)")
-        results = align_traces([trace for _, trace, _ in traces], process)
+        results, aligned = align_with_carry_over(con, [trace for _, trace, _ in traces], process)
+        log(
+            f"{len(traces):,} distinct traces: {aligned:,} aligned with the target process "
+            f"(pm4py), {len(traces) - aligned:,} carried over from the last run"
+        )
         frame = pd.DataFrame(
             {
                 "trace_index": [index for index, _, _ in traces],
@@ -301,6 +382,7 @@ def write_case_conformance(con, process: TargetProcess, log=lambda message: None
     return {
         "cases": rows,
         "distinct_traces": len(traces),
+        "traces_aligned": aligned,
         "conformant_cases": conformant,
         "unchecked_steps": unchecked,
     }
