@@ -178,14 +178,14 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
         history = analytics.execute(
             "SELECT count(*), count(DISTINCT snapshot_date) FROM reports.kpi_history"
         ).fetchone()
-        assert history == (9, 1)  # the nine KPIs of reports.kpi_summary
+        assert history == (10, 1)  # the ten KPIs of reports.kpi_summary
         # Each KPI with a value has the cases behind it and a standard error (this small org
         # has no invoices: its two invoice KPIs have no value).
         precision = analytics.execute(
             "SELECT count(*) FILTER (WHERE value IS NOT NULL), count(*) FILTER (WHERE "
             "value IS NOT NULL AND cases > 0 AND standard_error > 0) FROM reports.kpi_history"
         ).fetchone()
-        assert precision == (7, 7)
+        assert precision == (8, 8)
         # Published with the other reports; empty: one night is too little history to warn.
         assert analytics.execute("SELECT count(*) FROM reports.kpi_alerts").fetchone()[0] == 0
         # The segment snapshot is reports.kpi_segments, row for row.
