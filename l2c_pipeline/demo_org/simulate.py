@@ -896,6 +896,8 @@ class BlockSimulation:
         amount = round(amount, 2)
         if abs(amount - opp["Amount"]) < 0.005:
             return
+        # The close dates passed by now are pushed first: their snapshots hold the old amount.
+        self._push_close_dates(case, events, t)
         user = case.current_owner.id
         self._history(
             "OpportunityFieldHistory",
@@ -916,6 +918,7 @@ class BlockSimulation:
 
     def _change_owner(self, case: Case, events: list, t: int) -> None:
         opp, old, new = case.rec, case.current_owner, case.owner
+        self._push_close_dates(case, events, t)  # by the old owner, before the change
         self._history(
             "OpportunityFieldHistory",
             "OpportunityId",

@@ -78,6 +78,10 @@ _SEGMENT_DDL = (
 
 def snapshot_date() -> date:
     configured = os.environ.get("L2C_SNAPSHOT_DATE")
+    living = os.environ.get("L2C_DEMO_AS_OF", "").strip()
+    if not configured and living and os.environ.get("L2C_SOURCE", "demo") == "demo":
+        # A living demo org's night is its clock's day, not the day the run happens.
+        configured = living[:10]
     if configured:
         try:
             return date.fromisoformat(configured)
