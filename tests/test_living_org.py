@@ -282,10 +282,59 @@ def ninety_nights(request, tmp_path_factory):
         checks = evaluate_drift(day, read_history(con, day, monitoring), monitoring)
         results[n] = {check.kpi: check for check in checks}
     con.close()
-    return results
+    return results, folder
+
+
+def test_the_drift_is_planted_in_the_records_from_its_onset(ninety_nights):
+    # From the approval records themselves: requests of the 30 days before the onset against
+    # those after it (decided ones; the last nights' slow ones are still pending, so the ratio
+    # of medians stays a little under the factor).
+    _, folder = ninety_nights
+    con = duckdb.connect()
+    path = str(folder / "ProcessInstance.csv").replace("'", "''")
+    before, after = con.execute(
+        "SELECT median(epoch(CAST(CompletedDate AS TIMESTAMP) - CAST(CreatedDate AS TIMESTAMP))) "
+        "FILTER (WHERE CAST(CreatedDate AS DATE) BETWEEN CAST(? AS DATE) - 30 AND CAST(? AS DATE) - 1), "
+        "median(epoch(CAST(CompletedDate AS TIMESTAMP) - CAST(CreatedDate AS TIMESTAMP))) "
+        "FILTER (WHERE CAST(CreatedDate AS DATE) BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) + 14) "
+        f"FROM read_csv('{path}', header = true, all_varchar = true) WHERE CompletedDate <> ''",
+        [ONSET, ONSET, ONSET, ONSET],
+    ).fetchone()
+    con.close()
+    assert 2.2 < after / before < 3.6, (before, after)
+
+
+def test_bad_living_settings_are_one_line_errors():
+    from l2c_pipeline.demo_org.generator import parse_drift
+    from l2c_pipeline.resources import living_demo
+
+    assert parse_drift("approval_slowdown=2.5@2026-12-01").factor == 2.5
+    for text, says in (
+        ("approval_slowdown=0@2026-12-01", "factor must be a number above 0"),
+        ("approval_slowdown=3@someday", "onset must be a day like 2026-11-15"),
+        ("faster=3@2026-12-01", "KIND one of approval_slowdown"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            parse_drift(text)
+    assert living_demo("", "", "") is None
+    for args, says in (
+        (("tomorrow", "", ""), "L2C_DEMO_AS_OF must be a UTC time"),
+        (("2027-01-01T00:00:00Z", "2026-12-01T00:00:00Z", ""), "is after L2C_DEMO_HORIZON"),
+        (("2026-11-01T00:00:00Z", "", "slower"), "L2C_DEMO_DRIFT must be KIND=FACTOR@DAY"),
+        (("", "", "approval_slowdown=3@2026-12-01"), "L2C_DEMO_DRIFT needs L2C_DEMO_AS_OF"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            living_demo(*args)
+    # One folder per horizon and drift, whatever the night.
+    night_one = living_demo("2026-11-01T23:00:00Z", "", "approval_slowdown=3@2026-12-01")
+    night_two = living_demo("2026-11-02T23:00:00Z", "", "approval_slowdown=3@2026-12-01")
+    assert (
+        night_one["tag"] == night_two["tag"] != living_demo("2026-11-01T23:00:00Z", "", "")["tag"]
+    )
 
 
 def test_ninety_nights_warn_within_a_week_of_the_drift_and_never_before(ninety_nights):
+    ninety_nights, _ = ninety_nights
     warned = {
         n: sorted(k for k, r in checks.items() if not r.passed)
         for n, checks in ninety_nights.items()

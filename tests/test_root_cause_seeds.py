@@ -36,7 +36,7 @@ from . import test_planted_truths as planted
 from .conftest import MAIN_SHAPE
 
 SEEDS = (21, 22, 23, 24, 25)
-LEADS = 8000
+LEADS = 9000
 
 # Each root-cause truth: the outcome of reports.root_causes it is planted on (it must be a root
 # cause there in every seed), and the outcomes its planted mechanism also drives (in
