@@ -211,7 +211,8 @@ class BlockSimulation:
         self.rules = SHAPE_RULES[shape]
         # The block's own stream draws the lead times; each case then has its own (_start_case).
         self.rng = random.Random(f"{seed}:block:{block_no}")
-        self.billing_rng = self.reason_rng = self.rng
+        self.billing_rng = self.rng  # each case's invoicing switches it to its own lanes
+        self._doom = (1.0, 0.0)  # whether and when the current case's deal is deleted
         self.new_id = IdAllocator(first_number=block_no * BLOCK_IDS)
         self._case_index = 0
         self._lane_no = 0
@@ -730,7 +731,7 @@ class BlockSimulation:
             lead_source=source,
             t=t,
         )
-        doomed, when = getattr(self, "_doom", (1.0, 0.0))
+        doomed, when = self._doom
         if doomed < self.plant.deleted_opportunity:
             # Deleted within two months of its creation (a duplicate, a test): it ends there.
             case.deleted_at = t + HOUR + int(when * 60 * DAY)
