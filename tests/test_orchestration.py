@@ -220,8 +220,11 @@ def test_whole_graph_runs_and_the_event_log_checks_pass(monkeypatch, tmp_path):
         key.to_user_string() for key in materialized if key.path[0] == "raw"
     }
     assert checks[("raw/Lead", "freshness_sync")][1]["age_hours"].value < 1
-    drift = checks[("reports/kpi_history", "kpi_drift_win_rate")][1]
+    drift = checks[("reports/kpi_history", "kpi_drift_lead_to_opportunity_conversion")][1]
     assert "too little history" in drift["status"].value
+    # The win rate is judged over the last week's closed deals: this small org has too few.
+    drift = checks[("reports/kpi_history", "kpi_drift_win_rate")][1]
+    assert drift["status"].value.startswith("too few cases: ")
     lag = checks[("core/event_log", "freshness_event_log")][1]
     print(
         "event log lag", lag["lag_hours"].value, lag["org_clock"].value, lag["newest_event"].value
