@@ -36,7 +36,8 @@ Per segment (region, team: reports.kpi_segments, kept in reports.kpi_segment_his
 rule runs for each segment with at least min_segment_cases cases, with z raised so that all the
 segments of a KPI together false-alarm no more often than the whole org's check (Bonferroni:
 with 12 segments tested, z = 4.55 instead of 4). A segment can drift while the org's figure
-holds: a region whose approvals slowed is diluted by the others.
+holds: a region whose approvals slowed is diluted by the others. Segments are judged on their
+whole-period values (a region's week holds too few cases to judge).
 
 Everything here is plain Python over rows; the Dagster asset (mining/assets.py) calls
 `evaluate_drift` once and both writes reports.kpi_alerts and reports the checks from the same
