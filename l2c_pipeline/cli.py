@@ -56,6 +56,17 @@ def demo_org() -> None:
     "--as-of", default=None, help="Snapshot time (UTC, ISO 8601); nothing happens after it."
 )
 @click.option(
+    "--horizon",
+    default=None,
+    help="End of the generation window (default: --as-of); the same seed, size and horizon at a "
+    "later --as-of give the continuation of the earlier snapshot (a living org).",
+)
+@click.option(
+    "--drift",
+    default=None,
+    help="A drift from a day on, e.g. approval_slowdown=3@2026-11-15 (approvals 3x slower).",
+)
+@click.option(
     "--workers", type=click.IntRange(1, 64), default=None, help="Processes (default: all cores)."
 )
 @click.option(
@@ -66,7 +77,14 @@ def demo_org() -> None:
     help="Which kind of org: Sales Cloud only, with CPQ and Billing, or a customised one.",
 )
 def generate_command(
-    leads: int, seed: int, out: Path, as_of: str | None, workers: int | None, shape: str
+    leads: int,
+    seed: int,
+    out: Path,
+    as_of: str | None,
+    horizon: str | None,
+    drift: str | None,
+    workers: int | None,
+    shape: str,
 ) -> None:
     """Write a realistic org snapshot as Data Loader-style CSV files."""
     from .demo_org.generator import DEFAULT_AS_OF, generate
@@ -77,6 +95,8 @@ def generate_command(
             leads=leads,
             seed=seed,
             as_of=as_of or DEFAULT_AS_OF,
+            horizon=horizon,
+            drift=drift,
             workers=workers,
             progress=lambda m: click.echo(m, err=True),
             shape=shape,

@@ -47,6 +47,9 @@ _SALESFORCE_ENV = {
     "demo_shape": "L2C_ORG_SHAPE",
     "demo_leads": "L2C_DEMO_LEADS",
     "demo_seed": "L2C_DEMO_SEED",
+    "demo_as_of": "L2C_DEMO_AS_OF",
+    "demo_horizon": "L2C_DEMO_HORIZON",
+    "demo_drift": "L2C_DEMO_DRIFT",
 }
 
 

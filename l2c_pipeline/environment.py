@@ -35,6 +35,22 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("L2C_DEMO_SEED", "seed of the demo org", "42"),
     ("L2C_DEMO_FAULTS", "faults the demo org injects, e.g. 503@query#2,limit=500", "none"),
     (
+        "L2C_DEMO_AS_OF",
+        "a living demo org's clock: each run extracts the org as of that time (UTC), the "
+        "continuation of the last; also the kpi_history day unless L2C_SNAPSHOT_DATE is set",
+        "none: the fixed demo org",
+    ),
+    (
+        "L2C_DEMO_HORIZON",
+        "the end of a living demo org's generation window",
+        "2027-10-31T18:00:00Z",
+    ),
+    (
+        "L2C_DEMO_DRIFT",
+        "a drift planted in a living demo org, e.g. approval_slowdown=3@2026-12-01",
+        "none",
+    ),
+    (
         "L2C_ANALYTICS",
         "the analytics file analysts open read-only",
         "analytics.duckdb by the warehouse",

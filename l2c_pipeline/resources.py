@@ -7,8 +7,10 @@ hands them over as `EnvVar`s, so Dagster shows where a value comes from and neve
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
@@ -30,9 +32,46 @@ def l2c_home() -> Path:
     return Path(os.environ.get("L2C_HOME", ".l2c")).resolve()
 
 
-def demo_org_folder(shape: str, leads: int, seed: int) -> Path:
-    """Where the demo org of that shape, size and seed is generated (once)."""
-    return l2c_home() / f"demo-org-{shape}-{leads}-{seed}"
+def demo_org_folder(shape: str, leads: int, seed: int, living: str | None = None) -> Path:
+    """Where the demo org of that shape, size and seed is generated (once); a living one
+    (`living`: the tag of its horizon and drift) is one folder whose snapshot moves with
+    L2C_DEMO_AS_OF."""
+    suffix = f"-living-{living}" if living else ""
+    return l2c_home() / f"demo-org-{shape}-{leads}-{seed}{suffix}"
+
+
+# A living demo org's default horizon: a year of nights after the default snapshot.
+LIVING_HORIZON = "2027-10-31T18:00:00Z"
+
+
+def living_demo(as_of: str, horizon: str, drift: str) -> dict | None:
+    """The living demo org's settings (L2C_DEMO_AS_OF, L2C_DEMO_HORIZON, L2C_DEMO_DRIFT), checked,
+    with the tag of its folder; None without L2C_DEMO_AS_OF (the fixed demo org)."""
+    from .demo_org.generator import parse_as_of, parse_drift
+
+    as_of, horizon, drift = as_of.strip(), horizon.strip(), drift.strip()
+    if not as_of:
+        for name, value in (("L2C_DEMO_HORIZON", horizon), ("L2C_DEMO_DRIFT", drift)):
+            if value:
+                raise ValueError(f"{name} needs L2C_DEMO_AS_OF (the living demo org's clock)")
+        return None
+    horizon = horizon or LIVING_HORIZON
+    for name, value in (("L2C_DEMO_AS_OF", as_of), ("L2C_DEMO_HORIZON", horizon)):
+        try:
+            parse_as_of(value)
+        except ValueError:
+            raise ValueError(
+                f"{name} must be a UTC time like 2026-11-01T23:00:00Z, got {value!r}"
+            ) from None
+    if parse_as_of(as_of) > parse_as_of(horizon):
+        raise ValueError(f"L2C_DEMO_AS_OF ({as_of}) is after L2C_DEMO_HORIZON ({horizon})")
+    if drift:
+        try:
+            parse_drift(drift)
+        except ValueError as error:
+            raise ValueError(str(error).replace("--drift", "L2C_DEMO_DRIFT")) from None
+    tag = f"{zlib.crc32(f'{horizon}/{drift}'.encode()):08x}"
+    return {"as_of": as_of, "horizon": horizon, "drift": drift or None, "tag": tag}
 
 
 class SalesforceResource(ConfigurableResource):
@@ -56,6 +95,10 @@ class SalesforceResource(ConfigurableResource):
     max_retries: str = "5"
     demo_leads: str = "2000"
     demo_seed: str = "42"
+    # A living demo org: its clock, its horizon and a planted drift (README, "A living demo org").
+    demo_as_of: str = ""
+    demo_horizon: str = ""
+    demo_drift: str = ""
     demo_faults: str = ""
     demo_shape: str = "standard"
 
@@ -81,8 +124,11 @@ class SalesforceResource(ConfigurableResource):
             from .demo_org.server import DemoOrgServer
 
             leads, seed = self._demo_size()
-            folder = demo_org_folder(self.demo_shape, leads, seed)
-            if not (folder / "org.json").exists():
+            living = living_demo(self.demo_as_of, self.demo_horizon, self.demo_drift)
+            folder = demo_org_folder(self.demo_shape, leads, seed, living and living["tag"])
+            if living is not None:
+                self._advance_living(folder, leads, seed, living)
+            elif not (folder / "org.json").exists():
                 # Generated aside and renamed into place: a killed generation, or two runs
                 # starting at once, never leave half an org that looks whole.
                 partial = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
@@ -97,6 +143,34 @@ class SalesforceResource(ConfigurableResource):
             self._server = DemoOrgServer(
                 folder, faults=self.demo_faults, work_dir=l2c_home() / "demo-org-tls"
             ).start()
+
+    def _advance_living(self, folder: Path, leads: int, seed: int, living: dict) -> None:
+        """The living org's snapshot at L2C_DEMO_AS_OF in `folder`: generated aside when the
+        folder holds another time, then swapped in. It is the continuation of the earlier
+        snapshot, so the run's extraction picks up exactly what changed since, by SystemModstamp."""
+        from .demo_org.generator import generate
+
+        manifest = folder / "org.json"
+        if manifest.exists():
+            held = json.loads(manifest.read_text(encoding="utf-8"))
+            if held.get("as_of") == living["as_of"]:
+                return
+        partial = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        generate(
+            partial,
+            leads=leads,
+            seed=seed,
+            shape=self.demo_shape,
+            as_of=living["as_of"],
+            horizon=living["horizon"],
+            drift=living["drift"],
+        )
+        old = folder.with_name(f".{folder.name}.{os.getpid()}.old")
+        if folder.exists():
+            folder.rename(old)
+        partial.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._client is not None:
@@ -154,7 +228,8 @@ class SalesforceResource(ConfigurableResource):
         """The demo org's folder (source=demo), else None."""
         if self.source != "demo":
             return None
-        return demo_org_folder(self.demo_shape, *self._demo_size())
+        living = living_demo(self.demo_as_of, self.demo_horizon, self.demo_drift)
+        return demo_org_folder(self.demo_shape, *self._demo_size(), living and living["tag"])
 
     def _demo_size(self) -> tuple[int, int]:
         from .demo_org.generator import MAX_LEADS

@@ -5,6 +5,7 @@ evaluation."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from l2c_pipeline.resources import WarehouseResource
 
 ROOT = Path(__file__).resolve().parents[1]
 START = date(2026, 1, 1)
-DEFAULTS = Monitoring()
+# The rule itself, every KPI judged on the values given (the trailing windows: below).
+DEFAULTS = Monitoring(recent_days=0)
 
 
 def share_history(p_by_night, cases, seed=7, kpi="win_rate"):
@@ -145,6 +147,7 @@ def test_every_kpi_has_a_default_direction():
         "order_rework_rate": "lower_is_better",
         "conformance_rate": "higher_is_better",
         "average_discount": "lower_is_better",
+        "discount_approval_time": "lower_is_better",
     }
     shipped = load_target_process(ROOT / "process.yaml").monitoring
     assert (shipped.window_days, shipped.min_snapshots, shipped.z, shipped.min_change) == (
@@ -153,6 +156,8 @@ def test_every_kpi_has_a_default_direction():
         4.0,
         0.05,
     )
+    assert (shipped.recent_days, shipped.min_recent_cases) == (7, 30)
+    assert replace(shipped, overrides={}) == Monitoring()  # the file says what the code assumes
     assert {kpi: shipped.rule(kpi).direction for kpi in KPIS} == dict(DEFAULT_DIRECTIONS)
 
 
@@ -324,9 +329,15 @@ def _warehouse_with_history(path: Path, day: date) -> None:
     con.close()
 
 
-def _run(path: Path, monkeypatch, day: date):
+def _run(path: Path, monkeypatch, day: date, recent_days: int = 0):
     monkeypatch.setenv("L2C_SNAPSHOT_DATE", day.isoformat())
-    monkeypatch.setenv("L2C_PROCESS_FILE", str(ROOT / "process.yaml"))
+    # The shipped process file; by default every KPI judged on its whole-period value, as the
+    # synthetic warehouses here have a reports.kpi_summary but no event log.
+    text = (ROOT / "process.yaml").read_text(encoding="utf-8")
+    assert "  recent_days: 7\n" in text
+    process = path.parent / f"process-{recent_days}.yaml"
+    process.write_text(text.replace("  recent_days: 7\n", f"  recent_days: {recent_days}\n"))
+    monkeypatch.setenv("L2C_PROCESS_FILE", str(process))
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
             [kpi_history], resources={"warehouse": WarehouseResource(path=str(path))},

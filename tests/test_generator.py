@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import filecmp
 import json
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from l2c_pipeline.demo_org.catalogue import DEFAULT_SHAPE, SHAPES, by_name, objects_for
+from l2c_pipeline.demo_org.currencies import rate_on
 from l2c_pipeline.demo_org.generator import generate
 from l2c_pipeline.demo_org.ids import is_valid_id
 from l2c_pipeline.demo_org.truths import not_observable
@@ -68,17 +70,27 @@ def test_one_process_whatever_the_shape(tmp_path):
         assert [_no_amount(name, columns, r) for r in rows("standard", name, columns)] == [
             _no_amount(name, columns, r) for r in rows("cpq_billing", name, columns)
         ], name
-    # Each cpq_billing amount is the same amount in the customer's currency: amount / rate is
-    # the standard org's, within half a unit of the currency's last decimal.
+    # Each cpq_billing amount is the same amount in the customer's currency, entered at the
+    # rate of the day the deal was created: amount / that rate is the standard org's, within
+    # half a unit of the currency's last decimal. The corporate amount the pipeline must find
+    # is at the rate of the close date (expected_amounts.csv).
     with (tmp_path / "cpq_billing" / "expected_amounts.csv").open(encoding="utf-8") as handle:
         expected = {
             r["record_id"]: r for r in csv.DictReader(handle) if r["object"] == "Opportunity"
         }
     standard = dict(rows("standard", "Opportunity", ("Id", "Amount")))
+    created = dict(rows("cpq_billing", "Opportunity", ("Id", "CreatedDate")))
+    closes = dict(rows("cpq_billing", "Opportunity", ("Id", "CloseDate")))
+    # A close date after the last dated rate takes that rate (it is still in force).
+    manifest = json.loads((tmp_path / "cpq_billing" / "org.json").read_text(encoding="utf-8"))
+    last_rate = date.fromisoformat(manifest["horizon"][:10]).replace(day=1)
     for record_id, row in expected.items():
-        rate = float(row["conversion_rate"])
+        entered = rate_on(row["currency"], date.fromisoformat(created[record_id][:10]))
         local = float(row["amount"])
-        assert abs(local / rate - float(standard[record_id])) <= 0.5 / rate + 1e-9, row
+        assert abs(local / entered - float(standard[record_id])) <= 0.5 / entered + 1e-9, row
+        rate = rate_on(row["currency"], min(date.fromisoformat(closes[record_id]), last_rate))
+        assert float(row["conversion_rate"]) == rate, row
+        assert abs(float(row["corporate_amount"]) - local / rate) < 1e-6, row
     assert len(expected) == len(standard)
     quotes = {
         shape: sum(1 for _ in (tmp_path / shape / f"{q}.csv").open())

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from l2c_pipeline.mining.kpi_history import record_kpi_snapshot
+from l2c_pipeline.mining.kpi_history import recent_kpis, record_kpi_snapshot
+from l2c_pipeline.monitoring.drift import RECENT_KPIS
 
 from .test_event_log import extract_and_build
 from .truth_measures import connect as connect_csvs
@@ -78,6 +79,13 @@ def independent_kpis(org) -> dict[str, float]:
                 SELECT min(happened) FILTER (WHERE activity = 'Opportunity Created') AS created,
                        min(happened) FILTER (WHERE activity = 'Opportunity Closed Won') AS won
                 FROM expected GROUP BY case_id) WHERE won IS NOT NULL"""),
+        # Per approval process: its request to its decision, approvals the log keeps.
+        "discount_approval_time": one("""
+            SELECT avg(epoch(decided - requested)) / 86400 FROM (
+                SELECT min(happened) FILTER (WHERE activity = 'Discount Approval Requested') AS requested,
+                       min(happened) FILTER (WHERE activity IN ('Discount Approved', 'Discount Rejected'))
+                           AS decided
+                FROM expected GROUP BY object_id) WHERE decided IS NOT NULL"""),
         "quote_to_contract_time": one("""
             SELECT median(epoch(signed - quoted)) / 86400 FROM (
                 SELECT min(happened) FILTER (WHERE activity = 'Quote Created') AS quoted,
@@ -274,8 +282,18 @@ def test_kpi_standard_errors_equal_numpy_on_the_same_cases(built):
     assert set(rows) == {
         "sales_cycle_time", "lead_to_opportunity_conversion", "win_rate",
         "quote_to_contract_time", "invoice_to_payment_time", "days_sales_outstanding",
-        "order_rework_rate", "conformance_rate", "average_discount",
+        "order_rework_rate", "conformance_rate", "average_discount", "discount_approval_time",
     }  # fmt: skip
+    waits = (
+        built.execute(
+            "SELECT wait_hours / 24 AS d FROM mining.approval_waits WHERE decided_at IS NOT NULL"
+        )
+        .df()["d"]
+        .to_numpy(dtype=float)
+    )
+    value, cases, se = rows["discount_approval_time"]
+    assert cases == len(waits) > 30 and value == pytest.approx(waits.mean())
+    assert se == pytest.approx(np.std(waits, ddof=1) / math.sqrt(len(waits)))
     days = (
         built.execute(
             "SELECT days_to_pay FROM mining.invoice_payments WHERE days_to_pay IS NOT NULL"
@@ -405,3 +423,66 @@ def test_kpis_per_region_and_team_equal_independent_figures(built, truth_org):
     for (_, _, kpi), (value, cases, error) in segments.items():
         if kpi == "win_rate" and cases >= 2:
             assert math.isclose(error, math.sqrt(value * (1 - value) / cases), rel_tol=1e-9)
+
+
+def test_trailing_window_kpis_equal_numpy_on_the_cases_that_ended_in_it(built, truth_org):
+    # The drift checks' trailing windows (monitoring/recent_kpis.sql) against the generator's
+    # expected event log, cut by hand at the same window.
+    log = pd.read_csv(truth_org / "expected_event_log.csv", dtype=str)
+    log["t"] = pd.to_datetime(log["timestamp"]).dt.tz_localize(None)
+    end = log["t"].max()
+    for days in (7, 28):
+        start = end - pd.Timedelta(days=days)
+        rows = {r[0]: r for r in recent_kpis(built, days)}
+        assert set(rows) == set(RECENT_KPIS)
+        assert all(r[4] == start and r[5] == end for r in rows.values())
+
+        def first(activities, by="case_id"):
+            return log[log["activity"].isin(activities)].groupby(by)["t"].min()
+
+        created, won = first(["Opportunity Created"]), first(["Opportunity Closed Won"])
+        cycle = pd.concat([created.rename("a"), won.rename("b")], axis=1).dropna()
+        cycle = cycle[(cycle["b"] > start) & (cycle["b"] <= end)]
+        cycle_days = ((cycle["b"] - cycle["a"]).dt.total_seconds() / 86400).to_numpy()
+        lost = first(["Opportunity Closed Lost"])
+        closed = pd.concat([won.rename("won"), lost.rename("lost")], axis=1)
+        ended = closed["won"].fillna(closed["lost"])
+        closed = closed[(ended > start) & (ended <= end)]
+        wins = closed["won"].notna().to_numpy(dtype=float)
+        requested = first(["Discount Approval Requested"], "object_id")
+        decided = first(["Discount Approved", "Discount Rejected"], "object_id")
+        waits = pd.concat([requested.rename("a"), decided.rename("b")], axis=1).dropna()
+        waits = waits[(waits["b"] > start) & (waits["b"] <= end)]
+        wait_days = ((waits["b"] - waits["a"]).dt.total_seconds() / 86400).to_numpy()
+        _, value, cases, se, *_ = rows["sales_cycle_time"]
+        assert cases == len(cycle_days) > 2 and value == pytest.approx(np.median(cycle_days))
+        assert se == pytest.approx(_median_se(cycle_days), rel=1e-9)
+        _, value, cases, se, *_ = rows["win_rate"]
+        p = wins.mean()
+        assert cases == len(wins) > 2 and value == pytest.approx(p)
+        assert se == pytest.approx(math.sqrt(p * (1 - p) / len(wins)))
+        _, value, cases, se, *_ = rows["discount_approval_time"]
+        assert cases == len(wait_days) > 2 and value == pytest.approx(wait_days.mean())
+        assert se == pytest.approx(np.std(wait_days, ddof=1) / math.sqrt(len(wait_days)))
+
+
+def test_kpi_history_writes_the_trailing_window_beside_the_whole_period(built):
+    day = date(2026, 11, 25)
+    record_kpi_snapshot(built, day, 7)
+    try:
+        written = {
+            r[0]: r[1:]
+            for r in built.execute(
+                "SELECT kpi, recent_days, recent_value, recent_cases, recent_standard_error "
+                "FROM reports.kpi_history WHERE snapshot_date = ?",
+                [day],
+            ).fetchall()
+        }
+        expected = {r[0]: (7, r[1], r[2], r[3]) for r in recent_kpis(built, 7)}
+        for kpi, row in written.items():
+            # Floats to the last bit aside: a sum in parallel adds in any order.
+            want = expected.get(kpi, (None, None, None, None))
+            assert [v if v is None else pytest.approx(v, rel=1e-12) for v in want] == list(row), kpi
+        assert set(expected) < set(written)
+    finally:  # the module's other tests count the days
+        built.execute("DELETE FROM reports.kpi_history WHERE snapshot_date = ?", [day])

@@ -7,7 +7,10 @@ customer's currency, each amount the corporate amount x the rate on the record's
 to the currency's decimals:
 
 - an opportunity and what belongs to it (its product lines, its amount history, its
-  snapshots, its quotes and quote lines): the rate on the opportunity's close date;
+  snapshots, its quotes and quote lines): the rate on the day the opportunity was created (the
+  amounts are entered in the customer's currency then: a close date pushed into another month
+  later changes no amount, as in Salesforce, so a later snapshot of a living org keeps them);
+  its corporate amount is still at the rate on its close date (advanced currency management);
 - an order: the rate on the day it was created;
 - an invoice: the rate on its invoice date; the payments allocated to it are in its currency at
   the same rate (the customer pays what the invoice says); a payment is the sum of its
@@ -170,9 +173,10 @@ def localise(rows: dict[str, list[dict]], created_at: int, until: int) -> list[t
     deal_rate: dict[str, tuple[str, float]] = {}
     for opp in rows.get("Opportunity", []):
         currency = account_currency.get(opp.get("AccountId"), CORPORATE)
+        entered = rate_of(currency, opp["CreatedDate"])
+        deal_rate[opp["Id"]] = (currency, entered)
+        convert(opp, ("Amount", "ExpectedRevenue"), currency, entered)
         rate = rate_of(currency, opp["CloseDate"])
-        deal_rate[opp["Id"]] = (currency, rate)
-        convert(opp, ("Amount", "ExpectedRevenue"), currency, rate)
         expected.append(
             ("Opportunity", opp["Id"], currency, opp["Amount"], rate, opp["Amount"] / rate)
         )

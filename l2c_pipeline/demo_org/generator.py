@@ -4,6 +4,14 @@ Leads are split into blocks of consecutive creation time. Each block is simulate
 (seeded by seed and block number, ids from its own number range), written to part files, and
 the parts are concatenated in block order. Memory stays bounded by one block per worker, and
 the files are byte-identical for a seed whatever the number of workers.
+
+A living org: the leads are spread over a generation window that ends at the horizon (by
+default the snapshot time itself), and a snapshot at `as_of` before the horizon holds what had
+happened by then. For the same seed, size and horizon, the snapshot at a later time is what the
+earlier one became (simulate.py): records nobody touched in between are identical, changed ones
+carry the change's LastModifiedDate and SystemModstamp, new ones appear with a SystemModstamp
+after the earlier snapshot. So a demo org advances day by day by generating it again at the
+next day, and a replica catches up by SystemModstamp exactly as from a real org.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from .currencies import (
 )
 from .ids import make_id
 from .shapes import SHAPE_RULES
-from .simulate import DAY, BlockSimulation, Plant
+from .simulate import DAY, DRIFT_KINDS, BlockSimulation, Drift, Plant
 from .truths import planted_truths
 from .world import World, build_world
 
@@ -133,11 +141,38 @@ def parse_as_of(text: str) -> int:
     return int(moment.timestamp())
 
 
-def _block_plan(leads: int, as_of: int) -> list[tuple[int, int, int, int]]:
-    """(block number, lead count, start, end) for each block of consecutive creation times."""
+def parse_drift(text: str) -> Drift:
+    """A planted drift, `approval_slowdown=3@2026-11-15` (kind=factor@onset day, UTC); a wrong
+    one raises ValueError in one line."""
+    kind, _, rest = text.partition("=")
+    factor, _, onset = rest.partition("@")
+    kind = kind.strip()
+    if kind not in DRIFT_KINDS or not factor or not onset:
+        raise ValueError(
+            f"--drift must be KIND=FACTOR@DAY with KIND one of {', '.join(DRIFT_KINDS)} "
+            f"(e.g. approval_slowdown=3@2026-11-15), got {text!r}"
+        )
+    try:
+        value = float(factor)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"--drift's factor must be a number above 0, got {factor!r}")
+    try:
+        start = parse_as_of(onset.strip() if "T" in onset else f"{onset.strip()}T00:00:00Z")
+    except ValueError:
+        raise ValueError(f"--drift's onset must be a day like 2026-11-15, got {onset!r}") from None
+    return Drift(kind, value, start)
+
+
+def _block_plan(
+    leads: int, horizon: int, history_days: int = HISTORY_DAYS
+) -> list[tuple[int, int, int, int]]:
+    """(block number, lead count, start, end) for each block of consecutive creation times over
+    the generation window (the history_days before the horizon)."""
     blocks = max(1, math.ceil(leads / BLOCK_SIZE))
-    start = as_of - HISTORY_DAYS * DAY
-    span = HISTORY_DAYS * DAY
+    start = horizon - history_days * DAY
+    span = history_days * DAY
     plan = []
     for index in range(blocks):
         count = leads // blocks + (1 if index < leads % blocks else 0)
@@ -152,12 +187,25 @@ _WORKER: dict = {}
 
 
 def _init_worker(
-    seed: int, leads: int, as_of: int, plant: Plant, parts: str, shape: str = DEFAULT_SHAPE
+    seed: int,
+    leads: int,
+    as_of: int,
+    plant: Plant,
+    parts: str,
+    shape: str = DEFAULT_SHAPE,
+    horizon: int | None = None,
+    drift: Drift | None = None,
+    history_days: int = HISTORY_DAYS,
 ) -> None:
+    horizon = horizon or as_of
+    created = horizon - history_days * DAY - 30 * DAY
     _WORKER.update(
-        world=build_world(seed, leads, as_of - HISTORY_DAYS * DAY - 30 * DAY, shape),
+        world=build_world(seed, leads, created, shape),
+        world_created=created,
         seed=seed,
         as_of=as_of,
+        horizon=horizon,
+        drift=drift,
         plant=plant,
         parts=Path(parts),
         shape=shape,
@@ -168,17 +216,23 @@ def _simulate_block(task: tuple[int, int, int, int]) -> tuple[int, dict[str, int
     block_no, count, start, end = task
     world: World = _WORKER["world"]
     simulation = BlockSimulation(
-        world, _WORKER["plant"], block_no, _WORKER["as_of"], _WORKER["seed"], _WORKER["shape"]
+        world,
+        _WORKER["plant"],
+        block_no,
+        _WORKER["as_of"],
+        _WORKER["seed"],
+        _WORKER["shape"],
+        horizon=_WORKER["horizon"],
+        drift=_WORKER["drift"],
     )
     lead_times = [simulation.rng.randrange(start, end) for _ in range(count)]
-    simulation.run(lead_times)
+    simulation.run(lead_times, start, end)
 
     fmt = DatetimeFormatter()
     parts: Path = _WORKER["parts"]
     if SHAPE_RULES[_WORKER["shape"]].currencies:
         # The records in their customers' currencies; the simulation itself stays corporate.
-        world_created = _WORKER["as_of"] - HISTORY_DAYS * DAY - 30 * DAY
-        expected = localise(simulation.rows, world_created, _WORKER["as_of"])
+        expected = localise(simulation.rows, _WORKER["world_created"], _WORKER["horizon"])
         handle, writer = _open_csv(parts / f"{EXPECTED_AMOUNTS}.{block_no:06d}")
         with handle:
             for obj, record_id, currency, amount, rate, corporate in expected:
@@ -212,24 +266,36 @@ def generate(
     plant: Plant | None = None,
     progress: Callable[[str], None] | None = None,
     shape: str = DEFAULT_SHAPE,
+    horizon: str | None = None,
+    drift: Drift | str | None = None,
+    history_days: int = HISTORY_DAYS,
 ) -> dict:
     """Write the org snapshot of the shape (standard, cpq_billing or custom), truths.json,
-    expected_event_log.csv and org.json into `out`."""
+    expected_event_log.csv and org.json into `out`: the org as of `as_of` of an org generated
+    up to `horizon` (default: as_of), with the planted drift if any."""
     if not 1 <= leads <= MAX_LEADS:
         raise ValueError(f"--leads must be between 1 and {MAX_LEADS:,}, got {leads:,}")
     objects = objects_for(shape)
     plant = plant or Plant()
     as_of_ts = parse_as_of(as_of)
+    horizon = horizon or as_of
+    horizon_ts = parse_as_of(horizon)
+    if as_of_ts > horizon_ts:
+        raise ValueError(f"--as-of ({as_of}) must not be after the horizon ({horizon})")
+    if isinstance(drift, str):
+        drift = parse_drift(drift)
+    if not isinstance(history_days, int) or not 30 <= history_days <= 3650:
+        raise ValueError(f"--history-days must be from 30 to 3650, got {history_days!r}")
     out.mkdir(parents=True, exist_ok=True)
     parts = out / ".parts"
     shutil.rmtree(parts, ignore_errors=True)
     parts.mkdir()
-    plan = _block_plan(leads, as_of_ts)
+    plan = _block_plan(leads, horizon_ts, history_days)
     workers = max(1, min(workers or os.cpu_count() or 1, len(plan)))
     say = progress or (lambda message: None)
     started = time.monotonic()
 
-    _init_worker(seed, leads, as_of_ts, plant, str(parts), shape)
+    _init_worker(seed, leads, as_of_ts, plant, str(parts), shape, horizon_ts, drift, history_days)
     world: World = _WORKER["world"]
     totals = {o.name: 0 for o in objects}
     event_count = 0
@@ -257,16 +323,20 @@ def generate(
         # for it for ever (and its parent for the worker, at exit).
         context = multiprocessing.get_context("spawn")
         with context.Pool(
-            workers, _init_worker, (seed, leads, as_of_ts, plant, str(parts), shape)
+            workers,
+            _init_worker,
+            (seed, leads, as_of_ts, plant, str(parts), shape, horizon_ts, drift, history_days),
         ) as pool:
             for result in pool.imap(_simulate_block, plan):
                 record(result)
 
     # The world's own records (users, roles, products) come first in their files.
     fmt = DatetimeFormatter()
-    world_created = as_of_ts - HISTORY_DAYS * DAY - 30 * DAY
+    # The org's own set-up (holidays, rates) is there from the start up to the horizon: a later
+    # snapshot finds nothing new in it that an incremental extraction could miss.
+    world_created = horizon_ts - history_days * DAY - 30 * DAY
     organization = demo_organization(shape, leads, seed)
-    holidays = holiday_records(world_created, as_of_ts, world.integration_user_id)
+    holidays = holiday_records(world_created, horizon_ts, world.integration_user_id)
     world_rows = {
         "UserRole": world.roles,
         "User": world.users,
@@ -280,7 +350,7 @@ def generate(
     if SHAPE_RULES[shape].currencies:
         world_rows["CurrencyType"] = currency_type_records(world_created, world.integration_user_id)
         world_rows["DatedConversionRate"] = dated_rate_records(
-            world_created, as_of_ts, world.integration_user_id
+            world_created, horizon_ts, world.integration_user_id
         )
     # Each file is written under a temporary name and renamed into place when complete, and
     # org.json comes last: a reader never sees a half-written snapshot.
@@ -311,9 +381,20 @@ def generate(
     shutil.rmtree(parts)
 
     truths = planted_truths(world, plant, shape)
+    # Beside the truths, not among them: a drift is a change over time, not a finding of the
+    # whole history (the truths' checks and the explore questions take every truth as one).
+    drift_record = _drift_record(drift)
     (out / "truths.json").write_text(
         json.dumps(
-            {"seed": seed, "leads": leads, "as_of": as_of, "shape": shape, "truths": truths},
+            {
+                "seed": seed,
+                "leads": leads,
+                "as_of": as_of,
+                "horizon": horizon,
+                "drift": drift_record,
+                "shape": shape,
+                "truths": truths,
+            },
             indent=2,
             ensure_ascii=False,
         )
@@ -326,6 +407,9 @@ def generate(
         "seed": seed,
         "leads": leads,
         "as_of": as_of,
+        "horizon": horizon,
+        "history_days": history_days,
+        "drift": drift_record,
         "organization": organization,
         "calendar": calendar_summary(holidays),
         "currencies": (
@@ -343,6 +427,21 @@ def generate(
         f"expected events to {out} in {time.monotonic() - started:.0f}s"
     )
     return manifest
+
+
+def _drift_record(drift: Drift | None) -> dict | None:
+    if drift is None:
+        return None
+    onset = time.strftime("%Y-%m-%d", time.gmtime(drift.onset))
+    return {
+        "id": f"drift_{drift.kind}",
+        "kind": drift.kind,
+        "factor": drift.factor,
+        "onset": onset,
+        "statement": f"Discount approvals requested on or after {onset} take {drift.factor:g} "
+        "times as long to be decided (a drift planted in a living demo org).",
+        "kpi": "discount_approval_time",
+    }
 
 
 def _append_parts(handle, parts: Path, name: str, plan) -> None:

@@ -49,11 +49,15 @@ def is_valid_id(value: str) -> bool:
 class IdAllocator:
     """Hands out ids per key prefix from a numbered range, so parallel workers never collide."""
 
-    def __init__(self, first_number: int) -> None:
+    def __init__(self, first_number: int, span: int | None = None) -> None:
         self._next: dict[str, int] = {}
         self._first = first_number
+        self._end = None if span is None else first_number + span
 
     def __call__(self, prefix: str) -> str:
         number = self._next.get(prefix, self._first)
+        if self._end is not None and number >= self._end:
+            # A silent overflow would hand out the next range's ids twice.
+            raise ValueError(f"the id range from {self._first} is used up for prefix {prefix}")
         self._next[prefix] = number + 1
         return make_id(prefix, number)

@@ -6,6 +6,14 @@ invoice and payments. A step that would happen after the snapshot time (`as_of`)
 happen, so recent cases are open, exactly as in a live org. Every step writes the records
 Salesforce would hold *and* the event it means, so the expected event log is exact.
 
+The org lives over time: the snapshot at a later time is what the earlier one became. Each case
+draws from streams of its own (seeded by seed, block and case) and takes its ids and numbers
+from a range of its own, so no case's draws depend on how far another got. Within a case, what
+happens in parallel (an order's amendment, its fulfilment, each invoice's collection) is a
+lane with its own stream and id range, and every check against the snapshot time either ends
+the lane or comes after all of the step's draws: a case cut at A is a prefix of the same case
+cut at B > A.
+
 Times are whole seconds since the epoch (UTC); the writer formats them.
 """
 
@@ -114,6 +122,38 @@ class Plant:
     payment_reversal: float = 0.03
 
 
+@dataclass(frozen=True)
+class Drift:
+    """A change of behaviour from a day on (a living org's planted drift): discount approvals
+    requested at or after `onset` take `factor` times as long."""
+
+    kind: str = "approval_slowdown"
+    factor: float = 3.0
+    onset: int = 0  # epoch seconds
+
+    def applies(self, t: int) -> bool:
+        return t >= self.onset
+
+
+DRIFT_KINDS = ("approval_slowdown",)
+# Ids: each case owns CASE_IDS record numbers per key prefix, split into lanes (LANE_IDS each,
+# the main line the first MAIN_IDS); a block owns BLOCK_IDS numbers.
+BLOCK_IDS = 40_000_000
+CASE_IDS = 7_000
+MAIN_IDS = 3_500
+LANE_IDS = 500
+LANES = {
+    "main": 0,
+    "amend": 1,
+    "fulfil": 2,
+    "bill": 3,
+    "collect0": 4,
+    "collect1": 5,
+    "reason": 6,
+    "push": 7,
+}
+
+
 QUOTE_STATUS_ACTIVITIES = ("Quote Presented", "Quote Accepted", "Quote Rejected")
 
 
@@ -143,6 +183,8 @@ class Case:
     lead: dict | None = None
     lead_events: int = 0  # how many of the case's events happened on the lead, before it
     records: list[dict] = field(default_factory=list)  # deleted with the deal
+    deleted_at: int | None = None  # when someone deletes the deal (it ends there)
+    next_push: int | None = None  # when the rep pushes the passed close date next
 
 
 class BlockSimulation:
@@ -154,18 +196,26 @@ class BlockSimulation:
         as_of: int,
         seed: int,
         shape: str = "custom",
+        horizon: int | None = None,
+        drift: Drift | None = None,
     ) -> None:
         self.world = world
         self.plant = plant
         self.block_no = block_no
-        self.as_of = as_of
+        self.seed = seed
+        # The snapshot time; `as_of` is the current case's own end (earlier for a deal deleted
+        # before the snapshot).
+        self.snapshot = self.as_of = as_of
+        self.horizon = max(horizon or as_of, as_of)
+        self.drift = drift
         self.rules = SHAPE_RULES[shape]
+        # The block's own stream draws the lead times; each case then has its own (_start_case).
         self.rng = random.Random(f"{seed}:block:{block_no}")
-        # What only some shapes record draws from streams of its own, so the process itself
-        # (leads, deals, quotes, contracts, orders) is the same for a seed whatever the shape.
-        self.billing_rng = random.Random(f"{seed}:billing:{block_no}")
-        self.reason_rng = random.Random(f"{seed}:reasons:{block_no}")
-        self.new_id = IdAllocator(first_number=block_no * 40_000_000)
+        self.billing_rng = self.rng  # each case's invoicing switches it to its own lanes
+        self._doom = (1.0, 0.0)  # whether and when the current case's deal is deleted
+        self.new_id = IdAllocator(first_number=block_no * BLOCK_IDS)
+        self._case_index = 0
+        self._lane_no = 0
         self.rows: dict[str, list[dict]] = {o.name: [] for o in objects_for(shape)}
         self._case: Case | None = None
         self.events: list[tuple] = []
@@ -180,9 +230,43 @@ class BlockSimulation:
         self.conversion[world.low_conversion_source] = pooled * plant.low_conversion_factor
 
     # ---------------------------------------------------------------- helpers
+    def _stream(self, lane: str) -> random.Random:
+        # Int seeds: a string seed costs a hash on top of the seeding, per case.
+        key = ((self.seed * 1_000_003 + self.block_no) * 10_000 + self._case_index) * 16
+        return random.Random(key + LANES[lane])
+
+    def _start_case(self, index: int) -> None:
+        """The case's own main stream, id range and numbers; its end is the snapshot's."""
+        self._case_index = index
+        self.as_of = self.snapshot
+        self._pushes: tuple[random.Random, IdAllocator] | None = None
+        self._lane("main")
+
+    def _lane_ids(self, number: int) -> IdAllocator:
+        first = self.block_no * BLOCK_IDS + self._case_index * CASE_IDS
+        first += 0 if number == 0 else MAIN_IDS + (number - 1) * LANE_IDS
+        return IdAllocator(first, MAIN_IDS if number == 0 else LANE_IDS)
+
+    def _lane(self, lane: str) -> random.Random:
+        """Switch to one of the case's lanes (its own stream, ids and numbers) and return its
+        stream. What only some shapes record (billing, loss reasons) is in lanes of its own, so
+        the process itself (leads, deals, quotes, contracts, orders) is the same for a seed
+        whatever the shape."""
+        number = LANES[lane]
+        self.new_id = self._lane_ids(number)
+        self._lane_no = number
+        self._counters = {}
+        rng = self._stream(lane)
+        if lane in ("main", "amend", "fulfil"):
+            self.rng = rng
+        return rng
+
     def _number(self, kind: str) -> str:
         self._counters[kind] = self._counters.get(kind, 0) + 1
-        return f"{self.block_no:05d}{self._counters[kind]:06d}"
+        count = self._counters[kind]
+        if count > 99:
+            raise ValueError(f"case {self._case_index} needs more than 99 {kind} numbers")
+        return f"{self.block_no:05d}{self._case_index:04d}{self._lane_no}{count:02d}"
 
     def _snap(
         self, t: int, region: str, weekend_chance: float = 0.03, rng: random.Random | None = None
@@ -232,6 +316,10 @@ class BlockSimulation:
 
     @staticmethod
     def _touch(rec: dict, t: int, user_id: str) -> None:
+        # A close date pushed on the way is made at the deal's next stage, after steps that
+        # came later: the record keeps its latest modification.
+        if t < rec["LastModifiedDate"]:
+            return
         rec["LastModifiedDate"] = t
         rec["LastModifiedById"] = user_id
         if "SystemModstamp" in rec:
@@ -264,17 +352,32 @@ class BlockSimulation:
         )
 
     # ---------------------------------------------------------------- leads
-    def run(self, lead_times: list[int]) -> None:
-        for t in sorted(lead_times):
-            self.lead(t)
+    def run(self, lead_times: list[int], start: int | None = None, end: int | None = None) -> None:
+        """Simulate the block's leads (times drawn over the block's window [start, end) of the
+        generation horizon: those after the snapshot are not in it) and its direct deals."""
+        lead_times = sorted(lead_times)
+        if not lead_times:
+            return
+        if start is None:
+            start, end = lead_times[0], lead_times[-1] + 1
+        directs = round(len(lead_times) * self.plant.direct_opportunities_per_lead)
+        if len(lead_times) + directs > BLOCK_IDS // CASE_IDS:
+            raise ValueError(f"a block holds at most {BLOCK_IDS // CASE_IDS:,} cases")
+        # Drawn before any case, from the block's stream: the same whatever the snapshot.
+        direct_times = [self.rng.randrange(start, end) for _ in range(directs)]
+        for index, t in enumerate(lead_times):
+            if t <= self.snapshot:
+                self._start_case(index)
+                self.lead(t)
         # Existing customers buy again without a lead: the rep opens the deal on the account.
-        if lead_times:
-            start, end = min(lead_times), max(lead_times)
-            for _ in range(round(len(lead_times) * self.plant.direct_opportunities_per_lead)):
-                self.direct_opportunity(self.rng.randrange(start, end + 1))
+        for number, t in enumerate(direct_times):
+            if t <= self.snapshot:
+                self._start_case(len(lead_times) + number)
+                self.direct_opportunity(t)
 
     def lead(self, t0: int) -> None:
         rng, world = self.rng, self.world
+        doom = rng.random(), rng.random()  # drawn first: whether and when the deal is deleted
         region = rng.choices(REGIONS, REGION_WEIGHTS)[0]
         segment = rng.choices(SEGMENTS, (0.25, 0.35, 0.40))[0]
         team = "Enterprise" if segment == "Enterprise" else "Commercial"
@@ -283,7 +386,9 @@ class BlockSimulation:
         inbound = source in ("Web", "Webinar")
         if not inbound:
             snapped = self._snap(t0, region)
-            t0 = snapped if snapped <= self.as_of else t0  # every requested lead exists
+            t0 = snapped if snapped <= self.horizon else t0  # every requested lead exists
+            if t0 > self.snapshot:
+                return  # entered after the snapshot (on the next business day)
         creator = world.integration_user_id if inbound else owner.id
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         company = f"{last} {rng.choice(('GmbH', 'Inc', 'Ltd', 'Group', 'Systems', 'Labs', 'SA'))}"
@@ -321,6 +426,7 @@ class BlockSimulation:
 
         case_id = lead["Id"]
         self._case = None
+        self._doom = doom
         try:
             t = self._after(t0, 0.8, region)
             if t > self.as_of:
@@ -337,8 +443,6 @@ class BlockSimulation:
                 self._task(events, owner, t, lead_id=lead["Id"], opp_id=None, region=region)
             if rng.random() < 0.3:
                 t = self._after(t, 3.0, region)
-                if t > self.as_of:
-                    return
                 self._meeting(events, owner, t, lead_id=lead["Id"], opp_id=None)
             t = self._after(t, 2.5, region)
             if t > self.as_of:
@@ -361,6 +465,9 @@ class BlockSimulation:
         only as a current value is what the expected log holds."""
         case, self._case = self._case, None
         if case is not None:
+            if not case.rec["IsClosed"]:
+                # Still open at its end: the close dates passed by then are pushed already.
+                self._push_close_dates(case, events, self.as_of + 1)
             self._finish_quotes(case, events)
             if self._delete_deal(case, events):
                 if lead_id is None:
@@ -392,12 +499,9 @@ class BlockSimulation:
         """Now and then someone deletes a deal (a duplicate, a test): the opportunity, its quotes
         and products go to the recycle bin (kept with IsDeleted = true); contracts, orders and
         invoices keep pointing at it."""
-        if self.rng.random() >= self.plant.deleted_opportunity:
+        deleted_at = case.deleted_at
+        if deleted_at is None or deleted_at > self.snapshot:
             return False
-        last = max(e[1] for e in events)
-        if last >= self.as_of:
-            return False
-        deleted_at = self.rng.randrange(last + 1, self.as_of + 1)
         user = case.current_owner.id
         for record in (case.rec, *case.records):
             record["IsDeleted"] = True
@@ -417,6 +521,7 @@ class BlockSimulation:
     def direct_opportunity(self, t: int) -> None:
         """A deal opened straight on an existing account (no lead): expansion, renewal."""
         rng, world = self.rng, self.world
+        self._doom = rng.random(), rng.random()
         region = rng.choices(REGIONS, REGION_WEIGHTS)[0]
         t = self._snap(t, region)
         accounts = [a for a in self._accounts_by_region[region] if a["CreatedDate"] < t]
@@ -435,9 +540,10 @@ class BlockSimulation:
         """A duplicate web lead that someone deletes a few days later (kept as IsDeleted)."""
         created = self._minutes_after(t0, 2, 600)
         deleted = self._after(created, 1.5, region)
+        number = self.new_id("00Q")  # taken whether or not it shows yet: later ids stay put
         if deleted > self.as_of:
-            return
-        duplicate = {**lead, "Id": self.new_id("00Q"), **self._audit(created, lead["CreatedById"])}
+            return  # an org's replica sees it once it is in the recycle bin, by its modstamp
+        duplicate = {**lead, "Id": number, **self._audit(created, lead["CreatedById"])}
         duplicate["IsDeleted"] = True
         self._touch(duplicate, deleted, lead["OwnerId"])
         self.rows["Lead"].append(duplicate)
@@ -497,8 +603,11 @@ class BlockSimulation:
         self, events: list, owner: Rep, start: int, *, lead_id: str | None, opp_id: str | None
     ) -> None:
         created = max(start - self.rng.randint(1, 5) * DAY, 0)
+        number = self.new_id("00U")
+        if start > self.as_of:
+            return  # drawn and numbered all the same, so the case goes on alike
         meeting = {
-            "Id": self.new_id("00U"),
+            "Id": number,
             **self._audit(created, owner.id),
             "OwnerId": owner.id,
             "Subject": "Discovery meeting" if opp_id is None else "Solution workshop",
@@ -509,6 +618,8 @@ class BlockSimulation:
             "EndDateTime": start + HOUR,
             "DurationInMinutes": 60,
         }
+        # Logged as held when it took place: that edit is when a replica first sees it.
+        self._touch(meeting, start, owner.id)
         self.rows["Event"].append(meeting)
         events.append(("Meeting", start, "Event", meeting["Id"], owner.id))
 
@@ -516,7 +627,9 @@ class BlockSimulation:
     def _account_for(
         self, lead: dict, region: str, segment: str, owner: Rep, t: int
     ) -> tuple[dict, bool]:
-        existing = self._accounts_by_region[region]
+        # Only accounts that exist at the conversion: the choice is the same in every later
+        # snapshot.
+        existing = [a for a in self._accounts_by_region[region] if a["CreatedDate"] < t]
         if existing and self.rng.random() < 0.15:
             return self.rng.choice(existing), False
         revenue = {"Enterprise": 5e8, "Mid-Market": 5e7, "SMB": 5e6}[segment]
@@ -533,7 +646,7 @@ class BlockSimulation:
             "Segment__c": segment,
         }
         self.rows["Account"].append(account)
-        existing.append(account)
+        self._accounts_by_region[region].append(account)
         return account, True
 
     def _convert(
@@ -618,6 +731,11 @@ class BlockSimulation:
             lead_source=source,
             t=t,
         )
+        doomed, when = self._doom
+        if doomed < self.plant.deleted_opportunity:
+            # Deleted within two months of its creation (a duplicate, a test): it ends there.
+            case.deleted_at = t + HOUR + int(when * 60 * DAY)
+            self.as_of = min(self.as_of, case.deleted_at - 1)
         self._line_items(case, t)
         opp["Amount"] = round(case.list_total, 2)
         case.close_date = t + rng.randint(45, 120) * DAY
@@ -730,16 +848,28 @@ class BlockSimulation:
         case.t = t
 
     def _push_close_dates(self, case: Case, events: list, until: int) -> None:
-        """Reps push the close date by a month when it passes with the deal still open."""
+        """Reps push the close date by a month when it passes with the deal still open; every
+        push before `until` (the deal's next step, or the end of the snapshot) is made.
+
+        A lane of its own (stream and ids, kept for the whole case): the pushes a snapshot has
+        made by its end are the same ones a later snapshot makes on the way to the next step."""
+        if self._pushes is None:
+            self._pushes = (self._stream("push"), self._lane_ids(LANES["push"]))
+        rng, ids = self._pushes
         opp = case.rec
         while case.close_date + DAY < until:
-            pushed_at = self._snap(case.close_date + DAY + self.rng.randrange(2 * DAY), case.region)
-            if pushed_at >= until or pushed_at <= case.t:
-                pushed_at = until - 60
-                if pushed_at <= case.t:
-                    return
+            if case.next_push is None:
+                at = self._snap(
+                    case.close_date + DAY + rng.randrange(2 * DAY), case.region, rng=rng
+                )
+                case.next_push = max(at, case.t + 60)
+            pushed_at = case.next_push
+            if pushed_at >= until or pushed_at > self.as_of:
+                return  # kept for the next step (or a later snapshot)
+            case.next_push = None
             new_date = case.close_date + 30 * DAY
             user = case.current_owner.id
+            main, self.new_id = self.new_id, ids
             self._history(
                 "OpportunityFieldHistory",
                 "OpportunityId",
@@ -755,6 +885,7 @@ class BlockSimulation:
             self._touch(opp, pushed_at, user)
             events.append(("Close Date Pushed", pushed_at, "Opportunity", opp["Id"], user))
             self._snapshot(case, pushed_at)
+            self.new_id = main
             case.t = pushed_at
 
     def _set_amount(
@@ -766,6 +897,8 @@ class BlockSimulation:
         amount = round(amount, 2)
         if abs(amount - opp["Amount"]) < 0.005:
             return
+        # The close dates passed by now are pushed first: their snapshots hold the old amount.
+        self._push_close_dates(case, events, t)
         user = case.current_owner.id
         self._history(
             "OpportunityFieldHistory",
@@ -786,6 +919,7 @@ class BlockSimulation:
 
     def _change_owner(self, case: Case, events: list, t: int) -> None:
         opp, old, new = case.rec, case.current_owner, case.owner
+        self._push_close_dates(case, events, t)  # by the old owner, before the change
         self._history(
             "OpportunityFieldHistory",
             "OpportunityId",
@@ -814,17 +948,24 @@ class BlockSimulation:
         events.append(("Owner Changed", t, "Opportunity", opp["Id"], old.id))
 
     def _touches_between(self, case: Case, events: list, start: int, end: int, count: int) -> None:
-        for _ in range(count):
-            t = self._snap(start + self.rng.randrange(max(end - start, 1)), case.region)
-            if start < t < end and t <= self.as_of:
-                self._task(
-                    events,
-                    case.current_owner,
-                    t,
-                    lead_id=None,
-                    opp_id=case.rec["Id"],
-                    region=case.region,
-                )
+        # All drawn first and made in time order: a snapshot cuts them after a prefix.
+        times = sorted(
+            self._snap(start + self.rng.randrange(max(end - start, 1)), case.region)
+            for _ in range(count)
+        )
+        for t in times:
+            if not start < t < end:
+                continue
+            if t > self.as_of:
+                return
+            self._task(
+                events,
+                case.current_owner,
+                t,
+                lead_id=None,
+                opp_id=case.rec["Id"],
+                region=case.region,
+            )
 
     def _lose(self, case: Case, events: list, t: int) -> None:
         if self.rules.loss_reasons:
@@ -836,7 +977,7 @@ class BlockSimulation:
                 scale = rest / (1 - weights[fit])
                 weights = [w * scale for w in weights]
                 weights[fit] = self.plant.loss_reason_family_product_fit
-            case.rec["Loss_Reason__c"] = self.reason_rng.choices(LOSS_REASONS, weights)[0]
+            case.rec["Loss_Reason__c"] = self._stream("reason").choices(LOSS_REASONS, weights)[0]
         self._stage(case, events, "Closed Lost", t)
 
     def _opportunity(self, case: Case, events: list) -> None:
@@ -849,9 +990,11 @@ class BlockSimulation:
         stage_now = "Prospecting"
         for stage in path:
             t = self._after(case.t, STAGE_DWELL_DAYS[stage_now], case.region)
+            # The touches on the way come first: they happen before the next stage, so a
+            # snapshot between them has those already made.
+            self._touches_between(case, events, case.t, t, rng.choice((0, 1, 1, 2)))
             if t > self.as_of:
                 return
-            self._touches_between(case, events, case.t, t, rng.choice((0, 1, 1, 2)))
             if rng.random() < STAGE_LOSS[stage_now]:
                 self._lose(case, events, t)
                 return
@@ -864,10 +1007,9 @@ class BlockSimulation:
             self._stage(case, events, stage, t)
             if stage == "Needs Analysis" and rng.random() < 0.5:
                 meeting = self._after(t, 2.0, case.region)
-                if meeting <= self.as_of:
-                    self._meeting(
-                        events, case.current_owner, meeting, lead_id=None, opp_id=case.rec["Id"]
-                    )
+                self._meeting(
+                    events, case.current_owner, meeting, lead_id=None, opp_id=case.rec["Id"]
+                )
             stage_now = stage
         if case.owner is not case.current_owner:
             t = self._after(case.t, 0.5, case.region)
@@ -883,6 +1025,7 @@ class BlockSimulation:
             item = case.line_items[0]
             if item["Quantity"] > 1:
                 item["Quantity"] = float(max(1, int(item["Quantity"] * 0.7)))
+                self._touch(item, t, case.current_owner.id)
                 case.list_total = sum(i["ListPrice"] * i["Quantity"] for i in case.line_items)
                 self._set_amount(case, events, case.list_total, t)
                 case.t = t
@@ -1053,6 +1196,8 @@ class BlockSimulation:
         median = plant.approval_median_days
         if case.owner is self.world.slow_approval_rep:
             median *= plant.slow_approval_factor
+        if self.drift is not None and self.drift.applies(t):
+            median *= self.drift.factor
         decided = self._after(t, median, case.region, sigma=0.5)
         if decided > self.as_of:
             return None
@@ -1179,6 +1324,7 @@ class BlockSimulation:
             if rng.random() >= skip_accept:
                 self._quote_status(quote, "Accepted", t, rep, events)
             quote["IsSyncing"] = quote["SBQQ__Primary__c"] = True
+            self._touch(quote, t, rep)
             case.synced_quote = quote
             case.discount = discount
             for item in case.line_items:
@@ -1344,25 +1490,28 @@ class BlockSimulation:
         events.append(("Order Activated", t, "Order", order["Id"], rep))
         activated = t
 
+        # From here three things run side by side, each in a lane of its own.
+        rng = self._lane("fulfil")
         fulfilled = self._after(activated, 8.0, case.region)
+        fulfilled_status = self.rules.order_fulfilled_status
+        if fulfilled <= self.as_of and fulfilled_status:
+            self._order_status(order, fulfilled_status, fulfilled, rep)
+            events.append(("Order Fulfilled", fulfilled, "Order", order["Id"], rep))
+        rng = self._lane("amend")
         amendment = (
             plant.amendment_family
             if case.family == world.order_rework_family
             else plant.amendment_base
         )
-        amended = self._after(activated, 6.0, case.region) if rng.random() < amendment else None
-        if amended is not None and amended <= self.as_of:
-            reduction = self._new_order(
-                case, contract, amended, -round(total * rng.uniform(0.05, 0.2), 2), order
-            )
-            events.append(("Order Amended", amended, "Order", reduction["Id"], rep))
-            reduction_activated = self._after(amended, 1.0, case.region)
-            if reduction_activated <= self.as_of:
-                self._order_status(reduction, "Activated", reduction_activated, rep)
-        fulfilled_status = self.rules.order_fulfilled_status
-        if fulfilled <= self.as_of and fulfilled_status:
-            self._order_status(order, fulfilled_status, fulfilled, rep)
-            events.append(("Order Fulfilled", fulfilled, "Order", order["Id"], rep))
+        if rng.random() < amendment:
+            amended = self._after(activated, 6.0, case.region)
+            cut = round(total * rng.uniform(0.05, 0.2), 2)
+            if amended <= self.as_of:
+                reduction = self._new_order(case, contract, amended, -cut, order)
+                events.append(("Order Amended", amended, "Order", reduction["Id"], rep))
+                reduction_activated = self._after(amended, 1.0, case.region)
+                if reduction_activated <= self.as_of:
+                    self._order_status(reduction, "Activated", reduction_activated, rep)
         if self.rules.billing:
             self._invoice(case, events, order, activated)
 
@@ -1389,26 +1538,30 @@ class BlockSimulation:
     def _invoice(self, case: Case, events: list, order: dict, order_activated: int) -> None:
         """Bill the order (with Billing's allocations, sometimes in two instalments a month apart)
         and collect the money."""
-        rng = self.billing_rng
+        rng = self.billing_rng = self._lane("bill")
         t = self._after(order_activated, 1.0, case.region, rng=rng)
-        if t > self.as_of:
-            return
         total = order["TotalAmount"]
         amounts = [total]
         if self.rules.billing == "allocations" and rng.random() < self.plant.instalments:
             first = round(total / 2, 2)
             amounts = [first, round(total - first, 2)]
+        # Decided now, from the plan: whether the second instalment exists yet must not change it.
+        together = len(amounts) == 2 and rng.random() < self.plant.one_payment_for_instalments
+        second_at = self._snap(t + 30 * DAY, case.region, 0.0, rng)
         invoices = []
         for index, amount in enumerate(amounts):
-            issue_at = t if index == 0 else self._snap(t + 30 * DAY, case.region, 0.0, rng)
-            invoice = self._issue_invoice(case, events, order, amount, issue_at)
+            invoice = self._issue_invoice(
+                case, events, order, amount, t if index == 0 else second_at
+            )
+            invoices.append(invoice)
             if invoice is None:
                 break
-            invoices.append(invoice)
-        if len(invoices) == 2 and rng.random() < self.plant.one_payment_for_instalments:
+        if together:
+            self.billing_rng = self._lane("collect0")
             self._collect(case, events, invoices)  # one payment spread over both
         else:
-            for invoice in invoices:
+            for index, invoice in enumerate(invoices):
+                self.billing_rng = self._lane(f"collect{index}")
                 self._collect(case, events, [invoice])
 
     def _issue_invoice(
@@ -1469,7 +1622,7 @@ class BlockSimulation:
         """The customer pays the invoices: on time, late, in part, or not yet; with Billing a
         payment is now and then reversed (bounced, charged back) and paid again."""
         rng, plant = self.billing_rng, self.plant
-        if any(i["_sent_at"] is None for i in invoices) or rng.random() < 0.03:
+        if any(i is None or i["_sent_at"] is None for i in invoices) or rng.random() < 0.03:
             return  # not sent yet, or never paid: stays Unpaid and ages
         sent = max(i["_sent_at"] for i in invoices)
         days = plant.payment_median_days * math.exp(rng.gauss(0.0, 0.45))

@@ -326,7 +326,7 @@ def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource):
     monitoring = _target_process().monitoring
     day = snapshot_date()
     with warehouse.connection() as con:
-        rows = record_kpi_snapshot(con, day)
+        rows = record_kpi_snapshot(con, day, monitoring.recent_days)
         days = con.execute(
             "SELECT count(DISTINCT snapshot_date) FROM reports.kpi_history"
         ).fetchone()[0]

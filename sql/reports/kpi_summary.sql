@@ -1,4 +1,5 @@
--- The headline KPIs the users track, computed over the whole event log.
+-- The headline KPIs the users track, computed over the whole event log (the drift checks judge
+-- some of them over a trailing window too: reports.kpi_history's recent_ columns).
 -- columns:
 -- kpi: the KPI's name
 -- value: its value (null when the org records nothing it could be computed from; see note)
@@ -9,7 +10,7 @@
 -- cases: how many cases (leads, opportunities, orders, invoices) the value is computed over
 -- standard_error: how much the value moves by chance alone, in its unit (shares: binomial
 --   sqrt(p(1-p)/n); medians: half the spread of the order statistics 0.5 -/+ 0.5/sqrt(n), which is
---   1.2533 sigma/sqrt(n) for a normal sample; the mean discount: sd/sqrt(n); days sales
+--   1.2533 sigma/sqrt(n) for a normal sample; the means (discount, approval time): sd/sqrt(n); days sales
 --   outstanding: the ratio's delta-method error); null below 2 cases
 WITH log_span AS (
     SELECT min(timestamp)::DATE || ' to ' || max(timestamp)::DATE AS period, max(timestamp) AS newest FROM core.event_log
@@ -84,6 +85,10 @@ WITH log_span AS (
            CASE WHEN count(discount_pct) >= 2 THEN stddev_samp(discount_pct) / sqrt(count(discount_pct)) END
     FROM staging.stg_opportunities WHERE is_won
     UNION ALL
+    SELECT 'discount_approval_time', count(wait_hours),
+           CASE WHEN count(wait_hours) >= 2 THEN stddev_samp(wait_hours / 24) / sqrt(count(wait_hours)) END
+    FROM mining.approval_waits WHERE decided_at IS NOT NULL
+    UNION ALL
     -- A ratio of two sums over the posted invoices, R = sum(a) / sum(b): its delta-method error is
     -- sqrt(sum((a - R b)^2)) / sum(b).
     SELECT 'days_sales_outstanding', count(*),
@@ -131,10 +136,17 @@ WITH log_span AS (
     SELECT 'average_discount',
            (SELECT avg(discount_pct) FROM staging.stg_opportunities WHERE is_won), 'percent',
            'mean discount % of won opportunities (0 for those won without a quote)'
+    UNION ALL
+    -- A mean, not a median: a wait that grows moves it at once, and the drift checks see it.
+    SELECT 'discount_approval_time',
+           (SELECT avg(wait_hours) / 24 FROM mining.approval_waits WHERE decided_at IS NOT NULL),
+           'days', 'mean days (calendar time) from Discount Approval Requested to the decision '
+           || '(Discount Approved or Rejected), decided approvals'
 ), has AS (
     SELECT (SELECT count(*) FROM staging.stg_invoices) > 0 AS invoices,
            (SELECT count(*) FROM staging.stg_orders) > 0 AS orders,
-           (SELECT count(*) FROM staging.stg_quotes) > 0 AS quotes
+           (SELECT count(*) FROM staging.stg_quotes) > 0 AS quotes,
+           (SELECT count(*) FROM mining.approval_waits) > 0 AS approvals
 )
 SELECT k.kpi, k.value, k.unit, s.period, k.definition,
        CASE
@@ -143,6 +155,7 @@ SELECT k.kpi, k.value, k.unit, s.period, k.definition,
                THEN 'the org has no invoices (the mapping names no invoice object, or the org lacks it)'
            WHEN k.kpi = 'order_rework_rate' AND NOT h.orders THEN 'the org has no orders'
            WHEN k.kpi = 'quote_to_contract_time' AND NOT h.quotes THEN 'the org has no quotes'
+           WHEN k.kpi = 'discount_approval_time' AND NOT h.approvals THEN 'the org records no discount approvals'
            ELSE 'no case has reached the milestones it is measured between yet'
        END AS note,
        coalesce(p.cases, 0)::BIGINT AS cases,
