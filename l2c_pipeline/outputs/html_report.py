@@ -25,6 +25,7 @@ KPI_LABELS = {
     "lead_to_opportunity_conversion": "Lead-to-opportunity conversion",
     "win_rate": "Win rate",
     "quote_to_contract_time": "Quote-to-contract time",
+    "discount_approval_time": "Discount approval time",
     "invoice_to_payment_time": "Invoice-to-payment time",
     "days_sales_outstanding": "Days sales outstanding",
     "order_rework_rate": "Order rework rate",
