@@ -559,18 +559,29 @@ def run_command(reconcile: bool) -> None:
     help="The demo org's shape; the pipeline reads it with that shape's mapping.",
 )
 def demo_command(leads: int, seed: int, shape: str) -> None:
-    """Run the pipeline on the built-in demo org and show what it loaded."""
-    from .resources import demo_org_folder
+    """Run the pipeline on the built-in demo org and show what it loaded (with L2C_DEMO_AS_OF:
+    the living demo org as of that time)."""
+    from .resources import demo_org_folder, living_demo
 
     os.environ["L2C_SOURCE"] = "demo"
     os.environ["L2C_DEMO_LEADS"] = str(leads)
     os.environ["L2C_DEMO_SEED"] = str(seed)
     os.environ["L2C_ORG_SHAPE"] = shape
     os.environ.pop("L2C_MAPPING_FILE", None)  # the demo org is read with its own shape's mapping
-    folder = demo_org_folder(shape, leads, seed)
+    try:
+        living = living_demo(
+            *(os.environ.get(f"L2C_DEMO_{name}", "") for name in ("AS_OF", "HORIZON", "DRIFT"))
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    # The folder the run will read: a living org's is the same night after night, so the
+    # warehouse that holds it is carried on, not started afresh.
+    folder = demo_org_folder(shape, leads, seed, living and living["tag"])
     _start_afresh_after_another_demo_org(folder)
+    when = f", as of {living['as_of']}" if living else ""
     click.echo(
-        f"demo org ({shape}): {leads:,} leads, seed {seed} ({folder}); extracting it over HTTPS ..."
+        f"demo org ({shape}): {leads:,} leads, seed {seed}{when} ({folder}); "
+        "extracting it over HTTPS ..."
     )
     outcome = _run_graph()
     _report_outcome(outcome)

@@ -163,3 +163,29 @@ def test_every_setting_the_code_reads_is_in_run_help_and_the_readme():
             f"{name} missing from l2c run --help"
         )
         assert f"`{name}`" in table, f"{name} missing from the README's settings table"
+
+
+def test_demo_carries_a_living_org_on_from_night_to_night(tmp_path):
+    """With L2C_DEMO_AS_OF, `l2c demo` reads the living demo org as of that night into the same
+    warehouse: the next night reads what changed, and the warehouse holds the night's records."""
+    nights = ("2026-10-20T23:00:00Z", "2026-10-21T23:00:00Z")
+    outputs = []
+    for night in nights:
+        result = subprocess.run(
+            [sys.executable, "-m", "l2c_pipeline.cli", "demo", "--leads", "100"],
+            env={**os.environ, "L2C_HOME": str(tmp_path), "L2C_DEMO_AS_OF": night},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"as of {night}" in result.stdout
+        outputs.append(result.stdout)
+    assert "starting it afresh" not in outputs[1]
+    (folder,) = tmp_path.glob("demo-org-cpq_billing-100-42-living-*")
+    lead_rows = (folder / "Lead.csv").read_text(encoding="utf-8").count("\n") - 1
+    lead_line = next(line.split() for line in outputs[1].splitlines() if line.startswith("Lead "))
+    assert int(lead_line[2].replace(",", "")) < lead_rows  # the second night read the changes
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute('SELECT count(*) FROM raw."Lead"').fetchone()[0] == lead_rows
