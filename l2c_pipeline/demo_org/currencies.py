@@ -16,7 +16,7 @@ to the currency's decimals:
   the same rate (the customer pays what the invoice says); a payment is the sum of its
   allocations.
 
-`expected_amounts.csv` then holds, per opportunity, order and invoice, the amount in its
+`expected_amounts.csv` then holds, per opportunity, quote, order and invoice, the amount in its
 currency, the rate and the corporate amount the pipeline must find (amount / rate). Nothing
 here draws a random number: the rates are a function of the month."""
 
@@ -171,12 +171,13 @@ def localise(rows: dict[str, list[dict]], created_at: int, until: int) -> list[t
 
     # Opportunities and what belongs to them: the rate on the close date.
     deal_rate: dict[str, tuple[str, float]] = {}
+    close_rate: dict[str, float] = {}  # what the deal's corporate amount is converted at
     for opp in rows.get("Opportunity", []):
         currency = account_currency.get(opp.get("AccountId"), CORPORATE)
         entered = rate_of(currency, opp["CreatedDate"])
         deal_rate[opp["Id"]] = (currency, entered)
         convert(opp, ("Amount", "ExpectedRevenue"), currency, entered)
-        rate = rate_of(currency, opp["CloseDate"])
+        rate = close_rate[opp["Id"]] = rate_of(currency, opp["CloseDate"])
         expected.append(
             ("Opportunity", opp["Id"], currency, opp["Amount"], rate, opp["Amount"] / rate)
         )
@@ -198,8 +199,11 @@ def localise(rows: dict[str, list[dict]], created_at: int, until: int) -> list[t
             convert(quote, ("SBQQ__ListAmount__c", "SBQQ__NetAmount__c"), currency, rate)
             local = quote.get("SBQQ__NetAmount__c")
             if local is not None:
+                # Entered at the deal's rate, reported at the rate the deal's amount takes (its
+                # close date's), so a synced quote and its deal agree in the corporate currency.
+                reported = close_rate[quote["SBQQ__Opportunity2__c"]]
                 expected.append(
-                    ("SBQQ__Quote__c", quote["Id"], currency, local, rate, local / rate)
+                    ("SBQQ__Quote__c", quote["Id"], currency, local, reported, local / reported)
                 )
     for line in rows.get("SBQQ__QuoteLine__c", []):
         if line.get("SBQQ__Quote__c") in quote_rate:

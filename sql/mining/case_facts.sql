@@ -64,7 +64,7 @@ WITH milestones AS (
     -- A lost deal has no syncing quote: the discount offered is the latest quote's.
     SELECT o.opportunity_id AS case_id,
            coalesce(any_value(q.discount_pct) FILTER (WHERE q.quote_id = o.synced_quote_id),
-                    arg_max(q.discount_pct, q.created_at), 0) AS discount_pct
+                    arg_max(q.discount_pct, (q.created_at, q.quote_id)), 0) AS discount_pct
     FROM staging.stg_opportunities AS o
     JOIN staging.stg_quotes AS q ON q.opportunity_id = o.opportunity_id
     GROUP BY o.opportunity_id

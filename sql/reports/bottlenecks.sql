@@ -82,16 +82,20 @@ WITH occurrences AS (
     JOIN mining.case_dimensions AS d USING (case_id)
     JOIN ranked AS r USING (bottleneck_rank)
     GROUP BY p.bottleneck_rank, d.dimension, d.dimension_value
-), top_concentration AS (
-    SELECT bottleneck_rank,
-           arg_max(dimension, value_share_of_added_wait - value_share_of_occurrences) AS concentrated_in,
-           arg_max(dimension_value, value_share_of_added_wait - value_share_of_occurrences) AS concentrated_value,
-           arg_max(value_share_of_added_wait, value_share_of_added_wait - value_share_of_occurrences)
-               AS value_share_of_added_wait,
-           arg_max(value_share_of_occurrences, value_share_of_added_wait - value_share_of_occurrences)
-               AS value_share_of_occurrences
+), concentration_ranked AS (
+    -- The value whose share of the added wait most exceeds its share of the occurrences; ties
+    -- (to 1e-9: sums in parallel differ in their last bits) go to the first in text order, so
+    -- the same records always name the same value.
+    SELECT *, row_number() OVER (
+        PARTITION BY bottleneck_rank
+        ORDER BY round(value_share_of_added_wait - value_share_of_occurrences, 9) DESC, dimension, dimension_value
+    ) AS concentration_rank
     FROM concentration
-    GROUP BY bottleneck_rank
+), top_concentration AS (
+    SELECT bottleneck_rank, dimension AS concentrated_in, dimension_value AS concentrated_value,
+           value_share_of_added_wait, value_share_of_occurrences
+    FROM concentration_ranked
+    WHERE concentration_rank = 1
 )
 SELECT r.bottleneck_rank, r.kind, r.from_activity, r.to_activity, r.occurrences, r.cases, r.median_hours,
        r.p90_hours, r.total_wait_hours, r.added_wait_hours, r.share_of_added_wait, t.concentrated_in,

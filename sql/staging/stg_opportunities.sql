@@ -28,7 +28,8 @@ WITH first_line AS (
     WHERE NOT is_deleted
     GROUP BY opportunity_id
 ), synced_quote AS (
-    SELECT opportunity_id, arg_max(quote_id, created_at) AS quote_id, arg_max(discount_pct, created_at) AS discount
+    SELECT opportunity_id, arg_max(quote_id, (created_at, quote_id)) AS quote_id,
+           arg_max(discount_pct, (created_at, quote_id)) AS discount  -- the same quote, even on a tie
     FROM mapped.quotes
     WHERE NOT is_deleted AND is_primary
     GROUP BY opportunity_id
