@@ -124,11 +124,16 @@ def run_pm4py(path: str, top_k: int, queue) -> None:
     started = time.monotonic()
     frame = con.execute(
         'SELECT e.case_id AS "case:concept:name", e.activity AS "concept:name", '
-        'e."timestamp" AS "time:timestamp", c.family '
+        'e."timestamp" AS "time:timestamp", coalesce(e.started_at, e."timestamp") AS start, '
+        "c.family "
         "FROM core.event_log AS e LEFT JOIN core.activity_catalogue AS c USING (activity) "
         "ORDER BY e.case_id, e.event_order"
     ).df()
-    frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"]).dt.tz_localize("UTC")
+    for column in ("time:timestamp", "start"):
+        frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
+    # An interval log (a file with start and complete events) is ordered by its activities'
+    # starts, as the event log orders it; without starts the start is the event's time.
+    order = {"timestamp_key": "start"}
     load = time.monotonic() - started
     timings = {}
 
@@ -140,22 +145,24 @@ def run_pm4py(path: str, top_k: int, queue) -> None:
         return result
 
     started = time.monotonic()
-    dfg, _, _ = timed("discover_dfg", lambda: pm4py.discover_dfg(frame))
-    timed("discover_performance_dfg", lambda: pm4py.discover_performance_dfg(frame))
-    variants = timed("get_variants", lambda: pm4py.get_variants(frame))
+    dfg, _, _ = timed("discover_dfg", lambda: pm4py.discover_dfg(frame, **order))
+    timed("discover_performance_dfg", lambda: pm4py.discover_performance_dfg(frame, **order))
+    variants = timed("get_variants", lambda: pm4py.get_variants(frame, **order))
     timed("get_all_case_durations", lambda: pm4py.get_all_case_durations(frame))
     net, initial, final = reference_net(process)
     projected = frame[frame["concept:name"].isin(process.reference_path)]
     alignments = timed(
         "conformance_diagnostics_alignments (projected)",
         lambda: pm4py.conformance_diagnostics_alignments(
-            projected, net, initial, final, return_diagnostics_dataframe=True
+            projected, net, initial, final, return_diagnostics_dataframe=True, **order
         ),
     )
     milestones = frame[frame["family"].fillna("") != "touch"]
     timed(
         "filter_variants_top_k + discover_bpmn_inductive",
-        lambda: pm4py.discover_bpmn_inductive(pm4py.filter_variants_top_k(milestones, top_k)),
+        lambda: pm4py.discover_bpmn_inductive(
+            pm4py.filter_variants_top_k(milestones, top_k, **order), **order
+        ),
     )
     queue.put(
         {
