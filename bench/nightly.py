@@ -35,8 +35,9 @@ def step_times(home: Path) -> dict[str, float]:
     from dagster import DagsterEventType, DagsterInstance
     from dagster._core.instance.ref import InstanceRef
 
+    # The runs start in the L2C_HOME (no dagster.yaml there): their instance is L2C_HOME/dagster.
     instance = DagsterInstance.from_ref(
-        InstanceRef.from_dir(str(home / "dagster"), config_dir=str(ROOT))
+        InstanceRef.from_dir(str(home / "dagster"), config_dir=str(home / "dagster"))
     )
     run = instance.get_runs(limit=1)[0]
     started, ended = {}, {}
@@ -58,7 +59,7 @@ def run_once(home: Path, env: dict[str, str]) -> dict:
     process = subprocess.run(
         [sys.executable, "-m", "l2c_pipeline.cli", "run"],
         env=env,
-        cwd=ROOT,
+        cwd=home,
         capture_output=True,
         text=True,
     )
