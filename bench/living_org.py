@@ -1,6 +1,7 @@
 """Real nightly runs of a living demo org: `l2c run` once per simulated night, the demo source
-advanced by L2C_DEMO_AS_OF, a drift planted from one night on; prints each night's wall time and
-drift warnings (reports.kpi_alerts), then the totals.
+advanced by L2C_DEMO_AS_OF, a drift planted from one night on; prints each night's wall time,
+how many KPIs were judged (a KPI without enough cases or snapshots is not) and the drift
+warnings, the org's and each segment's, then the totals.
 
     .venv/bin/python bench/living_org.py --nights 90 --onset 60 --leads 15000 --home bench/out/living
 
@@ -21,8 +22,25 @@ from pathlib import Path
 
 import duckdb
 
+from l2c_pipeline.mining.target_process import load_target_process
+from l2c_pipeline.monitoring.drift import (
+    evaluate_drift,
+    evaluate_segments,
+    read_history,
+    read_segment_history,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_NIGHT = datetime(2026, 9, 1, 23, tzinfo=UTC)
+
+
+def night_checks(con, day, monitoring) -> dict[str, list]:
+    """The night's drift checks, re-evaluated from the warehouse by the run's own functions:
+    each KPI's result (z None: not judged, and why in its status) and the segment checks."""
+    return {
+        "kpis": evaluate_drift(day, read_history(con, day, monitoring), monitoring),
+        "segments": evaluate_segments(day, read_segment_history(con, day, monitoring), monitoring),
+    }
 
 
 def main() -> int:
@@ -51,7 +69,8 @@ def main() -> int:
     }
     env.pop("L2C_SNAPSHOT_DATE", None)
     env.pop("L2C_WAREHOUSE", None)
-    seconds, first_warning, false_alarms = [], None, []
+    monitoring = load_target_process(ROOT / "process.yaml").monitoring
+    seconds, first_warning, false_alarms, nights_judged = [], None, [], []
     for n, moment in enumerate(night, start=1):
         env["L2C_DEMO_AS_OF"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         started = time.monotonic()
@@ -67,19 +86,21 @@ def main() -> int:
             print(run.stdout[-2000:], run.stderr[-2000:], file=sys.stderr)
             return run.returncode
         with duckdb.connect(str(args.home / "warehouse.duckdb"), read_only=True) as con:
-            warned = [
-                kpi
-                for (kpi,) in con.execute(
-                    "SELECT kpi FROM reports.kpi_alerts WHERE snapshot_date = ? AND segment IS NULL",
-                    [moment.date()],
-                ).fetchall()
-            ]
-        if n < args.onset and warned:
-            false_alarms.append((n, warned))
+            judged = night_checks(con, moment.date(), monitoring)
+        warned = [r.kpi for r in judged["kpis"] if not r.passed]
+        segment_warnings = [f"{r.kpi}[{r.segment}]" for c in judged["segments"] for r in c.warnings]
+        if n < args.onset and (warned or segment_warnings):
+            false_alarms.append((n, warned + segment_warnings))
         if n >= args.onset and first_warning is None and "discount_approval_time" in warned:
             first_warning = n
+        scored = [r for r in judged["kpis"] if r.z is not None]
+        nights_judged.append({r.kpi for r in scored})
+        worst = max(scored, key=lambda r: r.z, default=None)
         print(
-            f"night {n:3d} {moment.date()} {seconds[-1]:6.1f}s warnings: {', '.join(warned) or '-'}"
+            f"night {n:3d} {moment.date()} {seconds[-1]:6.1f}s judged {len(scored):2d} KPIs"
+            f" (highest z {f'{worst.z:+.1f} {worst.kpi}' if worst else '-'}),"
+            f" {sum(len(c.results) for c in judged['segments'])} segment checks;"
+            f" warnings: {', '.join(warned + segment_warnings) or '-'}"
         )
         sys.stdout.flush()
     total = sum(seconds)
@@ -87,6 +108,11 @@ def main() -> int:
         f"{args.nights} nights in {total / 60:.1f} min (median night {sorted(seconds)[len(seconds) // 2]:.1f}s); "
         f"drift from night {args.onset}, first warned on night {first_warning}; "
         f"false alarms before it: {false_alarms or 'none'}"
+    )
+    every_kpi = sorted(set().union(*nights_judged))
+    print(
+        "KPIs judged (nights): "
+        + ", ".join(f"{k} {sum(k in judged for judged in nights_judged)}" for k in every_kpi)
     )
     return 0
 
