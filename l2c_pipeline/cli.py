@@ -233,8 +233,18 @@ def _dagster_instance():
         return DagsterInstance.get()
     home = (_home() / "dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    config_dir = os.getcwd() if Path("dagster.yaml").exists() else str(home)
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), config_dir=config_dir))
+    if Path("dagster.yaml").exists():
+        return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), config_dir=os.getcwd()))
+    # No dagster.yaml (a run started outside the repository): Dagster's default SQLite files in
+    # .l2c/dagster, with the event log this repository's dagster.yaml names.
+    event_log = {
+        "module": "l2c_pipeline.event_storage",
+        "class": "KeptOpenSqliteEventLogStorage",
+        "config": {"base_dir": str(home / "history" / "runs")},
+    }
+    return DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(home), overrides={"event_log_storage": event_log})
+    )
 
 
 def _failed_checks(result) -> tuple[list[str], bool]:

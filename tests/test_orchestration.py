@@ -83,6 +83,14 @@ def test_dagster_yaml_keeps_one_writer_and_persistent_history(tmp_path, monkeypa
             instance.run_storage._conn_string
             == f"sqlite:///{Path.cwd() / '.l2c/dagster/storage/history/runs.db'}"
         )
+        # The event log keeps its connections open; its files are where Dagster's `storage:
+        # sqlite:` layout puts them, so history written before is read on.
+        events = instance.event_log_storage
+        assert type(events).__name__ == "KeptOpenSqliteEventLogStorage"
+        assert Path(events._base_dir) == Path.cwd() / ".l2c/dagster/storage/history/runs"
+        assert Path(instance.schedule_storage._conn_string.removeprefix("sqlite:///")) == (
+            Path.cwd() / ".l2c/dagster/storage/schedules/schedules.db"
+        )
 
 
 def test_l2c_run_exits_non_zero_with_a_clear_message(tmp_path):
