@@ -381,6 +381,7 @@ _CASE_CALENDARS_COLUMNS = {
     "rule matched, or the rule is default) or L2C_BUSINESS_HOURS",
     "matched_value": "the value that chose it: the attribute's value or the owner's time zone "
     "(null for the default)",
+    "rule": "the rule, in words (process.yaml business_calendars, or L2C_BUSINESS_HOURS)",
 }
 
 
@@ -452,6 +453,13 @@ def write_case_calendars(con: duckdb.DuckDBPyConnection, rule: CalendarRule | No
             "JOIN staging.stg_users AS u ON u.user_id = c.owner_id WHERE u.time_zone IS NOT NULL"
         )
     default_reason = sql_literal(SETTING if setting else DEFAULT)
+    described = (
+        f"every case in {SETTING}"
+        if setting
+        else rule.described()
+        if from_org
+        else "every case in the one business week"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TABLE {CASE_CALENDARS} AS
@@ -481,7 +489,8 @@ def write_case_calendars(con: duckdb.DuckDBPyConnection, rule: CalendarRule | No
             LEFT JOIN by_attribute AS a USING (case_id)
             LEFT JOIN by_zone AS z USING (case_id)
         )
-        SELECT c.case_id, c.calendar_id, n.calendar_name, c.assigned_by, c.matched_value
+        SELECT c.case_id, c.calendar_id, n.calendar_name, c.assigned_by, c.matched_value,
+               {sql_literal(described)} AS rule
         FROM chosen AS c
         LEFT JOIN (SELECT DISTINCT calendar_id, calendar_name FROM calendars) AS n USING (calendar_id)
         """
