@@ -335,6 +335,21 @@ def test_the_truth_warehouse_counts_each_case_in_its_regions_hours(tables, truth
     assert tables.execute(
         "SELECT count(DISTINCT calendar_id) FROM mining.business_hours"
     ).fetchone()[0] == len(regions)
+    # Every case, approval or not: the business hours of its owner's zone, else the default.
+    owners = tables.execute(
+        "SELECT k.case_id, k.calendar_id, k.assigned_by, u.time_zone FROM mining.case_calendars AS k "
+        "LEFT JOIN core.cases AS c USING (case_id) "
+        "LEFT JOIN staging.stg_users AS u ON u.user_id = c.owner_id"
+    ).fetchall()
+    cases = tables.execute("SELECT count(DISTINCT case_id) FROM core.event_log").fetchone()[0]
+    assert len(owners) == cases > 1000
+    misplaced = [
+        row
+        for row in owners
+        if row[1] != regions[by_zone.get(row[3], calendar["company_region"])]["business_hours_id"]
+        or row[2] != ("owner_time_zone" if row[3] in by_zone else "default")
+    ]
+    assert not misplaced, misplaced[:5]
 
 
 def test_the_demo_orgs_arithmetic_counts_a_known_week():

@@ -245,14 +245,6 @@ def choose_calendars(con: duckdb.DuckDBPyConnection, environ=None) -> list[dict]
     return calendars
 
 
-def choose_business_hours(
-    con: duckdb.DuckDBPyConnection, environ=None
-) -> tuple[str, dict[int, tuple[int, int]], str]:
-    """(time zone, week, source in words) of the default calendar."""
-    default = choose_calendars(con, environ)[0]
-    return default["time_zone"], default["week"], default["source"]
-
-
 def write_business_hours(con: duckdb.DuckDBPyConnection, environ=None) -> int:
     """Replace mining.business_hours (every calendar's week) and mining.business_holidays (the
     org's holiday records and their rules, none where the warehouse has no staging.stg_holidays,
