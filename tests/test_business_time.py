@@ -19,6 +19,7 @@ from l2c_pipeline.mining.business_hours import (
     BusinessHoursError,
     parse_business_hours,
     write_business_hours,
+    write_case_calendars,
 )
 from l2c_pipeline.mining.target_process import load_target_process, write_target_process
 from l2c_pipeline.models.sql_models import build_model, discover
@@ -88,12 +89,17 @@ def pairs_for(changes: list[datetime]) -> list[tuple[datetime, datetime]]:
     return pairs
 
 
-def warehouse_with(con, setting: str, holidays: list, pairs: list, records=None) -> None:
+def warehouse_with(
+    con, setting: str, holidays: list, pairs: list, records=None, org=None, rule=None
+) -> None:
     """The tables the business-time models read: empty org tables, the holidays, and a log in
     which each pair is an approval (request, decision) and a case of two events. With `records`
     (mapped.holidays rows, as dicts; "mapped": the view is there), staging.stg_holidays is the
     model built from them; without, it is a table of the one-off holidays in the layout of a
-    warehouse built before recurrences were read."""
+    warehouse built before recurrences were read. With `org` (a dict of `business_hours`:
+    staging.stg_business_hours rows, `users`: (user_id, time zone), `owners`: {case: user_id},
+    `attributes`: (case, attribute, value)), the org's calendars and cases; `rule`: process.yaml's
+    business_calendars rule."""
     con.execute("CREATE SCHEMA staging; CREATE SCHEMA core; CREATE SCHEMA mining")
     con.execute(
         "CREATE TABLE staging.stg_organization (organization_id VARCHAR, organization_name VARCHAR, "
@@ -131,7 +137,22 @@ def warehouse_with(con, setting: str, holidays: list, pairs: list, records=None)
         rows.append((f"s{i}", "Order Activated", end + timedelta(days=3), end, 2, f"o{i}"))
     if rows:
         con.executemany("INSERT INTO core.event_log VALUES (?, ?, ?, ?, ?, ?)", rows)
-    write_business_hours(con, {"L2C_BUSINESS_HOURS": setting})
+    if org is not None:
+        con.execute("CREATE TABLE staging.stg_users (user_id VARCHAR, time_zone VARCHAR)")
+        con.execute("CREATE TABLE core.cases (case_id VARCHAR, owner_id VARCHAR)")
+        con.execute(
+            "CREATE TABLE core.case_attributes (case_id VARCHAR, attribute VARCHAR, value VARCHAR)"
+        )
+        for table, rows in (
+            ("staging.stg_business_hours", org.get("business_hours")),
+            ("staging.stg_users", org.get("users")),
+            ("core.cases", sorted(org.get("owners", {}).items())),
+            ("core.case_attributes", org.get("attributes")),
+        ):
+            for row in rows or []:
+                con.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(row))})", row)
+    write_business_hours(con, {"L2C_BUSINESS_HOURS": setting} if setting else {})
+    write_case_calendars(con, rule)
     write_target_process(con, load_target_process())
     models = discover()
     for key in (
@@ -594,7 +615,7 @@ def test_the_org_default_business_hours_and_the_fallback():
         "SELECT count(*), min(start_minute), max(end_minute), any_value(time_zone) "
         "FROM mining.business_hours"
     ).fetchone() == (5, 540, 1020, "Asia/Tokyo")
-    # The org's default business hours win over the other active ones.
+    # Every active business hours is a calendar; the org's default one is marked.
     con.executemany(
         "INSERT INTO staging.stg_business_hours VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
@@ -605,9 +626,13 @@ def test_the_org_default_business_hours_and_the_fallback():
     )
     write_business_hours(con, {})
     assert con.execute(
-        "SELECT list(iso_weekday ORDER BY iso_weekday), any_value(time_zone), any_value(source) "
-        "FROM mining.business_hours"
-    ).fetchone() == ([2, 3], "Europe/Paris", "the org's default business hours (Default)")
+        "SELECT calendar_id, is_default, list(iso_weekday ORDER BY iso_weekday), "
+        "any_value(time_zone), any_value(source) FROM mining.business_hours GROUP BY ALL "
+        "ORDER BY 1"
+    ).fetchall() == [
+        ("01m1", False, [1], "Asia/Singapore", "the org's business hours (APAC)"),
+        ("01m2", True, [2, 3], "Europe/Paris", "the org's default business hours (Default)"),
+    ]
     # The setting wins; without a zone it keeps the org's hours' zone.
     write_business_hours(con, {"L2C_BUSINESS_HOURS": "Mon-Thu 08:00-16:00 Fri 08:00-12:00"})
     assert con.execute(

@@ -252,9 +252,15 @@ def test_html_report_in_headless_chromium_shows_the_tables_figures(truth_warehou
                 "WHERE bottleneck_rank <= 10"
             ).fetchall()
         )
-        zone, hours = con.execute(
-            "SELECT any_value(time_zone), count(*) FROM mining.business_hours"
+        zone, calendars = con.execute(
+            "SELECT any_value(time_zone) FILTER (WHERE is_default), count(DISTINCT calendar_id) "
+            "FROM mining.business_hours"
         ).fetchone()
+        calendar_cases = dict(
+            con.execute(
+                "SELECT calendar_name, count(*) FROM mining.case_calendars GROUP BY ALL"
+            ).fetchall()
+        )
         expected |= {
             f"compliance:{rule}:cases": value
             for rule, value in con.execute(
@@ -320,8 +326,19 @@ def test_html_report_in_headless_chromium_shows_the_tables_figures(truth_warehou
         business[f"bottleneck:{rank}:median_business_hours"] < expected_median * 0.75
         for rank, expected_median in bottleneck_medians.items()
     )
-    assert hours == 5 and shown["business_clock"][0] == zone == "America/New_York"
-    assert "Mon-Fri 09:00-17:00 in America/New_York" in shown["business_clock"][1]
+    # One calendar per region, each case in its owner's: the line names them and their cases.
+    assert calendars == 4 and shown["business_clock"][0] == zone == "America/New_York"
+    line = shown["business_clock"][1]
+    assert (
+        "4 business calendars, by the case owner's time zone: Default (North America) "
+        "Mon-Fri 09:00-17:00 in America/New_York ("
+    ) in line
+    for name, hours, zone in (
+        ("EMEA", "Mon-Fri 09:00-17:30", "Europe/Paris"),
+        ("APAC", "Mon-Fri 09:00-18:00", "Asia/Singapore"),
+        ("LATAM", "Mon-Fri 08:00-17:00", "America/Sao_Paulo"),
+    ):
+        assert f"{name} {hours} in {zone} ({calendar_cases[name]:,} cases)" in line
     assert BUSINESS_TITLE in business_map
 
 

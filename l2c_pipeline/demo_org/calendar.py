@@ -10,6 +10,7 @@ gives the same records in every shape."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from .ids import make_id
 from .world import REGION_TIMEZONE, REGIONS
@@ -54,10 +55,10 @@ def organization_record(organization: dict, created_at: int, user_id: str) -> di
 
 def business_hours_records(created_at: int, user_id: str) -> list[dict]:
     records = []
-    for number, region in enumerate(REGIONS, start=1):
+    for region in REGIONS:
         start, end = REGION_HOURS[region]
         record = {
-            "Id": make_id("01m", number),
+            "Id": business_hours_id(region),
             "Name": region if region != COMPANY_REGION else f"Default ({region})",
             "IsActive": True,
             "IsDefault": region == COMPANY_REGION,
@@ -69,6 +70,44 @@ def business_hours_records(created_at: int, user_id: str) -> list[dict]:
             record[f"{day}EndTime"] = f"{end}:00.000Z"
         records.append(record)
     return records
+
+
+def business_hours_id(region: str) -> str:
+    """The Id of a region's BusinessHours record (as business_hours_records writes it)."""
+    return make_id("01m", REGIONS.index(region) + 1)
+
+
+def business_seconds(region: str, start: datetime, end: datetime) -> float:
+    """The business seconds between two aware instants in a region's hours, by the company's
+    own calendar arithmetic (not the records): each local weekday's hours (REGION_HOURS, in the
+    region's time zone, so a day the clocks change keeps its local hours) less the company's
+    holidays (company_holidays, on their local dates), overlapped with the span."""
+    zone = ZoneInfo(REGION_TIMEZONE[region])
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    holidays: dict[date, list[tuple[int, int]]] = {}
+    for _, day, part in company_holidays(first.year, last.year):
+        holidays.setdefault(day, []).append(part or (0, 1440))
+    opens, closes = (int(text[:2]) * 60 + int(text[3:]) for text in REGION_HOURS[region])
+    seconds = 0.0
+    day = first
+    while day <= last:
+        if day.weekday() < 5:
+            pieces = [(opens, closes)]
+            for cut_start, cut_end in holidays.get(day, []):
+                pieces = [
+                    piece
+                    for a, b in pieces
+                    for piece in ((a, min(b, cut_start)), (max(a, cut_end), b))
+                    if piece[1] > piece[0]
+                ]
+            midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+            for a, b in pieces:
+                piece_start = (midnight + timedelta(minutes=a)).astimezone(UTC)
+                piece_end = (midnight + timedelta(minutes=b)).astimezone(UTC)
+                overlap = (min(piece_end, end) - max(piece_start, start)).total_seconds()
+                seconds += max(overlap, 0.0)
+        day += timedelta(days=1)
+    return seconds
 
 
 def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
@@ -190,6 +229,17 @@ def calendar_summary(holidays: list[dict]) -> dict:
             "weekdays": f"Mon-Fri {start}-{end}",
         },
         "business_hours": {region: REGION_TIMEZONE[region] for region in REGIONS},
+        # Per region, its business hours: a case owned there counts its business time in them
+        # (business_seconds gives the figures).
+        "company_region": COMPANY_REGION,
+        "regions": {
+            region: {
+                "business_hours_id": business_hours_id(region),
+                "time_zone": REGION_TIMEZONE[region],
+                "weekdays": "Mon-Fri {}-{}".format(*REGION_HOURS[region]),
+            }
+            for region in REGIONS
+        },
         "holidays": len(holidays),
         "recurring_holidays": sum(1 for h in holidays if h["IsRecurrence"]),
         "half_day_holidays": sum(1 for h in holidays if not h["IsAllDay"]),

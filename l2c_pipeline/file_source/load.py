@@ -1198,7 +1198,7 @@ def _replace_tables(
            ) WHERE value IS NOT NULL""",
         """CREATE OR REPLACE TABLE staging.stg_users AS
            SELECT sales_rep AS user_id, sales_rep AS user_name, NULL::VARCHAR AS title, any_value(team) AS team,
-                  any_value(region) AS region, NULL::VARCHAR AS manager_id
+                  any_value(region) AS region, NULL::VARCHAR AS manager_id, NULL::VARCHAR AS time_zone
            FROM core.cases WHERE sales_rep IS NOT NULL GROUP BY sales_rep""",
         """CREATE OR REPLACE TABLE staging.stg_leads AS
            SELECT c.case_id AS lead_id, c.case_id, min(e."timestamp") AS created_at, NULL::VARCHAR AS created_by,

@@ -74,6 +74,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 _c("title", "VARCHAR", "job title"),
                 _id("role_id", "the user's role"),
                 _id("manager_id", "the user's manager"),
+                _c("time_zone", "VARCHAR", "the user's time zone (an IANA name)"),
             ),
             required=True,
         ),

@@ -9,6 +9,7 @@ EVENT_LOG_ONLY_MODELS = frozenset(
         "mining.compliance_allowlist",
         "mining.business_hours",
         "mining.business_holidays",
+        "mining.case_calendars",
         "mining.business_holiday_dates",
         "mining.business_calendar",
         "mining.business_clock_days",

@@ -30,7 +30,7 @@ from ..monitoring.drift import (
 from ..resources import WarehouseResource
 from ..warehouse.duckdb_warehouse import WRITER_POOL
 from ..warehouse.publish import staging_dir
-from .business_hours import BusinessHoursError, write_business_hours
+from .business_hours import BusinessHoursError, write_business_hours, write_case_calendars
 from .conformance import write_case_conformance
 from .discovery import DEFAULT_COVERAGE, DEFAULT_MAX_VARIANTS, discover_bpmn
 from .kpi_history import record_kpi_snapshot, record_segment_snapshot, snapshot_date
@@ -47,6 +47,7 @@ KPI_HISTORY = AssetKey(["reports", "kpi_history"])
 KPI_ALERTS = AssetKey(["reports", "kpi_alerts"])
 KPI_SEGMENT_HISTORY = AssetKey(["reports", "kpi_segment_history"])
 CASE_CONFORMANCE = AssetKey(["mining", "case_conformance"])
+CASE_CALENDARS = AssetKey(["mining", "case_calendars"])
 PROCESS_MODEL = AssetKey(["mining", "process_model"])
 _TARGET_PROCESS_DESCRIPTIONS = {
     "mining.reference_path": "The target process's reference path (process.yaml), one row per step.",
@@ -99,9 +100,9 @@ def target_process(context: AssetExecutionContext, warehouse: WarehouseResource)
             ],
             group_name="process_mining",
             kinds={"duckdb"},
-            description="The business week business time is counted in: L2C_BUSINESS_HOURS, "
-            "else the org's default business hours, else Monday to Friday 09:00-17:00 in the "
-            "org's time zone.",
+            description="The business calendars business time is counted in: L2C_BUSINESS_HOURS "
+            "(one), else every active business hours of the org, else Monday to Friday "
+            "09:00-17:00 in the org's time zone.",
         ),
         AssetSpec(
             AssetKey(["mining", "business_holidays"]),
@@ -121,21 +122,64 @@ def business_hours(context: AssetExecutionContext, warehouse: WarehouseResource)
         except BusinessHoursError as error:
             raise Failure(description=str(error)) from None
         week = con.execute(
-            "SELECT time_zone, source FROM mining.business_hours LIMIT 1"
+            "SELECT time_zone, source FROM mining.business_hours ORDER BY NOT is_default LIMIT 1"
         ).fetchone() or ("none", "none")
+        calendars = con.execute(
+            "SELECT count(DISTINCT calendar_id) FROM mining.business_hours"
+        ).fetchone()[0]
         holidays = con.execute("SELECT count(*) FROM mining.business_holidays").fetchone()[0]
-    context.log.info(f"business hours: {week[1]} ({week[0]}); {holidays} holiday(s)")
+    context.log.info(
+        f"business hours: {calendars} calendar(s), the default {week[1]} ({week[0]}); "
+        f"{holidays} holiday(s)"
+    )
     yield MaterializeResult(
         asset_key=AssetKey(["mining", "business_hours"]),
         metadata={
             "rows": MetadataValue.int(rows),
             "time_zone": MetadataValue.text(week[0]),
             "source": MetadataValue.text(week[1]),
+            "calendars": MetadataValue.int(calendars),
         },
     )
     yield MaterializeResult(
         asset_key=AssetKey(["mining", "business_holidays"]),
         metadata={"rows": MetadataValue.int(holidays)},
+    )
+
+
+@asset(
+    key=CASE_CALENDARS,
+    deps=[
+        AssetKey(["mining", "business_hours"]),
+        AssetKey(["core", "event_log"]),
+        AssetKey(["core", "cases"]),
+        AssetKey(["core", "case_attributes"]),
+        AssetKey(["staging", "stg_users"]),
+    ],
+    group_name="process_mining",
+    pool=WRITER_POOL,
+    kinds={"duckdb", "yaml"},
+    description="Which business calendar each case's business time counts in, and why "
+    "(process.yaml business_calendars: by default the case owner's time zone).",
+)
+def case_calendars(context: AssetExecutionContext, warehouse: WarehouseResource):
+    rule = _target_process().business_calendars
+    with warehouse.connection() as con:
+        try:
+            rows = write_case_calendars(con, rule)
+        except BusinessHoursError as error:
+            raise Failure(description=str(error)) from None
+        counts = con.execute(
+            "SELECT calendar_name, count(*) FROM mining.case_calendars GROUP BY ALL ORDER BY 2 DESC"
+        ).fetchall()
+    shown = ", ".join(f"{name}: {cases:,}" for name, cases in counts)
+    context.log.info(f"business calendars, {rule.described()}: {shown or 'no cases'}")
+    return MaterializeResult(
+        metadata={
+            "rows": MetadataValue.int(rows),
+            "rule": MetadataValue.text(rule.described()),
+            "cases_per_calendar": MetadataValue.text(shown or "no cases"),
+        }
     )
 
 
@@ -391,4 +435,11 @@ def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource):
         )
 
 
-MINING_ASSETS = [target_process, business_hours, case_conformance, process_model, kpi_history]
+MINING_ASSETS = [
+    target_process,
+    business_hours,
+    case_calendars,
+    case_conformance,
+    process_model,
+    kpi_history,
+]

@@ -4,7 +4,7 @@ the target process tables, the business hours and pm4py conformance. Dagster run
 
 from __future__ import annotations
 
-from .business_hours import write_business_hours
+from .business_hours import write_business_hours, write_case_calendars
 from .conformance import write_case_conformance
 from .target_process import TARGET_PROCESS_TABLES, TargetProcess
 
@@ -18,6 +18,15 @@ BUSINESS_HOURS_SOURCES = {
     ("staging", "stg_holidays"),
 }
 BUSINESS_HOLIDAYS = ("mining", "business_holidays")
+CASE_CALENDARS = ("mining", "case_calendars")
+# What a case's calendar is chosen from (a public log loaded on its own has only the event log).
+CASE_CALENDAR_SOURCES = {
+    BUSINESS_HOURS,
+    ("core", "event_log"),
+    ("core", "cases"),
+    ("core", "case_attributes"),
+    ("staging", "stg_users"),
+}
 
 
 def python_steps(process: TargetProcess, log=lambda message: None) -> dict:
@@ -34,6 +43,10 @@ def python_steps(process: TargetProcess, log=lambda message: None) -> dict:
     steps[BUSINESS_HOURS] = (BUSINESS_HOURS_SOURCES, write_business_hours)
     # Written by the same step.
     steps[BUSINESS_HOLIDAYS] = ({BUSINESS_HOURS}, _count("mining.business_holidays"))
+    steps[CASE_CALENDARS] = (
+        CASE_CALENDAR_SOURCES,
+        lambda con: write_case_calendars(con, process.business_calendars),
+    )
     steps[CASE_CONFORMANCE] = (
         {
             ("mining", "case_variants"),

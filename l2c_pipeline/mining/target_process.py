@@ -12,6 +12,8 @@ payment_terms_days:    whole number of days
 allowlist:             [{rule: ..., case_id: optional, reason: optional}]
 monitoring:            {window_days, min_snapshots, z, min_change, kpis: {kpi: {direction, z, min_change}}}
                        the KPI drift checks (monitoring/drift.py; all optional, defaults there)
+business_calendars:    {by: owner_time_zone | default | a case attribute, calendars: {value: BusinessHours name}}
+                       which business hours a case's business time counts in (mining/business_hours.py)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import yaml
 
 from ..models.sql_models import catalogue_activities  # noqa: F401  (the names a process may use)
 from ..monitoring.drift import Monitoring, MonitoringError, parse_monitoring
+from .business_hours import CalendarRule, CalendarRuleError, parse_calendar_rule
 
 RULES = (
     "mandatory_activities",
@@ -46,6 +49,7 @@ _KEYS = {
     "payment_terms_days",
     "allowlist",
     "monitoring",
+    "business_calendars",
 }
 
 
@@ -67,6 +71,7 @@ class TargetProcess:
     repeatable_activities: tuple[str, ...] = ()
     start_activities: tuple[str, ...] = ()
     monitoring: Monitoring = field(default_factory=Monitoring)
+    business_calendars: CalendarRule = field(default_factory=CalendarRule)
 
 
 def default_process_file() -> Path:
@@ -184,6 +189,10 @@ def load_target_process(
         monitoring = parse_monitoring(document.get("monitoring"))
     except MonitoringError as error:
         raise TargetProcessError(f"{path}: {error}") from None
+    try:
+        business_calendars = parse_calendar_rule(document.get("business_calendars"))
+    except CalendarRuleError as error:
+        raise TargetProcessError(f"{path}: {error}") from None
     return TargetProcess(
         reference_path,
         mandatory,
@@ -197,6 +206,7 @@ def load_target_process(
         repeatable,
         starts,
         monitoring,
+        business_calendars,
     )
 
 

@@ -89,29 +89,54 @@ def _clock_time(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-def _business_clock(con) -> dict | None:
-    """The business week the business columns are counted in, in words (mining.business_hours
-    and the holiday days within the log), or None for a file without it."""
-    if not _has_table(con, "mining", "business_hours"):
-        return None
-    week = con.execute(
-        "SELECT iso_weekday, start_minute, end_minute, time_zone, source FROM mining.business_hours "
-        "ORDER BY iso_weekday"
-    ).fetchall()
-    if not week:
-        return None
-    # Runs of consecutive weekdays with the same hours: "Mon-Fri 09:00-17:00".
+def _week_text(week: list[tuple[int, int, int]]) -> str:
+    """Runs of consecutive weekdays with the same hours: "Mon-Fri 09:00-17:00"."""
     runs: list[list] = []
-    for day, start, end, _, _ in week:
+    for day, start, end in week:
         if runs and runs[-1][1] == day - 1 and runs[-1][2:] == [start, end]:
             runs[-1][1] = day
         else:
             runs.append([day, day, start, end])
-    hours = ", ".join(
+    return ", ".join(
         f"{_WEEKDAYS[a - 1]}{'' if a == b else '-' + _WEEKDAYS[b - 1]} "
         f"{_clock_time(start)}-{_clock_time(end)}"
         for a, b, start, end in runs
     )
+
+
+def _business_clock(con) -> dict | None:
+    """The business calendars the business columns are counted in, in words (mining.business_hours,
+    the cases of each in mining.case_calendars, and the holiday days within the log), or None for
+    a file without them. The default calendar first."""
+    if not _has_table(con, "mining", "business_hours"):
+        return None
+    rows = con.execute(
+        "SELECT calendar_id, calendar_name, is_default, iso_weekday, start_minute, end_minute, "
+        "time_zone, source FROM mining.business_hours ORDER BY NOT is_default, calendar_id, "
+        "iso_weekday"
+    ).fetchall()
+    if not rows:
+        return None
+    cases, rule = {}, None
+    if _has_table(con, "mining", "case_calendars"):
+        cases = dict(
+            con.execute(
+                "SELECT calendar_id, count(*) FROM mining.case_calendars GROUP BY calendar_id"
+            ).fetchall()
+        )
+        rule = con.execute("SELECT any_value(rule) FROM mining.case_calendars").fetchone()[0]
+    calendars: dict[str, dict] = {}
+    for calendar_id, name, _, day, start, end, zone, source in rows:
+        calendar = calendars.setdefault(
+            calendar_id,
+            {"name": name, "time_zone": zone, "source": source, "week": [], "cases": 0},
+        )
+        calendar["week"].append((day, start, end))
+        calendar["cases"] = cases.get(calendar_id, 0)
+    listed = []
+    for calendar in calendars.values():
+        calendar["hours"] = _week_text(calendar.pop("week"))
+        listed.append(calendar)
     holidays = 0
     if _has_table(con, "mining", "business_holiday_dates") and _has_table(
         con, "mining", "business_calendar"
@@ -121,11 +146,15 @@ def _business_clock(con) -> dict | None:
             "holiday_date BETWEEN (SELECT min(local_date) FROM mining.business_calendar) "
             "AND (SELECT max(local_date) FROM mining.business_calendar)"
         ).fetchone()[0]
+    default = listed[0]
     return {
-        "hours": hours,
-        "time_zone": week[0][3],
-        "source": week[0][4],
+        "hours": default["hours"],
+        "time_zone": default["time_zone"],
+        "source": default["source"],
         "holidays": holidays,
+        # With several: each calendar with its cases, and the rule that chose them.
+        "calendars": listed if len(listed) > 1 else [],
+        "rule": rule or "",
     }
 
 

@@ -6,7 +6,7 @@
 -- decided_at: Discount Approved or Discount Rejected (null while pending)
 -- wait_hours: hours from the request to the decision, calendar time
 -- business_wait_hours: the same wait in business hours (mining.business_calendar: within the
---   business hours, holidays left out)
+--   business hours of the case's calendar, mining.case_calendars, holidays left out)
 WITH approvals AS (
     SELECT object_id AS approval_id, any_value(case_id) AS case_id,
            min(timestamp) FILTER (WHERE activity = 'Discount Approval Requested') AS requested_at,
@@ -22,5 +22,6 @@ SELECT a.approval_id, a.case_id, a.requested_at, a.decided_at,
                   - coalesce(r.clock + coalesce(list_sum(list_transform(r.pieces, lambda p: greatest(least(epoch(a.requested_at), p.e) - p.s, 0))), 0), 0)) / 3600
        END AS business_wait_hours
 FROM approvals AS a
-LEFT JOIN mining.business_clock_days AS r ON r.utc_date = a.requested_at::DATE
-LEFT JOIN mining.business_clock_days AS d ON d.utc_date = a.decided_at::DATE
+LEFT JOIN mining.case_calendars AS k ON k.case_id = a.case_id
+LEFT JOIN mining.business_clock_days AS r ON r.calendar_id = k.calendar_id AND r.utc_date = a.requested_at::DATE
+LEFT JOIN mining.business_clock_days AS d ON d.calendar_id = k.calendar_id AND d.utc_date = a.decided_at::DATE

@@ -13,7 +13,7 @@
 -- wait_seconds: seconds from the end of the earlier activity to the start of the following one
 --   (0 when the following one started before the earlier one ended)
 -- business_wait_seconds: the same wait in business time: the seconds of it within the business
---   hours (mining.business_calendar), holidays left out
+--   hours of the case's calendar (mining.case_calendars, mining.business_calendar), holidays left out
 SELECT
     e.case_id,
     e.activity AS from_activity,
@@ -23,7 +23,7 @@ SELECT
     -- An activity with a recorded start waits until it starts, not until it ends: its own
     -- processing time is its service time, not a wait (pm4py's performance DFG with start times).
     greatest(epoch(n.waited_until - e.timestamp), 0) AS wait_seconds,
-    -- The business clock (mining.business_clock_days) at each end of the wait.
+    -- The business clock of the case's calendar (mining.business_clock_days) at each end of the wait.
     greatest(
         coalesce(cn.clock + coalesce(list_sum(list_transform(cn.pieces, lambda p: greatest(least(epoch(n.waited_until), p.e) - p.s, 0))), 0), 0)
         - coalesce(ce.clock + coalesce(list_sum(list_transform(ce.pieces, lambda p: greatest(least(epoch(e.timestamp), p.e) - p.s, 0))), 0), 0),
@@ -36,5 +36,6 @@ JOIN (
     FROM core.event_log
     WHERE event_order > 1
 ) AS n ON n.case_id = e.case_id AND n.previous_order = e.event_order
-LEFT JOIN mining.business_clock_days AS ce ON ce.utc_date = e.timestamp::DATE
-LEFT JOIN mining.business_clock_days AS cn ON cn.utc_date = n.waited_until::DATE
+LEFT JOIN mining.case_calendars AS k ON k.case_id = e.case_id
+LEFT JOIN mining.business_clock_days AS ce ON ce.calendar_id = k.calendar_id AND ce.utc_date = e.timestamp::DATE
+LEFT JOIN mining.business_clock_days AS cn ON cn.calendar_id = k.calendar_id AND cn.utc_date = n.waited_until::DATE

@@ -10,7 +10,7 @@
 -- next_activity: the case's next milestone activity (null for the last)
 -- wait_hours: hours from this event to the start of the next milestone event (0 when that started earlier)
 -- business_wait_hours: the same wait in business hours (mining.business_calendar: within the
---   business hours, holidays left out)
+--   business hours of the case's calendar, mining.case_calendars, holidays left out)
 -- service_hours: hours the activity took, from its start to its end (null when only its end is recorded)
 -- path_step: the activity's step on the reference path (null when it is not on the path)
 -- furthest_path_step: the furthest reference-path step the case had reached before this event
@@ -21,14 +21,16 @@ WITH milestones AS (
     LEFT JOIN mining.reference_path AS p ON p.activity = e.activity
     WHERE coalesce(c.family, '') <> 'touch'
 ), clocked AS (
-    -- The business clock (mining.business_clock_days: business seconds since the calendar's
-    -- start) at each event's end and start.
+    -- The business clock of the case's calendar (mining.case_calendars, mining.business_clock_days:
+    -- business seconds since the calendar's start) at each event's end and start.
     SELECT m.*,
            coalesce(ce.clock + coalesce(list_sum(list_transform(ce.pieces, lambda p: greatest(least(epoch(m.timestamp), p.e) - p.s, 0))), 0), 0) AS business_clock,
            coalesce(cs.clock + coalesce(list_sum(list_transform(cs.pieces, lambda p: greatest(least(epoch(coalesce(m.started_at, m.timestamp)), p.e) - p.s, 0))), 0), 0) AS business_clock_started
     FROM milestones AS m
-    LEFT JOIN mining.business_clock_days AS ce ON ce.utc_date = m.timestamp::DATE
-    LEFT JOIN mining.business_clock_days AS cs ON cs.utc_date = coalesce(m.started_at, m.timestamp)::DATE
+    LEFT JOIN mining.case_calendars AS k ON k.case_id = m.case_id
+    LEFT JOIN mining.business_clock_days AS ce ON ce.calendar_id = k.calendar_id AND ce.utc_date = m.timestamp::DATE
+    LEFT JOIN mining.business_clock_days AS cs
+      ON cs.calendar_id = k.calendar_id AND cs.utc_date = coalesce(m.started_at, m.timestamp)::DATE
 )
 SELECT
     case_id, activity, timestamp,

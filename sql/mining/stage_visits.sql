@@ -8,7 +8,8 @@
 -- entered_at: when the case entered the stage
 -- days: days in the stage, calendar time (null while the case is still in it)
 -- business_hours: business hours in the stage (mining.business_calendar: within the business
---   hours, holidays left out; null while the case is still in it)
+--   hours of the case's calendar, mining.case_calendars, holidays left out; null while the case
+--   is still in it)
 WITH stage_events AS (
     SELECT case_id, activity, substr(activity, 8) AS stage, timestamp, event_order, activity_rank
     FROM core.event_log
@@ -26,10 +27,11 @@ WITH stage_events AS (
           WHERE s.case_id = c.case_id AND s.timestamp <= e.timestamp
       )
 ), clocked_changes AS (
-    -- Each stage change with the business clock (mining.business_clock_days).
+    -- Each stage change with the business clock of the case's calendar (mining.business_clock_days).
     SELECT s.*, coalesce(c.clock + coalesce(list_sum(list_transform(c.pieces, lambda p: greatest(least(epoch(s.timestamp), p.e) - p.s, 0))), 0), 0) AS business_clock
     FROM (SELECT * FROM stage_events UNION ALL SELECT * FROM openings) AS s
-    LEFT JOIN mining.business_clock_days AS c ON c.utc_date = s.timestamp::DATE
+    LEFT JOIN mining.case_calendars AS k ON k.case_id = s.case_id
+    LEFT JOIN mining.business_clock_days AS c ON c.calendar_id = k.calendar_id AND c.utc_date = s.timestamp::DATE
 ), visits AS (
     SELECT case_id, activity, stage, activity_rank AS stage_order, timestamp AS entered_at,
            epoch(lead(timestamp) OVER w - timestamp) / 86400 AS days,

@@ -19,7 +19,7 @@
 -- value_share_of_added_wait: the value's share of the added wait
 -- value_share_of_occurrences: the value's share of the occurrences
 -- median_business_hours: typical wait in business hours (within the business hours of
---   mining.business_calendar, holidays left out)
+--   each case's own calendar, mining.case_calendars, holidays left out)
 -- p90_business_hours: 90th percentile of the wait, business hours
 -- total_business_hours: all waiting time spent in it, business hours
 -- added_business_hours: business hours beyond the typical business-hours wait, summed over

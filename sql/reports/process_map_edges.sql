@@ -10,7 +10,7 @@
 -- p90_hours: 90th percentile wait, hours
 -- total_wait_hours: all the waiting this transition adds up to, hours
 -- median_business_hours: median wait in business hours (within the business hours of
---   mining.business_calendar, holidays left out)
+--   each case's own calendar, mining.case_calendars, holidays left out)
 -- mean_business_hours: mean wait, business hours
 -- p90_business_hours: 90th percentile wait, business hours
 -- total_business_hours: all the waiting this transition adds up to, business hours

@@ -17,7 +17,7 @@
 -- median_approval_hours: median hours from Discount Approval Requested to the approver's decision
 -- p90_approval_hours: 90th percentile of the same
 -- median_approval_business_hours: median business hours from the request to the decision (within
---   the business hours of mining.business_calendar, holidays left out)
+--   the business hours of each case's own calendar, mining.case_calendars, holidays left out)
 -- p90_approval_business_hours: 90th percentile of the same
 -- approval_hours_vs_rest: median_approval_hours / the same median over all other values of the dimension
 -- re_approval_cases: cases that needed more than one discount approval

@@ -13,7 +13,7 @@
 -- mean_days: mean days in the stage, finished visits
 -- p90_days: 90th percentile of days in the stage, finished visits
 -- median_business_hours: median business hours in the stage (within the business hours of
---   mining.business_calendar, holidays left out), finished visits
+--   each case's own calendar, mining.case_calendars, holidays left out), finished visits
 -- mean_business_hours: mean business hours in the stage, finished visits
 -- p90_business_hours: 90th percentile of business hours in the stage, finished visits
 WITH stage_visits AS (

@@ -7,6 +7,7 @@
 -- team: the user's team, e.g. 'EMEA Enterprise'
 -- region: the user's region, e.g. 'EMEA'
 -- manager_id: the user's manager (the discount approver)
+-- time_zone: the user's time zone (User.TimeZoneSidKey, an IANA name): a case's business calendar by default
 WITH user_records AS (
     SELECT u.user_id, 'owner' AS anchor, u.user_id AS record_id FROM mapped.users AS u
     UNION ALL
@@ -29,7 +30,8 @@ SELECT
     u.title,
     any_value(a.value) FILTER (WHERE a.attribute = 'team') AS team,
     any_value(a.value) FILTER (WHERE a.attribute = 'region') AS region,
-    u.manager_id
+    u.manager_id,
+    nullif(trim(u.time_zone), '') AS time_zone
 FROM mapped.users AS u
 LEFT JOIN user_attributes AS a USING (user_id)
-GROUP BY u.user_id, u.user_name, u.title, u.manager_id
+GROUP BY u.user_id, u.user_name, u.title, u.manager_id, u.time_zone
