@@ -1,9 +1,9 @@
 """What business time adds to the mining stage: the whole mining + reports stage (SQL models and
 the Python steps, pm4py alignments included; not BPMN discovery) with the SQL models of another
-commit (default `main`, before the business-time columns) and with this checkout's, alternately,
-each run in a fresh child process on the same warehouse.
+commit (default fbcecd0^, the last one before business time) and with this checkout's,
+alternately, each run in a fresh child process on the same warehouse.
 
-    .venv/bin/python bench/business_time.py bench/out/wh-10m.duckdb [--before main] [--rounds 2]
+    .venv/bin/python bench/business_time.py bench/out/wh-10m.duckdb [--before fbcecd0^] [--rounds 2]
 
 The warehouse must hold core.event_log and the staging tables (bench/build_event_log.py). Prints
 each round's whole-stage time and, for the steps business time changes, their time on each side.
@@ -22,8 +22,11 @@ from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The commit that added business time, whose parent is the default "before".
+BUSINESS_TIME_ADDED = "fbcecd0"
 CHANGED = (
     "mining.business_hours",
+    "mining.case_calendars",
     "mining.business_holiday_dates",
     "mining.business_calendar",
     "mining.business_clock_days",
@@ -49,7 +52,12 @@ def sql_of(ref: str, into: Path) -> Path:
 
 
 def run_stage(path: str, sql_dir: str | None, queue) -> None:
-    from l2c_pipeline.mining.stage import BUSINESS_HOLIDAYS, BUSINESS_HOURS, python_steps
+    from l2c_pipeline.mining.stage import (
+        BUSINESS_HOLIDAYS,
+        BUSINESS_HOURS,
+        CASE_CALENDARS,
+        python_steps,
+    )
     from l2c_pipeline.mining.target_process import load_target_process
     from l2c_pipeline.models.sql_models import build_model, build_order, discover
     from l2c_pipeline.warehouse.duckdb_warehouse import connect
@@ -59,7 +67,8 @@ def run_stage(path: str, sql_dir: str | None, queue) -> None:
     steps = python_steps(load_target_process())
     if "mining.business_calendar" not in {m.table for m in models.values()}:
         # The commit before business time has no business-hours step either.
-        steps = {k: v for k, v in steps.items() if k not in (BUSINESS_HOURS, BUSINESS_HOLIDAYS)}
+        skipped = (BUSINESS_HOURS, BUSINESS_HOLIDAYS, CASE_CALENDARS)
+        steps = {k: v for k, v in steps.items() if k not in skipped}
     timings = {}
     started = time.monotonic()
     for key in build_order(models, {k: d for k, (d, _) in steps.items()}):
@@ -90,7 +99,9 @@ def in_child(path: str, sql_dir: str | None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("warehouse")
-    parser.add_argument("--before", default="main", help="the commit without business time")
+    parser.add_argument(
+        "--before", default=f"{BUSINESS_TIME_ADDED}^", help="the commit without business time"
+    )
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     import duckdb
