@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..models.sql_models import define_macros
 from ..monitoring.drift import DEFAULT_RECENT_DAYS
 from ..warehouse.duckdb_warehouse import transaction
 
@@ -112,6 +113,7 @@ def recent_kpis(con: duckdb.DuckDBPyConnection, recent_days: int) -> list[tuple]
     ).fetchone()[0]
     if not exists:
         return []
+    define_macros(con)
     return con.execute(
         RECENT_SQL.read_text(encoding="utf-8"), {"recent_days": recent_days}
     ).fetchall()

@@ -72,6 +72,17 @@ def default_sql_dir() -> Path:
 
 
 MATERIALIZATIONS = ("table", "view")
+MACROS_FILE = "macros.sql"  # beside the schema folders: not a model
+
+
+def define_macros(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> None:
+    """The shared macros (sql/macros.sql) on this connection: temporary, so they cost nothing to
+    define again and are never stored. A SQL folder of one's own without the file uses the
+    shipped one."""
+    path = Path(sql_dir or default_sql_dir()) / MACROS_FILE
+    if not path.exists():
+        path = Path(__file__).resolve().parents[2] / "sql" / MACROS_FILE
+    con.execute(path.read_text(encoding="utf-8"))
 
 
 def _comments(sql: str) -> tuple[str, dict[str, str], str | None]:
@@ -180,6 +191,7 @@ def build_model(
     """Create or replace the model's table or view (one transaction); returns the table's row
     count (None for a view: counting would compute it)."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {model.schema}")
+    define_macros(con, model.path.parent.parent)
     con.execute("BEGIN TRANSACTION")
     try:
         # A model that changed between table and view: drop what it was.

@@ -51,19 +51,11 @@ WITH span AS (
     SELECT kpi, x, row_number() OVER (PARTITION BY kpi ORDER BY x) - 1 AS rn,
            count(*) OVER (PARTITION BY kpi) AS n
     FROM recent WHERE kpi IN ('sales_cycle_time', 'quote_to_contract_time')
-), bounds AS (
-    SELECT DISTINCT kpi, n, (n - 1) * (0.5 - 0.5 / sqrt(n)) AS h_low, (n - 1) * (0.5 + 0.5 / sqrt(n)) AS h_high
-    FROM ranked
 ), medians AS (
-    SELECT r.kpi, median(r.x) AS value, any_value(b.n) AS cases,
-           CASE WHEN any_value(b.n) >= 2 THEN (
-               sum(r.x * CASE WHEN r.rn = floor(b.h_high) THEN 1 - (b.h_high - floor(b.h_high))
-                              WHEN r.rn = floor(b.h_high) + 1 THEN b.h_high - floor(b.h_high) ELSE 0 END)
-               - sum(r.x * CASE WHEN r.rn = floor(b.h_low) THEN 1 - (b.h_low - floor(b.h_low))
-                                WHEN r.rn = floor(b.h_low) + 1 THEN b.h_low - floor(b.h_low) ELSE 0 END)
-           ) / 2 END AS standard_error
-    FROM ranked AS r JOIN bounds AS b USING (kpi)
-    GROUP BY r.kpi
+    SELECT kpi, median(x) AS value, any_value(n) AS cases,
+           median_standard_error(x, rn, n) AS standard_error  -- sql/macros.sql
+    FROM ranked
+    GROUP BY kpi
 ), others AS (
     -- The share (win_rate: its binomial error is the sd of the 0/1s over sqrt(n) up to n/(n-1))
     -- and the mean: sd/sqrt(n).

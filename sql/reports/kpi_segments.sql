@@ -50,23 +50,13 @@ WITH case_segments AS (
            row_number() OVER (PARTITION BY kpi, dimension, segment ORDER BY x) - 1 AS rn,
            count(*) OVER (PARTITION BY kpi, dimension, segment) AS n
     FROM segment_samples
-), bounds AS (
-    -- The order statistics at 0.5 -/+ 0.5/sqrt(n), linearly interpolated (quantile_cont).
-    SELECT DISTINCT kpi, dimension, segment, n,
-           (n - 1) * (0.5 - 0.5 / sqrt(n)) AS h_low, (n - 1) * (0.5 + 0.5 / sqrt(n)) AS h_high
-    FROM ranked
 ), medians AS (
-    SELECT r.kpi, r.dimension, r.segment, 'days' AS unit,
-           quantile_cont(r.x, 0.5) AS value,
-           any_value(b.n) AS cases,
-           CASE WHEN any_value(b.n) >= 2 THEN (
-               sum(r.x * CASE WHEN r.rn = floor(b.h_high) THEN 1 - (b.h_high - floor(b.h_high))
-                              WHEN r.rn = floor(b.h_high) + 1 THEN b.h_high - floor(b.h_high) ELSE 0 END)
-               - sum(r.x * CASE WHEN r.rn = floor(b.h_low) THEN 1 - (b.h_low - floor(b.h_low))
-                                WHEN r.rn = floor(b.h_low) + 1 THEN b.h_low - floor(b.h_low) ELSE 0 END)
-           ) / 2 END AS standard_error
-    FROM ranked AS r JOIN bounds AS b USING (kpi, dimension, segment)
-    GROUP BY r.kpi, r.dimension, r.segment
+    SELECT kpi, dimension, segment, 'days' AS unit,
+           quantile_cont(x, 0.5) AS value,
+           any_value(n) AS cases,
+           median_standard_error(x, rn, n) AS standard_error  -- sql/macros.sql
+    FROM ranked
+    GROUP BY kpi, dimension, segment
 ), shares AS (
     -- The share KPIs as (cases, successes) per segment.
     SELECT 'lead_to_opportunity_conversion' AS kpi, s.dimension, s.segment,

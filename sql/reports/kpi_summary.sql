@@ -42,21 +42,11 @@ WITH log_span AS (
     SELECT kpi, x, row_number() OVER (PARTITION BY kpi ORDER BY x) - 1 AS rn,
            count(*) OVER (PARTITION BY kpi) AS n
     FROM samples
-), bounds AS (
-    -- Linearly interpolated quantiles (numpy's default, DuckDB's quantile_cont) at
-    -- 0.5 -/+ 0.5/sqrt(n): the positions h = (n - 1) p between two order statistics.
-    SELECT DISTINCT kpi, n, (n - 1) * (0.5 - 0.5 / sqrt(n)) AS h_low, (n - 1) * (0.5 + 0.5 / sqrt(n)) AS h_high
-    FROM ranked
 ), median_errors AS (
-    SELECT r.kpi, any_value(b.n) AS cases,
-           CASE WHEN any_value(b.n) >= 2 THEN (
-               sum(r.x * CASE WHEN r.rn = floor(b.h_high) THEN 1 - (b.h_high - floor(b.h_high))
-                              WHEN r.rn = floor(b.h_high) + 1 THEN b.h_high - floor(b.h_high) ELSE 0 END)
-               - sum(r.x * CASE WHEN r.rn = floor(b.h_low) THEN 1 - (b.h_low - floor(b.h_low))
-                                WHEN r.rn = floor(b.h_low) + 1 THEN b.h_low - floor(b.h_low) ELSE 0 END)
-           ) / 2 END AS standard_error
-    FROM ranked AS r JOIN bounds AS b USING (kpi)
-    GROUP BY r.kpi
+    -- Half the spread of the interpolated quantiles at 0.5 -/+ 0.5/sqrt(n) (sql/macros.sql).
+    SELECT kpi, any_value(n) AS cases, median_standard_error(x, rn, n) AS standard_error
+    FROM ranked
+    GROUP BY kpi
 ), shares AS (
     -- The share KPIs as (kpi, cases, successes): their binomial standard errors.
     SELECT 'lead_to_opportunity_conversion' AS kpi, count(*) AS n, count(opportunity_created_at) AS k
