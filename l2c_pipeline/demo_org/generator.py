@@ -329,6 +329,11 @@ def generate(
         ) as pool:
             for result in pool.imap(_simulate_block, plan):
                 record(result)
+            # Every block is done: the workers end on their own. Leaving the block without this
+            # terminates them by SIGTERM, which a worker ignores for ever when its parent ignores
+            # the signal (an ignored signal stays ignored across exec), and the join then waits.
+            pool.close()
+            pool.join()
 
     # The world's own records (users, roles, products) come first in their files.
     fmt = DatetimeFormatter()
