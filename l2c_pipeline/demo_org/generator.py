@@ -329,9 +329,8 @@ def generate(
         ) as pool:
             for result in pool.imap(_simulate_block, plan):
                 record(result)
-            # Every block is done: the workers end on their own. Leaving the block without this
-            # terminates them by SIGTERM, which a worker ignores for ever when its parent ignores
-            # the signal (an ignored signal stays ignored across exec), and the join then waits.
+            # Every block is done: the workers end on their own (close, then join), not by the
+            # SIGTERM that leaving the block sends them: a graceful end needs no signal delivered.
             pool.close()
             pool.join()
 
