@@ -17,7 +17,6 @@ from l2c_pipeline.mining.business_hours import (
     CalendarRule,
     parse_business_hours,
     parse_calendar_rule,
-    write_case_calendars,
 )
 from l2c_pipeline.mining.target_process import (
     TargetProcessError,
@@ -25,7 +24,13 @@ from l2c_pipeline.mining.target_process import (
     load_target_process,
 )
 
-from .test_business_time import CALENDARS, pairs_for, reference_seconds, warehouse_with
+from .test_business_time import (
+    CALENDARS,
+    build_business_time,
+    pairs_for,
+    reference_seconds,
+    warehouse_with,
+)
 
 
 def hours_rows(hours_id: str, name: str, default: bool, setting: str) -> list[tuple]:
@@ -149,7 +154,7 @@ def test_a_one_calendar_org_counts_as_before(hours):
     warehouse_with(con, "", holidays, pairs, org=org)
     if hours == "no business hours":
         con.execute("INSERT INTO staging.stg_organization VALUES ('00D', 'Org', ?)", [NEW_YORK])
-        warehouse_again(con)
+        build_business_time(con)
     figures = business_columns(con)
     reference = duckdb.connect()
     warehouse_with(reference, f"{NEW_YORK} {week_text}", holidays, pairs)
@@ -164,25 +169,6 @@ def test_a_one_calendar_org_counts_as_before(hours):
     assert con.execute(
         "SELECT count(DISTINCT calendar_id), count(*) FROM mining.case_calendars"
     ).fetchone() == (1, 2 * len(pairs))
-
-
-def warehouse_again(con) -> None:
-    """Rebuild the business-time tables after changing the org's tables."""
-    from l2c_pipeline.mining.business_hours import write_business_hours
-    from l2c_pipeline.models.sql_models import build_model, discover
-
-    write_business_hours(con, {})
-    write_case_calendars(con)
-    models = discover()
-    for key in (
-        ("mining", "business_holiday_dates"),
-        ("mining", "business_calendar"),
-        ("mining", "business_clock_days"),
-        ("mining", "approval_waits"),
-        ("mining", "directly_follows"),
-        ("mining", "milestone_events"),
-    ):
-        build_model(con, models[key], models)
 
 
 # Four business hours in two zones, for the choice among several in one zone.

@@ -151,6 +151,12 @@ def warehouse_with(
         ):
             for row in rows or []:
                 con.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(row))})", row)
+    build_business_time(con, setting, rule)
+
+
+def build_business_time(con, setting: str = "", rule=None) -> None:
+    """The business-time tables from the org's tables in `con`: the calendars, each case's, the
+    clocks and the models that read them."""
     write_business_hours(con, {"L2C_BUSINESS_HOURS": setting} if setting else {})
     write_case_calendars(con, rule)
     write_target_process(con, load_target_process())
