@@ -34,6 +34,7 @@ from .business_hours import BusinessHoursError, write_business_hours, write_case
 from .conformance import write_case_conformance
 from .discovery import DEFAULT_COVERAGE, DEFAULT_MAX_VARIANTS, discover_bpmn
 from .kpi_history import record_kpi_snapshot, record_segment_snapshot, snapshot_date
+from .stage import CASE_CALENDAR_SOURCES
 from .target_process import (
     TARGET_PROCESS_TABLES,
     TargetProcessError,
@@ -149,13 +150,8 @@ def business_hours(context: AssetExecutionContext, warehouse: WarehouseResource)
 
 @asset(
     key=CASE_CALENDARS,
-    deps=[
-        AssetKey(["mining", "business_hours"]),
-        AssetKey(["core", "event_log"]),
-        AssetKey(["core", "cases"]),
-        AssetKey(["core", "case_attributes"]),
-        AssetKey(["staging", "stg_users"]),
-    ],
+    # The same sources the pipeline's own build order gives the step (stage.py).
+    deps=[AssetKey(list(key)) for key in sorted(CASE_CALENDAR_SOURCES)],
     group_name="process_mining",
     pool=WRITER_POOL,
     kinds={"duckdb", "yaml"},
