@@ -79,10 +79,16 @@ def define_macros(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -
     """The shared macros (sql/macros.sql) on this connection: temporary, so they cost nothing to
     define again and are never stored. A SQL folder of one's own without the file uses the
     shipped one."""
-    path = Path(sql_dir or default_sql_dir()) / MACROS_FILE
+    con.execute(_macros_sql(Path(sql_dir or default_sql_dir())))
+
+
+@functools.cache
+def _macros_sql(sql_dir: Path) -> str:
+    """The macros file's text, read once per folder (every model's build defines them)."""
+    path = sql_dir / MACROS_FILE
     if not path.exists():
         path = Path(__file__).resolve().parents[2] / "sql" / MACROS_FILE
-    con.execute(path.read_text(encoding="utf-8"))
+    return path.read_text(encoding="utf-8")
 
 
 def _comments(sql: str) -> tuple[str, dict[str, str], str | None]:
