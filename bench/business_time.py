@@ -104,9 +104,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    import duckdb
+    from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
 
-    with duckdb.connect(args.warehouse, read_only=True) as con:
+    with connect_read_only(args.warehouse) as con:
         events, cases = con.execute(
             "SELECT count(*), count(DISTINCT case_id) FROM core.event_log"
         ).fetchone()

@@ -20,8 +20,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
-
 from l2c_pipeline.mining.target_process import load_target_process
 from l2c_pipeline.monitoring.drift import (
     evaluate_drift,
@@ -29,6 +27,7 @@ from l2c_pipeline.monitoring.drift import (
     read_history,
     read_segment_history,
 )
+from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_NIGHT = datetime(2026, 9, 1, 23, tzinfo=UTC)
@@ -85,7 +84,7 @@ def main() -> int:
         if run.returncode not in (0, 1):  # 1: a check warned or failed; the run itself ran
             print(run.stdout[-2000:], run.stderr[-2000:], file=sys.stderr)
             return run.returncode
-        with duckdb.connect(str(args.home / "warehouse.duckdb"), read_only=True) as con:
+        with connect_read_only(args.home / "warehouse.duckdb") as con:
             judged = night_checks(con, moment.date(), monitoring)
         warned = [r.kpi for r in judged["kpis"] if not r.passed]
         segment_warnings = [f"{r.kpi}[{r.segment}]" for c in judged["segments"] for r in c.warnings]

@@ -22,7 +22,6 @@ import sys
 import time
 from queue import Empty
 
-import duckdb
 import pandas as pd
 
 PM4PY_EQUIVALENT = {
@@ -115,7 +114,9 @@ def run_pm4py(path: str, top_k: int, queue) -> None:
 
     constants.SHOW_PROGRESS_BAR = False
     process = load_target_process()
-    con = duckdb.connect(path, read_only=True)
+    from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
+
+    con = connect_read_only(path)
     # The same model both sides align with: the steps this org does not record are optional.
     process = replace(
         process,
@@ -198,7 +199,9 @@ def measure(target, *args) -> dict:
 
 def main() -> None:
     path = sys.argv[1]
-    with duckdb.connect(path, read_only=True) as con:
+    from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
+
+    with connect_read_only(path) as con:
         events, cases = con.execute(
             "SELECT count(*), count(DISTINCT case_id) FROM core.event_log"
         ).fetchone()

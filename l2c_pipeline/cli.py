@@ -620,6 +620,7 @@ def _start_afresh_after_another_demo_org(folder: Path) -> None:
         return  # not a warehouse this can read: the run says what is wrong with it
     if held.get("org_kind") != "demo" or held.get("demo_org_folder") in (None, str(folder)):
         return
+    from .warehouse.duckdb_warehouse import warehouse_files
     from .warehouse.run_lock import RunLock, RunLockTimeout
 
     lock = RunLock(warehouse)
@@ -632,7 +633,7 @@ def _start_afresh_after_another_demo_org(folder: Path) -> None:
             f"the warehouse {warehouse} held another demo org "
             f"({held.get('org_name') or held['org_id']}); starting it afresh for this one"
         )
-        for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        for path in warehouse_files(warehouse):
             path.unlink(missing_ok=True)
     finally:
         lock.release()
@@ -667,6 +668,7 @@ def _reset(warehouse: Path, yes: bool) -> None:
 
     import duckdb
 
+    from .warehouse.duckdb_warehouse import warehouse_files
     from .warehouse.publish import staging_dir
     from .warehouse.source import held_source
 
@@ -687,7 +689,7 @@ def _reset(warehouse: Path, yes: bool) -> None:
             f"remove {warehouse} (the records of {what}, their watermarks and the KPI history)?",
             abort=True,
         )
-    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+    for path in warehouse_files(warehouse):
         path.unlink(missing_ok=True)
     shutil.rmtree(staging_dir(warehouse), ignore_errors=True)
     click.echo(f"removed {warehouse} (it held {what}); the next run loads its source afresh")

@@ -9,11 +9,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 from filelock import FileLock
 
 from l2c_pipeline.demo_org.generator import generate
+from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
 
 # Large enough that every planted truth stands out of the sampling noise, small enough for CI.
 TRUTH_ORG_LEADS = 8000
@@ -106,7 +106,7 @@ def truth_warehouse(truth_warehouses) -> Path:
 @pytest.fixture(scope="module")
 def tables(truth_warehouse):
     """The truth warehouse, read-only, for tests that only read its tables."""
-    con = duckdb.connect(str(truth_warehouse), read_only=True)
+    con = connect_read_only(truth_warehouse)
     yield con
     con.close()
 

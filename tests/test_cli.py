@@ -9,6 +9,7 @@ import sys
 import duckdb
 
 from l2c_pipeline.mapping.load import load_mapping, shape_file
+from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
 
 
 def run_l2c(*args: str, home) -> subprocess.CompletedProcess:
@@ -91,7 +92,7 @@ def test_demo_extracts_the_demo_org_and_exits_cleanly(tmp_path):
     other_leads = (tmp_path / "demo-org-standard-100-42" / "Lead.csv").read_text(
         encoding="utf-8"
     ).count("\n") - 1
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+    with connect_read_only(tmp_path / "warehouse.duckdb") as con:
         assert con.execute('SELECT count(*) FROM raw."Lead"').fetchone()[0] == other_leads
         raw_tables = {
             row[0]

@@ -5,7 +5,6 @@ says they should; the allowlist silences; the discovered BPMN model replays its 
 from __future__ import annotations
 
 import math
-import shutil
 from dataclasses import replace
 
 import duckdb
@@ -15,7 +14,9 @@ from l2c_pipeline.mining.conformance import align_traces, reference_net, unrecor
 from l2c_pipeline.mining.discovery import discover_bpmn, top_variants
 from l2c_pipeline.mining.target_process import load_target_process
 from l2c_pipeline.pipeline import build_pipeline
+from l2c_pipeline.warehouse.duckdb_warehouse import connect, connect_read_only
 
+from .test_event_log import copy_warehouse
 from .test_mining_parity import pm4py_frame
 
 
@@ -146,7 +147,7 @@ def test_steps_the_org_does_not_record_fully_are_not_held_against_a_case(truth_w
         ),
     }
     for shape, steps in expected.items():
-        with duckdb.connect(str(truth_warehouses(shape)), read_only=True) as con:
+        with connect_read_only(truth_warehouses(shape)) as con:
             assert unrecorded_steps(con, process) == steps, shape
             comment = con.execute(
                 "SELECT comment FROM duckdb_tables() WHERE schema_name = 'mining' "
@@ -234,8 +235,8 @@ def test_every_violation_has_a_known_rule_and_severity(tables):
 
 def test_the_allowlist_silences_accepted_deviations(truth_warehouse, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(truth_warehouse, warehouse)
-    con = duckdb.connect(str(warehouse))
+    copy_warehouse(truth_warehouse, warehouse)
+    con = connect(warehouse)
     try:
         before = dict(
             con.execute(
@@ -283,7 +284,7 @@ def test_the_allowlist_silences_accepted_deviations(truth_warehouse, tmp_path):
 
 
 def test_discovered_bpmn_model_replays_the_variants_it_was_mined_from(truth_warehouse, tmp_path):
-    con = duckdb.connect(str(truth_warehouse), read_only=True)
+    con = connect_read_only(truth_warehouse)
     try:
         model = discover_bpmn(con, tmp_path / "out" / "process_model.bpmn", coverage=0.8)
         variants, cases, _ = top_variants(con, 0.8)
@@ -317,8 +318,8 @@ def test_alignments_carried_over_from_the_last_run_equal_a_full_alignment(
     from l2c_pipeline.mining.conformance import write_case_conformance
 
     copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(truth_warehouse, copy)
-    con = duckdb.connect(str(copy))
+    copy_warehouse(truth_warehouse, copy)
+    con = connect(copy)
     process = load_target_process()
     table = "SELECT * FROM mining.case_conformance ORDER BY case_id"
 

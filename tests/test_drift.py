@@ -29,6 +29,7 @@ from l2c_pipeline.monitoring.drift import (
     segment_z,
 )
 from l2c_pipeline.resources import WarehouseResource
+from l2c_pipeline.warehouse.duckdb_warehouse import connect, connect_read_only
 
 ROOT = Path(__file__).resolve().parents[1]
 START = date(2026, 1, 1)
@@ -362,7 +363,7 @@ def test_kpi_alerts_holds_exactly_the_failed_checks_and_a_rerun_replaces_the_day
     segment_check = checks["kpi_drift_win_rate_segments"]
     assert segment_check.metadata["segment"].value == "region=EMEA"
     assert segment_check.metadata["segments_tested"].value == 4
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect_read_only(path)
     alerts = con.execute(
         "SELECT snapshot_date, kpi, segment, value, baseline, change, z, cases, severity, rule "
         "FROM reports.kpi_alerts ORDER BY kpi, segment NULLS FIRST"
@@ -396,13 +397,13 @@ def test_kpi_alerts_holds_exactly_the_failed_checks_and_a_rerun_replaces_the_day
     assert win["baseline"].value == pytest.approx(0.30)
     assert win["z"].value == pytest.approx(0.1 / (math.sqrt(0.16 / 3000) * math.sqrt(2)))
     # The drift gone the same day: the checks run, pass, and the day's alerts are replaced.
-    con = duckdb.connect(str(path))
+    con = connect(path)  # the run moved the old layout's reports into the models file
     con.execute("UPDATE reports.kpi_summary SET value = 0.30")
     con.execute("UPDATE reports.kpi_segments SET value = 0.30")
     con.close()
     checks = _run(path, monkeypatch, day)
     assert all(c.passed for c in checks.values())
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect_read_only(path)
     assert con.execute("SELECT count(*) FROM reports.kpi_alerts").fetchone()[0] == 0
     con.close()
 

@@ -21,7 +21,7 @@ from l2c_pipeline.salesforce.catalogue import load_catalogue
 from l2c_pipeline.salesforce.client import SalesforceClient
 from l2c_pipeline.salesforce.settings import SalesforceSettings
 from l2c_pipeline.salesforce.sync import sync_object
-from l2c_pipeline.warehouse.duckdb_warehouse import connect
+from l2c_pipeline.warehouse.duckdb_warehouse import connect, warehouse_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,6 +56,14 @@ def extract_and_build(
     extract(org, con, mapping, tls or warehouse.parent / "tls")
     built = build_pipeline(con, sql_dir=sql_dir, mapping=mapping)
     return con, built
+
+
+def copy_warehouse(source: Path, target: Path) -> Path:
+    """A copy of a built warehouse, its models file included, to change without touching it."""
+    for part, copy in zip(warehouse_files(source), warehouse_files(target), strict=True):
+        if part.exists():
+            shutil.copy(part, copy)
+    return target
 
 
 def differences(con, expected_csv: Path) -> list[tuple]:

@@ -24,6 +24,7 @@ from l2c_pipeline.file_source.load import (
 from l2c_pipeline.file_source.template import EVENT_COLUMNS, write_template
 from l2c_pipeline.mining import EVENT_LOG_ONLY_MODELS
 from l2c_pipeline.pipeline import build_pipeline
+from l2c_pipeline.warehouse.duckdb_warehouse import connect, connect_read_only
 
 PUBLIC_LOGS = Path(__file__).resolve().parent / "data"
 
@@ -77,7 +78,7 @@ def test_a_filled_template_loads_the_same_event_log_as_the_salesforce_path(
 ):
     # The template has no object column: one Billing payment settling two invoices of a deal at
     # once would be two identical rows there. The customised org pays invoice by invoice.
-    with duckdb.connect(str(truth_warehouses("custom")), read_only=True) as source:
+    with connect_read_only(truth_warehouses("custom")) as source:
         rows = source.execute("""
             SELECT e.case_id, e.activity, e."timestamp", e.resource_name, o.stage, o.amount, o.is_won, o.discount_pct
             FROM core.event_log AS e LEFT JOIN core.cases AS o USING (case_id)
@@ -602,7 +603,7 @@ def test_exact_duplicate_events_are_dropped_and_counted(tmp_path, monkeypatch):
         for m in messages
     )
     frame = pm4py.read_xes(str(path), return_legacy_log_object=False).drop_duplicates()
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con = connect(tmp_path / "warehouse.duckdb")  # where the run built it
     try:
         build_pipeline(con, tables=EVENT_LOG_ONLY_MODELS)
         figures = con.execute(

@@ -5,6 +5,7 @@ the second one the process_maps asset writes."""
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,7 @@ from dagster import materialize
 from l2c_pipeline.outputs.assets import process_maps
 from l2c_pipeline.outputs.process_maps import process_map
 from l2c_pipeline.resources import WarehouseResource
+from l2c_pipeline.warehouse.duckdb_warehouse import models_path
 
 from .test_mining_parity import as_pm4py
 
@@ -175,7 +177,9 @@ def test_the_milestone_map_is_the_default_and_the_touches_map_the_second(tables)
 
 def test_the_process_maps_asset_writes_both_maps(truth_warehouse, tmp_path, monkeypatch):
     outputs = tmp_path / "outputs"
-    monkeypatch.setenv("L2C_ANALYTICS", str(truth_warehouse))
+    analytics = tmp_path / "analytics.duckdb"  # what publishing makes of the truth warehouse
+    shutil.copy(models_path(truth_warehouse), analytics)
+    monkeypatch.setenv("L2C_ANALYTICS", str(analytics))
     monkeypatch.setenv("L2C_OUTPUT_DIR", str(outputs))
     result = materialize(
         [process_maps],

@@ -15,6 +15,7 @@ from dagster._core.instance.ref import InstanceRef
 
 from l2c_pipeline.mapping.load import load_mapping, shape_file
 from l2c_pipeline.monitoring.drift import KPIS, SEGMENT_KPIS
+from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
 
 # The code location's default: the standard shape's mapping and demo org.
 DEFAULT_OBJECTS = load_mapping(shape_file("standard")).objects
@@ -285,7 +286,7 @@ def test_the_file_source_runs_the_same_graph_and_a_bad_file_fails_cleanly(monkey
     assert "line 2, column 'Event timestamp': 'someday' is not a date and time" in (
         failure.step_failure_data.user_failure_data.description
     )
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as warehouse:
+    with connect_read_only(tmp_path / "warehouse.duckdb") as warehouse:
         assert (
             warehouse.execute("SELECT count(*) FROM core.event_log").fetchone()[0] == 5
         )  # unchanged

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import xml.etree.ElementTree as ET
 from datetime import date
 from html.parser import HTMLParser
@@ -24,6 +23,9 @@ from l2c_pipeline.outputs.process_maps import (
     process_map,
     render,
 )
+from l2c_pipeline.warehouse.duckdb_warehouse import connect, connect_read_only
+
+from .test_event_log import copy_warehouse
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -193,8 +195,8 @@ def test_html_report_in_headless_chromium_shows_the_tables_figures(truth_warehou
     from playwright.sync_api import sync_playwright
 
     warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(truth_warehouse, warehouse)
-    con = duckdb.connect(str(warehouse))
+    copy_warehouse(truth_warehouse, warehouse)
+    con = connect(warehouse)
     try:
         # Two snapshots, so the KPI trend is drawn.
         record_kpi_snapshot(con, date(2026, 11, 26))
@@ -400,7 +402,7 @@ def test_html_report_answers_in_sentences_with_readable_units_at_every_width(
 ):
     from playwright.sync_api import sync_playwright
 
-    con = duckdb.connect(str(truth_warehouse), read_only=True)
+    con = connect_read_only(truth_warehouse)
     try:
         maps = {
             name: render(process_map(con, "performance", touches=touches).dot, tmp_path / name)[
@@ -561,7 +563,7 @@ def test_every_shapes_report_names_its_planted_truths_in_sentences(
     """The report's sentences and root causes name the subject of every truth planted in the
     shape's org (the Chromium test above does the same for the main shape); where the shape's
     records cannot answer a question, its sentence says so instead of showing a figure."""
-    con = duckdb.connect(str(truth_warehouses(shape)), read_only=True)
+    con = connect_read_only(truth_warehouses(shape))
     try:
         page = write_report(con, tmp_path / "report.html").read_text(encoding="utf-8")
         has_invoices = con.execute("SELECT count(*) FROM reports.payment_behavior").fetchone()[0]
@@ -583,9 +585,9 @@ def test_exports_are_written_again_only_when_the_event_log_changed(truth_warehou
     from l2c_pipeline.outputs.exports import export_changed
 
     warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(truth_warehouse, warehouse)
+    copy_warehouse(truth_warehouse, warehouse)
     folder = tmp_path / "outputs"
-    con = duckdb.connect(str(warehouse))
+    con = connect(warehouse)
     try:
         files, kept = export_changed(con, folder, ("csv", "parquet"))
         assert kept == []

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
 
 from l2c_pipeline.demo_org.truths import not_observable
+from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
 
 from .conftest import SHAPES
 
@@ -23,7 +23,7 @@ def shape(request) -> str:
 @pytest.fixture(scope="module")
 def tables(truth_warehouses, shape):
     """The shape's truth warehouse, read-only."""
-    con = duckdb.connect(str(truth_warehouses(shape)), read_only=True)
+    con = connect_read_only(truth_warehouses(shape))
     yield con
     con.close()
 

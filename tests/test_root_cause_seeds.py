@@ -27,7 +27,6 @@ from itertools import takewhile
 from pathlib import Path
 from types import SimpleNamespace
 
-import duckdb
 import pytest
 
 from l2c_pipeline.cli import _print_findings
@@ -35,6 +34,8 @@ from l2c_pipeline.demo_org.generator import generate
 from l2c_pipeline.demo_org.simulate import Plant
 from l2c_pipeline.demo_org.world import build_world
 from l2c_pipeline.outputs.html_report import report_data
+from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
+from l2c_pipeline.warehouse.publish import publish_analytics
 
 from . import test_planted_truths as planted
 from .conftest import MAIN_SHAPE
@@ -156,14 +157,15 @@ def seed_org(request, tmp_path_factory):
     org, warehouse = folder / "org", folder / "warehouse.duckdb"
     generate(org, leads=LEADS, seed=seed, shape=MAIN_SHAPE)
     con, _ = extract_and_build(org, warehouse)
+    publish_analytics(con, folder / "analytics.duckdb")
     con.close()
     document = json.loads((org / "truths.json").read_text(encoding="utf-8"))
     world = build_world(seed, LEADS, 0, MAIN_SHAPE)
     reps = {r.name: (r.region, world.rep_team_name(r), r.team) for r in world.reps.values()}
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect_read_only(warehouse)
     yield SimpleNamespace(
         seed=seed,
-        warehouse=warehouse,
+        analytics=folder / "analytics.duckdb",
         con=con,
         truths={t["id"]: t for t in document["truths"]},
         reps=reps,
@@ -192,10 +194,10 @@ def test_every_planted_root_cause_is_found(seed_org):
     assert missed == []
 
 
-def terminal_lines(warehouse: Path, capsys) -> list[str]:
+def terminal_lines(analytics: Path, capsys) -> list[str]:
     """The root-cause lines `l2c run` prints, one per outcome."""
     capsys.readouterr()
-    _print_findings(warehouse)
+    _print_findings(analytics)
     out = capsys.readouterr().out.splitlines()
     start = next(i for i, line in enumerate(out) if line.startswith("strongest root causes"))
     return list(takewhile(lambda line: line.startswith("  "), out[start + 1 :]))
@@ -212,7 +214,7 @@ def test_no_reported_finding_names_an_unplanted_subject(seed_org, capsys):
         "SELECT kpi, attribute, value FROM reports.root_causes "
         "WHERE is_root_cause AND rank_in_kpi = 1 ORDER BY kpi"
     ).fetchall()
-    lines = terminal_lines(seed_org.warehouse, capsys)
+    lines = terminal_lines(seed_org.analytics, capsys)
     assert len(lines) == len(first) > 0
     for line, (_, attribute, value) in zip(lines, first, strict=True):
         assert value in line and attribute.replace("_", " ") in line, line

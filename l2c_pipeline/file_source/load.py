@@ -34,7 +34,13 @@ import duckdb
 import pandas as pd
 
 from ..models.sql_models import catalogue_activities  # noqa: F401  (a template's activities)
-from ..warehouse.duckdb_warehouse import quote, set_memory_limit, sql_literal, write_comments
+from ..warehouse.duckdb_warehouse import (
+    quote,
+    session,
+    set_memory_limit,
+    sql_literal,
+    write_comments,
+)
 from .template import CASE_COLUMNS, CASES_SHEET, EVENT_COLUMNS, EVENTS_SHEET, Column
 
 MAX_PROBLEMS_SHOWN = 50
@@ -1093,7 +1099,7 @@ def load_into_warehouse(
     `deal_size_bands`: (label, upper bound) pairs, the last one open (None)."""
     for schema in ("core", "staging"):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    cur = con.cursor()  # a caller's half-read result on `con` must not block the load
+    cur = session(con.cursor())  # a caller's half-read result on `con` must not block the load
     try:
         with _attached(cur, loaded):
             return _replace_tables(cur, loaded, sql_dir, deal_size_bands)
@@ -1223,26 +1229,31 @@ def _replace_tables(
             for table, columns in _EMPTY_STAGING.items()
         ),
     ]
-    cur.execute("BEGIN TRANSACTION")
-    try:
-        for statement in statements:
-            cur.execute(statement)
-        for table in FILE_SOURCE_TABLES:
-            model = models.get(tuple(table.split(".")))
-            if model is None:
-                continue
-            description = (
-                f"{model.description} Loaded from the file {loaded.source}."
-                if table.startswith("core.")
-                else (
-                    f"{model.description} (file source: derived from the event log, empty where it has nothing)"
+    # One transaction per file (DuckDB writes one database per transaction): core in the
+    # models file first, then the staging tables derived from it in the warehouse. Either
+    # stays as it was if its own transaction fails, and nothing is published before both are.
+    for schema in ("core", "staging"):
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            for statement in statements:
+                if statement.startswith(f"CREATE OR REPLACE TABLE {schema}."):
+                    cur.execute(statement)
+            for table in FILE_SOURCE_TABLES:
+                model = models.get(tuple(table.split(".")))
+                if model is None or not table.startswith(f"{schema}."):
+                    continue
+                description = (
+                    f"{model.description} Loaded from the file {loaded.source}."
+                    if schema == "core"
+                    else (
+                        f"{model.description} (file source: derived from the event log, empty where it has nothing)"
+                    )
                 )
-            )
-            write_comments(cur, table, description, model.column_comments)
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
-    cur.execute("COMMIT")
+                write_comments(cur, table, description, model.column_comments)
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
     return {
         t: cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in FILE_SOURCE_TABLES
     }

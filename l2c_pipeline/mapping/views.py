@@ -23,6 +23,7 @@ import duckdb
 from ..warehouse.duckdb_warehouse import (
     CHANGES_TABLE,
     quote,
+    session,
     sql_literal,
     transaction,
     write_comments,
@@ -529,7 +530,7 @@ def write_mapped(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> dict[str, 
         for index, band in enumerate(mapping.deal_size_bands, start=1)
     ]
     counts: dict[str, int | None] = {}
-    cur = con.cursor()
+    cur = session(con.cursor())
     try:
         cur.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         with transaction(cur):

@@ -296,10 +296,10 @@ def write_case_conformance(con, process: TargetProcess, log=lambda message: None
     back to every case. Returns figures for the run's metadata."""
     from dataclasses import replace
 
-    from ..warehouse.duckdb_warehouse import replace_table
+    from ..warehouse.duckdb_warehouse import replace_table, session
 
     # A cursor of its own: a caller's half-read result on `con` must not block the registration.
-    con = con.cursor()
+    con = session(con.cursor())
     unchecked = unrecorded_steps(con, process)
     if unchecked:
         log(

@@ -222,7 +222,7 @@ def write_target_process(con, process: TargetProcess) -> dict[str, int]:
     """Replace the three target-process tables from the loaded file; returns their row counts."""
     import pandas as pd
 
-    from ..warehouse.duckdb_warehouse import replace_table
+    from ..warehouse.duckdb_warehouse import replace_table, session
 
     steps = pd.DataFrame(
         {
@@ -254,7 +254,7 @@ def write_target_process(con, process: TargetProcess) -> dict[str, int]:
         columns=["rule", "case_id", "reason"],
     ).astype("string")
     # A cursor of its own: a caller's half-read result on `con` must not block the registration.
-    con = con.cursor()
+    con = session(con.cursor())
     con.register("_steps", steps)
     con.register("_rules", rules)
     con.register("_allowlist", allowlist)

@@ -201,9 +201,11 @@ def build_model(
     con.execute("BEGIN TRANSACTION")
     try:
         # A model that changed between table and view: drop what it was.
+        # In whichever attached file holds the schema (the models file for core, mining and
+        # reports), the one the name resolves to.
         existing = con.execute(
             "SELECT table_type FROM information_schema.tables "
-            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
+            "WHERE table_schema = ? AND table_name = ?",
             [model.schema, model.name],
         ).fetchall()
         wanted = "VIEW" if model.materialized == "view" else "BASE TABLE"

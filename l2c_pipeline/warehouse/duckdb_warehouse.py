@@ -1,4 +1,10 @@
-"""The pipeline's DuckDB file: schemas, the sync-state and sync-log tables, and raw upserts.
+"""The pipeline's DuckDB files: schemas, the sync-state and sync-log tables, and raw upserts.
+
+Two files. The warehouse (L2C_WAREHOUSE) holds what was extracted and staged: raw, meta,
+staging and activities. Beside it, the models file (`<warehouse>.models.duckdb`) holds what
+the analytics file publishes: core, mining and reports. Every warehouse connection attaches the
+models file and searches it, so `core.event_log` and `raw.Lead` are named the same way in every
+query; publishing is then a copy of one finished file, not a re-encoding of every table.
 
 One run at a time (run_lock.py) and one writer at a time (the Dagster pool `duckdb_writer`);
 a writer that finds the file locked by some other process waits a bounded time. Every change a sync makes to a raw
@@ -18,7 +24,13 @@ import duckdb
 
 from ..environment import number_setting
 
-SCHEMAS = ("raw", "staging", "core", "mining", "reports", "meta")
+SCHEMAS = ("raw", "staging", "meta")
+# What the analytics file publishes, built in the models file.
+MODEL_SCHEMAS = ("core", "mining", "reports")
+MODELS_CATALOG = "l2c_models"
+# The oldest DuckDB release whose readers open the models file, and so the analytics file that
+# is its copy (the CLI, BI tools and notebooks on any DuckDB since 1.1).
+MODELS_STORAGE_VERSION = "v1.1.0"
 SQL_TYPES = {
     "id": "VARCHAR",
     "reference": "VARCHAR",
@@ -113,14 +125,29 @@ def lock_wait_seconds() -> float:
     return number_setting("L2C_LOCK_WAIT_SECONDS", DEFAULT_LOCK_WAIT_SECONDS, "a number of seconds")
 
 
-def _open_waiting(path: Path, say: Callable[[str], None]) -> duckdb.DuckDBPyConnection:
-    """duckdb.connect, waiting a bounded time while another process (a reader who opened the
-    warehouse itself instead of the analytics file) holds the file's lock."""
+def models_path(warehouse: Path | str) -> Path:
+    """The models file of a warehouse: core, mining and reports, beside it."""
+    warehouse = Path(warehouse)
+    return warehouse.with_name(f"{warehouse.stem}.models{warehouse.suffix or '.duckdb'}")
+
+
+def warehouse_files(warehouse: Path | str) -> list[Path]:
+    """Every file a warehouse consists of (with DuckDB's write-ahead logs): to remove it whole."""
+    files = [Path(warehouse), models_path(warehouse)]
+    return [f for path in files for f in (path, path.with_name(path.name + ".wal"))]
+
+
+def _open_waiting(
+    path: Path, say: Callable[[str], None], open_file: Callable[[], object] | None = None
+):
+    """duckdb.connect (or `open_file`), waiting a bounded time while another process (a reader
+    who opened the warehouse itself instead of the analytics file) holds the file's lock."""
     wait = lock_wait_seconds()
     deadline, told = time.monotonic() + wait, False
+    open_file = open_file or (lambda: duckdb.connect(str(path)))
     while True:
         try:
-            return duckdb.connect(str(path))
+            return open_file()
         except duckdb.IOException as error:
             if "Could not set lock" not in str(error) and "Conflicting lock" not in str(error):
                 raise
@@ -146,12 +173,14 @@ def connect(
     """Open the warehouse file for writing, creating schemas and meta tables."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = session(_open_waiting(path, on_wait))
+    con = _open_waiting(path, on_wait)
     try:
         set_memory_limit(con)
-    except ValueError:
+        attach_models(con, models_path(path), on_wait=on_wait)
+    except BaseException:
         con.close()
         raise
+    session(con)
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for statement in _META_DDL:
@@ -159,11 +188,88 @@ def connect(
     return con
 
 
+def connect_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """The warehouse and its models file opened read-only, named as in a run (`core.cases`,
+    `raw.Lead`): for tools and tests that look inside. An older warehouse without a models file
+    holds its core, mining and reports itself."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        models = models_path(path)
+        if models.exists():
+            # IF NOT EXISTS: a second connection in this process shares the first's database.
+            con.execute(
+                f"ATTACH IF NOT EXISTS {sql_literal(str(models))} AS {MODELS_CATALOG} (READ_ONLY)"
+            )
+    except BaseException:
+        con.close()
+        raise
+    return session(con)
+
+
+def attach_models(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    on_wait: Callable[[str], None] = lambda message: None,
+) -> None:
+    """Attach the models file for writing (created if missing) with its schemas; a warehouse
+    that still holds core, mining and reports itself (written before the models file existed)
+    has them moved into it once, KPI history included."""
+    already = con.execute(
+        "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [MODELS_CATALOG]
+    ).fetchone()[0]
+    if not already:
+        _open_waiting(
+            path,
+            on_wait,
+            lambda: con.execute(
+                f"ATTACH {sql_literal(str(path))} AS {MODELS_CATALOG} "
+                f"(STORAGE_VERSION '{MODELS_STORAGE_VERSION}')"
+            ),
+        )
+    for schema in MODEL_SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {MODELS_CATALOG}.{schema}")
+    _move_models_out_of_the_warehouse(con)
+
+
+def _move_models_out_of_the_warehouse(con: duckdb.DuckDBPyConnection) -> None:
+    warehouse = con.execute("SELECT current_database()").fetchone()[0]
+    held = [
+        schema
+        for (schema,) in con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
+            f"AND schema_name IN ({', '.join('?' * len(MODEL_SCHEMAS))})",
+            list(MODEL_SCHEMAS),
+        ).fetchall()
+    ]
+    if not held:
+        return
+    from .publish import copy_schemas  # publishing's copy, tables, views and comments
+
+    copy_schemas(con, warehouse, MODELS_CATALOG, tuple(held), replace=True)
+    with transaction(con):
+        for schema in held:
+            con.execute(f"DROP SCHEMA {quote(warehouse)}.{schema} CASCADE")
+
+
 def session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """The session settings every warehouse connection and cursor works with."""
+    """The session settings every warehouse connection and cursor works with: UTC, no progress
+    bar, and names found in the models file too (a cursor does not inherit them)."""
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # logs, not a terminal
+    con.execute(f"SET search_path = {sql_literal(search_path(con))}")
     return con
+
+
+def search_path(con: duckdb.DuckDBPyConnection) -> str:
+    """The warehouse's own schemas (through `main`: a schema-qualified name is looked up in
+    every catalog on the path), then the models file's, if it is attached."""
+    attached = con.execute(
+        "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [MODELS_CATALOG]
+    ).fetchone()[0]
+    if not attached:
+        return "main"
+    return ",".join(["main", *(f"{MODELS_CATALOG}.{schema}" for schema in MODEL_SCHEMAS)])
 
 
 def set_memory_limit(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,5 +1,6 @@
 """Publishing the analytics file: core, mining and reports (not raw) copied into a new DuckDB
-file, then renamed over the old one in one step.
+file, then renamed over the old one in one step. They are built in the models file beside the
+warehouse, so the copy is that whole file, byte for byte.
 
 Analysts open the analytics file read-only. A reader holding the old file keeps reading it
 (the rename swaps the directory entry, not the open file) until it reconnects and sees the new
@@ -10,16 +11,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
-from .duckdb_warehouse import quote, sql_literal
+from .duckdb_warehouse import (
+    MODEL_SCHEMAS,
+    MODELS_CATALOG,
+    MODELS_STORAGE_VERSION,
+    attach_models,
+    quote,
+    search_path,
+    session,
+    sql_literal,
+)
 
-PUBLISHED_SCHEMAS = ("core", "mining", "reports")
+PUBLISHED_SCHEMAS = MODEL_SCHEMAS
 # The oldest DuckDB release whose readers open the analytics file.
-ANALYTICS_STORAGE_VERSION = "v1.1.0"
+ANALYTICS_STORAGE_VERSION = MODELS_STORAGE_VERSION
 
 
 def default_analytics_path(warehouse: Path) -> Path:
@@ -81,75 +92,210 @@ def remove_leftover_staging(target: Path) -> list[Path]:
 def publish_analytics(
     con: duckdb.DuckDBPyConnection, target: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS
 ) -> dict[str, int | None]:
-    """Copy the schemas' tables and views (with their comments) from the warehouse connection
-    into a new file and rename it to `target`; returns rows per published table (None for a
-    view, which stays a view over the published tables)."""
+    """Publish the schemas' tables and views (with their comments) as a new file renamed to
+    `target`; returns rows per published table (None for a view, which stays a view over the
+    published tables).
+
+    A warehouse connection builds them in the models file: that file, checkpointed and closed,
+    is copied whole (the operating system copies bytes; nothing is decoded and compressed
+    again). Other connections, or a subset of the schemas, have their tables copied one by one.
+    """
     target = Path(target).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{os.getpid()}.publishing")
     remove_leftover_staging(target)
-    tables = con.execute(
-        "SELECT schema_name, table_name, comment FROM duckdb_tables() "
-        f"WHERE database_name = current_database() AND schema_name IN ({', '.join('?' * len(schemas))}) "
-        "ORDER BY schema_name, table_name",
-        list(schemas),
-    ).fetchall()
-    views = con.execute(
-        "SELECT schema_name, view_name, comment, sql FROM duckdb_views() "
-        f"WHERE database_name = current_database() AND NOT internal "
-        f"AND schema_name IN ({', '.join('?' * len(schemas))}) ORDER BY schema_name, view_name",
-        list(schemas),
-    ).fetchall()
-    columns = con.execute(
-        "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND comment IS NOT NULL"
-    ).fetchall()
-    published: dict[str, int | None] = {}
+    staging = target.with_name(f".{target.name}.{os.getpid()}.publishing")
+    models_file = _attached_models_file(con)
+    if models_file is None or tuple(schemas) != MODEL_SCHEMAS:
+        return _publish_by_copying_tables(con, target, staging, schemas)
+    published = published_counts(con, MODELS_CATALOG, schemas)
+    if _mostly_free_space(con):
+        compact_models_file(con, models_file)
+    _detach_models(con)
+    try:
+        try:
+            shutil.copyfile(models_file, staging)
+            with open(staging, "rb+") as copied:
+                os.fsync(copied.fileno())
+            os.replace(staging, target)
+        finally:
+            staging.unlink(missing_ok=True)
+    finally:
+        attach_models(con, models_file)
+        session(con)
+    return published
+
+
+def _detach_models(con: duckdb.DuckDBPyConnection) -> None:
+    """Checkpoint and close the models file (the search path names it, so it goes first)."""
+    con.execute(f"CHECKPOINT {MODELS_CATALOG}")
+    con.execute("SET search_path = 'main'")
+    con.execute(f"DETACH {MODELS_CATALOG}")
+
+
+def _attached_models_file(con: duckdb.DuckDBPyConnection) -> Path | None:
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = ?", [MODELS_CATALOG]
+    ).fetchone()
+    return Path(row[0]) if row and row[0] else None
+
+
+def _mostly_free_space(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the models file holds more free blocks than used ones: every run replaces its
+    tables, and DuckDB reuses the freed blocks but never shrinks a file by itself."""
+    con.execute(f"CHECKPOINT {MODELS_CATALOG}")
+    used, free = con.execute(
+        "SELECT used_blocks, free_blocks FROM pragma_database_size() WHERE database_name = ?",
+        [MODELS_CATALOG],
+    ).fetchone()
+    return free > max(used, 64)
+
+
+def compact_models_file(con: duckdb.DuckDBPyConnection, models_file: Path) -> None:
+    """Rewrite the models file without its free space: its schemas copied into a new file,
+    which then replaces it (a killed process leaves the old one)."""
+    compacted = models_file.with_name(f".{models_file.name}.{os.getpid()}.compacting")
+    compacted.unlink(missing_ok=True)
+    alias = "l2c_compacting"
+    con.execute(
+        f"ATTACH {sql_literal(str(compacted))} AS {alias} "
+        f"(STORAGE_VERSION '{MODELS_STORAGE_VERSION}')"
+    )
+    try:
+        copy_schemas(con, MODELS_CATALOG, alias, MODEL_SCHEMAS)
+    except BaseException:
+        con.execute(f"DETACH {alias}")
+        compacted.unlink(missing_ok=True)
+        raise
+    con.execute(f"DETACH {alias}")
+    _detach_models(con)
+    try:
+        os.replace(compacted, models_file)
+        models_file.with_name(models_file.name + ".wal").unlink(missing_ok=True)
+    finally:
+        compacted.unlink(missing_ok=True)
+        attach_models(con, models_file)
+        session(con)
+
+
+def published_counts(
+    con: duckdb.DuckDBPyConnection, catalog: str, schemas: tuple[str, ...]
+) -> dict[str, int | None]:
+    """Rows per table of the schemas in `catalog`, None per view."""
+    listed = ", ".join("?" * len(schemas))
+    counts: dict[str, int | None] = {}
+    for schema, table in con.execute(
+        f"SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? "
+        f"AND schema_name IN ({listed}) ORDER BY schema_name, table_name",
+        [catalog, *schemas],
+    ).fetchall():
+        counts[f"{schema}.{table}"] = con.execute(
+            f"SELECT count(*) FROM {quote(catalog)}.{schema}.{quote(table)}"
+        ).fetchone()[0]
+    for schema, view in con.execute(
+        f"SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = ? "
+        f"AND NOT internal AND schema_name IN ({listed}) ORDER BY schema_name, view_name",
+        [catalog, *schemas],
+    ).fetchall():
+        counts[f"{schema}.{view}"] = None
+    return counts
+
+
+def _publish_by_copying_tables(
+    con: duckdb.DuckDBPyConnection, target: Path, staging: Path, schemas: tuple[str, ...]
+) -> dict[str, int | None]:
     literal = str(staging).replace("'", "''")
-    # Written in an older storage format, so DuckDB 1.1 and newer (the CLI, BI tools, notebooks
-    # on any recent DuckDB) open it; the warehouse keeps the running DuckDB's own format.
+    source = _catalog_holding(con, schemas)
     con.execute(
         f"ATTACH '{literal}' AS l2c_publishing (STORAGE_VERSION '{ANALYTICS_STORAGE_VERSION}')"
     )
     try:
-        # One transaction for the whole file: each statement on its own would be a commit
-        # (a write to disk) of its own, and a hundred tables have some five hundred comments.
-        con.execute("BEGIN TRANSACTION")
+        published = copy_schemas(con, source, "l2c_publishing", schemas)
+    except BaseException:
+        con.execute("DETACH l2c_publishing")
+        staging.unlink(missing_ok=True)
+        raise
+    con.execute("DETACH l2c_publishing")  # checkpoints: the new file is complete on its own
+    os.replace(staging, target)
+    return published
+
+
+def _catalog_holding(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> str:
+    """The models file's catalog when it holds the schemas, else the connection's database."""
+    if _attached_models_file(con) is not None:
+        return MODELS_CATALOG
+    return con.execute("SELECT current_database()").fetchone()[0]
+
+
+def copy_schemas(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    target: str,
+    schemas: tuple[str, ...],
+    *,
+    replace: bool = False,
+) -> dict[str, int | None]:
+    """Copy the schemas' tables and views, with their comments, from the attached catalog
+    `source` into `target`, in one transaction; returns rows per table (None per view).
+    `replace`: tables already in `target` are replaced, not an error."""
+    listed = ", ".join("?" * len(schemas))
+    tables = con.execute(
+        "SELECT schema_name, table_name, comment FROM duckdb_tables() "
+        f"WHERE database_name = ? AND schema_name IN ({listed}) ORDER BY schema_name, table_name",
+        [source, *schemas],
+    ).fetchall()
+    views = con.execute(
+        "SELECT schema_name, view_name, comment, sql FROM duckdb_views() "
+        f"WHERE database_name = ? AND NOT internal AND schema_name IN ({listed}) "
+        "ORDER BY schema_name, view_name",
+        [source, *schemas],
+    ).fetchall()
+    columns = con.execute(
+        "SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() "
+        "WHERE database_name = ? AND comment IS NOT NULL",
+        [source],
+    ).fetchall()
+    published: dict[str, int | None] = {}
+    create = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
+    warehouse_database = con.execute("SELECT current_database()").fetchone()[0]
+    # One transaction for the whole file: each statement on its own would be a commit (a write
+    # to disk) of its own, and a hundred tables have some five hundred comments.
+    con.execute("BEGIN TRANSACTION")
+    try:
         for schema in schemas:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS l2c_publishing.{schema}")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(target)}.{schema}")
         for schema, table, comment in tables:
-            source, copy = f"{schema}.{quote(table)}", f"l2c_publishing.{schema}.{quote(table)}"
-            con.execute(f"CREATE TABLE {copy} AS SELECT * FROM {source}")
+            copy = f"{quote(target)}.{schema}.{quote(table)}"
+            con.execute(f"{create} {copy} AS SELECT * FROM {quote(source)}.{schema}.{quote(table)}")
             if comment:
                 con.execute(f"COMMENT ON TABLE {copy} IS {sql_literal(comment)}")
             published[f"{schema}.{table}"] = con.execute(f"SELECT count(*) FROM {copy}").fetchone()[
                 0
             ]
-        # A view's SQL names its tables without a database, so it is created with the new file
-        # as the default database and reads the published tables, there and wherever opened.
-        warehouse_database = con.execute("SELECT current_database()").fetchone()[0]
-        con.execute("USE l2c_publishing")
+        # A view's SQL names its tables without a database, so it is created with the target
+        # as the default database (and nothing else searched) and reads the copied tables,
+        # there and wherever the file is opened.
+        con.execute(f"USE {quote(target)}")
+        con.execute("SET search_path = 'main'")
         try:
             for schema, view, comment, view_sql in views:
+                if replace:
+                    con.execute(f"DROP VIEW IF EXISTS {schema}.{quote(view)}")
                 con.execute(view_sql)
                 if comment:
                     con.execute(f"COMMENT ON VIEW {schema}.{quote(view)} IS {sql_literal(comment)}")
                 published[f"{schema}.{view}"] = None
         finally:
             con.execute(f"USE {quote(warehouse_database)}")
+            con.execute(f"SET search_path = {sql_literal(search_path(con))}")
         for schema, table, column, comment in columns:
             if f"{schema}.{table}" in published:
                 con.execute(
-                    f"COMMENT ON COLUMN l2c_publishing.{schema}.{quote(table)}.{quote(column)} "
+                    f"COMMENT ON COLUMN {quote(target)}.{schema}.{quote(table)}.{quote(column)} "
                     f"IS {sql_literal(comment)}"
                 )
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
-        con.execute("DETACH l2c_publishing")
-        staging.unlink(missing_ok=True)
         raise
-    con.execute("DETACH l2c_publishing")  # checkpoints: the new file is complete on its own
-    os.replace(staging, target)
     return published
