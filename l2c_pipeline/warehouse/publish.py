@@ -276,17 +276,21 @@ def copy_schemas(
         # there and wherever the file is opened.
         con.execute(f"USE {quote(target)}")
         con.execute("SET search_path = 'main'")
-        try:
-            for schema, view, comment, view_sql in views:
-                if replace:
-                    con.execute(f"DROP VIEW IF EXISTS {schema}.{quote(view)}")
-                con.execute(view_sql)
-                if comment:
-                    con.execute(f"COMMENT ON VIEW {schema}.{quote(view)} IS {sql_literal(comment)}")
-                published[f"{schema}.{view}"] = None
-        finally:
-            con.execute(f"USE {quote(warehouse_database)}")
-            con.execute(f"SET search_path = {sql_literal(search_path(con))}")
+        # DuckDB 1.1's storage format keeps no mark of a `lambda x:`, so a view read from such
+        # a file (the models file) gives its lambdas back as `x -> ...`, which DuckDB 2 parses
+        # only when asked to; the view stored again binds as before.
+        arrow = _allow_arrow_lambdas(con) if views else False
+        for schema, view, comment, view_sql in views:
+            if replace:
+                con.execute(f"DROP VIEW IF EXISTS {schema}.{quote(view)}")
+            con.execute(view_sql)
+            if comment:
+                con.execute(f"COMMENT ON VIEW {schema}.{quote(view)} IS {sql_literal(comment)}")
+            published[f"{schema}.{view}"] = None
+        if arrow:
+            con.execute("RESET lambda_syntax")
+        con.execute(f"USE {quote(warehouse_database)}")
+        con.execute(f"SET search_path = {sql_literal(search_path(con))}")
         for schema, table, column, comment in columns:
             if f"{schema}.{table}" in published:
                 con.execute(
@@ -297,5 +301,21 @@ def copy_schemas(
     except BaseException:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
+        # Back to the warehouse as the default database, whatever failed: the caller detaches
+        # the target, and DuckDB cannot detach the default database.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("RESET lambda_syntax")
+        con.execute(f"USE {quote(warehouse_database)}")
+        con.execute(f"SET search_path = {sql_literal(search_path(con))}")
         raise
     return published
+
+
+def _allow_arrow_lambdas(con: duckdb.DuckDBPyConnection) -> bool:
+    """Let this session parse `x -> ...` lambdas; False where DuckDB has no such setting (before
+    1.3, which parses them anyway)."""
+    try:
+        con.execute("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
+    except duckdb.Error:
+        return False
+    return True
