@@ -647,8 +647,10 @@ def reset_command(yes: bool) -> None:
     stay until that run replaces them."""
     from .warehouse.run_lock import RunLock, RunLockTimeout
 
+    from .warehouse.duckdb_warehouse import warehouse_files
+
     warehouse = _warehouse_path()
-    if not warehouse.exists():
+    if not any(path.exists() for path in warehouse_files(warehouse)):
         click.echo(f"no warehouse at {warehouse}: nothing to reset")
         return
     lock = RunLock(warehouse)

@@ -22,7 +22,7 @@ from pydantic import PrivateAttr
 
 from .salesforce.client import ExtractionError, SalesforceClient
 from .salesforce.settings import ENV, SalesforceSettings, SettingsError
-from .warehouse.duckdb_warehouse import connect, session
+from .warehouse.duckdb_warehouse import attach_models, connect, models_path, session
 from .warehouse.run_lock import RunLock, wait_minutes
 
 SOURCES = ("demo", "salesforce")
@@ -292,6 +292,9 @@ class WarehouseResource(ConfigurableResource):
             return
         if self._database is None:
             self._database = connect(Path(self.path), on_wait=say)
+        # Attached again if a step left it detached (publishing detaches it to copy it, and
+        # attaching it again can fail: another process opened the file in between).
+        attach_models(self._database, models_path(Path(self.path)), on_wait=say)
         cursor = session(self._database.cursor())
         try:
             yield cursor

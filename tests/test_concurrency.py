@@ -221,9 +221,19 @@ def test_one_source_per_warehouse_and_reset_to_change_it(tmp_path):
     assert (home / "warehouse.duckdb").exists()
     code, out, err = run(home, file_env, "reset", "--yes")
     assert code == 0 and "removed" in out, err
+    assert not (home / "warehouse.models.duckdb").exists()  # the KPI history went with it
     code, _, err = run(home, file_env)
     assert code == 0, err
     # And back: the org is refused while the warehouse holds the file's log.
     code, _, err = run(home, demo_env(home))
     assert code == 1
     assert "holds the event log loaded from the file" in err.strip().splitlines()[-1]
+    # The warehouse removed by hand: its models file (the file's KPI history) is not adopted by
+    # the next source, and reset removes what is left.
+    (home / "warehouse.duckdb").unlink()
+    code, _, err = run(home, demo_env(home))
+    assert code == 1 and not (home / "warehouse.duckdb").exists()
+    assert "of a warehouse that is gone" in err and "`l2c reset --yes`" in err
+    code, out, err = run(home, demo_env(home), "reset", "--yes")
+    assert code == 0 and "removed" in out, err
+    assert not (home / "warehouse.models.duckdb").exists()

@@ -169,9 +169,10 @@ def test_a_warehouse_that_still_holds_the_models_has_them_moved_once(tmp_path):
         con.execute("COMMENT ON TABLE core.event_log IS 'the events'")
         con.execute("COMMENT ON COLUMN core.event_log.n IS 'a number'")
         con.execute("CREATE VIEW reports.big AS SELECT n FROM core.event_log WHERE n >= 990")
+        con.execute("CREATE TABLE reports.kpi_history (snapshot_date DATE NOT NULL)")
         con.execute(
-            "CREATE TABLE reports.kpi_history AS "
-            "SELECT DATE '2026-11-01' + range::INTEGER AS snapshot_date FROM range(30)"
+            "INSERT INTO reports.kpi_history "
+            "SELECT DATE '2026-11-01' + range::INTEGER FROM range(30)"
         )
     con = connect(old)
     try:
@@ -181,6 +182,8 @@ def test_a_warehouse_that_still_holds_the_models_has_them_moved_once(tmp_path):
         )
         assert con.execute("SELECT count(*) FROM reports.big").fetchone()[0] == 10
         assert con.execute("SELECT count(*) FROM reports.kpi_history").fetchone()[0] == 30
+        with pytest.raises(duckdb.ConstraintException):  # the history keeps its NOT NULL
+            con.execute("INSERT INTO reports.kpi_history VALUES (NULL)")
         assert con.execute("SELECT id FROM raw.lead").fetchall() == [("L1",)]
         where = con.execute(
             "SELECT database_name, comment FROM duckdb_tables() WHERE table_name = 'event_log'"

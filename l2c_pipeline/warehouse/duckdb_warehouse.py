@@ -121,6 +121,10 @@ class WarehouseBusy(Exception):
     """Another process holds the warehouse file's lock longer than a writer waits."""
 
 
+class OrphanedModelsFile(Exception):
+    """A models file whose warehouse is gone: it holds another warehouse's tables."""
+
+
 def lock_wait_seconds() -> float:
     return number_setting("L2C_LOCK_WAIT_SECONDS", DEFAULT_LOCK_WAIT_SECONDS, "a number of seconds")
 
@@ -132,8 +136,10 @@ def models_path(warehouse: Path | str) -> Path:
 
 
 def warehouse_files(warehouse: Path | str) -> list[Path]:
-    """Every file a warehouse consists of (with DuckDB's write-ahead logs): to remove it whole."""
-    files = [Path(warehouse), models_path(warehouse)]
+    """Every file a warehouse consists of (with DuckDB's write-ahead logs), the models file
+    first: removed in this order, an interrupted removal never leaves a models file without
+    the warehouse that says which source it holds."""
+    files = [models_path(warehouse), Path(warehouse)]
     return [f for path in files for f in (path, path.with_name(path.name + ".wal"))]
 
 
@@ -173,10 +179,19 @@ def connect(
     """Open the warehouse file for writing, creating schemas and meta tables."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    models = models_path(path)
+    if not path.exists() and models.exists():
+        # Its KPI history and tables belong to a warehouse that is gone (removed by hand, or a
+        # removal cut short): adopting them would mix two sources' figures.
+        raise OrphanedModelsFile(
+            f"{models} holds the core, mining and reports tables (KPI history included) of a "
+            f"warehouse that is gone ({path} does not exist): restore that warehouse beside "
+            "it, or remove both with `l2c reset --yes`"
+        )
     con = _open_waiting(path, on_wait)
     try:
         set_memory_limit(con)
-        attach_models(con, models_path(path), on_wait=on_wait)
+        attach_models(con, models, on_wait=on_wait)
     except BaseException:
         con.close()
         raise
@@ -214,7 +229,9 @@ def attach_models(
 ) -> None:
     """Attach the models file for writing (created if missing) with its schemas; a warehouse
     that still holds core, mining and reports itself (written before the models file existed)
-    has them moved into it once, KPI history included."""
+    has them moved into it once, KPI history included. Leaves `con` with the session
+    settings (a search path naming a detached file would fail every statement)."""
+    con.execute("SET search_path = 'main'")
     already = con.execute(
         "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [MODELS_CATALOG]
     ).fetchone()[0]
@@ -230,6 +247,7 @@ def attach_models(
     for schema in MODEL_SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {MODELS_CATALOG}.{schema}")
     _move_models_out_of_the_warehouse(con)
+    session(con)
 
 
 def _move_models_out_of_the_warehouse(con: duckdb.DuckDBPyConnection) -> None:

@@ -21,10 +21,10 @@ from .duckdb_warehouse import (
     MODEL_SCHEMAS,
     MODELS_CATALOG,
     MODELS_STORAGE_VERSION,
+    WarehouseBusy,
     attach_models,
     quote,
     search_path,
-    session,
     sql_literal,
 )
 
@@ -79,8 +79,15 @@ def pid_alive(pid: int) -> bool:
 
 def remove_leftover_staging(target: Path) -> list[Path]:
     """Staging files of publishes that were killed part-way (their process is gone)."""
+    return remove_leftovers(target, "publishing")
+
+
+def remove_leftovers(path: Path, kind: str) -> list[Path]:
+    """`.<name>.<pid>.<kind>*` files beside `path` whose process is gone: what a publish or a
+    compaction killed part-way left."""
     removed = []
-    for leftover in Path(target).parent.glob(f".{Path(target).name}.*.publishing*"):
+    target = Path(path)
+    for leftover in target.parent.glob(f".{target.name}.*.{kind}*"):
         pid = leftover.name.removeprefix(f".{Path(target).name}.").split(".", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
             continue  # another process is publishing there right now
@@ -107,6 +114,7 @@ def publish_analytics(
     models_file = _attached_models_file(con)
     if models_file is None or tuple(schemas) != MODEL_SCHEMAS:
         return _publish_by_copying_tables(con, target, staging, schemas)
+    remove_leftovers(models_file, "compacting")
     published = published_counts(con, MODELS_CATALOG, schemas)
     if _mostly_free_space(con):
         compact_models_file(con, models_file)
@@ -119,10 +127,17 @@ def publish_analytics(
             os.replace(staging, target)
         finally:
             staging.unlink(missing_ok=True)
-    finally:
-        attach_models(con, models_file)
-        session(con)
+    except BaseException:
+        # The copy's error is the one to tell; the next step attaches the models file anyway.
+        with contextlib.suppress(duckdb.Error, WarehouseBusy):
+            _attach_again(con, models_file)
+        raise
+    _attach_again(con, models_file)
     return published
+
+
+def _attach_again(con: duckdb.DuckDBPyConnection, models_file: Path) -> None:
+    attach_models(con, models_file)
 
 
 def _detach_models(con: duckdb.DuckDBPyConnection) -> None:
@@ -153,6 +168,7 @@ def _mostly_free_space(con: duckdb.DuckDBPyConnection) -> bool:
 def compact_models_file(con: duckdb.DuckDBPyConnection, models_file: Path) -> None:
     """Rewrite the models file without its free space: its schemas copied into a new file,
     which then replaces it (a killed process leaves the old one)."""
+    remove_leftovers(models_file, "compacting")
     compacted = models_file.with_name(f".{models_file.name}.{os.getpid()}.compacting")
     compacted.unlink(missing_ok=True)
     alias = "l2c_compacting"
@@ -171,10 +187,12 @@ def compact_models_file(con: duckdb.DuckDBPyConnection, models_file: Path) -> No
     try:
         os.replace(compacted, models_file)
         models_file.with_name(models_file.name + ".wal").unlink(missing_ok=True)
-    finally:
+    except BaseException:
         compacted.unlink(missing_ok=True)
-        attach_models(con, models_file)
-        session(con)
+        with contextlib.suppress(duckdb.Error, WarehouseBusy):
+            _attach_again(con, models_file)
+        raise
+    _attach_again(con, models_file)
 
 
 def published_counts(
@@ -239,7 +257,7 @@ def copy_schemas(
     `replace`: tables already in `target` are replaced, not an error."""
     listed = ", ".join("?" * len(schemas))
     tables = con.execute(
-        "SELECT schema_name, table_name, comment FROM duckdb_tables() "
+        "SELECT schema_name, table_name, comment, sql FROM duckdb_tables() "
         f"WHERE database_name = ? AND schema_name IN ({listed}) ORDER BY schema_name, table_name",
         [source, *schemas],
     ).fetchall()
@@ -255,7 +273,6 @@ def copy_schemas(
         [source],
     ).fetchall()
     published: dict[str, int | None] = {}
-    create = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
     warehouse_database = con.execute("SELECT current_database()").fetchone()[0]
     # One transaction for the whole file: each statement on its own would be a commit (a write
     # to disk) of its own, and a hundred tables have some five hundred comments.
@@ -263,19 +280,23 @@ def copy_schemas(
     try:
         for schema in schemas:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(target)}.{schema}")
-        for schema, table, comment in tables:
+        # Tables and views are created from their own DDL with the target as the default
+        # database (and nothing else searched): a table keeps its NOT NULL and keys (the KPI
+        # history's), and a view's SQL, which names its tables without a database, reads the
+        # copied tables, there and wherever the file is opened.
+        con.execute(f"USE {quote(target)}")
+        con.execute("SET search_path = 'main'")
+        for schema, table, comment, table_sql in tables:
             copy = f"{quote(target)}.{schema}.{quote(table)}"
-            con.execute(f"{create} {copy} AS SELECT * FROM {quote(source)}.{schema}.{quote(table)}")
+            if replace:
+                con.execute(f"DROP TABLE IF EXISTS {copy}")
+            con.execute(table_sql)
+            con.execute(f"INSERT INTO {copy} SELECT * FROM {quote(source)}.{schema}.{quote(table)}")
             if comment:
                 con.execute(f"COMMENT ON TABLE {copy} IS {sql_literal(comment)}")
             published[f"{schema}.{table}"] = con.execute(f"SELECT count(*) FROM {copy}").fetchone()[
                 0
             ]
-        # A view's SQL names its tables without a database, so it is created with the target
-        # as the default database (and nothing else searched) and reads the copied tables,
-        # there and wherever the file is opened.
-        con.execute(f"USE {quote(target)}")
-        con.execute("SET search_path = 'main'")
         # DuckDB 1.1's storage format keeps no mark of a `lambda x:`, so a view read from such
         # a file (the models file) gives its lambdas back as `x -> ...`, which DuckDB 2 parses
         # only when asked to; the view stored again binds as before.
