@@ -645,9 +645,8 @@ def reset_command(yes: bool) -> None:
     """Empty the warehouse (L2C_WAREHOUSE): records, watermarks, KPI history and the source it
     holds, so the next run loads its source afresh. The published analytics file and outputs
     stay until that run replaces them."""
-    from .warehouse.run_lock import RunLock, RunLockTimeout
-
     from .warehouse.duckdb_warehouse import warehouse_files
+    from .warehouse.run_lock import RunLock, RunLockTimeout
 
     warehouse = _warehouse_path()
     if not any(path.exists() for path in warehouse_files(warehouse)):
