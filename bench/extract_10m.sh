@@ -7,7 +7,7 @@ out=bench/out
 mkdir -p "$out"
 shape=${SHAPE:-cpq_billing}   # the org shape: its demo org and mapping
 [ -f "$out/org-10m/truths.json" ] || /usr/bin/time -v .venv/bin/l2c demo-org generate --shape "$shape" --leads 1100000 --seed 1 --out "$out/org-10m" 2>&1 | tee "$out/gen-10m.log"
-rm -f "$out/org-10m.env" "$out/wh-10m.duckdb" "$out/wh-10m.duckdb.wal"
+rm -f "$out/org-10m.env" "$out/wh-10m.duckdb" "$out/wh-10m.duckdb.wal" "$out/wh-10m.models.duckdb" "$out/wh-10m.models.duckdb.wal"
 .venv/bin/l2c demo-org serve --from "$out/org-10m" --env-file "$out/org-10m.env" --api-budget 1000000 &
 server=$!
 trap 'kill $server' EXIT
