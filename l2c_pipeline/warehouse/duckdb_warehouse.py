@@ -191,11 +191,10 @@ def connect(
     con = _open_waiting(path, on_wait)
     try:
         set_memory_limit(con)
-        attach_models(con, models, on_wait=on_wait)
+        attach_models(con, models, on_wait=on_wait)  # with the session settings
     except BaseException:
         con.close()
         raise
-    session(con)
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for statement in _META_DDL:
@@ -232,10 +231,7 @@ def attach_models(
     has them moved into it once, KPI history included. Leaves `con` with the session
     settings (a search path naming a detached file would fail every statement)."""
     con.execute("SET search_path = 'main'")
-    already = con.execute(
-        "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [MODELS_CATALOG]
-    ).fetchone()[0]
-    if not already:
+    if not models_attached(con):
         _open_waiting(
             path,
             on_wait,
@@ -279,13 +275,18 @@ def session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def models_attached(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [MODELS_CATALOG]
+        ).fetchone()[0]
+    )
+
+
 def search_path(con: duckdb.DuckDBPyConnection) -> str:
     """The warehouse's own schemas (through `main`: a schema-qualified name is looked up in
     every catalog on the path), then the models file's, if it is attached."""
-    attached = con.execute(
-        "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [MODELS_CATALOG]
-    ).fetchone()[0]
-    if not attached:
+    if not models_attached(con):
         return "main"
     return ",".join(["main", *(f"{MODELS_CATALOG}.{schema}" for schema in MODEL_SCHEMAS)])
 
