@@ -41,6 +41,10 @@ PM4PY_EQUIVALENT = {
 def run_stage(path: str, only: frozenset | None, queue) -> None:
     from pathlib import Path
 
+    # Imported before the clock starts, as the pm4py side imports it before its own: otherwise
+    # the first step that aligns (mining.case_conformance) pays pm4py's import, 1-2 s.
+    import pm4py  # noqa: F401
+
     from l2c_pipeline.mining.discovery import discover_bpmn
     from l2c_pipeline.mining.stage import python_steps
     from l2c_pipeline.mining.target_process import load_target_process

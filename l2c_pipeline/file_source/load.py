@@ -953,6 +953,7 @@ def _typed(con: duckdb.DuckDBPyConnection, lifecycle: bool) -> dict[str, int]:
         SELECT source_row, case_id, activity, "timestamp", started_at, resource_name, stage,
                amount, is_won, discount_pct
         FROM instances""")
+    _release(con, keep={"file_cases"})
     con.execute("""
         CREATE TABLE cases AS
         SELECT source_row, case_id, sales_rep, team, region, product_family, account_name, segment,
@@ -978,7 +979,7 @@ def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
     Starts order before completes of the same timestamp; a start's number is the starts counted
     up to it. Two sorts of the events: one to count, one to find the minimums."""
     con.execute("""
-        CREATE TEMP TABLE instances AS
+        CREATE TEMP VIEW instances AS
         WITH steps AS (
             SELECT *, (transition = 'start')::INTEGER AS is_start
             FROM typed WHERE transition IN ('start', 'complete')

@@ -36,15 +36,18 @@ WITH occurrences AS (
 ), typical AS (
     -- One row per transition or stage with a small number, so the millions of occurrences are
     -- keyed by an integer below rather than by three names.
-    SELECT row_number() OVER (ORDER BY kind, from_activity, to_activity) AS bottleneck_id,
-           kind, from_activity, nullif(to_activity, '') AS to_activity, count(*) AS occurrences,
-           median(hours) AS median_hours, quantile_cont(hours, 0.9) AS p90_hours,
-           sum(hours) AS total_wait_hours,
-           -- Both business-time quantiles from one sort.
-           quantile_cont(business_hours, [0.5, 0.9]) AS business_quantiles,
-           sum(business_hours) AS total_business_hours
-    FROM occurrences
-    GROUP BY kind, from_activity, to_activity
+    SELECT * EXCLUDE (wait_quantiles), wait_quantiles[1] AS median_hours, wait_quantiles[2] AS p90_hours
+    FROM (
+        SELECT row_number() OVER (ORDER BY kind, from_activity, to_activity) AS bottleneck_id,
+               kind, from_activity, nullif(to_activity, '') AS to_activity, count(*) AS occurrences,
+               -- Both quantiles of each wait from one sort (the median is the 0.5 quantile).
+               quantile_cont(hours, [0.5, 0.9]) AS wait_quantiles,
+               sum(hours) AS total_wait_hours,
+               quantile_cont(business_hours, [0.5, 0.9]) AS business_quantiles,
+               sum(business_hours) AS total_business_hours
+        FROM occurrences
+        GROUP BY kind, from_activity, to_activity
+    )
 ), per_case AS (
     -- Each bottleneck's occurrences summed per case: the cases it happened in, and the rows the
     -- attribute breakdown needs.
