@@ -84,6 +84,40 @@ def test_ocel_export_reads_back_with_the_same_objects_and_events(tables, exporte
     assert len(related) == events
 
 
+def test_event_objects_relate_each_event_once_to_its_case_and_once_to_its_record(tables):
+    """core.event_objects, compared with the event log and the approvals row by row: one
+    relation per event and qualifier, none twice."""
+    rows, distinct = tables.execute(
+        "SELECT count(*), count(DISTINCT (event_id, qualifier)) FROM core.event_objects"
+    ).fetchone()
+    assert rows == distinct > 0
+    for qualifier, expected in (
+        ("case", "SELECT event_id, case_id FROM core.event_log"),
+        (
+            "source record",
+            # The records of the Lead-to-Cash objects (the OCEL test's list); an approval's: its quote.
+            """SELECT e.event_id, coalesce(a.quote_id, e.object_id) FROM core.event_log AS e
+               LEFT JOIN staging.stg_approvals AS a ON a.approval_id = e.object_id
+               WHERE a.approval_id IS NOT NULL OR e.object_type IN ('Lead', 'Opportunity', 'Quote',
+                   'SBQQ__Quote__c', 'Contract', 'Order', 'blng__Invoice__c', 'blng__Payment__c')""",
+        ),
+    ):
+        differ = tables.execute(f"""
+            SELECT count(*) FROM (
+                (SELECT event_id, object_id FROM core.event_objects WHERE qualifier = '{qualifier}'
+                 EXCEPT ALL {expected})
+                UNION ALL
+                ({expected} EXCEPT ALL
+                 SELECT event_id, object_id FROM core.event_objects WHERE qualifier = '{qualifier}')
+            )""").fetchone()[0]
+        assert differ == 0, qualifier
+    approvals = tables.execute(
+        "SELECT count(*) FROM core.event_objects AS r JOIN staging.stg_approvals AS a "
+        "ON r.object_id = a.quote_id WHERE r.qualifier = 'source record' AND r.object_type = 'quote'"
+    ).fetchone()[0]
+    assert approvals > 0  # the approvals' events are related to their quotes
+
+
 def test_csv_and_parquet_exports_hold_the_event_log_row_for_row(tables, exported):
     for fmt, reader in (("csv", "read_csv"), ("parquet", "read_parquet")):
         path = str(exported[fmt]).replace("'", "''")

@@ -153,18 +153,25 @@ def build_event_objects(con: duckdb.DuckDBPyConnection) -> int:
     )
     con.execute(f"""
         CREATE OR REPLACE TABLE {EVENT_OBJECTS} AS
-        WITH own_object AS (
+        -- One row per event and qualifier, without a DISTINCT over every relation (a second of
+        -- the nightly): event ids are unique (a blocking check of the event log), and the two
+        -- small tables joined below are made one row per key first.
+        WITH approval_quotes AS (
+            SELECT approval_id, min(quote_id) AS quote_id FROM staging.stg_approvals GROUP BY approval_id
+        ), case_types AS (
+            SELECT case_id, min(case_type) AS case_type FROM core.cases GROUP BY case_id
+        ), own_object AS (
             SELECT e.event_id,
                    CASE WHEN a.approval_id IS NOT NULL THEN a.quote_id ELSE e.object_id END AS object_id,
                    CASE WHEN a.approval_id IS NOT NULL THEN 'quote' ELSE CASE e.object_type {types} END END
                        AS object_type
             FROM core.event_log AS e
-            LEFT JOIN staging.stg_approvals AS a ON a.approval_id = e.object_id
+            LEFT JOIN approval_quotes AS a ON a.approval_id = e.object_id
         ), case_object AS (
             SELECT e.event_id, e.case_id AS object_id, c.case_type AS object_type
-            FROM core.event_log AS e JOIN core.cases AS c USING (case_id)
+            FROM core.event_log AS e JOIN case_types AS c USING (case_id)
         )
-        SELECT DISTINCT event_id, object_id, object_type, qualifier FROM (
+        SELECT event_id, object_id, object_type, qualifier FROM (
             SELECT *, 'source record' AS qualifier FROM own_object WHERE object_id IS NOT NULL AND object_type IS NOT NULL
             UNION ALL
             SELECT *, 'case' FROM case_object
