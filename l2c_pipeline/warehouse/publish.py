@@ -77,20 +77,15 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_leftover_staging(target: Path) -> list[Path]:
-    """Staging files of publishes that were killed part-way (their process is gone)."""
-    return remove_leftovers(target, "publishing")
-
-
 def remove_leftovers(path: Path, kind: str) -> list[Path]:
     """`.<name>.<pid>.<kind>*` files beside `path` whose process is gone: what a publish or a
     compaction killed part-way left."""
     removed = []
     target = Path(path)
     for leftover in target.parent.glob(f".{target.name}.*.{kind}*"):
-        pid = leftover.name.removeprefix(f".{Path(target).name}.").split(".", 1)[0]
+        pid = leftover.name.removeprefix(f".{target.name}.").split(".", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
-            continue  # another process is publishing there right now
+            continue  # another process is still writing it
         leftover.unlink(missing_ok=True)
         removed.append(leftover)
     return removed
@@ -109,7 +104,7 @@ def publish_analytics(
     """
     target = Path(target).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftover_staging(target)
+    remove_leftovers(target, "publishing")
     staging = target.with_name(f".{target.name}.{os.getpid()}.publishing")
     models_file = _attached_models_file(con)
     if models_file is None or tuple(schemas) != MODEL_SCHEMAS:
@@ -130,14 +125,10 @@ def publish_analytics(
     except BaseException:
         # The copy's error is the one to tell; the next step attaches the models file anyway.
         with contextlib.suppress(duckdb.Error, WarehouseBusy):
-            _attach_again(con, models_file)
+            attach_models(con, models_file)
         raise
-    _attach_again(con, models_file)
-    return published
-
-
-def _attach_again(con: duckdb.DuckDBPyConnection, models_file: Path) -> None:
     attach_models(con, models_file)
+    return published
 
 
 def _detach_models(con: duckdb.DuckDBPyConnection) -> None:
@@ -167,8 +158,8 @@ def _mostly_free_space(con: duckdb.DuckDBPyConnection) -> bool:
 
 def compact_models_file(con: duckdb.DuckDBPyConnection, models_file: Path) -> None:
     """Rewrite the models file without its free space: its schemas copied into a new file,
-    which then replaces it (a killed process leaves the old one)."""
-    remove_leftovers(models_file, "compacting")
+    which then replaces it (a killed process leaves the old one, and its partial copy for
+    publish_analytics to remove)."""
     compacted = models_file.with_name(f".{models_file.name}.{os.getpid()}.compacting")
     compacted.unlink(missing_ok=True)
     alias = "l2c_compacting"
@@ -190,9 +181,9 @@ def compact_models_file(con: duckdb.DuckDBPyConnection, models_file: Path) -> No
     except BaseException:
         compacted.unlink(missing_ok=True)
         with contextlib.suppress(duckdb.Error, WarehouseBusy):
-            _attach_again(con, models_file)
+            attach_models(con, models_file)
         raise
-    _attach_again(con, models_file)
+    attach_models(con, models_file)
 
 
 def published_counts(
