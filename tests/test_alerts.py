@@ -39,6 +39,7 @@ from dagster import (
     materialize,
 )
 
+from l2c_pipeline.mining.assets import segment_check_result
 from l2c_pipeline.monitoring.alerts import (
     WARN_CHECK_PREFIXES,
     AlertSettings,
@@ -47,6 +48,7 @@ from l2c_pipeline.monitoring.alerts import (
     deliver,
     notify_run,
 )
+from l2c_pipeline.monitoring.drift import DriftResult, SegmentDrift
 from l2c_pipeline.monitoring.ledger import ledger_path
 from l2c_pipeline.monitoring.sensors import alerts_on_failure, alerts_on_success
 
@@ -220,6 +222,36 @@ def row_count_looks_odd():
     return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN)
 
 
+SEGMENTS_DRIFTING: set[str] = set()
+TESTED_SEGMENTS = ("region=APAC", "region=EMEA", "team=Team 1")
+
+
+@asset(key=AssetKey(["reports", "kpi_segment_history"]))
+def kpi_segment_history():
+    return 1
+
+
+@asset_check(asset=kpi_segment_history, name="kpi_drift_win_rate_segments")
+def kpi_drift_win_rate_segments():
+    # The check as the kpi_history step writes it, from the segments' results tonight.
+    results = [
+        DriftResult(
+            "win_rate",
+            segment not in SEGMENTS_DRIFTING,
+            "status",
+            "the segment rule",
+            value=0.12 if segment in SEGMENTS_DRIFTING else 0.30,
+            baseline=0.30,
+            change=-0.18 if segment in SEGMENTS_DRIFTING else 0.0,
+            z=6.0 if segment == "region=EMEA" else 5.0 if segment in SEGMENTS_DRIFTING else 0.1,
+            cases=800,
+            segment=segment,
+        )
+        for segment in TESTED_SEGMENTS
+    ]
+    return segment_check_result(SegmentDrift("win_rate", results, "status", "the segment rule"))
+
+
 def run_failure_context(instance, run_id: str):
     run = instance.get_run_by_id(run_id)
     event = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records[0]
@@ -311,6 +343,36 @@ def test_a_drift_warning_carries_its_figures_and_is_announced_once_until_it_clea
     back = nightly(failing=True)  # drifting again: announced anew
     assert len(webhook.posts) == 2 and back.run_id in webhook.posts[1]["json"]["text"]
     assert len(mailbox.messages) == 2
+
+
+def test_each_drifting_segment_is_an_alert_of_its_own_until_it_clears(alert_env, webhook):
+    instance = DagsterInstance.ephemeral()
+
+    def nightly(*drifting: str) -> list[str]:
+        SEGMENTS_DRIFTING.clear()
+        SEGMENTS_DRIFTING.update(drifting)
+        before = len(webhook.posts)
+        result = materialize([kpi_segment_history, kpi_drift_win_rate_segments], instance=instance)
+        assert result.success
+        alerts_on_success(success_context(instance, result))
+        return [post["json"]["text"].splitlines()[0] for post in webhook.posts[before:]]
+
+    assert nightly("region=EMEA") == ["*KPI drift: win_rate (region=EMEA)*"]
+    # A second region starts drifting: it is news, the first is not announced again.
+    assert nightly("region=EMEA", "team=Team 1") == ["*KPI drift: win_rate (team=Team 1)*"]
+    # EMEA back within its rule while the team still drifts: EMEA's alert closes...
+    assert nightly("team=Team 1") == []
+    # ...so EMEA drifting again is announced anew, and the team is still not repeated.
+    assert nightly("region=EMEA", "team=Team 1") == ["*KPI drift: win_rate (region=EMEA)*"]
+    (emea,) = [t for t in [p["json"]["text"] for p in webhook.posts] if "EMEA" in t][-1:]
+    for figure in ("value: 0.12", "baseline: 0.3", "change: -0.18", "cases: 800", "z: 6"):
+        assert figure in emea, emea
+    # The whole check passing closes every segment: both are news the next time.
+    assert nightly() == []
+    assert sorted(nightly("region=EMEA", "team=Team 1")) == [
+        "*KPI drift: win_rate (region=EMEA)*",
+        "*KPI drift: win_rate (team=Team 1)*",
+    ]
 
 
 def test_check_alerts_from_evaluations(alert_env):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from l2c_pipeline.mining.kpi_history import recent_kpis, record_kpi_snapshot
-from l2c_pipeline.monitoring.drift import RECENT_KPIS
+from l2c_pipeline.monitoring.drift import KPIS, RECENT_KPIS
 
 from .test_event_log import extract_and_build
 from .truth_measures import connect as connect_csvs
@@ -144,6 +144,13 @@ def test_kpis_equal_independent_figures(built, truth_org):
             kpis[kpi],
             value,
         )
+
+
+def test_every_kpi_of_the_summary_has_its_drift_check(built):
+    # A KPI added to kpi_summary.sql without a direction would go unwatched: the drift checks
+    # (one per monitored KPI) must cover exactly the KPIs the model yields.
+    summary = {row[0] for row in built.execute("SELECT kpi FROM reports.kpi_summary").fetchall()}
+    assert summary == set(KPIS) and len(KPIS) == len(summary) == 10
 
 
 def test_kpi_history_keeps_a_snapshot_per_day_and_a_rerun_replaces(built):

@@ -21,6 +21,7 @@ from dagster import (
 from ..monitoring.drift import (
     KPIS,
     SEGMENT_KPIS,
+    SegmentDrift,
     evaluate_drift,
     evaluate_segments,
     read_history,
@@ -421,14 +422,24 @@ def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource):
     for check in segments:
         if not check.passed:
             context.log.warning(f"KPI drift by segment: {check.status}")
-        yield AssetCheckResult(
-            asset_key=KPI_SEGMENT_HISTORY,
-            check_name=f"kpi_drift_{check.kpi}_segments",
-            passed=check.passed,
-            severity=AssetCheckSeverity.WARN,
-            description=check.status,
-            metadata={name: value for name, value in check.metadata().items() if value is not None},
-        )
+        yield segment_check_result(check)
+
+
+def segment_check_result(check: SegmentDrift) -> AssetCheckResult:
+    """The kpi_drift_<kpi>_segments check's result: the worst segment's figures, and each
+    drifting segment's own as JSON (an alert each)."""
+    return AssetCheckResult(
+        asset_key=KPI_SEGMENT_HISTORY,
+        check_name=f"kpi_drift_{check.kpi}_segments",
+        passed=check.passed,
+        severity=AssetCheckSeverity.WARN,
+        description=check.status,
+        metadata={
+            name: MetadataValue.json(value) if isinstance(value, list) else value
+            for name, value in check.metadata().items()
+            if value is not None
+        },
+    )
 
 
 MINING_ASSETS = [

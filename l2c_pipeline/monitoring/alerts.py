@@ -4,7 +4,8 @@ freshness warning, sent to a webhook (Slack, Microsoft Teams) and/or by e-mail, 
 Three parts, each usable on its own:
 
 * building alerts from Dagster's objects (pure functions): `run_failure_alert` from a run's
-  failure events, `check_alert` from an asset check evaluation, `alerts_for_run` reading both
+  failure events, `check_alerts` from an asset check evaluation (a segment drift check: one
+  alert per drifting segment), `alerts_for_run` reading both
   from a run's event log (what the sensors and `l2c run` call);
 * `deliver(alerts, settings)`: sends what the ledger (ledger.py) has not seen sent, to every
   configured channel, and records what each channel accepted;
@@ -35,6 +36,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import requests
@@ -315,15 +317,66 @@ def check_alert(
     )
 
 
-def cleared_check(evaluation, passed_at: float) -> Cleared | None:
-    """A drift or freshness check that passed (its open alert is closed), else None."""
-    if not evaluation.passed:
-        return None
+def check_alerts(
+    evaluation,
+    run_id: str,
+    dagster_url: str = DEFAULT_DAGSTER_URL,
+    seen_at: float = 0.0,
+) -> list[Alert]:
+    """The alerts of an asset check evaluation: a segment drift check (its metadata lists
+    `drifting_segments`) is one alert per drifting segment, each with that segment's figures, so
+    a second region that starts drifting is news while the first one is not announced again;
+    any other check is check_alert's one alert, or none."""
+    alert = check_alert(evaluation, run_id, dagster_url, seen_at)
+    if alert is None or alert.kind != "drift":
+        return [alert] if alert is not None else []
+    drifting = _metadata_values(evaluation.metadata or {}).get("drifting_segments")
+    try:
+        segments = json.loads(drifting) if isinstance(drifting, str) else None
+    except ValueError:
+        segments = None
+    if not isinstance(segments, list) or not all(
+        isinstance(s, dict) and s.get("segment") for s in segments
+    ):
+        return [alert]
+    # The segment check's own figures that are not one segment's (the rule, how many tested).
+    shared = {
+        name: value
+        for name, value in alert.fields.items()
+        if name in ("kpi", "rule", "segments_tested")
+    }
+    alerts = []
+    for figures in segments:
+        single = SimpleNamespace(
+            asset_key=evaluation.asset_key,
+            check_name=evaluation.check_name,
+            passed=False,
+            severity=evaluation.severity,
+            description=None,
+            metadata={**shared, **figures},
+        )
+        alerts.append(check_alert(single, run_id, dagster_url, seen_at))
+    return alerts
+
+
+def cleared_checks(evaluation, passed_at: float) -> list[Cleared]:
+    """What a drift or freshness check closes: all its open alerts when it passed; when a
+    segment drift check still fails, the open alerts of its segments now within the rule
+    (`passing_segments`), so a segment that drifts again later is announced anew."""
     kind = _check_kind(evaluation)
     if kind not in OPEN_KINDS:
-        return None
+        return []
     subject = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-    return Cleared(kind=kind, subject=subject, passed_at=passed_at)
+    if evaluation.passed:
+        return [Cleared(kind=kind, subject=subject, passed_at=passed_at)]
+    passing = _metadata_values(evaluation.metadata or {}).get("passing_segments")
+    if not isinstance(passing, str):
+        return []
+    return [
+        Cleared(kind=kind, subject=f"{subject} [{segment.strip()}]", passed_at=passed_at)
+        for segment in passing.split(",")
+        if segment.strip()
+    ]
 
 
 def alerts_for_run(instance, run_id: str, dagster_url: str = DEFAULT_DAGSTER_URL) -> RunAlerts:
@@ -359,12 +412,10 @@ def alerts_for_run(instance, run_id: str, dagster_url: str = DEFAULT_DAGSTER_URL
             failed_at = failed_at or record.timestamp
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.asset_check_evaluation_data
-            alert = check_alert(evaluation, run_id, dagster_url, seen_at=record.timestamp)
-            if alert is not None:
-                found.alerts.append(alert)
-            cleared = cleared_check(evaluation, record.timestamp)
-            if cleared is not None:
-                found.cleared.append(cleared)
+            found.alerts.extend(
+                check_alerts(evaluation, run_id, dagster_url, seen_at=record.timestamp)
+            )
+            found.cleared.extend(cleared_checks(evaluation, record.timestamp))
     if run.status == DagsterRunStatus.FAILURE or run_failure is not None:
         found.alerts.insert(
             0,

@@ -24,8 +24,8 @@ The rule (README, "Monitoring"), for a KPI on snapshot day D:
   min_change of the baseline (relative): a tiny move over a huge org is not worth a warning.
 
 Why z = 4 by default: one-sided, a stable KPI reaches z >= 4 by chance with probability 3.2e-5
-per check and night; 9 KPIs x 365 nights are 3,285 checks a year, so about one false alarm in
-ten years (z = 3 would give 1.3e-3, about 4 a year). Consecutive snapshots share most of their
+per check and night; 10 KPIs x 365 nights are 3,650 checks a year, so about one false alarm
+in nine years (z = 3 would give 1.3e-3, about 4 a year). Consecutive snapshots share most of their
 cases (the whole period's all but a night's, a trailing window's all but a day's worth), so the
 two errors are not independent: adding them as if they were overstates the noise of the
 difference, which makes false alarms rarer still. A living demo org shows it: 90 simulated
@@ -467,13 +467,31 @@ class SegmentDrift:
         return not self.warnings
 
     def metadata(self) -> dict[str, object]:
+        """The worst segment's figures, plus every drifting segment's own (`drifting_segments`,
+        worst first: each is an alert of its own) and the tested segments within the rule
+        (`passing_segments`: their open alerts close)."""
         worst = self.warnings[0].metadata() if self.warnings else {"kpi": self.kpi}
+        drifting = [
+            {
+                name: value
+                for name, value in r.metadata().items()
+                if name in SEGMENT_FIGURES and value is not None
+            }
+            for r in self.warnings
+        ]
+        passing = [r.segment for r in self.results if r.passed and r.segment]
         return worst | {
             "segments_tested": len(self.results),
             "segments_warning": ", ".join(r.segment or "" for r in self.warnings) or None,
+            "drifting_segments": drifting or None,
+            "passing_segments": ", ".join(passing) or None,
             "rule": self.rule,
             "status": self.status,
         }
+
+
+# What each drifting segment carries to its own alert.
+SEGMENT_FIGURES = ("segment", "value", "baseline", "change", "relative_change", "z", "cases")
 
 
 def evaluate_segments(
