@@ -257,12 +257,16 @@ def _failed_checks(result) -> tuple[list[str], bool]:
             continue
         is_error = check.severity == AssetCheckSeverity.ERROR
         error = error or is_error
-        figures = ", ".join(
-            f"{name}={getattr(value, 'value', value)}" for name, value in check.metadata.items()
+        # The cause in one line: the check's own sentence where it wrote one (a drift's or a
+        # stale object's), else its figures (lists and tables left to the UI).
+        cause = " ".join((check.description or "").split()) or ", ".join(
+            f"{name}={plain}"
+            for name, value in check.metadata.items()
+            if not isinstance(plain := getattr(value, "value", value), (dict, list))
         )
         lines.append(
             f"CHECK {'FAILED' if is_error else 'WARNING'} {check.asset_key.to_user_string()} "
-            f"{check.check_name}" + (f": {figures}" if figures else "")
+            f"{check.check_name}" + (f": {cause}" if cause else "")
         )
     return lines, error
 

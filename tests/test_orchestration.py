@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -313,6 +314,8 @@ def test_l2c_run_reports_a_failed_check_and_exits_non_zero(tmp_path):
         "L2C_HOME": str(tmp_path),
         "L2C_DEMO_LEADS": "300",
         "L2C_SQL_DIR": str(sql),
+        # Every object synced more than 0 hours ago: each freshness check warns.
+        "L2C_FRESHNESS_HOURS": "0",
     }
     result = l2c_run(tmp_path, env)
     assert result.returncode == 1, result.stderr[-2000:]
@@ -320,4 +323,14 @@ def test_l2c_run_reports_a_failed_check_and_exits_non_zero(tmp_path):
         "CHECK FAILED core/event_log every_case_is_known: cases_missing_from_core_cases=1"
         in result.stderr
     )
+    # Warnings are listed with their one-line cause (the check's own sentence) but do not fail.
+    warnings = [line for line in result.stderr.splitlines() if "CHECK WARNING" in line]
+    assert any(
+        re.search(
+            r"CHECK WARNING raw/Opportunity freshness_sync: raw\.Opportunity was last synced "
+            r"[0-9.]+ hours ago \(.+\), more than L2C_FRESHNESS_HOURS=0$",
+            line,
+        )
+        for line in warnings
+    ), warnings
     assert "failed" in result.stderr.splitlines()[-1]
