@@ -615,3 +615,77 @@ def test_l2c_run_delivers_its_failure_once_whoever_delivers(alert_env, webhook, 
         assert len(webhook.posts) == 1 and len(mailbox.messages) == 1
         for secret in (TOKEN, PASSWORD):
             assert secret not in everything_dagster_recorded(instance, run.run_id)
+
+
+def tables_holding(path: Path, secret: str) -> list[str]:
+    """Every table of a DuckDB file with a row whose text holds `secret` (the file's bytes may be
+    compressed, so each row is read as text)."""
+    import duckdb
+
+    found = []
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_type = 'BASE TABLE'"
+        ).fetchall()
+        for schema, table in tables:
+            name = f'"{schema}"."{table}"'
+            hits = con.execute(
+                f"SELECT count(*) FROM {name} AS t WHERE contains(t::VARCHAR, ?)", [secret]
+            ).fetchone()[0]
+            if hits:
+                found.append(name)
+    return found
+
+
+def test_a_nightly_run_delivers_its_real_warnings_once_and_stores_no_secret(
+    alert_env, webhook, mailbox, tmp_path
+):
+    """A whole `l2c run` on a small demo org whose every object is stale by the settings: each
+    real freshness_sync warning is one post and one e-mail; delivering the run again sends
+    nothing; and no file the run wrote (the warehouse's tables, the analytics file, the outputs,
+    Dagster's storage, the ledger) holds the webhook's token or the SMTP password."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SF_", "DAGSTER_"))},
+        "L2C_SOURCE": "demo",
+        "L2C_DEMO_LEADS": "300",
+        "L2C_FRESHNESS_HOURS": "0",  # every object synced more than 0 hours ago: stale
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    stale = [
+        line
+        for line in done.stderr.splitlines()
+        if "CHECK WARNING" in line and " freshness_sync: " in line
+    ]
+    assert len(stale) >= 20, done.stderr[-3000:]  # one per extracted object
+    posted = [post["json"]["text"].splitlines()[0] for post in webhook.posts]
+    assert len(posted) == len(stale) and len(set(posted)) == len(stale), posted
+    assert all(title.startswith("*Data not fresh: freshness_sync on raw/") for title in posted)
+    assert len(mailbox.messages) == len(stale)
+    assert f"alerts: {2 * len(stale)} sent (email, webhook)" in done.stderr
+
+    from dagster._core.instance.ref import InstanceRef
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "dagster"))) as instance:
+        (run,) = instance.get_runs()
+        assert notify_run(instance, run.run_id).sent == []  # a daemon going over it again
+        recorded = everything_dagster_recorded(instance, run.run_id)
+    assert len(webhook.posts) == len(stale) and len(mailbox.messages) == len(stale)
+
+    for secret in (TOKEN, PASSWORD):
+        assert secret not in done.stdout + done.stderr + recorded
+        files = [p for p in tmp_path.rglob("*") if p.is_file()]
+        databases = [p for p in files if p.suffix == ".duckdb"]
+        assert len(databases) >= 2  # the warehouse (and its models file), the analytics file
+        for database in databases:
+            assert tables_holding(database, secret) == [], database
+        for other in set(files) - set(databases):
+            assert secret.encode() not in other.read_bytes(), other
