@@ -88,7 +88,8 @@ else:
         *raw_assets,
         mapping_asset(MAPPING, [key for asset in raw_assets for key in asset.keys]),
     ]
-    sql_model_assets = model_assets()
+    # An org is read incrementally: its case-local models rewrite only the changed cases.
+    sql_model_assets = model_assets(incremental=True)
 nightly_job = define_asset_job(
     NIGHTLY_JOB,
     selection=AssetSelection.all(),

@@ -33,9 +33,11 @@ def build_pipeline(
     tables: set[str] | None = None,
     log=lambda message: None,
     mapping: Mapping | None = None,
+    incremental: bool = False,
+    notes: dict[str, str] | None = None,
 ) -> dict[str, int | None]:
     """Build the mapped views, the models and the Python steps (all, or those of the given
-    schemas or tables)."""
+    schemas or tables); `incremental` as the nightly run on an org builds them."""
     process = process or load_target_process()
     steps = python_steps(process, log)
     # What the OCEL export reads from the published file.
@@ -45,4 +47,12 @@ def build_pipeline(
     )
     if schemas is None or "mapped" in schemas:
         steps |= mapping_steps(mapping or load_mapping())
-    return build_all(con, sql_dir, schemas=schemas, tables=tables, extra_steps=steps)
+    return build_all(
+        con,
+        sql_dir,
+        schemas=schemas,
+        tables=tables,
+        extra_steps=steps,
+        incremental=incremental,
+        notes=notes,
+    )

@@ -525,8 +525,9 @@ def test_the_mapping_reads_a_recurrence_and_does_without_one(with_recurrence_fie
     days = con.execute(
         "SELECT holiday_date::VARCHAR FROM mining.business_holiday_dates ORDER BY 1"
     ).fetchall()
+    # Every calendar year the log touches: its last event is on 2028-01-01.
     assert days == (
-        [("2025-12-25",), ("2026-12-25",), ("2027-12-25",)]
+        [("2025-12-25",), ("2026-12-25",), ("2027-12-25",), ("2028-12-25",)]
         if with_recurrence_fields
         else [("2025-12-25",)]
     )

@@ -31,7 +31,7 @@ GROUPS = {
 }
 
 
-def _model_asset(model: SqlModel, models: dict) -> AssetsDefinition:
+def _model_asset(model: SqlModel, models: dict, incremental: bool = False) -> AssetsDefinition:
     @asset(
         key=AssetKey([model.schema, model.name]),
         deps=[AssetKey(list(key)) for key in sorted(model.depends_on)],
@@ -42,8 +42,9 @@ def _model_asset(model: SqlModel, models: dict) -> AssetsDefinition:
     )
     def _build(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         with warehouse.connection() as con:
+            notes: dict[str, str] = {}
             try:
-                rows = build_model(con, model, models)
+                rows = build_model(con, model, models, incremental=incremental, notes=notes)
             except ModelError as error:
                 raise Failure(description=str(error)) from None
             if rows is None:  # a view: previewing it would compute it
@@ -55,12 +56,14 @@ def _model_asset(model: SqlModel, models: dict) -> AssetsDefinition:
                     }
                 )
             preview = con.execute(f"SELECT * FROM {model.table} LIMIT 5").df()
-        context.log.info(f"{model.table}: {rows:,} rows")
+        carried = notes.get("incremental")
+        context.log.info(f"{model.table}: {rows:,} rows" + (f" ({carried})" if carried else ""))
         return MaterializeResult(
             metadata={
                 "rows": MetadataValue.int(rows),
                 "sql_file": MetadataValue.path(str(model.path)),
                 "preview": MetadataValue.md(preview.to_markdown(index=False)),
+                **({"incremental": MetadataValue.text(carried)} if carried else {}),
             }
         )
 
@@ -68,13 +71,16 @@ def _model_asset(model: SqlModel, models: dict) -> AssetsDefinition:
 
 
 def model_assets(
-    sql_dir: Path | None = None, schemas: tuple[str, ...] | None = None
+    sql_dir: Path | None = None,
+    schemas: tuple[str, ...] | None = None,
+    incremental: bool = False,
 ) -> list[AssetsDefinition]:
     """An asset per SQL model (only those of `schemas` when given: the file source supplies
-    staging and core itself)."""
+    staging and core itself); with `incremental`, the case-local models rewrite only their
+    changed cases (a file is loaded whole each run, so its models are built whole)."""
     models = discover(sql_dir)
     return [
-        _model_asset(model, models)
+        _model_asset(model, models, incremental)
         for model in models.values()
         if schemas is None or model.schema in schemas
     ]

@@ -9,6 +9,9 @@ A model's leading `--` comment lines are its table comment; a `-- columns:` line
 `-- name: text` lines gives column comments (COMMENT ON), which core models must have. A
 `-- materialized: view` line (dbt's word) makes the model a view instead of a table: for a
 large intermediate that only one model reads, storing it costs more than computing it again.
+An `-- incremental: case_id` line (dbt's word again) declares the model case-local: built
+incrementally (the nightly Salesforce run), it rewrites only the cases whose inputs changed
+(incremental.py says what that promises and how it is checked).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..warehouse.duckdb_warehouse import write_comments
+from . import incremental as carry_over
 
 ALL_EVENTS = ("activities", "all_events")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -56,6 +60,7 @@ class SqlModel:
     column_comments: dict[str, str]
     depends_on: set[tuple[str, str]] = field(default_factory=set)
     materialized: str = "table"
+    incremental: str | None = None  # the case key of a case-local model
 
     @property
     def key(self) -> tuple[str, str]:
@@ -72,6 +77,7 @@ def default_sql_dir() -> Path:
 
 
 MATERIALIZATIONS = ("table", "view")
+INCREMENTAL_KEY = carry_over.KEY
 MACROS_FILE = "macros.sql"  # beside the schema folders: not a model
 
 
@@ -91,8 +97,8 @@ def _macros_sql(sql_dir: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _comments(sql: str) -> tuple[str, dict[str, str], str | None]:
-    description, columns, in_columns, materialized = [], {}, False, None
+def _comments(sql: str) -> tuple[str, dict[str, str], str | None, str | None]:
+    description, columns, in_columns, materialized, incremental = [], {}, False, None, None
     for line in sql.splitlines():
         stripped = line.strip()
         if not stripped.startswith("--"):
@@ -102,6 +108,8 @@ def _comments(sql: str) -> tuple[str, dict[str, str], str | None]:
         text = stripped[2:].strip()
         if not in_columns and text.lower().startswith("materialized:"):
             materialized = text.partition(":")[2].strip().lower()
+        elif not in_columns and text.lower().startswith("incremental:"):
+            incremental = text.partition(":")[2].strip().lower()
         elif text.lower() == "columns:":
             in_columns = True
         elif in_columns and columns and stripped[2:].startswith("  ") and text:
@@ -113,7 +121,7 @@ def _comments(sql: str) -> tuple[str, dict[str, str], str | None]:
             columns[name.strip()] = comment.strip()
         elif not in_columns and text:
             description.append(text)
-    return " ".join(description), columns, materialized
+    return " ".join(description), columns, materialized, incremental
 
 
 @functools.lru_cache(maxsize=1024)
@@ -155,17 +163,30 @@ def discover(sql_dir: Path | None = None) -> dict[tuple[str, str], SqlModel]:
         sql = path.read_text(encoding="utf-8").strip().rstrip(";")
         if not sql:
             raise ModelError(f"{path}: the file is empty (expected one SELECT)")
-        description, columns, materialized = _comments(sql)
+        description, columns, materialized, incremental = _comments(sql)
         if materialized not in (None, *MATERIALIZATIONS):
             raise ModelError(
                 f"{path}: 'materialized: {materialized}' is not one of {', '.join(MATERIALIZATIONS)}"
             )
+        if incremental not in (None, INCREMENTAL_KEY):
+            raise ModelError(
+                f"{path}: 'incremental: {incremental}' must name the case key, {INCREMENTAL_KEY}"
+            )
+        if incremental and (materialized == "view" or schema == "activities"):
+            raise ModelError(f"{path}: only a table outside activities can be incremental")
         if materialized == "view" and schema == "activities":
             raise ModelError(
                 f"{path}: activity models are tables (activities.all_events stacks them)"
             )
         model = SqlModel(
-            schema, name, path, sql, description, columns, materialized=materialized or "table"
+            schema,
+            name,
+            path,
+            sql,
+            description,
+            columns,
+            materialized=materialized or "table",
+            incremental=incremental,
         )
         model.depends_on = set(_table_references(sql, path)) - {model.key}
         models[model.key] = model
@@ -192,12 +213,59 @@ def build_order(
 
 
 def build_model(
-    con: duckdb.DuckDBPyConnection, model: SqlModel, models: dict | None = None
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    models: dict | None = None,
+    incremental: bool = False,
+    notes: dict | None = None,
 ) -> int | None:
     """Create or replace the model's table or view (one transaction); returns the table's row
-    count (None for a view: counting would compute it)."""
+    count (None for a view: counting would compute it). With `incremental`, a case-local model
+    rewrites only its changed cases where it can; `notes["incremental"]` then says what it did."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {model.schema}")
     define_macros(con, model.path.parent.parent)
+    if model.incremental and model.materialized == "table":
+        if incremental:
+            return _build_incremental(con, model, models, notes)
+        carry_over.forget(con, model.table)
+    return _build_whole(con, model, models)
+
+
+def _build_incremental(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, models: dict | None, notes: dict | None
+) -> int:
+    hashes = f"_l2c_case_hashes_{model.schema}_{model.name}"
+    inputs = [".".join(key) for key in sorted(model.depends_on)]
+    try:
+        carry_over.ensure_state(con)
+        plan, fingerprint = carry_over.plan(con, model.table, model.sql, inputs, hashes)
+    except duckdb.Error as error:
+        message = str(error).strip().splitlines()[0]
+        raise ModelError(f"{model.path}: {message}") from None
+    if plan.cases is None:
+        rows = _build_whole(con, model, models)
+        done = f"built whole: {plan.reason}"
+    else:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            carry_over.rebuild_cases(con, model.table, model.sql, plan.cases)
+        except duckdb.Error as error:
+            con.execute("ROLLBACK")
+            message = str(error).strip().splitlines()[0]
+            raise ModelError(f"{model.path}: {message}") from None
+        con.execute("COMMIT")
+        rows = con.execute(f"SELECT count(*) FROM {model.table}").fetchall()[0][0]
+        done = f"rewrote the changed cases only: {plan.reason}"
+    carry_over.remember(con, model.table, model.sql, fingerprint, hashes)
+    con.execute(f"DROP TABLE IF EXISTS {hashes}")
+    if notes is not None:
+        notes["incremental"] = done
+    return rows
+
+
+def _build_whole(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, models: dict | None = None
+) -> int | None:
     con.execute("BEGIN TRANSACTION")
     try:
         # A model that changed between table and view: drop what it was.
@@ -266,10 +334,13 @@ def build_all(
     schemas: tuple[str, ...] | None = None,
     tables: set[str] | None = None,
     extra_steps: dict[tuple[str, str], tuple[set, Callable]] | None = None,
+    incremental: bool = False,
+    notes: dict[str, str] | None = None,
 ) -> dict[str, int]:
     """Build every model in dependency order, or only those of the given schemas or tables.
     `extra_steps` adds steps that are not SQL files (key -> (dependencies, build(con) -> rows)),
-    ordered among the models by their dependencies."""
+    ordered among the models by their dependencies. With `incremental`, the case-local models
+    rewrite only their changed cases where they can, and `notes` gets what each one did."""
     models = discover(sql_dir)
     extra_steps = extra_steps or {}
     built = {}
@@ -280,7 +351,12 @@ def build_all(
         ):
             continue
         if key in models:
-            built[table] = build_model(con, models[key], models)
+            said: dict[str, str] = {}
+            built[table] = build_model(
+                con, models[key], models, incremental=incremental, notes=said
+            )
+            if notes is not None and said:
+                notes[table] = said["incremental"]
         elif key in extra_steps:
             built[table] = extra_steps[key][1](con)
     return built

@@ -1,6 +1,7 @@
 -- The canonical Lead-to-Cash event log: one row per event, every activity model stacked
 -- (activities.all_events), in a deterministic order within each case: timestamp, then the
 -- activity's rank in core.activity_catalogue, then event_id.
+-- incremental: case_id
 -- columns:
 -- event_id: stable id of the event (source table and record id)
 -- case_id: the case: the opportunity Id, or the lead Id for a lead that never converted

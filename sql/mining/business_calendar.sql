@@ -1,6 +1,6 @@
 -- The working intervals that business time is counted in, per calendar (mining.business_hours:
 -- one per active BusinessHours of the org, or the one of L2C_BUSINESS_HOURS or the fallback week):
--- for every local day the event log spans (a day either side), the day's business hours less the
+-- for every local day of the calendar years the event log spans, the day's business hours less the
 -- org's holidays (mining.business_holiday_dates: a recurring one on every day it falls; every
 -- holiday applies to every calendar, on its date in the calendar's own time zone), as instants in
 -- UTC. Local times are turned into instants in the calendar's own time zone, so a day on which the
@@ -18,8 +18,11 @@
 WITH zones AS (
     SELECT calendar_id, any_value(time_zone) AS time_zone FROM mining.business_hours GROUP BY calendar_id
 ), span AS (
-    SELECT min(least(timestamp, coalesce(started_at, timestamp)))::DATE - 2 AS first_day,
-           max(timestamp)::DATE + 2 AS last_day
+    -- Whole calendar years around the event log (two days more for the time zones): the table
+    -- changes once a year, not with every night's newest event, so the models that read it can
+    -- carry unchanged cases over.
+    SELECT make_date(year(min(least(timestamp, coalesce(started_at, timestamp)))::DATE - 2), 1, 1) AS first_day,
+           make_date(year(max(timestamp)::DATE + 2), 12, 31) AS last_day
     FROM core.event_log
 ), days AS (
     SELECT unnest(generate_series(first_day, last_day, INTERVAL 1 DAY))::DATE AS local_date

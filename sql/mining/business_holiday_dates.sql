@@ -1,5 +1,5 @@
--- The days (or parts of days) the org's holidays take out of business time over the span of the
--- event log: a one-off holiday on its date, a recurring one on every day its rule gives, in
+-- The days (or parts of days) the org's holidays take out of business time over the calendar
+-- years of the event log: a one-off holiday on its date, a recurring one on every day its rule gives, in
 -- set-based SQL over a spine of days (no loop). The rules read as Salesforce's: daily every n days
 -- from the start; every weekday Monday to Friday; weekly every n weeks (weeks from Sunday, the
 -- mask's first day) on the mask's weekdays; monthly every n months on a day of the month (a month
@@ -14,8 +14,11 @@
 -- end_minute: minutes after local midnight it ends (1440 for a whole day)
 -- is_recurring: the day is an occurrence of a recurring holiday's rule
 WITH span AS (
-    SELECT min(least(timestamp, coalesce(started_at, timestamp)))::DATE - 2 AS first_day,
-           max(timestamp)::DATE + 2 AS last_day
+    -- Whole calendar years around the event log (two days more for the time zones): the table
+    -- changes once a year, not with every night's newest event, so the models that read it can
+    -- carry unchanged cases over.
+    SELECT make_date(year(min(least(timestamp, coalesce(started_at, timestamp)))::DATE - 2), 1, 1) AS first_day,
+           make_date(year(max(timestamp)::DATE + 2), 12, 31) AS last_day
     FROM core.event_log
 ), days AS (
     -- Whole months, so a day's rank among its month's matching weekdays is right at the edges.

@@ -1,6 +1,7 @@
 -- The event log without sales touches (calls, emails, meetings run alongside the process rather
 -- than as steps of it), each event with its neighbours in the case and its place on the target
 -- process's reference path: the basis of journeys and bottlenecks.
+-- incremental: case_id
 -- columns:
 -- case_id: the case
 -- activity: the activity

@@ -1,0 +1,221 @@
+"""Carrying unchanged cases over: a case-local model rebuilt only for the cases whose inputs
+changed since it was last built.
+
+A model whose header says `-- incremental: case_id` promises that its rows for a case depend
+only on that case's rows in its case-keyed inputs (the tables it reads that have a `case_id`
+column) and on its other inputs as a whole (its global inputs: the catalogue, the users, the
+business calendars). Built incrementally, such a model:
+
+* hashes each case's rows across its case-keyed inputs, in one pass (row count, sum and XOR of
+  the rows' hashes, so the same rows in another order hash the same);
+* compares them with the hashes stored when it was last built (`meta.incremental_cases`): the
+  changed cases are the new, the removed and the different ones;
+* deletes those cases and inserts them again from its own SQL, with their ids as a constant
+  list, which DuckDB pushes through the views, joins and windows into the scans.
+
+It builds the whole table instead the first time, when its SQL or a global input changed
+(`meta.incremental_models` keeps the SQL's digest and the global inputs' fingerprint), when its
+table no longer holds the rows it left, when rows without a case changed, or when more than
+MAX_CHANGED_SHARE of the cases changed (a whole build is then as fast).
+
+The model is written first and its hashes after (they live in two files: the model's and the
+warehouse's, which one transaction cannot both write). A failure between the two leaves the
+old hashes, so the next build rewrites more cases than it needs to, never fewer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import duckdb
+
+KEY = "case_id"
+# Above this share of changed cases, one whole build costs less than deleting and inserting.
+MAX_CHANGED_SHARE = 0.2
+# A constant list of ids is part of the statement's text: past this many, a whole build.
+MAX_CHANGED_CASES = 50_000
+STATE_DDL = (
+    """CREATE TABLE IF NOT EXISTS meta.incremental_models (
+        model VARCHAR PRIMARY KEY, sql_digest VARCHAR NOT NULL, global_fingerprint VARCHAR NOT NULL,
+        row_count BIGINT NOT NULL, cases BIGINT NOT NULL, built_at TIMESTAMP NOT NULL
+    )""",
+    "COMMENT ON TABLE meta.incremental_models IS 'Per incremental model: the digest of its SQL, "
+    "the fingerprint of its global inputs and its row count when it was last built; any "
+    "difference means a whole build.'",
+    """CREATE TABLE IF NOT EXISTS meta.incremental_cases (
+        model VARCHAR NOT NULL, case_id VARCHAR, n BIGINT NOT NULL, s HUGEINT NOT NULL,
+        x UBIGINT NOT NULL
+    )""",
+    "COMMENT ON TABLE meta.incremental_cases IS 'Per incremental model and case: the count, sum "
+    "and XOR of the hashes of the case''s rows in the model''s case-keyed inputs when the model "
+    "was last built (case_id null: the rows without a case).'",
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an incremental build does: `cases` None for a whole build (and why), else the
+    cases to delete and insert again."""
+
+    cases: list[str] | None
+    reason: str
+    case_inputs: tuple[str, ...]
+    global_inputs: tuple[str, ...]
+
+
+def _has_key(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? AND column_name = ?",
+            [schema, name, KEY],
+        ).fetchone()[0]
+    )
+
+
+def split_inputs(
+    con: duckdb.DuckDBPyConnection, inputs: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The inputs with a case_id column (case-keyed) and the others (global)."""
+    keyed = tuple(sorted(t for t in inputs if _has_key(con, t)))
+    return keyed, tuple(sorted(set(inputs) - set(keyed)))
+
+
+def global_fingerprint(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for table in tables:
+        count, total, xor = con.execute(
+            f"SELECT count(*), sum(hash(t)::HUGEINT), bit_xor(hash(t)) FROM {table} AS t"
+        ).fetchone()
+        digest.update(f"{table}:{count}:{total}:{xor};".encode())
+    return digest.hexdigest()
+
+
+def sql_digest(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
+def hash_cases(con: duckdb.DuckDBPyConnection, case_inputs: tuple[str, ...], into: str) -> None:
+    """Each case's (count, sum, XOR) of row hashes across the inputs, into a temporary table;
+    each input's name goes into its rows' hashes, so a row moving between inputs is a change."""
+    parts = " UNION ALL ".join(
+        f"SELECT {KEY}::VARCHAR AS {KEY}, hash('{table}', t) AS h FROM {table} AS t"
+        for table in case_inputs
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT {KEY}, count(*) AS n, "
+        f"sum(h::HUGEINT) AS s, bit_xor(h) AS x FROM ({parts}) GROUP BY {KEY}"
+    )
+
+
+def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in STATE_DDL:
+        con.execute(statement)
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    sql: str,
+    inputs: list[str],
+    hashes: str,
+) -> tuple[Plan, str]:
+    """Hash tonight's inputs into the temporary table `hashes` and decide: a whole build (with
+    its reason) or the changed cases. Returns the plan and the global inputs' fingerprint."""
+    case_inputs, global_inputs = split_inputs(con, inputs)
+    fingerprint = global_fingerprint(con, global_inputs)
+    hash_cases(con, case_inputs, hashes)
+
+    def whole(reason: str) -> tuple[Plan, str]:
+        return Plan(None, reason, case_inputs, global_inputs), fingerprint
+
+    if not case_inputs:
+        return whole("no input has a case_id column")
+    stored = con.execute(
+        "SELECT sql_digest, global_fingerprint, row_count FROM meta.incremental_models "
+        "WHERE model = ?",
+        [table],
+    ).fetchone()
+    if stored is None:
+        return whole("first build")
+    if not con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND "
+        "table_name = ? AND table_type = 'BASE TABLE'",
+        table.split("."),
+    ).fetchone()[0]:
+        return whole("the table is missing")
+    if stored[0] != sql_digest(sql):
+        return whole("its SQL changed")
+    if stored[1] != fingerprint:
+        return whole(f"a global input changed ({', '.join(global_inputs)})")
+    if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] != stored[2]:
+        return whole("the table does not hold the rows it was left with")
+    changed = [
+        row[0]
+        for row in con.execute(
+            f"""SELECT coalesce(new.{KEY}, old.{KEY}) AS {KEY}
+            FROM {hashes} AS new
+            FULL JOIN (SELECT * FROM meta.incremental_cases WHERE model = ?) AS old
+              ON new.{KEY} IS NOT DISTINCT FROM old.{KEY}
+            WHERE new.n IS DISTINCT FROM old.n OR new.s IS DISTINCT FROM old.s
+               OR new.x IS DISTINCT FROM old.x
+            ORDER BY 1 NULLS FIRST""",
+            [table],
+        ).fetchall()
+    ]
+    if changed and changed[0] is None:
+        return whole("rows without a case changed")
+    total = con.execute(f"SELECT count(*) FROM {hashes}").fetchone()[0]
+    if len(changed) > MAX_CHANGED_CASES or len(changed) > MAX_CHANGED_SHARE * max(total, 1):
+        return whole(f"{len(changed):,} of {total:,} cases changed")
+    reason = f"{len(changed):,} of {total:,} cases changed"
+    return Plan(changed, reason, case_inputs, global_inputs), fingerprint
+
+
+def case_list(cases: list[str]) -> str:
+    return ", ".join("'" + case.replace("'", "''") + "'" for case in cases) or "NULL"
+
+
+def rebuild_cases(con: duckdb.DuckDBPyConnection, table: str, sql: str, cases: list[str]) -> None:
+    """Delete the cases and insert them again from the model's SQL (inside the caller's
+    transaction). Column by name: the SQL yields the table's columns."""
+    listed = case_list(cases)
+    con.execute(f"DELETE FROM {table} WHERE {KEY} IN ({listed})")
+    con.execute(
+        f"INSERT INTO {table} BY NAME SELECT * FROM ({sql}) AS model WHERE {KEY} IN ({listed})"
+    )
+
+
+def remember(
+    con: duckdb.DuckDBPyConnection, table: str, sql: str, fingerprint: str, hashes: str
+) -> None:
+    """Store tonight's hashes and the model's state (after the model itself is committed)."""
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM meta.incremental_cases WHERE model = ?", [table])
+        con.execute(
+            f"INSERT INTO meta.incremental_cases SELECT ?, {KEY}, n, s, x FROM {hashes}", [table]
+        )
+        con.execute("DELETE FROM meta.incremental_models WHERE model = ?", [table])
+        con.execute(
+            "INSERT INTO meta.incremental_models VALUES (?, ?, ?, ?, "
+            f"(SELECT count(*) FROM {hashes}), now()::TIMESTAMP)",
+            [table, sql_digest(sql), fingerprint, rows],
+        )
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def forget(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """A model built whole outside the incremental path: its stored hashes no longer describe
+    it, so its next incremental build is a whole one."""
+    if con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' "
+        "AND table_name = 'incremental_models'"
+    ).fetchone()[0]:
+        con.execute("DELETE FROM meta.incremental_models WHERE model = ?", [table])
