@@ -118,11 +118,11 @@ def warehouse(truth_warehouse, tmp_path_factory):
 
 
 def test_the_shipped_incremental_models():
+    # The two largest case-level tables; on smaller ones hashing the inputs costs as much as
+    # building them.
     assert sorted(m.table for m in incremental_models()) == [
         "core.event_log",
-        "mining.case_variants",
         "mining.milestone_events",
-        "mining.stage_visits",
     ]
 
 
@@ -147,12 +147,7 @@ def test_after_random_changes_the_changed_cases_rewritten_equal_a_whole_build(wa
         "rewrote the changed cases only: 0 of"
     ), said
     for model in incremental_models():
-        # Values moved between records can give the log an activity it lacked (or take one
-        # away): then the activity codes, a global input of the variants, changed too.
-        allowed = ["rewrote the changed cases only"]
-        if model.table == "mining.case_variants":
-            allowed.append("built whole: a global input changed (mining.activity_codes)")
-        assert notes[model.table].startswith(tuple(allowed)), notes
+        assert notes[model.table].startswith("rewrote the changed cases only"), notes
     # ...and every incremental model holds what its SQL gives on tonight's inputs.
     assert_equal_to_whole_builds(con)
     assert con.execute("SELECT count(*) FROM core.event_log").fetchone()[0] != before

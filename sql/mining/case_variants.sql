@@ -2,7 +2,6 @@
 -- case's events are gathered in one hash aggregation as numbers (position * 65536 + activity
 -- code) and sorted inside their own short list, which is cheaper than sorting all events of the
 -- log by case; core.event_log numbers each case's events 1, 2, 3, ... (event_order).
--- incremental: case_id
 -- columns:
 -- case_id: the case
 -- activity_codes: the case's activities in order, as mining.activity_codes numbers (join

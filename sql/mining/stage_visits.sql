@@ -1,7 +1,6 @@
 -- Each visit of an opportunity to a stage: from entering it to the next stage change or the
 -- close. The first visit is the stage the opportunity was created in (Salesforce writes no
 -- stage change for it), from Opportunity Created to the first stage change.
--- incremental: case_id
 -- columns:
 -- case_id: the case
 -- stage: the opportunity stage
