@@ -2,6 +2,11 @@
 scales with the org rather than with what changed.
 
     .venv/bin/python bench/nightly.py --leads 200000 [--shape cpq_billing] [--touch 0.01]
+    .venv/bin/python bench/nightly.py --leads 200000 --living
+
+With --living the night is a real day of the org instead of a bulk edit: the org is generated
+as of two moments a day apart (the second continuing the first: new leads, deals that moved on,
+quotes, orders and payments), the first run reads the first snapshot and the nightly the second.
 
 Generates the demo org once (kept in bench/out/nightly/), serves it over HTTPS from this process,
 and runs `python -m l2c_pipeline.cli run` against it with L2C_SOURCE=salesforce in a fresh
@@ -89,28 +94,42 @@ def main() -> None:
     parser.add_argument("--touch", type=float, default=0.01)
     parser.add_argument("--nights", type=int, default=1, help="nightly runs after the first")
     parser.add_argument("--top", type=int, default=12, help="slowest steps listed per run")
+    parser.add_argument(
+        "--living", action="store_true", help="the night is the org's next day, not a bulk edit"
+    )
     args = parser.parse_args()
 
-    from l2c_pipeline.demo_org.generator import generate
+    from l2c_pipeline.demo_org.generator import DEFAULT_AS_OF, generate
     from l2c_pipeline.demo_org.server import DemoOrgServer
 
-    org = OUT / f"org-{args.shape}-{args.leads}-{args.seed}"
-    if not (org / "org.json").exists():
-        shutil.rmtree(org, ignore_errors=True)
-        began = time.monotonic()
-        generate(org, leads=args.leads, seed=args.seed, shape=args.shape, progress=print)
-        print(f"generated {org} in {time.monotonic() - began:.0f} s")
+    def org_as_of(as_of: str | None, horizon: str | None) -> Path:
+        tag = f"-as-of-{as_of[:10]}" if as_of else ""
+        org = OUT / f"org-{args.shape}-{args.leads}-{args.seed}{tag}"
+        if not (org / "org.json").exists():
+            shutil.rmtree(org, ignore_errors=True)
+            began = time.monotonic()
+            moments = {"as_of": as_of, "horizon": horizon} if as_of else {}
+            generate(
+                org, leads=args.leads, seed=args.seed, shape=args.shape, progress=print, **moments
+            )
+            print(f"generated {org} in {time.monotonic() - began:.0f} s")
+        return org
+
     home = OUT / "home"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SF_", "L2C_", "DAGSTER_"))
+    }
+    env.update(L2C_HOME=str(home), L2C_SOURCE="salesforce", L2C_ORG_SHAPE=args.shape)
+    if args.living:
+        living_nights(args, home, env, org_as_of, DemoOrgServer, DEFAULT_AS_OF)
+        return
+    org = org_as_of(None, None)
     with DemoOrgServer(org, work_dir=home / "tls") as server:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SF_", "L2C_", "DAGSTER_"))
-        }
         env.update(server.environment())
-        env.update(L2C_HOME=str(home), L2C_SOURCE="salesforce", L2C_ORG_SHAPE=args.shape)
         runs = [("first run", run_once(home, env))]
         for night in range(1, args.nights + 1):
             answer = requests.post(
@@ -124,6 +143,31 @@ def main() -> None:
             touched = sum(answer.json()["touched"].values())
             print(f"night {night}: {touched:,} records touched ({args.touch:.1%} of each object)")
             runs.append((f"nightly {night}", run_once(home, env)))
+    report(runs, args.top)
+
+
+def living_nights(args, home: Path, env: dict, org_as_of, server_class, last: str) -> None:
+    """The first run on the org as of `--nights` days before `last`, then a nightly run on
+    each next day's snapshot of the same org (generated up to `last`)."""
+    from datetime import datetime, timedelta
+
+    end = datetime.fromisoformat(last.replace("Z", "+00:00"))
+    days = [
+        (end - timedelta(days=args.nights - n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for n in range(args.nights + 1)
+    ]
+    orgs = [org_as_of(day, last) for day in days]
+    runs = []
+    for n, org in enumerate(orgs):
+        with server_class(org, work_dir=home / "tls") as server:
+            env.update(server.environment())
+            name = "first run" if n == 0 else f"nightly {n}"
+            runs.append((name, run_once(home, env)))
+            print(f"{name}: the org as of {days[n]}")
+    report(runs, args.top)
+
+
+def report(runs: list, top: int) -> None:
     print(f"\n{'run':<12}{'wall':>8}{'API calls':>11}{'extraction':>12}{'after':>8}{'peak MB':>9}")
     for name, run in runs:
         peak = f"{run['peak_mb']:,.0f}" if run["peak_mb"] else "-"
@@ -135,7 +179,7 @@ def main() -> None:
     for name, run in runs[1:]:
         print(f"{name}: after extraction {run['after'] / first_after:.2f}x the first run's")
     for name, run in runs:
-        slowest = sorted(run["steps"].items(), key=lambda item: -item[1])[: args.top]
+        slowest = sorted(run["steps"].items(), key=lambda item: -item[1])[:top]
         print(f"\n{name}, slowest steps: " + ", ".join(f"{k} {s:.1f}s" for k, s in slowest))
 
 

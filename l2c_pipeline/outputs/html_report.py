@@ -139,12 +139,13 @@ def _business_clock(con) -> dict | None:
         listed.append(calendar)
     holidays = 0
     if _has_table(con, "mining", "business_holiday_dates") and _has_table(
-        con, "mining", "business_calendar"
+        con, "core", "event_log"
     ):
+        # The holidays within the log's own days (the calendar covers whole years around it).
         holidays = con.execute(
             "SELECT count(DISTINCT holiday_date) FROM mining.business_holiday_dates WHERE "
-            "holiday_date BETWEEN (SELECT min(local_date) FROM mining.business_calendar) "
-            "AND (SELECT max(local_date) FROM mining.business_calendar)"
+            "holiday_date BETWEEN (SELECT min(timestamp)::DATE FROM core.event_log) "
+            "AND (SELECT max(timestamp)::DATE FROM core.event_log)"
         ).fetchone()[0]
     default = listed[0]
     return {
