@@ -189,16 +189,26 @@ def rebuild_cases(con: duckdb.DuckDBPyConnection, table: str, sql: str, cases: l
 
 
 def remember(
-    con: duckdb.DuckDBPyConnection, table: str, sql: str, fingerprint: str, hashes: str
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    sql: str,
+    fingerprint: str,
+    hashes: str,
+    cases: list[str] | None = None,
 ) -> None:
-    """Store tonight's hashes and the model's state (after the model itself is committed)."""
+    """Store tonight's hashes and the model's state (after the model itself is committed): of
+    the rewritten `cases` only (the others' hashes are the same), or of every case."""
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    only = f" AND {KEY} IN ({case_list(cases)})" if cases is not None else ""
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DELETE FROM meta.incremental_cases WHERE model = ?", [table])
-        con.execute(
-            f"INSERT INTO meta.incremental_cases SELECT ?, {KEY}, n, s, x FROM {hashes}", [table]
-        )
+        if cases is None or cases:
+            con.execute(f"DELETE FROM meta.incremental_cases WHERE model = ?{only}", [table])
+            where = f" WHERE {KEY} IN ({case_list(cases)})" if cases is not None else ""
+            con.execute(
+                f"INSERT INTO meta.incremental_cases SELECT ?, {KEY}, n, s, x FROM {hashes}{where}",
+                [table],
+            )
         con.execute("DELETE FROM meta.incremental_models WHERE model = ?", [table])
         con.execute(
             "INSERT INTO meta.incremental_models VALUES (?, ?, ?, ?, "

@@ -256,7 +256,7 @@ def _build_incremental(
         con.execute("COMMIT")
         rows = con.execute(f"SELECT count(*) FROM {model.table}").fetchall()[0][0]
         done = f"rewrote the changed cases only: {plan.reason}"
-    carry_over.remember(con, model.table, model.sql, fingerprint, hashes)
+    carry_over.remember(con, model.table, model.sql, fingerprint, hashes, plan.cases)
     con.execute(f"DROP TABLE IF EXISTS {hashes}")
     if notes is not None:
         notes["incremental"] = done

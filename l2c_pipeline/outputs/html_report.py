@@ -138,9 +138,7 @@ def _business_clock(con) -> dict | None:
         calendar["hours"] = _week_text(calendar.pop("week"))
         listed.append(calendar)
     holidays = 0
-    if _has_table(con, "mining", "business_holiday_dates") and _has_table(
-        con, "core", "event_log"
-    ):
+    if _has_table(con, "mining", "business_holiday_dates") and _has_table(con, "core", "event_log"):
         # The holidays within the log's own days (the calendar covers whole years around it).
         holidays = con.execute(
             "SELECT count(DISTINCT holiday_date) FROM mining.business_holiday_dates WHERE "
