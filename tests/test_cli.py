@@ -170,7 +170,7 @@ def test_demo_carries_a_living_org_on_from_night_to_night(tmp_path):
     """With L2C_DEMO_AS_OF, `l2c demo` reads the living demo org as of that night into the same
     warehouse: the next night reads what changed, and the warehouse holds the night's records."""
     nights = ("2026-10-20T23:00:00Z", "2026-10-21T23:00:00Z")
-    outputs = []
+    outputs, errors = [], []
     for night in nights:
         result = subprocess.run(
             [sys.executable, "-m", "l2c_pipeline.cli", "demo", "--leads", "100"],
@@ -183,6 +183,7 @@ def test_demo_carries_a_living_org_on_from_night_to_night(tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"as of {night}" in result.stdout
         outputs.append(result.stdout)
+        errors.append(result.stderr)
     assert "starting it afresh" not in outputs[1]
     (folder,) = tmp_path.glob("demo-org-cpq_billing-100-42-living-*")
     lead_rows = (folder / "Lead.csv").read_text(encoding="utf-8").count("\n") - 1
@@ -190,3 +191,19 @@ def test_demo_carries_a_living_org_on_from_night_to_night(tmp_path):
     assert int(lead_line[2].replace(",", "")) < lead_rows  # the second night read the changes
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute('SELECT count(*) FROM raw."Lead"').fetchone()[0] == lead_rows
+    # The second night rewrote only the cases that changed, and the tables hold exactly what
+    # their SQL gives run whole on that night's records.
+    said = [line for line in (outputs[1] + errors[1]).splitlines() if "core.event_log: " in line]
+    assert said and "rewrote the changed cases only: " in said[0], said
+    from l2c_pipeline.models.sql_models import discover
+    from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
+
+    con = connect_read_only(tmp_path / "warehouse.duckdb")
+    try:
+        for model in (m for m in discover().values() if m.incremental):
+            for first, second in ((model.table, f"({model.sql})"), (f"({model.sql})", model.table)):
+                assert not con.execute(
+                    f"SELECT count(*) FROM (SELECT * FROM {first} EXCEPT ALL SELECT * FROM {second})"
+                ).fetchone()[0], model.table
+    finally:
+        con.close()
