@@ -223,7 +223,7 @@ def row_count_looks_odd():
 
 
 SEGMENTS_DRIFTING: set[str] = set()
-TESTED_SEGMENTS = ("region=APAC", "region=EMEA", "team=Team 1")
+TESTED_SEGMENTS = ("region=APAC", "region=EMEA", "team=Sales, West")
 
 
 @asset(key=AssetKey(["reports", "kpi_segment_history"]))
@@ -359,19 +359,21 @@ def test_each_drifting_segment_is_an_alert_of_its_own_until_it_clears(alert_env,
 
     assert nightly("region=EMEA") == ["*KPI drift: win_rate (region=EMEA)*"]
     # A second region starts drifting: it is news, the first is not announced again.
-    assert nightly("region=EMEA", "team=Team 1") == ["*KPI drift: win_rate (team=Team 1)*"]
+    assert nightly("region=EMEA", "team=Sales, West") == [
+        "*KPI drift: win_rate (team=Sales, West)*"
+    ]
     # EMEA back within its rule while the team still drifts: EMEA's alert closes...
-    assert nightly("team=Team 1") == []
+    assert nightly("team=Sales, West") == []
     # ...so EMEA drifting again is announced anew, and the team is still not repeated.
-    assert nightly("region=EMEA", "team=Team 1") == ["*KPI drift: win_rate (region=EMEA)*"]
+    assert nightly("region=EMEA", "team=Sales, West") == ["*KPI drift: win_rate (region=EMEA)*"]
     (emea,) = [t for t in [p["json"]["text"] for p in webhook.posts] if "EMEA" in t][-1:]
     for figure in ("value: 0.12", "baseline: 0.3", "change: -0.18", "cases: 800", "z: 6"):
         assert figure in emea, emea
     # The whole check passing closes every segment: both are news the next time.
     assert nightly() == []
-    assert sorted(nightly("region=EMEA", "team=Team 1")) == [
+    assert sorted(nightly("region=EMEA", "team=Sales, West")) == [
         "*KPI drift: win_rate (region=EMEA)*",
-        "*KPI drift: win_rate (team=Team 1)*",
+        "*KPI drift: win_rate (team=Sales, West)*",
     ]
 
 

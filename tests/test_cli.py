@@ -195,15 +195,12 @@ def test_demo_carries_a_living_org_on_from_night_to_night(tmp_path):
     # their SQL gives run whole on that night's records.
     said = [line for line in (outputs[1] + errors[1]).splitlines() if "core.event_log: " in line]
     assert said and "rewrote the changed cases only: " in said[0], said
-    from l2c_pipeline.models.sql_models import discover
     from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
+
+    from .test_incremental import assert_equal_to_whole_builds
 
     con = connect_read_only(tmp_path / "warehouse.duckdb")
     try:
-        for model in (m for m in discover().values() if m.incremental):
-            for first, second in ((model.table, f"({model.sql})"), (f"({model.sql})", model.table)):
-                assert not con.execute(
-                    f"SELECT count(*) FROM (SELECT * FROM {first} EXCEPT ALL SELECT * FROM {second})"
-                ).fetchone()[0], model.table
+        assert_equal_to_whole_builds(con)
     finally:
         con.close()

@@ -4,10 +4,12 @@ its changed cases only holds exactly what a whole build of its SQL gives on the 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import duckdb
 import pytest
 
-from l2c_pipeline.models.sql_models import discover
+from l2c_pipeline.models.sql_models import ModelError, discover
 from l2c_pipeline.pipeline import build_pipeline
 from l2c_pipeline.warehouse.duckdb_warehouse import connect
 
@@ -95,8 +97,9 @@ def incremental_models():
 
 
 def assert_equal_to_whole_builds(con) -> None:
+    """Every incremental table holds, row for row, what its SQL gives run whole now."""
     for model in incremental_models():
-        whole = f"({model.sql})"
+        whole = f"({model.sql}\n)"
         for first, second in ((model.table, whole), (whole, model.table)):
             extra = con.execute(
                 f"SELECT count(*) FROM (SELECT * FROM {first} EXCEPT ALL SELECT * FROM {second})"
@@ -160,7 +163,9 @@ def test_a_change_every_case_shares_builds_whole_and_equal(warehouse):
     )
     notes: dict[str, str] = {}
     build_pipeline(con, incremental=True, notes=notes)
-    assert notes["core.event_log"].startswith("built whole: a global input changed ("), notes
+    assert notes["core.event_log"].startswith(
+        "built whole: a global input or an input's columns changed ("
+    ), notes
     assert "staging.stg_users" in notes["core.event_log"]
     assert_equal_to_whole_builds(con)
     # The next night, with nothing changed, carries everything over again.
@@ -176,28 +181,86 @@ def test_a_table_changed_behind_its_back_is_built_whole(warehouse):
     notes: dict[str, str] = {}
     build_pipeline(con, incremental=True, notes=notes)
     assert notes["core.event_log"] == (
-        "built whole: the table does not hold the rows it was left with"
+        "built whole: the table's row count is not the one it was left with"
     )
     assert_equal_to_whole_builds(con)
 
 
-def test_a_failure_after_the_model_and_before_its_hashes_rewrites_more_not_less(
-    warehouse, monkeypatch
-):
+def test_a_run_killed_between_the_model_and_its_hashes_builds_whole_next(warehouse, monkeypatch):
+    """Night A rewrites a case and dies before storing its hashes; night B puts the case's
+    records back as they were before A (the same hashes as stored before A, the same row count):
+    B must not carry A's rows over."""
     from l2c_pipeline.models import incremental
 
     con = warehouse
-    mutate(con, seed=9)
+    build_pipeline(con, incremental=True)  # a clean state to start from
+    task = con.execute(
+        'SELECT t.Id, t.CompletedDateTime FROM raw."Task" AS t '
+        "JOIN core.event_log AS e ON e.object_id = t.Id "
+        "WHERE t.CompletedDateTime IS NOT NULL ORDER BY t.Id LIMIT 1"
+    ).fetchone()
+    assert task is not None
+    moved = 'UPDATE raw."Task" SET CompletedDateTime = ? WHERE Id = ?'
+    con.execute(moved, [task[1] - timedelta(days=3), task[0]])  # the same rows, another time
+    when = "SELECT list(timestamp ORDER BY timestamp) FROM core.event_log WHERE object_id = ?"
+    before = con.execute(when, [task[0]]).fetchone()[0]
 
-    def interrupted(*args, **kwargs):
+    def killed(*args, **kwargs):
         raise duckdb.IOException("killed between the model and its hashes")
 
-    monkeypatch.setattr(incremental, "remember", interrupted)
-    with pytest.raises(duckdb.IOException):
-        build_pipeline(con, incremental=True, tables={"core.event_log"})
+    monkeypatch.setattr(incremental, "remember", killed)
+    with pytest.raises(ModelError, match="killed between the model and its hashes"):
+        build_pipeline(con, incremental=True)  # dies at the first incremental model
     monkeypatch.undo()
+    assert con.execute(when, [task[0]]).fetchone()[0] != before  # night A rewrote the case
+    con.execute(moved, [task[1], task[0]])  # back as it was
     notes: dict[str, str] = {}
     build_pipeline(con, incremental=True, notes=notes)
-    # The old hashes: tonight's changed cases are rewritten again, and the result is exact.
-    assert not notes["core.event_log"].startswith("rewrote the changed cases only: 0 of")
+    assert notes["core.event_log"] == "built whole: first build", notes
+    assert_equal_to_whole_builds(con)
+
+
+def test_a_model_whose_sql_ends_in_a_comment_is_rewritten_too(warehouse, tmp_path):
+    import shutil
+
+    from l2c_pipeline.models.sql_models import default_sql_dir
+
+    sql = tmp_path / "sql"
+    shutil.copytree(default_sql_dir(), sql)
+    path = sql / "core" / "event_log.sql"
+    path.write_text(path.read_text(encoding="utf-8") + "\n-- the end\n", encoding="utf-8")
+    con = warehouse
+    notes: dict[str, str] = {}
+    build_pipeline(con, sql_dir=sql, incremental=True, notes=notes)  # its SQL changed: whole
+    assert notes["core.event_log"].startswith("built whole: its SQL changed"), notes
+    mutate(con, seed=7)
+    build_pipeline(con, sql_dir=sql, incremental=True, notes=notes)
+    assert notes["core.event_log"].startswith("rewrote the changed cases only"), notes
+    build_pipeline(con, incremental=True, notes=notes)  # the shipped SQL again: whole
+    assert notes["core.event_log"].startswith("built whole: its SQL changed"), notes
+    assert_equal_to_whole_builds(con)
+
+
+def test_a_whole_build_without_the_header_forgets_the_state(warehouse, tmp_path):
+    """A SQL folder of one's own whose event log is not incremental writes the table whole;
+    going back to the shipped SQL must not carry that table's rows over."""
+    import shutil
+
+    from l2c_pipeline.models.sql_models import default_sql_dir
+
+    sql = tmp_path / "sql"
+    shutil.copytree(default_sql_dir(), sql)
+    path = sql / "core" / "event_log.sql"
+    text = path.read_text(encoding="utf-8").replace("-- incremental: case_id\n", "")
+    path.write_text(
+        text.replace("u.user_name AS resource_name", "upper(u.user_name) AS resource_name"),
+        encoding="utf-8",
+    )
+    con = warehouse
+    build_pipeline(con, incremental=True)
+    notes: dict[str, str] = {}
+    build_pipeline(con, sql_dir=sql, incremental=True, notes=notes)
+    assert "core.event_log" not in notes  # built whole, not incrementally
+    build_pipeline(con, incremental=True, notes=notes)
+    assert notes["core.event_log"] == "built whole: first build", notes
     assert_equal_to_whole_builds(con)

@@ -13,14 +13,20 @@ business calendars). Built incrementally, such a model:
 * deletes those cases and inserts them again from its own SQL, with their ids as a constant
   list, which DuckDB pushes through the views, joins and windows into the scans.
 
-It builds the whole table instead the first time, when its SQL or a global input changed
-(`meta.incremental_models` keeps the SQL's digest and the global inputs' fingerprint), when its
-table no longer holds the rows it left, when rows without a case changed, or when more than
+It builds the whole table instead the first time, when its SQL (or the shared macros) or a
+global input changed, or an input's columns (`meta.incremental_models` keeps a digest of the
+SQL and a fingerprint of the inputs' columns and of the global inputs' rows), when its table's
+row count is not the one it was left with, when rows without a case changed, or when more than
 MAX_CHANGED_SHARE of the cases changed (a whole build is then as fast).
 
-The model is written first and its hashes after (they live in two files: the model's and the
-warehouse's, which one transaction cannot both write). A failure between the two leaves the
-old hashes, so the next build rewrites more cases than it needs to, never fewer.
+The state lives in the warehouse's file and the model in the models file, which one
+transaction cannot both write. So the state is forgotten (and committed) before the model is
+written and stored again after: a run killed in between leaves no state, and the next build
+is a whole one. Every whole build of the table, by an incremental model or not (a SQL folder
+of one's own without the header), forgets it too.
+
+The hashes are 64-bit (DuckDB's `hash`), summed and XORed per case: two different versions of
+a case's rows agreeing on both is a collision this accepts, as a fingerprint does.
 """
 
 from __future__ import annotations
@@ -37,12 +43,12 @@ MAX_CHANGED_SHARE = 0.2
 MAX_CHANGED_CASES = 50_000
 STATE_DDL = (
     """CREATE TABLE IF NOT EXISTS meta.incremental_models (
-        model VARCHAR PRIMARY KEY, sql_digest VARCHAR NOT NULL, global_fingerprint VARCHAR NOT NULL,
+        model VARCHAR PRIMARY KEY, sql_digest VARCHAR NOT NULL, inputs_fingerprint VARCHAR NOT NULL,
         row_count BIGINT NOT NULL, cases BIGINT NOT NULL, built_at TIMESTAMP NOT NULL
     )""",
     "COMMENT ON TABLE meta.incremental_models IS 'Per incremental model: the digest of its SQL, "
-    "the fingerprint of its global inputs and its row count when it was last built; any "
-    "difference means a whole build.'",
+    "the fingerprint of its inputs'' columns and global inputs'' rows, and its row count when "
+    "it was last built; any difference means a whole build.'",
     """CREATE TABLE IF NOT EXISTS meta.incremental_cases (
         model VARCHAR NOT NULL, case_id VARCHAR, n BIGINT NOT NULL, s HUGEINT NOT NULL,
         x UBIGINT NOT NULL
@@ -83,9 +89,21 @@ def split_inputs(
     return keyed, tuple(sorted(set(inputs) - set(keyed)))
 
 
-def global_fingerprint(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> str:
+def inputs_fingerprint(
+    con: duckdb.DuckDBPyConnection, inputs: list[str], global_inputs: tuple[str, ...]
+) -> str:
+    """Every input's columns (names and types: a renamed or widened column hashes its values
+    alike) and the global inputs' rows."""
     digest = hashlib.sha256()
-    for table in tables:
+    for table in sorted(inputs):
+        schema, name = table.split(".")
+        columns = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, name],
+        ).fetchall()
+        digest.update(f"{table}:{columns};".encode())
+    for table in global_inputs:
         count, total, xor = con.execute(
             f"SELECT count(*), sum(hash(t)::HUGEINT), bit_xor(hash(t)) FROM {table} AS t"
         ).fetchone()
@@ -125,7 +143,7 @@ def plan(
     """Hash tonight's inputs into the temporary table `hashes` and decide: a whole build (with
     its reason) or the changed cases. Returns the plan and the global inputs' fingerprint."""
     case_inputs, global_inputs = split_inputs(con, inputs)
-    fingerprint = global_fingerprint(con, global_inputs)
+    fingerprint = inputs_fingerprint(con, inputs, global_inputs)
     hash_cases(con, case_inputs, hashes)
 
     def whole(reason: str) -> tuple[Plan, str]:
@@ -134,7 +152,7 @@ def plan(
     if not case_inputs:
         return whole("no input has a case_id column")
     stored = con.execute(
-        "SELECT sql_digest, global_fingerprint, row_count FROM meta.incremental_models "
+        "SELECT sql_digest, inputs_fingerprint, row_count FROM meta.incremental_models "
         "WHERE model = ?",
         [table],
     ).fetchone()
@@ -149,9 +167,9 @@ def plan(
     if stored[0] != sql_digest(sql):
         return whole("its SQL changed")
     if stored[1] != fingerprint:
-        return whole(f"a global input changed ({', '.join(global_inputs)})")
+        return whole(f"a global input or an input's columns changed ({', '.join(global_inputs)})")
     if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] != stored[2]:
-        return whole("the table does not hold the rows it was left with")
+        return whole("the table's row count is not the one it was left with")
     changed = [
         row[0]
         for row in con.execute(
@@ -183,8 +201,9 @@ def rebuild_cases(con: duckdb.DuckDBPyConnection, table: str, sql: str, cases: l
     transaction). Column by name: the SQL yields the table's columns."""
     listed = case_list(cases)
     con.execute(f"DELETE FROM {table} WHERE {KEY} IN ({listed})")
+    # A newline before the parenthesis: the SQL may end in a -- comment.
     con.execute(
-        f"INSERT INTO {table} BY NAME SELECT * FROM ({sql}) AS model WHERE {KEY} IN ({listed})"
+        f"INSERT INTO {table} BY NAME SELECT * FROM ({sql}\n) AS model WHERE {KEY} IN ({listed})"
     )
 
 
@@ -222,8 +241,8 @@ def remember(
 
 
 def forget(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """A model built whole outside the incremental path: its stored hashes no longer describe
-    it, so its next incremental build is a whole one."""
+    """The table is about to be written: until its state is stored again, its next incremental
+    build is a whole one (a run killed in between cannot leave old hashes beside new rows)."""
     if con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'meta' "
         "AND table_name = 'incremental_models'"

@@ -11,7 +11,8 @@ A model's leading `--` comment lines are its table comment; a `-- columns:` line
 large intermediate that only one model reads, storing it costs more than computing it again.
 An `-- incremental: case_id` line (dbt's word again) declares the model case-local: built
 incrementally (the nightly Salesforce run), it rewrites only the cases whose inputs changed
-(incremental.py says what that promises and how it is checked).
+(incremental.py says what the model's author promises by it, and how the changed cases are
+found).
 """
 
 from __future__ import annotations
@@ -224,10 +225,11 @@ def build_model(
     rewrites only its changed cases where it can; `notes["incremental"]` then says what it did."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {model.schema}")
     define_macros(con, model.path.parent.parent)
-    if model.incremental and model.materialized == "table":
-        if incremental:
-            return _build_incremental(con, model, models, notes)
-        carry_over.forget(con, model.table)
+    if incremental and model.incremental and model.materialized == "table":
+        return _build_incremental(con, model, models, notes)
+    # Any other build of the table (this model built whole, or a SQL folder of one's own whose
+    # model has no header) leaves no incremental state that could describe other rows.
+    carry_over.forget(con, model.table)
     return _build_whole(con, model, models)
 
 
@@ -236,12 +238,14 @@ def _build_incremental(
 ) -> int:
     hashes = f"_l2c_case_hashes_{model.schema}_{model.name}"
     inputs = [".".join(key) for key in sorted(model.depends_on)]
+    # The macros the SQL may call are part of what it computes.
+    versioned = f"{model.sql}\n-- {MACROS_FILE}:\n{_macros_sql(model.path.parent.parent)}"
     try:
         carry_over.ensure_state(con)
-        plan, fingerprint = carry_over.plan(con, model.table, model.sql, inputs, hashes)
+        plan, fingerprint = carry_over.plan(con, model.table, versioned, inputs, hashes)
+        carry_over.forget(con, model.table)  # committed before the table is written
     except duckdb.Error as error:
-        message = str(error).strip().splitlines()[0]
-        raise ModelError(f"{model.path}: {message}") from None
+        raise ModelError(f"{model.path}: {_first_line(error)}") from None
     if plan.cases is None:
         rows = _build_whole(con, model, models)
         done = f"built whole: {plan.reason}"
@@ -251,13 +255,17 @@ def _build_incremental(
             carry_over.rebuild_cases(con, model.table, model.sql, plan.cases)
         except duckdb.Error as error:
             con.execute("ROLLBACK")
-            message = str(error).strip().splitlines()[0]
-            raise ModelError(f"{model.path}: {message}") from None
+            raise ModelError(f"{model.path}: {_first_line(error)}") from None
         con.execute("COMMIT")
         rows = con.execute(f"SELECT count(*) FROM {model.table}").fetchall()[0][0]
         done = f"rewrote the changed cases only: {plan.reason}"
-    carry_over.remember(con, model.table, model.sql, fingerprint, hashes, plan.cases)
-    con.execute(f"DROP TABLE IF EXISTS {hashes}")
+    try:
+        carry_over.remember(con, model.table, versioned, fingerprint, hashes, plan.cases)
+        con.execute(f"DROP TABLE IF EXISTS {hashes}")
+    except duckdb.Error as error:
+        raise ModelError(
+            f"{model.path}: storing its incremental state: {_first_line(error)}"
+        ) from None
     if notes is not None:
         notes["incremental"] = done
     return rows
@@ -288,8 +296,7 @@ def _build_whole(
             _refresh_all_events(con, models)
     except duckdb.Error as error:
         con.execute("ROLLBACK")
-        message = str(error).strip().splitlines()[0]
-        raise ModelError(f"{model.path}: {message}") from None
+        raise ModelError(f"{model.path}: {_first_line(error)}") from None
     except ModelError:
         con.execute("ROLLBACK")
         raise
@@ -297,6 +304,10 @@ def _build_whole(
     if model.materialized == "view":
         return None
     return con.execute(f"SELECT count(*) FROM {model.table}").fetchall()[0][0]
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]
 
 
 def _check_event_columns(con, model: SqlModel) -> None:

@@ -370,12 +370,16 @@ def cleared_checks(evaluation, passed_at: float) -> list[Cleared]:
     if evaluation.passed:
         return [Cleared(kind=kind, subject=subject, passed_at=passed_at)]
     passing = _metadata_values(evaluation.metadata or {}).get("passing_segments")
-    if not isinstance(passing, str):
+    try:
+        segments = json.loads(passing) if isinstance(passing, str) else []
+    except ValueError:
+        segments = []
+    if not isinstance(segments, list):
         return []
     return [
-        Cleared(kind=kind, subject=f"{subject} [{segment.strip()}]", passed_at=passed_at)
-        for segment in passing.split(",")
-        if segment.strip()
+        Cleared(kind=kind, subject=f"{subject} [{segment}]", passed_at=passed_at)
+        for segment in segments
+        if isinstance(segment, str) and segment
     ]
 
 

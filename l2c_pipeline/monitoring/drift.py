@@ -484,7 +484,7 @@ class SegmentDrift:
             "segments_tested": len(self.results),
             "segments_warning": ", ".join(r.segment or "" for r in self.warnings) or None,
             "drifting_segments": drifting or None,
-            "passing_segments": ", ".join(passing) or None,
+            "passing_segments": passing or None,
             "rule": self.rule,
             "status": self.status,
         }
