@@ -264,3 +264,37 @@ def test_a_whole_build_without_the_header_forgets_the_state(warehouse, tmp_path)
     build_pipeline(con, incremental=True, notes=notes)
     assert notes["core.event_log"] == "built whole: first build", notes
     assert_equal_to_whole_builds(con)
+
+
+def test_rows_without_a_case_are_rewritten_as_one_more_case(warehouse, tmp_path):
+    """An activity model of one's own yields rows without a case (the event log leaves them
+    out): when they change, the build stays incremental and exact."""
+    import shutil
+
+    from l2c_pipeline.models.sql_models import default_sql_dir
+
+    sql = tmp_path / "sql"
+    shutil.copytree(default_sql_dir(), sql)
+    (sql / "activities" / "unlinked_touches.sql").write_text(
+        "SELECT 'unlinked:' || touch_id AS event_id, NULL::VARCHAR AS case_id, activity, timestamp,\n"
+        "       resource_id, object_type, touch_id AS object_id, NULL::VARCHAR AS old_value,\n"
+        "       NULL::VARCHAR AS new_value\n"
+        "FROM mapped.sales_touches WHERE hash(touch_id) % 50 = 0\n",
+        encoding="utf-8",
+    )
+    con = warehouse
+    notes: dict[str, str] = {}
+    build_pipeline(con, sql_dir=sql, incremental=True, notes=notes)  # a new input: whole
+    assert notes["core.event_log"].startswith("built whole: "), notes
+    unlinked = con.execute(
+        "SELECT count(*) FROM activities.unlinked_touches WHERE case_id IS NULL"
+    ).fetchone()[0]
+    assert unlinked > 10
+    con.execute(
+        'UPDATE raw."Task" SET CompletedDateTime = CompletedDateTime - INTERVAL 1 HOUR '
+        "WHERE hash(Id) % 50 = 0"
+    )
+    build_pipeline(con, sql_dir=sql, incremental=True, notes=notes)
+    assert notes["core.event_log"].startswith("rewrote the changed cases only"), notes
+    assert_equal_to_whole_builds(con)
+    build_pipeline(con, incremental=True)  # the shipped models again, for the tests after

@@ -16,8 +16,7 @@ business calendars). Built incrementally, such a model:
 It builds the whole table instead the first time, when its SQL (or the shared macros) or a
 global input changed, or an input's columns (`meta.incremental_models` keeps a digest of the
 SQL and a fingerprint of the inputs' columns and of the global inputs' rows), when its table's
-row count is not the one it was left with, when rows without a case changed, or when more than
-MAX_CHANGED_SHARE of the cases changed (a whole build is then as fast).
+row count is not the one it was left with, or when more than MAX_CHANGED_SHARE of the cases changed (a whole build is then as fast).
 
 The state lives in the warehouse's file and the model in the models file, which one
 transaction cannot both write. So the state is forgotten (and committed) before the model is
@@ -64,7 +63,7 @@ class Plan:
     """What an incremental build does: `cases` None for a whole build (and why), else the
     cases to delete and insert again."""
 
-    cases: list[str] | None
+    cases: list[str | None] | None
     reason: str
     case_inputs: tuple[str, ...]
     global_inputs: tuple[str, ...]
@@ -183,8 +182,6 @@ def plan(
             [table],
         ).fetchall()
     ]
-    if changed and changed[0] is None:
-        return whole("rows without a case changed")
     total = con.execute(f"SELECT count(*) FROM {hashes}").fetchone()[0]
     if len(changed) > MAX_CHANGED_CASES or len(changed) > MAX_CHANGED_SHARE * max(total, 1):
         return whole(f"{len(changed):,} of {total:,} cases changed")
@@ -192,19 +189,29 @@ def plan(
     return Plan(changed, reason, case_inputs, global_inputs), fingerprint
 
 
+def case_filter(cases: list[str | None]) -> str:
+    """The SQL condition for these cases; None stands for the rows without a case (a model may
+    yield some: they are rewritten as one more case)."""
+    ids = [case for case in cases if case is not None]
+    parts = [f"{KEY} IN ({case_list(ids)})"] if ids else []
+    if len(ids) < len(cases):
+        parts.append(f"{KEY} IS NULL")
+    return f"({' OR '.join(parts)})" if parts else "false"
+
+
 def case_list(cases: list[str]) -> str:
     return ", ".join("'" + case.replace("'", "''") + "'" for case in cases) or "NULL"
 
 
-def rebuild_cases(con: duckdb.DuckDBPyConnection, table: str, sql: str, cases: list[str]) -> None:
+def rebuild_cases(
+    con: duckdb.DuckDBPyConnection, table: str, sql: str, cases: list[str | None]
+) -> None:
     """Delete the cases and insert them again from the model's SQL (inside the caller's
     transaction). Column by name: the SQL yields the table's columns."""
-    listed = case_list(cases)
-    con.execute(f"DELETE FROM {table} WHERE {KEY} IN ({listed})")
+    chosen = case_filter(cases)
+    con.execute(f"DELETE FROM {table} WHERE {chosen}")
     # A newline before the parenthesis: the SQL may end in a -- comment.
-    con.execute(
-        f"INSERT INTO {table} BY NAME SELECT * FROM ({sql}\n) AS model WHERE {KEY} IN ({listed})"
-    )
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({sql}\n) AS model WHERE {chosen}")
 
 
 def remember(
@@ -218,12 +225,12 @@ def remember(
     """Store tonight's hashes and the model's state (after the model itself is committed): of
     the rewritten `cases` only (the others' hashes are the same), or of every case."""
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    only = f" AND {KEY} IN ({case_list(cases)})" if cases is not None else ""
+    only = f" AND {case_filter(cases)}" if cases is not None else ""
     con.execute("BEGIN TRANSACTION")
     try:
         if cases is None or cases:
             con.execute(f"DELETE FROM meta.incremental_cases WHERE model = ?{only}", [table])
-            where = f" WHERE {KEY} IN ({case_list(cases)})" if cases is not None else ""
+            where = f" WHERE {case_filter(cases)}" if cases is not None else ""
             con.execute(
                 f"INSERT INTO meta.incremental_cases SELECT ?, {KEY}, n, s, x FROM {hashes}{where}",
                 [table],
