@@ -39,7 +39,7 @@ from dagster import (
     materialize,
 )
 
-from l2c_pipeline.mining.assets import segment_check_result
+from l2c_pipeline.mining.assets import drift_check_result
 from l2c_pipeline.monitoring.alerts import (
     WARN_CHECK_PREFIXES,
     AlertSettings,
@@ -51,6 +51,8 @@ from l2c_pipeline.monitoring.alerts import (
 from l2c_pipeline.monitoring.drift import DriftResult, SegmentDrift
 from l2c_pipeline.monitoring.ledger import ledger_path
 from l2c_pipeline.monitoring.sensors import alerts_on_failure, alerts_on_success
+
+from .test_orchestration import l2c_run
 
 TOKEN = "xoxTOKEN-s3cr3t-9f8e7d"
 PASSWORD = "smtp-pa55word-s3cr3t"
@@ -249,7 +251,7 @@ def kpi_drift_win_rate_segments():
         )
         for segment in TESTED_SEGMENTS
     ]
-    return segment_check_result(SegmentDrift("win_rate", results, "status", "the segment rule"))
+    return drift_check_result(SegmentDrift("win_rate", results, "status", "the segment rule"))
 
 
 def run_failure_context(instance, run_id: str):
@@ -592,14 +594,7 @@ def test_l2c_run_delivers_its_failure_once_whoever_delivers(alert_env, webhook, 
         **{k: v for k, v in os.environ.items() if not k.startswith(("SF_", "DAGSTER_"))},
         "L2C_SOURCE": "salesforce",  # and no SF_* login: the run stops at once
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = l2c_run(tmp_path, env)
     assert done.returncode == 1, done.stderr[-3000:]
     assert "alerts: 2 sent (email, webhook)" in done.stderr
     for secret in (TOKEN, PASSWORD):
@@ -653,14 +648,7 @@ def test_a_nightly_run_delivers_its_real_warnings_once_and_stores_no_secret(
         "L2C_DEMO_LEADS": "300",
         "L2C_FRESHNESS_HOURS": "0",  # every object synced more than 0 hours ago: stale
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = l2c_run(tmp_path, env)
     assert done.returncode == 0, done.stderr[-3000:]
     stale = [
         line

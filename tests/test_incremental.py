@@ -4,12 +4,14 @@ its changed cases only holds exactly what a whole build of its SQL gives on the 
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from l2c_pipeline.models.sql_models import ModelError, discover
+from l2c_pipeline.models.sql_models import ModelError, default_sql_dir, discover
 from l2c_pipeline.pipeline import build_pipeline
 from l2c_pipeline.warehouse.duckdb_warehouse import connect
 
@@ -90,6 +92,13 @@ def mutate(con, seed: int, share: int = 1000) -> dict[str, int]:
             f"SELECT count(*) FROM {name} WHERE Id LIKE '%n{seed}' OR {picked(1)}"
         ).fetchone()[0]
     return touched
+
+
+def own_sql_folder(tmp_path) -> Path:
+    """A copy of the shipped SQL folder, to change as an org's own."""
+    sql = tmp_path / "sql"
+    shutil.copytree(default_sql_dir(), sql)
+    return sql
 
 
 def incremental_models():
@@ -221,12 +230,7 @@ def test_a_run_killed_between_the_model_and_its_hashes_builds_whole_next(warehou
 
 
 def test_a_model_whose_sql_ends_in_a_comment_is_rewritten_too(warehouse, tmp_path):
-    import shutil
-
-    from l2c_pipeline.models.sql_models import default_sql_dir
-
-    sql = tmp_path / "sql"
-    shutil.copytree(default_sql_dir(), sql)
+    sql = own_sql_folder(tmp_path)
     path = sql / "core" / "event_log.sql"
     path.write_text(path.read_text(encoding="utf-8") + "\n-- the end\n", encoding="utf-8")
     con = warehouse
@@ -244,12 +248,7 @@ def test_a_model_whose_sql_ends_in_a_comment_is_rewritten_too(warehouse, tmp_pat
 def test_a_whole_build_without_the_header_forgets_the_state(warehouse, tmp_path):
     """A SQL folder of one's own whose event log is not incremental writes the table whole;
     going back to the shipped SQL must not carry that table's rows over."""
-    import shutil
-
-    from l2c_pipeline.models.sql_models import default_sql_dir
-
-    sql = tmp_path / "sql"
-    shutil.copytree(default_sql_dir(), sql)
+    sql = own_sql_folder(tmp_path)
     path = sql / "core" / "event_log.sql"
     text = path.read_text(encoding="utf-8").replace("-- incremental: case_id\n", "")
     path.write_text(
@@ -269,12 +268,7 @@ def test_a_whole_build_without_the_header_forgets_the_state(warehouse, tmp_path)
 def test_rows_without_a_case_are_rewritten_as_one_more_case(warehouse, tmp_path):
     """An activity model of one's own yields rows without a case (the event log leaves them
     out): when they change, the build stays incremental and exact."""
-    import shutil
-
-    from l2c_pipeline.models.sql_models import default_sql_dir
-
-    sql = tmp_path / "sql"
-    shutil.copytree(default_sql_dir(), sql)
+    sql = own_sql_folder(tmp_path)
     (sql / "activities" / "unlinked_touches.sql").write_text(
         "SELECT 'unlinked:' || touch_id AS event_id, NULL::VARCHAR AS case_id, activity, timestamp,\n"
         "       resource_id, object_type, touch_id AS object_id, NULL::VARCHAR AS old_value,\n"

@@ -21,6 +21,7 @@ from dagster import (
 from ..monitoring.drift import (
     KPIS,
     SEGMENT_KPIS,
+    DriftResult,
     SegmentDrift,
     evaluate_drift,
     evaluate_segments,
@@ -409,34 +410,27 @@ def kpi_history(context: AssetExecutionContext, warehouse: WarehouseResource):
     for result in results:
         if not result.passed:
             context.log.warning(f"KPI drift: {result.status}")
-        yield AssetCheckResult(
-            asset_key=KPI_HISTORY,
-            check_name=f"kpi_drift_{result.kpi}",
-            passed=result.passed,
-            severity=AssetCheckSeverity.WARN,
-            description=result.status,
-            metadata={
-                name: value for name, value in result.metadata().items() if value is not None
-            },
-        )
+        yield drift_check_result(result)
     for check in segments:
         if not check.passed:
             context.log.warning(f"KPI drift by segment: {check.status}")
-        yield segment_check_result(check)
+        yield drift_check_result(check)
 
 
-def segment_check_result(check: SegmentDrift) -> AssetCheckResult:
-    """The kpi_drift_<kpi>_segments check's result: the worst segment's figures, and each
-    drifting segment's own as JSON (an alert each)."""
+def drift_check_result(result: DriftResult | SegmentDrift) -> AssetCheckResult:
+    """The WARN check of a KPI (kpi_drift_<kpi> on reports/kpi_history) or of its segments
+    (kpi_drift_<kpi>_segments on reports/kpi_segment_history: the worst segment's figures, and
+    each drifting segment's own as JSON, an alert each)."""
+    by_segment = isinstance(result, SegmentDrift)
     return AssetCheckResult(
-        asset_key=KPI_SEGMENT_HISTORY,
-        check_name=f"kpi_drift_{check.kpi}_segments",
-        passed=check.passed,
+        asset_key=KPI_SEGMENT_HISTORY if by_segment else KPI_HISTORY,
+        check_name=f"kpi_drift_{result.kpi}" + ("_segments" if by_segment else ""),
+        passed=result.passed,
         severity=AssetCheckSeverity.WARN,
-        description=check.status,
+        description=result.status,
         metadata={
             name: MetadataValue.json(value) if isinstance(value, list) else value
-            for name, value in check.metadata().items()
+            for name, value in result.metadata().items()
             if value is not None
         },
     )

@@ -16,7 +16,8 @@ business calendars). Built incrementally, such a model:
 It builds the whole table instead the first time, when its SQL (or the shared macros) or a
 global input changed, or an input's columns (`meta.incremental_models` keeps a digest of the
 SQL and a fingerprint of the inputs' columns and of the global inputs' rows), when its table's
-row count is not the one it was left with, or when more than MAX_CHANGED_SHARE of the cases changed (a whole build is then as fast).
+row count is not the one it was left with, or when more than MAX_CHANGED_SHARE of the cases
+changed (a whole build is then as fast). Rows without a case count as one more case.
 
 The state lives in the warehouse's file and the model in the models file, which one
 transaction cannot both write. So the state is forgotten (and committed) before the model is
@@ -65,43 +66,32 @@ class Plan:
 
     cases: list[str | None] | None
     reason: str
-    case_inputs: tuple[str, ...]
-    global_inputs: tuple[str, ...]
 
 
-def _has_key(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? AND column_name = ?",
-            [schema, name, KEY],
-        ).fetchone()[0]
-    )
-
-
-def split_inputs(
+def input_columns(
     con: duckdb.DuckDBPyConnection, inputs: list[str]
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The inputs with a case_id column (case-keyed) and the others (global)."""
-    keyed = tuple(sorted(t for t in inputs if _has_key(con, t)))
-    return keyed, tuple(sorted(set(inputs) - set(keyed)))
+) -> dict[str, list[tuple[str, str]]]:
+    """Each input's (column, type) pairs, in order."""
+    return {
+        table: con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            table.split("."),
+        ).fetchall()
+        for table in sorted(inputs)
+    }
 
 
 def inputs_fingerprint(
-    con: duckdb.DuckDBPyConnection, inputs: list[str], global_inputs: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection,
+    columns: dict[str, list[tuple[str, str]]],
+    global_inputs: tuple[str, ...],
 ) -> str:
     """Every input's columns (names and types: a renamed or widened column hashes its values
     alike) and the global inputs' rows."""
     digest = hashlib.sha256()
-    for table in sorted(inputs):
-        schema, name = table.split(".")
-        columns = con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [schema, name],
-        ).fetchall()
-        digest.update(f"{table}:{columns};".encode())
+    for table, described in columns.items():
+        digest.update(f"{table}:{described};".encode())
     for table in global_inputs:
         count, total, xor = con.execute(
             f"SELECT count(*), sum(hash(t)::HUGEINT), bit_xor(hash(t)) FROM {table} AS t"
@@ -141,12 +131,15 @@ def plan(
 ) -> tuple[Plan, str]:
     """Hash tonight's inputs into the temporary table `hashes` and decide: a whole build (with
     its reason) or the changed cases. Returns the plan and the global inputs' fingerprint."""
-    case_inputs, global_inputs = split_inputs(con, inputs)
-    fingerprint = inputs_fingerprint(con, inputs, global_inputs)
+    columns = input_columns(con, inputs)
+    # The inputs with a case_id column are case-keyed, the others global.
+    case_inputs = tuple(t for t, cols in columns.items() if KEY in {c for c, _ in cols})
+    global_inputs = tuple(t for t in columns if t not in case_inputs)
+    fingerprint = inputs_fingerprint(con, columns, global_inputs)
     hash_cases(con, case_inputs, hashes)
 
     def whole(reason: str) -> tuple[Plan, str]:
-        return Plan(None, reason, case_inputs, global_inputs), fingerprint
+        return Plan(None, reason), fingerprint
 
     if not case_inputs:
         return whole("no input has a case_id column")
@@ -186,7 +179,7 @@ def plan(
     if len(changed) > MAX_CHANGED_CASES or len(changed) > MAX_CHANGED_SHARE * max(total, 1):
         return whole(f"{len(changed):,} of {total:,} cases changed")
     reason = f"{len(changed):,} of {total:,} cases changed"
-    return Plan(changed, reason, case_inputs, global_inputs), fingerprint
+    return Plan(changed, reason), fingerprint
 
 
 def case_filter(cases: list[str | None]) -> str:

@@ -317,6 +317,16 @@ def check_alert(
     )
 
 
+def _json_list(evaluation, name: str) -> list:
+    """A JSON list in the evaluation's metadata (a segment check's), else []."""
+    text = _metadata_values(evaluation.metadata or {}).get(name)
+    try:
+        value = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
 def check_alerts(
     evaluation,
     run_id: str,
@@ -330,14 +340,8 @@ def check_alerts(
     alert = check_alert(evaluation, run_id, dagster_url, seen_at)
     if alert is None or alert.kind != "drift":
         return [alert] if alert is not None else []
-    drifting = _metadata_values(evaluation.metadata or {}).get("drifting_segments")
-    try:
-        segments = json.loads(drifting) if isinstance(drifting, str) else None
-    except ValueError:
-        segments = None
-    if not isinstance(segments, list) or not all(
-        isinstance(s, dict) and s.get("segment") for s in segments
-    ):
+    segments = _json_list(evaluation, "drifting_segments")
+    if not segments or not all(isinstance(s, dict) and s.get("segment") for s in segments):
         return [alert]
     # The segment check's own figures that are not one segment's (the rule, how many tested).
     shared = {
@@ -369,13 +373,7 @@ def cleared_checks(evaluation, passed_at: float) -> list[Cleared]:
     subject = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
     if evaluation.passed:
         return [Cleared(kind=kind, subject=subject, passed_at=passed_at)]
-    passing = _metadata_values(evaluation.metadata or {}).get("passing_segments")
-    try:
-        segments = json.loads(passing) if isinstance(passing, str) else []
-    except ValueError:
-        segments = []
-    if not isinstance(segments, list):
-        return []
+    segments = _json_list(evaluation, "passing_segments")
     return [
         Cleared(kind=kind, subject=f"{subject} [{segment}]", passed_at=passed_at)
         for segment in segments
