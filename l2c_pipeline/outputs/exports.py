@@ -143,53 +143,66 @@ def export_xes(con: duckdb.DuckDBPyConnection, path: Path, cases: str | None = N
 EVENT_OBJECTS = "core.event_objects"
 
 
-def build_event_objects(con: duckdb.DuckDBPyConnection) -> int:
-    """core.event_objects, in the warehouse before it is published: each event's objects for
-    the OCEL export, which reads the published file (where the mapping and staging are not).
-    Each event relates to its case (the opportunity, or the lead while it is not converted) and
-    to the record it comes from; a discount approval relates to its quote."""
+def build_event_objects(con: duckdb.DuckDBPyConnection) -> None:
+    """core.event_objects, a view in the models file: each event's objects for the OCEL export,
+    which reads the published file (where the mapping and staging are not). Each event relates
+    to its case (the opportunity, or the lead while it is not converted) and to the record it
+    comes from; a discount approval relates to its quote (core.approval_quotes).
+
+    A view, not a table: only the on-demand OCEL export reads it, so a run does not write two
+    rows per event that nothing else reads. The Salesforce objects' OCEL types are written into
+    its SQL from the mapping of the warehouse it is built in."""
     types = " ".join(
         f"WHEN {sql_literal(sf)} THEN {sql_literal(t)}" for sf, t in object_types(con).items()
     )
-    con.execute(f"""
-        CREATE OR REPLACE TABLE {EVENT_OBJECTS} AS
-        -- One row per event and qualifier, without a DISTINCT over every relation (a second of
-        -- the nightly): event ids are unique (a blocking check of the event log), and the two
-        -- small tables joined below are made one row per key first.
-        WITH approval_quotes AS (
-            SELECT approval_id, min(quote_id) AS quote_id FROM staging.stg_approvals GROUP BY approval_id
-        ), case_types AS (
-            SELECT case_id, min(case_type) AS case_type FROM core.cases GROUP BY case_id
-        ), own_object AS (
-            SELECT e.event_id,
-                   CASE WHEN a.approval_id IS NOT NULL THEN a.quote_id ELSE e.object_id END AS object_id,
-                   CASE WHEN a.approval_id IS NOT NULL THEN 'quote' ELSE CASE e.object_type {types} END END
-                       AS object_type
-            FROM core.event_log AS e
-            LEFT JOIN approval_quotes AS a ON a.approval_id = e.object_id
-        ), case_object AS (
-            SELECT e.event_id, e.case_id AS object_id, c.case_type AS object_type
-            FROM core.event_log AS e JOIN case_types AS c USING (case_id)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        existing = con.execute(
+            "SELECT table_type FROM information_schema.tables "
+            "WHERE table_schema = 'core' AND table_name = 'event_objects'"
+        ).fetchall()
+        if existing and existing[0][0] != "VIEW":  # a table, as earlier releases built it
+            con.execute(f"DROP TABLE {EVENT_OBJECTS}")
+        con.execute(f"""
+            CREATE OR REPLACE VIEW {EVENT_OBJECTS} AS
+            -- One row per event and qualifier, without a DISTINCT over every relation: event
+            -- ids are unique (a blocking check of the event log), and the two small tables
+            -- joined below are one row per key.
+            WITH case_types AS (
+                SELECT case_id, min(case_type) AS case_type FROM core.cases GROUP BY case_id
+            ), own_object AS (
+                SELECT e.event_id,
+                       CASE WHEN a.approval_id IS NOT NULL THEN a.quote_id ELSE e.object_id END AS object_id,
+                       CASE WHEN a.approval_id IS NOT NULL THEN 'quote' ELSE CASE e.object_type {types} END END
+                           AS object_type
+                FROM core.event_log AS e
+                LEFT JOIN core.approval_quotes AS a ON a.approval_id = e.object_id
+            ), case_object AS (
+                SELECT e.event_id, e.case_id AS object_id, c.case_type AS object_type
+                FROM core.event_log AS e JOIN case_types AS c USING (case_id)
+            )
+            SELECT event_id, object_id, object_type, qualifier FROM (
+                SELECT *, 'source record' AS qualifier FROM own_object WHERE object_id IS NOT NULL AND object_type IS NOT NULL
+                UNION ALL
+                SELECT *, 'case' FROM case_object
+            )
+        """)
+        con.execute(
+            f"COMMENT ON VIEW {EVENT_OBJECTS} IS 'Each event''s objects (OCEL 2.0 terms): its "
+            "case, and the record it comes from (a discount approval: its quote), with the "
+            "qualifier ''case'' or ''source record''.'"
         )
-        SELECT event_id, object_id, object_type, qualifier FROM (
-            SELECT *, 'source record' AS qualifier FROM own_object WHERE object_id IS NOT NULL AND object_type IS NOT NULL
-            UNION ALL
-            SELECT *, 'case' FROM case_object
-        )
-    """)
-    con.execute(
-        f"COMMENT ON TABLE {EVENT_OBJECTS} IS 'Each event''s objects (OCEL 2.0 terms): its case, "
-        "and the record it comes from (a discount approval: its quote), with the qualifier "
-        "''case'' or ''source record''.'"
-    )
-    for column, comment in {
-        "event_id": "The event (core.event_log.event_id).",
-        "object_id": "The object''s id: the case id, or the Salesforce record id.",
-        "object_type": "OCEL object type: lead, opportunity, quote, contract, order, invoice, payment.",
-        "qualifier": "How the event relates to the object: case, or source record.",
-    }.items():
-        con.execute(f"COMMENT ON COLUMN {EVENT_OBJECTS}.{column} IS '{comment}'")
-    return con.execute(f"SELECT count(*) FROM {EVENT_OBJECTS}").fetchone()[0]
+        for column, comment in {
+            "event_id": "The event (core.event_log.event_id).",
+            "object_id": "The object''s id: the case id, or the Salesforce record id.",
+            "object_type": "OCEL object type: lead, opportunity, quote, contract, order, invoice, payment.",
+            "qualifier": "How the event relates to the object: case, or source record.",
+        }.items():
+            con.execute(f"COMMENT ON COLUMN {EVENT_OBJECTS}.{column} IS '{comment}'")
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def ocel_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
