@@ -42,7 +42,7 @@ def build_pipeline(
     steps = python_steps(process, log)
     # What the OCEL export reads from the published file.
     steps[tuple(EVENT_OBJECTS.split("."))] = (
-        {("core", "event_log"), ("core", "cases"), ("core", "approval_quotes")},
+        {("core", "event_log"), ("core", "cases"), ("staging", "stg_approvals")},
         build_event_objects,
     )
     if schemas is None or "mapped" in schemas:

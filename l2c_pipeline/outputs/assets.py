@@ -9,6 +9,7 @@ import hashlib
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,16 +79,35 @@ def _image(png: bytes, title: str) -> str:
     return f"**{title}**\n\n![{title}](data:image/png;base64,{data})"
 
 
-def _render_if_changed(context, dot: str, stem: Path) -> dict[str, Path]:
-    """Draw the map unless the files already hold this very drawing (same dot source)."""
-    files = {fmt: stem.with_suffix(f".{fmt}") for fmt in ("svg", "png")}
+def _map_files(stem: Path) -> dict[str, Path]:
+    return {fmt: stem.with_suffix(f".{fmt}") for fmt in ("svg", "png")}
+
+
+def _draw_if_changed(dot: str, stem: Path) -> tuple[dict[str, Path], str | None, bytes]:
+    """Draw the map unless its files already hold this very drawing (same dot source): its
+    files, the drawing's digest to remember when it was drawn now (else None), its thumbnail.
+    Reads the output folder's record but does not write it, so maps can be drawn side by side."""
     drawing = hashlib.sha256(dot.encode()).hexdigest()
+    files = _map_files(stem)
     if up_to_date(stem.parent, files.values(), drawing):
-        context.log.info(f"{stem.name}: the map has not changed, its files are kept")
-        return files
-    files = render(dot, stem)
-    remember(stem.parent, files.values(), drawing)
-    return files
+        drawing = None
+    else:
+        files = render(dot, stem)
+    return files, drawing, thumbnail(dot)
+
+
+def _render_bpmn_if_changed(bpmn: Path, stem: Path) -> tuple[dict[str, Path], str | None]:
+    """The BPMN model's drawings, drawn again only when the model's file changed."""
+    model = hashlib.sha256(bpmn.read_bytes()).hexdigest()
+    files = _map_files(stem)
+    if up_to_date(stem.parent, files.values(), model):
+        return files, None
+    return render_bpmn(bpmn, stem), model
+
+
+def _drawing_threads() -> int:
+    # Each drawing is a graphviz process: the machine's cores draw them side by side.
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 @asset(
@@ -102,32 +122,18 @@ def _render_if_changed(context, dot: str, stem: Path) -> dict[str, Path]:
 )
 def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     folder = default_output_dir(Path(warehouse.path))
-    metadata = {}
     with published(warehouse) as con:
-        for touches, (stem, prefix, title) in PROCESS_MAP_FILES.items():
-            for view in VIEWS:
-                drawn = process_map(con, view, touches=touches)
-                files = _render_if_changed(context, drawn.dot, folder / f"{stem}_{view}")
-                metadata[f"{prefix}{view}_map"] = MetadataValue.md(
-                    _image(thumbnail(drawn.dot), f"{title}, {view} view")
-                )
-                metadata[f"{prefix}{view}_svg"] = MetadataValue.path(str(files["svg"]))
-                metadata[f"{prefix}edges_shown"] = MetadataValue.text(
-                    f"{drawn.edges_shown} of {drawn.edges_total}"
-                )
-                if view == "performance":
-                    metadata[f"{prefix}slowest_transitions"] = MetadataValue.md(
-                        "\n".join(
-                            f"- {a} → {b}: median {duration_label(h)}" for a, b, h in drawn.slowest
-                        )
-                    )
-                elif view == "business":
-                    metadata[f"{prefix}slowest_transitions_business_hours"] = MetadataValue.md(
-                        "\n".join(
-                            f"- {a} → {b}: median {business_duration_label(h)} of business time"
-                            for a, b, h in drawn.slowest
-                        )
-                    )
+        maps = [
+            (
+                prefix,
+                title,
+                view,
+                folder / f"{stem}_{view}",
+                process_map(con, view, touches=touches),
+            )
+            for touches, (stem, prefix, title) in PROCESS_MAP_FILES.items()
+            for view in VIEWS
+        ]
     # The model discovered in this run reaches the output folder with the file it belongs to.
     discovered = staging_dir(Path(warehouse.path)) / "process_model.bpmn"
     bpmn = folder / "process_model.bpmn"
@@ -136,8 +142,43 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
     else:  # nothing to discover this time: an earlier run's model would mislead
         for stale in (bpmn, folder / "process_model.svg", folder / "process_model.png"):
             stale.unlink(missing_ok=True)
-    if bpmn.exists():
-        files = render_bpmn(bpmn, folder / "process_model")
+    with ThreadPoolExecutor(_drawing_threads()) as pool:
+        drawings = [pool.submit(_draw_if_changed, drawn.dot, stem) for *_, stem, drawn in maps]
+        model = (
+            pool.submit(_render_bpmn_if_changed, bpmn, folder / "process_model")
+            if bpmn.exists()
+            else None
+        )
+        drawings = [future.result() for future in drawings]
+        model = model.result() if model is not None else None
+    metadata = {}
+    for (prefix, title, view, stem, drawn), (files, drawing, small) in zip(
+        maps, drawings, strict=True
+    ):
+        if drawing is None:
+            context.log.info(f"{stem.name}: the map has not changed, its files are kept")
+        else:  # remembered one by one: the record is one file
+            remember(folder, files.values(), drawing)
+        metadata[f"{prefix}{view}_map"] = MetadataValue.md(_image(small, f"{title}, {view} view"))
+        metadata[f"{prefix}{view}_svg"] = MetadataValue.path(str(files["svg"]))
+        metadata[f"{prefix}edges_shown"] = MetadataValue.text(
+            f"{drawn.edges_shown} of {drawn.edges_total}"
+        )
+        if view == "performance":
+            metadata[f"{prefix}slowest_transitions"] = MetadataValue.md(
+                "\n".join(f"- {a} → {b}: median {duration_label(h)}" for a, b, h in drawn.slowest)
+            )
+        elif view == "business":
+            metadata[f"{prefix}slowest_transitions_business_hours"] = MetadataValue.md(
+                "\n".join(
+                    f"- {a} → {b}: median {business_duration_label(h)} of business time"
+                    for a, b, h in drawn.slowest
+                )
+            )
+    if model is not None:
+        files, digest = model
+        if digest is not None:
+            remember(folder, files.values(), digest)
         metadata["process_model"] = MetadataValue.md(
             _image(files["png"].read_bytes(), "discovered BPMN model")
         )
@@ -179,14 +220,15 @@ def html_report(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     deps=[
         AssetKey(["core", "event_log"]),
         AssetKey(["core", "cases"]),
-        AssetKey(["core", "approval_quotes"]),
+        AssetKey(["staging", "stg_approvals"]),
     ],
     group_name="event_log",
     pool=WRITER_POOL,
     kinds={"duckdb"},
     description="Each event's objects in OCEL 2.0 terms (its case, and the record it comes from; "
     "a discount approval: its quote): what the OCEL export reads from the analytics file. A view "
-    "over the event log, computed when the export (or an analyst) reads it.",
+    "over the event log, computed when the export (or an analyst) reads it, with the small table "
+    "core.approval_quotes (each approval's quote).",
 )
 def event_objects(
     context: AssetExecutionContext, warehouse: WarehouseResource

@@ -141,13 +141,15 @@ def export_xes(con: duckdb.DuckDBPyConnection, path: Path, cases: str | None = N
 
 
 EVENT_OBJECTS = "core.event_objects"
+APPROVAL_QUOTES = "core.approval_quotes"
 
 
 def build_event_objects(con: duckdb.DuckDBPyConnection) -> None:
     """core.event_objects, a view in the models file: each event's objects for the OCEL export,
     which reads the published file (where the mapping and staging are not). Each event relates
     to its case (the opportunity, or the lead while it is not converted) and to the record it
-    comes from; a discount approval relates to its quote (core.approval_quotes).
+    comes from; a discount approval relates to its quote (core.approval_quotes, a small table
+    built here from the staged approvals).
 
     A view, not a table: only the on-demand OCEL export reads it, so a run does not write two
     rows per event that nothing else reads. The Salesforce objects' OCEL types are written into
@@ -157,6 +159,19 @@ def build_event_objects(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute("BEGIN TRANSACTION")
     try:
+        con.execute(f"""
+            CREATE OR REPLACE TABLE {APPROVAL_QUOTES} AS
+            SELECT approval_id, min(quote_id) AS quote_id FROM staging.stg_approvals GROUP BY approval_id
+        """)
+        con.execute(
+            f"COMMENT ON TABLE {APPROVAL_QUOTES} IS 'The quote each discount approval approves "
+            "(read by core.event_objects: an approval event relates to its quote).'"
+        )
+        for column, comment in {
+            "approval_id": "The approval process''s Id (the object_id of its events).",
+            "quote_id": "The quote submitted for approval.",
+        }.items():
+            con.execute(f"COMMENT ON COLUMN {APPROVAL_QUOTES}.{column} IS '{comment}'")
         existing = con.execute(
             "SELECT table_type FROM information_schema.tables "
             "WHERE table_schema = 'core' AND table_name = 'event_objects'"
