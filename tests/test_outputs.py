@@ -11,11 +11,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pm4py
 import pytest
 
 from l2c_pipeline.mining.kpi_history import record_kpi_snapshot
-from l2c_pipeline.outputs.exports import export_csv, export_event_log, parse_formats
+from l2c_pipeline.outputs.exports import (
+    build_event_objects,
+    export_csv,
+    export_event_log,
+    parse_formats,
+)
 from l2c_pipeline.outputs.html_report import write_report
 from l2c_pipeline.outputs.process_maps import (
     BUSINESS_TITLE,
@@ -116,6 +122,35 @@ def test_event_objects_relate_each_event_once_to_its_case_and_once_to_its_record
         "ON r.object_id = a.quote_id WHERE r.qualifier = 'source record' AND r.object_type = 'quote'"
     ).fetchone()[0]
     assert approvals > 0  # the approvals' events are related to their quotes
+
+
+def test_event_objects_is_a_view_of_published_tables_that_replaces_an_older_table():
+    """A view over the event log, the cases and core.approval_quotes: it answers from a file
+    without staging (the published one), and it takes the place of the table earlier releases
+    left in a warehouse."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA core; CREATE SCHEMA staging")
+    con.execute("""CREATE TABLE core.event_log AS SELECT * FROM (VALUES
+        ('e1', 'c1', 'Lead', 'L1'), ('e2', 'c1', 'ProcessInstance', 'P1'), ('e3', 'c1', 'Task', 'T1')
+    ) AS t(event_id, case_id, object_type, object_id)""")
+    con.execute("CREATE TABLE core.cases AS SELECT 'c1' AS case_id, 'lead' AS case_type")
+    con.execute(
+        "CREATE TABLE staging.stg_approvals AS SELECT 'P1' AS approval_id, 'Q1' AS quote_id"
+    )
+    con.execute("CREATE TABLE core.event_objects AS SELECT 1 AS relation")  # an earlier release's
+    build_event_objects(con)
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'event_objects'"
+    ).fetchall()
+    assert kind == [("VIEW",)]
+    con.execute("DROP SCHEMA staging CASCADE")  # as in the analytics file
+    assert sorted(con.execute("SELECT * FROM core.event_objects").fetchall()) == [
+        ("e1", "L1", "lead", "source record"),
+        ("e1", "c1", "lead", "case"),
+        ("e2", "Q1", "quote", "source record"),  # an approval: its quote
+        ("e2", "c1", "lead", "case"),
+        ("e3", "c1", "lead", "case"),  # a touch has no object of its own
+    ]
 
 
 def test_csv_and_parquet_exports_hold_the_event_log_row_for_row(tables, exported):
@@ -422,6 +457,37 @@ def test_names_graphviz_cannot_draw_are_drawn_clean_and_short_and_kept_whole(tmp
     # The model file keeps the name whole (less what XML cannot hold at all).
     names = {t.get("name") for t in ET.parse(model.path).getroot().iter() if t.tag.endswith("task")}
     assert long in names and "Ring bell" in names
+
+
+def test_maps_and_the_bpmn_model_are_drawn_again_only_when_they_changed(tmp_path):
+    """A drawing whose dot source (a BPMN model whose file) is the one its files were drawn
+    from keeps its files; a changed one is drawn again."""
+    from l2c_pipeline.outputs.assets import _draw_if_changed, _render_bpmn_if_changed
+    from l2c_pipeline.outputs.fingerprints import remember
+
+    dot = 'digraph { graph [rankdir=LR]; "Lead Created" -> "Quote Sent" }'
+    log = pd.DataFrame(
+        {
+            "case:concept:name": ["c1", "c1", "c2", "c2"],
+            "concept:name": ["Lead Created", "Quote Sent"] * 2,
+            "time:timestamp": pd.to_datetime(["2026-01-01 10:00", "2026-01-02 10:00"] * 2),
+        }
+    )
+    bpmn = tmp_path / "process_model.bpmn"
+    pm4py.write_bpmn(pm4py.discover_bpmn_inductive(log), str(bpmn))
+    files, drawing, thumbnail = _draw_if_changed(dot, tmp_path / "map")
+    model_files, model = _render_bpmn_if_changed(bpmn, tmp_path / "model")
+    assert drawing and model and thumbnail.startswith(b"\x89PNG")
+    remember(tmp_path, files.values(), drawing)
+    remember(tmp_path, model_files.values(), model)
+    drawn = [*files.values(), *model_files.values()]
+    written = {path: path.stat().st_mtime_ns for path in drawn}
+    assert _draw_if_changed(dot, tmp_path / "map")[1] is None
+    assert _render_bpmn_if_changed(bpmn, tmp_path / "model")[1] is None
+    assert {path: path.stat().st_mtime_ns for path in drawn} == written
+    assert _draw_if_changed(dot.replace("Quote Sent", "Order Placed"), tmp_path / "map")[1]
+    bpmn.write_text(bpmn.read_text().replace("Quote Sent", "Order Placed"))
+    assert _render_bpmn_if_changed(bpmn, tmp_path / "model")[1]
 
 
 @pytest.fixture(scope="module")
