@@ -3,6 +3,7 @@ formula-safe CSV, process maps, and the HTML report opened in a real headless Ch
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import xml.etree.ElementTree as ET
@@ -11,7 +12,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pm4py
 import pytest
 
@@ -459,35 +459,25 @@ def test_names_graphviz_cannot_draw_are_drawn_clean_and_short_and_kept_whole(tmp
     assert long in names and "Ring bell" in names
 
 
-def test_maps_and_the_bpmn_model_are_drawn_again_only_when_they_changed(tmp_path):
-    """A drawing whose dot source (a BPMN model whose file) is the one its files were drawn
-    from keeps its files; a changed one is drawn again."""
-    from l2c_pipeline.outputs.assets import _draw_if_changed, _render_bpmn_if_changed
+def test_a_map_is_drawn_again_only_when_its_drawing_changed(tmp_path):
+    """A map whose dot source is the one its files were drawn from keeps its files; a changed
+    one is drawn again."""
+    from l2c_pipeline.outputs.assets import _draw_if_changed
     from l2c_pipeline.outputs.fingerprints import remember
 
     dot = 'digraph { graph [rankdir=LR]; "Lead Created" -> "Quote Sent" }'
-    log = pd.DataFrame(
-        {
-            "case:concept:name": ["c1", "c1", "c2", "c2"],
-            "concept:name": ["Lead Created", "Quote Sent"] * 2,
-            "time:timestamp": pd.to_datetime(["2026-01-01 10:00", "2026-01-02 10:00"] * 2),
-        }
-    )
-    bpmn = tmp_path / "process_model.bpmn"
-    pm4py.write_bpmn(pm4py.discover_bpmn_inductive(log), str(bpmn))
     files, drawing, thumbnail = _draw_if_changed(dot, tmp_path / "map")
-    model_files, model = _render_bpmn_if_changed(bpmn, tmp_path / "model")
-    assert drawing and model and thumbnail.startswith(b"\x89PNG")
+    assert drawing and thumbnail.startswith(b"\x89PNG")
     remember(tmp_path, files.values(), drawing)
-    remember(tmp_path, model_files.values(), model)
-    drawn = [*files.values(), *model_files.values()]
-    written = {path: path.stat().st_mtime_ns for path in drawn}
+    written = {path: path.stat().st_mtime_ns for path in files.values()}
     assert _draw_if_changed(dot, tmp_path / "map")[1] is None
-    assert _render_bpmn_if_changed(bpmn, tmp_path / "model")[1] is None
-    assert {path: path.stat().st_mtime_ns for path in drawn} == written
-    assert _draw_if_changed(dot.replace("Quote Sent", "Order Placed"), tmp_path / "map")[1]
-    bpmn.write_text(bpmn.read_text().replace("Quote Sent", "Order Placed"))
-    assert _render_bpmn_if_changed(bpmn, tmp_path / "model")[1]
+    assert {path: path.stat().st_mtime_ns for path in files.values()} == written
+    changed = dot.replace("Quote Sent", "Order Placed")
+    assert (
+        _draw_if_changed(changed, tmp_path / "map")[1]
+        == hashlib.sha256(changed.encode()).hexdigest()
+    )
+    assert "Order Placed" in files["svg"].read_text()
 
 
 @pytest.fixture(scope="module")

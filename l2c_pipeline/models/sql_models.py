@@ -29,7 +29,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from ..warehouse.duckdb_warehouse import write_comments
+from ..warehouse.duckdb_warehouse import drop_other_kind, write_comments
 from . import incremental as carry_over
 
 ALL_EVENTS = ("activities", "all_events")
@@ -277,16 +277,7 @@ def _build_whole(
     con.execute("BEGIN TRANSACTION")
     try:
         # A model that changed between table and view: drop what it was.
-        # In whichever attached file holds the schema (the models file for core, mining and
-        # reports), the one the name resolves to.
-        existing = con.execute(
-            "SELECT table_type FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            [model.schema, model.name],
-        ).fetchall()
-        wanted = "VIEW" if model.materialized == "view" else "BASE TABLE"
-        if existing and existing[0][0] != wanted:
-            con.execute(f"DROP {'VIEW' if existing[0][0] == 'VIEW' else 'TABLE'} {model.table}")
+        drop_other_kind(con, model.table, model.materialized)
         con.execute(f"CREATE OR REPLACE {model.materialized.upper()} {model.table} AS {model.sql}")
         write_comments(
             con, model.table, model.description, model.column_comments, kind=model.materialized

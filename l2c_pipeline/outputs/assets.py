@@ -96,15 +96,6 @@ def _draw_if_changed(dot: str, stem: Path) -> tuple[dict[str, Path], str | None,
     return files, drawing, thumbnail(dot)
 
 
-def _render_bpmn_if_changed(bpmn: Path, stem: Path) -> tuple[dict[str, Path], str | None]:
-    """The BPMN model's drawings, drawn again only when the model's file changed."""
-    model = hashlib.sha256(bpmn.read_bytes()).hexdigest()
-    files = _map_files(stem)
-    if up_to_date(stem.parent, files.values(), model):
-        return files, None
-    return render_bpmn(bpmn, stem), model
-
-
 def _drawing_threads() -> int:
     # Each drawing is a graphviz process: the machine's cores draw them side by side.
     return max(1, min(8, os.cpu_count() or 1))
@@ -145,9 +136,9 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
     with ThreadPoolExecutor(_drawing_threads()) as pool:
         drawings = [pool.submit(_draw_if_changed, drawn.dot, stem) for *_, stem, drawn in maps]
         model = (
-            pool.submit(_render_bpmn_if_changed, bpmn, folder / "process_model")
-            if bpmn.exists()
-            else None
+            # Drawn every time: pm4py writes new random ids into the model's file each run, so
+            # its bytes never say whether the model changed.
+            pool.submit(render_bpmn, bpmn, folder / "process_model") if bpmn.exists() else None
         )
         drawings = [future.result() for future in drawings]
         model = model.result() if model is not None else None
@@ -176,11 +167,8 @@ def process_maps(context: AssetExecutionContext, warehouse: WarehouseResource) -
                 )
             )
     if model is not None:
-        files, digest = model
-        if digest is not None:
-            remember(folder, files.values(), digest)
         metadata["process_model"] = MetadataValue.md(
-            _image(files["png"].read_bytes(), "discovered BPMN model")
+            _image(model["png"].read_bytes(), "discovered BPMN model")
         )
     context.log.info(f"process maps written to {folder}")
     return MaterializeResult(metadata=metadata)

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ..warehouse.duckdb_warehouse import sql_literal
+from ..warehouse.duckdb_warehouse import drop_other_kind, sql_literal, write_comments
 from ..warehouse.publish import replace_file
 from .fingerprints import remember, tables_fingerprint, up_to_date
 
@@ -163,21 +163,17 @@ def build_event_objects(con: duckdb.DuckDBPyConnection) -> None:
             CREATE OR REPLACE TABLE {APPROVAL_QUOTES} AS
             SELECT approval_id, min(quote_id) AS quote_id FROM staging.stg_approvals GROUP BY approval_id
         """)
-        con.execute(
-            f"COMMENT ON TABLE {APPROVAL_QUOTES} IS 'The quote each discount approval approves "
-            "(read by core.event_objects: an approval event relates to its quote).'"
+        write_comments(
+            con,
+            APPROVAL_QUOTES,
+            "The quote each discount approval approves (read by core.event_objects: an "
+            "approval event relates to its quote).",
+            {
+                "approval_id": "The approval process's Id (the object_id of its events).",
+                "quote_id": "The quote submitted for approval.",
+            },
         )
-        for column, comment in {
-            "approval_id": "The approval process''s Id (the object_id of its events).",
-            "quote_id": "The quote submitted for approval.",
-        }.items():
-            con.execute(f"COMMENT ON COLUMN {APPROVAL_QUOTES}.{column} IS '{comment}'")
-        existing = con.execute(
-            "SELECT table_type FROM information_schema.tables "
-            "WHERE table_schema = 'core' AND table_name = 'event_objects'"
-        ).fetchall()
-        if existing and existing[0][0] != "VIEW":  # a table, as earlier releases built it
-            con.execute(f"DROP TABLE {EVENT_OBJECTS}")
+        drop_other_kind(con, EVENT_OBJECTS, "view")  # a table, as earlier releases built it
         con.execute(f"""
             CREATE OR REPLACE VIEW {EVENT_OBJECTS} AS
             -- One row per event and qualifier, without a DISTINCT over every relation: event
@@ -191,7 +187,7 @@ def build_event_objects(con: duckdb.DuckDBPyConnection) -> None:
                        CASE WHEN a.approval_id IS NOT NULL THEN 'quote' ELSE CASE e.object_type {types} END END
                            AS object_type
                 FROM core.event_log AS e
-                LEFT JOIN core.approval_quotes AS a ON a.approval_id = e.object_id
+                LEFT JOIN {APPROVAL_QUOTES} AS a ON a.approval_id = e.object_id
             ), case_object AS (
                 SELECT e.event_id, e.case_id AS object_id, c.case_type AS object_type
                 FROM core.event_log AS e JOIN case_types AS c USING (case_id)
@@ -202,19 +198,21 @@ def build_event_objects(con: duckdb.DuckDBPyConnection) -> None:
                 SELECT *, 'case' FROM case_object
             )
         """)
-        con.execute(
-            f"COMMENT ON VIEW {EVENT_OBJECTS} IS 'Each event''s objects (OCEL 2.0 terms): its "
-            "case, and the record it comes from (a discount approval: its quote), with the "
-            "qualifier ''case'' or ''source record''.'"
+        write_comments(
+            con,
+            EVENT_OBJECTS,
+            "Each event's objects (OCEL 2.0 terms): its case, and the record it comes from (a "
+            "discount approval: its quote), with the qualifier 'case' or 'source record'.",
+            {
+                "event_id": "The event (core.event_log.event_id).",
+                "object_id": "The object's id: the case id, or the Salesforce record id.",
+                "object_type": "OCEL object type: lead, opportunity, quote, contract, order, "
+                "invoice, payment.",
+                "qualifier": "How the event relates to the object: case, or source record.",
+            },
+            kind="view",
         )
-        for column, comment in {
-            "event_id": "The event (core.event_log.event_id).",
-            "object_id": "The object''s id: the case id, or the Salesforce record id.",
-            "object_type": "OCEL object type: lead, opportunity, quote, contract, order, invoice, payment.",
-            "qualifier": "How the event relates to the object: case, or source record.",
-        }.items():
-            con.execute(f"COMMENT ON COLUMN {EVENT_OBJECTS}.{column} IS '{comment}'")
-    except duckdb.Error:
+    except BaseException:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")

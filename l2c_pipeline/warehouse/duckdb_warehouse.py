@@ -378,6 +378,20 @@ def replace_table(
     return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
+def drop_other_kind(con: duckdb.DuckDBPyConnection, table: str, kind: str) -> None:
+    """Drop `table` ("schema.name") if it exists as the other kind (a view where a table is
+    wanted, or a table where a view is), so CREATE OR REPLACE of `kind` can take its place.
+    In whichever attached file holds the schema: the one the name resolves to."""
+    existing = con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_schema = ? AND table_name = ?",
+        table.split("."),
+    ).fetchall()
+    wanted = "VIEW" if kind == "view" else "BASE TABLE"
+    if existing and existing[0][0] != wanted:
+        con.execute(f"DROP {'VIEW' if existing[0][0] == 'VIEW' else 'TABLE'} {table}")
+
+
 def write_comments(
     con: duckdb.DuckDBPyConnection,
     table: str,
