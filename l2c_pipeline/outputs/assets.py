@@ -79,16 +79,12 @@ def _image(png: bytes, title: str) -> str:
     return f"**{title}**\n\n![{title}](data:image/png;base64,{data})"
 
 
-def _map_files(stem: Path) -> dict[str, Path]:
-    return {fmt: stem.with_suffix(f".{fmt}") for fmt in ("svg", "png")}
-
-
 def _draw_if_changed(dot: str, stem: Path) -> tuple[dict[str, Path], str | None, bytes]:
     """Draw the map unless its files already hold this very drawing (same dot source): its
     files, the drawing's digest to remember when it was drawn now (else None), its thumbnail.
     Reads the output folder's record but does not write it, so maps can be drawn side by side."""
     drawing = hashlib.sha256(dot.encode()).hexdigest()
-    files = _map_files(stem)
+    files = {fmt: stem.with_suffix(f".{fmt}") for fmt in ("svg", "png")}
     if up_to_date(stem.parent, files.values(), drawing):
         drawing = None
     else:

@@ -13,7 +13,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ..warehouse.duckdb_warehouse import drop_other_kind, sql_literal, write_comments
+from ..warehouse.duckdb_warehouse import (
+    drop_other_kind,
+    sql_literal,
+    transaction,
+    write_comments,
+)
 from ..warehouse.publish import replace_file
 from .fingerprints import remember, tables_fingerprint, up_to_date
 
@@ -157,8 +162,7 @@ def build_event_objects(con: duckdb.DuckDBPyConnection) -> None:
     types = " ".join(
         f"WHEN {sql_literal(sf)} THEN {sql_literal(t)}" for sf, t in object_types(con).items()
     )
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"""
             CREATE OR REPLACE TABLE {APPROVAL_QUOTES} AS
             SELECT approval_id, min(quote_id) AS quote_id FROM staging.stg_approvals GROUP BY approval_id
@@ -212,10 +216,6 @@ def build_event_objects(con: duckdb.DuckDBPyConnection) -> None:
             },
             kind="view",
         )
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def ocel_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
