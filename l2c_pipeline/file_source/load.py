@@ -977,12 +977,17 @@ def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
     are M_j = j + L_j, L_j = min(0, min over i <= j of (S_i - i)); the j-th complete takes a start
     when M_j > M_(j-1), that is when L_j = L_(j-1) (L falls by 1 or not at all), namely the M_j-th.
     Starts order before completes of the same timestamp; a start's number is the starts counted
-    up to it. Two sorts of the events: one to count, one to find the minimums."""
+    up to it. Two sorts of the events: one to count, one to find the minimums. The completes of
+    an activity that never starts anywhere in the log (many logs record some activities by
+    their completion only) cannot take a start: they skip both sorts."""
     con.execute("""
         CREATE TEMP VIEW instances AS
-        WITH steps AS (
+        WITH startable AS (
+            SELECT DISTINCT activity FROM typed WHERE transition = 'start'
+        ), steps AS (
             SELECT *, (transition = 'start')::INTEGER AS is_start
             FROM typed WHERE transition IN ('start', 'complete')
+              AND activity IN (SELECT activity FROM startable)
         ), counted AS (
             SELECT *,
                    sum(is_start) OVER run AS starts_so_far,
@@ -1017,6 +1022,10 @@ def _pair_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
           ON s.is_start = 1 AND s.case_id = c.case_id AND s.activity = c.activity
          AND s.lifecycle_instance IS NOT DISTINCT FROM c.lifecycle_instance
          AND s.starts_so_far = c.start_number
+        UNION ALL
+        SELECT source_row, case_id, activity, "timestamp", NULL::TIMESTAMP AS started_at,
+               resource_name, stage, amount, is_won, discount_pct
+        FROM typed WHERE transition = 'complete' AND activity NOT IN (SELECT activity FROM startable)
     """)
 
 
