@@ -20,6 +20,7 @@ memory. The slowest steps of each run are listed, to see where the time goes.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import resource
@@ -168,6 +169,10 @@ def living_nights(args, home: Path, env: dict, org_as_of, server_class, last: st
 
 
 def report(runs: list, top: int) -> None:
+    # Every step's seconds, for a closer look than the slowest few.
+    (OUT / "steps.json").write_text(
+        json.dumps({name: run["steps"] for name, run in runs}, indent=1)
+    )
     print(f"\n{'run':<12}{'wall':>8}{'API calls':>11}{'extraction':>12}{'after':>8}{'peak MB':>9}")
     for name, run in runs:
         peak = f"{run['peak_mb']:,.0f}" if run["peak_mb"] else "-"

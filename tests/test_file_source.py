@@ -553,6 +553,43 @@ def test_bad_csv_cells_are_named_with_the_files_own_columns(tmp_path, text, expe
     assert message.startswith(f"{path}: ") and "\x1b" not in message
 
 
+def test_a_csv_broken_far_down_the_file_is_named_and_nothing_is_staged(tmp_path):
+    # The dialect is sniffed from the first lines; the rows are read in one pass after it, so a
+    # row that breaks the file long after them fails that pass, named as the sniffing is.
+    lines = [f"C{n // 5},Review {n % 5},2026-01-05 10:{n % 60:02d}:00" for n in range(40_000)]
+    lines[35_000] += ",an extra cell"
+    path = write_csv(tmp_path / "log.csv", "case_id,activity,timestamp\n" + "\n".join(lines) + "\n")
+    with pytest.raises(EventFileError) as error:
+        read_event_file(path, work_dir=tmp_path / "work")
+    [problem] = error.value.problems
+    assert problem.startswith("not a readable CSV file (")
+    assert not list((tmp_path / "work").iterdir())  # the staged log is gone with the failure
+    header_only = write_csv(tmp_path / "empty.csv", "case_id,activity,timestamp\n")
+    with pytest.raises(EventFileError) as error:
+        read_event_file(header_only)
+    assert error.value.problems == ["the file has a header but no events"]
+
+
+def test_csv_cells_lose_their_surrounding_white_space_and_nothing_else(tmp_path):
+    path = write_csv(
+        tmp_path / "log.csv",
+        "case_id,activity,timestamp,resource\n"
+        '" A ",\tReview,2026-01-05 10:00:00 ,"Ana  Lee"\n'
+        'A,"Sign\n",  2026-01-06 10:00:00,\x01Bo\n'
+        "A,Pay,2026-01-07 10:00:00,  \n",
+    )
+    events = read_event_file(path).events
+    assert list(events["case_id"]) == ["A", "A", "A"]
+    assert list(events["activity"]) == ["Review", "Sign", "Pay"]
+    assert [str(t) for t in events["timestamp"]] == [
+        "2026-01-05 10:00:00",
+        "2026-01-06 10:00:00",
+        "2026-01-07 10:00:00",
+    ]
+    # Inner white space stays; a control character is no white space; blank is empty.
+    assert list(events["resource_name"].fillna("-")) == ["Ana  Lee", "\x01Bo", "-"]
+
+
 def test_nan_amounts_on_the_cases_sheet_are_refused(template, tmp_path):
     events = [("006A", "Opportunity Created", "2026-01-05 10:00:00")]
     cases = [("006A", *[None] * 8, "NaN")]

@@ -73,9 +73,10 @@ def shown(value) -> str:
 # The same in SQL, for the checks' messages, and cell(): a cell as the checks read it (text
 # without surrounding white space, empty as NULL).
 _SQL_MACROS = (
-    # (Most cells have nothing to strip: the regexp_matches first halves the time.)
+    # Most cells have nothing to strip: only those that start or end with a character up to
+    # the space (white space is among them) go through the regular expression.
     r"""CREATE TEMP MACRO cell(x) AS nullif(CASE
-        WHEN regexp_matches(CAST(x AS VARCHAR), '^\s|\s$')
+        WHEN ord(CAST(x AS VARCHAR)[1]) <= 32 OR ord(CAST(x AS VARCHAR)[-1]) <= 32
         THEN regexp_replace(CAST(x AS VARCHAR), '^\s+|\s+$', '', 'g') ELSE CAST(x AS VARCHAR) END, '')""",
     r"""CREATE TEMP MACRO escaped(s) AS CASE
         WHEN regexp_matches(s, '[\x00-\x1f\x7f-\x9f]') THEN array_to_string(list_transform(
@@ -324,10 +325,12 @@ XES_ATTRIBUTES = {
 @dataclass(frozen=True)
 class FileEvents:
     """A file's events as read into the staging file, before any check: file_rows (a table or
-    a view) has source_row and the file's columns (XES attributes) as text, under names safe in
-    SQL; file_cases the template's Cases sheet (empty for other files). `columns` maps the keys
-    (case_id, activity, ...) to file_rows' columns, `labels` to the file's own names for them;
-    `file_columns` are all of file_rows' columns but source_row."""
+    a view) has the file's columns (XES attributes) as text, under names safe in SQL, and
+    source_row, except for a CSV: there file_rows is the file itself, read where it is read, and
+    its rows are numbered by the order that read keeps (_cells). file_cases is the template's
+    Cases sheet (empty for other files). `columns` maps the keys (case_id, activity, ...) to
+    file_rows' columns, `labels` to the file's own names for them; `file_columns` are all of
+    file_rows' columns but source_row."""
 
     kind: str  # template, csv or xes
     columns: dict[str, str]
@@ -482,37 +485,33 @@ def _empty(columns) -> pd.DataFrame:
 def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEvents:
     """DuckDB reads the CSV itself, in parallel, every column as text (the checks type them, so
     a bad cell is named rather than failing the read); the dialect (delimiter, quotes) is
-    sniffed. The header is checked before the rows are read."""
+    sniffed. The header is checked here; the rows are read once, by _cells, which keeps of
+    them only what the checks and the load need (a second read only to compare the rows whose
+    hashes repeat, when some do)."""
     source = (
         f"read_csv({sql_literal(str(path))}, header = true, all_varchar = true, "
         "parallel = true, auto_detect = true)"
     )
     try:
         names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-        problems: list[str] = []
-        positions, labels = _header_keys(tuple(names), FILE_COLUMNS, "line 1", problems)
-        if problems:
-            raise EventFileError(path, problems)
-        con.execute(f"CREATE TEMP TABLE csv_lines AS SELECT * FROM {source}")
     except duckdb.Error as error:
-        raise EventFileError(
-            path, [f"not a readable CSV file ({shown(str(error).splitlines()[0])})"]
-        ) from None
-    if con.execute("SELECT count(*) FROM csv_lines").fetchone()[0] == 0:
-        raise EventFileError(path, ["the file has a header but no events"])
-    # The table keeps the file's order (preserve_insertion_order), so a row's rowid gives its
-    # line, the header being line 1 (counted in records, as the frame was before: a line break
-    # inside quotes or a blank line is not one). Columns are renamed c0, c1, ...: any header is
-    # safe in SQL.
+        raise _unreadable_csv(path, error) from None
+    problems: list[str] = []
+    positions, labels = _header_keys(tuple(names), FILE_COLUMNS, "line 1", problems)
+    if problems:
+        raise EventFileError(path, problems)
+    # Columns are renamed c0, c1, ...: any header is safe in SQL.
     columns = tuple(f"c{i}" for i in range(len(names)))
     renamed = ", ".join(f"{quote(name)} AS {c}" for name, c in zip(names, columns))
-    con.execute(
-        f"CREATE TEMP VIEW file_rows AS SELECT rowid + 2 AS source_row, {renamed} FROM csv_lines"
-    )
+    con.execute(f"CREATE TEMP VIEW file_rows AS SELECT {renamed} FROM {source}")
     _no_cases(con)
     return FileEvents(
         "csv", {key: f"c{p}" for key, p in positions.items()}, labels, "line 1", columns
     )
+
+
+def _unreadable_csv(path: Path, error: duckdb.Error) -> EventFileError:
+    return EventFileError(path, [f"not a readable CSV file ({shown(str(error).splitlines()[0])})"])
 
 
 class _Unpacking:
@@ -753,8 +752,15 @@ def _checked(
                 "keep one of them"
             ],
         )
-    _cells(con, raw)
-    _release(con, keep={"file_cells", "file_cases"})
+    try:
+        rows = _cells(con, raw)
+    except duckdb.Error as error:
+        if raw.kind != "csv":
+            raise
+        raise _unreadable_csv(path, error) from None  # a CSV is read here
+    if not rows:
+        raise EventFileError(path, ["the file has a header but no events"])
+    _release(con, keep=_CELLS | {"file_cases"})
     problems, total = _problems(con, raw, known)
     if problems:
         raise EventFileError(path, problems, total)
@@ -770,40 +776,84 @@ def _checked(
     return figures
 
 
-def _cells(con: duckdb.DuckDBPyConnection, raw: FileEvents) -> None:
-    """file_cells: each event's cells the checks read, by key, as text without surrounding
-    white space; in XES its number among its case's events (nth, for the messages); and
-    whether it is an exact duplicate
+# Each checked cell's typed value, read once from the trimmed text (null where the cell is empty
+# or does not parse): the checks find the cells that do not parse by it, the load reads it.
+_TYPED_CELLS = {
+    # Times with an offset (2011-10-11 13:45:40+02:00) in UTC, those without one read as UTC.
+    "timestamp_value": """try_cast("timestamp" AS TIMESTAMPTZ) AT TIME ZONE 'UTC'""",
+    "start_value": "try_cast(start_timestamp AS TIMESTAMPTZ) AT TIME ZONE 'UTC'",
+    "amount_value": "try_cast(amount AS DOUBLE)",
+    "is_won_value": "try_cast(is_won AS BOOLEAN)",
+    "discount_value": "try_cast(discount_pct AS DOUBLE)",
+}
+# What _cells leaves: the table it writes and the view that numbers its rows.
+_CELLS = {"file_cells_read", "file_cells"}
+
+
+def _cells(con: duckdb.DuckDBPyConnection, raw: FileEvents) -> int:
+    """file_cells, in one pass over the file's rows: each event's cells the checks read, by
+    key, as text without surrounding white space, and typed (_TYPED_CELLS); in XES its number
+    among its case's events (nth, for the messages); and whether it is an exact duplicate
     (every column, every attribute equal to an earlier event's: the same event written twice by
     another tool, of which the first is kept). The template is typed by hand: the checks refuse
-    its duplicates instead."""
+    its duplicates instead. Returns the number of rows."""
     selected = ", ".join(
         f"cell({raw.columns[key]}) AS {key}" if key in raw.columns else f"NULL::VARCHAR AS {key}"
         for key in _KEYS
     )
-    rows, duplicate = "file_rows", "false"
+    # A CSV's rows are numbered by the order the read keeps (preserve_insertion_order): a row's
+    # rowid gives its line, the header being line 1 (counted in records: a line break inside
+    # quotes or a blank line is not one). The other files number their rows themselves.
+    numbered = raw.kind != "csv"
+    source_row = "source_row" if numbered else "rowid + 2"
+    if numbered:
+        selected = f"source_row, {selected}"
     if raw.kind != "template":
-        # The events equal in every column, grouped: first the rows whose hashes repeat (a hash
-        # aggregate of one number a row, where grouping by every column would hold the whole
-        # file in its hash table, and a window partitioned by every column sort it), then those
-        # grouped by their columns. Groups found twice or more are few.
-        columns = ", ".join(raw.file_columns)
-        con.execute(f"""
-            CREATE TEMP TABLE repeated AS
-            WITH hashes AS (SELECT hash({columns}) AS h FROM file_rows GROUP BY h HAVING count(*) > 1)
-            SELECT {", ".join(f"{c} AS first_{c}" for c in raw.file_columns)}, min(source_row) AS first_row
-            FROM file_rows WHERE hash({columns}) IN (SELECT h FROM hashes)
-            GROUP BY ALL HAVING count(*) > 1""")
-        same = " AND ".join(f"{c} IS NOT DISTINCT FROM first_{c}" for c in raw.file_columns)
-        rows = f"file_rows LEFT JOIN repeated ON {same}"
-        duplicate = "coalesce(source_row > first_row, false)"
+        # Rows equal in every column hash alike: only rows whose hashes repeat can be equal.
+        selected += f", hash({', '.join(raw.file_columns)}) AS row_hash"
     if raw.kind == "xes":
         case = f"cell({raw.columns['case_id']})"
         selected += f", row_number() OVER (PARTITION BY {case} ORDER BY source_row) AS nth"
+    typed = ", ".join(f"{sql} AS {name}" for name, sql in _TYPED_CELLS.items())
     con.execute(
-        f"CREATE TEMP TABLE file_cells AS SELECT source_row, {selected}, "
-        f"{duplicate} AS duplicate FROM {rows}"
+        f"CREATE TEMP TABLE file_cells_read AS SELECT *, {typed}, false AS duplicate "
+        f"FROM (SELECT {selected} FROM file_rows)"
     )
+    numbering = "" if numbered else "rowid + 2 AS source_row, "
+    con.execute(f"CREATE TEMP VIEW file_cells AS SELECT {numbering}* FROM file_cells_read")
+    if raw.kind != "template":
+        _mark_duplicates(con, raw, source_row)
+    return con.execute("SELECT count(*) FROM file_cells_read").fetchone()[0]
+
+
+def _mark_duplicates(con: duckdb.DuckDBPyConnection, raw: FileEvents, source_row: str) -> None:
+    """Mark every exact duplicate but the first of its group. Most files have none: one hash
+    aggregate of a number per row tells (grouping by every column would hold the whole file in
+    its hash table). Where hashes repeat, the rows with those hashes are grouped by their
+    columns (a CSV read again for it): equal hashes are not proof of equal rows."""
+    repeating = con.execute(
+        "SELECT count(*) FROM (SELECT row_hash FROM file_cells_read GROUP BY row_hash "
+        "HAVING count(*) > 1)"
+    ).fetchone()[0]
+    if not repeating:
+        return
+    rows = "file_rows"
+    if raw.kind == "csv":
+        con.execute("CREATE TEMP TABLE csv_lines AS SELECT * FROM file_rows")
+        rows = "(SELECT rowid + 2 AS source_row, * FROM csv_lines)"
+    columns = ", ".join(raw.file_columns)
+    con.execute(f"""
+        CREATE TEMP TABLE repeated AS
+        WITH hashes AS (
+            SELECT row_hash FROM file_cells_read GROUP BY row_hash HAVING count(*) > 1
+        )
+        SELECT {", ".join(f"{c} AS first_{c}" for c in raw.file_columns)}, min(source_row) AS first_row
+        FROM {rows} WHERE hash({columns}) IN (SELECT row_hash FROM hashes)
+        GROUP BY ALL HAVING count(*) > 1""")
+    same = " AND ".join(f"{c} IS NOT DISTINCT FROM first_{c}" for c in raw.file_columns)
+    con.execute(f"""
+        UPDATE file_cells_read SET duplicate = true WHERE {source_row} IN (
+            SELECT source_row FROM {rows} JOIN repeated ON {same} WHERE source_row > first_row)""")
 
 
 def _release(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
@@ -831,61 +881,35 @@ def _problems(
         return sql_literal(f", {word} '{shown(raw.labels.get(key, headers[key]))}': ")
 
     sheet = f"sheet {EVENTS_SHEET}, " if raw.kind == "template" else ""
-    transitions = ", ".join(sql_literal(t) for t in LIFECYCLE_TRANSITIONS)
     con.execute(
         "CREATE TEMP TABLE known AS SELECT unnest(?::VARCHAR[]) AS activity",
         [sorted(known or ())],
     )
+    checks = _cell_checks(raw, known is not None)
+    # One scan finds the rows with any problem (a clean file has none); each check then reads
+    # those rows only, and places them in the file.
+    any_problem = " OR ".join(f"coalesce({found}, false)" for _, _, found, _ in checks)
+    told = "\n                UNION ALL ".join(
+        f"SELECT source_row, place, {order} AS n, {col(key)} AS col, {problem} AS problem "
+        f"FROM flagged WHERE {found}"
+        for order, key, found, problem in checks
+    )
     rows = con.execute(
         f"""
-            WITH cells AS NOT MATERIALIZED (  -- (each check computes the place of its rows only)
-                SELECT *, {_place(raw)} AS place FROM file_cells WHERE NOT duplicate
+            WITH flagged AS MATERIALIZED (
+                SELECT *, {_place(raw)} AS place FROM file_cells
+                WHERE NOT duplicate AND ({any_problem})
             ), checks AS (
-                SELECT source_row, place, 1 AS n, {col("case_id")} AS col, 'empty' AS problem
-                    FROM cells WHERE case_id IS NULL
-                UNION ALL SELECT source_row, place, 2, {col("activity")}, 'empty'
-                    FROM cells WHERE activity IS NULL
-                UNION ALL SELECT source_row, place, 2, {col("activity")},
-                       '''' || shown(activity) || ''' is not a known activity (see the Instructions sheet)'
-                    FROM cells WHERE activity IS NOT NULL AND ? AND activity NOT IN (SELECT activity FROM known)
-                    AND activity NOT LIKE 'Stage: %'
-                UNION ALL SELECT source_row, place, 3, {col("timestamp")}, 'empty'
-                    FROM cells WHERE "timestamp" IS NULL
-                UNION ALL SELECT source_row, place, 3, {col("timestamp")},
-                       '''' || shown("timestamp") || ''' is not a date and time (e.g. 2026-03-01 14:05:00)'
-                    FROM cells WHERE "timestamp" IS NOT NULL AND try_cast("timestamp" AS TIMESTAMPTZ) IS NULL
-                UNION ALL SELECT source_row, place, 4, {col("lifecycle")},
-                       '''' || shown(lifecycle) || ''' is not a lifecycle transition (start, complete, or '
-                       || 'another of the XES lifecycle model)'
-                    FROM cells WHERE lower(lifecycle) NOT IN ({transitions})
-                UNION ALL SELECT source_row, place, 5, {col("start_timestamp")},
-                       '''' || shown(start_timestamp) || ''' is not a date and time (e.g. 2026-03-01 14:05:00)'
-                    FROM cells WHERE start_timestamp IS NOT NULL AND try_cast(start_timestamp AS TIMESTAMPTZ) IS NULL
-                UNION ALL SELECT source_row, place, 5, {col("start_timestamp")},
-                       '''' || shown(start_timestamp) || ''' is after the event''s end, '
-                       || {sql_literal(shown(raw.labels.get("timestamp", "")))} || ' '''
-                       || shown("timestamp") || ''''
-                    FROM cells WHERE try_cast(start_timestamp AS TIMESTAMPTZ) > try_cast("timestamp" AS TIMESTAMPTZ)
-                UNION ALL SELECT source_row, place, 6, {col("amount")}, '''' || shown(amount) || ''' is not a number'
-                    FROM cells WHERE amount IS NOT NULL AND try_cast(amount AS DOUBLE) IS NULL
-                UNION ALL SELECT source_row, place, 6, {col("amount")},
-                       '''' || shown(amount) || ''' is not a finite number'
-                    FROM cells WHERE NOT isfinite(try_cast(amount AS DOUBLE))
-                UNION ALL SELECT source_row, place, 7, {col("is_won")}, '''' || shown(is_won) || ''' is not TRUE or FALSE'
-                    FROM cells WHERE is_won IS NOT NULL AND try_cast(is_won AS BOOLEAN) IS NULL
-                UNION ALL SELECT source_row, place, 8, {col("discount_pct")},
-                       '''' || shown(discount_pct) || ''' is not a number from 0 to 100'
-                    FROM cells WHERE discount_pct IS NOT NULL
-                    AND coalesce(try_cast(discount_pct AS DOUBLE) NOT BETWEEN 0 AND 100, true)
+                {told}
             ), duplicates AS (
                 -- The template is filled by hand: the same event twice is a mistake to fix there.
                 SELECT list(source_row ORDER BY source_row) AS source_rows, case_id, activity,
                        any_value("timestamp") AS "timestamp"
-                FROM cells
-                WHERE ? AND case_id IS NOT NULL AND activity IS NOT NULL
-                  AND try_cast("timestamp" AS TIMESTAMPTZ) IS NOT NULL
+                FROM file_cells
+                WHERE {"true" if raw.kind == "template" else "false"} AND NOT duplicate
+                  AND case_id IS NOT NULL AND activity IS NOT NULL AND timestamp_value IS NOT NULL
                 GROUP BY case_id, activity, lower(coalesce(lifecycle, 'complete')), lifecycle_instance,
-                         try_cast("timestamp" AS TIMESTAMPTZ)
+                         timestamp_value
                 HAVING count(*) > 1
             ), case_checks AS (
                 SELECT source_row, col, problem FROM (
@@ -919,29 +943,98 @@ def _problems(
                 FROM file_cases WHERE case_id IS NOT NULL GROUP BY case_id HAVING count(*) > 1
             ) ORDER BY n >= 10, r, n
             LIMIT {MAX_PROBLEMS_KEPT}
-            """,
-        [known is not None, raw.kind == "template"],
+            """
     ).fetchall()
     return [message for message, _ in rows], rows[0][1] if rows else 0
+
+
+def _cell_checks(raw: FileEvents, check_known: bool) -> tuple[tuple[int, str, str, str], ...]:
+    """The checks of file_cells' rows: (order among a row's problems, column, SQL condition of
+    the rows it finds, SQL of the problem it tells)."""
+    transitions = ", ".join(sql_literal(t) for t in LIFECYCLE_TRANSITIONS)
+    end_label = sql_literal(shown(raw.labels.get("timestamp", "")))
+    not_a_time = "''' is not a date and time (e.g. 2026-03-01 14:05:00)'"
+    return (
+        (1, "case_id", "case_id IS NULL", "'empty'"),
+        (2, "activity", "activity IS NULL", "'empty'"),
+        (
+            2,
+            "activity",
+            f"activity IS NOT NULL AND {str(check_known).lower()} "
+            "AND activity NOT IN (SELECT activity FROM known) AND activity NOT LIKE 'Stage: %'",
+            "'''' || shown(activity) || ''' is not a known activity (see the Instructions sheet)'",
+        ),
+        (3, "timestamp", '"timestamp" IS NULL', "'empty'"),
+        (
+            3,
+            "timestamp",
+            '"timestamp" IS NOT NULL AND timestamp_value IS NULL',
+            f"'''' || shown(\"timestamp\") || {not_a_time}",
+        ),
+        (
+            4,
+            "lifecycle",
+            f"lower(lifecycle) NOT IN ({transitions})",
+            "'''' || shown(lifecycle) || ''' is not a lifecycle transition (start, complete, or '"
+            " || 'another of the XES lifecycle model)'",
+        ),
+        (
+            5,
+            "start_timestamp",
+            "start_timestamp IS NOT NULL AND start_value IS NULL",
+            f"'''' || shown(start_timestamp) || {not_a_time}",
+        ),
+        (
+            5,
+            "start_timestamp",
+            "start_value > timestamp_value",
+            "'''' || shown(start_timestamp) || ''' is after the event''s end, ' || "
+            f"{end_label} || ' ''' || shown(\"timestamp\") || ''''",
+        ),
+        (
+            6,
+            "amount",
+            "amount IS NOT NULL AND amount_value IS NULL",
+            "'''' || shown(amount) || ''' is not a number'",
+        ),
+        (
+            6,
+            "amount",
+            "NOT isfinite(amount_value)",
+            "'''' || shown(amount) || ''' is not a finite number'",
+        ),
+        (
+            7,
+            "is_won",
+            "is_won IS NOT NULL AND is_won_value IS NULL",
+            "'''' || shown(is_won) || ''' is not TRUE or FALSE'",
+        ),
+        (
+            8,
+            "discount_pct",
+            "discount_pct IS NOT NULL AND coalesce(discount_value NOT BETWEEN 0 AND 100, true)",
+            "'''' || shown(discount_pct) || ''' is not a number from 0 to 100'",
+        ),
+    )
 
 
 def _typed(con: duckdb.DuckDBPyConnection, lifecycle: bool) -> dict[str, int]:
     """The checked cells typed, exact duplicates left out and, with a lifecycle column, start and
     complete events paired: the tables events and cases load_into_warehouse reads. Returns the
     figures of what was dropped and paired."""
+    # The cells are typed already (file_cells): the load reads them through a view.
     con.execute("""
-        CREATE TEMP TABLE typed AS
+        CREATE TEMP VIEW typed AS
         SELECT source_row::BIGINT AS source_row, case_id, activity,
-               ("timestamp"::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS "timestamp",
-               (start_timestamp::TIMESTAMPTZ AT TIME ZONE 'UTC')::TIMESTAMP AS start_timestamp,
+               timestamp_value AS "timestamp", start_value AS start_timestamp,
                lower(coalesce(lifecycle, 'complete')) AS transition, lifecycle_instance,
-               resource_name, stage, amount::DOUBLE AS amount, is_won::BOOLEAN AS is_won,
-               discount_pct::DOUBLE AS discount_pct
+               resource_name, stage, amount_value AS amount, is_won_value AS is_won,
+               discount_value AS discount_pct
         FROM file_cells WHERE NOT duplicate""")
     dropped, kept = con.execute(
-        "SELECT count(*) FILTER (duplicate), count(*) FILTER (NOT duplicate) FROM file_cells"
+        "SELECT count(*) FILTER (duplicate), count(*) FILTER (NOT duplicate) FROM file_cells_read"
     ).fetchone()
-    _release(con, keep={"typed", "file_cases"})
+    _release(con, keep=_CELLS | {"typed", "file_cases"})
     if lifecycle:
         _pair_lifecycle(con)
     else:
