@@ -1239,7 +1239,9 @@ def _replace_tables(
     statements = [
         f"CREATE OR REPLACE TABLE core.activity_catalogue AS {catalogue_sql}",
         # Activity instances in the order they started (as pm4py orders an interval log), then
-        # ended; an instantaneous event starts when it happens.
+        # ended; an instantaneous event starts when it happens. The table is not sorted once more
+        # by case (a second sort of every event): the readers that need an order (the exports)
+        # ask for it.
         """CREATE OR REPLACE TABLE core.event_log AS
            SELECT 'file:' || e.source_row AS event_id, e.case_id, e.activity, e."timestamp",
                   NULL::VARCHAR AS resource_id, e.resource_name, 'File' AS object_type, e.case_id AS object_id,
@@ -1251,8 +1253,7 @@ def _replace_tables(
                       coalesce(c.activity_rank, CASE WHEN e.activity LIKE 'Stage: %' THEN 16 ELSE 999 END),
                       e.source_row) AS event_order,
                   e.started_at::TIMESTAMP AS started_at
-           FROM file_events AS e LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity
-           ORDER BY e.case_id, event_order""",
+           FROM file_events AS e LEFT JOIN core.activity_catalogue AS c ON c.activity = e.activity""",
         """CREATE OR REPLACE TABLE core.cases AS
            WITH reps AS (
                -- Who did most of a case's events; of two as busy, who came first (mode() broke
