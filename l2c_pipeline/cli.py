@@ -236,14 +236,18 @@ def _dagster_instance():
     if Path("dagster.yaml").exists():
         return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), config_dir=os.getcwd()))
     # No dagster.yaml (a run started outside the repository): Dagster's default SQLite files in
-    # .l2c/dagster, with the event log this repository's dagster.yaml names.
+    # .l2c/dagster, with the event log and the settings this repository's dagster.yaml names
+    # (telemetry off: nothing is recorded for upload, and a run writes no log of it per step).
     event_log = {
         "module": "l2c_pipeline.event_storage",
         "class": "KeptOpenSqliteEventLogStorage",
         "config": {"base_dir": str(home / "history" / "runs")},
     }
     return DagsterInstance.from_ref(
-        InstanceRef.from_dir(str(home), overrides={"event_log_storage": event_log})
+        InstanceRef.from_dir(
+            str(home),
+            overrides={"event_log_storage": event_log, "telemetry": {"enabled": False}},
+        )
     )
 
 

@@ -12,8 +12,8 @@ from l2c_pipeline.mapping.load import load_mapping, shape_file
 from l2c_pipeline.warehouse.duckdb_warehouse import connect_read_only
 
 
-def run_l2c(*args: str, home) -> subprocess.CompletedProcess:
-    env = {**os.environ, "L2C_HOME": str(home)}
+def run_l2c(*args: str, home, **environment: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "L2C_HOME": str(home), **environment}
     return subprocess.run(
         [sys.executable, "-m", "l2c_pipeline.cli", *args],
         env=env,
@@ -25,8 +25,24 @@ def run_l2c(*args: str, home) -> subprocess.CompletedProcess:
 
 
 def test_demo_extracts_the_demo_org_and_exits_cleanly(tmp_path):
-    result = run_l2c("demo", "--leads", "500", "--seed", "3", home=tmp_path)
+    import matplotlib
+
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    result = run_l2c(
+        "demo",
+        "--leads",
+        "500",
+        "--seed",
+        "3",
+        home=tmp_path,
+        HOME=str(user_home),  # the user's own folder: the run writes nothing there
+        MPLCONFIGDIR=matplotlib.get_configdir(),  # (matplotlib's font cache, built once)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
+    # Outside the repository Dagster's instance has the settings of its dagster.yaml: no
+    # telemetry recorded for upload in the user's home (~/.dagster/logs).
+    assert not list(user_home.rglob("*")), list(user_home.rglob("*"))
     synced = [
         line.split() for line in result.stdout.splitlines() if line.rstrip().endswith(" synced")
     ]
