@@ -126,7 +126,9 @@ def test_the_models_live_in_their_own_file_and_the_analytics_file_is_its_copy(wa
     in_the_warehouse = {
         r[0]
         for r in warehouse.execute(
-            "SELECT DISTINCT schema_name FROM duckdb_tables() WHERE database_name = 'warehouse'"
+            "SELECT DISTINCT schema_name FROM duckdb_tables() WHERE database_name = 'warehouse' "
+            "UNION SELECT DISTINCT schema_name FROM duckdb_views() "
+            "WHERE database_name = 'warehouse' AND NOT internal"
         ).fetchall()
     }
     assert {"raw", "staging", "meta", "activities"} & in_the_warehouse == {

@@ -78,6 +78,11 @@ def default_sql_dir() -> Path:
 
 
 MATERIALIZATIONS = ("table", "view")
+# A schema's models are tables unless it says otherwise here (or the model's header does). The
+# activity models are views: core.event_log is their one reader, and on a nightly run it reads
+# only the changed cases' events, so storing every event of every activity cost more than
+# computing them when read.
+DEFAULT_MATERIALIZATION = {"activities": "view"}
 INCREMENTAL_KEY = carry_over.KEY
 MACROS_FILE = "macros.sql"  # beside the schema folders: not a model
 
@@ -175,10 +180,6 @@ def discover(sql_dir: Path | None = None) -> dict[tuple[str, str], SqlModel]:
             )
         if incremental and (materialized == "view" or schema == "activities"):
             raise ModelError(f"{path}: only a table outside activities can be incremental")
-        if materialized == "view" and schema == "activities":
-            raise ModelError(
-                f"{path}: activity models are tables (activities.all_events stacks them)"
-            )
         model = SqlModel(
             schema,
             name,
@@ -186,7 +187,7 @@ def discover(sql_dir: Path | None = None) -> dict[tuple[str, str], SqlModel]:
             sql,
             description,
             columns,
-            materialized=materialized or "table",
+            materialized=materialized or DEFAULT_MATERIALIZATION.get(schema, "table"),
             incremental=incremental,
         )
         model.depends_on = set(_table_references(sql, path)) - {model.key}
@@ -317,7 +318,7 @@ def _refresh_all_events(con, models: dict | None) -> None:
         r[0]
         for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'activities' "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name"
+            f"AND table_name <> '{ALL_EVENTS[1]}' ORDER BY table_name"
         ).fetchall()
     ]
     if models is not None:

@@ -30,9 +30,9 @@
 -- opening_stage: the stage the opportunity was created in
 -- created_at: when the case started (opportunity or lead creation, UTC)
 -- closed_on: close date of a closed opportunity
--- first_event_at: first event of the case
--- last_event_at: last event of the case
--- events: number of events of the case
+-- first_event_at: first event of the case in core.event_log
+-- last_event_at: last event of the case in core.event_log
+-- events: number of events of the case in core.event_log
 WITH attributes AS (
     SELECT
         case_id,
@@ -59,7 +59,7 @@ WITH attributes AS (
     GROUP BY record_id
 ), event_span AS (
     SELECT case_id, min(timestamp) AS first_event_at, max(timestamp) AS last_event_at, count(*) AS events
-    FROM activities.all_events
+    FROM core.event_log
     GROUP BY case_id
 ), closing_lead_statuses AS (
     SELECT value FROM mapped.value_meanings WHERE meaning = 'lead_disqualified'
