@@ -79,9 +79,9 @@ def default_sql_dir() -> Path:
 
 MATERIALIZATIONS = ("table", "view")
 # A schema's models are tables unless it says otherwise here (or the model's header does). The
-# activity models are views: core.event_log is their one reader, and on a nightly run it reads
-# only the changed cases' events, so storing every event of every activity cost more than
-# computing them when read.
+# activity models are views: core.event_log is their one reader (whole to hash each case's
+# events, then only the changed cases' on a nightly run), so storing every event of every
+# activity cost more than computing them when read.
 DEFAULT_MATERIALIZATION = {"activities": "view"}
 INCREMENTAL_KEY = carry_over.KEY
 MACROS_FILE = "macros.sql"  # beside the schema folders: not a model
