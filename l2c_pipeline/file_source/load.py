@@ -831,10 +831,10 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, raw: FileEvents, source_row
     aggregate of a number per row tells (grouping by every column would hold the whole file in
     its hash table). Where hashes repeat, the rows with those hashes are grouped by their
     columns (a CSV read again for it): equal hashes are not proof of equal rows."""
-    repeating = con.execute(
-        "SELECT count(*) FROM (SELECT row_hash FROM file_cells_read GROUP BY row_hash "
-        "HAVING count(*) > 1)"
-    ).fetchone()[0]
+    (repeating,) = con.execute(
+        "CREATE TEMP TABLE repeated_hashes AS SELECT row_hash FROM file_cells_read "
+        "GROUP BY row_hash HAVING count(*) > 1"
+    ).fetchone()
     if not repeating:
         return
     rows = "file_rows"
@@ -844,11 +844,8 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, raw: FileEvents, source_row
     columns = ", ".join(raw.file_columns)
     con.execute(f"""
         CREATE TEMP TABLE repeated AS
-        WITH hashes AS (
-            SELECT row_hash FROM file_cells_read GROUP BY row_hash HAVING count(*) > 1
-        )
         SELECT {", ".join(f"{c} AS first_{c}" for c in raw.file_columns)}, min(source_row) AS first_row
-        FROM {rows} WHERE hash({columns}) IN (SELECT row_hash FROM hashes)
+        FROM {rows} WHERE hash({columns}) IN (SELECT row_hash FROM repeated_hashes)
         GROUP BY ALL HAVING count(*) > 1""")
     same = " AND ".join(f"{c} IS NOT DISTINCT FROM first_{c}" for c in raw.file_columns)
     con.execute(f"""
