@@ -1,11 +1,14 @@
 """The file source against pandas and pm4py on BPI Challenge 2012 replicated N times.
 
-    .venv/bin/python bench/file_source.py --copies 1 10 [--repeat 3]
+    .venv/bin/python bench/file_source.py [LOG.xes.gz] --copies 1 10 [--repeat 3]
     .venv/bin/python bench/file_source.py --copies 1 10 --before /tmp/l2c-before
 
-tests/data/bpic2012.xes.gz (13,087 cases, 262,200 events) is written N times over, each copy
-with fresh case ids (c0-173688, c1-173688, ...), as a CSV (the columns pm4py gives the log, as
-pandas writes them) and as a plain XES file, into bench/out/file-source/ (kept for the next run).
+The XES log given (by default tests/data/bpic2012.xes.gz, BPI Challenge 2012: 13,087 cases,
+262,200 events; the 4TU file BPI_Challenge_2012.xes.gz is the same log) is written N times over,
+each copy with fresh case ids (c0-173688, c1-173688, ...), as a CSV (the columns pm4py gives the
+log, as pandas writes them) and as a plain XES file, into bench/out/file-source/ as
+{name}-x{N}.csv and .xes, {name} the log's file name up to its first dot (kept for the next
+run; "bpic2012" for the default log).
 
 Then each file is loaded by each side in a fresh child process, the sides interleaved (their
 order turns from one file to the next), and the child's peak RSS is taken from the kernel
@@ -50,12 +53,21 @@ SIDES = {
 _TRACE_NAME = re.compile(r'(<trace>(?:(?!<event).)*?key="concept:name" value=")([^"]*)"', re.S)
 
 
-def write_copies(copies: int, csv_only: bool = False) -> tuple[Path, Path]:
-    """bpic2012-x{copies}.csv and .xes (unless csv_only) in OUT, written unless already there."""
+def replicated_name(original: Path) -> str:
+    """What the replicated files of `original` are called before -x{copies}."""
+    return original.name.split(".")[0]
+
+
+def write_copies(
+    copies: int, csv_only: bool = False, original: Path = ORIGINAL
+) -> tuple[Path, Path]:
+    """{name}-x{copies}.csv and .xes (unless csv_only) in OUT, written unless already there."""
     OUT.mkdir(parents=True, exist_ok=True)
-    csv, xes = OUT / f"bpic2012-x{copies}.csv", OUT / f"bpic2012-x{copies}.xes"
+    name = replicated_name(original)
+    csv, xes = OUT / f"{name}-x{copies}.csv", OUT / f"{name}-x{copies}.xes"
     if not xes.exists() and not csv_only:
-        text = gzip.decompress(ORIGINAL.read_bytes()).decode("utf-8")
+        data = original.read_bytes()
+        text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8")
         first, last = text.index("<trace>"), text.rindex("</trace>") + len("</trace>")
         partial = xes.with_suffix(".partial")
         with partial.open("w", encoding="utf-8") as out:
@@ -70,7 +82,7 @@ def write_copies(copies: int, csv_only: bool = False) -> tuple[Path, Path]:
         from pm4py.util import constants
 
         constants.SHOW_PROGRESS_BAR = False
-        frame = pm4py.read_xes(str(ORIGINAL))
+        frame = pm4py.read_xes(str(original))
         ids = frame["case:concept:name"].astype(str)
         partial = csv.with_suffix(".partial")
         for copy in range(copies):
@@ -158,6 +170,13 @@ def measure(side: str, path: Path, before: Path | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "log",
+        nargs="?",
+        type=Path,
+        default=ORIGINAL,
+        help="the XES log to replicate, .xes or .xes.gz (default: %(default)s)",
+    )
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--before", type=Path, help="a copy of the code before the change")
     parser.add_argument("--kinds", nargs="+", default=["csv", "xes"], choices=["csv", "xes"])
@@ -167,17 +186,21 @@ def main() -> None:
     parser.add_argument("--write", type=int, metavar="COPIES", help=argparse.SUPPRESS)
     parser.add_argument("--csv-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.log = args.log.resolve()  # the children run in the code's folder
+    if not args.log.is_file():
+        parser.error(f"{args.log}: no such file")
     if args.child:
         print(json.dumps(child(args.child[0], Path(args.child[1]))), flush=True)
         return
     if args.write:
-        print(json.dumps([str(p) for p in write_copies(args.write, args.csv_only)]), flush=True)
+        written = write_copies(args.write, args.csv_only, args.log)
+        print(json.dumps([str(p) for p in written]), flush=True)
         return
     OUT.mkdir(parents=True, exist_ok=True)
     results = []
     turn = 0
     for copies in args.copies:
-        written, _ = run_child(["--write", str(copies)], ROOT)
+        written, _ = run_child([str(args.log), "--write", str(copies)], ROOT)
         files = dict(zip(("csv", "xes"), map(Path, written)))
         for kind in args.kinds:
             path = files[kind]

@@ -1,10 +1,11 @@
 """The whole `l2c run` on BPI Challenge 2012 replicated N times, against a plain pm4py script on
 the same CSV, interleaved.
 
-    .venv/bin/python bench/whole_run.py --copies 40 80 --repeat 3 [--sides "l2c run"]
+    .venv/bin/python bench/whole_run.py [LOG.xes.gz] --copies 1 10 40 80 --repeat 3 [--sides "l2c run"]
 
-The replicated CSVs are bench/file_source.py's (bench/out/file-source/bpic2012-x{N}.csv, written
-there unless already present). Each run is a fresh child process, the sides taking turns:
+The replicated CSVs are bench/file_source.py's, from the XES log given (by default
+tests/data/bpic2012.xes.gz, BPI Challenge 2012; the 4TU file BPI_Challenge_2012.xes.gz is the
+same log): bench/out/file-source/{name}-x{N}.csv, written there unless already present. Each run is a fresh child process, the sides taking turns:
 
 - l2c run: `python -m l2c_pipeline.cli run` with L2C_SOURCE=file on the CSV, into a new
   L2C_HOME (the whole nightly: load, event log, mining, reports, publishing, exports, maps,
@@ -104,6 +105,13 @@ def run_side(side: str, csv: Path, turn: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "log",
+        nargs="?",
+        type=Path,
+        default=ROOT / "tests" / "data" / "bpic2012.xes.gz",
+        help="the XES log to replicate, .xes or .xes.gz (default: %(default)s)",
+    )
     parser.add_argument("--copies", type=int, nargs="+", default=[40])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
@@ -112,12 +120,16 @@ def main() -> None:
     if args.child:
         print(json.dumps(pm4py_script(args.child)), flush=True)
         return
+    args.log = args.log.resolve()
+    if not args.log.is_file():
+        parser.error(f"{args.log}: no such file")
     results, turn = [], 0
     for copies in args.copies:
         written = subprocess.run(
             [
                 sys.executable,
                 str(ROOT / "bench" / "file_source.py"),
+                str(args.log),
                 "--write",
                 str(copies),
                 "--csv-only",
