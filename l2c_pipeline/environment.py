@@ -10,7 +10,7 @@ import os
 SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("L2C_SOURCE", "demo (the built-in demo org), salesforce, or file", "demo"),
     ("L2C_EVENT_LOG_FILE", "with L2C_SOURCE=file: the template (.xlsx), .csv or .xes(.gz)", "none"),
-    ("L2C_MAX_FILE_MB", "the largest event-log file read (unpacked size for .gz)", "2048"),
+    ("L2C_MAX_FILE_MB", "the largest event-log file read (unpacked size for .gz)", "4096"),
     ("L2C_WAREHOUSE", "the DuckDB file the pipeline writes", "$L2C_HOME/warehouse.duckdb"),
     ("L2C_HOME", "working folder: demo orgs, warehouse, Dagster history of l2c run", ".l2c"),
     (
