@@ -903,6 +903,9 @@ def entry_point() -> None:
     import gc
     import threading
 
+    from .terminal_log import print_only_printable
+
+    print_only_printable()
     try:
         main()  # click ends by raising SystemExit, with or without an error
         code = 0

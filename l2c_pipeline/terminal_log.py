@@ -8,6 +8,7 @@ log (the Dagster UI shows them in full); the CLI prints each failure once, in it
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 
@@ -59,3 +60,53 @@ def terminal_logger(init_context) -> logging.Logger:
     handler.setFormatter(_StepFormatter())
     log.addHandler(handler)
     return log
+
+
+# Control characters but line breaks and tabs, shown as \xNN: text from an org or a file (an
+# activity's name, a rep's) must never drive the terminal that prints it (ESC ]0;... sets its
+# title, ESC [2J clears it).
+_TERMINAL_CONTROL = {
+    code: f"\\x{code:02x}"
+    for code in (*range(0x20), *range(0x7F, 0xA0))
+    if chr(code) not in "\n\r\t"
+}
+
+
+class PrintableStream(io.TextIOBase):
+    """A text stream that writes to `stream` with control characters escaped."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    @property
+    def encoding(self) -> str:
+        return self._stream.encoding
+
+    @property
+    def errors(self) -> str | None:
+        return self._stream.errors
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def write(self, text: str) -> int:
+        self._stream.write(text.translate(_TERMINAL_CONTROL))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def print_only_printable() -> None:
+    """Everything the process prints from here on (click, logging, print) goes through
+    PrintableStream."""
+    if not isinstance(sys.stdout, PrintableStream):
+        sys.stdout = PrintableStream(sys.stdout)
+    if not isinstance(sys.stderr, PrintableStream):
+        sys.stderr = PrintableStream(sys.stderr)

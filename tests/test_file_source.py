@@ -554,15 +554,14 @@ def test_bad_csv_cells_are_named_with_the_files_own_columns(tmp_path, text, expe
 
 
 def test_a_csv_broken_far_down_the_file_is_named_and_nothing_is_staged(tmp_path):
-    # The dialect is sniffed from the first lines; the rows are read in one pass after it, so a
-    # row that breaks the file long after them fails that pass, named as the sniffing is.
+    # The delimiter is found in the header; the rows are read in one pass after it, so a row
+    # that breaks the file long after the header fails that pass, named by its line.
     lines = [f"C{n // 5},Review {n % 5},2026-01-05 10:{n % 60:02d}:00" for n in range(40_000)]
     lines[35_000] += ",an extra cell"
     path = write_csv(tmp_path / "log.csv", "case_id,activity,timestamp\n" + "\n".join(lines) + "\n")
     with pytest.raises(EventFileError) as error:
         read_event_file(path, work_dir=tmp_path / "work")
-    [problem] = error.value.problems
-    assert problem.startswith("not a readable CSV file (")
+    assert error.value.problems == ["line 35002: 4 fields, where the header has 3"]
     assert not list((tmp_path / "work").iterdir())  # the staged log is gone with the failure
     header_only = write_csv(tmp_path / "empty.csv", "case_id,activity,timestamp\n")
     with pytest.raises(EventFileError) as error:

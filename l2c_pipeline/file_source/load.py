@@ -14,9 +14,12 @@ checked log from it into the warehouse. So memory stays bounded whatever the fil
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import math
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -27,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from xml.parsers import expat
 
@@ -53,6 +57,9 @@ MAX_PROBLEMS_KEPT = 1000
 DEFAULT_MAX_FILE_MB = 4096
 # An XES file's events go to DuckDB this many at a time: the parser holds one batch, not the log.
 XES_BATCH_EVENTS = 50_000
+# An XES file's events (or traces) may have this many different attributes between them: a
+# column each (real logs have tens; a file with a key per event is no log to mine).
+MAX_XES_ATTRIBUTES = 2_000
 # An xlsx is a zip: refuse one that would unpack to much more than it weighs (a zip bomb).
 MAX_UNPACKED_RATIO = 100
 # Values longer than this are cut in messages: a 100,000-character name helps nobody there.
@@ -177,7 +184,7 @@ def read_event_file(
     path = Path(path)
     limit = max_file_bytes()  # a bad setting is named before the file is looked at
     if not path.is_file():
-        raise EventFileError(path, ["the file does not exist"])
+        raise EventFileError(path, [_not_a_file(path)])
     size = path.stat().st_size
     if size == 0:
         raise EventFileError(path, ["the file is empty"])
@@ -205,6 +212,10 @@ def read_event_file(
     _remove_leftovers(work_dir)
     folder = Path(tempfile.mkdtemp(prefix=f"{_STAGED}{os.getpid()}-", dir=work_dir))
     database = folder / "staged.duckdb"
+    if read is _read_csv:
+        # DuckDB reads a path as a pattern (log[1].csv would read log1.csv): it is given a
+        # link of a plain name to the file.
+        read = partial(_read_csv, link=folder / "file.csv")
     try:
         with _staging(database) as con:
             figures = _checked(path, con, read(path, con, limit), known)
@@ -212,6 +223,16 @@ def read_event_file(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return LoadedLog(database, str(path), figures)
+
+
+def _not_a_file(path: Path) -> str:
+    if path.is_dir():
+        return "a folder, not a file"
+    if path.is_symlink() and not path.exists():
+        return "a link to a file that does not exist"
+    if path.exists():
+        return "not a regular file (a device, a pipe or a socket): save the log as a file"
+    return "the file does not exist"
 
 
 # A staged log's folder: this, the pid of the process loading it, a dash and a random part.
@@ -413,14 +434,21 @@ def _read_xlsx(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEv
                     f"{', '.join(shown(s) for s in workbook.sheetnames)}); use the template"
                 ],
             )
-        events, labels = _sheet_rows(workbook[EVENTS_SHEET], FILE_COLUMNS, where, problems)
-        cases, _ = (
-            _sheet_rows(
-                workbook[CASES_SHEET], CASE_COLUMNS, f"sheet {CASES_SHEET}", problems, optional=True
+        # The sheets' XML is parsed as their rows are read: a broken sheet fails here.
+        reading = where
+        try:
+            events, labels = _sheet_rows(workbook[EVENTS_SHEET], FILE_COLUMNS, where, problems)
+            reading = f"sheet {CASES_SHEET}"
+            cases, _ = (
+                _sheet_rows(workbook[CASES_SHEET], CASE_COLUMNS, reading, problems, optional=True)
+                if CASES_SHEET in workbook.sheetnames
+                else (_empty(CASE_COLUMNS), {})
             )
-            if CASES_SHEET in workbook.sheetnames
-            else (_empty(CASE_COLUMNS), {})
-        )
+        except Exception as error:  # openpyxl and the XML parser raise many kinds
+            raise EventFileError(
+                path,
+                [f"{reading}: not readable ({type(error).__name__}: {shown(error)})"],
+            ) from None
     finally:
         workbook.close()
     if problems:
@@ -482,36 +510,103 @@ def _empty(columns) -> pd.DataFrame:
     return pd.DataFrame(columns=["source_row", *(c.key for c in columns)], dtype=object)
 
 
-def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEvents:
+def _read_csv(
+    path: Path, con: duckdb.DuckDBPyConnection, limit: int, link: Path | None = None
+) -> FileEvents:
     """DuckDB reads the CSV itself, in parallel, every column as text (the checks type them, so
-    a bad cell is named rather than failing the read); the dialect (delimiter, quotes) is
-    sniffed. The header is checked here; the rows are read once, by _cells, which keeps of
+    a bad cell is named rather than failing the read). The dialect is the one pandas reads:
+    RFC 4180 quotes (a quote in a quoted value written twice), no comment lines, the header on
+    line 1; only the delimiter is found, from the header (_csv_header). A row that breaks it
+    (a quote not closed, more or fewer fields than the header) stops the read, named by its
+    line: sniffing instead guessed a dialect that read such a file without its quotes, or
+    dropped the rows that begin with #. The rows are read once, by _cells, which keeps of
     them only what the checks and the load need (a second read only to compare the rows whose
-    hashes repeat, when some do)."""
-    source = (
-        f"read_csv({sql_literal(str(path))}, header = true, all_varchar = true, "
-        "parallel = true, auto_detect = true)"
-    )
-    try:
-        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-    except duckdb.Error as error:
-        raise _unreadable_csv(path, error) from None
+    hashes repeat, when some do). `link`: where to put a link to the file that DuckDB reads
+    (its path as written could be taken for a pattern)."""
+    names, delimiter = _csv_header(path)
     problems: list[str] = []
     positions, labels = _header_keys(tuple(names), FILE_COLUMNS, "line 1", problems)
     if problems:
         raise EventFileError(path, problems)
-    # Columns are renamed c0, c1, ...: any header is safe in SQL.
+    readable = path
+    if link is not None:
+        link.symlink_to(path.resolve())
+        readable = link
+    # Columns are named c0, c1, ...: any header is safe in SQL.
     columns = tuple(f"c{i}" for i in range(len(names)))
-    renamed = ", ".join(f"{quote(name)} AS {c}" for name, c in zip(names, columns))
-    con.execute(f"CREATE TEMP VIEW file_rows AS SELECT {renamed} FROM {source}")
+    types = ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in columns)
+    con.execute(
+        f"""CREATE TEMP VIEW file_rows AS SELECT * FROM read_csv({sql_literal(str(readable))},
+            header = true, auto_detect = false, columns = {{{types}}},
+            delim = {sql_literal(delimiter)}, quote = '"', escape = '"', comment = '',
+            skip = 0, strict_mode = true, parallel = true)"""
+    )
     _no_cases(con)
     return FileEvents(
         "csv", {key: f"c{p}" for key, p in positions.items()}, labels, "line 1", columns
     )
 
 
+# The delimiters a CSV may use; of those that split its header, the one into most fields.
+CSV_DELIMITERS = (",", ";", "\t", "|")
+# The header must end within this many bytes.
+CSV_HEADER_BYTES = 1 << 20
+
+
+def _csv_header(path: Path) -> tuple[list[str], str]:
+    """The header's names as written (quotes as in the rows) and the delimiter."""
+    with path.open("rb") as file:
+        head = file.read(CSV_HEADER_BYTES)
+    if len(head) == CSV_HEADER_BYTES and b"\n" not in head:
+        raise EventFileError(
+            path, [f"line 1: no end of the header in its first {_megabytes(CSV_HEADER_BYTES)}"]
+        )
+    # Bytes that are no UTF-8 become lone surrogates, found below; a UTF-8 byte-order mark goes.
+    text = head.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    splits = {
+        delimiter: next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        for delimiter in CSV_DELIMITERS
+    }
+    delimiter = max(CSV_DELIMITERS, key=lambda d: len(splits[d]))  # the first of equals
+    names = splits[delimiter]
+    if any("\udc80" <= character <= "\udcff" for name in names for character in name):
+        raise EventFileError(path, ["line 1: not UTF-8 text; save the file as UTF-8"])
+    return names, delimiter
+
+
+# What DuckDB says of a row that breaks the CSV, said plainly.
+_CSV_REASONS = (
+    (
+        re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)"),
+        lambda m: f"{m[2]} fields, where the header has {m[1]}",
+    ),
+    (
+        re.compile(r"unterminated quote"),
+        lambda m: 'a quoted value is not closed (a quote inside quotes is written twice: "")',
+    ),
+    (re.compile(r"Invalid unicode"), lambda m: "not UTF-8 text; save the file as UTF-8"),
+    (
+        re.compile(r"Maximum line size of (\d+) bytes exceeded"),
+        lambda m: f"the line is longer than {_megabytes(int(m[1]))}",
+    ),
+)
+
+
 def _unreadable_csv(path: Path, error: duckdb.Error) -> EventFileError:
-    return EventFileError(path, [f"not a readable CSV file ({shown(str(error).splitlines()[0])})"])
+    """One line for a CSV DuckDB could not read: the line and the reason when it names them."""
+    text = str(error)
+    lines = text.splitlines() or [""]
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    # The reason is the last line before DuckDB's suggestions.
+    end = next((i for i, t in enumerate(lines) if t.startswith("Possible")), len(lines))
+    reason = next((t.strip() for t in reversed(lines[1:end]) if t.strip()), "")
+    for pattern, said in _CSV_REASONS:
+        if match := pattern.search(text):
+            reason = said(match)
+            break
+    if line and reason and not reason.startswith("Original Line"):
+        return EventFileError(path, [f"line {line[1]}: {shown(reason)}"])
+    return EventFileError(path, [f"not a readable CSV file ({shown(lines[0])})"])
 
 
 class _Unpacking:
@@ -650,9 +745,22 @@ class _XesReader:
             return
         frame = pd.DataFrame.from_records(rows, coerce_float=False)
         columns = self.columns[table]
-        for attribute in frame.columns:
-            if attribute not in columns:
-                columns[attribute] = f"{self.prefixes[table]}{len(columns)}"
+        new = [attribute for attribute in frame.columns if attribute not in columns]
+        if len(columns) + len(new) > MAX_XES_ATTRIBUTES:
+            kind = "event" if table == "xes_events" else "trace"
+            raise XesSyntaxError(
+                f"more than {MAX_XES_ATTRIBUTES:,} different {kind} attributes (keys); the file "
+                f"source reads up to {MAX_XES_ATTRIBUTES:,}"
+            )
+        for attribute in new:
+            columns[attribute] = f"{self.prefixes[table]}{len(columns)}"
+        if len(new) > 20:  # an ALTER costs as much as the table has columns: many at once
+            added = ", ".join(f"NULL::VARCHAR AS {columns[a]}" for a in new)
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, {added} FROM {table}"
+            )
+        else:
+            for attribute in new:
                 self.con.execute(f"ALTER TABLE {table} ADD COLUMN {columns[attribute]} VARCHAR")
         frame.columns = [columns[a] for a in frame.columns]
         frame.insert(0, "trace", numbers)
@@ -780,12 +888,19 @@ def _checked(
 # or does not parse): the checks find the cells that do not parse by it, the load reads it.
 _TYPED_CELLS = {
     # Times with an offset (2011-10-11 13:45:40+02:00) in UTC, those without one read as UTC.
-    "timestamp_value": """try_cast("timestamp" AS TIMESTAMPTZ) AT TIME ZONE 'UTC'""",
-    "start_value": "try_cast(start_timestamp AS TIMESTAMPTZ) AT TIME ZONE 'UTC'",
+    # A time begins with a digit: DuckDB's words for times (epoch, infinity) are no event's.
+    "timestamp_value": """CASE WHEN left("timestamp", 1) BETWEEN '0' AND '9'
+        THEN try_cast("timestamp" AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END""",
+    "start_value": """CASE WHEN left(start_timestamp, 1) BETWEEN '0' AND '9'
+        THEN try_cast(start_timestamp AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END""",
     "amount_value": "try_cast(amount AS DOUBLE)",
     "is_won_value": "try_cast(is_won AS BOOLEAN)",
     "discount_value": "try_cast(discount_pct AS DOUBLE)",
 }
+# The times an event may have: a process's, not a placeholder such as 0001-01-01 or 9999-12-31
+# (which would also stretch every business calendar over thousands of years).
+EARLIEST_TIME = "TIMESTAMP '1900-01-01'"
+LATEST_TIME = "TIMESTAMP '2199-12-31 23:59:59.999999'"
 # What _cells leaves: the table it writes and the view that numbers its rows.
 _CELLS = {"file_cells_read", "file_cells"}
 
@@ -951,6 +1066,7 @@ def _cell_checks(raw: FileEvents, check_known: bool) -> tuple[tuple[int, str, st
     transitions = ", ".join(sql_literal(t) for t in LIFECYCLE_TRANSITIONS)
     end_label = sql_literal(shown(raw.labels.get("timestamp", "")))
     not_a_time = "''' is not a date and time (e.g. 2026-03-01 14:05:00)'"
+    not_in_years = "''' is not in the years 1900 to 2199 (a placeholder for no date?)'"
     return (
         (1, "case_id", "case_id IS NULL", "'empty'"),
         (2, "activity", "activity IS NULL", "'empty'"),
@@ -969,6 +1085,12 @@ def _cell_checks(raw: FileEvents, check_known: bool) -> tuple[tuple[int, str, st
             f"'''' || shown(\"timestamp\") || {not_a_time}",
         ),
         (
+            3,
+            "timestamp",
+            f"timestamp_value NOT BETWEEN {EARLIEST_TIME} AND {LATEST_TIME}",
+            f"'''' || shown(\"timestamp\") || {not_in_years}",
+        ),
+        (
             4,
             "lifecycle",
             f"lower(lifecycle) NOT IN ({transitions})",
@@ -980,6 +1102,12 @@ def _cell_checks(raw: FileEvents, check_known: bool) -> tuple[tuple[int, str, st
             "start_timestamp",
             "start_timestamp IS NOT NULL AND start_value IS NULL",
             f"'''' || shown(start_timestamp) || {not_a_time}",
+        ),
+        (
+            5,
+            "start_timestamp",
+            f"start_value NOT BETWEEN {EARLIEST_TIME} AND {LATEST_TIME}",
+            f"'''' || shown(start_timestamp) || {not_in_years}",
         ),
         (
             5,

@@ -1,0 +1,278 @@
+"""Files built to break the file source: paths DuckDB would take for patterns, dialects a
+sniffer guesses wrong, placeholder times, an XES file with a key per event, a workbook whose
+sheet is no XML, things that are not files, and terminal escapes in what `l2c run` prints.
+Each must load exactly what the file says, or stop with one line naming the place."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+import l2c_pipeline.file_source.load as file_source
+from l2c_pipeline.file_source.load import EventFileError, load_into_warehouse, read_event_file
+from l2c_pipeline.warehouse.duckdb_warehouse import connect
+
+HEADER = "case:concept:name,concept:name,time:timestamp\n"
+
+
+def loaded_events(path: Path, tmp_path: Path) -> list[tuple]:
+    """core.event_log's case, activity and time, as the file source loads `path`."""
+    con = connect(tmp_path / "warehouse.duckdb")
+    try:
+        with read_event_file(path, work_dir=tmp_path / "work") as loaded:
+            load_into_warehouse(con, loaded)
+        return con.execute(
+            "SELECT case_id, activity, strftime(timestamp, '%Y-%m-%d %H:%M') FROM core.event_log "
+            "ORDER BY event_id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(EventFileError) as error:
+        read_event_file(path)
+    assert str(error.value).startswith(f"{path}: ")
+    return error.value.problems
+
+
+def test_a_path_duckdb_could_read_as_a_pattern_reads_that_one_file(tmp_path):
+    (tmp_path / "log1.csv").write_text(HEADER + "1,Wrong file,2026-03-01 10:00\n")
+    (tmp_path / "logX.csv").write_text(HEADER + "2,Wrong file,2026-03-01 10:00\n")
+    (tmp_path / "log[1].csv").write_text(HEADER + "1,Right file,2026-03-01 10:00\n")
+    (tmp_path / "log*.csv").write_text(HEADER + "1,Star,2026-03-01 10:00\n")
+    assert loaded_events(tmp_path / "log[1].csv", tmp_path / "a") == [
+        ("1", "Right file", "2026-03-01 10:00")
+    ]
+    assert loaded_events(tmp_path / "log*.csv", tmp_path / "b") == [
+        ("1", "Star", "2026-03-01 10:00")
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        # Case ids that begin with # (a sniffer takes # for a comment and drops the rows).
+        ("hash.csv", HEADER + "".join(f"#{n},Email,2026-03-01 10:0{n}\n" for n in range(6))),
+        # Semicolons, a byte-order mark, Windows line ends, quoted delimiters and quotes.
+        (
+            "semicolon.csv",
+            "\ufeffcase:concept:name;concept:name;time:timestamp\r\n"
+            '"0042";"Call; then ""mail""";2026-03-01 10:00\r\n'
+            "0042;Review;2026-03-02 10:00\r\n",
+        ),
+        ("tab.csv", HEADER.replace(",", "\t") + "007\tReview\t2026-03-01 10:00\n"),
+        ("pipe.csv", HEADER.replace(",", "|") + "7|Review|2026-03-01 10:00\n"),
+    ],
+)
+def test_a_csv_loads_what_pandas_reads_in_it(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    # pandas is told the delimiter; the file source finds it.
+    delimiter = {"semicolon.csv": ";", "tab.csv": "\t", "pipe.csv": "|"}.get(name, ",")
+    frame = pd.read_csv(path, sep=delimiter, dtype=str, encoding="utf-8-sig")
+    expected = [
+        (case, activity, stamp[:16])
+        for case, activity, stamp in frame[
+            ["case:concept:name", "concept:name", "time:timestamp"]
+        ].itertuples(index=False)
+    ]
+    assert loaded_events(path, tmp_path) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (  # one stray quote does not turn quoting off for the whole file
+            HEADER + '"C1","Lead Created",2026-03-01 10:00\n"C2","Say "hi"",2026-03-01 11:00\n',
+            ['line 3: a quoted value is not closed (a quote inside quotes is written twice: "")'],
+        ),
+        (
+            HEADER + '001,"A,2026-03-01 10:00\n001,B,2026-03-01 11:00\n',
+            ['line 2: a quoted value is not closed (a quote inside quotes is written twice: "")'],
+        ),
+        (HEADER + "1,A\n", ["line 2: 2 fields, where the header has 3"]),
+        (
+            HEADER + "1,A,2026-03-01 10:00\n1,B,2026-03-01 11:00,extra\n",
+            ["line 3: 4 fields, where the header has 3"],
+        ),
+        (  # a column named twice, whatever the case
+            "case:concept:name,concept:name,concept:name,time:timestamp\n1,A,B,2026-03-01\n",
+            [
+                "line 1: the columns 'concept:name' and 'concept:name' both name the activity; "
+                "keep one of them"
+            ],
+        ),
+        (
+            "case_id,Activity,activity,timestamp\n1,A,B,2026-03-01\n",
+            [
+                "line 1: the columns 'Activity' and 'activity' both name the activity; keep one of them"
+            ],
+        ),
+        (  # a line above the header is not skipped without a word
+            "My export of events\n" + HEADER + "1,A,2026-03-01 10:00\n",
+            [
+                "line 1: missing columns 'Opportunity ID', 'Activity' and 'Event timestamp' "
+                "(the header holds: My export of events)"
+            ],
+        ),
+        (  # DuckDB's words for times and placeholder dates are no event's time
+            HEADER + "1,A,infinity\n1,B,epoch\n1,C,0001-01-01\n1,D,9999-12-31 23:00-05:00\n"
+            "1,E,1899-12-31 23:59\n1,F,2026-03-01 10:00\n",
+            [
+                "line 2, column 'time:timestamp': 'infinity' is not a date and time "
+                "(e.g. 2026-03-01 14:05:00)",
+                "line 3, column 'time:timestamp': 'epoch' is not a date and time "
+                "(e.g. 2026-03-01 14:05:00)",
+                "line 4, column 'time:timestamp': '0001-01-01' is not in the years 1900 to 2199 "
+                "(a placeholder for no date?)",
+                "line 5, column 'time:timestamp': '9999-12-31 23:00-05:00' is not in the years "
+                "1900 to 2199 (a placeholder for no date?)",
+                "line 6, column 'time:timestamp': '1899-12-31 23:59' is not in the years 1900 to "
+                "2199 (a placeholder for no date?)",
+            ],
+        ),
+        (
+            "case_id,activity,timestamp,start_timestamp\n1,A,2026-03-01 10:00,0001-01-01\n",
+            [
+                "line 2, column 'start_timestamp': '0001-01-01' is not in the years 1900 to 2199 "
+                "(a placeholder for no date?)"
+            ],
+        ),
+    ],
+)
+def test_a_broken_csv_is_named_by_its_line(tmp_path, text, expected):
+    path = tmp_path / "log.csv"
+    path.write_text(text, encoding="utf-8")
+    assert problems(path) == expected
+
+
+def test_a_csv_that_is_not_utf8_says_so(tmp_path):
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(HEADER.encode() + "001,Café,2026-03-01 10:00\n".encode("latin-1"))
+    assert problems(latin1) == ["line 2: not UTF-8 text; save the file as UTF-8"]
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes((HEADER + "001,A,2026-03-01 10:00\n").encode("utf-16"))
+    assert problems(utf16) == ["line 1: not UTF-8 text; save the file as UTF-8"]
+    long_line = tmp_path / "long.csv"
+    long_line.write_bytes(HEADER.encode() + b"001," + b"A" * 3_000_000 + b",2026-03-01\n")
+    [problem] = problems(long_line)
+    assert problem.startswith("line 2: the line is longer than ")
+
+
+def test_what_is_not_a_file_is_named_for_what_it_is(tmp_path):
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    assert problems(folder) == ["a folder, not a file"]
+    (tmp_path / "dangling.csv").symlink_to(tmp_path / "gone.csv")
+    assert problems(tmp_path / "dangling.csv") == ["a link to a file that does not exist"]
+    os.mkfifo(tmp_path / "pipe.csv")
+    assert problems(tmp_path / "pipe.csv") == [
+        "not a regular file (a device, a pipe or a socket): save the log as a file"
+    ]
+    assert problems(tmp_path / "missing.csv") == ["the file does not exist"]
+
+
+def xes_log(events: list[dict[str, str]]) -> str:
+    body = "".join(
+        "<event>"
+        + "".join(
+            f'<date key="{k}" value="{v}"/>'
+            if k == "time:timestamp"
+            else f'<string key="{k}" value="{v}"/>'
+            for k, v in event.items()
+        )
+        + "</event>"
+        for event in events
+    )
+    return f'<log><trace><string key="concept:name" value="c1"/>{body}</trace></log>'
+
+
+def test_an_xes_file_with_too_many_attributes_is_refused_and_many_are_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_source, "MAX_XES_ATTRIBUTES", 60)
+    stamp = "2026-03-01T10:00:00"
+    # 50 attributes new in one batch take the path that adds them all at once; the values land
+    # in their own columns (the resource among them).
+    wide = {f"k{i}": f"v{i}" for i in range(45)}
+    events = [
+        {"concept:name": "A", "time:timestamp": stamp, **wide, "org:resource": "Ana"},
+        {"concept:name": "B", "time:timestamp": "2026-03-02T10:00:00", "org:resource": "Bo"},
+    ]
+    path = tmp_path / "wide.xes"
+    path.write_text(xes_log(events), encoding="utf-8")
+    con = connect(tmp_path / "warehouse.duckdb")
+    try:
+        with read_event_file(path, work_dir=tmp_path / "work") as loaded:
+            load_into_warehouse(con, loaded)
+        assert con.execute(
+            "SELECT activity, resource_name FROM core.event_log ORDER BY timestamp"
+        ).fetchall() == [("A", "Ana"), ("B", "Bo")]
+    finally:
+        con.close()
+    many = {f"k{i}": "v" for i in range(70)}
+    path.write_text(
+        xes_log([{"concept:name": "A", "time:timestamp": stamp, **many}]), encoding="utf-8"
+    )
+    assert problems(path) == [
+        "not a readable XES file (XesSyntaxError: more than 60 different event attributes "
+        "(keys); the file source reads up to 60)"
+    ]
+
+
+def test_a_workbook_whose_sheet_is_no_xml_is_named(tmp_path):
+    from openpyxl import Workbook
+
+    good = tmp_path / "good.xlsx"
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Events"
+    sheet.append(["Opportunity ID", "Activity", "Event timestamp"])
+    sheet.append(["006A", "Opportunity Created", "2026-01-05 10:00:00"])
+    workbook.save(good)
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(broken, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]  # cut in the middle of its rows
+            target.writestr(item, data)
+    [problem] = problems(broken)
+    assert problem.startswith("sheet Events: not readable (ParseError: ")
+
+
+def test_l2c_run_prints_no_terminal_escape_from_the_file(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "Opportunity ID,Activity,Event timestamp,Sales rep\n"
+        "006A,Opportunity Created,2026-01-05 10:00:00,Ana\n"
+        "006A,\x1b]0;pwned\x07Call,2026-01-06 10:00:00,\x1b[2JAna\n"
+        "006A,Opportunity Closed Won,2026-01-20 10:00:00,Ana\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("L2C_", "SF_", "DAGSTER_"))}
+    env.update(L2C_HOME=str(tmp_path / "home"), L2C_SOURCE="file", L2C_EVENT_LOG_FILE=str(log))
+    run = subprocess.run(
+        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
+    printed = run.stdout + run.stderr
+    assert run.returncode == 0, printed.decode(errors="replace")[-2000:]
+    assert b"\x1b" not in printed and b"\x07" not in printed
+    assert b"\\x1b]0;pwned\\x07Call" in printed  # named, escaped
+    with duckdb.connect(str(tmp_path / "home" / "analytics.duckdb"), read_only=True) as analytics:
+        assert (
+            analytics.execute(
+                "SELECT count(*) FROM core.event_log WHERE activity = '\x1b]0;pwned\x07Call'"
+            ).fetchone()[0]
+            == 1
+        )  # the data keeps what the file says
