@@ -496,18 +496,18 @@ def test_control_characters_from_the_file_are_shown_escaped(tmp_path):
                 "line 4, column 'amount': '-Infinity' is not a finite number",
             ],
         ),
-        (  # which column is the activity cannot be guessed
-            "case:concept:name,concept:name,Activity,time:timestamp\nA,Review,Check,2026-01-05\n",
+        (  # which column is the activity cannot be guessed (none is the XES standard's)
+            "case:concept:name,Activity name,Activity,time:timestamp\nA,Review,Check,2026-01-05\n",
             [
-                "line 1: the columns 'concept:name' and 'Activity' both name the activity; "
+                "line 1: the columns 'Activity name' and 'Activity' both name the activity; "
                 "keep one of them"
             ],
         ),
         (
-            "Case ID,case,Timestamp,time:timestamp,Event timestamp,Activity\nA,B,x,y,z,Review\n",
+            "Case ID,case,Timestamp,time,Event timestamp,Activity\nA,B,x,y,z,Review\n",
             [
                 "line 1: the columns 'Case ID' and 'case' both name the case; keep one of them",
-                "line 1: the columns 'Timestamp', 'time:timestamp' and 'Event timestamp' all "
+                "line 1: the columns 'Timestamp', 'time' and 'Event timestamp' all "
                 "name the timestamp; keep one of them",
             ],
         ),

@@ -87,6 +87,32 @@ def test_a_csv_loads_what_pandas_reads_in_it(tmp_path, name, text):
     assert loaded_events(path, tmp_path) == expected
 
 
+def test_the_csv_of_a_pm4py_formatted_frame_loads_its_xes_columns(tmp_path):
+    import pm4py
+
+    # format_dataframe keeps the columns it was given beside the XES ones it adds.
+    frame = pd.DataFrame(
+        {
+            "case_id": ["1", "1", "2"],
+            "activity": ["Review", "Sign", "Review"],
+            "timestamp": ["2026-03-01 10:00:00", "2026-03-01 11:00:00", "2026-03-02 09:30:00"],
+        }
+    )
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"])
+    formatted = pm4py.format_dataframe(
+        frame, case_id="case_id", activity_key="activity", timestamp_key="timestamp"
+    )
+    path = tmp_path / "formatted.csv"
+    formatted.to_csv(path, index=False)
+    expected = [
+        (case, activity, stamp.strftime("%Y-%m-%d %H:%M"))
+        for case, activity, stamp in formatted[
+            ["case:concept:name", "concept:name", "time:timestamp"]
+        ].itertuples(index=False)
+    ]
+    assert loaded_events(path, tmp_path) == expected
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -125,7 +151,7 @@ def test_a_csv_loads_what_pandas_reads_in_it(tmp_path, name, text):
         ),
         (  # DuckDB's words for times and placeholder dates are no event's time
             HEADER + "1,A,infinity\n1,B,epoch\n1,C,0001-01-01\n1,D,9999-12-31 23:00-05:00\n"
-            "1,E,1899-12-31 23:59\n1,F,2026-03-01 10:00\n",
+            "1,E,1899-12-30 12:00\n1,F,2026-03-01 10:00\n",
             [
                 "line 2, column 'time:timestamp': 'infinity' is not a date and time "
                 "(e.g. 2026-03-01 14:05:00)",
@@ -135,7 +161,7 @@ def test_a_csv_loads_what_pandas_reads_in_it(tmp_path, name, text):
                 "(a placeholder for no date?)",
                 "line 5, column 'time:timestamp': '9999-12-31 23:00-05:00' is not in the years "
                 "1900 to 2199 (a placeholder for no date?)",
-                "line 6, column 'time:timestamp': '1899-12-31 23:59' is not in the years 1900 to "
+                "line 6, column 'time:timestamp': '1899-12-30 12:00' is not in the years 1900 to "
                 "2199 (a placeholder for no date?)",
             ],
         ),
@@ -152,6 +178,18 @@ def test_a_broken_csv_is_named_by_its_line(tmp_path, text, expected):
     path = tmp_path / "log.csv"
     path.write_text(text, encoding="utf-8")
     assert problems(path) == expected
+
+
+def test_the_first_and_last_moments_of_the_years_read_load_whatever_their_offset(tmp_path):
+    path = tmp_path / "edges.csv"
+    path.write_text(
+        HEADER + "1,First,1900-01-01 00:00:00+01:00\n1,Last,2199-12-31 23:59:59-01:00\n",
+        encoding="utf-8",
+    )
+    assert loaded_events(path, tmp_path) == [
+        ("1", "First", "1899-12-31 23:00"),
+        ("1", "Last", "2200-01-01 00:59"),
+    ]
 
 
 def test_a_csv_that_is_not_utf8_says_so(tmp_path):
@@ -195,35 +233,42 @@ def xes_log(events: list[dict[str, str]]) -> str:
     return f'<log><trace><string key="concept:name" value="c1"/>{body}</trace></log>'
 
 
-def test_an_xes_file_with_too_many_attributes_is_refused_and_many_are_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(file_source, "MAX_XES_ATTRIBUTES", 60)
-    stamp = "2026-03-01T10:00:00"
-    # 50 attributes new in one batch take the path that adds them all at once; the values land
-    # in their own columns (the resource among them).
-    wide = {f"k{i}": f"v{i}" for i in range(45)}
-    events = [
-        {"concept:name": "A", "time:timestamp": stamp, **wide, "org:resource": "Ana"},
-        {"concept:name": "B", "time:timestamp": "2026-03-02T10:00:00", "org:resource": "Bo"},
-    ]
+def test_an_xes_file_whose_events_each_have_other_keys_loads_narrow_and_keeps_duplicates_apart(
+    tmp_path, monkeypatch
+):
+    # Every event with keys of its own (20,000 different keys in the file): before, a column
+    # each (10,000 keys took 46 s). Events equal in every attribute are one event; events that
+    # differ only in an attribute the load does not read are two.
+    monkeypatch.setattr(file_source, "XES_BATCH_EVENTS", 1_000)  # several batches
+    events = []
+    for n in range(4_000):
+        minute = f"2026-03-01T10:{n % 60:02d}:00"
+        keys = {f"k{n}-{i}": "v" for i in range(5)}
+        events.append(
+            {"concept:name": f"A{n % 7}", "time:timestamp": minute, **keys, "org:resource": "Ana"}
+        )
+    twin = {"concept:name": "B", "time:timestamp": "2026-03-02T10:00:00", "note": "first"}
+    events += [twin, dict(twin), {**twin, "note": "second"}]
     path = tmp_path / "wide.xes"
     path.write_text(xes_log(events), encoding="utf-8")
     con = connect(tmp_path / "warehouse.duckdb")
     try:
         with read_event_file(path, work_dir=tmp_path / "work") as loaded:
+            assert loaded.figures["duplicate_events_dropped"] == 1
             load_into_warehouse(con, loaded)
         assert con.execute(
-            "SELECT activity, resource_name FROM core.event_log ORDER BY timestamp"
-        ).fetchall() == [("A", "Ana"), ("B", "Bo")]
+            "SELECT count(*), count(*) FILTER (activity = 'B'), "
+            "count(*) FILTER (resource_name = 'Ana') FROM core.event_log"
+        ).fetchone() == (4_002, 2, 4_000)
     finally:
         con.close()
-    many = {f"k{i}": "v" for i in range(70)}
-    path.write_text(
-        xes_log([{"concept:name": "A", "time:timestamp": stamp, **many}]), encoding="utf-8"
+    # The staged table has a column per attribute the load reads and one for all the others.
+    reader = file_source._XesReader(duckdb.connect())
+    with path.open("rb") as stream:
+        reader.parse(stream)
+    assert sorted(reader.columns["xes_events"]) == sorted(
+        ["concept:name", "time:timestamp", "org:resource", file_source._XES_OTHERS]
     )
-    assert problems(path) == [
-        "not a readable XES file (XesSyntaxError: more than 60 different event attributes "
-        "(keys); the file source reads up to 60)"
-    ]
 
 
 def test_a_workbook_whose_sheet_is_no_xml_is_named(tmp_path):
@@ -276,3 +321,17 @@ def test_l2c_run_prints_no_terminal_escape_from_the_file(tmp_path):
             ).fetchone()[0]
             == 1
         )  # the data keeps what the file says
+
+
+def test_a_folder_duckdb_cannot_keep_a_database_in_is_named(tmp_path):
+    from l2c_pipeline.file_source.load import SettingError
+    from l2c_pipeline.warehouse.duckdb_warehouse import UnusablePath
+
+    for name in ("home?x", "home\\b"):
+        with pytest.raises(UnusablePath, match=r"DuckDB cannot keep a database at a path with"):
+            connect(tmp_path / name / "warehouse.duckdb")
+        log = tmp_path / "log.csv"
+        log.write_text(HEADER + "1,A,2026-03-01 10:00\n", encoding="utf-8")
+        with pytest.raises(SettingError, match=r"choose another folder \(L2C_HOME\)"):
+            read_event_file(log, work_dir=tmp_path / name)
+        assert not list((tmp_path / name).iterdir())  # nothing staged is left there

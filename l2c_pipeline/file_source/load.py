@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import math
 import os
 import re
@@ -39,6 +40,7 @@ import pandas as pd
 
 from ..models.sql_models import catalogue_activities  # noqa: F401  (a template's activities)
 from ..warehouse.duckdb_warehouse import (
+    check_database_path,
     quote,
     session,
     set_memory_limit,
@@ -57,9 +59,6 @@ MAX_PROBLEMS_KEPT = 1000
 DEFAULT_MAX_FILE_MB = 4096
 # An XES file's events go to DuckDB this many at a time: the parser holds one batch, not the log.
 XES_BATCH_EVENTS = 50_000
-# An XES file's events (or traces) may have this many different attributes between them: a
-# column each (real logs have tens; a file with a key per event is no log to mine).
-MAX_XES_ATTRIBUTES = 2_000
 # An xlsx is a zip: refuse one that would unpack to much more than it weighs (a zip bomb).
 MAX_UNPACKED_RATIO = 100
 # Values longer than this are cut in messages: a 100,000-character name helps nobody there.
@@ -254,6 +253,10 @@ def _remove_leftovers(work_dir: Path) -> None:
 def _staging(database: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the staging file, with the warehouse's memory limit (what is over it
     spills to a folder beside the file) and the checks' SQL macros."""
+    try:
+        check_database_path(database, "L2C_HOME")
+    except ValueError as error:
+        raise SettingError(str(error)) from None
     con = duckdb.connect(str(database))
     try:
         con.execute("SET enable_progress_bar = false")
@@ -385,6 +388,13 @@ def _header_keys(
                 found.setdefault(column.key, []).append(position)
     for column in columns:
         positions = found.get(column.key, [])
+        # pm4py's format_dataframe writes the XES column beside the one it was given (case_id
+        # and case:concept:name): the XES one is the log's.
+        standard = [
+            p for p in positions if (_text(header[p]) or "") == XES_ATTRIBUTES.get(column.key)
+        ]
+        if len(positions) > 1 and len(standard) == 1:
+            found[column.key] = positions = standard
         if len(positions) > 1:
             noun = NOUNS.get(column.key, f"'{column.header}'")
             problems.append(
@@ -645,6 +655,9 @@ class XesSyntaxError(ValueError):
     """Well-formed XML that is no XES log (a trace inside a trace, ...)."""
 
 
+# Where an event's (a trace's) attributes the load does not read go: a name no XES key can
+# have (XML names hold no NUL).
+_XES_OTHERS = "\x00others"
 # The XES elements that hold one attribute each (a list's value is its items, left out).
 _XES_ATTRIBUTE_TAGS = frozenset(("string", "date", "int", "float", "boolean", "id", "list"))
 
@@ -660,6 +673,10 @@ class _XesReader:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        # The attributes the load reads get a column each; an event's (a trace's) others go
+        # together in one, as JSON: they only tell exact duplicates apart, and a file whose
+        # events each have other keys stays a narrow table.
+        self.known = {"event": frozenset(XES_ATTRIBUTES.values()), "trace": {"concept:name"}}
         # Per open element, where the attributes in it go: the open event's or trace's dict,
         # None in anything else (the log, an attribute, <global>, ...). The handlers run for
         # every element of the file, so they do as little as they can.
@@ -702,7 +719,14 @@ class _XesReader:
         if kind == "attribute":
             store = self.stores[-1]
             if store is not None and "key" in attributes:
-                store[attributes["key"]] = attributes.get("value")
+                key = attributes["key"]
+                if key in self.known["event" if store is self.event else "trace"]:
+                    store[key] = attributes.get("value")
+                else:
+                    others = store.get(_XES_OTHERS)
+                    if others is None:
+                        others = store[_XES_OTHERS] = {}
+                    others[key] = attributes.get("value")
             self.stores.append(None)
         elif kind == "event":
             if self.event is not None:
@@ -743,24 +767,17 @@ class _XesReader:
         rows, numbers = self.batches[table]
         if not rows:
             return
+        others = [row.pop(_XES_OTHERS, None) for row in rows]
         frame = pd.DataFrame.from_records(rows, coerce_float=False)
+        if any(o is not None for o in others):
+            frame[_XES_OTHERS] = [
+                None if o is None else json.dumps(o, sort_keys=True, ensure_ascii=False)
+                for o in others
+            ]
         columns = self.columns[table]
-        new = [attribute for attribute in frame.columns if attribute not in columns]
-        if len(columns) + len(new) > MAX_XES_ATTRIBUTES:
-            kind = "event" if table == "xes_events" else "trace"
-            raise XesSyntaxError(
-                f"more than {MAX_XES_ATTRIBUTES:,} different {kind} attributes (keys); the file "
-                f"source reads up to {MAX_XES_ATTRIBUTES:,}"
-            )
-        for attribute in new:
-            columns[attribute] = f"{self.prefixes[table]}{len(columns)}"
-        if len(new) > 20:  # an ALTER costs as much as the table has columns: many at once
-            added = ", ".join(f"NULL::VARCHAR AS {columns[a]}" for a in new)
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, {added} FROM {table}"
-            )
-        else:
-            for attribute in new:
+        for attribute in frame.columns:
+            if attribute not in columns:
+                columns[attribute] = f"{self.prefixes[table]}{len(columns)}"
                 self.con.execute(f"ALTER TABLE {table} ADD COLUMN {columns[attribute]} VARCHAR")
         frame.columns = [columns[a] for a in frame.columns]
         frame.insert(0, "trace", numbers)
@@ -898,9 +915,10 @@ _TYPED_CELLS = {
     "discount_value": "try_cast(discount_pct AS DOUBLE)",
 }
 # The times an event may have: a process's, not a placeholder such as 0001-01-01 or 9999-12-31
-# (which would also stretch every business calendar over thousands of years).
-EARLIEST_TIME = "TIMESTAMP '1900-01-01'"
-LATEST_TIME = "TIMESTAMP '2199-12-31 23:59:59.999999'"
+# (which would also stretch every business calendar over thousands of years). The years 1900 to
+# 2199 as written: the bounds are in UTC, a day wider for the offsets.
+EARLIEST_TIME = "TIMESTAMP '1899-12-31'"
+LATEST_TIME = "TIMESTAMP '2200-01-02'"
 # What _cells leaves: the table it writes and the view that numbers its rows.
 _CELLS = {"file_cells_read", "file_cells"}
 

@@ -173,11 +173,27 @@ def _open_waiting(
             time.sleep(0.5)
 
 
+class UnusablePath(ValueError):
+    """A path DuckDB cannot keep a database at."""
+
+
+def check_database_path(path: Path, setting: str) -> None:
+    """DuckDB reads a ? in a database's path as the start of options and a backslash as a
+    separator (it then writes, or looks for, its log elsewhere): such a path is refused by
+    name before DuckDB fails on it."""
+    if "?" in str(path) or "\\" in str(path):
+        raise UnusablePath(
+            f"{path}: DuckDB cannot keep a database at a path with '?' or a backslash in it; "
+            f"choose another folder ({setting})"
+        )
+
+
 def connect(
     path: Path | str, *, on_wait: Callable[[str], None] = lambda message: None
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file for writing, creating schemas and meta tables."""
     path = Path(path)
+    check_database_path(path, "L2C_HOME or L2C_WAREHOUSE")
     path.parent.mkdir(parents=True, exist_ok=True)
     models = models_path(path)
     if not path.exists() and models.exists():
