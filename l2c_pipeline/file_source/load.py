@@ -676,7 +676,8 @@ class _XesReader:
         # The attributes the load reads get a column each; an event's (a trace's) others go
         # together in one, as JSON: they only tell exact duplicates apart, and a file whose
         # events each have other keys stays a narrow table.
-        self.known = {"event": frozenset(XES_ATTRIBUTES.values()), "trace": {"concept:name"}}
+        self.event_keys = frozenset(XES_ATTRIBUTES.values())
+        self.trace_keys = frozenset(("concept:name",))
         # Per open element, where the attributes in it go: the open event's or trace's dict,
         # None in anything else (the log, an attribute, <global>, ...). The handlers run for
         # every element of the file, so they do as little as they can.
@@ -720,7 +721,7 @@ class _XesReader:
             store = self.stores[-1]
             if store is not None and "key" in attributes:
                 key = attributes["key"]
-                if key in self.known["event" if store is self.event else "trace"]:
+                if key in (self.event_keys if store is self.event else self.trace_keys):
                     store[key] = attributes.get("value")
                 else:
                     others = store.get(_XES_OTHERS)
