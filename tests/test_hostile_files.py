@@ -192,6 +192,24 @@ def test_the_first_and_last_moments_of_the_years_read_load_whatever_their_offset
     ]
 
 
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        # A line break inside quotes: the record after it starts on line 5.
+        ('1,"A\nB\nC",2026-03-01 10:00\n2,B,2026-03-01 10:00,extra\n', "line 5: 4 fields"),
+        ('1,"A\nB\nC",2026-03-01 10:00\n2,B,not-a-date\n', "line 5, column 'time:timestamp'"),
+        # Empty lines are no rows, but lines of the file.
+        ("\n\n1,A,2026-03-01 10:00\n\n2,B,2026-03-01 10:00,extra\n", "line 6: 4 fields"),
+        ("\n\n1,A,2026-03-01 10:00\n\n2,B,not-a-date\n", "line 6, column 'time:timestamp'"),
+    ],
+)
+def test_a_problem_is_placed_on_the_line_an_editor_shows(tmp_path, body, expected):
+    path = tmp_path / "log.csv"
+    path.write_text(HEADER + body, encoding="utf-8")
+    [problem] = problems(path)
+    assert problem.startswith(expected)
+
+
 def test_a_csv_that_is_not_utf8_says_so(tmp_path):
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes(HEADER.encode() + "001,Café,2026-03-01 10:00\n".encode("latin-1"))

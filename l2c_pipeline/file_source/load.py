@@ -584,6 +584,41 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
     return names, delimiter
 
 
+_LINE = re.compile(r"^line (\d+)")
+
+
+def _on_file_lines(path: Path, problems: list[str], count_empty: bool = False) -> list[str]:
+    """The problems with each "line N" made the line of the file it starts on, as an editor
+    counts. N counts records: the rows' numbers (an empty line is none), or with `count_empty`
+    DuckDB's read errors' (an empty line is one); after a line break inside quotes, or an
+    empty line, they differ from the file's lines. Only a file with problems is read for this,
+    up to the last record named."""
+    records = {int(m[1]) for problem in problems if (m := _LINE.match(problem))}
+    if not records:
+        return problems
+    _, delimiter = _csv_header(path)
+    starts: dict[int, int] = {}
+    last = max(records)
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
+        reader = csv.reader(file, delimiter=delimiter, quotechar='"', doublequote=True)
+        record, start = 0, 1
+        try:
+            for row in reader:
+                if row or count_empty:
+                    record += 1
+                    if record in records:
+                        starts[record] = start
+                    if record >= last:
+                        break
+                start = reader.line_num + 1
+        except csv.Error:
+            pass  # the lines found so far are right; the rest keep their record numbers
+    return [
+        _LINE.sub(lambda m: f"line {starts.get(int(m[1]), int(m[1]))}", problem)
+        for problem in problems
+    ]
+
+
 # What DuckDB says of a row that breaks the CSV, said plainly.
 _CSV_REASONS = (
     (
@@ -615,7 +650,8 @@ def _unreadable_csv(path: Path, error: duckdb.Error) -> EventFileError:
             reason = said(match)
             break
     if line and reason and not reason.startswith("Original Line"):
-        return EventFileError(path, [f"line {line[1]}: {shown(reason)}"])
+        problem = f"line {line[1]}: {shown(reason)}"
+        return EventFileError(path, _on_file_lines(path, [problem], count_empty=True))
     return EventFileError(path, [f"not a readable CSV file ({shown(lines[0])})"])
 
 
@@ -889,6 +925,8 @@ def _checked(
     _release(con, keep=_CELLS | {"file_cases"})
     problems, total = _problems(con, raw, known)
     if problems:
+        if raw.kind == "csv":
+            problems = _on_file_lines(path, problems)
         raise EventFileError(path, problems, total)
     figures = _typed(con, lifecycle="lifecycle" in raw.columns)
     if not con.execute("SELECT count(*) FROM events").fetchone()[0]:
