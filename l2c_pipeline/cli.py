@@ -795,6 +795,7 @@ def explore_command(port: int, host: str) -> None:
         host=host,
         port=port,
         log_level="warning",
+        use_colors=False,  # what l2c prints has its control characters escaped: no colour codes
         # h11, whose limit is set: the explorer answers a too-long address with its own message.
         http="h11",
         h11_max_incomplete_event_size=256 * 1024,
