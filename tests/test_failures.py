@@ -173,3 +173,95 @@ def test_the_api_limit_stops_the_remaining_objects_without_calling(tmp_path, ser
     assert server.api.api_calls == budget + 1
     assert (analytics.stat().st_mtime_ns, report.stat().st_mtime_ns) == published
     assert "analytics file and outputs are unchanged" in second.stderr
+
+
+def test_a_run_stopped_by_sigterm_says_so_keeps_what_it_stored_and_the_next_run_finishes(
+    tmp_path, server
+):
+    """SIGTERM (what `timeout`, systemd and Dagster's run termination send) while the run waits
+    on the org: it stops within seconds, says it was interrupted in its last line, publishes
+    nothing, and the next run completes the extraction from what was stored."""
+    import signal
+
+    from l2c_pipeline.warehouse.duckdb_warehouse import connect
+
+    env = clean_env(tmp_path, **server.environment())
+    server.api.add_faults("slow@query_more#2=60")  # the second page of a paged object hangs
+    process = subprocess.Popen(
+        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while (
+            not any(fault["fired"] for fault in server.api.faults.describe())
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        assert process.poll() is None, "the run ended before it could be stopped"
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert time.monotonic() - stopped < 15
+    assert process.returncode == 1
+    assert "Traceback" not in err and "DagsterExecutionInterruptedError" not in err
+    step, message = err.strip().splitlines()[-1].removeprefix("Error: ").split(": ", 1)
+    assert step.startswith("raw/") and message.startswith("interrupted (Ctrl-C or a stop signal")
+    assert "analytics file and outputs are unchanged" in err
+    assert not (tmp_path / "analytics.duckdb").exists()
+    interrupted_object = step.removeprefix("raw/")
+    con = connect(tmp_path / "warehouse.duckdb")
+    try:
+        stored = con.execute(f'SELECT count(*) FROM raw."{interrupted_object}"').fetchone()[0]
+    finally:
+        con.close()
+    expected = server.store.row_counts(include_deleted=True)[interrupted_object]
+    assert 0 < stored < expected  # the pages committed before the stop are kept
+
+    server.api.faults.clear()
+    done, _ = l2c(tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    con = connect(tmp_path / "warehouse.duckdb")
+    try:
+        stored = con.execute(f'SELECT count(*) FROM raw."{interrupted_object}"').fetchone()[0]
+    finally:
+        con.close()
+    assert stored == expected
+    assert (tmp_path / "analytics.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [
+        [
+            ("DagsterExecutionStepExecutionError", "Error occurred while executing op"),
+            ("RuntimeError", "RuntimeError: Query interrupted"),
+        ],  # a DuckDB query saw the signal
+        [("DagsterExecutionInterruptedError", "")],  # the signal arrived in Python code
+    ],
+)
+def test_an_interrupted_step_is_named_as_interrupted_not_by_its_error_class(chain):
+    from types import SimpleNamespace
+
+    from dagster._utils.error import SerializableErrorInfo
+
+    from l2c_pipeline.monitoring.alerts import INTERRUPTED, failure_message
+
+    error = None
+    for cls_name, message in reversed(chain):
+        error = SerializableErrorInfo(message, [], cls_name, cause=error)
+    event = SimpleNamespace(
+        event_type_value="STEP_FAILURE", step_failure_data=SimpleNamespace(error=error)
+    )
+    assert failure_message(event) == INTERRUPTED
+    error = SerializableErrorInfo("RuntimeError: Query failed: 1 row", [], "RuntimeError")
+    event.step_failure_data.error = error
+    assert failure_message(event) == "RuntimeError: Query failed: 1 row"

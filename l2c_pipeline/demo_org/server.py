@@ -14,7 +14,6 @@ import socket
 import ssl
 import tempfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -37,8 +36,9 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         headers = {k.lower(): v for k, v in self.headers.items()}
         response: Response = self.server.api.handle(self.command, path, query, headers, body)
-        if response.delay:
-            time.sleep(response.delay)
+        if response.delay and self.server.stopping.wait(response.delay):
+            self.close_connection = True  # the server stops: a slow answer is not waited for
+            return
         try:
             self.send_response(response.status)
             for name, value in response.headers.items():
@@ -72,6 +72,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(*args, **kwargs)
         self._open_connections: set = set()
         self._open_lock = threading.Lock()
+        self.stopping = threading.Event()
 
     def process_request(self, request, client_address) -> None:
         with self._open_lock:
@@ -202,6 +203,7 @@ class DemoOrgServer:
         self._httpd.serve_forever()
 
     def stop(self) -> None:
+        self._httpd.stopping.set()
         self._httpd.shutdown()
         self._httpd.end_open_connections()
         self._httpd.server_close()  # joins the request threads

@@ -152,6 +152,27 @@ def step_name(step_key: str) -> str:
     return step_key.replace("__", "/")
 
 
+# A stop asked for while a step ran: Dagster raises its interrupt error in Python code, and a
+# DuckDB query that sees the signal ends with "Query interrupted". Either way the open
+# transaction is rolled back; what was committed before (pages of an extraction, earlier
+# steps' tables) stays.
+INTERRUPTED = (
+    "interrupted (Ctrl-C or a stop signal such as SIGTERM); nothing was left half-written: what "
+    "was stored before the stop is kept, and the next run carries on from it"
+)
+
+
+def _interrupted(error) -> bool:
+    while error is not None:
+        if error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt") or (
+            error.cls_name in ("RuntimeError", "InterruptException")
+            and error.message.strip().endswith("Query interrupted")
+        ):
+            return True
+        error = error.cause
+    return False
+
+
 def failure_message(event) -> str:
     """A step's or a resource's failure as one line: the pipeline's own message as written, any
     other error as its last line (class name kept), never a stack trace."""
@@ -165,6 +186,8 @@ def failure_message(event) -> str:
         if event.event_type_value == "RUN_FAILURE" and event.message:
             return " ".join(event.message.split())
         return "unknown error"
+    if _interrupted(error):
+        return INTERRUPTED
     # A Failure raised on purpose carries the whole message; its class name is noise.
     message = error.message.strip().removeprefix("dagster._core.definitions.events.Failure: ")
     cause = error
