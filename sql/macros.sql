@@ -20,3 +20,15 @@ CREATE OR REPLACE TEMP MACRO median_standard_error(x, rn, n) AS
         sum(x * order_statistic_weight(rn, (n - 1) * (0.5 + 0.5 / sqrt(n))))
         - sum(x * order_statistic_weight(rn, (n - 1) * (0.5 - 0.5 / sqrt(n))))
     ) / 2 END;
+
+-- exact_sum(x), exact_avg(x): the sum and the mean of DOUBLE values, each taken to 1e-12 and added
+-- as DECIMAL(38, 12) (integer arithmetic, up to 1e26). DuckDB adds DOUBLE values in whatever order
+-- its threads meet the rows, so on a large table sum() and avg() of the same rows differ in their
+-- last bits from one build to the next: a ranking by them could swap two equal rows, and a table
+-- rebuilt from unchanged inputs would not be equal to itself (the outputs drawn from it would be
+-- written again for nothing). A filtered sum: exact_sum(CASE WHEN ... THEN x END). Integers need
+-- neither (their sums are exact); a standard deviation takes its values in order instead:
+-- stddev_samp(x ORDER BY x).
+CREATE OR REPLACE TEMP MACRO exact_sum(x) AS sum(x::DECIMAL(38, 12))::DOUBLE;
+
+CREATE OR REPLACE TEMP MACRO exact_avg(x) AS (sum(x::DECIMAL(38, 12)) / count(x))::DOUBLE;

@@ -59,10 +59,11 @@ WITH span AS (
 ), others AS (
     -- The share (win_rate: its binomial error is the sd of the 0/1s over sqrt(n) up to n/(n-1))
     -- and the mean: sd/sqrt(n).
-    SELECT kpi, avg(x) AS value, count(*) AS cases,
+    -- exact_avg and the ordered stddev_samp give the same figure whatever DuckDB's threads do.
+    SELECT kpi, exact_avg(x) AS value, count(*) AS cases,
            CASE WHEN count(*) >= 2 THEN
-               CASE WHEN kpi = 'win_rate' THEN sqrt(avg(x) * (1 - avg(x)) / count(*))
-                    ELSE stddev_samp(x) / sqrt(count(*)) END
+               CASE WHEN kpi = 'win_rate' THEN sqrt(exact_avg(x) * (1 - exact_avg(x)) / count(*))
+                    ELSE stddev_samp(x ORDER BY x) / sqrt(count(*)) END
            END AS standard_error
     FROM recent WHERE kpi IN ('win_rate', 'discount_approval_time')
     GROUP BY kpi

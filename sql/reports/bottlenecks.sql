@@ -42,9 +42,9 @@ WITH occurrences AS (
                kind, from_activity, nullif(to_activity, '') AS to_activity, count(*) AS occurrences,
                -- Both quantiles of each wait from one sort (the median is the 0.5 quantile).
                quantile_cont(hours, [0.5, 0.9]) AS wait_quantiles,
-               sum(hours) AS total_wait_hours,
+               exact_sum(hours) AS total_wait_hours,
                quantile_cont(business_hours, [0.5, 0.9]) AS business_quantiles,
-               sum(business_hours) AS total_business_hours
+               exact_sum(business_hours) AS total_business_hours
         FROM occurrences
         GROUP BY kind, from_activity, to_activity
     )
@@ -52,8 +52,8 @@ WITH occurrences AS (
     -- Each bottleneck's occurrences summed per case: the cases it happened in, and the rows the
     -- attribute breakdown needs.
     SELECT t.bottleneck_id, o.case_id, count(*) AS occurrences,
-           sum(greatest(o.hours - t.median_hours, 0)) AS excess_hours,
-           sum(greatest(o.business_hours - t.business_quantiles[1], 0)) AS excess_business_hours
+           exact_sum(greatest(o.hours - t.median_hours, 0)) AS excess_hours,
+           exact_sum(greatest(o.business_hours - t.business_quantiles[1], 0)) AS excess_business_hours
     FROM occurrences AS o
     JOIN typical AS t
       ON t.kind = o.kind AND t.from_activity = o.from_activity
@@ -63,13 +63,13 @@ WITH occurrences AS (
     SELECT t.*, p.cases, p.added_wait_hours, p.added_business_hours
     FROM typical AS t
     JOIN (
-        SELECT bottleneck_id, count(*) AS cases, sum(excess_hours) AS added_wait_hours,
-               sum(excess_business_hours) AS added_business_hours
+        SELECT bottleneck_id, count(*) AS cases, exact_sum(excess_hours) AS added_wait_hours,
+               exact_sum(excess_business_hours) AS added_business_hours
         FROM per_case GROUP BY bottleneck_id
     ) AS p USING (bottleneck_id)
 ), ranked AS (
     SELECT *, row_number() OVER (ORDER BY added_wait_hours DESC, kind, from_activity, to_activity) AS bottleneck_rank,
-           added_wait_hours / nullif(sum(added_wait_hours) OVER (PARTITION BY kind), 0) AS share_of_added_wait
+           added_wait_hours / nullif(sum(added_wait_hours::DECIMAL(38, 12)) OVER (PARTITION BY kind), 0) AS share_of_added_wait
     FROM summary
 ), top_per_case AS (
     -- Only for the 20 biggest bottlenecks: the breakdown multiplies rows by the attributes.
@@ -79,7 +79,7 @@ WITH occurrences AS (
     WHERE r.bottleneck_rank <= 20
 ), concentration AS (
     SELECT p.bottleneck_rank, d.dimension, d.dimension_value,
-           sum(p.excess_hours) / nullif(any_value(r.added_wait_hours), 0) AS value_share_of_added_wait,
+           exact_sum(p.excess_hours) / nullif(any_value(r.added_wait_hours), 0) AS value_share_of_added_wait,
            sum(p.occurrences) / any_value(r.occurrences) AS value_share_of_occurrences
     FROM top_per_case AS p
     JOIN mining.case_dimensions AS d USING (case_id)
@@ -87,8 +87,7 @@ WITH occurrences AS (
     GROUP BY p.bottleneck_rank, d.dimension, d.dimension_value
 ), concentration_ranked AS (
     -- The value whose share of the added wait most exceeds its share of the occurrences; ties
-    -- (to 1e-9: sums in parallel differ in their last bits) go to the first in text order, so
-    -- the same records always name the same value.
+    -- (to 1e-9) go to the first in text order, so the same records always name the same value.
     SELECT *, row_number() OVER (
         PARTITION BY bottleneck_rank
         ORDER BY round(value_share_of_added_wait - value_share_of_occurrences, 9) DESC, dimension, dimension_value

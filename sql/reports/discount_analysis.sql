@@ -30,10 +30,10 @@ WITH deals AS (
         count(*) AS opportunities,
         count(*) FILTER (WHERE is_closed) AS closed,
         count(*) FILTER (WHERE is_won) AS won,
-        avg(discount_pct) FILTER (WHERE is_won) AS avg_discount_pct,
+        exact_avg(CASE WHEN is_won THEN discount_pct END) AS avg_discount_pct,
         median(cycle_days) AS median_cycle_days,
-        coalesce(sum(amount) FILTER (WHERE is_won), 0) AS won_amount,
-        coalesce(sum(amount * discount_pct / (100 - discount_pct)) FILTER (WHERE is_won AND discount_pct < 100), 0)
+        coalesce(exact_sum(CASE WHEN is_won THEN amount END), 0) AS won_amount,
+        coalesce(exact_sum(CASE WHEN is_won AND discount_pct < 100 THEN amount * discount_pct / (100 - discount_pct) END), 0)
             AS revenue_given_away
     FROM deals
     GROUP BY discount_band

@@ -78,9 +78,9 @@ WITH case_segments AS (
     GROUP BY s.dimension, s.segment
 ), discounts AS (
     SELECT 'average_discount' AS kpi, s.dimension, s.segment, 'percent' AS unit,
-           avg(o.discount_pct) AS value, count(o.discount_pct) AS cases,
+           exact_avg(o.discount_pct) AS value, count(o.discount_pct) AS cases,
            CASE WHEN count(o.discount_pct) >= 2
-                THEN stddev_samp(o.discount_pct) / sqrt(count(o.discount_pct)) END AS standard_error
+                THEN stddev_samp(o.discount_pct ORDER BY o.discount_pct) / sqrt(count(o.discount_pct)) END AS standard_error
     FROM staging.stg_opportunities AS o JOIN case_segments AS s ON s.case_id = o.opportunity_id
     WHERE o.is_won
     GROUP BY s.dimension, s.segment

@@ -26,9 +26,9 @@ WITH log_span AS (
     SELECT DISTINCT original_order_id AS order_id FROM staging.stg_orders WHERE is_reduction
 ), receivables AS (
     -- Days sales outstanding over the last 90 days of the log: open balance / billed x 90.
-    SELECT sum(balance) FILTER (WHERE invoice_status = 'Posted') AS open_balance,
-           sum(total_amount) FILTER (WHERE invoice_status = 'Posted'
-                                     AND invoice_date > (SELECT newest FROM log_span)::DATE - 90) AS billed
+    SELECT exact_sum(CASE WHEN invoice_status = 'Posted' THEN balance END) AS open_balance,
+           exact_sum(CASE WHEN invoice_status = 'Posted'
+                           AND invoice_date > (SELECT newest FROM log_span)::DATE - 90 THEN total_amount END) AS billed
     FROM staging.stg_invoices
 ), samples AS (
     -- The observations behind the median KPIs, for their standard errors.
@@ -72,19 +72,19 @@ WITH log_span AS (
     SELECT kpi, n, CASE WHEN n >= 2 THEN sqrt((k / n) * (1 - k / n) / n) END FROM shares
     UNION ALL
     SELECT 'average_discount', count(discount_pct),
-           CASE WHEN count(discount_pct) >= 2 THEN stddev_samp(discount_pct) / sqrt(count(discount_pct)) END
+           CASE WHEN count(discount_pct) >= 2 THEN stddev_samp(discount_pct ORDER BY discount_pct) / sqrt(count(discount_pct)) END
     FROM staging.stg_opportunities WHERE is_won
     UNION ALL
     SELECT 'discount_approval_time', count(wait_hours),
-           CASE WHEN count(wait_hours) >= 2 THEN stddev_samp(wait_hours / 24) / sqrt(count(wait_hours)) END
+           CASE WHEN count(wait_hours) >= 2 THEN stddev_samp(wait_hours / 24 ORDER BY wait_hours) / sqrt(count(wait_hours)) END
     FROM mining.approval_waits WHERE decided_at IS NOT NULL
     UNION ALL
     -- A ratio of two sums over the posted invoices, R = sum(a) / sum(b): its delta-method error is
     -- sqrt(sum((a - R b)^2)) / sum(b).
     SELECT 'days_sales_outstanding', count(*),
-           CASE WHEN count(*) >= 2 AND sum(t.b) > 0
-                THEN 90 * sqrt(sum(power(t.a - r.ratio * t.b, 2))) / sum(t.b) END
-    FROM dso_terms AS t CROSS JOIN (SELECT sum(a) / nullif(sum(b), 0) AS ratio FROM dso_terms) AS r
+           CASE WHEN count(*) >= 2 AND exact_sum(t.b) > 0
+                THEN 90 * sqrt(exact_sum(power(t.a - r.ratio * t.b, 2))) / exact_sum(t.b) END
+    FROM dso_terms AS t CROSS JOIN (SELECT exact_sum(a) / nullif(exact_sum(b), 0) AS ratio FROM dso_terms) AS r
 ), kpis AS (
     SELECT 'sales_cycle_time' AS kpi,
            (SELECT median(epoch(won - created)) / 86400 FROM first_times WHERE won IS NOT NULL) AS value,
@@ -124,12 +124,12 @@ WITH log_span AS (
            || 'on its reference path (pm4py alignments)'
     UNION ALL
     SELECT 'average_discount',
-           (SELECT avg(discount_pct) FROM staging.stg_opportunities WHERE is_won), 'percent',
+           (SELECT exact_avg(discount_pct) FROM staging.stg_opportunities WHERE is_won), 'percent',
            'mean discount % of won opportunities (0 for those won without a quote)'
     UNION ALL
     -- A mean, not a median: a wait that grows moves it at once, and the drift checks see it.
     SELECT 'discount_approval_time',
-           (SELECT avg(wait_hours) / 24 FROM mining.approval_waits WHERE decided_at IS NOT NULL),
+           (SELECT exact_avg(wait_hours) / 24 FROM mining.approval_waits WHERE decided_at IS NOT NULL),
            'days', 'mean days (calendar time) from Discount Approval Requested to the decision '
            || '(Discount Approved or Rejected), decided approvals'
 ), has AS (

@@ -24,11 +24,11 @@ WITH transitions AS (
         count(DISTINCT case_id) AS cases,
         -- Both quantiles of each wait from one sort (the median is the 0.5 quantile).
         quantile_cont(wait_hours, [0.5, 0.9]) AS wait_quantiles,
-        avg(wait_hours) AS mean_hours,
-        sum(wait_hours) AS total_wait_hours,
+        exact_avg(wait_hours) AS mean_hours,
+        exact_sum(wait_hours) AS total_wait_hours,
         quantile_cont(business_wait_hours, [0.5, 0.9]) AS business_quantiles,
-        avg(business_wait_hours) AS mean_business_hours,
-        sum(business_wait_hours) AS total_business_hours
+        exact_avg(business_wait_hours) AS mean_business_hours,
+        exact_sum(business_wait_hours) AS total_business_hours
     FROM mining.milestone_events
     WHERE next_activity IS NOT NULL
     GROUP BY activity, next_activity

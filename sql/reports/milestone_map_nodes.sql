@@ -17,7 +17,7 @@ SELECT
     count(*) FILTER (WHERE step = 1) AS start_cases,
     count(*) FILTER (WHERE next_activity IS NULL) AS end_cases,
     median(service_hours) AS median_service_hours,
-    avg(service_hours) AS mean_service_hours
+    exact_avg(service_hours) AS mean_service_hours
 FROM mining.milestone_events
 GROUP BY activity
 ORDER BY events DESC, activity

@@ -46,7 +46,7 @@ WITH opportunity_cases AS (
     GROUP BY case_id
 ), variant_groups AS (
     SELECT p.milestone_codes, count(*) AS cases, median(s.cycle_days) AS median_cycle_days,
-           avg(o.is_conformant::INT) AS conformant_share, avg(o.fitness) AS mean_fitness,
+           avg(o.is_conformant::INT) AS conformant_share, exact_avg(o.fitness) AS mean_fitness,
            min(p.case_id) AS example_case_id
     FROM opportunity_paths AS p
     JOIN opportunity_cases AS o USING (case_id)

@@ -15,7 +15,7 @@ WITH orders AS (
     LEFT JOIN mining.case_facts AS f ON f.case_id = o.opportunity_id
     WHERE NOT o.is_reduction
 ), corrections AS (
-    SELECT original_order_id AS order_id, count(*) AS amendments, sum(total_amount) AS amended_amount,
+    SELECT original_order_id AS order_id, count(*) AS amendments, exact_sum(total_amount) AS amended_amount,
            min(created_at) AS first_amended_at
     FROM staging.stg_orders
     WHERE is_reduction
@@ -56,7 +56,7 @@ WITH orders AS (
         count(*) FILTER (WHERE is_amended) AS amended,
         count(*) FILTER (WHERE is_amended) / count(*) AS rework_rate,
         sum(amendments) AS amendments,
-        sum(amended_amount) AS amended_amount,
+        exact_sum(amended_amount) AS amended_amount,
         median(days_to_amendment) AS median_days_to_amendment
     FROM per_order
     GROUP BY GROUPING SETS ((), (product_family))

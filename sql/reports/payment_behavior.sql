@@ -45,17 +45,17 @@ SELECT
     dimension, dimension_value,
     count(*) AS invoices,
     count(paid_at) AS paid_invoices,
-    sum(total_amount) AS invoiced_amount,
+    exact_sum(total_amount) AS invoiced_amount,
     median(days_to_pay) AS median_days_to_pay,
-    avg(days_paid_late) AS avg_days_past_due,
+    exact_avg(days_paid_late) AS avg_days_past_due,
     avg((coalesce(days_paid_late, 0) > 0 OR coalesce(days_open_past_due, 0) > 0)::INT) AS late_share,
-    sum(balance) FILTER (WHERE paid_at IS NULL) AS open_amount,
-    coalesce(sum(balance) FILTER (WHERE days_open_past_due <= 0), 0) AS open_not_due,
-    coalesce(sum(balance) FILTER (WHERE days_open_past_due BETWEEN 1 AND 30), 0) AS open_1_30_days,
-    coalesce(sum(balance) FILTER (WHERE days_open_past_due BETWEEN 31 AND 60), 0) AS open_31_60_days,
-    coalesce(sum(balance) FILTER (WHERE days_open_past_due BETWEEN 61 AND 90), 0) AS open_61_90_days,
-    coalesce(sum(balance) FILTER (WHERE days_open_past_due > 90), 0) AS open_over_90_days,
-    sum(balance) / nullif(sum(total_amount) FILTER (WHERE invoiced_last_90_days), 0) * 90 AS dso_days
+    exact_sum(CASE WHEN paid_at IS NULL THEN balance END) AS open_amount,
+    coalesce(exact_sum(CASE WHEN days_open_past_due <= 0 THEN balance END), 0) AS open_not_due,
+    coalesce(exact_sum(CASE WHEN days_open_past_due BETWEEN 1 AND 30 THEN balance END), 0) AS open_1_30_days,
+    coalesce(exact_sum(CASE WHEN days_open_past_due BETWEEN 31 AND 60 THEN balance END), 0) AS open_31_60_days,
+    coalesce(exact_sum(CASE WHEN days_open_past_due BETWEEN 61 AND 90 THEN balance END), 0) AS open_61_90_days,
+    coalesce(exact_sum(CASE WHEN days_open_past_due > 90 THEN balance END), 0) AS open_over_90_days,
+    exact_sum(balance) / nullif(exact_sum(CASE WHEN invoiced_last_90_days THEN total_amount END), 0) * 90 AS dso_days
 FROM grouped
 GROUP BY dimension, dimension_value
 ORDER BY dimension <> 'all', dimension, invoices DESC, dimension_value

@@ -21,11 +21,11 @@ WITH waits AS (
         count(*) AS transitions,
         -- Both quantiles of each wait from one sort (the median is the 0.5 quantile).
         quantile_cont(wait_seconds, [0.5, 0.9]) AS wait_quantiles,
-        avg(wait_seconds) / 3600 AS mean_hours,
-        sum(wait_seconds) / 3600 AS total_wait_hours,
+        exact_avg(wait_seconds) / 3600 AS mean_hours,
+        exact_sum(wait_seconds) / 3600 AS total_wait_hours,
         quantile_cont(business_wait_seconds, [0.5, 0.9]) AS business_quantiles,
-        avg(business_wait_seconds) / 3600 AS mean_business_hours,
-        sum(business_wait_seconds) / 3600 AS total_business_hours
+        exact_avg(business_wait_seconds) / 3600 AS mean_business_hours,
+        exact_sum(business_wait_seconds) / 3600 AS total_business_hours
     FROM mining.directly_follows
     GROUP BY from_activity, to_activity
 ),

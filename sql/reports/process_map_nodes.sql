@@ -11,7 +11,7 @@
 WITH activity_events AS (
     SELECT activity, count(*) AS events,
            median(epoch("timestamp" - started_at)) / 3600 AS median_service_hours,
-           avg(epoch("timestamp" - started_at)) / 3600 AS mean_service_hours
+           exact_avg(epoch("timestamp" - started_at)) / 3600 AS mean_service_hours
     FROM core.event_log
     GROUP BY activity
 ),

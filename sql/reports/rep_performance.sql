@@ -25,7 +25,7 @@ WITH reps AS (
         count(*) FILTER (WHERE f.is_won) / nullif(count(*) FILTER (WHERE f.is_closed), 0) AS win_rate,
         median(f.cycle_days) AS median_cycle_days,
         avg(f.is_conformant::INT) AS conformance_rate,
-        avg(f.discount_pct) FILTER (WHERE f.is_won) AS avg_discount_pct
+        exact_avg(CASE WHEN f.is_won THEN f.discount_pct END) AS avg_discount_pct
     FROM mining.case_facts AS f
     WHERE f.case_type = 'opportunity'
     GROUP BY f.sales_rep

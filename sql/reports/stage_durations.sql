@@ -28,10 +28,10 @@ SELECT
     count(*) AS visits,
     count(*) FILTER (WHERE days IS NULL) AS open_visits,
     median(days) AS median_days,
-    avg(days) AS mean_days,
+    exact_avg(days) AS mean_days,
     quantile_cont(days, 0.9) AS p90_days,
     median(business_hours) AS median_business_hours,
-    avg(business_hours) AS mean_business_hours,
+    exact_avg(business_hours) AS mean_business_hours,
     quantile_cont(business_hours, 0.9) AS p90_business_hours
 FROM stage_visits
 GROUP BY GROUPING SETS ((stage), (stage, team), (stage, region))
