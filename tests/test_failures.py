@@ -246,6 +246,10 @@ def test_a_run_stopped_by_sigterm_says_so_keeps_what_it_stored_and_the_next_run_
             ("RuntimeError", "RuntimeError: Query interrupted"),
         ],  # a DuckDB query saw the signal
         [("DagsterExecutionInterruptedError", "")],  # the signal arrived in Python code
+        [
+            ("DagsterExecutionStepExecutionError", "Error occurred while executing op"),
+            ("InterruptException", "_duckdb.InterruptException: INTERRUPT Error: Interrupted!"),
+        ],  # DuckDB's own interrupt (con.interrupt())
     ],
 )
 def test_an_interrupted_step_is_named_as_interrupted_not_by_its_error_class(chain):

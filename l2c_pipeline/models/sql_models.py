@@ -89,18 +89,21 @@ MACROS_FILE = "macros.sql"  # beside the schema folders: not a model
 
 def define_macros(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> None:
     """The shared macros (sql/macros.sql) on this connection: temporary, so they cost nothing to
-    define again and are never stored. A SQL folder of one's own without the file uses the
-    shipped one."""
+    define again and are never stored. The shipped macros come first, then those of a SQL folder
+    of one's own, which may redefine them: the product's own SQL (the trailing-week KPIs) finds
+    every macro it uses even with a folder copied from an older version."""
     con.execute(_macros_sql(Path(sql_dir or default_sql_dir())))
 
 
 @functools.cache
 def _macros_sql(sql_dir: Path) -> str:
-    """The macros file's text, read once per folder (every model's build defines them)."""
-    path = sql_dir / MACROS_FILE
-    if not path.exists():
-        path = Path(__file__).resolve().parents[2] / "sql" / MACROS_FILE
-    return path.read_text(encoding="utf-8")
+    """The macros' text, read once per folder (every model's build defines them)."""
+    shipped = Path(__file__).resolve().parents[2] / "sql" / MACROS_FILE
+    text = shipped.read_text(encoding="utf-8")
+    own = sql_dir / MACROS_FILE
+    if own.exists() and own.resolve() != shipped.resolve():
+        text += "\n" + own.read_text(encoding="utf-8")
+    return text
 
 
 def _comments(sql: str) -> tuple[str, dict[str, str], str | None, str | None]:

@@ -153,20 +153,21 @@ def step_name(step_key: str) -> str:
 
 
 # A stop asked for while a step ran: Dagster raises its interrupt error in Python code, and a
-# DuckDB query that sees the signal ends with "Query interrupted". Either way the open
-# transaction is rolled back; what was committed before (pages of an extraction, earlier
-# steps' tables) stays.
+# DuckDB query that sees the signal ends with "Query interrupted" (its InterruptException says
+# "Interrupted!"). Either way the step's open transaction is rolled back; what was committed
+# before (earlier steps' tables, the pages of an extraction) stays.
 INTERRUPTED = (
-    "interrupted (Ctrl-C or a stop signal such as SIGTERM); nothing was left half-written: what "
-    "was stored before the stop is kept, and the next run carries on from it"
+    "interrupted (Ctrl-C or a stop signal such as SIGTERM): what was committed before the stop "
+    "is kept, and the next run picks up from there"
 )
+_INTERRUPT_CLASSES = ("DagsterExecutionInterruptedError", "KeyboardInterrupt", "InterruptException")
 
 
 def _interrupted(error) -> bool:
     while error is not None:
-        if error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt") or (
-            error.cls_name in ("RuntimeError", "InterruptException")
-            and error.message.strip().endswith("Query interrupted")
+        message = error.message.strip()
+        if error.cls_name in _INTERRUPT_CLASSES or message.endswith(
+            ("Query interrupted", "INTERRUPT Error: Interrupted!")
         ):
             return True
         error = error.cause

@@ -80,11 +80,16 @@ WITH log_span AS (
     FROM mining.approval_waits WHERE decided_at IS NOT NULL
     UNION ALL
     -- A ratio of two sums over the posted invoices, R = sum(a) / sum(b): its delta-method error is
-    -- sqrt(sum((a - R b)^2)) / sum(b).
+    -- sqrt(sum((a - R b)^2)) / sum(b). The squares of amounts can pass exact_sum's range: they are
+    -- added in their own order instead, which gives the same sum every time too.
     SELECT 'days_sales_outstanding', count(*),
            CASE WHEN count(*) >= 2 AND exact_sum(t.b) > 0
-                THEN 90 * sqrt(exact_sum(power(t.a - r.ratio * t.b, 2))) / exact_sum(t.b) END
-    FROM dso_terms AS t CROSS JOIN (SELECT exact_sum(a) / nullif(exact_sum(b), 0) AS ratio FROM dso_terms) AS r
+                THEN 90 * sqrt(sum(t.squared ORDER BY t.squared)) / exact_sum(t.b) END
+    FROM (
+        SELECT d.*, power(d.a - r.ratio * d.b, 2) AS squared
+        FROM dso_terms AS d
+        CROSS JOIN (SELECT exact_sum(a) / nullif(exact_sum(b), 0) AS ratio FROM dso_terms) AS r
+    ) AS t
 ), kpis AS (
     SELECT 'sales_cycle_time' AS kpi,
            (SELECT median(epoch(won - created)) / 86400 FROM first_times WHERE won IS NOT NULL) AS value,
