@@ -514,8 +514,8 @@ def test_control_characters_from_the_file_are_shown_escaped(tmp_path):
         (
             "case_id,\x1b[2Jactivity,timestamp\nA,Review,2026-01-05\n",
             [
-                "line 1: missing column 'Activity' (the header holds: case_id, "
-                "\\x1b[2Jactivity, timestamp)"
+                "line 1: missing column 'Activity' (or 'concept:name' or 'activity name'); "
+                "the header holds: case_id, \\x1b[2Jactivity, timestamp"
             ],
         ),
         (  # lifecycle transitions and start times are checked like any other cell
@@ -785,3 +785,56 @@ def test_a_start_timestamp_column_gives_the_service_time(tmp_path):
         assert_instances_as_pm4py(con, pd.read_csv(path))
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("instance_key", ["concept:instance", "lifecycle:instance"])
+def test_starts_pair_with_completes_of_their_own_activity_instance_as_pm4py_pairs_them(
+    tmp_path, instance_key
+):
+    """Two overlapping instances of one activity: first in first out would pair the first start
+    with the first complete; the instance ids (the XES standard's concept:instance, pm4py's key;
+    else lifecycle:instance) say the first started ran until 05:00."""
+    from pm4py.objects.log.util import interval_lifecycle
+
+    def event(time: str, transition: str, instance: int) -> str:
+        return (
+            f'<event><string key="concept:name" value="A"/>'
+            f'<date key="time:timestamp" value="2011-10-01T{time}:00Z"/>'
+            f'<string key="lifecycle:transition" value="{transition}"/>'
+            f'<string key="{instance_key}" value="{instance}"/></event>'
+        )
+
+    path = tmp_path / "overlapping.xes"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><log xes.version="1.0">'
+        '<trace><string key="concept:name" value="c1"/>'
+        + event("00:00", "start", 1)
+        + event("00:10", "start", 2)
+        + event("00:20", "complete", 2)
+        + event("05:00", "complete", 1)
+        + "</trace></log>",
+        encoding="utf-8",
+    )
+    con = connect(tmp_path / "warehouse.duckdb")
+    try:
+        with read_event_file(path, work_dir=tmp_path / "work") as loaded:
+            load_into_warehouse(con, loaded)
+        ours = con.execute(
+            "SELECT strftime(started_at, '%H:%M'), strftime(timestamp, '%H:%M') "
+            "FROM core.event_log ORDER BY started_at"
+        ).fetchall()
+    finally:
+        con.close()
+    log = pm4py.read_xes(str(path), return_legacy_log_object=True)
+    key = interval_lifecycle.Parameters.LIFECYCLE_INSTANCE_KEY
+    frame = pm4py.convert_to_dataframe(
+        interval_lifecycle.to_interval(log, parameters={key: instance_key})
+    )
+    theirs = sorted(
+        zip(
+            frame["start_timestamp"].dt.strftime("%H:%M"),
+            frame["time:timestamp"].dt.strftime("%H:%M"),
+            strict=True,
+        )
+    )
+    assert ours == theirs == [("00:00", "05:00"), ("00:10", "00:20")]

@@ -145,8 +145,21 @@ def test_the_csv_of_a_pm4py_formatted_frame_loads_its_xes_columns(tmp_path):
         (  # a line above the header is not skipped without a word
             "My export of events\n" + HEADER + "1,A,2026-03-01 10:00\n",
             [
-                "line 1: missing columns 'Opportunity ID', 'Activity' and 'Event timestamp' "
-                "(the header holds: My export of events)"
+                "line 1: missing columns 'Opportunity ID' (or 'case_id', 'case:concept:name' or "
+                "'case'); 'Activity' (or 'concept:name' or 'activity name'); 'Event timestamp' "
+                "(or 'timestamp', 'time:timestamp', 'time', 'complete timestamp', 'end timestamp' "
+                "or 'end time'); the header holds: My export of events"
+            ],
+        ),
+        (  # a zone's abbreviation stands for several zones (CST: US Central, or China?)
+            HEADER + "1,A,2011-10-01 00:38:44 CST\n1,B,2011-10-01 01:00:00 UTC\n"
+            "1,C,2011-10-01 02:00:00 Europe/Berlin\n1,D,next tuesday\n",
+            [
+                "line 2, column 'time:timestamp': '2011-10-01 00:38:44 CST' names its time zone by "
+                "an abbreviation, which may mean more than one zone: give the offset instead "
+                "(e.g. 2026-03-01 14:05:00+08:00), or Z for UTC",
+                "line 5, column 'time:timestamp': 'next tuesday' is not a date and time "
+                "(e.g. 2026-03-01 14:05:00)",
             ],
         ),
         (  # DuckDB's words for times and placeholder dates are no event's time
@@ -353,3 +366,26 @@ def test_a_folder_duckdb_cannot_keep_a_database_in_is_named(tmp_path):
         with pytest.raises(SettingError, match=r"choose another folder \(L2C_HOME\)"):
             read_event_file(log, work_dir=tmp_path / name)
         assert not list((tmp_path / name).iterdir())  # nothing staged is left there
+
+
+def test_other_tools_headers_are_read_whatever_their_case_spaces_or_underscores(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "CaseID,ActivityName,StartTime,End_Time,Resource\n"
+        "7,Review,2026-03-01 10:00:00,2026-03-01 10:30:00,ann\n"
+        "7,Approve,2026-03-01 11:00:00+01:00,2026-03-01 11:15:00+01:00,bob\n",
+        encoding="utf-8",
+    )
+    con = connect(tmp_path / "warehouse.duckdb")
+    try:
+        with read_event_file(path, work_dir=tmp_path / "work") as loaded:
+            load_into_warehouse(con, loaded)
+        assert con.execute(
+            "SELECT case_id, activity, strftime(started_at, '%H:%M'), strftime(timestamp, '%H:%M'), "
+            "resource_name FROM core.event_log ORDER BY resource_name"
+        ).fetchall() == [
+            ("7", "Review", "10:00", "10:30", "ann"),
+            ("7", "Approve", "10:00", "10:15", "bob"),
+        ]
+    finally:
+        con.close()

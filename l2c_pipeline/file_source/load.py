@@ -294,10 +294,19 @@ def _text(value) -> str | None:
 ALIASES = {
     "case_id": ("case:concept:name", "case id", "case"),
     "activity": ("concept:name", "activity name"),
-    "timestamp": ("time:timestamp", "timestamp", "time", "complete timestamp"),
+    "timestamp": (
+        "time:timestamp",
+        "timestamp",
+        "time",
+        "complete timestamp",
+        "end timestamp",
+        "end time",
+        "end_time",
+    ),
     "resource_name": ("org:resource", "resource"),
     "lifecycle": ("lifecycle", "transition", "lifecycle transition"),
-    "start_timestamp": ("start timestamp", "start time"),
+    "lifecycle_instance": ("lifecycle:instance",),
+    "start_timestamp": ("start timestamp", "start time", "start_time"),
 }
 # What the columns are, for messages.
 NOUNS = {
@@ -307,11 +316,12 @@ NOUNS = {
     "resource_name": "resource",
 }
 # Columns other tools write besides the template's: an event's lifecycle transition (start,
-# complete, ...) and the activity instance it belongs to, or, on one event per activity
+# complete, ...) and the activity instance it belongs to (the XES standard's concept:instance,
+# pm4py's key for pairing; some tools write lifecycle:instance), or, on one event per activity
 # instance, when it started (pm4py's start_timestamp).
 LIFECYCLE_COLUMNS = (
     Column("lifecycle:transition", "lifecycle", "text", False, "start, complete, ..."),
-    Column("lifecycle:instance", "lifecycle_instance", "text", False, "the activity instance"),
+    Column("concept:instance", "lifecycle_instance", "text", False, "the activity instance"),
     Column("start_timestamp", "start_timestamp", "datetime", False, "when the activity started"),
 )
 FILE_COLUMNS = (*EVENT_COLUMNS, *LIFECYCLE_COLUMNS)
@@ -341,9 +351,11 @@ XES_ATTRIBUTES = {
     "timestamp": "time:timestamp",
     "resource_name": "org:resource",
     "lifecycle": "lifecycle:transition",
-    "lifecycle_instance": "lifecycle:instance",
+    "lifecycle_instance": "concept:instance",
     "start_timestamp": "start_timestamp",
 }
+# Read where the XES standard's attribute is absent (concept:instance wins where both are).
+XES_FALLBACKS = {"lifecycle_instance": "lifecycle:instance"}
 
 
 @dataclass(frozen=True)
@@ -367,9 +379,29 @@ def _quoted(name: str) -> str:
     return f"'{shown(name)}'"
 
 
-def _listed(names: list[str]) -> str:
+def _listed(names: list[str], conjunction: str = "and") -> str:
     quoted = [_quoted(n) for n in names]
-    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return ", ".join(quoted[:-1]) + f" {conjunction} " + quoted[-1]
+
+
+def _header_form(name: str) -> str:
+    """A header as compared: case, spaces, underscores and hyphens aside (Case ID, case_id,
+    CaseID and case-id are one name)."""
+    return re.sub(r"[\s_-]+", "", name.lower())
+
+
+def _other_names(column: Column) -> list[str]:
+    """The names besides the column's header that a file may give it, once each."""
+    seen, names = {_header_form(column.header)}, []
+    for name in (column.key, *ALIASES.get(column.key, ())):
+        if _header_form(name) not in seen:
+            seen.add(_header_form(name))
+            names.append(name)
+    return names
+
+
+def _names_read(column: Column) -> set[str]:
+    return {_header_form(n) for n in (column.header, *_other_names(column))}
 
 
 def _header_keys(
@@ -382,9 +414,9 @@ def _header_keys(
     written = [shown(_text(c) or "") for c in header if _text(c)]
     found_headers = ", ".join(written[:12]) + (", ..." if len(written) > 12 else "") or "nothing"
     for position, cell in enumerate(header):
-        label = (_text(cell) or "").lower()
+        label = _header_form(_text(cell) or "")
         for column in columns:
-            if label in (column.header.lower(), column.key, *ALIASES.get(column.key, ())):
+            if label in _names_read(column):
                 found.setdefault(column.key, []).append(position)
     for column in columns:
         positions = found.get(column.key, [])
@@ -401,12 +433,13 @@ def _header_keys(
                 f"{header_place}: the columns {_listed([_text(header[p]) for p in positions])} "
                 f"{'both' if len(positions) == 2 else 'all'} name the {noun}; keep one of them"
             )
-    missing = [c.header for c in columns if c.required and c.key not in found]
+    missing = [c for c in columns if c.required and c.key not in found]
     if missing:
+        # Each with the other names it is read by, so a file from another tool can be mended.
+        named = [f"{_quoted(c.header)} (or {_listed(_other_names(c), 'or')})" for c in missing]
         problems.append(
             f"{header_place}: missing column{'s' if len(missing) > 1 else ''} "
-            f"{_listed(missing) if len(missing) > 1 else _quoted(missing[0])} "
-            f"(the header holds: {found_headers})"
+            f"{'; '.join(named)}; the header holds: {found_headers}"
         )
     keys = {key: positions[0] for key, positions in found.items() if len(positions) == 1}
     return keys, {key: _text(header[position]) for key, position in keys.items()}
@@ -712,7 +745,7 @@ class _XesReader:
         # The attributes the load reads get a column each; an event's (a trace's) others go
         # together in one, as JSON: they only tell exact duplicates apart, and a file whose
         # events each have other keys stays a narrow table.
-        self.event_keys = frozenset(XES_ATTRIBUTES.values())
+        self.event_keys = frozenset((*XES_ATTRIBUTES.values(), *XES_FALLBACKS.values()))
         self.trace_keys = frozenset(("concept:name",))
         # Per open element, where the attributes in it go: the open event's or trace's dict,
         # None in anything else (the log, an attribute, <global>, ...). The handlers run for
@@ -865,8 +898,12 @@ def _read_xes(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEve
         "FROM xes_events AS e LEFT JOIN xes_traces AS t USING (trace)"
     )
     _no_cases(con)
-    keys = {k: f"c{names.index(a)}" for k, a in XES_ATTRIBUTES.items() if a in names}
-    labels = {k: XES_ATTRIBUTES[k] for k in keys}
+    read = {
+        key: attribute if attribute in names else XES_FALLBACKS.get(key, attribute)
+        for key, attribute in XES_ATTRIBUTES.items()
+    }
+    keys = {k: f"c{names.index(a)}" for k, a in read.items() if a in names}
+    labels = {k: read[k] for k in keys}
     return FileEvents("xes", keys, labels, "the events' attributes", columns)
 
 
@@ -942,12 +979,36 @@ def _checked(
 
 # Each checked cell's typed value, read once from the trimmed text (null where the cell is empty
 # or does not parse): the checks find the cells that do not parse by it, the load reads it.
+def _zone_abbreviation(column: str) -> str:
+    """SQL: the time ends in a time zone's abbreviation (CST, IST, EST5EDT), which DuckDB would
+    read as one zone of the several it may mean (CST: US Central, or China?). UTC and GMT are
+    one zone each, and a name with a slash (Europe/Berlin) is the time zone database's own."""
+    return (
+        f"(upper(right({column}, 1)) BETWEEN 'A' AND 'Y' "
+        f"AND upper(right({column}, 3)) NOT IN ('UTC', 'GMT') AND NOT contains({column}, '/'))"
+    )
+
+
+_TIMESTAMP_ZONE = _zone_abbreviation('"timestamp"')
+_START_ZONE = _zone_abbreviation("start_timestamp")
+# A time DuckDB would read, but with a zone abbreviation: refused for that, not as no time.
+_TIMESTAMP_ZONED = (
+    f"""(left("timestamp", 1) BETWEEN '0' AND '9' AND {_TIMESTAMP_ZONE} """
+    """AND try_cast("timestamp" AS TIMESTAMPTZ) IS NOT NULL)"""
+)
+_START_ZONED = (
+    f"(left(start_timestamp, 1) BETWEEN '0' AND '9' AND {_START_ZONE} "
+    "AND try_cast(start_timestamp AS TIMESTAMPTZ) IS NOT NULL)"
+)
+
 _TYPED_CELLS = {
     # Times with an offset (2011-10-11 13:45:40+02:00) in UTC, those without one read as UTC.
     # A time begins with a digit: DuckDB's words for times (epoch, infinity) are no event's.
-    "timestamp_value": """CASE WHEN left("timestamp", 1) BETWEEN '0' AND '9'
+    "timestamp_value": f"""CASE WHEN left("timestamp", 1) BETWEEN '0' AND '9'
+        AND NOT {_TIMESTAMP_ZONE}
         THEN try_cast("timestamp" AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END""",
-    "start_value": """CASE WHEN left(start_timestamp, 1) BETWEEN '0' AND '9'
+    "start_value": f"""CASE WHEN left(start_timestamp, 1) BETWEEN '0' AND '9'
+        AND NOT {_START_ZONE}
         THEN try_cast(start_timestamp AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END""",
     "amount_value": "try_cast(amount AS DOUBLE)",
     "is_won_value": "try_cast(is_won AS BOOLEAN)",
@@ -1123,6 +1184,10 @@ def _cell_checks(raw: FileEvents, check_known: bool) -> tuple[tuple[int, str, st
     transitions = ", ".join(sql_literal(t) for t in LIFECYCLE_TRANSITIONS)
     end_label = sql_literal(shown(raw.labels.get("timestamp", "")))
     not_a_time = "''' is not a date and time (e.g. 2026-03-01 14:05:00)'"
+    abbreviated_zone = (
+        "''' names its time zone by an abbreviation, which may mean more than one zone: "
+        "give the offset instead (e.g. 2026-03-01 14:05:00+08:00), or Z for UTC'"
+    )
     not_in_years = "''' is not in the years 1900 to 2199 (a placeholder for no date?)'"
     return (
         (1, "case_id", "case_id IS NULL", "'empty'"),
@@ -1138,8 +1203,14 @@ def _cell_checks(raw: FileEvents, check_known: bool) -> tuple[tuple[int, str, st
         (
             3,
             "timestamp",
-            '"timestamp" IS NOT NULL AND timestamp_value IS NULL',
+            f'"timestamp" IS NOT NULL AND timestamp_value IS NULL AND NOT {_TIMESTAMP_ZONED}',
             f"'''' || shown(\"timestamp\") || {not_a_time}",
+        ),
+        (
+            3,
+            "timestamp",
+            f"timestamp_value IS NULL AND {_TIMESTAMP_ZONED}",
+            f"'''' || shown(\"timestamp\") || {abbreviated_zone}",
         ),
         (
             3,
@@ -1157,8 +1228,14 @@ def _cell_checks(raw: FileEvents, check_known: bool) -> tuple[tuple[int, str, st
         (
             5,
             "start_timestamp",
-            "start_timestamp IS NOT NULL AND start_value IS NULL",
+            f"start_timestamp IS NOT NULL AND start_value IS NULL AND NOT {_START_ZONED}",
             f"'''' || shown(start_timestamp) || {not_a_time}",
+        ),
+        (
+            5,
+            "start_timestamp",
+            f"start_value IS NULL AND {_START_ZONED}",
+            f"'''' || shown(start_timestamp) || {abbreviated_zone}",
         ),
         (
             5,
