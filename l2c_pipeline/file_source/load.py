@@ -977,15 +977,13 @@ def _checked(
     return figures
 
 
-# Each checked cell's typed value, read once from the trimmed text (null where the cell is empty
-# or does not parse): the checks find the cells that do not parse by it, the load reads it.
 def _zone_abbreviation(column: str) -> str:
     """SQL: the time ends in a time zone's abbreviation (CST, IST, EST5EDT), which DuckDB would
     read as one zone of the several it may mean (CST: US Central, or China?). UTC and GMT are
     one zone each, and a name with a slash (Europe/Berlin) is the time zone database's own."""
     return (
-        f"(upper(right({column}, 1)) BETWEEN 'A' AND 'Y' "
-        f"AND upper(right({column}, 3)) NOT IN ('UTC', 'GMT') AND NOT contains({column}, '/'))"
+        f"(upper({column}[-1]) BETWEEN 'A' AND 'Y' "
+        f"AND upper({column}[-3:]) NOT IN ('UTC', 'GMT') AND NOT contains({column}, '/'))"
     )
 
 
@@ -1001,14 +999,17 @@ _START_ZONED = (
     "AND try_cast(start_timestamp AS TIMESTAMPTZ) IS NOT NULL)"
 )
 
+# Each checked cell's typed value, read once from the trimmed text (null where the cell is empty
+# or does not parse): the checks find the cells that do not parse by it, the load reads it.
 _TYPED_CELLS = {
     # Times with an offset (2011-10-11 13:45:40+02:00) in UTC, those without one read as UTC.
     # A time begins with a digit: DuckDB's words for times (epoch, infinity) are no event's.
+    # Most end with one too, and are told from a zone's abbreviation by that alone (cheaper).
     "timestamp_value": f"""CASE WHEN left("timestamp", 1) BETWEEN '0' AND '9'
-        AND NOT {_TIMESTAMP_ZONE}
+        AND ("timestamp"[-1] BETWEEN '0' AND '9' OR NOT {_TIMESTAMP_ZONE})
         THEN try_cast("timestamp" AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END""",
     "start_value": f"""CASE WHEN left(start_timestamp, 1) BETWEEN '0' AND '9'
-        AND NOT {_START_ZONE}
+        AND (start_timestamp[-1] BETWEEN '0' AND '9' OR NOT {_START_ZONE})
         THEN try_cast(start_timestamp AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END""",
     "amount_value": "try_cast(amount AS DOUBLE)",
     "is_won_value": "try_cast(is_won AS BOOLEAN)",
