@@ -389,3 +389,40 @@ def test_other_tools_headers_are_read_whatever_their_case_spaces_or_underscores(
         ]
     finally:
         con.close()
+
+
+def test_xes_events_that_differ_only_inside_a_list_or_container_are_both_kept(tmp_path):
+    """A list's items and a container's parts are not read as columns, but they still tell two
+    events apart: only events equal in those too are duplicates."""
+
+    def event(nested: str) -> str:
+        return (
+            '<event><string key="concept:name" value="A"/>'
+            f'<date key="time:timestamp" value="2026-03-01T10:00:00Z"/>{nested}</event>'
+        )
+
+    def items(*values: str) -> str:
+        listed = "".join(f'<string key="item" value="{v}"/>' for v in values)
+        return f'<list key="items"><values>{listed}</values></list>'
+
+    def part(value: str) -> str:
+        return f'<container key="box"><string key="part" value="{value}"/></container>'
+
+    path = tmp_path / "nested.xes"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><log xes.version="2.0">'
+        '<global scope="event"><list key="items"><values/></list></global>'
+        '<trace><string key="concept:name" value="c1"/>'
+        + event(items("apple"))
+        + event(items("pear"))
+        + event(items("pear", "apple"))
+        + event(items("apple", "pear"))
+        + event(items("apple", "pear"))  # the only duplicate
+        + event(part("x"))
+        + event(part("y"))
+        + "</trace></log>",
+        encoding="utf-8",
+    )
+    with read_event_file(path, work_dir=tmp_path / "work") as loaded:
+        assert loaded.figures["duplicate_events_dropped"] == 1
+        assert len(loaded.events) == 6

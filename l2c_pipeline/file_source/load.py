@@ -727,8 +727,13 @@ class XesSyntaxError(ValueError):
 # Where an event's (a trace's) attributes the load does not read go: a name no XES key can
 # have (XML names hold no NUL).
 _XES_OTHERS = "\x00others"
-# The XES elements that hold one attribute each (a list's value is its items, left out).
-_XES_ATTRIBUTE_TAGS = frozenset(("string", "date", "int", "float", "boolean", "id", "list"))
+# On the reader's stack: inside an event's or a trace's attribute.
+_IN_ATTRIBUTE = object()
+# The XES elements that hold one attribute each (a list's or a container's value is what it
+# holds, which goes with the others).
+_XES_ATTRIBUTE_TAGS = frozenset(
+    ("string", "date", "int", "float", "boolean", "id", "list", "container")
+)
 
 
 class _XesReader:
@@ -736,9 +741,10 @@ class _XesReader:
     events at a time: xes_events (source_row, the event's number in the file from 1; trace, the
     trace's; and a column per event attribute) and xes_traces (trace and a column per trace
     attribute). Values are the text in the file: dates are parsed later, in SQL, by the same
-    rules as a CSV's, and one that does not parse is named with its value. Left out, as pm4py
-    leaves them out of its DataFrame: the log's own attributes, the <global> defaults,
-    attributes nested in an attribute, a list's items, events outside a trace."""
+    rules as a CSV's, and one that does not parse is named with its value. Attributes nested in
+    an attribute (a list's items, a container's parts) go with the others, by their path: they
+    tell duplicates apart. Left out, as pm4py leaves them out of its DataFrame: the log's own
+    attributes, the <global> defaults, events outside a trace."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
@@ -750,7 +756,8 @@ class _XesReader:
         # Per open element, where the attributes in it go: the open event's or trace's dict,
         # None in anything else (the log, an attribute, <global>, ...). The handlers run for
         # every element of the file, so they do as little as they can.
-        self.stores: list[dict | None] = [None]
+        self.stores: list = [None]
+        self.attribute: tuple[dict, str] | None = None  # the open event attribute's owner, key
         self.trace: dict | None = None  # the open trace's attributes
         self.event: dict | None = None  # the open event's
         self.kinds: dict[str, str] = {}  # element name -> attribute, event, trace or other
@@ -788,16 +795,33 @@ class _XesReader:
         kind = self.kinds.get(name) or self.kind(name)
         if kind == "attribute":
             store = self.stores[-1]
-            if store is not None and "key" in attributes:
-                key = attributes["key"]
-                if key in (self.event_keys if store is self.event else self.trace_keys):
-                    store[key] = attributes.get("value")
-                else:
-                    others = store.get(_XES_OTHERS)
-                    if others is None:
-                        others = store[_XES_OTHERS] = {}
-                    others[key] = attributes.get("value")
-            self.stores.append(None)
+            if store is None or "key" not in attributes:
+                self.stores.append(None)
+                return
+            key = attributes["key"]
+            if store is _IN_ATTRIBUTE or type(store) is tuple:
+                # An attribute inside an event's attribute (a list's item, a container's part):
+                # kept with its path and place among the others, so two events that differ
+                # only there are not taken for duplicates.
+                owner, path = self.attribute if store is _IN_ATTRIBUTE else store
+                others = owner.get(_XES_OTHERS)
+                if others is None:
+                    others = owner[_XES_OTHERS] = {}
+                path = f"{path}/{key}"
+                others[f"{path}#{len(others)}"] = attributes.get("value")
+                self.stores.append((owner, path))
+                return
+            if key in (self.event_keys if store is self.event else self.trace_keys):
+                store[key] = attributes.get("value")
+            else:
+                others = store.get(_XES_OTHERS)
+                if others is None:
+                    others = store[_XES_OTHERS] = {}
+                others[key] = attributes.get("value")
+            # Inside it: its owner and key in self.attribute (nothing made for each attribute of
+            # the file), deeper in, (owner, path) tuples.
+            self.attribute = (store, key)
+            self.stores.append(_IN_ATTRIBUTE)
         elif kind == "event":
             if self.event is not None:
                 raise XesSyntaxError("an event inside an event")
@@ -810,12 +834,13 @@ class _XesReader:
             self.traces_read += 1
             self.trace = {}
             self.stores.append(self.trace)
-        else:
-            self.stores.append(None)
+        else:  # <values> of a list passes its items on; anything else is left out
+            store = self.stores[-1]
+            self.stores.append(store if store is _IN_ATTRIBUTE or type(store) is tuple else None)
 
     def end(self, name: str) -> None:
         store = self.stores.pop()
-        if store is None:
+        if store is None or store is _IN_ATTRIBUTE or type(store) is tuple:
             return
         if store is self.event:
             self.events_read += 1
