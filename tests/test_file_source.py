@@ -250,6 +250,9 @@ def test_wrong_sheets_columns_and_files_are_named(template, tmp_path, monkeypatc
         read_event_file(write_csv(tmp_path / "nots.csv", "case_id,activity\nA,Lead Created\n"))
     with pytest.raises(EventFileError, match="unknown kind of file"):
         read_event_file(write_csv(tmp_path / "log.txt", "hello"))
+    (tmp_path / "log.csv.gz").write_bytes(gzip.compress(b"case_id,activity,timestamp\n"))
+    with pytest.raises(EventFileError, match=r"\.xes or \.xes\.gz \(unpack it first"):
+        read_event_file(tmp_path / "log.csv.gz")
     (tmp_path / "broken.xes.gz").write_bytes(gzip.compress(b"<log><trace><event>"))
     with pytest.raises(EventFileError, match="not a readable XES file"):
         read_event_file(tmp_path / "broken.xes.gz")

@@ -203,8 +203,11 @@ def read_event_file(
     elif name.endswith(".xes") or name.endswith(".xes.gz"):
         read, known = _read_xes, None
     else:
+        # A compressed CSV is not read as it is (DuckDB could not split it between threads).
+        unpack = " (unpack it first: gunzip FILE)" if name.endswith((".csv.gz", ".gz")) else ""
         raise EventFileError(
-            path, ["unknown kind of file: expected .xlsx (the template), .csv or .xes"]
+            path,
+            ["unknown kind of file: expected .xlsx (the template), .csv, .xes or .xes.gz" + unpack],
         )
     work_dir = Path(work_dir or tempfile.gettempdir())
     work_dir.mkdir(parents=True, exist_ok=True)
