@@ -64,11 +64,9 @@ def terminal_logger(init_context) -> logging.Logger:
 
 # Control characters but line breaks and tabs, shown as \xNN: text from an org or a file (an
 # activity's name, a rep's) must never drive the terminal that prints it (ESC ]0;... sets its
-# title, ESC [2J clears it).
+# title, ESC [2J clears it, a carriage return writes over the line; l2c prints none itself).
 _TERMINAL_CONTROL = {
-    code: f"\\x{code:02x}"
-    for code in (*range(0x20), *range(0x7F, 0xA0))
-    if chr(code) not in "\n\r\t"
+    code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if chr(code) not in "\n\t"
 }
 
 

@@ -329,6 +329,7 @@ def test_l2c_run_prints_no_terminal_escape_from_the_file(tmp_path):
         "Opportunity ID,Activity,Event timestamp,Sales rep\n"
         "006A,Opportunity Created,2026-01-05 10:00:00,Ana\n"
         "006A,\x1b]0;pwned\x07Call,2026-01-06 10:00:00,\x1b[2JAna\n"
+        '006A,"Mail\rall good",2026-01-07 10:00:00,Ana\n'  # a CR writes over the line
         "006A,Opportunity Closed Won,2026-01-20 10:00:00,Ana\n",
         encoding="utf-8",
     )
@@ -343,8 +344,8 @@ def test_l2c_run_prints_no_terminal_escape_from_the_file(tmp_path):
     )
     printed = run.stdout + run.stderr
     assert run.returncode == 0, printed.decode(errors="replace")[-2000:]
-    assert b"\x1b" not in printed and b"\x07" not in printed
-    assert b"\\x1b]0;pwned\\x07Call" in printed  # named, escaped
+    assert b"\x1b" not in printed and b"\x07" not in printed and b"\r" not in printed
+    assert b"\\x1b]0;pwned\\x07Call" in printed and b"Mail\\x0dall good" in printed  # escaped
     with duckdb.connect(str(tmp_path / "home" / "analytics.duckdb"), read_only=True) as analytics:
         assert (
             analytics.execute(
