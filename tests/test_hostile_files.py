@@ -427,3 +427,33 @@ def test_xes_events_that_differ_only_inside_a_list_or_container_are_both_kept(tm
     with read_event_file(path, work_dir=tmp_path / "work") as loaded:
         assert loaded.figures["duplicate_events_dropped"] == 1
         assert len(loaded.events) == 6
+
+
+def test_start_times_beside_a_lifecycle_of_completes_only_are_read_as_pm4py_reads_them(
+    tmp_path,
+):
+    """A lifecycle column that says complete on every event (written out of habit beside the
+    start times) does not stand in the way: the start times are read. With a start among them
+    the two would disagree, and the file is refused."""
+    path = tmp_path / "interval.csv"
+    header = "case:concept:name,concept:name,time:timestamp,start_timestamp,lifecycle:transition\n"
+    path.write_text(
+        header + "1,A,2026-03-01 10:30,2026-03-01 10:00,complete\n"
+        "1,B,2026-03-01 12:00,2026-03-01 11:00,COMPLETE\n",
+        encoding="utf-8",
+    )
+    con = connect(tmp_path / "warehouse.duckdb")
+    try:
+        with read_event_file(path, work_dir=tmp_path / "work") as loaded:
+            load_into_warehouse(con, loaded)
+        assert con.execute(
+            "SELECT activity, strftime(started_at, '%H:%M'), strftime(timestamp, '%H:%M') "
+            "FROM core.event_log ORDER BY started_at"
+        ).fetchall() == [("A", "10:00", "10:30"), ("B", "11:00", "12:00")]
+    finally:
+        con.close()
+    path.write_text(header + "1,A,2026-03-01 10:30,2026-03-01 10:00,start\n", encoding="utf-8")
+    assert problems(path) == [
+        "line 1: 'lifecycle:transition' and 'start_timestamp' both say when activities start; "
+        "keep one of them"
+    ]

@@ -970,15 +970,6 @@ def _checked(
     """Check every cell set-based in the staging file, drop exact duplicates, pair start and
     complete events into its tables events and cases; the figures of what was dropped and
     paired, or raise with the problems."""
-    if "lifecycle" in raw.columns and "start_timestamp" in raw.columns:
-        raise EventFileError(
-            path,
-            [
-                f"{raw.header_place}: '{shown(raw.labels['lifecycle'])}' and "
-                f"'{shown(raw.labels['start_timestamp'])}' both say when activities start; "
-                "keep one of them"
-            ],
-        )
     try:
         rows = _cells(con, raw)
     except duckdb.Error as error:
@@ -987,13 +978,31 @@ def _checked(
         raise _unreadable_csv(path, error) from None  # a CSV is read here
     if not rows:
         raise EventFileError(path, ["the file has a header but no events"])
+    # Start times on the events and a lifecycle: the starts of which? Unless every event is a
+    # complete (a lifecycle column written out of habit), as pm4py then reads the start times.
+    lifecycle = "lifecycle" in raw.columns
+    if lifecycle and "start_timestamp" in raw.columns:
+        other_transitions = con.execute(
+            "SELECT count(*) FROM file_cells_read "
+            "WHERE lower(coalesce(lifecycle, 'complete')) <> 'complete'"
+        ).fetchone()[0]
+        if other_transitions:
+            raise EventFileError(
+                path,
+                [
+                    f"{raw.header_place}: '{shown(raw.labels['lifecycle'])}' and "
+                    f"'{shown(raw.labels['start_timestamp'])}' both say when activities start; "
+                    "keep one of them"
+                ],
+            )
+        lifecycle = False
     _release(con, keep=_CELLS | {"file_cases"})
     problems, total = _problems(con, raw, known)
     if problems:
         if raw.kind == "csv":
             problems = _on_file_lines(path, problems)
         raise EventFileError(path, problems, total)
-    figures = _typed(con, lifecycle="lifecycle" in raw.columns)
+    figures = _typed(con, lifecycle=lifecycle)
     if not con.execute("SELECT count(*) FROM events").fetchone()[0]:
         raise EventFileError(
             path,
