@@ -612,6 +612,8 @@ def test_an_unparsable_xes_timestamp_is_named_with_its_value(tmp_path):
         + xes_event("Review", "2020-01-01T10:00:00.000+01:00")
         + xes_event("Sign", "yesterday")
         + xes_event("Pay", None)
+        + "</trace>\n<trace>\n"  # a trace without its name: placed by its number in the file
+        + xes_event("Review", "2020-01-02T10:00:00Z")
         + "</trace>\n</log>\n",
         encoding="utf-8",
     )
@@ -621,6 +623,7 @@ def test_an_unparsable_xes_timestamp_is_named_with_its_value(tmp_path):
         "trace 'c1', event 2, attribute 'time:timestamp': 'yesterday' is not a date and time "
         "(e.g. 2026-03-01 14:05:00)",
         "trace 'c1', event 3, attribute 'time:timestamp': empty",
+        "trace 2 (no concept:name), event 1, attribute 'case:concept:name': empty",
     ]
 
 

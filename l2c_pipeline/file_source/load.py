@@ -922,7 +922,7 @@ def _read_xes(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEve
     columns = tuple(f"c{i}" for i in range(len(names)))
     selected = ", ".join(f"{sql} AS {c}" for sql, c in zip(attributes.values(), columns))
     con.execute(
-        f"CREATE TEMP VIEW file_rows AS SELECT e.source_row, {selected} "
+        f"CREATE TEMP VIEW file_rows AS SELECT e.source_row, e.trace AS trace_number, {selected} "
         "FROM xes_events AS e LEFT JOIN xes_traces AS t USING (trace)"
     )
     _no_cases(con)
@@ -959,8 +959,8 @@ def _place(raw: FileEvents) -> str:
     if raw.kind == "csv":
         return "'line ' || source_row"
     return (
-        "CASE WHEN case_id IS NULL THEN 'event ' || source_row "
-        "ELSE 'trace ''' || shown(case_id) || ''', event ' || nth END"
+        "CASE WHEN case_id IS NULL THEN 'trace ' || trace_number || ' (no concept:name), event ' "
+        "|| nth ELSE 'trace ''' || shown(case_id) || ''', event ' || nth END"
     )
 
 
@@ -1064,7 +1064,7 @@ _CELLS = {"file_cells_read", "file_cells"}
 def _cells(con: duckdb.DuckDBPyConnection, raw: FileEvents) -> int:
     """file_cells, in one pass over the file's rows: each event's cells the checks read, by
     key, as text without surrounding white space, and typed (_TYPED_CELLS); in XES its number
-    among its case's events (nth, for the messages); and whether it is an exact duplicate
+    among its trace's events (nth, for the messages); and whether it is an exact duplicate
     (every column, every attribute equal to an earlier event's: the same event written twice by
     another tool, of which the first is kept). The template is typed by hand: the checks refuse
     its duplicates instead. Returns the number of rows."""
@@ -1083,8 +1083,11 @@ def _cells(con: duckdb.DuckDBPyConnection, raw: FileEvents) -> int:
         # Rows equal in every column hash alike: only rows whose hashes repeat can be equal.
         selected += f", hash({', '.join(raw.file_columns)}) AS row_hash"
     if raw.kind == "xes":
-        case = f"cell({raw.columns['case_id']})"
-        selected += f", row_number() OVER (PARTITION BY {case} ORDER BY source_row) AS nth"
+        # The event's number in its own trace (two traces may name the same case).
+        selected += (
+            ", trace_number, row_number() OVER (PARTITION BY trace_number ORDER BY source_row) "
+            "AS nth"
+        )
     typed = ", ".join(f"{sql} AS {name}" for name, sql in _TYPED_CELLS.items())
     con.execute(
         f"CREATE TEMP TABLE file_cells_read AS SELECT *, {typed}, false AS duplicate "
