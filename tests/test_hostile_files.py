@@ -457,3 +457,9 @@ def test_start_times_beside_a_lifecycle_of_completes_only_are_read_as_pm4py_read
         "line 1: 'lifecycle:transition' and 'start_timestamp' both say when activities start; "
         "keep one of them"
     ]
+
+
+def test_an_xes_log_without_events_says_so(tmp_path):
+    path = tmp_path / "empty.xes"
+    path.write_text('<?xml version="1.0"?><log><trace/></log>', encoding="utf-8")
+    assert problems(path) == ["the log has no events (no <event> inside a <trace>)"]

@@ -914,6 +914,8 @@ def _read_xes(path: Path, con: duckdb.DuckDBPyConnection, limit: int) -> FileEve
         attributes[name] = (
             f"coalesce(t.{column}, {attributes[name]})" if name in attributes else f"t.{column}"
         )
+    if not reader.events_read:
+        raise EventFileError(path, ["the log has no events (no <event> inside a <trace>)"])
     missing = [XES_ATTRIBUTES[k] for k in ("case_id", "activity", "timestamp")]
     missing = [attribute for attribute in missing if attribute not in attributes]
     if missing:
