@@ -152,13 +152,19 @@ def test_the_csv_of_a_pm4py_formatted_frame_loads_its_xes_columns(tmp_path):
             ],
         ),
         (  # a zone's abbreviation stands for several zones (CST: US Central, or China?)
-            HEADER + "1,A,2011-10-01 00:38:44 CST\n1,B,2011-10-01 01:00:00 UTC\n"
-            "1,C,2011-10-01 02:00:00 Europe/Berlin\n1,D,next tuesday\n",
+            HEADER + "1,A,2011-10-01 00:38:44 CST\n1,B,2011/10/01 00:38:44 IST\n"
+            "1,C,2011-10-01 01:00:00 UTC\n1,D,2011-10-01 02:00:00 Europe/Berlin\n"
+            "1,E,next tuesday\n",
             [
                 "line 2, column 'time:timestamp': '2011-10-01 00:38:44 CST' names its time zone by "
-                "an abbreviation, which may mean more than one zone: give the offset instead "
-                "(e.g. 2026-03-01 14:05:00+08:00), or Z for UTC",
-                "line 5, column 'time:timestamp': 'next tuesday' is not a date and time "
+                "an abbreviation or short name, which may mean more than one zone (CST: US "
+                "Central or China?): give the offset (e.g. 2026-03-01 14:05:00+08:00), Z for "
+                "UTC, or a zone such as Asia/Shanghai",
+                "line 3, column 'time:timestamp': '2011/10/01 00:38:44 IST' names its time zone by "
+                "an abbreviation or short name, which may mean more than one zone (CST: US "
+                "Central or China?): give the offset (e.g. 2026-03-01 14:05:00+08:00), Z for "
+                "UTC, or a zone such as Asia/Shanghai",
+                "line 6, column 'time:timestamp': 'next tuesday' is not a date and time "
                 "(e.g. 2026-03-01 14:05:00)",
             ],
         ),

@@ -732,6 +732,10 @@ class XesSyntaxError(ValueError):
 _XES_OTHERS = "\x00others"
 # On the reader's stack: inside an event's or a trace's attribute.
 _IN_ATTRIBUTE = object()
+# Among the others, after an attribute's key: the attributes nested in it.
+_XES_NESTED = "\x00nested"
+# Deeper than any log nests its attributes (and than JSON can be written): refused.
+_XES_MAX_DEPTH = 200
 # The XES elements that hold one attribute each (a list's or a container's value is what it
 # holds, which goes with the others).
 _XES_ATTRIBUTE_TAGS = frozenset(
@@ -802,17 +806,24 @@ class _XesReader:
                 self.stores.append(None)
                 return
             key = attributes["key"]
-            if store is _IN_ATTRIBUTE or type(store) is tuple:
+            if store is _IN_ATTRIBUTE or type(store) is list:
                 # An attribute inside an event's attribute (a list's item, a container's part):
-                # kept with its path and place among the others, so two events that differ
-                # only there are not taken for duplicates.
-                owner, path = self.attribute if store is _IN_ATTRIBUTE else store
-                others = owner.get(_XES_OTHERS)
-                if others is None:
-                    others = owner[_XES_OTHERS] = {}
-                path = f"{path}/{key}"
-                others[f"{path}#{len(others)}"] = attributes.get("value")
-                self.stores.append((owner, path))
+                # kept as [key, value, its own nested ones] in its parent's list, under the
+                # parent's key among the others, so two events that differ only there are not
+                # taken for duplicates. What is kept grows with the file, not its depth.
+                if store is _IN_ATTRIBUTE:
+                    owner, parent = self.attribute
+                    others = owner.get(_XES_OTHERS)
+                    if others is None:
+                        others = owner[_XES_OTHERS] = {}
+                    store = others.get(parent + _XES_NESTED)
+                    if store is None:
+                        store = others[parent + _XES_NESTED] = []
+                if len(self.stores) > _XES_MAX_DEPTH:
+                    raise XesSyntaxError(f"elements nested over {_XES_MAX_DEPTH} deep")
+                nested = [key, attributes.get("value"), []]
+                store.append(nested)
+                self.stores.append(nested[2])
                 return
             if key in (self.event_keys if store is self.event else self.trace_keys):
                 store[key] = attributes.get("value")
@@ -822,12 +833,14 @@ class _XesReader:
                     others = store[_XES_OTHERS] = {}
                 others[key] = attributes.get("value")
             # Inside it: its owner and key in self.attribute (nothing made for each attribute of
-            # the file), deeper in, (owner, path) tuples.
+            # the file), deeper in, the lists its nested attributes go in.
             self.attribute = (store, key)
             self.stores.append(_IN_ATTRIBUTE)
         elif kind == "event":
             if self.event is not None:
                 raise XesSyntaxError("an event inside an event")
+            if self.stores[-1] is _IN_ATTRIBUTE or type(self.stores[-1]) is list:
+                raise XesSyntaxError("an event inside an attribute")
             if self.trace is not None:  # (one outside a trace is left out)
                 self.event = {}
             self.stores.append(self.event)
@@ -839,11 +852,11 @@ class _XesReader:
             self.stores.append(self.trace)
         else:  # <values> of a list passes its items on; anything else is left out
             store = self.stores[-1]
-            self.stores.append(store if store is _IN_ATTRIBUTE or type(store) is tuple else None)
+            self.stores.append(store if store is _IN_ATTRIBUTE or type(store) is list else None)
 
     def end(self, name: str) -> None:
         store = self.stores.pop()
-        if store is None or store is _IN_ATTRIBUTE or type(store) is tuple:
+        if store is None or store is _IN_ATTRIBUTE or type(store) is list:
             return
         if store is self.event:
             self.events_read += 1
@@ -1019,10 +1032,12 @@ def _checked(
 def _zone_abbreviation(column: str) -> str:
     """SQL: the time ends in a time zone's abbreviation (CST, IST, EST5EDT), which DuckDB would
     read as one zone of the several it may mean (CST: US Central, or China?). UTC and GMT are
-    one zone each, and a name with a slash (Europe/Berlin) is the time zone database's own."""
+    one zone each, and a name ending the time with a slash in it (Europe/Berlin) is the time
+    zone database's own. Other names (Japan, Zulu) are refused with the abbreviations."""
     return (
         f"(upper({column}[-1]) BETWEEN 'A' AND 'Y' "
-        f"AND upper({column}[-3:]) NOT IN ('UTC', 'GMT') AND NOT contains({column}, '/'))"
+        f"AND upper({column}[-3:]) NOT IN ('UTC', 'GMT') "
+        f"AND NOT regexp_matches({column}, '[A-Za-z]/[A-Za-z0-9_+-]+$'))"
     )
 
 
@@ -1228,8 +1243,9 @@ def _cell_checks(raw: FileEvents, check_known: bool) -> tuple[tuple[int, str, st
     end_label = sql_literal(shown(raw.labels.get("timestamp", "")))
     not_a_time = "''' is not a date and time (e.g. 2026-03-01 14:05:00)'"
     abbreviated_zone = (
-        "''' names its time zone by an abbreviation, which may mean more than one zone: "
-        "give the offset instead (e.g. 2026-03-01 14:05:00+08:00), or Z for UTC'"
+        "''' names its time zone by an abbreviation or short name, which may mean more than "
+        "one zone (CST: US Central or China?): give the offset (e.g. 2026-03-01 "
+        "14:05:00+08:00), Z for UTC, or a zone such as Asia/Shanghai'"
     )
     not_in_years = "''' is not in the years 1900 to 2199 (a placeholder for no date?)'"
     return (
