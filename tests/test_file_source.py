@@ -539,7 +539,7 @@ def test_control_characters_from_the_file_are_shown_escaped(tmp_path):
             ],
         ),
         (
-            "case_id,activity,timestamp,lifecycle,start_timestamp\nA,Review,2026-01-05,start,\n",
+            "case_id,activity,timestamp,lifecycle,start_timestamp\nA,Review,2026-01-05,start,2026-01-04\n",
             [
                 "line 1: 'lifecycle' and 'start_timestamp' both say when activities start; "
                 "keep one of them"
@@ -623,7 +623,8 @@ def test_an_unparsable_xes_timestamp_is_named_with_its_value(tmp_path):
         "trace 'c1', event 2, attribute 'time:timestamp': 'yesterday' is not a date and time "
         "(e.g. 2026-03-01 14:05:00)",
         "trace 'c1', event 3, attribute 'time:timestamp': empty",
-        "trace 2 (no concept:name), event 1, attribute 'case:concept:name': empty",
+        "trace 2 (its concept:name missing or empty), event 1, attribute 'case:concept:name': "
+        "empty",
     ]
 
 

@@ -469,3 +469,41 @@ def test_an_xes_log_without_events_says_so(tmp_path):
     path = tmp_path / "empty.xes"
     path.write_text('<?xml version="1.0"?><log><trace/></log>', encoding="utf-8")
     assert problems(path) == ["the log has no events (no <event> inside a <trace>)"]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (  # another tool's end time beside the timestamp the load reads: the timestamp wins
+            "case_id,activity,timestamp,end_time\n1,A,2026-03-01 10:00,2026-03-01 11:00\n",
+            [("A", None, "10:00")],
+        ),
+        (  # an empty start column beside a lifecycle: the lifecycle pairs the events
+            "case,activity,timestamp,start_time,lifecycle\n"
+            "1,A,2026-03-01 10:00,,start\n1,A,2026-03-01 10:20,,complete\n",
+            [("A", "10:00", "10:20")],
+        ),
+        (  # lifecycle:instance (the file's XES name) beside lifecycle_instance: the XES name
+            "case_id,activity,timestamp,lifecycle,lifecycle:instance,lifecycle_instance\n"
+            "1,A,2026-03-01 10:00,start,a,x\n1,A,2026-03-01 10:05,start,b,x\n"
+            "1,A,2026-03-01 10:10,complete,b,x\n1,A,2026-03-01 10:30,complete,a,x\n",
+            [("A", "10:00", "10:30"), ("A", "10:05", "10:10")],
+        ),
+    ],
+)
+def test_columns_other_tools_add_do_not_stand_in_the_way(tmp_path, text, expected):
+    path = tmp_path / "log.csv"
+    path.write_text(text, encoding="utf-8")
+    con = connect(tmp_path / "warehouse.duckdb")
+    try:
+        with read_event_file(path, work_dir=tmp_path / "work") as loaded:
+            load_into_warehouse(con, loaded)
+        assert (
+            con.execute(
+                "SELECT activity, strftime(started_at, '%H:%M'), strftime(timestamp, '%H:%M') "
+                "FROM core.event_log ORDER BY started_at, timestamp"
+            ).fetchall()
+            == expected
+        )
+    finally:
+        con.close()

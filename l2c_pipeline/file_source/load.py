@@ -204,7 +204,7 @@ def read_event_file(
         read, known = _read_xes, None
     else:
         # A compressed CSV is not read as it is (DuckDB could not split it between threads).
-        unpack = " (unpack it first: gunzip FILE)" if name.endswith((".csv.gz", ".gz")) else ""
+        unpack = " (unpack it first: gunzip FILE)" if name.endswith(".csv.gz") else ""
         raise EventFileError(
             path,
             ["unknown kind of file: expected .xlsx (the template), .csv, .xes or .xes.gz" + unpack],
@@ -304,7 +304,6 @@ ALIASES = {
         "complete timestamp",
         "end timestamp",
         "end time",
-        "end_time",
     ),
     "resource_name": ("org:resource", "resource"),
     "lifecycle": ("lifecycle", "transition", "lifecycle transition"),
@@ -387,6 +386,11 @@ def _listed(names: list[str], conjunction: str = "and") -> str:
     return ", ".join(quoted[:-1]) + f" {conjunction} " + quoted[-1]
 
 
+# Names other tools give an event's end time: a column of the file named otherwise (timestamp,
+# time:timestamp) is the one read, as it was before these names were.
+_WEAK_FORMS = {"timestamp": ("endtimestamp", "endtime")}
+
+
 def _header_form(name: str) -> str:
     """A header as compared: case, spaces, underscores and hyphens aside (Case ID, case_id,
     CaseID and case-id are one name)."""
@@ -425,11 +429,20 @@ def _header_keys(
         positions = found.get(column.key, [])
         # pm4py's format_dataframe writes the XES column beside the one it was given (case_id
         # and case:concept:name): the XES one is the log's.
-        standard = [
-            p for p in positions if (_text(header[p]) or "") == XES_ATTRIBUTES.get(column.key)
-        ]
-        if len(positions) > 1 and len(standard) == 1:
-            found[column.key] = positions = standard
+        for names in (
+            (XES_ATTRIBUTES.get(column.key),),
+            (XES_FALLBACKS.get(column.key),),
+            # Other tools' end times yield to a column named as the load names it.
+            [n for n in _names_read(column) if n not in _WEAK_FORMS.get(column.key, ())],
+        ):
+            preferred = [
+                p
+                for p in positions
+                if (_text(header[p]) or "") in names
+                or _header_form(_text(header[p]) or "") in names
+            ]
+            if len(positions) > 1 and len(preferred) == 1:
+                found[column.key] = positions = preferred
         if len(positions) > 1:
             noun = NOUNS.get(column.key, f"'{column.header}'")
             problems.append(
@@ -974,8 +987,9 @@ def _place(raw: FileEvents) -> str:
     if raw.kind == "csv":
         return "'line ' || source_row"
     return (
-        "CASE WHEN case_id IS NULL THEN 'trace ' || trace_number || ' (no concept:name), event ' "
-        "|| nth ELSE 'trace ''' || shown(case_id) || ''', event ' || nth END"
+        "CASE WHEN case_id IS NULL THEN 'trace ' || trace_number "
+        "|| ' (its concept:name missing or empty), event ' || nth "
+        "ELSE 'trace ''' || shown(case_id) || ''', event ' || nth END"
     )
 
 
@@ -995,13 +1009,15 @@ def _checked(
         raise EventFileError(path, ["the file has a header but no events"])
     # Start times on the events and a lifecycle: the starts of which? Unless every event is a
     # complete (a lifecycle column written out of habit), as pm4py then reads the start times.
+    # An empty start column (a spreadsheet's leftover) says nothing: the lifecycle is read.
     lifecycle = "lifecycle" in raw.columns
     if lifecycle and "start_timestamp" in raw.columns:
-        other_transitions = con.execute(
-            "SELECT count(*) FROM file_cells_read "
-            "WHERE lower(coalesce(lifecycle, 'complete')) <> 'complete'"
-        ).fetchone()[0]
-        if other_transitions:
+        transitions = ", ".join(sql_literal(t) for t in LIFECYCLE_TRANSITIONS if t != "complete")
+        other_transitions, start_times = con.execute(
+            f"SELECT count(*) FILTER (lower(lifecycle) IN ({transitions})), "
+            "count(start_timestamp) FROM file_cells_read"
+        ).fetchone()
+        if other_transitions and start_times:
             raise EventFileError(
                 path,
                 [
@@ -1010,7 +1026,7 @@ def _checked(
                     "keep one of them"
                 ],
             )
-        lifecycle = False
+        lifecycle = not start_times
     _release(con, keep=_CELLS | {"file_cases"})
     problems, total = _problems(con, raw, known)
     if problems:
