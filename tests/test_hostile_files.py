@@ -20,20 +20,32 @@ from l2c_pipeline.file_source.load import EventFileError, load_into_warehouse, r
 from l2c_pipeline.warehouse.duckdb_warehouse import connect
 
 HEADER = "case:concept:name,concept:name,time:timestamp\n"
+# Each activity instance loaded: its activity, start and end (hours and minutes).
+INSTANCES = (
+    "SELECT activity, strftime(started_at, '%H:%M'), strftime(timestamp, '%H:%M') "
+    "FROM core.event_log "
+)
 
 
-def loaded_events(path: Path, tmp_path: Path) -> list[tuple]:
-    """core.event_log's case, activity and time, as the file source loads `path`."""
+def loaded_rows(path: Path, tmp_path: Path, query: str) -> list[tuple]:
+    """The query's rows once the file source has loaded `path` into a new warehouse."""
     con = connect(tmp_path / "warehouse.duckdb")
     try:
         with read_event_file(path, work_dir=tmp_path / "work") as loaded:
             load_into_warehouse(con, loaded)
-        return con.execute(
-            "SELECT case_id, activity, strftime(timestamp, '%Y-%m-%d %H:%M') FROM core.event_log "
-            "ORDER BY event_id"
-        ).fetchall()
+        return con.execute(query).fetchall()
     finally:
         con.close()
+
+
+def loaded_events(path: Path, tmp_path: Path) -> list[tuple]:
+    """core.event_log's case, activity and time, as the file source loads `path`."""
+    return loaded_rows(
+        path,
+        tmp_path,
+        "SELECT case_id, activity, strftime(timestamp, '%Y-%m-%d %H:%M') FROM core.event_log "
+        "ORDER BY event_id",
+    )
 
 
 def problems(path: Path) -> list[str]:
@@ -383,19 +395,15 @@ def test_other_tools_headers_are_read_whatever_their_case_spaces_or_underscores(
         "7,Approve,2026-03-01 11:00:00+01:00,2026-03-01 11:15:00+01:00,bob\n",
         encoding="utf-8",
     )
-    con = connect(tmp_path / "warehouse.duckdb")
-    try:
-        with read_event_file(path, work_dir=tmp_path / "work") as loaded:
-            load_into_warehouse(con, loaded)
-        assert con.execute(
-            "SELECT case_id, activity, strftime(started_at, '%H:%M'), strftime(timestamp, '%H:%M'), "
-            "resource_name FROM core.event_log ORDER BY resource_name"
-        ).fetchall() == [
-            ("7", "Review", "10:00", "10:30", "ann"),
-            ("7", "Approve", "10:00", "10:15", "bob"),
-        ]
-    finally:
-        con.close()
+    assert loaded_rows(
+        path,
+        tmp_path,
+        "SELECT case_id, activity, strftime(started_at, '%H:%M'), strftime(timestamp, '%H:%M'), "
+        "resource_name FROM core.event_log ORDER BY resource_name",
+    ) == [
+        ("7", "Review", "10:00", "10:30", "ann"),
+        ("7", "Approve", "10:00", "10:15", "bob"),
+    ]
 
 
 def test_xes_events_that_differ_only_inside_a_list_or_container_are_both_kept(tmp_path):
@@ -448,16 +456,10 @@ def test_start_times_beside_a_lifecycle_of_completes_only_are_read_as_pm4py_read
         "1,B,2026-03-01 12:00,2026-03-01 11:00,COMPLETE\n",
         encoding="utf-8",
     )
-    con = connect(tmp_path / "warehouse.duckdb")
-    try:
-        with read_event_file(path, work_dir=tmp_path / "work") as loaded:
-            load_into_warehouse(con, loaded)
-        assert con.execute(
-            "SELECT activity, strftime(started_at, '%H:%M'), strftime(timestamp, '%H:%M') "
-            "FROM core.event_log ORDER BY started_at"
-        ).fetchall() == [("A", "10:00", "10:30"), ("B", "11:00", "12:00")]
-    finally:
-        con.close()
+    assert loaded_rows(path, tmp_path, INSTANCES + "ORDER BY started_at") == [
+        ("A", "10:00", "10:30"),
+        ("B", "11:00", "12:00"),
+    ]
     path.write_text(header + "1,A,2026-03-01 10:30,2026-03-01 10:00,start\n", encoding="utf-8")
     assert problems(path) == [
         "line 1: 'lifecycle:transition' and 'start_timestamp' both say when activities start; "
@@ -494,16 +496,4 @@ def test_an_xes_log_without_events_says_so(tmp_path):
 def test_columns_other_tools_add_do_not_stand_in_the_way(tmp_path, text, expected):
     path = tmp_path / "log.csv"
     path.write_text(text, encoding="utf-8")
-    con = connect(tmp_path / "warehouse.duckdb")
-    try:
-        with read_event_file(path, work_dir=tmp_path / "work") as loaded:
-            load_into_warehouse(con, loaded)
-        assert (
-            con.execute(
-                "SELECT activity, strftime(started_at, '%H:%M'), strftime(timestamp, '%H:%M') "
-                "FROM core.event_log ORDER BY started_at, timestamp"
-            ).fetchall()
-            == expected
-        )
-    finally:
-        con.close()
+    assert loaded_rows(path, tmp_path, INSTANCES + "ORDER BY started_at, timestamp") == expected

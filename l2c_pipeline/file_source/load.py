@@ -420,10 +420,11 @@ def _header_keys(
     found: dict[str, list[int]] = {}
     written = [shown(_text(c) or "") for c in header if _text(c)]
     found_headers = ", ".join(written[:12]) + (", ..." if len(written) > 12 else "") or "nothing"
+    names_read = {column.key: _names_read(column) for column in columns}
     for position, cell in enumerate(header):
         label = _header_form(_text(cell) or "")
         for column in columns:
-            if label in _names_read(column):
+            if label in names_read[column.key]:
                 found.setdefault(column.key, []).append(position)
     for column in columns:
         positions = found.get(column.key, [])
@@ -433,7 +434,7 @@ def _header_keys(
             (XES_ATTRIBUTES.get(column.key),),
             (XES_FALLBACKS.get(column.key),),
             # Other tools' end times yield to a column named as the load names it.
-            [n for n in _names_read(column) if n not in _WEAK_FORMS.get(column.key, ())],
+            names_read[column.key] - set(_WEAK_FORMS.get(column.key, ())),
         ):
             preferred = [
                 p
@@ -762,9 +763,9 @@ class _XesReader:
     trace's; and a column per event attribute) and xes_traces (trace and a column per trace
     attribute). Values are the text in the file: dates are parsed later, in SQL, by the same
     rules as a CSV's, and one that does not parse is named with its value. Attributes nested in
-    an attribute (a list's items, a container's parts) go with the others, by their path: they
-    tell duplicates apart. Left out, as pm4py leaves them out of its DataFrame: the log's own
-    attributes, the <global> defaults, events outside a trace."""
+    an attribute (a list's items, a container's parts) go with the others, as a tree under the
+    attribute's key: they tell duplicates apart. Left out, as pm4py leaves them out of its
+    DataFrame: the log's own attributes, the <global> defaults, events outside a trace."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
@@ -1057,30 +1058,35 @@ def _zone_abbreviation(column: str) -> str:
     )
 
 
-_TIMESTAMP_ZONE = _zone_abbreviation('"timestamp"')
-_START_ZONE = _zone_abbreviation("start_timestamp")
-# A time DuckDB would read, but with a zone abbreviation: refused for that, not as no time.
-_TIMESTAMP_ZONED = (
-    f"""(left("timestamp", 1) BETWEEN '0' AND '9' AND {_TIMESTAMP_ZONE} """
-    """AND try_cast("timestamp" AS TIMESTAMPTZ) IS NOT NULL)"""
-)
-_START_ZONED = (
-    f"(left(start_timestamp, 1) BETWEEN '0' AND '9' AND {_START_ZONE} "
-    "AND try_cast(start_timestamp AS TIMESTAMPTZ) IS NOT NULL)"
-)
+def _zoned_by_name(column: str) -> str:
+    """SQL: a time DuckDB would read, but with a zone abbreviation: refused for that, not as no
+    time."""
+    return (
+        f"(left({column}, 1) BETWEEN '0' AND '9' AND {_zone_abbreviation(column)} "
+        f"AND try_cast({column} AS TIMESTAMPTZ) IS NOT NULL)"
+    )
+
+
+def _time_value(column: str) -> str:
+    """SQL: the time in UTC (with an offset converted, without one read as UTC), null where it
+    does not parse. A time begins with a digit: DuckDB's words for times (epoch, infinity) are
+    no event's. Most end with one too, and are told from a zone's abbreviation by that alone
+    (cheaper)."""
+    return (
+        f"CASE WHEN left({column}, 1) BETWEEN '0' AND '9' "
+        f"AND ({column}[-1] BETWEEN '0' AND '9' OR NOT {_zone_abbreviation(column)}) "
+        f"THEN try_cast({column} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END"
+    )
+
+
+_TIMESTAMP_ZONED = _zoned_by_name('"timestamp"')
+_START_ZONED = _zoned_by_name("start_timestamp")
 
 # Each checked cell's typed value, read once from the trimmed text (null where the cell is empty
 # or does not parse): the checks find the cells that do not parse by it, the load reads it.
 _TYPED_CELLS = {
-    # Times with an offset (2011-10-11 13:45:40+02:00) in UTC, those without one read as UTC.
-    # A time begins with a digit: DuckDB's words for times (epoch, infinity) are no event's.
-    # Most end with one too, and are told from a zone's abbreviation by that alone (cheaper).
-    "timestamp_value": f"""CASE WHEN left("timestamp", 1) BETWEEN '0' AND '9'
-        AND ("timestamp"[-1] BETWEEN '0' AND '9' OR NOT {_TIMESTAMP_ZONE})
-        THEN try_cast("timestamp" AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END""",
-    "start_value": f"""CASE WHEN left(start_timestamp, 1) BETWEEN '0' AND '9'
-        AND (start_timestamp[-1] BETWEEN '0' AND '9' OR NOT {_START_ZONE})
-        THEN try_cast(start_timestamp AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END""",
+    "timestamp_value": _time_value('"timestamp"'),
+    "start_value": _time_value("start_timestamp"),
     "amount_value": "try_cast(amount AS DOUBLE)",
     "is_won_value": "try_cast(is_won AS BOOLEAN)",
     "discount_value": "try_cast(discount_pct AS DOUBLE)",
