@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from l2c_pipeline.demo_org.server import DemoOrgServer
@@ -269,3 +270,52 @@ def test_an_interrupted_step_is_named_as_interrupted_not_by_its_error_class(chai
     error = SerializableErrorInfo("RuntimeError: Query failed: 1 row", [], "RuntimeError")
     event.step_failure_data.error = error
     assert failure_message(event) == "RuntimeError: Query failed: 1 row"
+
+
+def _step_failure_of(run_query):
+    """The failure event Dagster records when `run_query` raises inside a step."""
+    from types import SimpleNamespace
+
+    from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
+
+    try:
+        run_query()
+    except duckdb.Error:
+        cause = serializable_error_info_from_exc_info(sys.exc_info())
+    error = SerializableErrorInfo(
+        "Error occurred while executing op", [], "DagsterExecutionStepExecutionError", cause=cause
+    )
+    return SimpleNamespace(
+        event_type_value="STEP_FAILURE", step_failure_data=SimpleNamespace(error=error)
+    )
+
+
+def test_duckdb_out_of_memory_is_told_as_the_setting_to_raise(monkeypatch):
+    from l2c_pipeline.monitoring.alerts import failure_message
+
+    def aggregate_over_the_limit():
+        con = duckdb.connect()
+        con.execute("SET memory_limit = '20MB'")
+        con.execute("SELECT list(range) FROM range(10000000)").fetchall()
+
+    monkeypatch.setenv("L2C_DUCKDB_MEMORY_LIMIT", "20MB")
+    message = failure_message(_step_failure_of(aggregate_over_the_limit))
+    assert message.startswith("DuckDB ran out of memory (failed to allocate data of size "), message
+    assert "L2C_DUCKDB_MEMORY_LIMIT (20MB) is too small" in message
+    assert "rolled back" in message
+    # DuckDB's own advice is SQL the user cannot type anywhere, and the class name is noise.
+    assert "SET threads" not in message and "Exception" not in message
+
+
+@pytest.mark.skipif(not os.access("/dev/full", os.W_OK), reason="needs Linux's /dev/full")
+def test_a_full_disk_is_told_as_such_with_the_file_being_written():
+    from l2c_pipeline.monitoring.alerts import failure_message
+
+    def write_to_a_full_disk():
+        con = duckdb.connect("/dev/full")  # every write ends with ENOSPC
+        con.execute("CREATE TABLE t AS SELECT * FROM range(1000000)")
+        con.execute("CHECKPOINT")
+
+    message = failure_message(_step_failure_of(write_to_a_full_disk))
+    assert message.startswith("the disk is full writing /dev/full: free space on it"), message
+    assert "IOException" not in message

@@ -199,7 +199,38 @@ def failure_message(event) -> str:
     # The pipeline's own errors (and ValueError, which it raises for bad settings) are written
     # to be read as they are; any other error keeps its class name, which says what it is.
     message = re.sub(r"^(l2c_pipeline\.[\w.]+|ValueError): ", "", message)
-    return " ".join(message.split()) or error.cls_name
+    message = " ".join(message.split())
+    return _out_of_resources(message) or message or error.cls_name
+
+
+# DuckDB's own words when it runs out of memory or disk; its advice that follows ("SET
+# threads=X") is SQL a user of the pipeline cannot type anywhere.
+_OUT_OF_MEMORY = re.compile(r"Out of Memory Error: (.*?)(?: Possible solutions:.*)?$")
+_DISK_FULL = re.compile(r'(?:Could not write|Could not write all bytes to) file "([^"]+)"')
+_ROLLED_BACK = "the step's open transaction was rolled back, what earlier steps committed is kept"
+
+
+def _out_of_resources(message: str) -> str | None:
+    """What to do when DuckDB ran out of memory or disk, instead of its error class and its
+    advice in SQL."""
+    from ..warehouse.duckdb_warehouse import DEFAULT_MEMORY_LIMIT
+
+    memory = _OUT_OF_MEMORY.search(message)
+    if memory:
+        limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+        return (
+            f"DuckDB ran out of memory ({memory.group(1).rstrip('.')}): L2C_DUCKDB_MEMORY_LIMIT "
+            f"({limit}) is too small for this step on this data; raise it if the machine has the "
+            f"memory to spare, and run again ({_ROLLED_BACK})"
+        )
+    if "No space left on device" in message:
+        written = _DISK_FULL.search(message)
+        where = f" writing {written.group(1)}" if written else ""
+        return (
+            f"the disk is full{where}: free space on it (DuckDB also spills to a folder beside "
+            f"the database file, as large as the data being sorted), and run again ({_ROLLED_BACK})"
+        )
+    return None
 
 
 def run_failure_alert(
