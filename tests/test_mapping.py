@@ -4,7 +4,9 @@ in words after extraction."""
 
 from __future__ import annotations
 
+import csv
 import importlib
+import shutil
 import textwrap
 
 import pytest
@@ -15,7 +17,7 @@ from l2c_pipeline.mapping.views import missing_parts, write_mapped
 from l2c_pipeline.pipeline import build_pipeline
 from l2c_pipeline.warehouse.duckdb_warehouse import connect
 
-from .test_event_log import extract
+from .test_event_log import differences, extract, extract_and_build, mapping_of
 
 
 def write(tmp_path, text: str, name: str = "mapping.yaml"):
@@ -308,3 +310,46 @@ def test_l2c_mapping_check_says_what_a_file_reads_or_what_is_wrong(tmp_path):
     assert result.exit_code == 1
     assert "key 'sales_touches[1].activity' names 'Chat'" in result.output
     assert "activity_catalogue.sql does not list as a 'touch' activity" in result.output
+
+
+def test_stage_changes_come_from_opportunity_history_where_field_history_has_none(
+    small_org, tmp_path
+):
+    # Many orgs do not track StageName's field history, or began to only lately; Salesforce
+    # keeps OpportunityHistory in every org. Half the deals lose their StageName history rows.
+    org = tmp_path / "org"
+    shutil.copytree(small_org, org)
+    history = org / "OpportunityFieldHistory.csv"
+    with history.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    deals = sorted({r["OpportunityId"] for r in rows if r["Field"] == "StageName"})
+    untracked = set(deals[::2])
+    kept = [r for r in rows if not (r["Field"] == "StageName" and r["OpportunityId"] in untracked)]
+    assert len(rows) - len(kept) > 300
+    with history.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        writer.writerows(kept)
+
+    con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
+    try:
+        # The generator's expected log: every stage move, at its time, by whom, closing ones too.
+        assert differences(con, org / "expected_event_log.csv") == []
+        sources = dict(
+            con.execute("""
+                SELECT source, count(*) FROM mapped.field_changes
+                WHERE entity = 'opportunities' AND column_name = 'stage' GROUP BY source""").fetchall()
+        )
+        assert sources["snapshot"] > 300 and sources["history"] > 300
+        (stage_sources,) = con.execute(
+            "SELECT status_history FROM core.data_coverage WHERE family = 'stage'"
+        ).fetchone()
+        assert "OpportunityHistory" in stage_sources
+        # A history object without the values it holds is named, not read as no changes.
+        con.execute("ALTER TABLE raw.OpportunityFieldHistory DROP COLUMN NewValue")
+        write_mapped(con, mapping_of(org))
+        assert missing_parts(con) == [
+            "history opportunities: OpportunityFieldHistory has no field NewValue"
+        ]
+    finally:
+        con.close()

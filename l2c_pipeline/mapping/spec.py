@@ -150,11 +150,12 @@ ENTITIES: dict[str, EntitySpec] = {
         EntitySpec(
             "opportunity_snapshots",
             "Salesforce's own snapshots of an opportunity at each change (OpportunityHistory): "
-            "the stage it opened in.",
+            "the stage it opened in, and its stage changes where the field history has none.",
             (
                 _id("snapshot_id", "the snapshot's Id"),
                 _id("opportunity_id", "the opportunity"),
                 _c("created_at", "TIMESTAMP", "when the snapshot was taken"),
+                _id("created_by", "who made the change the snapshot records"),
                 _c("stage", "VARCHAR", "the stage at that moment"),
             ),
         ),

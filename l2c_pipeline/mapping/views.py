@@ -229,9 +229,10 @@ class _Builder:
             if obj in captured_objects and (entity := self.entity_of(obj))
             for select in history_of.get(entity, [])
         ]
-        covered = " UNION ALL ".join(covering) or (
-            "SELECT NULL::VARCHAR AS entity, NULL::VARCHAR AS record_id, NULL::VARCHAR AS field WHERE false"
-        )
+        snapshots = self._snapshot_stage_changes_sql() or empty
+        # Salesforce's stage snapshots cover a deal's stage as well as its field history does.
+        covering.append(f"SELECT entity, record_id, lower(field) AS field FROM ({snapshots})")
+        covered = " UNION ALL ".join(covering)
         if captured_objects:
             captured = f"""
                 SELECT c.change_id, 'captured' AS source, c.object_name AS source_object,
@@ -243,13 +244,22 @@ class _Builder:
         else:
             captured = empty
         # The org's history wins where it covers the record's field: a captured row then only
-        # repeats what the org recorded (less precisely timed).
+        # repeats what the org recorded (less precisely timed). Stage snapshots stand in for the
+        # field history of a deal's stage where the org's field history has none.
         return f"""
             WITH org_history AS ({org}),
             captured AS ({captured}),
+            snapshots AS ({snapshots}),
             covered AS ({covered}),
             changes AS (
                 SELECT {columns} FROM org_history
+                UNION ALL
+                SELECT {columns} FROM snapshots AS s
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM org_history AS h
+                    WHERE h.entity = s.entity AND h.record_id = s.record_id
+                      AND lower(h.field) = lower(s.field)
+                )
                 UNION ALL
                 SELECT {columns} FROM captured AS c
                 WHERE NOT EXISTS (
@@ -268,6 +278,47 @@ class _Builder:
             -- Lookup history names the relationship (Owner), not the field (OwnerId).
             LEFT JOIN field_columns AS fid ON fid.entity = ch.entity AND fid.field = lower(ch.field) || 'id'"""
 
+    def _snapshot_stage_changes_sql(self) -> str | None:
+        """A deal's stage changes read from Salesforce's own snapshots of it (OpportunityHistory,
+        which every org keeps whether or not StageName's field history is tracked): each snapshot
+        whose stage differs from the one before it. The first snapshot is the stage the deal
+        opened in, not a move. Named by the opportunity's stage field, so that they read as its
+        field history does; None without snapshots or a stage field."""
+        snapshots = self.mapping.entities.get("opportunity_snapshots")
+        opportunities = self.mapping.entities.get("opportunities")
+        stage = opportunities.columns.get("stage") if opportunities else None
+        if snapshots is None or not self.has(snapshots.object) or stage is None or not stage.fields:
+            return None
+        mapped = snapshots.columns.get("stage")
+        if mapped is None or not any(self.has(snapshots.object, f) for f in mapped.fields):
+            return None
+        self.note(
+            "history",
+            "opportunities",
+            stage.fields[0],
+            snapshots.object,
+            None,
+            "ok",
+            f"stage changes from {snapshots.object} for the deals whose field history has none",
+        )
+        return f"""
+            SELECT 'snapshot:' || snapshot_id AS change_id, 'snapshot' AS source,
+                   {sql_literal(snapshots.object)} AS source_object, 'opportunities' AS entity,
+                   opportunity_id AS record_id, {sql_literal(stage.fields[0])} AS field,
+                   NULL::VARCHAR AS data_type, previous_stage AS old_value, stage AS new_value,
+                   created_at AS changed_at, created_by AS changed_by
+            FROM (
+                SELECT *, lag(stage) OVER (
+                    PARTITION BY opportunity_id ORDER BY created_at, snapshot_id
+                ) AS previous_stage
+                FROM (
+                    SELECT snapshot_id, opportunity_id, created_at, created_by, trim(stage) AS stage
+                    FROM {SCHEMA}.opportunity_snapshots
+                    WHERE NOT is_deleted AND nullif(trim(stage), '') IS NOT NULL
+                )
+            )
+            WHERE previous_stage IS DISTINCT FROM stage AND previous_stage IS NOT NULL"""
+
     def _history_select(self, source) -> str:
         obj = source.object
 
@@ -282,8 +333,9 @@ class _Builder:
         else:
             field_expr, data_type = sql_literal(source.field), "NULL::VARCHAR"
             old, new = col(source.old_value), col(source.new_value)
-        for needed in (source.record_field, source.changed_at):
-            if not self.has(obj, needed):
+        values = ("Field", "OldValue", "NewValue") if source.field is None else (source.new_value,)
+        for needed in (source.record_field, source.changed_at, *values):
+            if needed and not self.has(obj, needed):
                 self.note(
                     "history",
                     source.entity,
