@@ -307,7 +307,9 @@ def _run_graph() -> RunOutcome:
         failures, done, materialized = [], set(), {}
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
-                failures.append((_step_name(event.step_key), _failure_message(event)))
+                failures.append(
+                    (_step_name(event.step_key), _failure_message(event, list_lines=True))
+                )
             elif event.event_type_value == "RESOURCE_INIT_FAILURE":
                 # A resource that could not start (a bad setting, the run lock not free): no
                 # step ran, and this is the run's only failure.

@@ -572,24 +572,31 @@ def test_a_csv_broken_far_down_the_file_is_named_and_nothing_is_staged(tmp_path)
     assert error.value.problems == ["the file has a header but no events"]
 
 
-def test_csv_cells_lose_their_surrounding_white_space_and_nothing_else(tmp_path):
+def test_csv_times_lose_their_white_space_and_names_keep_theirs_as_pm4py_does(tmp_path):
     path = write_csv(
         tmp_path / "log.csv",
         "case_id,activity,timestamp,resource\n"
         '" A ",\tReview,2026-01-05 10:00:00 ,"Ana  Lee"\n'
         'A,"Sign\n",  2026-01-06 10:00:00,\x01Bo\n'
-        "A,Pay,2026-01-07 10:00:00,  \n",
+        "A,Pay,2026-01-07 10:00:00,  \n"
+        "A,Review,2026-01-08 10:00:00,Ana\n",
     )
     events = read_event_file(path).events
-    assert list(events["case_id"]) == ["A", "A", "A"]
-    assert list(events["activity"]) == ["Review", "Sign", "Pay"]
+    assert list(events["case_id"]) == [" A ", "A", "A", "A"]
+    assert list(events["activity"]) == ["\tReview", "Sign\n", "Pay", "Review"]
     assert [str(t) for t in events["timestamp"]] == [
         "2026-01-05 10:00:00",
         "2026-01-06 10:00:00",
         "2026-01-07 10:00:00",
+        "2026-01-08 10:00:00",
     ]
     # Inner white space stays; a control character is no white space; blank is empty.
-    assert list(events["resource_name"].fillna("-")) == ["Ana  Lee", "\x01Bo", "-"]
+    assert list(events["resource_name"].fillna("-")) == ["Ana  Lee", "\x01Bo", "-", "Ana"]
+    # Cases and variants as pm4py counts them from the same file.
+    frame = pm4py.format_dataframe(pd.read_csv(path, dtype=str), "case_id", "activity", "timestamp")
+    assert (len(events), events["case_id"].nunique()) == (len(frame), 2)
+    variants = {tuple(g.sort_values("timestamp")["activity"]) for _, g in events.groupby("case_id")}
+    assert variants == set(pm4py.get_variants(frame))
 
 
 def test_nan_amounts_on_the_cases_sheet_are_refused(template, tmp_path):

@@ -497,3 +497,32 @@ def test_columns_other_tools_add_do_not_stand_in_the_way(tmp_path, text, expecte
     path = tmp_path / "log.csv"
     path.write_text(text, encoding="utf-8")
     assert loaded_rows(path, tmp_path, INSTANCES + "ORDER BY started_at, timestamp") == expected
+
+
+def test_l2c_run_prints_a_bad_files_problems_a_line_each(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "case,activity,timestamp\n"
+        "c1,A,yesterday\n"
+        "c1,B,2026-01-01 10:00\n"
+        ",C,2026-01-02 10:00\n"
+        "c2,A,2026-13-01 10:00\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("L2C_", "SF_", "DAGSTER_"))}
+    env.update(L2C_HOME=str(tmp_path / "home"), L2C_SOURCE="file", L2C_EVENT_LOG_FILE=str(log))
+    run = subprocess.run(
+        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-4:] == [
+        f"Error: file_event_log: {log}: 3 problems, nothing loaded:",
+        "  - line 2, column 'timestamp': 'yesterday' is not a date and time (e.g. 2026-03-01 14:05:00)",
+        "  - line 4, column 'case': empty",
+        "  - line 5, column 'timestamp': '2026-13-01 10:00' is not a date and time (e.g. 2026-03-01 14:05:00)",
+    ]

@@ -353,3 +353,38 @@ def test_stage_changes_come_from_opportunity_history_where_field_history_has_non
         ]
     finally:
         con.close()
+
+
+def test_a_closing_stage_the_mapping_does_not_list_closes_the_deal(small_org, tmp_path):
+    # The org calls its lost stage something else than the shipped mapping lists: its deals
+    # in that stage are all closed and none won, which is how Salesforce marks a closing stage.
+    org = tmp_path / "org"
+    shutil.copytree(small_org, org)
+    renamed = 0
+    for name, columns in {
+        "Opportunity.csv": ("StageName",),
+        "OpportunityHistory.csv": ("StageName",),
+        "OpportunityFieldHistory.csv": ("OldValue", "NewValue"),
+    }.items():
+        with (org / name).open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        for row in rows:
+            for column in columns:
+                if row[column] == "Closed Lost":
+                    row[column] = "Closed - No Decision"
+                    renamed += 1
+        with (org / name).open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
+            writer.writeheader()
+            writer.writerows(rows)
+    assert renamed > 200
+
+    con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
+    try:
+        # Every Opportunity Closed Lost of the generator's expected log, none taken for a stage.
+        assert differences(con, org / "expected_event_log.csv") == []
+        assert con.execute(
+            "SELECT count(*) FROM core.event_log WHERE activity = 'Stage: Closed - No Decision'"
+        ).fetchone() == (0,)
+    finally:
+        con.close()

@@ -84,6 +84,12 @@ _SQL_MACROS = (
     r"""CREATE TEMP MACRO cell(x) AS nullif(CASE
         WHEN ord(CAST(x AS VARCHAR)[1]) <= 32 OR ord(CAST(x AS VARCHAR)[-1]) <= 32
         THEN regexp_replace(CAST(x AS VARCHAR), '^\s+|\s+$', '', 'g') ELSE CAST(x AS VARCHAR) END, '')""",
+    # Names other tools wrote (case, activity, resource) are kept as written, as pm4py and
+    # pandas keep them: 'B ' and 'B' are two activities there. Only white space alone is empty.
+    r"""CREATE TEMP MACRO as_written(x) AS nullif(CASE
+        WHEN ord(CAST(x AS VARCHAR)[1]) <= 32 OR ord(CAST(x AS VARCHAR)[-1]) <= 32
+        THEN CASE WHEN regexp_full_match(CAST(x AS VARCHAR), '\s*') THEN '' ELSE CAST(x AS VARCHAR) END
+        ELSE CAST(x AS VARCHAR) END, '')""",
     r"""CREATE TEMP MACRO escaped(s) AS CASE
         WHEN regexp_matches(s, '[\x00-\x1f\x7f-\x9f]') THEN array_to_string(list_transform(
             string_split(s, ''),
@@ -978,6 +984,8 @@ _KEYS = (
     "lifecycle_instance",
     "start_timestamp",
 )
+# The names among them, kept as written in files from other tools (the template's are cut).
+_NAMES = ("case_id", "activity", "resource_name", "stage", "lifecycle_instance")
 
 
 def _place(raw: FileEvents) -> str:
@@ -1102,13 +1110,18 @@ _CELLS = {"file_cells_read", "file_cells"}
 
 def _cells(con: duckdb.DuckDBPyConnection, raw: FileEvents) -> int:
     """file_cells, in one pass over the file's rows: each event's cells the checks read, by
-    key, as text without surrounding white space, and typed (_TYPED_CELLS); in XES its number
+    key, as text without surrounding white space (names from other tools' files as written),
+    and typed (_TYPED_CELLS); in XES its number
     among its trace's events (nth, for the messages); and whether it is an exact duplicate
     (every column, every attribute equal to an earlier event's: the same event written twice by
     another tool, of which the first is kept). The template is typed by hand: the checks refuse
     its duplicates instead. Returns the number of rows."""
+    # A person filled the template: white space around a name there is a slip, and is cut.
+    kept = () if raw.kind == "template" else _NAMES
     selected = ", ".join(
-        f"cell({raw.columns[key]}) AS {key}" if key in raw.columns else f"NULL::VARCHAR AS {key}"
+        f"{'as_written' if key in kept else 'cell'}({raw.columns[key]}) AS {key}"
+        if key in raw.columns
+        else f"NULL::VARCHAR AS {key}"
         for key in _KEYS
     )
     # A CSV's rows are numbered by the order the read keeps (preserve_insertion_order): a row's

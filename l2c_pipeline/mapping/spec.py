@@ -436,8 +436,10 @@ INVOICE_ATTRIBUTES = ("invoice_type",)
 # Which field values mean what: the SQL models join mapped.value_meanings on these names.
 MEANINGS: dict[str, str] = {
     "lead_disqualified": "lead status values of a disqualified lead (Lead Disqualified)",
-    "stage_won": "opportunity stages that close the deal as won (Opportunity Closed Won)",
-    "stage_lost": "opportunity stages that close the deal as lost (Opportunity Closed Lost)",
+    "stage_won": "opportunity stages that close the deal as won (Opportunity Closed Won); a stage "
+    "whose deals are all closed and won counts too",
+    "stage_lost": "opportunity stages that close the deal as lost (Opportunity Closed Lost); a "
+    "stage whose deals are all closed and lost counts too",
     "quote_presented": "quote status values of a quote presented to the customer",
     "quote_accepted": "quote status values of a quote the customer accepted",
     "quote_rejected": "quote status values of a quote the customer rejected",

@@ -174,9 +174,11 @@ def _interrupted(error) -> bool:
     return False
 
 
-def failure_message(event) -> str:
+def failure_message(event, list_lines: bool = False) -> str:
     """A step's or a resource's failure as one line: the pipeline's own message as written, any
-    other error as its last line (class name kept), never a stack trace."""
+    other error as its last line (class name kept), never a stack trace. `list_lines`: a
+    message that lists problems (a heading, then `- ...` lines, as a bad event file's) keeps a
+    line per problem, for a terminal; an alert takes one line."""
     if event.event_type_value == "STEP_FAILURE":
         error = event.step_failure_data.error
     elif event.event_type_value == "RUN_FAILURE":
@@ -199,7 +201,10 @@ def failure_message(event) -> str:
     # The pipeline's own errors (and ValueError, which it raises for bad settings) are written
     # to be read as they are; any other error keeps its class name, which says what it is.
     message = re.sub(r"^(l2c_pipeline\.[\w.]+|ValueError): ", "", message)
-    message = " ".join(message.split())
+    lines = [" ".join(line.split()) for line in message.splitlines() if line.strip()]
+    if list_lines and len(lines) > 1 and all(line.startswith(("- ", "... ")) for line in lines[1:]):
+        return "\n".join([lines[0], *(f"  {line}" for line in lines[1:])])
+    message = " ".join(lines)
     return _out_of_resources(message) or message or error.cls_name
 
 

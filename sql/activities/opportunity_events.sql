@@ -1,5 +1,6 @@
 -- Opportunity activities: Opportunity Created; one per stage change ('Stage: <stage>', and
--- Opportunity Closed Won / Lost for the org's closing stages); Close Date Pushed; Amount
+-- Opportunity Closed Won / Lost for the org's closing stages: those the mapping lists, and those
+-- whose deals are all closed won or all closed lost); Close Date Pushed; Amount
 -- Reduced (not when the amount only follows a quote of the deal: Salesforce copies the synced
 -- quote's total onto the opportunity); Owner Changed.
 WITH opportunity_changes AS (
@@ -7,8 +8,18 @@ WITH opportunity_changes AS (
     FROM mapped.field_changes AS h
     JOIN staging.stg_opportunities AS o ON o.opportunity_id = h.record_id
     WHERE h.entity = 'opportunities' AND h.column_name IN ('stage', 'close_date', 'amount', 'owner_id')
-), closing AS (
+), listed_closing AS (
     SELECT meaning, value FROM mapped.value_meanings WHERE meaning IN ('stage_won', 'stage_lost')
+), closing AS (
+    SELECT meaning, value FROM listed_closing
+    UNION ALL
+    -- A closing stage the mapping does not list: Salesforce closes a deal by its stage, so a
+    -- stage every deal in which is closed, all won or all lost, is a closing one.
+    SELECT CASE WHEN bool_and(is_won) THEN 'stage_won' ELSE 'stage_lost' END, stage
+    FROM staging.stg_opportunities
+    WHERE stage NOT IN (SELECT value FROM listed_closing WHERE value IS NOT NULL)
+    GROUP BY stage
+    HAVING bool_and(is_closed) AND (bool_and(is_won) OR NOT bool_or(is_won))
 )
 SELECT
     'opportunity_created:' || o.opportunity_id AS event_id, o.opportunity_id AS case_id,
