@@ -461,7 +461,7 @@ def _print_event_log(warehouse: Path) -> None:
         con.close()
     click.echo(
         f"\nevent log: {events:,} events, {activities} activities, {cases:,} cases "
-        f"({won:,} won, {lost:,} lost, {leads:,} unconverted leads) in core.event_log / core.cases"
+        f"({won:,} won, {lost:,} lost, {leads:,} leads without an opportunity) in core.event_log / core.cases"
     )
     click.echo("most frequent: " + ", ".join(f"{activity} ({count:,})" for activity, count in top))
     _print_coverage(analytics)

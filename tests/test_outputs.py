@@ -741,3 +741,23 @@ def test_the_report_answers_from_public_logs_without_salesforce_objects(log, tmp
     assert "None" not in " ".join(parser.texts.values()) and "n/a" not in page
     assert parser.texts["answer:variation"].startswith(f"{cases:,} cases run through")
     assert parser.texts["answer:payments"].startswith("No payment figures: ")
+
+
+@pytest.mark.parametrize("bars", [1, 2, 12])
+@pytest.mark.parametrize("label", ["Software", "a product family whose name wraps over lines " * 2])
+def test_a_bar_chart_of_any_length_lays_out_without_a_warning(bars, label):
+    import warnings
+
+    from l2c_pipeline.outputs.charts import PERCENT, Bar, bar_chart
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when the labels do not fit
+        drawn = bar_chart(
+            "rework",
+            "Rework",
+            [Bar(f"{label} {i}", 0.3) for i in range(bars)],
+            PERCENT,
+            reference=0.2,
+            reference_label="all",
+        )
+    assert drawn.count("<svg") == 1

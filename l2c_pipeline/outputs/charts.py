@@ -26,6 +26,7 @@ REFERENCE = "#243b53"
 # Wide enough for the labels, narrow enough that the text stays readable when a phone scales the
 # drawing down to its width (5.5 in is about 400 px at 72 points per inch).
 WIDTH_INCHES = 5.5
+MIN_BAR_CHART_INCHES = 1.5
 LABEL_WIDTH = 30  # characters per line of a bar's label
 FONT_SIZE = 9
 
@@ -118,7 +119,9 @@ def bar_chart(
     values = [b.value * scale for b in drawn]
     with rc_context(_settings(chart_id)):
         lines = sum(_wrapped(b.label).count("\n") + 1 for b in drawn)
-        figure = Figure(figsize=(WIDTH_INCHES, 0.7 + 0.22 * lines + 0.12 * len(drawn)))
+        # One short bar still needs room for the axis label and the reference's label.
+        height = max(MIN_BAR_CHART_INCHES, 0.7 + 0.22 * lines + 0.12 * len(drawn))
+        figure = Figure(figsize=(WIDTH_INCHES, height))
         axes = figure.subplots()
         positions = range(len(drawn))
         axes.barh(
