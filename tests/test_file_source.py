@@ -261,12 +261,25 @@ def test_wrong_sheets_columns_and_files_are_named(template, tmp_path, monkeypatc
 def test_csv_with_offsets_is_read_in_utc(tmp_path):
     path = write_csv(
         tmp_path / "log.csv",
-        "Opportunity ID,Activity,Event timestamp\nA,Lead Created,2026-01-05 10:00:00+02:00\nA,Lead Converted,2026-01-05 09:30:00\n",
+        "Opportunity ID,Activity,Event timestamp\n"
+        "A,Lead Created,2026-01-05 10:00:00+02:00\n"
+        "A,Lead Converted,2026-01-05 09:30:00\n"
+        # An offset after a space, as some tools write it and pandas reads it.
+        "A,Opportunity Created,2026-01-05 10:15:00 +0100\n"
+        "A,Quote Created,2026-01-05T11:00:00 -05:00\n",
     )
     loaded = read_event_file(path)
-    assert [str(t) for t in loaded.events["timestamp"]] == [
+    times = [str(t) for t in loaded.events["timestamp"]]
+    assert times == [
         "2026-01-05 08:00:00",
         "2026-01-05 09:30:00",
+        "2026-01-05 09:15:00",
+        "2026-01-05 16:00:00",
+    ]
+    # As pandas reads each of them: with its offset, converted to UTC; without one, as it is.
+    as_pandas = [pd.Timestamp(v) for v in pd.read_csv(path)["Event timestamp"]]
+    assert times == [
+        str(t.tz_convert("UTC").tz_localize(None) if t.tzinfo else t) for t in as_pandas
     ]
 
 
