@@ -144,8 +144,8 @@ def test_the_csv_of_a_pm4py_formatted_frame_loads_its_xes_columns(tmp_path):
         (  # a column named twice, whatever the case
             "case:concept:name,concept:name,concept:name,time:timestamp\n1,A,B,2026-03-01\n",
             [
-                "line 1: the columns 'concept:name' and 'concept:name' both name the activity; "
-                "keep one of them"
+                "line 1: the columns 'concept:name' and 'concept:name' (columns 2 and 3) both "
+                "name the activity; keep one of them"
             ],
         ),
         (

@@ -452,8 +452,16 @@ def _header_keys(
                 found[column.key] = positions = preferred
         if len(positions) > 1:
             noun = NOUNS.get(column.key, f"'{column.header}'")
+            names = [_text(header[p]) for p in positions]
+            # Columns written alike are told apart by their place in the header.
+            numbers = [str(p + 1) for p in positions]
+            places = (
+                f" (columns {', '.join(numbers[:-1])} and {numbers[-1]})"
+                if len(set(names)) < len(names)
+                else ""
+            )
             problems.append(
-                f"{header_place}: the columns {_listed([_text(header[p]) for p in positions])} "
+                f"{header_place}: the columns {_listed(names)}{places} "
                 f"{'both' if len(positions) == 2 else 'all'} name the {noun}; keep one of them"
             )
     missing = [c for c in columns if c.required and c.key not in found]
