@@ -355,9 +355,23 @@ def test_stage_changes_come_from_opportunity_history_where_field_history_has_non
         con.close()
 
 
-def test_a_closing_stage_the_mapping_does_not_list_closes_the_deal(small_org, tmp_path):
-    # The org calls its lost stage something else than the shipped mapping lists: its deals
-    # in that stage are all closed and none won, which is how Salesforce marks a closing stage.
+# An org's own stage names, in the pipeline order of the standard ones they replace; their
+# alphabetical order is another.
+OWN_STAGES = {
+    "Prospecting": "Discovery",
+    "Qualification": "Budget Confirmed",
+    "Needs Analysis": "Alignment",
+    "Value Proposition": "Value Story",
+    "Proposal/Price Quote": "Offer",
+    "Negotiation/Review": "Commit",
+    "Closed Lost": "Closed - No Decision",
+}
+
+
+def test_an_orgs_own_stages_close_deals_and_keep_their_order(small_org, tmp_path):
+    # The org names its stages otherwise than the shipped mapping lists: its deals in its lost
+    # stage are all closed and none won, which is how Salesforce marks a closing stage; its
+    # stages' order is the order deals go through them.
     org = tmp_path / "org"
     shutil.copytree(small_org, org)
     renamed = 0
@@ -365,19 +379,21 @@ def test_a_closing_stage_the_mapping_does_not_list_closes_the_deal(small_org, tm
         "Opportunity.csv": ("StageName",),
         "OpportunityHistory.csv": ("StageName",),
         "OpportunityFieldHistory.csv": ("OldValue", "NewValue"),
+        "expected_event_log.csv": ("activity",),
     }.items():
         with (org / name).open(newline="") as f:
             rows = list(csv.DictReader(f))
         for row in rows:
             for column in columns:
-                if row[column] == "Closed Lost":
-                    row[column] = "Closed - No Decision"
+                stage = row[column].removeprefix("Stage: ")
+                if stage in OWN_STAGES and (column != "activity" or row[column] != stage):
+                    row[column] = row[column].replace(stage, OWN_STAGES[stage])
                     renamed += 1
         with (org / name).open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
             writer.writeheader()
             writer.writerows(rows)
-    assert renamed > 200
+    assert renamed > 2000
 
     con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
     try:
@@ -386,5 +402,10 @@ def test_a_closing_stage_the_mapping_does_not_list_closes_the_deal(small_org, tm
         assert con.execute(
             "SELECT count(*) FROM core.event_log WHERE activity = 'Stage: Closed - No Decision'"
         ).fetchone() == (0,)
+        order = con.execute(
+            "SELECT stage, stage_order FROM reports.stage_durations WHERE dimension = 'all' "
+            "ORDER BY stage_order"
+        ).fetchall()
+        assert order == [(own, place) for place, own in enumerate(list(OWN_STAGES.values())[:6], 1)]
     finally:
         con.close()

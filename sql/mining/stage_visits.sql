@@ -4,7 +4,8 @@
 -- columns:
 -- case_id: the case
 -- stage: the opportunity stage
--- stage_order: the stage's rank in core.activity_catalogue (pipeline order)
+-- stage_order: the stage's place in the pipeline (1 = first): Salesforce's standard stages in
+--   core.activity_catalogue's order, an org's own stages by where deals typically visit them
 -- entered_at: when the case entered the stage
 -- days: days in the stage, calendar time (null while the case is still in it)
 -- business_hours: business hours in the stage (mining.business_calendar: within the business
@@ -33,10 +34,22 @@ WITH stage_events AS (
     LEFT JOIN mining.case_calendars AS k ON k.case_id = s.case_id
     LEFT JOIN mining.business_clock_days AS c ON c.calendar_id = k.calendar_id AND c.utc_date = s.timestamp::DATE
 ), visits AS (
-    SELECT case_id, activity, stage, activity_rank AS stage_order, timestamp AS entered_at,
+    SELECT case_id, activity, stage, activity_rank, timestamp AS entered_at,
            epoch(lead(timestamp) OVER w - timestamp) / 86400 AS days,
-           (lead(business_clock) OVER w - business_clock) / 3600 AS business_hours
+           (lead(business_clock) OVER w - business_clock) / 3600 AS business_hours,
+           row_number() OVER w AS place
     FROM clocked_changes
     WINDOW w AS (PARTITION BY case_id ORDER BY event_order)
+), stage_places AS (
+    -- Salesforce's standard stages in the catalogue's order; an org's own stages (which share
+    -- one rank there) by where deals typically visit them: their median place in a deal's visits.
+    SELECT stage, dense_rank() OVER (ORDER BY rank, typical_place, stage)::INTEGER AS stage_order
+    FROM (
+        SELECT stage, min(activity_rank) AS rank, median(place) AS typical_place
+        FROM visits WHERE activity LIKE 'Stage: %'
+        GROUP BY stage
+    )
 )
-SELECT case_id, stage, stage_order, entered_at, days, business_hours FROM visits WHERE activity LIKE 'Stage: %'
+SELECT v.case_id, v.stage, p.stage_order, v.entered_at, v.days, v.business_hours
+FROM visits AS v JOIN stage_places AS p USING (stage)
+WHERE v.activity LIKE 'Stage: %'

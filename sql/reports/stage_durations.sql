@@ -3,7 +3,7 @@
 -- hours.
 -- columns:
 -- stage: the opportunity stage
--- stage_order: the stage's rank in core.activity_catalogue (pipeline order)
+-- stage_order: the stage's place in the pipeline (1 = first; mining.stage_visits)
 -- dimension: 'all', 'team' or 'region'
 -- dimension_value: the value of the dimension ('all' overall)
 -- cases: cases that entered the stage
