@@ -92,14 +92,16 @@ def independent_kpis(org) -> dict[str, float]:
                        min(happened) FILTER (WHERE activity = 'Contract Signed') AS signed
                 FROM expected GROUP BY case_id) WHERE signed > quoted"""),
         # From sending (or posting, where the org records no sending) to the day the customer
-        # paid the payment that settled the invoice, over invoices of deals that exist.
+        # paid the payment that settled the invoice, over invoices of deals that exist and are
+        # paid today: a payment taken off an invoice leaves it unpaid until it is marked paid again.
         "invoice_to_payment_time": one(f"""
             WITH sent AS (
                 SELECT object_id AS invoice_id,
                        coalesce(min(happened) FILTER (WHERE activity = 'Invoice Sent'),
                                 min(happened) FILTER (WHERE activity = 'Invoice Posted')) AS at,
-                       min(happened) FILTER (WHERE activity = 'Invoice Paid') AS marked_paid
+                       max(happened) FILTER (WHERE activity = 'Invoice Paid') AS marked_paid
                 FROM expected WHERE activity IN ('Invoice Sent', 'Invoice Posted', 'Invoice Paid')
+                  AND object_id IN (SELECT Id FROM blng__Invoice__c WHERE blng__PaymentStatus__c = 'Paid')
                 GROUP BY object_id
             ), received AS (
                 SELECT Id AS payment_id,

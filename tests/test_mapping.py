@@ -8,6 +8,7 @@ import csv
 import importlib
 import shutil
 import textwrap
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -315,17 +316,30 @@ def test_l2c_mapping_check_says_what_a_file_reads_or_what_is_wrong(tmp_path):
 def test_stage_changes_come_from_opportunity_history_where_field_history_has_none(
     small_org, tmp_path
 ):
-    # Many orgs do not track StageName's field history, or began to only lately; Salesforce
-    # keeps OpportunityHistory in every org. Half the deals lose their StageName history rows.
+    # Many orgs do not track StageName's field history, or began to only lately (or the older
+    # history was purged); Salesforce keeps OpportunityHistory in every org. Half the deals lose
+    # their StageName history rows, the others their first one.
     org = tmp_path / "org"
     shutil.copytree(small_org, org)
     history = org / "OpportunityFieldHistory.csv"
     with history.open(newline="") as f:
         rows = list(csv.DictReader(f))
-    deals = sorted({r["OpportunityId"] for r in rows if r["Field"] == "StageName"})
+    stage_rows = sorted(
+        (r["OpportunityId"], r["CreatedDate"], r["Id"]) for r in rows if r["Field"] == "StageName"
+    )
+    deals = sorted({deal for deal, _, _ in stage_rows})
     untracked = set(deals[::2])
-    kept = [r for r in rows if not (r["Field"] == "StageName" and r["OpportunityId"] in untracked)]
-    assert len(rows) - len(kept) > 300
+    first_rows = {}
+    for deal, _, row_id in stage_rows:
+        first_rows.setdefault(deal, row_id)
+    lately = {first_rows[deal] for deal in deals[1::2]}
+    kept = [
+        r
+        for r in rows
+        if not (r["Field"] == "StageName" and r["OpportunityId"] in untracked)
+        and r["Id"] not in lately
+    ]
+    assert len(rows) - len(kept) > 300 + len(lately) > 600
     with history.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
         writer.writeheader()
@@ -345,25 +359,36 @@ def test_stage_changes_come_from_opportunity_history_where_field_history_has_non
             "SELECT status_history FROM core.data_coverage WHERE family = 'stage'"
         ).fetchone()
         assert "OpportunityHistory" in stage_sources
-        # A history object without the values it holds is named, not read as no changes.
+        # A history object without the values it holds is named, and the snapshots stand in.
+        stage_events = (
+            "SELECT count(*) FROM activities.opportunity_events "
+            "WHERE activity LIKE 'Stage: %' OR activity LIKE 'Opportunity Closed%'"
+        )
+        (before,) = con.execute(stage_events).fetchone()
         con.execute("ALTER TABLE raw.OpportunityFieldHistory DROP COLUMN NewValue")
         write_mapped(con, mapping_of(org))
         assert missing_parts(con) == [
             "history opportunities: OpportunityFieldHistory has no field NewValue"
         ]
+        assert con.execute(stage_events).fetchone() == (before,)
     finally:
         con.close()
 
 
-# An org's own stage names, in the pipeline order of the standard ones they replace; their
-# alphabetical order is another.
+# Salesforce's standard stages in their order, and an org's own names for some of them: the
+# org's stages mixed with standard ones, in an alphabetical order that is not the pipeline's.
+STANDARD_STAGES = (
+    "Prospecting",
+    "Qualification",
+    "Needs Analysis",
+    "Value Proposition",
+    "Proposal/Price Quote",
+    "Negotiation/Review",
+)
 OWN_STAGES = {
     "Prospecting": "Discovery",
-    "Qualification": "Budget Confirmed",
     "Needs Analysis": "Alignment",
-    "Value Proposition": "Value Story",
-    "Proposal/Price Quote": "Offer",
-    "Negotiation/Review": "Commit",
+    "Proposal/Price Quote": "Budget Offer",
     "Closed Lost": "Closed - No Decision",
 }
 
@@ -393,7 +418,7 @@ def test_an_orgs_own_stages_close_deals_and_keep_their_order(small_org, tmp_path
             writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
             writer.writeheader()
             writer.writerows(rows)
-    assert renamed > 2000
+    assert renamed > 1000
 
     con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
     try:
@@ -406,6 +431,106 @@ def test_an_orgs_own_stages_close_deals_and_keep_their_order(small_org, tmp_path
             "SELECT stage, stage_order FROM reports.stage_durations WHERE dimension = 'all' "
             "ORDER BY stage_order"
         ).fetchall()
-        assert order == [(own, place) for place, own in enumerate(list(OWN_STAGES.values())[:6], 1)]
+        pipeline = [OWN_STAGES.get(stage, stage) for stage in STANDARD_STAGES]
+        assert order == [(stage, place) for place, stage in enumerate(pipeline, 1)]
+    finally:
+        con.close()
+
+
+def test_a_quote_discounted_on_its_lines_only_has_their_weighted_discount(small_org, tmp_path):
+    # CPQ quotes often leave the header's customer discount empty and discount each line; the
+    # demo org's lines carry the same discount as their header, so the header's is the truth.
+    org = tmp_path / "org"
+    shutil.copytree(small_org, org)
+    quotes = org / "SBQQ__Quote__c.csv"
+    with quotes.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    truth = {r["Id"]: float(r["SBQQ__CustomerDiscount__c"]) for r in rows}
+    assert sum(d > 0 for d in truth.values()) > 100
+    for row in rows:
+        row["SBQQ__CustomerDiscount__c"] = ""
+    with quotes.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        writer.writerows(rows)
+
+    con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
+    try:
+        read = dict(con.execute("SELECT quote_id, discount_pct FROM staging.stg_quotes").fetchall())
+        assert read.keys() <= truth.keys() and len(read) > 100
+        assert all(read[q] == pytest.approx(truth[q], abs=1e-9) for q in read)
+    finally:
+        con.close()
+
+
+def _rewrite(path, rows):
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_an_invoice_whose_payment_was_taken_off_again_is_not_paid(small_org, tmp_path):
+    org = tmp_path / "org"
+    shutil.copytree(small_org, org)
+    read = lambda name: list(csv.DictReader((org / name).open(newline="")))  # noqa: E731
+    invoices, allocations = (
+        read("blng__Invoice__c.csv"),
+        read("blng__PaymentAllocationInvoice__c.csv"),
+    )
+    history = read("blng__Invoice__History.csv")
+    # A paid invoice settled by one allocation: the payment is taken off it ten days later.
+    allocated = {}
+    for a in allocations:
+        allocated.setdefault(a["blng__Invoice__c"], []).append(a)
+    invoice = next(
+        i
+        for i in invoices
+        if i["blng__PaymentStatus__c"] == "Paid" and len(allocated.get(i["Id"], [])) == 1
+    )
+    (allocation,) = allocated[invoice["Id"]]
+    reversed_at = (
+        datetime.fromisoformat(allocation["CreatedDate"].replace("Z", "+00:00"))
+        + timedelta(days=10)
+    ).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    allocation["blng__Unallocated__c"] = "true"
+    allocations.append(
+        allocation
+        | {
+            "Id": "a0T5g00000REVERSAL",
+            "CreatedDate": reversed_at,
+            "SystemModstamp": reversed_at,
+            "blng__Type__c": "Unallocation",
+        }
+    )
+    invoice |= {
+        "blng__PaymentStatus__c": "Unpaid",
+        "blng__Balance__c": invoice["blng__TotalAmount__c"],
+        "blng__Payments__c": "0.00",
+        "SystemModstamp": reversed_at,
+    }
+    history.append(
+        history[0]
+        | {
+            "Id": "0175g00000REVERSAL",
+            "ParentId": invoice["Id"],
+            "CreatedDate": reversed_at,
+            "Field": "blng__PaymentStatus__c",
+            "DataType": "Picklist",
+            "OldValue": "Paid",
+            "NewValue": "Unpaid",
+        }
+    )
+    _rewrite(org / "blng__Invoice__c.csv", invoices)
+    _rewrite(org / "blng__PaymentAllocationInvoice__c.csv", allocations)
+    _rewrite(org / "blng__Invoice__History.csv", history)
+
+    con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
+    try:
+        paid = dict(
+            con.execute("SELECT invoice_id, paid_at FROM mining.invoice_payments").fetchall()
+        )
+        assert paid[invoice["Id"]] is None
+        assert sum(at is not None for at in paid.values()) > 100  # the others stay paid
     finally:
         con.close()

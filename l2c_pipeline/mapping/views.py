@@ -229,9 +229,10 @@ class _Builder:
             if obj in captured_objects and (entity := self.entity_of(obj))
             for select in history_of.get(entity, [])
         ]
-        snapshots = self._snapshot_stage_changes_sql() or empty
+        snapshot_changes = self._snapshot_stage_changes_sql()
+        snapshots, stage_field = snapshot_changes or (empty, "")
         # Salesforce's stage snapshots cover a deal's stage as well as its field history does.
-        covering.append(f"SELECT entity, record_id, lower(field) AS field FROM ({snapshots})")
+        covering.append("SELECT entity, record_id, lower(field) AS field FROM snapshots")
         covered = " UNION ALL ".join(covering)
         if captured_objects:
             captured = f"""
@@ -245,21 +246,23 @@ class _Builder:
             captured = empty
         # The org's history wins where it covers the record's field: a captured row then only
         # repeats what the org recorded (less precisely timed). Stage snapshots stand in for the
-        # field history of a deal's stage where the org's field history has none.
+        # field history of a deal's stage before that history begins.
         return f"""
             WITH org_history AS ({org}),
             captured AS ({captured}),
+            stage_history_starts AS (
+                -- When the field history of each deal's stage begins (its first change with a value).
+                SELECT record_id, min(changed_at) AS first_changed_at FROM org_history
+                WHERE entity = 'opportunities' AND lower(field) = {sql_literal(stage_field.lower())}
+                  AND new_value IS NOT NULL
+                GROUP BY record_id
+            ),
             snapshots AS ({snapshots}),
             covered AS ({covered}),
             changes AS (
                 SELECT {columns} FROM org_history
                 UNION ALL
-                SELECT {columns} FROM snapshots AS s
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM org_history AS h
-                    WHERE h.entity = s.entity AND h.record_id = s.record_id
-                      AND lower(h.field) = lower(s.field)
-                )
+                SELECT {columns} FROM snapshots
                 UNION ALL
                 SELECT {columns} FROM captured AS c
                 WHERE NOT EXISTS (
@@ -278,17 +281,22 @@ class _Builder:
             -- Lookup history names the relationship (Owner), not the field (OwnerId).
             LEFT JOIN field_columns AS fid ON fid.entity = ch.entity AND fid.field = lower(ch.field) || 'id'"""
 
-    def _snapshot_stage_changes_sql(self) -> str | None:
+    def _snapshot_stage_changes_sql(self) -> tuple[str, str] | None:
         """A deal's stage changes read from Salesforce's own snapshots of it (OpportunityHistory,
         which every org keeps whether or not StageName's field history is tracked): each snapshot
-        whose stage differs from the one before it. The first snapshot is the stage the deal
-        opened in, not a move. Named by the opportunity's stage field, so that they read as its
-        field history does; None without snapshots or a stage field."""
+        whose stage differs from the one before it, before the deal's field history of its stage
+        begins (stage_history_starts: all of them for a deal without such history; an org that
+        began to track StageName lately, or whose older history was purged, keeps its earlier
+        changes). The first snapshot is the stage the deal opened in, not a move. Named by the
+        opportunity's stage field, so that they read as its field history does. Returns the SQL
+        and that field; None without snapshots or a stage field."""
         snapshots = self.mapping.entities.get("opportunity_snapshots")
         opportunities = self.mapping.entities.get("opportunities")
         stage = opportunities.columns.get("stage") if opportunities else None
         if snapshots is None or not self.has(snapshots.object) or stage is None or not stage.fields:
             return None
+        if snapshots.object == "OpportunityHistory" and opportunities.object != "Opportunity":
+            return None  # Salesforce's snapshots are of its Opportunity, not of a deal of one's own
         mapped = snapshots.columns.get("stage")
         if mapped is None or not any(self.has(snapshots.object, f) for f in mapped.fields):
             return None
@@ -299,9 +307,9 @@ class _Builder:
             snapshots.object,
             None,
             "ok",
-            f"stage changes from {snapshots.object} for the deals whose field history has none",
+            f"stage changes from {snapshots.object} where the field history of the stage has none",
         )
-        return f"""
+        sql = f"""
             SELECT 'snapshot:' || snapshot_id AS change_id, 'snapshot' AS source,
                    {sql_literal(snapshots.object)} AS source_object, 'opportunities' AS entity,
                    opportunity_id AS record_id, {sql_literal(stage.fields[0])} AS field,
@@ -312,12 +320,18 @@ class _Builder:
                     PARTITION BY opportunity_id ORDER BY created_at, snapshot_id
                 ) AS previous_stage
                 FROM (
-                    SELECT snapshot_id, opportunity_id, created_at, created_by, trim(stage) AS stage
-                    FROM {SCHEMA}.opportunity_snapshots
-                    WHERE NOT is_deleted AND nullif(trim(stage), '') IS NOT NULL
+                    -- Up to the history's first change, which the window needs before it.
+                    SELECT s.snapshot_id, s.opportunity_id, s.created_at, s.created_by,
+                           trim(s.stage) AS stage, h.first_changed_at
+                    FROM {SCHEMA}.opportunity_snapshots AS s
+                    LEFT JOIN stage_history_starts AS h ON h.record_id = s.opportunity_id
+                    WHERE NOT s.is_deleted AND nullif(trim(s.stage), '') IS NOT NULL
+                      AND (h.first_changed_at IS NULL OR s.created_at <= h.first_changed_at)
                 )
             )
-            WHERE previous_stage IS DISTINCT FROM stage AND previous_stage IS NOT NULL"""
+            WHERE previous_stage IS DISTINCT FROM stage AND previous_stage IS NOT NULL
+              AND (first_changed_at IS NULL OR created_at < first_changed_at)"""
+        return sql, stage.fields[0]
 
     def _history_select(self, source) -> str:
         obj = source.object

@@ -6,26 +6,47 @@
 -- invoice_id: the invoice
 -- case_id: its case
 -- sent_at: Invoice Sent (Invoice Posted where the org records no sending)
--- paid_at: when the customer paid it in full: the payment that settled it (null while not paid in full)
+-- paid_at: when the customer paid it in full: the payment that settled it (null while not paid in
+--   full, and once a payment is taken off it again until it is paid once more)
 -- days_to_pay: days from sent_at to paid_at
 WITH invoices AS (
     SELECT object_id AS invoice_id, any_value(case_id) AS case_id,
            min(timestamp) FILTER (WHERE activity = 'Invoice Sent') AS sent_at,
            min(timestamp) FILTER (WHERE activity = 'Invoice Posted') AS posted_at,
-           min(timestamp) FILTER (WHERE activity = 'Invoice Paid') AS marked_paid_at
+           -- The last time it was marked paid: a payment taken off again leaves it unpaid until
+           -- it is marked paid once more.
+           max(timestamp) FILTER (WHERE activity = 'Invoice Paid') AS marked_paid_at
     FROM core.event_log
     WHERE activity IN ('Invoice Sent', 'Invoice Posted', 'Invoice Paid')
     GROUP BY object_id
+), paid_now AS (
+    -- Paid as the invoice stands today: its payment status, where the org has one; else no
+    -- payment taken off it after it was last marked paid.
+    SELECT i.invoice_id,
+           CASE WHEN s.payment_status IS NOT NULL
+                THEN s.payment_status IN (SELECT value FROM mapped.value_meanings WHERE meaning = 'invoice_paid')
+                ELSE i.marked_paid_at IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM staging.stg_payments AS p
+                    WHERE p.invoice_id = i.invoice_id AND p.kind <> 'allocation'
+                      AND p.recorded_at > i.marked_paid_at)
+           END AS is_paid
+    FROM invoices AS i
+    LEFT JOIN staging.stg_invoices AS s USING (invoice_id)
 ), settled AS (
-    -- The last payment applied to the invoice up to the moment it was marked paid.
+    -- The last payment applied to the invoice up to the moment it was last marked paid.
     SELECT p.invoice_id, max(p.received_at) AS paid_at
     FROM staging.stg_payments AS p
     JOIN invoices AS i USING (invoice_id)
     WHERE p.kind = 'allocation' AND p.recorded_at <= i.marked_paid_at
     GROUP BY p.invoice_id
+), paid AS (
+    SELECT i.invoice_id,
+           CASE WHEN n.is_paid THEN coalesce(s.paid_at, i.marked_paid_at) END AS paid_at
+    FROM invoices AS i
+    JOIN paid_now AS n USING (invoice_id)
+    LEFT JOIN settled AS s USING (invoice_id)
 )
-SELECT i.invoice_id, i.case_id, coalesce(i.sent_at, i.posted_at) AS sent_at,
-       coalesce(s.paid_at, i.marked_paid_at) AS paid_at,
-       epoch(coalesce(s.paid_at, i.marked_paid_at) - coalesce(i.sent_at, i.posted_at)) / 86400 AS days_to_pay
+SELECT i.invoice_id, i.case_id, coalesce(i.sent_at, i.posted_at) AS sent_at, p.paid_at,
+       epoch(p.paid_at - coalesce(i.sent_at, i.posted_at)) / 86400 AS days_to_pay
 FROM invoices AS i
-LEFT JOIN settled AS s USING (invoice_id)
+JOIN paid AS p USING (invoice_id)

@@ -4,8 +4,8 @@
 -- columns:
 -- case_id: the case
 -- stage: the opportunity stage
--- stage_order: the stage's place in the pipeline (1 = first): Salesforce's standard stages in
---   core.activity_catalogue's order, an org's own stages by where deals typically visit them
+-- stage_order: the stage's place in the pipeline (1 = first): the order deals go through the
+--   stages (a stage before another in more deals than after it), ties in Salesforce's standard order
 -- entered_at: when the case entered the stage
 -- days: days in the stage, calendar time (null while the case is still in it)
 -- business_hours: business hours in the stage (mining.business_calendar: within the business
@@ -40,15 +40,29 @@ WITH stage_events AS (
            row_number() OVER w AS place
     FROM clocked_changes
     WINDOW w AS (PARTITION BY case_id ORDER BY event_order)
+), first_visits AS (
+    SELECT case_id, stage, min(place) AS place, min(activity_rank) AS activity_rank
+    FROM visits WHERE activity LIKE 'Stage: %'
+    GROUP BY case_id, stage
+), precedence AS (
+    -- For two stages, in how many deals each came first: a stage a deal skips, or opens in,
+    -- does not move the others.
+    SELECT a.stage, b.stage AS other, count(*) FILTER (WHERE a.place < b.place) AS first,
+           count(*) FILTER (WHERE a.place > b.place) AS second
+    FROM first_visits AS a
+    JOIN first_visits AS b ON b.case_id = a.case_id AND b.stage <> a.stage
+    GROUP BY a.stage, b.stage
 ), stage_places AS (
-    -- Salesforce's standard stages in the catalogue's order; an org's own stages (which share
-    -- one rank there) by where deals typically visit them: their median place in a deal's visits.
-    SELECT stage, dense_rank() OVER (ORDER BY rank, typical_place, stage)::INTEGER AS stage_order
-    FROM (
-        SELECT stage, min(activity_rank) AS rank, median(place) AS typical_place
-        FROM visits WHERE activity LIKE 'Stage: %'
-        GROUP BY stage
-    )
+    -- Stages in the order deals go through them: first the one that comes before most others
+    -- (in more deals than it comes after them); ties in Salesforce's standard order
+    -- (core.activity_catalogue; an org's own stages share one rank there), then by name.
+    SELECT s.stage,
+           row_number() OVER (ORDER BY coalesce(w.wins, 0) DESC, s.activity_rank, s.stage)::INTEGER
+               AS stage_order
+    FROM (SELECT stage, min(activity_rank) AS activity_rank FROM first_visits GROUP BY stage) AS s
+    LEFT JOIN (
+        SELECT stage, count(*) FILTER (WHERE first > second) AS wins FROM precedence GROUP BY stage
+    ) AS w USING (stage)
 )
 SELECT v.case_id, v.stage, p.stage_order, v.entered_at, v.days, v.business_hours
 FROM visits AS v JOIN stage_places AS p USING (stage)
