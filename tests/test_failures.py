@@ -319,3 +319,21 @@ def test_a_full_disk_is_told_as_such_with_the_file_being_written():
     message = failure_message(_step_failure_of(write_to_a_full_disk))
     assert message.startswith("the disk is full writing /dev/full: free space on it"), message
     assert "IOException" not in message
+
+
+def test_a_spill_that_fills_the_disk_is_told_as_a_full_disk_not_as_memory(tmp_path):
+    from l2c_pipeline.monitoring.alerts import failure_message
+
+    def sort_beyond_memory_and_spill_room():
+        con = duckdb.connect(str(tmp_path / "spill.duckdb"))
+        con.execute("SET memory_limit = '50MB'")
+        con.execute("SET threads = 1")
+        con.execute("SET max_temp_directory_size = '20MB'")  # as if the disk held no more
+        con.execute(
+            "CREATE TABLE t AS SELECT range AS a, md5(range::VARCHAR) AS b FROM range(3000000) "
+            "ORDER BY b"
+        )
+
+    message = failure_message(_step_failure_of(sort_beyond_memory_and_spill_room))
+    assert message.startswith("DuckDB could not spill to disk what did not fit"), message
+    assert "is full; free space on it" in message and "PRAGMA" not in message

@@ -228,6 +228,15 @@ def test_wrong_sheets_columns_and_files_are_named(template, tmp_path, monkeypatc
     with pytest.raises(EventFileError, match=r"sheet Events, row 1: missing column 'Activity'"):
         read_event_file(tmp_path / "column.xlsx", catalogue_activities())
 
+    workbook = load_workbook(template)
+    workbook["Events"]["K1"] = "Activity"  # written twice: told apart by the sheet's letters
+    workbook.save(tmp_path / "twice.xlsx")
+    with pytest.raises(
+        EventFileError,
+        match=r"row 1: the columns 'Activity' and 'Activity' \(columns B and K\) both name the activity",
+    ):
+        read_event_file(tmp_path / "twice.xlsx", catalogue_activities())
+
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 this is not really a workbook")
     with pytest.raises(EventFileError, match="not an xlsx file"):
         read_event_file(tmp_path / "broken.xlsx")

@@ -454,7 +454,13 @@ def _header_keys(
             noun = NOUNS.get(column.key, f"'{column.header}'")
             names = [_text(header[p]) for p in positions]
             # Columns written alike are told apart by their place in the header.
-            numbers = [str(p + 1) for p in positions]
+            from openpyxl.utils import get_column_letter
+
+            # A sheet's columns by their letters, as a spreadsheet shows them.
+            numbers = [
+                get_column_letter(p + 1) if header_place.startswith("sheet") else str(p + 1)
+                for p in positions
+            ]
             places = (
                 f" (columns {', '.join(numbers[:-1])} and {numbers[-1]})"
                 if len(set(names)) < len(names)

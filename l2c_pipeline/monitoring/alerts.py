@@ -220,6 +220,13 @@ def _out_of_resources(message: str) -> str | None:
     advice in SQL."""
     from ..warehouse.duckdb_warehouse import DEFAULT_MEMORY_LIMIT
 
+    if "max_temp_directory_size" in message or "failed to offload" in message:
+        # Out of memory because what did not fit could not be spilled: the disk is the limit.
+        return (
+            "DuckDB could not spill to disk what did not fit in L2C_DUCKDB_MEMORY_LIMIT: the disk "
+            "that holds the folder beside the database file (<name>.tmp) is full; free space on "
+            f"it, and run again ({_ROLLED_BACK})"
+        )
     memory = _OUT_OF_MEMORY.search(message)
     if memory:
         limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
