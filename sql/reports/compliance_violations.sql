@@ -1,5 +1,5 @@
 -- Compliance (question 10): every case that breaks a rule of the target process (process.yaml,
--- loaded into mining.process_rules), one row per case and rule broken, with each case's
+-- loaded into mining.process_rules), one row per case, rule broken and activity it is about (two missing mandatory steps: two rows), with each case's
 -- deviation from the reference path found by pm4py conformance. Deviations on the allowlist
 -- (mining.compliance_allowlist) are left out.
 -- columns:
