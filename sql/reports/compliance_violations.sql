@@ -1,7 +1,7 @@
 -- Compliance (question 10): every case that breaks a rule of the target process (process.yaml,
--- loaded into mining.process_rules), one row per case, rule broken and activity it is about (two missing mandatory steps: two rows), with each case's
--- deviation from the reference path found by pm4py conformance. Deviations on the allowlist
--- (mining.compliance_allowlist) are left out.
+-- loaded into mining.process_rules), one row per case, rule broken and activity it is about (two
+-- missing mandatory steps: two rows), with each case's deviation from the reference path found
+-- by pm4py conformance. Deviations on the allowlist (mining.compliance_allowlist) are left out.
 -- columns:
 -- case_id: the case
 -- rule: the rule broken: mandatory_activities, max_occurrences, ordering_rules, discount_approval,
