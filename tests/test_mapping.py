@@ -9,7 +9,9 @@ import importlib
 import shutil
 import textwrap
 from datetime import datetime, timedelta
+from pathlib import Path
 
+import duckdb
 import pytest
 
 from l2c_pipeline.mapping.load import SHAPES, MappingError, load_mapping, shape_file
@@ -442,23 +444,37 @@ def test_a_quote_discounted_on_its_lines_only_has_their_weighted_discount(small_
     # demo org's lines carry the same discount as their header, so the header's is the truth.
     org = tmp_path / "org"
     shutil.copytree(small_org, org)
-    quotes = org / "SBQQ__Quote__c.csv"
-    with quotes.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    truth = {r["Id"]: float(r["SBQQ__CustomerDiscount__c"]) for r in rows}
+    quotes = list(csv.DictReader((org / "SBQQ__Quote__c.csv").open(newline="")))
+    lines = list(csv.DictReader((org / "SBQQ__QuoteLine__c.csv").open(newline="")))
+    truth = {r["Id"]: float(r["SBQQ__CustomerDiscount__c"]) for r in quotes}
     assert sum(d > 0 for d in truth.values()) > 100
-    for row in rows:
+    for row in quotes:
         row["SBQQ__CustomerDiscount__c"] = ""
-    with quotes.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
-        writer.writeheader()
-        writer.writerows(rows)
+    # One quote's first line without a discount: it weighs in at 0.
+    by_quote = {}
+    for line in lines:
+        by_quote.setdefault(line["SBQQ__Quote__c"], []).append(line)
+    mixed, its_lines = next(
+        (q, ls) for q, ls in sorted(by_quote.items()) if len(ls) > 1 and truth[q] > 0
+    )
+    its_lines[0]["SBQQ__Discount__c"] = ""
+    amounts = [float(x["SBQQ__ListPrice__c"]) * float(x["SBQQ__Quantity__c"]) for x in its_lines]
+    truth[mixed] = sum(a * truth[mixed] for a in amounts[1:]) / sum(amounts)
+    _rewrite(org / "SBQQ__Quote__c.csv", quotes)
+    _rewrite(org / "SBQQ__QuoteLine__c.csv", lines)
 
     con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
     try:
         read = dict(con.execute("SELECT quote_id, discount_pct FROM staging.stg_quotes").fetchall())
-        assert read.keys() <= truth.keys() and len(read) > 100
+        assert read.keys() <= truth.keys() and mixed in read and len(read) > 100
         assert all(read[q] == pytest.approx(truth[q], abs=1e-9) for q in read)
+        # The deal takes its synced quote's, and so do its case and the average-discount KPI.
+        deals = con.execute(
+            "SELECT o.synced_quote_id, o.discount_pct, c.discount_pct FROM staging.stg_opportunities AS o "
+            "JOIN core.cases AS c ON c.case_id = o.opportunity_id WHERE o.synced_quote_id IS NOT NULL"
+        ).fetchall()
+        assert len(deals) > 100
+        assert all(d == pytest.approx(truth[q], abs=1e-9) == c for q, d, c in deals)
     finally:
         con.close()
 
@@ -521,6 +537,19 @@ def test_an_invoice_whose_payment_was_taken_off_again_is_not_paid(small_org, tmp
             "NewValue": "Unpaid",
         }
     )
+    # Another paid invoice whose payment status has no history: the org's balance says paid.
+    unmarked = next(
+        i
+        for i in invoices
+        if i["blng__PaymentStatus__c"] == "Paid"
+        and i["Id"] != invoice["Id"]
+        and len(allocated.get(i["Id"], [])) == 1
+    )
+    history = [
+        h
+        for h in history
+        if not (h["ParentId"] == unmarked["Id"] and h["Field"] == "blng__PaymentStatus__c")
+    ]
     _rewrite(org / "blng__Invoice__c.csv", invoices)
     _rewrite(org / "blng__PaymentAllocationInvoice__c.csv", allocations)
     _rewrite(org / "blng__Invoice__History.csv", history)
@@ -531,6 +560,66 @@ def test_an_invoice_whose_payment_was_taken_off_again_is_not_paid(small_org, tmp
             con.execute("SELECT invoice_id, paid_at FROM mining.invoice_payments").fetchall()
         )
         assert paid[invoice["Id"]] is None
+        # Paid when its one payment was received, as the payment records say.
+        (received,) = con.execute(
+            "SELECT received_at FROM staging.stg_payments WHERE invoice_id = ? AND kind = 'allocation'",
+            [unmarked["Id"]],
+        ).fetchone()
+        assert paid[unmarked["Id"]] == received
         assert sum(at is not None for at in paid.values()) > 100  # the others stay paid
+    finally:
+        con.close()
+
+
+def test_a_stage_few_deals_visit_falls_between_the_stages_they_put_around_it():
+    # 100 deals go P1 .. P5; five newer ones go P1, Discovery, P2: Discovery comes after P1 and
+    # before P2 in every deal that has it, though it never meets P3 .. P5.
+    paths = [("old", 100, ["P1", "P2", "P3", "P4", "P5"]), ("new", 5, ["P1", "Discovery", "P2"])]
+    con = duckdb.connect()
+    con.execute("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
+    for schema in ("core", "mining"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    con.execute(
+        "CREATE TABLE core.event_log (case_id VARCHAR, activity VARCHAR, timestamp TIMESTAMP, "
+        "started_at TIMESTAMP, event_order INTEGER, activity_rank INTEGER)"
+    )
+    for name, deals, stages in paths:
+        for deal in range(deals):
+            for step, stage in enumerate(stages, 1):
+                con.execute(
+                    "INSERT INTO core.event_log VALUES (?, ?, TIMESTAMP '2026-01-01' + to_days(?), "
+                    "NULL, ?, 16)",
+                    [f"{name}{deal}", f"Stage: {stage}", step, step],
+                )
+    con.execute("CREATE TABLE core.cases AS SELECT 'x' AS case_id, NULL::VARCHAR AS opening_stage")
+    con.execute("CREATE TABLE core.activity_catalogue (activity VARCHAR, activity_rank INTEGER)")
+    con.execute("CREATE TABLE mining.case_calendars (case_id VARCHAR, calendar_id VARCHAR)")
+    con.execute(
+        "CREATE TABLE mining.business_clock_days (calendar_id VARCHAR, utc_date DATE, "
+        "clock DOUBLE, pieces STRUCT(s DOUBLE, e DOUBLE)[])"
+    )
+    sql = (Path(__file__).parents[1] / "sql" / "mining" / "stage_visits.sql").read_text()
+    order = con.execute(
+        f"SELECT DISTINCT stage, stage_order FROM ({sql}) ORDER BY stage_order"
+    ).fetchall()
+    assert order == [("P1", 1), ("Discovery", 2), ("P2", 3), ("P3", 4), ("P4", 5), ("P5", 6)]
+
+
+def test_a_stage_read_from_a_list_of_fields_is_not_taken_twice(small_org, tmp_path):
+    # The org lacks the first field named: its StageName history is the stage's, and the stage
+    # snapshots add nothing to it.
+    path = write(
+        tmp_path,
+        """
+        extends: cpq_billing
+        entities:
+          opportunities:
+            columns:
+              stage: [Stage__c, StageName]
+        """,
+    )
+    con, _ = extract_and_build(small_org, tmp_path / "warehouse.duckdb", mapping=load_mapping(path))
+    try:
+        assert differences(con, small_org / "expected_event_log.csv") == []
     finally:
         con.close()

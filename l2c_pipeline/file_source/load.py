@@ -451,11 +451,11 @@ def _header_keys(
             if len(positions) > 1 and len(preferred) == 1:
                 found[column.key] = positions = preferred
         if len(positions) > 1:
+            from openpyxl.utils import get_column_letter  # only a file with such a problem
+
             noun = NOUNS.get(column.key, f"'{column.header}'")
             names = [_text(header[p]) for p in positions]
             # Columns written alike are told apart by their place in the header.
-            from openpyxl.utils import get_column_letter
-
             # A sheet's columns by their letters, as a spreadsheet shows them.
             numbers = [
                 get_column_letter(p + 1) if header_place.startswith("sheet") else str(p + 1)

@@ -230,7 +230,7 @@ class _Builder:
             for select in history_of.get(entity, [])
         ]
         snapshot_changes = self._snapshot_stage_changes_sql()
-        snapshots, stage_field = snapshot_changes or (empty, "")
+        snapshots, stage_fields = snapshot_changes or (empty, [""])
         # Salesforce's stage snapshots cover a deal's stage as well as its field history does.
         covering.append("SELECT entity, record_id, lower(field) AS field FROM snapshots")
         covered = " UNION ALL ".join(covering)
@@ -253,7 +253,8 @@ class _Builder:
             stage_history_starts AS (
                 -- When the field history of each deal's stage begins (its first change with a value).
                 SELECT record_id, min(changed_at) AS first_changed_at FROM org_history
-                WHERE entity = 'opportunities' AND lower(field) = {sql_literal(stage_field.lower())}
+                WHERE entity = 'opportunities'
+                  AND lower(field) IN ({", ".join(sql_literal(f.lower()) for f in stage_fields)})
                   AND new_value IS NOT NULL
                 GROUP BY record_id
             ),
@@ -281,7 +282,7 @@ class _Builder:
             -- Lookup history names the relationship (Owner), not the field (OwnerId).
             LEFT JOIN field_columns AS fid ON fid.entity = ch.entity AND fid.field = lower(ch.field) || 'id'"""
 
-    def _snapshot_stage_changes_sql(self) -> tuple[str, str] | None:
+    def _snapshot_stage_changes_sql(self) -> tuple[str, list[str]] | None:
         """A deal's stage changes read from Salesforce's own snapshots of it (OpportunityHistory,
         which every org keeps whether or not StageName's field history is tracked): each snapshot
         whose stage differs from the one before it, before the deal's field history of its stage
@@ -289,21 +290,27 @@ class _Builder:
         began to track StageName lately, or whose older history was purged, keeps its earlier
         changes). The first snapshot is the stage the deal opened in, not a move. Named by the
         opportunity's stage field, so that they read as its field history does. Returns the SQL
-        and that field; None without snapshots or a stage field."""
+        and the stage's fields the org has; None without snapshots or a stage field."""
         snapshots = self.mapping.entities.get("opportunity_snapshots")
         opportunities = self.mapping.entities.get("opportunities")
         stage = opportunities.columns.get("stage") if opportunities else None
         if snapshots is None or not self.has(snapshots.object) or stage is None or not stage.fields:
             return None
-        if snapshots.object == "OpportunityHistory" and opportunities.object != "Opportunity":
-            return None  # Salesforce's snapshots are of its Opportunity, not of a deal of one's own
+        # The stage fields the org has (a column may name several, the first one set wins).
+        stage_fields = [f for f in stage.fields if self.has(opportunities.object, f)]
+        if not stage_fields:
+            return None
+        if snapshots.object == "OpportunityHistory" and (
+            opportunities.object != "Opportunity" or stage_fields[0].lower() != "stagename"
+        ):
+            return None  # Salesforce's snapshots are of its Opportunity's StageName only
         mapped = snapshots.columns.get("stage")
         if mapped is None or not any(self.has(snapshots.object, f) for f in mapped.fields):
             return None
         self.note(
             "history",
             "opportunities",
-            stage.fields[0],
+            stage_fields[0],
             snapshots.object,
             None,
             "ok",
@@ -312,7 +319,7 @@ class _Builder:
         sql = f"""
             SELECT 'snapshot:' || snapshot_id AS change_id, 'snapshot' AS source,
                    {sql_literal(snapshots.object)} AS source_object, 'opportunities' AS entity,
-                   opportunity_id AS record_id, {sql_literal(stage.fields[0])} AS field,
+                   opportunity_id AS record_id, {sql_literal(stage_fields[0])} AS field,
                    NULL::VARCHAR AS data_type, previous_stage AS old_value, stage AS new_value,
                    created_at AS changed_at, created_by AS changed_by
             FROM (
@@ -331,7 +338,7 @@ class _Builder:
             )
             WHERE previous_stage IS DISTINCT FROM stage AND previous_stage IS NOT NULL
               AND (first_changed_at IS NULL OR created_at < first_changed_at)"""
-        return sql, stage.fields[0]
+        return sql, stage_fields
 
     def _history_select(self, source) -> str:
         obj = source.object

@@ -224,8 +224,8 @@ def _out_of_resources(message: str) -> str | None:
         # Out of memory because what did not fit could not be spilled: the disk is the limit.
         return (
             "DuckDB could not spill to disk what did not fit in L2C_DUCKDB_MEMORY_LIMIT: the disk "
-            "that holds the folder beside the database file (<name>.tmp) is full; free space on "
-            f"it, and run again ({_ROLLED_BACK})"
+            "that holds the database file (its spill folder is beside it, named after it with "
+            f".tmp) is full or nearly; free space on it, and run again ({_ROLLED_BACK})"
         )
     memory = _OUT_OF_MEMORY.search(message)
     if memory:

@@ -20,11 +20,10 @@ WITH invoices AS (
     WHERE activity IN ('Invoice Sent', 'Invoice Posted', 'Invoice Paid')
     GROUP BY object_id
 ), paid_now AS (
-    -- Paid as the invoice stands today: its payment status, where the org has one; else no
-    -- payment taken off it after it was last marked paid.
+    -- Paid in full as the invoice stands today: nothing left open on it, where the org keeps its
+    -- balance; else no payment taken off it after it was last marked paid.
     SELECT i.invoice_id,
-           CASE WHEN s.payment_status IS NOT NULL
-                THEN s.payment_status IN (SELECT value FROM mapped.value_meanings WHERE meaning = 'invoice_paid')
+           CASE WHEN s.original_balance IS NOT NULL THEN s.original_balance < 0.005
                 ELSE i.marked_paid_at IS NOT NULL AND NOT EXISTS (
                     SELECT 1 FROM staging.stg_payments AS p
                     WHERE p.invoice_id = i.invoice_id AND p.kind <> 'allocation'
@@ -33,11 +32,12 @@ WITH invoices AS (
     FROM invoices AS i
     LEFT JOIN staging.stg_invoices AS s USING (invoice_id)
 ), settled AS (
-    -- The last payment applied to the invoice up to the moment it was last marked paid.
+    -- The last payment applied to the invoice up to the moment it was last marked paid (any
+    -- time, where the org keeps no mark of it).
     SELECT p.invoice_id, max(p.received_at) AS paid_at
     FROM staging.stg_payments AS p
     JOIN invoices AS i USING (invoice_id)
-    WHERE p.kind = 'allocation' AND p.recorded_at <= i.marked_paid_at
+    WHERE p.kind = 'allocation' AND (i.marked_paid_at IS NULL OR p.recorded_at <= i.marked_paid_at)
     GROUP BY p.invoice_id
 ), paid AS (
     SELECT i.invoice_id,

@@ -5,13 +5,14 @@
 -- case_id: the case
 -- stage: the opportunity stage
 -- stage_order: the stage's place in the pipeline (1 = first): the order deals go through the
---   stages (a stage before another in more deals than after it), ties in Salesforce's standard order
+--   stages (a stage is after every stage that comes before it in more deals than after it),
+--   stages with no order between them in Salesforce's standard order
 -- entered_at: when the case entered the stage
 -- days: days in the stage, calendar time (null while the case is still in it)
 -- business_hours: business hours in the stage (mining.business_calendar: within the business
 --   hours of the case's calendar, mining.case_calendars, holidays left out; null while the case
 --   is still in it)
-WITH stage_events AS (
+WITH RECURSIVE stage_events AS (
     SELECT case_id, activity, substr(activity, 8) AS stage, timestamp, event_order, activity_rank
     FROM core.event_log
     WHERE activity LIKE 'Stage: %' OR activity IN ('Opportunity Closed Won', 'Opportunity Closed Lost')
@@ -44,25 +45,36 @@ WITH stage_events AS (
     SELECT case_id, stage, min(place) AS place, min(activity_rank) AS activity_rank
     FROM visits WHERE activity LIKE 'Stage: %'
     GROUP BY case_id, stage
+), stages AS (
+    SELECT stage, min(activity_rank) AS activity_rank FROM first_visits GROUP BY stage
 ), precedence AS (
-    -- For two stages, in how many deals each came first: a stage a deal skips, or opens in,
-    -- does not move the others.
-    SELECT a.stage, b.stage AS other, count(*) FILTER (WHERE a.place < b.place) AS first,
-           count(*) FILTER (WHERE a.place > b.place) AS second
+    -- For two stages, in how many deals the one came before the other.
+    SELECT a.stage AS earlier, b.stage AS later, count(*) AS deals
     FROM first_visits AS a
-    JOIN first_visits AS b ON b.case_id = a.case_id AND b.stage <> a.stage
+    JOIN first_visits AS b ON b.case_id = a.case_id AND b.place > a.place
     GROUP BY a.stage, b.stage
+), majority AS (
+    -- A stage comes before another when it does so in more deals than the other way round.
+    SELECT p.earlier, p.later
+    FROM precedence AS p
+    LEFT JOIN precedence AS q ON q.earlier = p.later AND q.later = p.earlier
+    WHERE p.deals > coalesce(q.deals, 0)
+), chains AS (
+    -- How many stages come before each, one after the other (the longest such chain): a stage
+    -- seen only in a few deals still falls between the stages those deals put around it. A
+    -- circle (deals that disagree) stops at the number of stages.
+    SELECT stage, 1 AS depth FROM stages
+    UNION
+    SELECT m.later, c.depth + 1
+    FROM chains AS c JOIN majority AS m ON m.earlier = c.stage
+    WHERE c.depth < (SELECT count(*) FROM stages)
 ), stage_places AS (
-    -- Stages in the order deals go through them: first the one that comes before most others
-    -- (in more deals than it comes after them); ties in Salesforce's standard order
+    -- By that depth; stages with no order between them in Salesforce's standard order
     -- (core.activity_catalogue; an org's own stages share one rank there), then by name.
     SELECT s.stage,
-           row_number() OVER (ORDER BY coalesce(w.wins, 0) DESC, s.activity_rank, s.stage)::INTEGER
-               AS stage_order
-    FROM (SELECT stage, min(activity_rank) AS activity_rank FROM first_visits GROUP BY stage) AS s
-    LEFT JOIN (
-        SELECT stage, count(*) FILTER (WHERE first > second) AS wins FROM precedence GROUP BY stage
-    ) AS w USING (stage)
+           row_number() OVER (ORDER BY max(c.depth), s.activity_rank, s.stage)::INTEGER AS stage_order
+    FROM stages AS s JOIN chains AS c USING (stage)
+    GROUP BY s.stage, s.activity_rank
 )
 SELECT v.case_id, v.stage, p.stage_order, v.entered_at, v.days, v.business_hours
 FROM visits AS v JOIN stage_places AS p USING (stage)

@@ -28,11 +28,14 @@ WITH first_line AS (
     WHERE NOT is_deleted
     GROUP BY opportunity_id
 ), synced_quote AS (
-    SELECT opportunity_id, arg_max(quote_id, (created_at, quote_id)) AS quote_id,
-           arg_max(discount_pct, (created_at, quote_id)) AS discount  -- the same quote, even on a tie
-    FROM mapped.quotes
-    WHERE NOT is_deleted AND is_primary
-    GROUP BY opportunity_id
+    -- A quote without a discount of its own (or 0) takes its lines' (as staging.stg_quotes does).
+    SELECT q.opportunity_id, arg_max(q.quote_id, (q.created_at, q.quote_id)) AS quote_id,
+           arg_max(coalesce(nullif(q.discount_pct, 0), d.line_discount_pct, q.discount_pct),
+                   (q.created_at, q.quote_id)) AS discount  -- the same quote, even on a tie
+    FROM mapped.quotes AS q
+    LEFT JOIN staging.stg_quote_discounts AS d ON d.quote_id = q.quote_id
+    WHERE NOT q.is_deleted AND q.is_primary
+    GROUP BY q.opportunity_id
 ), quoted_product AS (
     -- A deal without product lines of its own: the first line of its primary (else latest) quote.
     SELECT q.opportunity_id, arg_max(l.product_id, (coalesce(q.is_primary, false), q.created_at, -rank_in_quote))

@@ -5,8 +5,8 @@
 -- created_at: when the quote was created (UTC)
 -- created_by: who created it
 -- status: current quote status
--- discount_pct: the quote's discount %; where the quote has none (or 0), its lines' discounts
---   weighted by their list amounts
+-- discount_pct: the quote's discount %; where the quote has none (or 0), its lines'
+--   (staging.stg_quote_discounts)
 -- grand_total: the quoted total in the corporate currency, at the rate its opportunity's amount
 --   takes (the dated rate in force on the opportunity's close date, else the currency's rate;
 --   null for a currency the org has no rate of), so a synced quote and its deal agree; in a
@@ -15,23 +15,13 @@
 -- object_type: the Salesforce object of the quote (Quote, SBQQ__Quote__c, ...)
 -- original_grand_total: the quoted total in the quote's own currency
 -- currency_code: the quote's currency (null in a single-currency org)
-WITH line_discounts AS (
-    -- The quote's lines' discounts, weighted by their list amounts: the discount of a quote that
-    -- gives it on its lines only (CPQ's line discounts, the header's customer discount empty).
-    SELECT quote_id,
-           (exact_sum(list_price * coalesce(quantity, 1) * discount_pct)
-            / nullif(exact_sum(list_price * coalesce(quantity, 1)), 0))::DOUBLE AS discount_pct
-    FROM mapped.quote_lines
-    WHERE NOT is_deleted AND list_price > 0 AND discount_pct IS NOT NULL
-    GROUP BY quote_id
-)
 SELECT
     q.quote_id,
     q.opportunity_id,
     q.created_at,
     q.created_by,
     trim(q.status) AS status,
-    coalesce(nullif(q.discount_pct, 0), l.discount_pct, q.discount_pct) AS discount_pct,
+    coalesce(nullif(q.discount_pct, 0), l.line_discount_pct, q.discount_pct) AS discount_pct,
     CASE WHEN q.currency_code IS NULL THEN q.grand_total
          ELSE q.grand_total / CASE WHEN dr.iso_code IS NOT NULL AND (dr.next_start_date IS NULL OR o.close_date < dr.next_start_date)
                                 THEN dr.conversion_rate ELSE cr.conversion_rate END END AS grand_total,
@@ -41,7 +31,7 @@ SELECT
     q.currency_code
 FROM mapped.quotes AS q
 JOIN staging.stg_opportunities AS o ON o.opportunity_id = q.opportunity_id
-LEFT JOIN line_discounts AS l ON l.quote_id = q.quote_id
+LEFT JOIN staging.stg_quote_discounts AS l ON l.quote_id = q.quote_id
 LEFT JOIN staging.stg_currencies AS cr ON cr.iso_code = q.currency_code
 ASOF LEFT JOIN staging.stg_dated_rates AS dr ON dr.iso_code = q.currency_code AND o.close_date >= dr.start_date
 WHERE NOT q.is_deleted
