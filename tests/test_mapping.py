@@ -435,6 +435,19 @@ def test_an_orgs_own_stages_close_deals_and_keep_their_order(small_org, tmp_path
         ).fetchall()
         pipeline = [OWN_STAGES.get(stage, stage) for stage in STANDARD_STAGES]
         assert order == [(stage, place) for place, stage in enumerate(pipeline, 1)]
+        # Moves back to an earlier stage, counted from the org's stage history by that order.
+        place = {stage: n for n, stage in enumerate(pipeline)}
+        with (org / "OpportunityFieldHistory.csv").open(newline="") as f:
+            moves = [r for r in csv.DictReader(f) if r["Field"] == "StageName"]
+        regressions = sum(
+            place[r["NewValue"]] < place[r["OldValue"]]
+            for r in moves
+            if r["NewValue"] in place and r["OldValue"] in place
+        )
+        assert regressions > 20
+        assert con.execute("SELECT sum(stage_regressions) FROM mining.case_facts").fetchone() == (
+            regressions,
+        )
     finally:
         con.close()
 

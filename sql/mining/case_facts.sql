@@ -72,13 +72,16 @@ WITH milestones AS (
     SELECT opportunity_id AS case_id, arg_min(coalesce(discount_pct, 0), (created_at, quote_id)) AS discount_pct
     FROM staging.stg_quotes
     GROUP BY opportunity_id
+), stage_orders AS (
+    SELECT DISTINCT stage, stage_order FROM mining.stage_visits
 ), stage_regressions AS (
-    -- A stage change whose new stage ranks before the old one in the activity catalogue.
+    -- A stage change back to a stage that comes before the one it left, in the order the org's
+    -- deals go through its stages (mining.stage_visits: an org's own stages too).
     SELECT e.case_id, count(*) AS stage_regressions
     FROM core.event_log AS e
-    JOIN core.activity_catalogue AS new_stage ON new_stage.activity = 'Stage: ' || e.new_value
-    JOIN core.activity_catalogue AS old_stage ON old_stage.activity = 'Stage: ' || e.old_value
-    WHERE e.activity LIKE 'Stage: %' AND new_stage.activity_rank < old_stage.activity_rank
+    JOIN stage_orders AS new_stage ON new_stage.stage = trim(e.new_value)
+    JOIN stage_orders AS old_stage ON old_stage.stage = trim(e.old_value)
+    WHERE e.activity LIKE 'Stage: %' AND new_stage.stage_order < old_stage.stage_order
     GROUP BY e.case_id
 )
 SELECT
