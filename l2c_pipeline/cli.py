@@ -406,8 +406,10 @@ def _print_loaded(outcome: RunOutcome) -> None:
         )
         _print_event_log(warehouse)
         return
+    width = max(28, *(len(name) + 1 for name in synced))  # the longest object name sets it
     click.echo(
-        f"{'object':<28}{'method':>7}{'read':>9}{'new':>9}{'changed':>9}{'deleted':>8}{'calls':>6}  status"
+        f"{'object':<{width}}{'method':>7}{'read':>9}{'new':>9}{'changed':>9}{'deleted':>8}"
+        f"{'calls':>6}  status"
     )
     calls = 0
     for name in sorted(synced):
@@ -416,7 +418,7 @@ def _print_loaded(outcome: RunOutcome) -> None:
         read, inserted, updated, deleted = (int(meta.get(k, 0)) for k in _SYNC_COLUMNS[1:])
         calls += int(meta.get("api_calls", 0))
         click.echo(
-            f"{name:<28}{method.lower() if method != 'NONE' else '-':>7}{read:>9,}{inserted:>9,}"
+            f"{name:<{width}}{method.lower() if method != 'NONE' else '-':>7}{read:>9,}{inserted:>9,}"
             f"{updated:>9,}{deleted:>8,}{int(meta.get('api_calls', 0)):>6}  {meta.get('status', '')}"
         )
     org = outcome.materialized.get("meta/source", {})

@@ -761,3 +761,17 @@ def test_a_bar_chart_of_any_length_lays_out_without_a_warning(bars, label):
             reference_label="all",
         )
     assert drawn.count("<svg") == 1
+
+
+@pytest.mark.parametrize("nights", [2, 3, 5, 30, 400])
+def test_a_trend_of_any_length_draws_its_dates_without_a_warning(nights):
+    import warnings
+    from datetime import date, timedelta
+
+    from l2c_pipeline.outputs.charts import PERCENT, trend_chart
+
+    points = [(date(2026, 1, 1) + timedelta(days=n), 0.1 + n / 1000) for n in range(nights)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when it cannot place the date ticks
+        drawn = trend_chart("kpis", "KPIs", [("win rate", points, PERCENT)])
+    assert drawn.count("<svg") == 1

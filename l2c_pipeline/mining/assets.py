@@ -132,7 +132,7 @@ def business_hours(context: AssetExecutionContext, warehouse: WarehouseResource)
         ).fetchone()[0]
         holidays = con.execute("SELECT count(*) FROM mining.business_holidays").fetchone()[0]
     context.log.info(
-        f"business hours: {calendars} calendar(s), the default {week[1]} ({week[0]}); "
+        f"business hours: {calendars} calendar(s); the default one: {week[1]}, in {week[0]}; "
         f"{holidays} holiday(s)"
     )
     yield MaterializeResult(

@@ -244,7 +244,7 @@ def trend_chart(
                 )
                 axes.legend(fontsize=FONT_SIZE - 2, loc="best", frameon=False)
             axes.set_title(f"{name} ({unit.axis})", fontsize=FONT_SIZE - 1)
-            locator = AutoDateLocator(maxticks=4)
+            locator = AutoDateLocator(minticks=2, maxticks=4)
             axes.xaxis.set_major_locator(locator)
             axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
             axes.tick_params(labelsize=FONT_SIZE - 2)
