@@ -341,6 +341,19 @@ def test_a_workbook_whose_sheet_is_no_xml_is_named(tmp_path):
     assert problem.startswith("sheet Events: not readable (ParseError: ")
 
 
+def l2c_run_on_file(log, tmp_path) -> subprocess.CompletedProcess:
+    """`l2c run` on the file in a process of its own, a fresh home, no setting of the caller's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("L2C_", "SF_", "DAGSTER_"))}
+    env.update(L2C_HOME=str(tmp_path / "home"), L2C_SOURCE="file", L2C_EVENT_LOG_FILE=str(log))
+    return subprocess.run(
+        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
+
+
 def test_l2c_run_prints_no_terminal_escape_from_the_file(tmp_path):
     log = tmp_path / "log.csv"
     log.write_text(
@@ -351,15 +364,7 @@ def test_l2c_run_prints_no_terminal_escape_from_the_file(tmp_path):
         "006A,Opportunity Closed Won,2026-01-20 10:00:00,Ana\n",
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("L2C_", "SF_", "DAGSTER_"))}
-    env.update(L2C_HOME=str(tmp_path / "home"), L2C_SOURCE="file", L2C_EVENT_LOG_FILE=str(log))
-    run = subprocess.run(
-        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        timeout=600,
-    )
+    run = l2c_run_on_file(log, tmp_path)
     printed = run.stdout + run.stderr
     assert run.returncode == 0, printed.decode(errors="replace")[-2000:]
     assert b"\x1b" not in printed and b"\x07" not in printed and b"\r" not in printed
@@ -509,18 +514,9 @@ def test_l2c_run_prints_a_bad_files_problems_a_line_each(tmp_path):
         "c2,A,2026-13-01 10:00\n",
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("L2C_", "SF_", "DAGSTER_"))}
-    env.update(L2C_HOME=str(tmp_path / "home"), L2C_SOURCE="file", L2C_EVENT_LOG_FILE=str(log))
-    run = subprocess.run(
-        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = l2c_run_on_file(log, tmp_path)
     assert run.returncode == 1
-    assert run.stderr.splitlines()[-4:] == [
+    assert run.stderr.decode().splitlines()[-4:] == [
         f"Error: file_event_log: {log}: 3 problems, nothing loaded:",
         "  - line 2, column 'timestamp': 'yesterday' is not a date and time (e.g. 2026-03-01 14:05:00)",
         "  - line 4, column 'case': empty",

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from l2c_pipeline.demo_org.catalogue import OPPORTUNITY_STAGES
 from l2c_pipeline.mapping.load import SHAPES, MappingError, load_mapping, shape_file
 from l2c_pipeline.mapping.spec import ENTITIES, MEANINGS
 from l2c_pipeline.mapping.views import missing_parts, write_mapped
@@ -315,6 +316,20 @@ def test_l2c_mapping_check_says_what_a_file_reads_or_what_is_wrong(tmp_path):
     assert "activity_catalogue.sql does not list as a 'touch' activity" in result.output
 
 
+def _rows(path) -> list[dict]:
+    """A snapshot CSV's rows."""
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _rewrite(path, rows) -> None:
+    """A snapshot CSV written again, every cell quoted as the demo org writes them."""
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def test_stage_changes_come_from_opportunity_history_where_field_history_has_none(
     small_org, tmp_path
 ):
@@ -324,8 +339,7 @@ def test_stage_changes_come_from_opportunity_history_where_field_history_has_non
     org = tmp_path / "org"
     shutil.copytree(small_org, org)
     history = org / "OpportunityFieldHistory.csv"
-    with history.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = _rows(history)
     stage_rows = sorted(
         (r["OpportunityId"], r["CreatedDate"], r["Id"]) for r in rows if r["Field"] == "StageName"
     )
@@ -342,10 +356,7 @@ def test_stage_changes_come_from_opportunity_history_where_field_history_has_non
         and r["Id"] not in lately
     ]
     assert len(rows) - len(kept) > 300 + len(lately) > 600
-    with history.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
-        writer.writeheader()
-        writer.writerows(kept)
+    _rewrite(history, kept)
 
     con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
     try:
@@ -379,14 +390,7 @@ def test_stage_changes_come_from_opportunity_history_where_field_history_has_non
 
 # Salesforce's standard stages in their order, and an org's own names for some of them: the
 # org's stages mixed with standard ones, in an alphabetical order that is not the pipeline's.
-STANDARD_STAGES = (
-    "Prospecting",
-    "Qualification",
-    "Needs Analysis",
-    "Value Proposition",
-    "Proposal/Price Quote",
-    "Negotiation/Review",
-)
+STANDARD_STAGES = OPPORTUNITY_STAGES[:-2]  # the demo org's, without the two closing
 OWN_STAGES = {
     "Prospecting": "Discovery",
     "Needs Analysis": "Alignment",
@@ -408,18 +412,14 @@ def test_an_orgs_own_stages_close_deals_and_keep_their_order(small_org, tmp_path
         "OpportunityFieldHistory.csv": ("OldValue", "NewValue"),
         "expected_event_log.csv": ("activity",),
     }.items():
-        with (org / name).open(newline="") as f:
-            rows = list(csv.DictReader(f))
+        rows = _rows(org / name)
         for row in rows:
             for column in columns:
                 stage = row[column].removeprefix("Stage: ")
                 if stage in OWN_STAGES and (column != "activity" or row[column] != stage):
                     row[column] = row[column].replace(stage, OWN_STAGES[stage])
                     renamed += 1
-        with (org / name).open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
-            writer.writeheader()
-            writer.writerows(rows)
+        _rewrite(org / name, rows)
     assert renamed > 1000
 
     con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
@@ -437,8 +437,7 @@ def test_an_orgs_own_stages_close_deals_and_keep_their_order(small_org, tmp_path
         assert order == [(stage, place) for place, stage in enumerate(pipeline, 1)]
         # Moves back to an earlier stage, counted from the org's stage history by that order.
         place = {stage: n for n, stage in enumerate(pipeline)}
-        with (org / "OpportunityFieldHistory.csv").open(newline="") as f:
-            moves = [r for r in csv.DictReader(f) if r["Field"] == "StageName"]
+        moves = [r for r in _rows(org / "OpportunityFieldHistory.csv") if r["Field"] == "StageName"]
         regressions = sum(
             place[r["NewValue"]] < place[r["OldValue"]]
             for r in moves
@@ -457,8 +456,8 @@ def test_a_quote_discounted_on_its_lines_only_has_their_weighted_discount(small_
     # demo org's lines carry the same discount as their header, so the header's is the truth.
     org = tmp_path / "org"
     shutil.copytree(small_org, org)
-    quotes = list(csv.DictReader((org / "SBQQ__Quote__c.csv").open(newline="")))
-    lines = list(csv.DictReader((org / "SBQQ__QuoteLine__c.csv").open(newline="")))
+    quotes = _rows(org / "SBQQ__Quote__c.csv")
+    lines = _rows(org / "SBQQ__QuoteLine__c.csv")
     truth = {r["Id"]: float(r["SBQQ__CustomerDiscount__c"]) for r in quotes}
     assert sum(d > 0 for d in truth.values()) > 100
     for row in quotes:
@@ -492,22 +491,12 @@ def test_a_quote_discounted_on_its_lines_only_has_their_weighted_discount(small_
         con.close()
 
 
-def _rewrite(path, rows):
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), quoting=csv.QUOTE_ALL)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def test_an_invoice_whose_payment_was_taken_off_again_is_not_paid(small_org, tmp_path):
     org = tmp_path / "org"
     shutil.copytree(small_org, org)
-    read = lambda name: list(csv.DictReader((org / name).open(newline="")))  # noqa: E731
-    invoices, allocations = (
-        read("blng__Invoice__c.csv"),
-        read("blng__PaymentAllocationInvoice__c.csv"),
-    )
-    history = read("blng__Invoice__History.csv")
+    invoices = _rows(org / "blng__Invoice__c.csv")
+    allocations = _rows(org / "blng__PaymentAllocationInvoice__c.csv")
+    history = _rows(org / "blng__Invoice__History.csv")
     # A paid invoice settled by one allocation: the payment is taken off it ten days later.
     allocated = {}
     for a in allocations:

@@ -28,10 +28,8 @@ WITH first_line AS (
     WHERE NOT is_deleted
     GROUP BY opportunity_id
 ), synced_quote AS (
-    -- A quote without a discount of its own (or 0) takes its lines' (as staging.stg_quotes does).
     SELECT q.opportunity_id, arg_max(q.quote_id, (q.created_at, q.quote_id)) AS quote_id,
-           arg_max(coalesce(nullif(q.discount_pct, 0), d.line_discount_pct, q.discount_pct),
-                   (q.created_at, q.quote_id)) AS discount  -- the same quote, even on a tie
+           arg_max(d.discount_pct, (q.created_at, q.quote_id)) AS discount  -- the same quote, even on a tie
     FROM mapped.quotes AS q
     LEFT JOIN staging.stg_quote_discounts AS d ON d.quote_id = q.quote_id
     WHERE NOT q.is_deleted AND q.is_primary

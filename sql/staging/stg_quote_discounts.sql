@@ -1,13 +1,20 @@
--- Each quote's discount as its lines give it: the lines' discounts weighted by their list amounts
--- (a line without a discount counts as 0). The discount of a quote that gives it on its lines
--- only (CPQ's line discounts, the header's customer discount left empty).
+-- Each quote's discount: its own, or where it gives none (empty or 0), its lines' discounts
+-- weighted by their list amounts (a line without a discount counts as 0): CPQ quotes often
+-- leave the header's customer discount empty and discount each line. The one rule the quote,
+-- its deal and the deal's case read.
 -- columns:
 -- quote_id: the quote
--- line_discount_pct: the lines' discount %, weighted by list price times quantity
-SELECT
-    quote_id,
-    (exact_sum(list_price * coalesce(quantity, 1) * coalesce(discount_pct, 0))
-     / nullif(exact_sum(list_price * coalesce(quantity, 1)), 0))::DOUBLE AS line_discount_pct
-FROM mapped.quote_lines
-WHERE NOT is_deleted AND list_price > 0
-GROUP BY quote_id
+-- discount_pct: the quote's discount %
+WITH line_discounts AS (
+    SELECT
+        quote_id,
+        (exact_sum(list_price * coalesce(quantity, 1) * coalesce(discount_pct, 0))
+         / nullif(exact_sum(list_price * coalesce(quantity, 1)), 0))::DOUBLE AS discount_pct
+    FROM mapped.quote_lines
+    WHERE NOT is_deleted AND list_price > 0
+    GROUP BY quote_id
+)
+SELECT q.quote_id, coalesce(nullif(q.discount_pct, 0), l.discount_pct, q.discount_pct) AS discount_pct
+FROM mapped.quotes AS q
+LEFT JOIN line_discounts AS l ON l.quote_id = q.quote_id
+WHERE NOT q.is_deleted

@@ -21,7 +21,7 @@ SELECT
     q.created_at,
     q.created_by,
     trim(q.status) AS status,
-    coalesce(nullif(q.discount_pct, 0), l.line_discount_pct, q.discount_pct) AS discount_pct,
+    d.discount_pct,
     CASE WHEN q.currency_code IS NULL THEN q.grand_total
          ELSE q.grand_total / CASE WHEN dr.iso_code IS NOT NULL AND (dr.next_start_date IS NULL OR o.close_date < dr.next_start_date)
                                 THEN dr.conversion_rate ELSE cr.conversion_rate END END AS grand_total,
@@ -31,7 +31,7 @@ SELECT
     q.currency_code
 FROM mapped.quotes AS q
 JOIN staging.stg_opportunities AS o ON o.opportunity_id = q.opportunity_id
-LEFT JOIN staging.stg_quote_discounts AS l ON l.quote_id = q.quote_id
+LEFT JOIN staging.stg_quote_discounts AS d ON d.quote_id = q.quote_id
 LEFT JOIN staging.stg_currencies AS cr ON cr.iso_code = q.currency_code
 ASOF LEFT JOIN staging.stg_dated_rates AS dr ON dr.iso_code = q.currency_code AND o.close_date >= dr.start_date
 WHERE NOT q.is_deleted
