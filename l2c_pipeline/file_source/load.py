@@ -86,10 +86,7 @@ _SQL_MACROS = (
         THEN regexp_replace(CAST(x AS VARCHAR), '^\s+|\s+$', '', 'g') ELSE CAST(x AS VARCHAR) END, '')""",
     # Names other tools wrote (case, activity, resource) are kept as written, as pm4py and
     # pandas keep them: 'B ' and 'B' are two activities there. Only white space alone is empty.
-    r"""CREATE TEMP MACRO as_written(x) AS nullif(CASE
-        WHEN ord(CAST(x AS VARCHAR)[1]) <= 32 OR ord(CAST(x AS VARCHAR)[-1]) <= 32
-        THEN CASE WHEN regexp_full_match(CAST(x AS VARCHAR), '\s*') THEN '' ELSE CAST(x AS VARCHAR) END
-        ELSE CAST(x AS VARCHAR) END, '')""",
+    r"""CREATE TEMP MACRO as_written(x) AS CASE WHEN cell(x) IS NOT NULL THEN CAST(x AS VARCHAR) END""",
     r"""CREATE TEMP MACRO escaped(s) AS CASE
         WHEN regexp_matches(s, '[\x00-\x1f\x7f-\x9f]') THEN array_to_string(list_transform(
             string_split(s, ''),
@@ -1129,8 +1126,8 @@ _CELLS = {"file_cells_read", "file_cells"}
 def _cells(con: duckdb.DuckDBPyConnection, raw: FileEvents) -> int:
     """file_cells, in one pass over the file's rows: each event's cells the checks read, by
     key, as text without surrounding white space (names from other tools' files as written),
-    and typed (_TYPED_CELLS); in XES its number
-    among its trace's events (nth, for the messages); and whether it is an exact duplicate
+    and typed (_TYPED_CELLS); in XES its number among its trace's events (nth, for the
+    messages); and whether it is an exact duplicate
     (every column, every attribute equal to an earlier event's: the same event written twice by
     another tool, of which the first is kept). The template is typed by hand: the checks refuse
     its duplicates instead. Returns the number of rows."""
