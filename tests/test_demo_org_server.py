@@ -417,7 +417,13 @@ def test_never_crashes_on_garbage(server):
     assert client(server).query("SELECT COUNT() FROM Lead")["totalSize"] > 0
 
 
-def test_broken_snapshot_gives_one_clear_message(small_org, tmp_path):
+def test_broken_snapshot_gives_one_clear_message(small_org, tmp_path, monkeypatch):
+    import tempfile
+
+    # ...and leaves no spill folder behind in the temporary folder.
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
     broken = tmp_path / "broken"
     shutil.copytree(small_org, broken)
     lines = (broken / "Opportunity.csv").read_text(encoding="utf-8").splitlines()
@@ -430,6 +436,28 @@ def test_broken_snapshot_gives_one_clear_message(small_org, tmp_path):
     (broken / "Opportunity.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(SnapshotError, match="Opportunity.csv: not a readable CSV file"):
         OrgStore(broken)
+    assert list(system_temp.iterdir()) == []
+
+
+def test_a_server_leaves_nothing_in_the_temporary_folder(small_org, tmp_path, monkeypatch):
+    """Its spill folder and the folder holding its CA and JWT key go when it stops, and when it
+    cannot start (the port taken)."""
+    import socket
+    import tempfile
+
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    with DemoOrgServer(small_org) as server:
+        assert server.ca_bundle.parent.parent == system_temp
+        assert len(list(system_temp.iterdir())) == 2
+    assert list(system_temp.iterdir()) == []
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError):
+            DemoOrgServer(small_org, port=taken.getsockname()[1])
+    assert list(system_temp.iterdir()) == []
 
 
 def test_serves_any_data_loader_folder(tmp_path):

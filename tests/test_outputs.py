@@ -459,6 +459,48 @@ def test_names_graphviz_cannot_draw_are_drawn_clean_and_short_and_kept_whole(tmp
     assert long in names and "Ring bell" in names
 
 
+def test_discovering_and_drawing_the_model_leave_no_files_in_the_temporary_folder(
+    tmp_path, monkeypatch
+):
+    """pm4py lays out and draws a BPMN model through files in the system's temporary folder and
+    leaves them there: a nightly schedule would pile them up in /tmp."""
+    import tempfile
+
+    from l2c_pipeline.file_source.load import load_into_warehouse, read_event_file
+    from l2c_pipeline.mining.discovery import discover_bpmn
+    from l2c_pipeline.outputs.process_maps import render_bpmn
+    from l2c_pipeline.pipeline import build_pipeline
+
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "case_id,activity,timestamp\n"
+        + "\n".join(
+            f"C{c},{activity},2026-01-0{c + 1} {hour}:00"
+            for c in range(4)
+            for activity, hour in (("Lead Created", 10), ("Call", 11), ("Quote Sent", 12))
+            if not (c % 2 and activity == "Call")
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        load_into_warehouse(con, read_event_file(log))
+        build_pipeline(con, schemas=("mining", "reports"))
+        monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+        model = discover_bpmn(con, tmp_path / "process_model.bpmn")
+        drawings = render_bpmn(model.path, tmp_path / "model")
+    finally:
+        con.close()
+    assert tempfile.tempdir == str(system_temp)
+    assert sorted(p.name for p in system_temp.iterdir()) == []
+    assert drawings["svg"].read_bytes().startswith(b"<?xml")
+    assert drawings["png"].read_bytes().startswith(b"\x89PNG")
+    assert model.variants_used == 2 and "Quote Sent" in model.path.read_text(encoding="utf-8")
+
+
 def test_a_map_is_drawn_again_only_when_its_drawing_changed(tmp_path):
     """A map whose dot source is the one its files were drawn from keeps its files; a changed
     one is drawn again."""

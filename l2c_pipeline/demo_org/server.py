@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import ssl
 import tempfile
@@ -138,9 +139,28 @@ class DemoOrgServer:
     ) -> None:
         self._owns_store = store is None
         self.store = store or OrgStore(Path(snapshot))
+        try:
+            self._set_up(port, faults, daily_api_budget, credentials, work_dir)
+        except BaseException:  # e.g. the port is taken: the store's connection and spill folder go
+            if self._owns_store:
+                self.store.close()
+            if getattr(self, "_owns_work_dir", False) and hasattr(self, "_work_dir"):
+                shutil.rmtree(self._work_dir, ignore_errors=True)
+            raise
+
+    def _set_up(
+        self,
+        port: int,
+        faults: str,
+        daily_api_budget: int,
+        credentials: Credentials | None,
+        work_dir: Path | None,
+    ) -> None:
         self.api = DemoOrgApi(
             self.store, credentials=credentials, daily_api_budget=daily_api_budget, faults=faults
         )
+        # A folder made here holds the CA and the JWT signing key: it goes when the server stops.
+        self._owns_work_dir = work_dir is None
         self._work_dir = (
             Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="l2c-demo-org-"))
         )
@@ -212,6 +232,8 @@ class DemoOrgServer:
         self.api.close()
         if self._owns_store:
             self.store.close()
+        if self._owns_work_dir:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
 
     def __enter__(self) -> DemoOrgServer:
         return self.start()

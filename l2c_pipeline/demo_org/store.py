@@ -141,20 +141,24 @@ class OrgStore:
         self.con = duckdb.connect(database)
         # A big org spills to disk: into a temporary folder of its own, never the working directory.
         self._spill_dir = tempfile.mkdtemp(prefix="l2c-demo-org-duckdb-")
-        self.con.execute(f"SET temp_directory = '{self._spill_dir}'")
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute(f"SET memory_limit = '{memory_limit}'")
-        self.con.execute("SET preserve_insertion_order = true")
         self.lock = threading.RLock()
         self.objects: dict[str, ObjectMeta] = {}
         self._lookup: dict[str, str] = {}
         self._pending_late: list[tuple[str, dict]] = []
         self._cursor_numbers = itertools.count(1)
         self._organization_meta: ObjectMeta | None = None
-        self._load()
-        self.organization = self._organization()
-        self.clock = self._initial_clock()
-        self.default_actor = self._first_user()
+        try:
+            self.con.execute(f"SET temp_directory = '{self._spill_dir}'")
+            self.con.execute("SET TimeZone = 'UTC'")
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+            self.con.execute("SET preserve_insertion_order = true")
+            self._load()
+            self.organization = self._organization()
+            self.clock = self._initial_clock()
+            self.default_actor = self._first_user()
+        except BaseException:  # a snapshot that cannot be served leaves nothing behind
+            self.close()
+            raise
 
     def close(self) -> None:
         """Release DuckDB now, not during interpreter shutdown (where its teardown can abort)."""

@@ -20,6 +20,10 @@ variants (pm4py's IMd) was measured too and not taken: it takes 0.01 s but on BP
 
 from __future__ import annotations
 
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +35,25 @@ from ..warehouse.publish import replace_file
 DEFAULT_COVERAGE = 0.8
 # Most variants the inductive miner is given (L2C_DISCOVERY_MAX_VARIANTS).
 DEFAULT_MAX_VARIANTS = 500
+
+_SCRATCH_LOCK = threading.Lock()
+
+
+@contextmanager
+def pm4py_scratch() -> Iterator[Path]:
+    """A private temporary folder for pm4py's own temporary files, removed afterwards.
+
+    pm4py's BPMN layout draws the model to files in the system's temporary folder and leaves
+    them there (two a run): a nightly schedule would fill /tmp. Python's temporary folder is
+    one setting for the whole process, so it is switched under a lock; graphviz drawings made
+    meanwhile by other threads pipe their output and write no files."""
+    with _SCRATCH_LOCK, tempfile.TemporaryDirectory(prefix="l2c-pm4py-") as scratch:
+        before = tempfile.tempdir
+        tempfile.tempdir = scratch
+        try:
+            yield Path(scratch)
+        finally:
+            tempfile.tempdir = before
 
 
 @dataclass(frozen=True)
@@ -166,7 +189,8 @@ def discover_bpmn(
     names = {node.get_id(): node.get_name() for node in model.get_nodes()}
     for node in model.get_nodes():
         node.set_name(drawing_label(node.get_name()))
-    layouter.apply(model)
+    with pm4py_scratch():
+        layouter.apply(model)
     for node in model.get_nodes():
         node.set_name(names[node.get_id()])
     path = replace_file(

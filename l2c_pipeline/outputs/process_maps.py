@@ -226,11 +226,13 @@ def render_bpmn(bpmn_file: Path, path: Path) -> dict[str, Path]:
     model = pm4py.read_bpmn(str(bpmn_file))
     for bpmn_node in model.get_nodes():
         bpmn_node.set_name(drawing_label(bpmn_node.get_name()))
+    # Piped, not pm4py's save: that renders into the system's temporary folder and leaves the
+    # file there.
     return {
         fmt: replace_file(
             Path(path).with_suffix(f".{fmt}"),
-            lambda partial, fmt=fmt: visualizer.save(
-                visualizer.apply(model, parameters={"format": fmt}), str(partial)
+            lambda partial, fmt=fmt: partial.write_bytes(
+                visualizer.apply(model, parameters={"format": fmt}).pipe(format=fmt)
             ),
         )
         for fmt in ("svg", "png")
