@@ -428,6 +428,8 @@ def test_names_graphviz_cannot_draw_are_drawn_clean_and_short_and_kept_whole(tmp
             ("Ring\x07 bell", 11),
             (long, 12),
             ("\x1b[31mRed", 13),
+            ("<b>Approve</b>", 14),  # dot would read it as HTML-like markup
+            ("Path C:\\Notes\\N", 15),  # and \N as the node's name
         )
     ]
     log = tmp_path / "log.csv"
@@ -452,6 +454,7 @@ def test_names_graphviz_cannot_draw_are_drawn_clean_and_short_and_kept_whole(tmp
             t.text or "" for t in ET.parse(svg).getroot().iter("{http://www.w3.org/2000/svg}text")
         ]
         assert "Ring bell" in texts and "[31mRed" in texts
+        assert "<b>Approve</b>" in texts and "Path C:\\Notes\\N" in texts
         assert max(len(t) for t in texts) <= LABEL_CHARACTERS
         assert any(t.startswith("Review xxx") and t.endswith("…") for t in texts)
     # The model file keeps the name whole (less what XML cannot hold at all).

@@ -172,7 +172,7 @@ def discover_bpmn(
     import pm4py
     from pm4py.objects.bpmn.layout import layouter
 
-    from ..outputs.process_maps import drawing_label
+    from ..outputs.process_maps import pm4py_label
 
     if max_variants is not None and max_variants < 1:
         raise ValueError(f"max_variants must be 1 or more, got {max_variants}")
@@ -188,7 +188,7 @@ def discover_bpmn(
     # as drawings show them, and the file keeps the names whole.
     names = {node.get_id(): node.get_name() for node in model.get_nodes()}
     for node in model.get_nodes():
-        node.set_name(drawing_label(node.get_name()))
+        node.set_name(pm4py_label(node.get_name()))
     with pm4py_scratch():
         layouter.apply(model)
     for node in model.get_nodes():

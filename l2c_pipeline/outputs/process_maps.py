@@ -83,6 +83,14 @@ def drawing_label(name) -> str:
     return text if len(text) <= LABEL_CHARACTERS else text[: LABEL_CHARACTERS - 1] + "…"
 
 
+def pm4py_label(name) -> str:
+    """A name as pm4py's drawings hand it to graphviz: drawn as the text it is, never read as
+    HTML-like markup (a name such as `<b>Approve</b>` made dot fail) nor as dot's escapes."""
+    import graphviz
+
+    return graphviz.escape(drawing_label(name))
+
+
 def _node_ids(activities) -> dict[str, str]:
     """Each activity's node in the dot source: its name, unless the name is not drawable as it
     is (then a number, as two long names may share their first characters)."""
@@ -225,7 +233,7 @@ def render_bpmn(bpmn_file: Path, path: Path) -> dict[str, Path]:
 
     model = pm4py.read_bpmn(str(bpmn_file))
     for bpmn_node in model.get_nodes():
-        bpmn_node.set_name(drawing_label(bpmn_node.get_name()))
+        bpmn_node.set_name(pm4py_label(bpmn_node.get_name()))
     # Piped, not pm4py's save: that renders into the system's temporary folder and leaves the
     # file there.
     return {
