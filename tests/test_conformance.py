@@ -362,3 +362,47 @@ def test_alignments_carried_over_from_the_last_run_equal_a_full_alignment(
     assert other["traces_aligned"] == other["distinct_traces"]
     assert con.execute(table).fetchall() == afresh(relaxed)
     con.close()
+
+
+def test_cases_with_no_event_on_the_reference_path_are_not_judged(tmp_path):
+    """A case of another process (a public log's) neither follows nor breaks the target process:
+    counting it as following made every unrelated log 100% conformant."""
+    from l2c_pipeline.file_source.load import load_into_warehouse, read_event_file
+    from l2c_pipeline.mining.conformance import NOT_JUDGED
+    from l2c_pipeline.outputs.answers import variation_answer
+
+    log = tmp_path / "log.csv"
+    rows = ["C1,Lead Created,2026-01-01 10:00", "C1,Lead Converted,2026-01-02 10:00"] + [
+        f"C{c},{activity},2026-01-0{c} {hour}:00"
+        for c in (2, 3)
+        for activity, hour in (("Register", 10), ("Approve", 11))
+    ]
+    log.write_text("case_id,activity,timestamp\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        load_into_warehouse(con, read_event_file(log))
+        build_pipeline(con, schemas=("mining", "reports"))
+        judged = con.execute(
+            "SELECT case_id, is_conformant, fitness, skipped_steps, detail "
+            "FROM mining.case_conformance ORDER BY case_id"
+        ).fetchall()
+        variants = con.execute(
+            "SELECT variant, cases, is_conformant FROM reports.variants ORDER BY variant"
+        ).fetchall()
+        unrelated_variants = con.execute(
+            "SELECT variant, cases, conformant_share, mean_fitness "
+            "FROM reports.opportunity_variants WHERE variant = 'Register > Approve'"
+        ).fetchall()
+        facts = con.execute(
+            "SELECT case_id, is_conformant FROM mining.case_facts ORDER BY case_id"
+        ).fetchall()
+    finally:
+        con.close()
+    assert judged[0][0] == "C1" and judged[0][1] is True and judged[0][2] == 1.0
+    assert judged[1:] == [(c, None, None, [], NOT_JUDGED) for c in ("C2", "C3")]
+    assert facts == [("C1", True), ("C2", None), ("C3", None)]
+    assert variants == [("Lead Created > Lead Converted", 1, True), ("Register > Approve", 2, None)]
+    assert unrelated_variants == [("Register > Approve", 2, None, None)]
+    unrelated = [{"cases": 2, "conformant_share": None, "mean_fitness": None}]
+    assert "follow the target process" not in variation_answer(unrelated, [], "cases")
+    assert "conformance is not judged" in variation_answer(unrelated, [], "cases")

@@ -482,8 +482,8 @@ def test_discovering_and_drawing_the_model_leave_no_files_in_the_temporary_folde
         + "\n".join(
             f"C{c},{activity},2026-01-0{c + 1} {hour}:00"
             for c in range(4)
-            for activity, hour in (("Lead Created", 10), ("Call", 11), ("Quote Sent", 12))
-            if not (c % 2 and activity == "Call")
+            for activity, hour in (("Lead Created", 10), ("Review", 11), ("Quote Sent", 12))
+            if not (c % 2 and activity == "Review")
         )
         + "\n",
         encoding="utf-8",

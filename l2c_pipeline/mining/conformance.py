@@ -179,12 +179,15 @@ def pm4py_fitness(cost: int, trace_cost: int, best_worst_cost: int) -> float:
     return 1 - (cost // STD_MODEL_LOG_MOVE_COST) / worst if worst > 0 else 0.0
 
 
+NOT_JUDGED = "not judged: none of the case's events is on the reference path"
+
 CASE_CONFORMANCE_COLUMNS = {
     "case_id": "the case",
     "trace": "the case's events projected onto the reference path, joined by ' > '",
-    "fitness": "alignment fitness against the target process (1 = fits; pm4py)",
+    "fitness": "alignment fitness against the target process (1 = fits; pm4py); null when the "
+    "case has no event on the reference path",
     "is_conformant": "the case follows the target process so far (no skipped, extra or "
-    "out-of-order step)",
+    "out-of-order step); null (not judged) when it has no event on the reference path",
     "skipped_steps": "steps of the path the case skipped before a later step",
     "unexpected_steps": "events the path does not allow where they happened (repeats, out of order)",
     "detail": "the deviations in words",
@@ -358,10 +361,17 @@ def write_case_conformance(con, process: TargetProcess, log=lambda message: None
         rows = replace_table(
             con,
             "mining.case_conformance",
-            """SELECT c.case_id, r.trace, r.fitness, r.is_conformant,
-                      r.skipped_steps::VARCHAR[] AS skipped_steps,
-                      r.unexpected_steps::VARCHAR[] AS unexpected_steps, r.detail
-               FROM _case_traces AS c
+            # A case with no event on the reference path is not judged (null), not counted
+            # as following it: a log of another process would otherwise conform in full.
+            """SELECT c.case_id, r.trace,
+                      CASE WHEN judged THEN r.fitness END AS fitness,
+                      CASE WHEN judged THEN r.is_conformant END AS is_conformant,
+                      CASE WHEN judged THEN r.skipped_steps::VARCHAR[] ELSE []::VARCHAR[] END
+                          AS skipped_steps,
+                      CASE WHEN judged THEN r.unexpected_steps::VARCHAR[] ELSE []::VARCHAR[] END
+                          AS unexpected_steps,
+                      CASE WHEN judged THEN r.detail ELSE ? END AS detail
+               FROM (SELECT *, len(trace_codes) > 0 AS judged FROM _case_traces) AS c
                JOIN _traces AS t USING (trace_codes)
                JOIN _trace_conformance AS r USING (trace_index)""",
             "Each case's conformance with the target process (process.yaml): pm4py alignments, "
@@ -373,12 +383,15 @@ def write_case_conformance(con, process: TargetProcess, log=lambda message: None
                 else ""
             ),
             CASE_CONFORMANCE_COLUMNS,
+            [NOT_JUDGED],
         )
     finally:
         con.execute("DROP TABLE IF EXISTS _case_traces")
         con.execute("DROP TABLE IF EXISTS _traces")
         con.close()  # the cursor, not the caller's connection
-    conformant = sum(n for (_, _, n), r in zip(traces, results, strict=True) if r.is_conformant)
+    conformant = sum(
+        n for (_, trace, n), r in zip(traces, results, strict=True) if trace and r.is_conformant
+    )
     return {
         "cases": rows,
         "distinct_traces": len(traces),

@@ -285,6 +285,11 @@ def variation_answer(variants: list[dict], groups: list[dict], noun: str) -> str
             f"; {share(conformant)} follow the target process (mean fitness {fitness:.2f}, "
             "1 = fits)"
         )
+    else:
+        sentence += (
+            "; conformance is not judged: no case has an activity of the target process's "
+            "reference path (process.yaml)"
+        )
     sentence += "."
     solid = [g for g in _named(groups) if g["opportunities"] >= MIN_GROUP]
     if len(solid) >= 2:

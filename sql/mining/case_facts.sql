@@ -39,7 +39,8 @@
 -- stage_regressions: moves back to an earlier stage
 -- orders: sales orders (not counting reduction orders)
 -- order_amendments: reduction orders correcting the case's orders
--- is_conformant: follows the target process so far (mining.case_conformance)
+-- is_conformant: follows the target process so far (mining.case_conformance; null when not judged:
+--   no event on its reference path)
 -- fitness: alignment fitness against the target process
 WITH milestones AS (
     SELECT

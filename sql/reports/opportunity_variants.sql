@@ -8,7 +8,7 @@
 -- cases: cases following exactly this path
 -- share: cases / all opportunity cases
 -- median_cycle_days: median days from Opportunity Created (the first milestone where there is none) to the last milestone event
--- conformant_share: share of its cases that follow the target process so far (null when conformance was not computed)
+-- conformant_share: share of its cases that follow the target process so far (null when conformance was not computed, or not judged: no event on the reference path)
 -- mean_fitness: mean alignment fitness of its cases against the target process (1 = fits; null likewise)
 -- example_case_id: one case with the variant
 WITH opportunity_cases AS (

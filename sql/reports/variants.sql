@@ -11,7 +11,8 @@
 -- share: share of all cases
 -- median_cycle_days: median throughput time of those cases, days
 -- is_conformant: the variant follows the target process so far (pm4py alignment; null when
---   conformance was not computed, e.g. for a public log without a target process)
+--   conformance was not computed, or not judged: none of the variant's activities is on the
+--   target process's reference path, e.g. a public log of another process)
 SELECT
     row_number() OVER (ORDER BY v.cases DESC, v.activities) AS variant_rank,
     v.activities,
