@@ -784,7 +784,11 @@ def test_the_report_answers_from_public_logs_without_salesforce_objects(log, tmp
         parser.texts
     )
     assert "None" not in " ".join(parser.texts.values()) and "n/a" not in page
+    # Nor in a table: no rep's team, no orders to divide by.
+    assert ">None<" not in page and "nan%" not in page and 'data-value="nan"' not in page
     assert parser.texts["answer:variation"].startswith(f"{cases:,} cases run through")
+    # None of these logs' activities is on the target process's path: nothing to judge.
+    assert "conformance is not judged" in parser.texts["answer:variation"]
     assert parser.texts["answer:payments"].startswith("No payment figures: ")
 
 

@@ -10,6 +10,7 @@ compare it with the tables.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,9 +51,16 @@ QUESTIONS = (
 
 
 def _rows(con, sql: str, params: list | None = None) -> list[dict]:
+    """The rows as dicts, a NaN (a ratio of nothing) as None: shown as missing, never "nan%"."""
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return [
+        {
+            name: None if isinstance(value, float) and math.isnan(value) else value
+            for name, value in zip(names, row, strict=True)
+        }
+        for row in cursor.fetchall()
+    ]
 
 
 def _has_table(con, schema: str, table: str) -> bool:
@@ -771,6 +779,8 @@ def render_report(data: dict) -> str:
         autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        # A cell without a value (a rep without a team) shows as missing, not as "None".
+        finalize=lambda value: MISSING if value is None else value,
     )
     environment.filters["pct"] = answers.share
     environment.filters["pp"] = answers.points

@@ -54,12 +54,13 @@ WITH orders AS (
         grouping(product_family) AS is_total,
         count(*) AS orders,
         count(*) FILTER (WHERE is_amended) AS amended,
-        count(*) FILTER (WHERE is_amended) / count(*) AS rework_rate,
+        count(*) FILTER (WHERE is_amended) / nullif(count(*), 0) AS rework_rate,
         sum(amendments) AS amendments,
         exact_sum(amended_amount) AS amended_amount,
         median(days_to_amendment) AS median_days_to_amendment
     FROM per_order
     GROUP BY GROUPING SETS ((), (product_family))
+    HAVING count(*) > 0  -- no orders, no total row of zeros
 )
 SELECT s.product_family, s.orders, s.amended, s.rework_rate, s.amendments, s.amended_amount,
        s.median_days_to_amendment, t.typical_loop
