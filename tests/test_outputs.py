@@ -824,3 +824,19 @@ def test_a_trend_of_any_length_draws_its_dates_without_a_warning(nights):
         warnings.simplefilter("error")  # matplotlib warns when it cannot place the date ticks
         drawn = trend_chart("kpis", "KPIs", [("win rate", points, PERCENT)])
     assert drawn.count("<svg") == 1
+
+
+def test_a_percent_axis_tells_its_ticks_apart_and_bars_show_a_tenth_of_a_percent():
+    """Thirty variants of 3.3% each drew an axis reading 0% 0% 1% 1% 2%... and bars of '3%'."""
+    import re
+
+    from l2c_pipeline.outputs.charts import PERCENT, Bar, bar_chart
+
+    drawn = bar_chart(
+        "variants", "Variants", [Bar(f"#{i}", 1 / 30, False) for i in range(30)], PERCENT
+    )
+    texts = re.findall(r">([^<>]*%)<", drawn)
+    ticks = [t for t in texts if not t.startswith(" ") and t != "share, %"]
+    assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), ticks
+    assert ticks[:2] == ["0.0%", "0.5%"]
+    assert [t.strip() for t in texts if t.startswith(" ")] == ["3.3%"] * 30

@@ -46,10 +46,30 @@ class Unit:
     shown: Callable[[float], str]
 
 
-PERCENT = Unit("share, %", lambda v: f"{v:.0%}")
+# Shares to a tenth of a percent, as the tables show them: 3.3%, not 3%.
+PERCENT = Unit("share, %", lambda v: f"{v:.1%}")
 DAYS = Unit("days", lambda v: f"{v:,.1f} d")
 HOURS = Unit("hours", lambda v: f"{v:,.1f} h")
 CASES = Unit("cases", lambda v: f"{v:,.0f}")
+
+
+def _percent_ticks():
+    """Tick labels in %, with the fewest decimals that tell the ticks apart: a 0-4% axis reads
+    0.0%, 0.5%, 1.0%... rather than 0%, 0%, 1%, 1%."""
+    from matplotlib.ticker import Formatter
+
+    class PercentTicks(Formatter):
+        decimals = 0
+
+        def set_locs(self, locs):
+            ticks, self.decimals = list(locs), 0
+            while self.decimals < 3 and len({f"{t:.{self.decimals}%}" for t in ticks}) < len(ticks):
+                self.decimals += 1
+
+        def __call__(self, value, pos=None):
+            return f"{value:.{self.decimals}%}"
+
+    return PercentTicks()
 
 
 def wait_unit(hours: Sequence[float | None]) -> tuple[Unit, float]:
@@ -157,7 +177,7 @@ def bar_chart(
                 color=REFERENCE,
             )
         if unit is PERCENT:
-            axes.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+            axes.xaxis.set_major_formatter(_percent_ticks())
         figure.tight_layout()
         return figure_html(chart_id, title, unit, _svg(figure, title))
 
@@ -200,7 +220,7 @@ def paired_bar_chart(
                         fontsize=FONT_SIZE - 2,
                     )
             if unit is PERCENT:
-                axes.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+                axes.yaxis.set_major_formatter(_percent_ticks())
         figure.tight_layout()
         return figure_html(chart_id, title, Unit(units, str), _svg(figure, title))
 
@@ -249,6 +269,6 @@ def trend_chart(
             axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
             axes.tick_params(labelsize=FONT_SIZE - 2)
             if unit is PERCENT:
-                axes.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+                axes.yaxis.set_major_formatter(_percent_ticks())
         figure.tight_layout()
         return figure_html(chart_id, title, Unit("each panel's own unit", str), _svg(figure, title))
