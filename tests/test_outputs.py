@@ -166,6 +166,82 @@ def test_csv_and_parquet_exports_hold_the_event_log_row_for_row(tables, exported
         assert missing == 0, fmt
 
 
+def test_every_export_carries_the_activities_start_times_in_utc(tmp_path):
+    """An interval log's starts leave in every format, under pm4py's name (start_timestamp), and
+    read back with pm4py and with the file source; Parquet's times say they are UTC. An event
+    without a start has no start attribute (not the text 'NaT')."""
+    import json
+
+    import pandas as pd
+
+    from l2c_pipeline.file_source.load import load_into_warehouse, read_event_file
+    from l2c_pipeline.pipeline import build_pipeline
+
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "case_id,activity,timestamp,start_timestamp\n"
+        "C1,Review,2026-01-05 10:00:00+01:00,2026-01-05 08:30:00+01:00\n"
+        "C1,Approve,2026-01-06 12:00:00+01:00,\n"
+        "C2,Review,2026-01-07 09:15:00+01:00,2026-01-07 09:00:00+01:00\n",
+        encoding="utf-8",
+    )
+    expected = {
+        ("C1", "Review"): ("2026-01-05 09:00:00", "2026-01-05 07:30:00"),
+        ("C1", "Approve"): ("2026-01-06 11:00:00", None),
+        ("C2", "Review"): ("2026-01-07 08:15:00", "2026-01-07 08:00:00"),
+    }
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        load_into_warehouse(con, read_event_file(log))
+        build_pipeline(con, schemas=("mining", "reports"))
+        build_event_objects(con)
+        files = export_event_log(con, tmp_path / "out")
+        for fmt in ("csv", "parquet"):
+            rows = con.execute(
+                f"SELECT case_id, activity, strftime(timezone('UTC', \"timestamp\"::TIMESTAMPTZ), "
+                f"'%Y-%m-%d %H:%M:%S'), strftime(timezone('UTC', start_timestamp::TIMESTAMPTZ), "
+                f"'%Y-%m-%d %H:%M:%S') FROM '{files[fmt]}'"
+            ).fetchall()
+            assert {(c, a): (t, s) for c, a, t, s in rows} == expected, fmt
+        zones = con.execute(
+            f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM '{files['parquet']}') "
+            "WHERE column_name LIKE '%timestamp'"
+        ).fetchall()
+        assert zones == [
+            ("timestamp", "TIMESTAMP WITH TIME ZONE"),
+            ("start_timestamp", "TIMESTAMP WITH TIME ZONE"),
+        ]
+    finally:
+        con.close()
+    xes = pm4py.read_xes(str(files["xes"]), return_legacy_log_object=False)
+    assert "NaT" not in files["xes"].read_text(encoding="utf-8")
+    assert {
+        (c, a): (None if pd.isna(s) else s.tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S"))
+        for c, a, s in xes[["case:concept:name", "concept:name", "start_timestamp"]].itertuples(
+            index=False
+        )
+    } == {key: start for key, (_, start) in expected.items()}
+    ocel = json.loads(files["ocel"].read_text(encoding="utf-8"))
+    starts = sorted(
+        a["value"]
+        for e in ocel["events"]
+        for a in e.get("attributes", [])
+        if a["name"] == "start_timestamp"
+    )
+    assert starts == ["2026-01-05T07:30:00+00:00", "2026-01-07T08:00:00+00:00"]
+    # The CSV export reads back into the file source as the same interval log.
+    again = duckdb.connect()
+    try:
+        load_into_warehouse(again, read_event_file(files["csv"]))
+        rows = again.execute(
+            "SELECT case_id, activity, strftime(\"timestamp\", '%Y-%m-%d %H:%M:%S'), "
+            "strftime(started_at, '%Y-%m-%d %H:%M:%S') FROM core.event_log"
+        ).fetchall()
+    finally:
+        again.close()
+    assert {(c, a): (t, s) for c, a, t, s in rows} == expected
+
+
 def test_csv_cells_that_would_run_as_formulas_are_escaped(tmp_path):
     with duckdb.connect() as con:
         _check_formula_escaping(con, tmp_path)
@@ -175,12 +251,12 @@ def _check_formula_escaping(con, tmp_path):
     con.execute("CREATE SCHEMA core")
     con.execute("""
         CREATE TABLE core.event_log AS SELECT * FROM (VALUES
-            ('e1', 'c1', '=HYPERLINK("http://x","y")', TIMESTAMP '2026-01-01 10:00', 'u1', '+1 555', 'Lead', 'o1',
-             '-2', '@SUM(A1)', 1),
-            ('e2', 'c1', 'Quote Created', TIMESTAMP '2026-01-02 10:00', 'u1', 'Ana Lima', 'Quote', 'o2', NULL,
-             'plain', 2)
-        ) AS t(event_id, case_id, activity, "timestamp", resource_id, resource_name, object_type, object_id,
-               old_value, new_value, event_order)""")
+            ('e1', 'c1', '=HYPERLINK("http://x","y")', TIMESTAMP '2026-01-01 10:00', NULL::TIMESTAMP, 'u1',
+             '+1 555', 'Lead', 'o1', '-2', '@SUM(A1)', 1),
+            ('e2', 'c1', 'Quote Created', TIMESTAMP '2026-01-02 10:00', NULL, 'u1', 'Ana Lima', 'Quote', 'o2',
+             NULL, 'plain', 2)
+        ) AS t(event_id, case_id, activity, "timestamp", started_at, resource_id, resource_name, object_type,
+               object_id, old_value, new_value, event_order)""")
     path = export_csv(con, tmp_path / "event_log.csv")
     rows = con.execute(
         f"SELECT activity, resource_name, old_value, new_value FROM read_csv('{path}', all_varchar = true) "

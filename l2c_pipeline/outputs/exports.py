@@ -34,6 +34,7 @@ EVENT_COLUMNS = (
     "case_id",
     "activity",
     "timestamp",
+    "start_timestamp",
     "resource_id",
     "resource_name",
     "object_type",
@@ -82,6 +83,15 @@ def object_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return types
 
 
+# Columns exported under another name than the event log's: the start as pm4py and the file
+# source name it, so an exported interval log reads back with its service times.
+EXPORTED_AS = {"start_timestamp": "started_at"}
+
+
+def _column(name: str) -> str:
+    return f"{EXPORTED_AS[name]} AS {name}" if name in EXPORTED_AS else name
+
+
 def formula_safe(column: str) -> str:
     """SQL that neutralises a text cell a spreadsheet would evaluate."""
     return (
@@ -104,7 +114,9 @@ def _of_cases(cases: str | None) -> str:
 
 def export_csv(con: duckdb.DuckDBPyConnection, path: Path, cases: str | None = None) -> Path:
     text = _text_columns(con, "core.event_log")
-    columns = ", ".join(f"{formula_safe(c)} AS {c}" if c in text else c for c in EVENT_COLUMNS)
+    columns = ", ".join(
+        f"{formula_safe(c)} AS {c}" if c in text else _column(c) for c in EVENT_COLUMNS
+    )
 
     def write(partial: Path) -> None:
         con.execute(
@@ -116,9 +128,17 @@ def export_csv(con: duckdb.DuckDBPyConnection, path: Path, cases: str | None = N
 
 
 def export_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+    # The times as instants in UTC (Parquet's isAdjustedToUTC): readers see the zone, where a
+    # plain timestamp would leave them to guess it.
+    zoned = {
+        "timestamp": 'timezone(\'UTC\', "timestamp") AS "timestamp"',
+        "start_timestamp": "timezone('UTC', started_at) AS start_timestamp",
+    }
+    columns = ", ".join(zoned.get(c, c) for c in EVENT_COLUMNS)
+
     def write(partial: Path) -> None:
         con.execute(
-            f"COPY (SELECT {', '.join(EVENT_COLUMNS)} FROM core.event_log ORDER BY case_id, event_order) "
+            f"COPY (SELECT {columns} FROM core.event_log ORDER BY case_id, event_order) "
             f"TO '{_sql_path(partial)}' (FORMAT parquet, COMPRESSION zstd)"
         )
 
@@ -130,12 +150,21 @@ def event_log_frame(con: duckdb.DuckDBPyConnection, cases: str | None = None) ->
     `cases`, only the events of the cases in that table."""
     frame = con.execute(
         f"""SELECT case_id AS "case:concept:name", activity AS "concept:name",
-                  "timestamp" AS "time:timestamp", coalesce(resource_name, resource_id) AS "org:resource",
+                  "timestamp" AS "time:timestamp", started_at AS start_timestamp,
+                  coalesce(resource_name, resource_id) AS "org:resource",
                   event_id, object_type, object_id
            FROM core.event_log{_of_cases(cases)} ORDER BY case_id, event_order"""
     ).df()
     frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"]).dt.tz_localize("UTC")
+    frame["start_timestamp"] = _utc_or_none(frame["start_timestamp"])
     return frame
+
+
+def _utc_or_none(times: pd.Series) -> pd.Series:
+    """Times in UTC, a missing one as None: pm4py's writers leave a None attribute out, where
+    they would write a missing time as the text 'NaT'."""
+    utc = pd.to_datetime(times).dt.tz_localize("UTC").astype(object)
+    return utc.where(times.notna(), None)
 
 
 def export_xes(con: duckdb.DuckDBPyConnection, path: Path, cases: str | None = None) -> Path:
@@ -235,12 +264,13 @@ def ocel_tables(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFr
     """).df()
     events = con.execute("""
         SELECT event_id AS "ocel:eid", activity AS "ocel:activity", "timestamp" AS "ocel:timestamp",
-               coalesce(resource_name, resource_id) AS "org:resource"
+               coalesce(resource_name, resource_id) AS "org:resource", started_at AS start_timestamp
         FROM core.event_log ORDER BY case_id, event_order
     """).df()
     con.execute("DROP TABLE ocel_relations")
     for frame in (events, relations):
         frame["ocel:timestamp"] = pd.to_datetime(frame["ocel:timestamp"]).dt.tz_localize("UTC")
+    events["start_timestamp"] = _utc_or_none(events["start_timestamp"])
     return events, objects, relations
 
 
