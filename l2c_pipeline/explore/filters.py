@@ -31,10 +31,12 @@ P = "memory.explore"
 TIMEFRAME_MODES = ("started", "ended", "contained", "intersecting")
 FOLLOWER_MODES = ("eventually", "directly")
 CONFORMANCE = ("conformant", "nonconformant")
-# Longest value of any one parameter, and most values of a repeated one: a filter names things
-# the log holds, and nothing the log holds is this long.
-MAX_VALUE_CHARACTERS = 300
+# Most values of a repeated parameter. A value's length is bounded by the address's
+# (app.MAX_QUERY_CHARACTERS) alone: an activity's name can be long.
 MAX_VALUES = 50
+# Parameters naming what the log holds (activities, an attribute's value): kept as given, since
+# names differing only in white space are different names ("B" and "B "); the others are trimmed.
+_NAMES = {"start", "end", "attr", "fol_a", "fol_b"}
 # The filter parameters (a prefix, e.g. "b_", makes the second set of the compare view).
 FILTER_PARAMETERS = (
     "tf_mode",
@@ -122,12 +124,12 @@ class Filters:
         return chips
 
 
-def _one(values: list[str], name: str) -> str | None:
+def _one(values: list[str], name: str, trim: bool = True) -> str | None:
     if not values:
         return None
     if len(values) > 1:
         raise FilterError(f"{name} is given {len(values)} times; give it once")
-    return values[0].strip() or None
+    return (values[0].strip() if trim else values[0]) or None
 
 
 def _number(text: str | None, name: str, low: float = 0, high: float = math.inf) -> float | None:
@@ -160,11 +162,6 @@ def parse(
     values: dict[str, list[str]] = {}
     allowed = set(allowed)
     for key, value in items:
-        if len(value) > MAX_VALUE_CHARACTERS:
-            raise FilterError(
-                f"the value of {key[:40]} is {len(value):,} characters long; at most "
-                f"{MAX_VALUE_CHARACTERS} are accepted"
-            )
         if not key.startswith(prefix):
             continue
         name = key[len(prefix) :]
@@ -177,13 +174,16 @@ def parse(
         if len(given) > MAX_VALUES:
             raise FilterError(f"{prefix}{name} is given {len(given)} times; at most {MAX_VALUES}")
     get = {
-        name: _one(values.get(name, []), prefix + name)
+        name: _one(values.get(name, []), prefix + name, trim=name not in _NAMES)
         for name in FILTER_PARAMETERS
         if name not in _REPEATED
     }
 
     def many(name: str) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(v.strip() for v in values.get(name, []) if v.strip()))
+        given = values.get(name, [])
+        if name not in _NAMES:
+            given = [v.strip() for v in given]
+        return tuple(dict.fromkeys(v for v in given if v))
 
     mode = get["tf_mode"] or "intersecting"
     if mode not in TIMEFRAME_MODES:
