@@ -20,6 +20,7 @@ import duckdb
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
+from .preflight import setting_problems
 from .salesforce.client import ExtractionError, SalesforceClient
 from .salesforce.settings import ENV, SalesforceSettings, SettingsError
 from .warehouse.duckdb_warehouse import attach_models, connect, models_path, session
@@ -259,6 +260,12 @@ class WarehouseResource(ConfigurableResource):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._log = context.log
         self._database = None
+        # Every setting a step reads, checked before the first step: a typo in one read late
+        # (the exports, the freshness checks) would cost a night's extraction, or fail the run
+        # after the analytics file was published.
+        problems = setting_problems(Path(self.path))
+        if problems:
+            raise ValueError("; ".join(problems))
         lock = RunLock(Path(self.path))
         lock.acquire(
             context.run.run_id if context.run else "unknown",

@@ -127,6 +127,49 @@ def test_a_bad_sync_setting_stops_the_run_before_any_call(tmp_path, server):
     assert server.api.api_calls == 0 and server.api.token_requests == 0
 
 
+def test_every_wrong_setting_stops_the_run_before_any_call_each_named(tmp_path, server):
+    """Settings read by late steps (the exports, freshness checks, the miner, alerts, the output
+    folder...) are checked at the run's start: a typo once cost a night's extraction, or failed
+    the run after the analytics file was published."""
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    wrong = {
+        "L2C_EXPORT_FORMATS": ("pdf", "unknown export format 'pdf'"),
+        "L2C_FRESHNESS_HOURS": ("-5", "L2C_FRESHNESS_HOURS must be a number of hours"),
+        "L2C_SNAPSHOT_DATE": ("2026-13-45", "L2C_SNAPSHOT_DATE must be a date"),
+        "L2C_DISCOVERY_MAX_VARIANTS": ("abc", "L2C_DISCOVERY_MAX_VARIANTS must be a whole number"),
+        "L2C_BUSINESS_HOURS": ("whenever", "L2C_BUSINESS_HOURS='whenever': expected"),
+        "L2C_ALERT_SMTP_PORT": ("abc", "L2C_ALERT_SMTP_PORT must be a port number"),
+        "L2C_DUCKDB_MEMORY_LIMIT": ("-1GB", "L2C_DUCKDB_MEMORY_LIMIT must be a size"),
+        "L2C_OUTPUT_DIR": (str(tmp_path / "a-file" / "out"), "which is a file, not a folder"),
+    }
+    settings = {variable: value for variable, (value, _) in wrong.items()}
+    done, seconds = l2c(tmp_path, clean_env(tmp_path, **server.environment(), **settings))
+    assert done.returncode == 1 and seconds < 60
+    line = last_line(done)
+    assert line.startswith("Error: run setup: ")
+    for variable, (_, message) in wrong.items():
+        assert message in line, variable
+    assert "Traceback" not in done.stderr
+    assert server.api.api_calls == 0 and server.api.token_requests == 0
+    assert not (tmp_path / "analytics.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("L2C_RECONCILE_NOW", "maybe", "L2C_RECONCILE_NOW must be 1 or 0"),
+        ("SF_TIMEOUT_SECONDS", "-3", "SF_TIMEOUT_SECONDS must be a number of seconds above 0"),
+    ],
+)
+def test_an_on_off_or_timeout_setting_out_of_range_is_refused(
+    tmp_path, server, variable, value, message
+):
+    env = clean_env(tmp_path, **server.environment(), **{variable: value})
+    done, _ = l2c(tmp_path, env)
+    assert done.returncode == 1 and message in last_line(done)
+    assert server.api.api_calls == 0
+
+
 def test_a_wrong_password_is_tried_exactly_once_per_run(tmp_path, server):
     settings = server.environment()
     settings.pop("SF_ACCESS_TOKEN")

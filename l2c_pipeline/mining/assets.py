@@ -228,8 +228,8 @@ def discovery_coverage() -> float:
     except ValueError:
         value = -1.0
     if not 0 < value <= 1:
-        raise Failure(
-            description=f"L2C_DISCOVERY_COVERAGE must be a share above 0 and at most 1, got {configured!r}"
+        raise ValueError(
+            f"L2C_DISCOVERY_COVERAGE must be a share above 0 and at most 1, got {configured!r}"
         )
     return value
 
@@ -243,8 +243,8 @@ def discovery_max_variants() -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise Failure(
-            description=f"L2C_DISCOVERY_MAX_VARIANTS must be a whole number, 1 or more, got {configured!r}"
+        raise ValueError(
+            f"L2C_DISCOVERY_MAX_VARIANTS must be a whole number, 1 or more, got {configured!r}"
         )
     return value
 

@@ -6,6 +6,7 @@ Secrets (access token, password, security token, client secret, JWT key) are nev
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 
@@ -65,9 +66,11 @@ class SalesforceSettings:
                 try:
                     values[name] = float(raw)
                 except ValueError:
+                    values[name] = math.nan
+                if not (math.isfinite(values[name]) and values[name] > 0):
                     raise SettingsError(
-                        f"{variable} must be a number of seconds, got {raw!r}"
-                    ) from None
+                        f"{variable} must be a number of seconds above 0, got {raw!r}"
+                    )
             elif name == "max_retries":
                 if not raw.isdigit():
                     raise SettingsError(f"{variable} must be a whole number, got {raw!r}")
@@ -138,5 +141,15 @@ def sync_options(environ: dict[str, str] | None = None) -> dict:
     return {
         "overlap_seconds": int(overlap * 60),
         "reconcile_every_days": every_days,
-        "reconcile_now": environ.get("L2C_RECONCILE_NOW", "") not in ("", "0", "false"),
+        "reconcile_now": _switch(environ, "L2C_RECONCILE_NOW"),
     }
+
+
+def _switch(environ, variable: str) -> bool:
+    """An on/off setting: 1, true, yes, on or 0, false, no, off (unset or empty: off)."""
+    raw = environ.get(variable, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{variable} must be 1 or 0 (true or false), got {raw!r}")

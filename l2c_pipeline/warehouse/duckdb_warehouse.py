@@ -312,6 +312,8 @@ def set_memory_limit(con: duckdb.DuckDBPyConnection) -> None:
     (DuckDB spills to disk beyond it). A bad setting is a ValueError naming it."""
     limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
     try:
+        if limit.strip().startswith("-"):  # DuckDB reads a negative size as no limit at all
+            raise duckdb.InvalidInputException(limit)
         con.execute(f"SET memory_limit = {sql_literal(limit)}")
     except duckdb.Error:
         raise ValueError(
