@@ -17,6 +17,7 @@ from .demo_org.generator import MAX_LEADS
 from .environment import settings_help
 from .monitoring.alerts import failure_message as _failure_message
 from .monitoring.alerts import step_name as _step_name
+from .preflight import folder_path_problem
 
 DEFAULT_HOME = ".l2c"
 
@@ -231,6 +232,10 @@ def _dagster_instance():
 
     if os.environ.get("DAGSTER_HOME"):
         return DagsterInstance.get()
+    try:
+        folder_path_problem("L2C_HOME", _home())
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     home = (_home() / "dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
     if Path("dagster.yaml").exists():
@@ -292,7 +297,12 @@ class RunOutcome:
 def _run_graph() -> RunOutcome:
     """Materialize the whole graph once (the nightly job). A failed ERROR check fails the run
     too: its figures are not to be trusted."""
-    from .definitions import NIGHTLY_JOB, defs
+    try:
+        # Loading the definitions reads the mapping, the object catalogue, the target process,
+        # the SQL models and the schedule's settings: a wrong one is a line, not a traceback.
+        from .definitions import NIGHTLY_JOB, defs
+    except ValueError as error:
+        raise click.ClickException(" ".join(str(error).split())) from None
     from .terminal_log import LOGGER_NAME
 
     with _dagster_instance() as instance:

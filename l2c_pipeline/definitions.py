@@ -106,10 +106,23 @@ def schedule_status(setting: str | None) -> DefaultScheduleStatus:
     return DefaultScheduleStatus.RUNNING if value == "on" else DefaultScheduleStatus.STOPPED
 
 
+def schedule_cron(setting: str | None) -> str:
+    """L2C_SCHEDULE_CRON: five cron fields (UTC), default 02:00 every night."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    cron = (setting or "").strip() or "0 2 * * *"
+    if not is_valid_cron_string(cron):
+        raise ValueError(
+            f"L2C_SCHEDULE_CRON must be a cron expression of five fields, e.g. '0 2 * * *', "
+            f"got {setting!r}"
+        )
+    return cron
+
+
 nightly_schedule = ScheduleDefinition(
     name="l2c_nightly_schedule",
     job=nightly_job,
-    cron_schedule=os.environ.get("L2C_SCHEDULE_CRON", "0 2 * * *"),
+    cron_schedule=schedule_cron(os.environ.get("L2C_SCHEDULE_CRON")),
     execution_timezone="UTC",
     default_status=schedule_status(os.environ.get("L2C_SCHEDULE")),
     description="Refresh everything every night (L2C_SCHEDULE_CRON, default 02:00 UTC); on "

@@ -122,6 +122,7 @@ class SalesforceResource(ConfigurableResource):
                 raise ValueError(
                     f"L2C_ORG_SHAPE must be one of {', '.join(SHAPES)}, got {self.demo_shape!r}"
                 )
+            from .demo_org.faults import FaultSpecError
             from .demo_org.server import DemoOrgServer
 
             leads, seed = self._demo_size()
@@ -141,9 +142,12 @@ class SalesforceResource(ConfigurableResource):
                     partial.rename(folder)
                 except OSError:
                     shutil.rmtree(partial, ignore_errors=True)  # another run made it first
-            self._server = DemoOrgServer(
-                folder, faults=self.demo_faults, work_dir=l2c_home() / "demo-org-tls"
-            ).start()
+            try:
+                self._server = DemoOrgServer(
+                    folder, faults=self.demo_faults, work_dir=l2c_home() / "demo-org-tls"
+                ).start()
+            except FaultSpecError as error:
+                raise FaultSpecError(f"L2C_DEMO_FAULTS: {error}") from None
 
     def _advance_living(self, folder: Path, leads: int, seed: int, living: dict) -> None:
         """The living org's snapshot at L2C_DEMO_AS_OF in `folder`: generated aside when the

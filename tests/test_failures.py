@@ -380,3 +380,30 @@ def test_a_spill_that_fills_the_disk_is_told_as_a_full_disk_not_as_memory(tmp_pa
     message = failure_message(_step_failure_of(sort_beyond_memory_and_spill_room))
     assert message.startswith("DuckDB could not spill to disk what did not fit"), message
     assert "is full or nearly; free space on it" in message and "PRAGMA" not in message
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("L2C_ORG_SHAPE", "bogus", "L2C_ORG_SHAPE must be one of standard"),
+        ("L2C_MAPPING_FILE", "{folder}", "the mapping file {folder} is a folder"),
+        ("L2C_SCHEDULE_CRON", "not-a-cron", "L2C_SCHEDULE_CRON must be a cron expression"),
+        ("L2C_SQL_DIR", "{folder}", "L2C_SQL_DIR: {folder} is not a folder of SQL models"),
+        ("L2C_HOME", "{file}/home", "L2C_HOME: {file}/home lies under {file}, which is a file"),
+    ],
+)
+def test_a_setting_the_definitions_read_is_one_line_not_a_traceback(
+    tmp_path, variable, value, message
+):
+    """The mapping, the SQL folder and the schedule are read when the pipeline's definitions
+    load, before any run: a wrong one printed a 40-line traceback ending in a KeyError."""
+    folder, file = tmp_path / "a-folder", tmp_path / "a-file"
+    folder.mkdir()
+    file.write_text("", encoding="utf-8")
+    env = clean_env(tmp_path / "home", L2C_SOURCE="demo", L2C_DEMO_LEADS="20")
+    env[variable] = value.format(folder=folder, file=file)
+    done, _ = l2c(tmp_path, env)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
+    assert message.format(folder=folder, file=file) in lines[0]

@@ -162,6 +162,8 @@ def _read(path: Path, seen: tuple[Path, ...]) -> tuple[dict, dict, tuple[Path, .
     except FileNotFoundError:
         where = f"{seen[-1]}: key 'extends': " if seen else ""
         raise MappingError(f"{where}the mapping file {path} does not exist") from None
+    except IsADirectoryError:
+        raise MappingError(f"the mapping file {path} is a folder; name the file") from None
     except yaml.YAMLError as error:
         raise MappingError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if document is None:

@@ -89,6 +89,8 @@ def load_target_process(
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TargetProcessError(f"target process file {path} does not exist") from None
+    except IsADirectoryError:
+        raise TargetProcessError(f"target process file {path} is a folder; name the file") from None
     except yaml.YAMLError as error:
         raise TargetProcessError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(document, dict):

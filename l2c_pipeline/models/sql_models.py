@@ -74,7 +74,15 @@ class SqlModel:
 
 def default_sql_dir() -> Path:
     configured = os.environ.get("L2C_SQL_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "sql"
+    if not configured:
+        return Path(__file__).resolve().parents[2] / "sql"
+    folder = Path(configured)
+    if not folder.is_dir() or not any(folder.glob("*/*.sql")):
+        raise ValueError(
+            f"L2C_SQL_DIR: {folder} is not a folder of SQL models (schema folders of .sql files, "
+            "as the repository's sql/)"
+        )
+    return folder
 
 
 MATERIALIZATIONS = ("table", "view")

@@ -87,6 +87,8 @@ def load_catalogue(
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise CatalogueError(f"L2C_OBJECTS_FILE {path} does not exist") from None
+    except IsADirectoryError:
+        raise CatalogueError(f"L2C_OBJECTS_FILE {path} is a folder; name the file") from None
     except yaml.YAMLError as error:
         raise CatalogueError(f"{path}: not valid YAML ({error})") from None
     entries = document.get("objects") if isinstance(document, dict) else None
