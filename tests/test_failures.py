@@ -407,3 +407,15 @@ def test_a_setting_the_definitions_read_is_one_line_not_a_traceback(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
     assert message.format(folder=folder, file=file) in lines[0]
+
+
+def test_salesforce_failing_on_its_side_after_every_retry_is_said_so(tmp_path, server):
+    """5xx answers on every try: one sentence saying the org's side fails (not a setting), the
+    rows read kept, instead of simple-salesforce's exception and its JSON."""
+    server.api.add_faults("500@query#1-400")
+    env = clean_env(tmp_path, **server.environment(), SF_MAX_RETRIES="2")
+    done, _ = l2c(tmp_path, env)
+    assert done.returncode == 1
+    line = last_line(done)
+    assert "Salesforce answered with a server error (HTTP 500, UNKNOWN_EXCEPTION) 2 times" in line
+    assert "SalesforceGeneralError" not in done.stderr and "Traceback" not in done.stderr

@@ -76,6 +76,10 @@ class ConnectionFailed(ExtractionError):
     """No answer from Salesforce: the host, the port, TLS or the network."""
 
 
+class ServerFailing(ExtractionError):
+    """Salesforce kept answering with a server error (5xx) after every retry."""
+
+
 class BulkNotSupported(ExtractionError):
     pass
 
@@ -290,8 +294,12 @@ class SalesforceClient:
     def _retrying(self, call: Callable[[], T]) -> T:
         def before_sleep(state) -> None:
             error = state.outcome.exception()
+            if isinstance(error, SalesforceGeneralError):  # its text is the answer's JSON
+                what = f"HTTP {error.status}, {_error_code(error) or 'no error code'}"
+            else:
+                what = f"{type(error).__name__}: {str(error)[:160]}"
             self.on_retry(
-                f"Salesforce call failed ({type(error).__name__}: {str(error)[:160]}); retry "
+                f"Salesforce call failed ({what}); retry "
                 f"{state.attempt_number} of {self.settings.max_retries - 1} after "
                 f"{state.next_action.sleep:.1f}s"
             )
@@ -338,6 +346,17 @@ class SalesforceClient:
                 raise ConnectionFailed(
                     f"{describe_connection_error(error, url)} (tried {tries} time"
                     f"{'s' if tries != 1 else ''}; SF_MAX_RETRIES, SF_TIMEOUT_SECONDS)"
+                ) from None
+            except SalesforceGeneralError as error:
+                if error.status < 500:
+                    raise
+                tries = getattr(self, "last_attempts", 1)
+                code = _error_code(error) or "no error code"
+                raise ServerFailing(
+                    f"Salesforce answered with a server error (HTTP {error.status}, {code}) "
+                    f"{tries} time{'s' if tries != 1 else ''} in a row: the org's side is failing, "
+                    "not a setting; the rows read so far are stored and the next run resumes "
+                    "(SF_MAX_RETRIES sets how often a call is tried)"
                 ) from None
             except SalesforceExpiredSession:
                 if not self.settings.can_log_in():

@@ -46,6 +46,7 @@ from .client import (
     BulkNotSupported,
     QueryLocatorExpired,
     SalesforceClient,
+    ServerFailing,
     _error_code,
 )
 
@@ -583,8 +584,9 @@ def _reconcile(
         rows = client.aggregate(
             f"SELECT {month}, COUNT(Id) FROM {spec.name}{where} GROUP BY {month}"
         )
-    except SalesforceError as error:
-        # Some objects take no aggregate query; the incremental sync has still happened.
+    except (SalesforceError, ServerFailing) as error:
+        # Some objects take no aggregate query (or the count failed on Salesforce's side); the
+        # incremental sync has still happened.
         code = _error_code(error) or type(error).__name__
         result.warnings.append(
             f"reconciliation: Salesforce refused the count of {spec.name} ({code})"
