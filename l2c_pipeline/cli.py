@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -306,10 +307,13 @@ def _run_graph() -> RunOutcome:
     from .terminal_log import LOGGER_NAME
 
     with _dagster_instance() as instance:
+        _close_abandoned_runs(instance)
         job = defs.resolve_job_def(NIGHTLY_JOB)
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
+            # Which process runs it: a later run can tell a run whose process died.
+            tags={PROCESS_TAG: _process_tag()},
             # The assets' progress and warnings on the terminal, a line each; every event and
             # stack trace is still in the run's event log.
             run_config={"loggers": {LOGGER_NAME: {"config": {"log_level": "INFO"}}}},
@@ -353,6 +357,38 @@ class _AlertLog:
         click.echo(message, err=True)
 
     warning = info
+
+
+# A run's process, as host:pid, on the runs `l2c run` starts.
+PROCESS_TAG = "l2c/process"
+ABANDONED = (
+    "the run's process ended before the run did (killed, out of memory, or the machine "
+    "stopped); what its finished steps committed is kept, and the next run carries on from it"
+)
+
+
+def _process_tag() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _close_abandoned_runs(instance) -> None:
+    """Runs of `l2c run` whose process died stay STARTED in Dagster's history for ever, and no
+    one is told: they are marked failed, said in a line and alerted as any failed run."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from .warehouse.publish import pid_alive
+
+    host = socket.gethostname()
+    started = instance.get_runs(
+        filters=RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])
+    )
+    for run in started:
+        run_host, _, pid = run.tags.get(PROCESS_TAG, "").rpartition(":")
+        if run_host != host or not pid.isdigit() or pid_alive(int(pid)):
+            continue  # not ours, or still running (another machine's runs are left alone)
+        instance.report_run_failed(run, ABANDONED)
+        click.echo(f"an earlier run ({run.run_id}) did not finish: {ABANDONED}", err=True)
+        _deliver_alerts(instance, run.run_id)
 
 
 def _deliver_alerts(instance, run_id: str) -> None:

@@ -419,3 +419,30 @@ def test_salesforce_failing_on_its_side_after_every_retry_is_said_so(tmp_path, s
     line = last_line(done)
     assert "Salesforce answered with a server error (HTTP 500, UNKNOWN_EXCEPTION) 2 times" in line
     assert "SalesforceGeneralError" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_run_whose_process_was_killed_is_marked_failed_by_the_next(tmp_path):
+    """A SIGKILLed `l2c run` (the OOM killer, a reboot) stayed STARTED in Dagster's history for
+    ever: the next run marks it failed and says so, once."""
+    import signal
+
+    log = Path(__file__).parent / "data" / "running-example.xes"
+    env = clean_env(tmp_path / "home", L2C_SOURCE="file", L2C_EVENT_LOG_FILE=str(log))
+    killed = subprocess.Popen(
+        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in killed.stderr:  # killed once the graph is running
+        if "file_event_log" in line:
+            break
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(30)
+    again, _ = l2c(tmp_path, env)
+    assert again.returncode == 0, again.stderr
+    abandoned = [line for line in again.stderr.splitlines() if "did not finish" in line]
+    assert len(abandoned) == 1 and "the run's process ended before the run did" in abandoned[0]
+    third, _ = l2c(tmp_path, env)
+    assert third.returncode == 0 and "did not finish" not in third.stderr
