@@ -195,6 +195,17 @@ def test_an_untrusted_certificate_is_said_at_once(tmp_path, server):
     assert server.api.api_calls == 0  # the handshake failed: no call reached the org
 
 
+def test_a_ca_bundle_without_a_certificate_is_named(tmp_path, server):
+    """A CA bundle that is not PEM made every handshake fail, blamed on SF_DOMAIN."""
+    bundle = tmp_path / "not-a-bundle.pem"
+    bundle.write_text("hello\n", encoding="utf-8")
+    settings = {**server.environment(), "SF_CA_BUNDLE": str(bundle)}
+    done, _ = l2c(tmp_path, clean_env(tmp_path, **settings))
+    assert done.returncode == 1
+    assert f"SF_CA_BUNDLE points at {bundle}, which holds no PEM certificate" in last_line(done)
+    assert server.api.api_calls == 0
+
+
 def test_the_api_limit_stops_the_remaining_objects_without_calling(tmp_path, server):
     """The limit is hit part-way through the objects: what was read is kept, no other object
     calls again, and the published analytics file and outputs are not touched."""

@@ -173,7 +173,10 @@ def max_file_bytes() -> int:
 
 
 def _megabytes(size: float) -> str:
-    return f"{size / 1024 / 1024:,.2f}".rstrip("0").rstrip(".") + " MB"
+    megabytes = size / 1024 / 1024
+    if 0 < megabytes < 0.01:  # a tiny limit reads as what it is, not as 0 MB
+        return f"{size:,.0f} bytes"
+    return f"{megabytes:,.2f}".rstrip("0").rstrip(".") + " MB"
 
 
 def read_event_file(

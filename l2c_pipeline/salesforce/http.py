@@ -8,6 +8,7 @@ has merged the environment, and keeps everything else the environment says (prox
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 import requests
@@ -40,6 +41,13 @@ class PinnedCASession(requests.Session):
             path = Path(ca_bundle)
             if not path.is_file():
                 raise SettingsError(f"SF_CA_BUNDLE points at {path}, which is not a file")
+            try:
+                ssl.create_default_context(cafile=str(path))
+            except ssl.SSLError:
+                # Else every handshake fails later, blamed on the host.
+                raise SettingsError(
+                    f"SF_CA_BUNDLE points at {path}, which holds no PEM certificate"
+                ) from None
             self.verify = str(path)
 
     def request(self, method, url, *args, **kwargs):
