@@ -299,7 +299,7 @@ FILTER_CASES = {
         """SELECT DISTINCT a.case_id FROM core.event_log a JOIN core.event_log b
            ON a.case_id = b.case_id AND b.event_order > a.event_order
            WHERE a.activity = 'Quote Created' AND b.activity = 'Contract Signed'
-             AND b.timestamp <= a.timestamp + INTERVAL 720 HOUR""",
+             AND coalesce(b.started_at, b.timestamp) <= a.timestamp + INTERVAL 720 HOUR""",
     ),
     "follower not directly": (
         [("fol_a", "Lead Created"), ("fol_b", "Call"), ("fol_mode", "directly"), ("fol_not", "1")],
