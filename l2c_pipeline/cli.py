@@ -367,8 +367,17 @@ ABANDONED = (
 )
 
 
+def _boot_id() -> str:
+    """This boot of the machine (Linux): after a reboot no process of before is alive, whatever
+    its id; elsewhere empty."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
 def _process_tag() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}:{_boot_id()}:{os.getpid()}"
 
 
 def _close_abandoned_runs(instance) -> None:
@@ -378,14 +387,19 @@ def _close_abandoned_runs(instance) -> None:
 
     from .warehouse.publish import pid_alive
 
-    host = socket.gethostname()
+    host, boot = socket.gethostname(), _boot_id()
     started = instance.get_runs(
         filters=RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])
     )
     for run in started:
-        run_host, _, pid = run.tags.get(PROCESS_TAG, "").rpartition(":")
-        if run_host != host or not pid.isdigit() or pid_alive(int(pid)):
-            continue  # not ours, or still running (another machine's runs are left alone)
+        tag = run.tags.get(PROCESS_TAG, "").rsplit(":", 2)
+        if len(tag) != 3 or tag[0] != host or not tag[2].isdigit():
+            continue  # not started by `l2c run` here: another machine's runs are left alone
+        pid = int(tag[2])
+        # Alive only if the machine has not rebooted since and the id is not this process's
+        # own (a container's `l2c` often gets the same small id every time).
+        if tag[1] == boot and pid != os.getpid() and pid_alive(pid):
+            continue
         instance.report_run_failed(run, ABANDONED)
         click.echo(f"an earlier run ({run.run_id}) did not finish: {ABANDONED}", err=True)
         _deliver_alerts(instance, run.run_id)

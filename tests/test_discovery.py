@@ -5,6 +5,7 @@ say so, and the model still replays the variants the coverage asked for."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -178,11 +179,14 @@ def test_the_asset_metadata_states_the_method_the_variants_and_the_share_of_case
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "many", "2.5"])
-def test_a_bad_max_variants_setting_fails_with_its_name(value, monkeypatch):
-    from dagster import Failure
-
+def test_a_bad_max_variants_setting_fails_with_its_name(value, monkeypatch, tmp_path):
     from l2c_pipeline.mining.assets import discovery_max_variants
+    from l2c_pipeline.preflight import setting_problems
 
     monkeypatch.setenv("L2C_DISCOVERY_MAX_VARIANTS", value)
-    with pytest.raises(Failure, match=f"L2C_DISCOVERY_MAX_VARIANTS must be .*got '{value}'"):
+    message = f"L2C_DISCOVERY_MAX_VARIANTS must be .*got '{value}'"
+    with pytest.raises(ValueError, match=message):
         discovery_max_variants()
+    # ...and the run's pre-flight says so before the first step.
+    problems = setting_problems(tmp_path / "warehouse.duckdb")
+    assert len(problems) == 1 and re.match(message, problems[0])

@@ -181,7 +181,7 @@ def test_every_table_and_column_has_a_comment(small_org, tmp_path):
                 "AND table_name = 'variants' AND column_name = 'is_conformant'"
             )
             .fetchone()[0]
-            .endswith("e.g. for a public log without a target process)")
+            .endswith("e.g. a public log of another process)")
         )
     finally:
         con.close()

@@ -714,24 +714,13 @@ def test_a_newly_published_file_is_picked_up_without_a_restart(page, app, publis
     )
 
 
-def test_activities_are_filtered_as_written_however_long_or_spaced(browser, tmp_path):
-    """'B' and 'B ' are two activities (the file source keeps names as written): the form
-    submits the one chosen, not its text with the white space collapsed; a long name (over 300
-    characters) filters too."""
+def _serve_file_log(tmp_path: Path, csv_text: str):
+    """The explorer on a log loaded from a CSV file: (explorer, server, thread, base URL)."""
     from l2c_pipeline.file_source.load import load_into_warehouse, read_event_file
     from l2c_pipeline.pipeline import build_pipeline
 
-    long_name = "Review " + "x" * 412
-    starts = {"S1": "B", "S2": "B", "S3": "B", "S4": "B ", "L1": long_name, "L2": long_name}
     log = tmp_path / "log.csv"
-    log.write_text(
-        "case_id,activity,timestamp\n"
-        + "".join(
-            f'{case},"{first}",2026-01-0{day} 10:00\n{case},End,2026-01-0{day} 11:00\n'
-            for day, (case, first) in enumerate(starts.items(), start=1)
-        ),
-        encoding="utf-8",
-    )
+    log.write_text(csv_text, encoding="utf-8")
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     try:
         load_into_warehouse(con, read_event_file(log))
@@ -740,7 +729,23 @@ def test_activities_are_filtered_as_written_however_long_or_spaced(browser, tmp_
     finally:
         con.close()
     explorer = make_app(tmp_path / "analytics.duckdb")
-    server, thread, base = _serve(explorer)
+    return (explorer, *_serve(explorer))
+
+
+def test_activities_are_filtered_as_written_however_long_or_spaced(browser, tmp_path):
+    """'B' and 'B ' are two activities (the file source keeps names as written): the form
+    submits the one chosen, not its text with the white space collapsed; a long name (over 300
+    characters) filters too."""
+    long_name = "Review " + "x" * 412
+    starts = {"S1": "B", "S2": "B", "S3": "B", "S4": "B ", "L1": long_name, "L2": long_name}
+    explorer, server, thread, base = _serve_file_log(
+        tmp_path,
+        "case_id,activity,timestamp\n"
+        + "".join(
+            f'{case},"{first}",2026-01-0{day} 10:00\n{case},End,2026-01-0{day} 11:00\n'
+            for day, (case, first) in enumerate(starts.items(), start=1)
+        ),
+    )
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -759,6 +764,32 @@ def test_activities_are_filtered_as_written_however_long_or_spaced(browser, tmp_
             assert page.locator(".chip").count() == 1
     finally:
         context.close()
+        server.should_exit = True
+        thread.join(10)
+        explorer.source.close()
+
+
+def test_followed_within_hours_counts_to_the_start_of_b_as_the_maps_waits(tmp_path):
+    """In an interval log, 'A followed by B within 2 h' holds when B starts within 2 h of A's end
+    (the wait the map shows), whether or not B has ended by then; eventually and directly
+    agree."""
+    import re
+
+    explorer, server, thread, base = _serve_file_log(
+        tmp_path,
+        "case_id,activity,timestamp,start_timestamp\n"
+        "X,A,2026-01-05 10:00,\n"
+        "X,B,2026-01-05 15:00,2026-01-05 11:00\n"  # starts 1 h after A, ends 5 h after
+        "Y,A,2026-01-06 10:00,\n"
+        "Y,B,2026-01-06 14:30,2026-01-06 14:00\n",  # starts 4 h after A
+    )
+    try:
+        for mode in ("eventually", "directly"):
+            status, body, _ = _get(f"{base}/?fol_a=A&fol_b=B&fol_mode={mode}&fol_within=2")
+            assert status == 200
+            selected = re.search(r'id="cases-selected" data-value="(\d+)"', body)
+            assert selected and int(selected.group(1)) == 1, mode
+    finally:
         server.should_exit = True
         thread.join(10)
         explorer.source.close()

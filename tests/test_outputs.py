@@ -916,3 +916,16 @@ def test_a_percent_axis_tells_its_ticks_apart_and_bars_show_a_tenth_of_a_percent
     assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), ticks
     assert ticks[:2] == ["0.0%", "0.5%"]
     assert [t.strip() for t in texts if t.startswith(" ")] == ["3.3%"] * 30
+
+
+def test_a_rep_without_a_team_reads_as_such_not_as_none():
+    from l2c_pipeline.outputs.answers import rep_answer
+
+    reps = [
+        {"sales_rep": "Alice", "team": None, "closed": 30, "win_rate": 0.5},
+        {"sales_rep": "Bo", "team": "EMEA", "closed": 25, "win_rate": 0.4},
+    ]
+    reps = [{**r, "win_rate_gap_to_best": None} for r in reps]
+    sentence = rep_answer(reps)
+    assert sentence.startswith("Alice (no team) wins most: 50.0% of 30 closed deals.")
+    assert "None" not in sentence

@@ -124,6 +124,12 @@ class Filters:
         return chips
 
 
+def _cut(value: str) -> str:
+    """A value as an error message shows it: quoted, at most 60 characters (a value can be as
+    long as the address)."""
+    return repr(value if len(value) <= 60 else value[:59] + "…")
+
+
 def _one(values: list[str], name: str, trim: bool = True) -> str | None:
     if not values:
         return None
@@ -141,7 +147,7 @@ def _number(text: str | None, name: str, low: float = 0, high: float = math.inf)
         value = math.nan
     if not (math.isfinite(value) and low <= value <= high):
         bound = "" if high == math.inf else f" and at most {high:g}"
-        raise FilterError(f"{name} must be a number of at least {low:g}{bound}, got {text!r}")
+        raise FilterError(f"{name} must be a number of at least {low:g}{bound}, got {_cut(text)}")
     return value
 
 
@@ -151,7 +157,7 @@ def _day(text: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise FilterError(f"{name} must be a day as YYYY-MM-DD, got {text!r}") from None
+        raise FilterError(f"{name} must be a day as YYYY-MM-DD, got {_cut(text)}") from None
 
 
 def parse(
@@ -188,7 +194,7 @@ def parse(
     mode = get["tf_mode"] or "intersecting"
     if mode not in TIMEFRAME_MODES:
         raise FilterError(
-            f"{prefix}tf_mode must be one of {', '.join(TIMEFRAME_MODES)}, got {mode!r}"
+            f"{prefix}tf_mode must be one of {', '.join(TIMEFRAME_MODES)}, got {_cut(mode)}"
         )
     start, stop = _day(get["tf_from"], prefix + "tf_from"), _day(get["tf_to"], prefix + "tf_to")
     if start and stop and stop < start:
@@ -218,11 +224,11 @@ def parse(
         fmode = get["fol_mode"] or "eventually"
         if fmode not in FOLLOWER_MODES:
             raise FilterError(
-                f"{prefix}fol_mode must be one of {', '.join(FOLLOWER_MODES)}, got {fmode!r}"
+                f"{prefix}fol_mode must be one of {', '.join(FOLLOWER_MODES)}, got {_cut(fmode)}"
             )
         negate = get["fol_not"] or "0"
         if negate not in ("0", "1"):
-            raise FilterError(f"{prefix}fol_not must be 0 or 1, got {negate!r}")
+            raise FilterError(f"{prefix}fol_not must be 0 or 1, got {_cut(negate)}")
         follower = Follower(
             get["fol_a"],
             get["fol_b"],
@@ -233,7 +239,7 @@ def parse(
     conformance = get["conf"]
     if conformance and conformance not in CONFORMANCE and not conformance.startswith("rule:"):
         raise FilterError(
-            f"{prefix}conf must be conformant, nonconformant or rule:<rule>, got {conformance!r}"
+            f"{prefix}conf must be conformant, nonconformant or rule:<rule>, got {_cut(conformance)}"
         )
     return Filters(
         timeframe_mode=mode,
@@ -385,13 +391,14 @@ def case_where(filters: Filters) -> tuple[str, list]:
                 + within.format(wait="t.wait_seconds")
             )
         else:
-            # Any A event and any later B event of the case (core.event_log order).
+            # Any A event and any later B event of the case (core.event_log order); the time
+            # between them as the map's waits count it, from A's end to B's start.
             matching = (
                 f"SELECT k.case_idx FROM core.event_log AS a JOIN core.event_log AS b "
                 "ON b.case_id = a.case_id AND b.event_order > a.event_order "
                 f"JOIN {P}.cases AS k ON k.case_id = a.case_id "
                 "WHERE a.activity = ? AND b.activity = ?"
-                + within.format(wait='epoch(b."timestamp" - a."timestamp")')
+                + within.format(wait='epoch(coalesce(b.started_at, b."timestamp") - a."timestamp")')
             )
         params += [f.a, f.b]
         if f.within_hours is not None:

@@ -385,7 +385,7 @@ def rep_answer(reps: list[dict]) -> str:
         return f"No rep has {MIN_GROUP} or more closed deals, too few to compare win rates."
     best = max(solid, key=lambda r: (r["win_rate"], r["sales_rep"]))
     sentence = (
-        f"{best['sales_rep']} ({best['team']}) wins most: {share(best['win_rate'])} of "
+        f"{best['sales_rep']} ({best['team'] or 'no team'}) wins most: {share(best['win_rate'])} of "
         f"{best['closed']:,} closed deals."
     )
     behind = [r for r in solid if r["win_rate_gap_to_best"]]

@@ -34,7 +34,6 @@ EVENT_COLUMNS = (
     "case_id",
     "activity",
     "timestamp",
-    "start_timestamp",
     "resource_id",
     "resource_name",
     "object_type",
@@ -42,6 +41,7 @@ EVENT_COLUMNS = (
     "old_value",
     "new_value",
     "event_order",
+    "start_timestamp",  # last: a reader of the earlier columns by position is not thrown
 )
 # The mapping's entities as OCEL object types; approvals belong to their quote, touches to the case.
 ENTITY_TYPES = {

@@ -616,7 +616,12 @@ def _reps(con) -> dict:
             charts.bar_chart(
                 "win_rate_by_rep",
                 f"Win rate by rep, grouped by team (reps with {MIN_GROUP}+ closed deals)",
-                [Bar(f"{r['sales_rep']} · {r['team']}", r["win_rate"], r is behind) for r in solid],
+                [
+                    Bar(
+                        f"{r['sales_rep']} · {r['team'] or '(no team)'}", r["win_rate"], r is behind
+                    )
+                    for r in solid
+                ],
                 PERCENT,
             ),
             charts.bar_chart(

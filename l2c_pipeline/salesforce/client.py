@@ -348,8 +348,8 @@ class SalesforceClient:
                     f"{'s' if tries != 1 else ''}; SF_MAX_RETRIES, SF_TIMEOUT_SECONDS)"
                 ) from None
             except SalesforceGeneralError as error:
-                if error.status < 500:
-                    raise
+                if error.status < 500 or not self._accepted:
+                    raise  # before any answer was accepted: perhaps not an org at all (the URL)
                 tries = getattr(self, "last_attempts", 1)
                 code = _error_code(error) or "no error code"
                 raise ServerFailing(

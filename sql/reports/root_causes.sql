@@ -71,7 +71,7 @@ WITH settings AS (
             ('slow_cycle', f.is_won, f.cycle_days > s.days),
             ('non_compliant', f.is_won, f.case_id IN (SELECT case_id FROM high_severity)),
             ('unapproved_discount', f.is_won, f.case_id IN (SELECT case_id FROM unapproved)),
-            ('off_target_process', true, NOT f.is_conformant),
+            ('off_target_process', f.is_conformant IS NOT NULL, NOT f.is_conformant),
             ('stage_regression', f.reached_proposal, f.stage_regressions > 0),
             ('quote_rejection', f.quotes_presented > 0, f.quotes_rejected > 0),
             ('order_rework', f.orders > 0, f.order_amendments > 0)
