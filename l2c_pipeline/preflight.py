@@ -24,16 +24,9 @@ def setting_problems(warehouse: Path) -> list[str]:
     from .mining.kpi_history import snapshot_date
     from .monitoring.alerts import AlertSettings
     from .monitoring.freshness import event_log_lag_hours, freshness_hours
-    from .outputs.assets import DEFAULT_EXPORT_FORMATS
-    from .outputs.exports import parse_formats
+    from .outputs.assets import export_formats
     from .warehouse.duckdb_warehouse import set_memory_limit
     from .warehouse.publish import default_analytics_path, default_output_dir
-
-    def export_formats() -> None:
-        try:
-            parse_formats(os.environ.get("L2C_EXPORT_FORMATS", DEFAULT_EXPORT_FORMATS))
-        except ValueError as error:
-            raise ValueError(f"L2C_EXPORT_FORMATS: {error}") from None
 
     def business_hours() -> None:
         setting = os.environ.get(BUSINESS_HOURS, "").strip()

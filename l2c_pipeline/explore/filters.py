@@ -124,10 +124,11 @@ class Filters:
         return chips
 
 
-def _cut(value: str) -> str:
+def shown(value) -> str:
     """A value as an error message shows it: quoted, at most 60 characters (a value can be as
     long as the address)."""
-    return repr(value if len(value) <= 60 else value[:59] + "…")
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:59] + "…")
 
 
 def _one(values: list[str], name: str, trim: bool = True) -> str | None:
@@ -147,7 +148,7 @@ def _number(text: str | None, name: str, low: float = 0, high: float = math.inf)
         value = math.nan
     if not (math.isfinite(value) and low <= value <= high):
         bound = "" if high == math.inf else f" and at most {high:g}"
-        raise FilterError(f"{name} must be a number of at least {low:g}{bound}, got {_cut(text)}")
+        raise FilterError(f"{name} must be a number of at least {low:g}{bound}, got {shown(text)}")
     return value
 
 
@@ -157,7 +158,7 @@ def _day(text: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise FilterError(f"{name} must be a day as YYYY-MM-DD, got {_cut(text)}") from None
+        raise FilterError(f"{name} must be a day as YYYY-MM-DD, got {shown(text)}") from None
 
 
 def parse(
@@ -194,7 +195,7 @@ def parse(
     mode = get["tf_mode"] or "intersecting"
     if mode not in TIMEFRAME_MODES:
         raise FilterError(
-            f"{prefix}tf_mode must be one of {', '.join(TIMEFRAME_MODES)}, got {_cut(mode)}"
+            f"{prefix}tf_mode must be one of {', '.join(TIMEFRAME_MODES)}, got {shown(mode)}"
         )
     start, stop = _day(get["tf_from"], prefix + "tf_from"), _day(get["tf_to"], prefix + "tf_to")
     if start and stop and stop < start:
@@ -224,11 +225,11 @@ def parse(
         fmode = get["fol_mode"] or "eventually"
         if fmode not in FOLLOWER_MODES:
             raise FilterError(
-                f"{prefix}fol_mode must be one of {', '.join(FOLLOWER_MODES)}, got {_cut(fmode)}"
+                f"{prefix}fol_mode must be one of {', '.join(FOLLOWER_MODES)}, got {shown(fmode)}"
             )
         negate = get["fol_not"] or "0"
         if negate not in ("0", "1"):
-            raise FilterError(f"{prefix}fol_not must be 0 or 1, got {_cut(negate)}")
+            raise FilterError(f"{prefix}fol_not must be 0 or 1, got {shown(negate)}")
         follower = Follower(
             get["fol_a"],
             get["fol_b"],
@@ -239,7 +240,7 @@ def parse(
     conformance = get["conf"]
     if conformance and conformance not in CONFORMANCE and not conformance.startswith("rule:"):
         raise FilterError(
-            f"{prefix}conf must be conformant, nonconformant or rule:<rule>, got {_cut(conformance)}"
+            f"{prefix}conf must be conformant, nonconformant or rule:<rule>, got {shown(conformance)}"
         )
     return Filters(
         timeframe_mode=mode,

@@ -19,7 +19,7 @@ from ..outputs.process_maps import (
     ProcessMap,
     process_map,
 )
-from .filters import FilterError, Filters, P, case_where
+from .filters import FilterError, Filters, P, case_where, shown
 
 # Rows a list shows at most.
 VARIANTS_SHOWN = 50
@@ -70,16 +70,16 @@ def check_known(cur, filters: Filters) -> None:
         }
         for activity in activities:
             if activity not in known:
-                raise FilterError(f"the log has no activity {_shown(activity)}")
+                raise FilterError(f"the log has no activity {shown(activity)}")
     for dimension, value in filters.attributes:
         found = cur.execute(
             f"SELECT count(*) FILTER (WHERE value = ?), count(*) FROM {P}.dim_values WHERE dimension = ?",
             [value, dimension],
         ).fetchone()
         if not found[1]:
-            raise FilterError(f"the cases have no attribute {_shown(dimension)}")
+            raise FilterError(f"the cases have no attribute {shown(dimension)}")
         if not found[0]:
-            raise FilterError(f"no case has {_shown(dimension)} = {_shown(value)}")
+            raise FilterError(f"no case has {shown(dimension)} = {shown(value)}")
     if filters.variants:
         known = {
             k
@@ -94,12 +94,7 @@ def check_known(cur, filters: Filters) -> None:
     if filters.conformance and filters.conformance.startswith("rule:"):
         rule = filters.conformance.removeprefix("rule:")
         if rule not in set(rules(cur)):
-            raise FilterError(f"there is no rule {_shown(rule)}")
-
-
-def _shown(text: str) -> str:
-    text = str(text)
-    return repr(text if len(text) <= 60 else text[:59] + "…")
+            raise FilterError(f"there is no rule {shown(rule)}")
 
 
 def rules(cur) -> list[str]:

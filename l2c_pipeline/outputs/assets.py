@@ -17,7 +17,6 @@ import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -223,10 +222,11 @@ def event_objects(
 
 
 def export_formats() -> tuple[str, ...]:
+    """L2C_EXPORT_FORMATS; a ValueError naming it (the run's pre-flight calls this too)."""
     try:
         return parse_formats(os.environ.get("L2C_EXPORT_FORMATS", DEFAULT_EXPORT_FORMATS))
     except ValueError as error:
-        raise Failure(description=f"L2C_EXPORT_FORMATS: {error}") from None
+        raise ValueError(f"L2C_EXPORT_FORMATS: {error}") from None
 
 
 @asset(

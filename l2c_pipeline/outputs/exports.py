@@ -86,6 +86,7 @@ def object_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 # Columns exported under another name than the event log's: the start as pm4py and the file
 # source name it, so an exported interval log reads back with its service times.
 EXPORTED_AS = {"start_timestamp": "started_at"}
+TIME_COLUMNS = ("timestamp", "start_timestamp")
 
 
 def _column(name: str) -> str:
@@ -130,11 +131,10 @@ def export_csv(con: duckdb.DuckDBPyConnection, path: Path, cases: str | None = N
 def export_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     # The times as instants in UTC (Parquet's isAdjustedToUTC): readers see the zone, where a
     # plain timestamp would leave them to guess it.
-    zoned = {
-        "timestamp": 'timezone(\'UTC\', "timestamp") AS "timestamp"',
-        "start_timestamp": "timezone('UTC', started_at) AS start_timestamp",
-    }
-    columns = ", ".join(zoned.get(c, c) for c in EVENT_COLUMNS)
+    columns = ", ".join(
+        f'timezone(\'UTC\', "{EXPORTED_AS.get(c, c)}") AS "{c}"' if c in TIME_COLUMNS else c
+        for c in EVENT_COLUMNS
+    )
 
     def write(partial: Path) -> None:
         con.execute(
