@@ -735,21 +735,34 @@ def _serve_file_log(tmp_path: Path, csv_text: str):
 def test_activities_are_filtered_as_written_however_long_or_spaced(browser, tmp_path):
     """'B' and 'B ' are two activities (the file source keeps names as written): the form
     submits the one chosen, not its text with the white space collapsed; a long name (over 300
-    characters) filters too."""
+    characters) filters too, and so does a name with a line break (which the browser sends as
+    CR LF)."""
     long_name = "Review " + "x" * 412
-    starts = {"S1": "B", "S2": "B", "S3": "B", "S4": "B ", "L1": long_name, "L2": long_name}
+    two_lines = "Approve\nby manager"
+    starts = {
+        "S1": "B",
+        "S2": "B",
+        "S3": "B",
+        "S4": "B ",
+        "L1": long_name,
+        "L2": long_name,
+        "M1": two_lines,
+        "M2": two_lines,
+        "M3": two_lines,
+        "M4": two_lines,
+    }
     explorer, server, thread, base = _serve_file_log(
         tmp_path,
         "case_id,activity,timestamp\n"
         + "".join(
-            f'{case},"{first}",2026-01-0{day} 10:00\n{case},End,2026-01-0{day} 11:00\n'
+            f'{case},"{first}",2026-01-{day:02d} 10:00\n{case},End,2026-01-{day:02d} 11:00\n'
             for day, (case, first) in enumerate(starts.items(), start=1)
         ),
     )
     context = browser.new_context()
     try:
         page = context.new_page()
-        for chosen, cases in (("B ", 1), ("B", 3), (long_name, 2)):
+        for chosen, cases in (("B ", 1), ("B", 3), (long_name, 2), (two_lines, 4)):
             page.goto(base + "/")
             page.click("#filter-panel summary")
             # Chosen as a click on the option would (Playwright's select_option trims the value).
@@ -789,6 +802,32 @@ def test_followed_within_hours_counts_to_the_start_of_b_as_the_maps_waits(tmp_pa
             assert status == 200
             selected = re.search(r'id="cases-selected" data-value="(\d+)"', body)
             assert selected and int(selected.group(1)) == 1, mode
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        explorer.source.close()
+
+
+def test_a_name_whose_line_breaks_differ_only_as_a_form_sends_them(tmp_path):
+    """The address names 'A<CR LF>B' for the file's 'A<LF>B' (what a form sends): the one name is
+    taken; where the file holds both forms, the address must say which."""
+    from urllib.parse import quote
+
+    explorer, server, thread, base = _serve_file_log(
+        tmp_path,
+        'case_id,activity,timestamp\nX,"A\nB",2026-01-05 10:00\nX,End,2026-01-05 11:00\n'
+        'Y,"C\nD",2026-01-06 10:00\nY,End,2026-01-06 11:00\n'
+        'Z,"C\r\nD",2026-01-07 10:00\nZ,End,2026-01-07 11:00\n',
+    )
+    try:
+        status, body, _ = _get(f"{base}/?start={quote('A' + chr(13) + chr(10) + 'B')}")
+        assert status == 200
+        assert 'id="cases-selected" data-value="1"' in body
+        status, body, _ = _get(f"{base}/?start={quote('C' + chr(13) + chr(10) + 'D')}")
+        assert status == 200 and 'id="cases-selected" data-value="1"' in body  # written so
+        status, body, _ = _get(f"{base}/?start={quote('C' + chr(13) + 'D')}")
+        assert status == 400
+        assert "differ only in their line breaks" in body
     finally:
         server.should_exit = True
         thread.join(10)

@@ -10,7 +10,7 @@ same published definitions, on the filtered cases only.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..outputs.process_maps import (
     DEFAULT_MIN_SHARE,
@@ -54,12 +54,41 @@ def rows(cur, sql: str, params: list | None = None) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def check_known(cur, filters: Filters) -> None:
+def _as_submitted(text: str) -> str:
+    """A name as a browser's form sends it: every line break as CR LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+
+
+# SQL: the same for a column.
+_SUBMITTED_SQL = r"regexp_replace({}, '\r\n|\r|\n', chr(13) || chr(10), 'g')"
+
+
+def _written(cur, given: str, sql: str, params: list, what: str) -> str | None:
+    """The name the file holds for `given`: itself, or the one name that differs from it only in
+    how its line breaks are written (a form sends them as CR LF whatever the file holds); None
+    where there is none. `sql` selects the names whose breaks, as a form sends them, equal the
+    parameter it ends with."""
+    if "\r" not in given and "\n" not in given:
+        return None
+    found = [n for (n,) in cur.execute(sql, [*params, _as_submitted(given)]).fetchall()]
+    if given in found:
+        return given
+    if len(found) > 1:
+        raise FilterError(
+            f"{shown(given)} matches {len(found)} {what} that differ only in their line breaks; "
+            "give the name in the address with its breaks as the file writes them"
+        )
+    return found[0] if found else None
+
+
+def check_known(cur, filters: Filters) -> Filters:
     """A filter naming an activity, attribute value, rule or variant the published file does not
-    hold is refused with one line, rather than silently matching nothing."""
+    hold is refused with one line, rather than silently matching nothing. Returns the filters
+    with each name as the file writes it (see _written)."""
     activities = [*filters.starts, *filters.ends]
     if filters.follower:
         activities += [filters.follower.a, filters.follower.b]
+    renamed: dict[str, str] = {}
     if activities:
         known = {
             a
@@ -69,8 +98,20 @@ def check_known(cur, filters: Filters) -> None:
             ).fetchall()
         }
         for activity in activities:
-            if activity not in known:
+            if activity in known:
+                continue
+            written = _written(
+                cur,
+                activity,
+                f"SELECT activity FROM {P}.activities WHERE "
+                f"{_SUBMITTED_SQL.format('activity')} = ?",
+                [],
+                "activities",
+            )
+            if written is None:
                 raise FilterError(f"the log has no activity {shown(activity)}")
+            renamed[activity] = written
+    attributes = []
     for dimension, value in filters.attributes:
         found = cur.execute(
             f"SELECT count(*) FILTER (WHERE value = ?), count(*) FROM {P}.dim_values WHERE dimension = ?",
@@ -79,7 +120,18 @@ def check_known(cur, filters: Filters) -> None:
         if not found[1]:
             raise FilterError(f"the cases have no attribute {shown(dimension)}")
         if not found[0]:
-            raise FilterError(f"no case has {shown(dimension)} = {shown(value)}")
+            written = _written(
+                cur,
+                value,
+                f"SELECT DISTINCT value FROM {P}.dim_values WHERE dimension = ? AND "
+                f"{_SUBMITTED_SQL.format('value')} = ?",
+                [dimension],
+                "values",
+            )
+            if written is None:
+                raise FilterError(f"no case has {shown(dimension)} = {shown(value)}")
+            value = written
+        attributes.append((dimension, value))
     if filters.variants:
         known = {
             k
@@ -95,6 +147,20 @@ def check_known(cur, filters: Filters) -> None:
         rule = filters.conformance.removeprefix("rule:")
         if rule not in set(rules(cur)):
             raise FilterError(f"there is no rule {shown(rule)}")
+    if not renamed and attributes == list(filters.attributes):
+        return filters
+    follower = filters.follower
+    if follower is not None:
+        follower = replace(
+            follower, a=renamed.get(follower.a, follower.a), b=renamed.get(follower.b, follower.b)
+        )
+    return replace(
+        filters,
+        starts=tuple(renamed.get(a, a) for a in filters.starts),
+        ends=tuple(renamed.get(a, a) for a in filters.ends),
+        attributes=tuple(attributes),
+        follower=follower,
+    )
 
 
 def rules(cur) -> list[str]:
@@ -134,7 +200,7 @@ class Selection:
 
 def select_cases(cur, filters: Filters, name: str = "fc") -> Selection:
     """The filtered cases, once the filters name only what the file holds."""
-    check_known(cur, filters)
+    filters = check_known(cur, filters)
     where, params = case_where(filters)
     selection = Selection(where, params, name, not filters.empty)
     if (
