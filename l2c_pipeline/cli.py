@@ -242,17 +242,27 @@ def _dagster_instance():
     if Path("dagster.yaml").exists():
         return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), config_dir=os.getcwd()))
     # No dagster.yaml (a run started outside the repository): Dagster's default SQLite files in
-    # .l2c/dagster, with the event log and the settings this repository's dagster.yaml names
-    # (telemetry off: nothing is recorded for upload, and a run writes no log of it per step).
+    # .l2c/dagster, with the event log, compute logs and settings this repository's dagster.yaml
+    # names (telemetry off: nothing is recorded for upload, and a run writes no log of it per
+    # step).
     event_log = {
         "module": "l2c_pipeline.event_storage",
         "class": "KeptOpenSqliteEventLogStorage",
         "config": {"base_dir": str(home / "history" / "runs")},
     }
+    compute_logs = {
+        "module": "l2c_pipeline.compute_logs",
+        "class": "QuietLocalComputeLogManager",
+        "config": {"base_dir": str(home / "storage")},
+    }
     return DagsterInstance.from_ref(
         InstanceRef.from_dir(
             str(home),
-            overrides={"event_log_storage": event_log, "telemetry": {"enabled": False}},
+            overrides={
+                "event_log_storage": event_log,
+                "compute_logs": compute_logs,
+                "telemetry": {"enabled": False},
+            },
         )
     )
 
