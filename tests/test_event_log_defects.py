@@ -161,3 +161,36 @@ def test_deals_opened_without_a_lead_conform_to_the_target_process(tables):
         ).fetchone()[0]
         > 300
     )
+
+
+def test_a_funnel_step_skipped_is_not_a_drop_out(tables):
+    """A deal won without a quote moved on from Opportunity Created all the same: at each step,
+    the funnel counts as going further the leads that reached any later step. Counted here from
+    the event log with pandas."""
+    order = ["Opportunity Created", "Quote Presented", "Opportunity Closed Won", "Payment Received"]
+    reached = tables.execute(
+        """SELECT DISTINCT l.lead_id, e.activity
+           FROM staging.stg_leads AS l
+           JOIN core.cases AS c ON c.case_id = l.case_id AND c.case_type = 'opportunity'
+           JOIN core.event_log AS e ON e.case_id = l.case_id
+           WHERE list_contains(?, e.activity)""",
+        [order],
+    ).df()
+    steps = reached.groupby("lead_id")["activity"].agg(set)
+    skipped = sum("Quote Presented" not in s and "Opportunity Closed Won" in s for s in steps)
+    assert skipped > 0  # deals won without a quote: the case this is about
+    expected = {
+        step: (
+            sum(step in s for s in steps),
+            sum(step in s and any(later in s for later in order[i + 1 :]) for s in steps),
+        )
+        for i, step in enumerate(order[:-1])
+    }
+    funnel = {
+        step: (entered, converted)
+        for step, entered, converted in tables.execute(
+            "SELECT step, entered, converted FROM reports.lead_funnel "
+            "WHERE dimension = 'all' AND step_order BETWEEN 2 AND 4"
+        ).fetchall()
+    }
+    assert funnel == expected

@@ -1,16 +1,17 @@
 -- The lead funnel (question 2): how many leads reach each step from Lead Created to Payment
--- Received, how many move on to the next step, and how long that takes; overall and by lead
--- source and region.
+-- Received, how many move on to a later step, and how long that takes; overall and by lead
+-- source and region. A step a lead skips (a deal won without a quote, as every deal of an org
+-- that does not quote) is not a drop-out: the lead moved on to the next step it reached.
 -- columns:
 -- dimension: 'all', 'lead_source' or 'region' (the lead owner's region)
 -- dimension_value: the value of the dimension ('all' for the whole funnel)
 -- step_order: position of the step in the funnel (1 = Lead Created)
 -- step: the funnel step, an activity of the event log
 -- entered: leads that reached the step
--- converted: of those, leads that reached the next step
+-- converted: of those, leads that reached a later step
 -- dropped: leads that stopped at this step (still open ones included)
 -- conversion_rate: converted / entered
--- median_days: median days from this step to the next, over the leads that made it
+-- median_days: median days from this step to the next one reached, over the leads that made it
 WITH steps AS (
     -- One row per lead and step reached (five plain scans: unnesting a list of structs per lead
     -- was ten times slower).
@@ -19,10 +20,12 @@ WITH steps AS (
                created_at AS reached_at, opportunity_created_at AS next_at
         FROM mining.lead_progress
         UNION ALL
-        SELECT lead_id, lead_source, region, 2, 'Opportunity Created', opportunity_created_at, first_presented_at
+        SELECT lead_id, lead_source, region, 2, 'Opportunity Created', opportunity_created_at,
+               coalesce(first_presented_at, won_at, first_payment_at)
         FROM mining.lead_progress
         UNION ALL
-        SELECT lead_id, lead_source, region, 3, 'Quote Presented', first_presented_at, won_at
+        SELECT lead_id, lead_source, region, 3, 'Quote Presented', first_presented_at,
+               coalesce(won_at, first_payment_at)
         FROM mining.lead_progress
         UNION ALL
         SELECT lead_id, lead_source, region, 4, 'Opportunity Closed Won', won_at, first_payment_at
