@@ -625,3 +625,53 @@ def test_a_stage_read_from_a_list_of_fields_is_not_taken_twice(small_org, tmp_pa
         assert differences(con, small_org / "expected_event_log.csv") == []
     finally:
         con.close()
+
+
+def test_a_conversion_without_lead_history_is_when_its_deal_was_made_in_any_time_zone(
+    small_org, tmp_path
+):
+    # An org that keeps no lead history has only ConvertedDate: a day in the converting user's
+    # time zone (the demo org's is New York), which is not the UTC day of the deal made at the
+    # conversion when that was in the evening there.
+    from zoneinfo import ZoneInfo
+
+    org = tmp_path / "org"
+    shutil.copytree(small_org, org)
+    (zone,) = {r["TimeZoneSidKey"] for r in _rows(org / "Organization.csv")}
+    history = org / "LeadHistory.csv"
+    _rewrite(history, [r for r in _rows(history) if r["Field"] != "leadConverted"])
+
+    def instant(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+
+    made = {r["Id"]: instant(r["CreatedDate"]) for r in _rows(org / "Opportunity.csv")}
+    leads = _rows(org / "Lead.csv")
+    expected, evening = {}, 0
+    for lead in leads:
+        if lead["IsConverted"] != "true" or lead["IsDeleted"] == "true":
+            continue
+        deal = made.get(lead["ConvertedOpportunityId"])  # deleted since or not
+        if deal is not None:
+            day = deal.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(zone)).date()
+            lead["ConvertedDate"] = day.isoformat()
+            evening += day != deal.date()
+            expected[lead["Id"]] = deal
+        elif lead["ConvertedDate"]:
+            # Converted without a deal: the start of the day where the org is.
+            midnight = datetime.fromisoformat(lead["ConvertedDate"]).replace(tzinfo=ZoneInfo(zone))
+            start = midnight.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+            expected[lead["Id"]] = max(start, instant(lead["CreatedDate"]))
+    _rewrite(org / "Lead.csv", leads)
+    assert evening > 20 and len(expected) > 300
+
+    con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
+    try:
+        found = dict(
+            con.execute(
+                "SELECT object_id, timestamp FROM activities.lead_events "
+                "WHERE activity = 'Lead Converted'"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert {lead: found.get(lead) for lead in expected} == expected
