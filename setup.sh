@@ -6,7 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "setup: system packages are needed ($*): run this as root, or install sudo" >&2
+    exit 1
+  fi
+}
 
 need_apt=()
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)

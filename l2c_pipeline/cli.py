@@ -845,10 +845,14 @@ def explore_command(port: int, host: str) -> None:
     import uvicorn
 
     from .explore.app import is_loopback, make_app
-    from .explore.source import AnalyticsFileError
+    from .explore.source import AnalyticsFileError, ExplorerSettingError, memory_limit
     from .warehouse.publish import default_analytics_path
 
     analytics = default_analytics_path(_warehouse_path())
+    try:
+        memory_limit()
+    except ExplorerSettingError as error:
+        raise click.ClickException(str(error)) from None
     token = None
     if not is_loopback(host):
         token = os.environ.get("L2C_EXPLORE_TOKEN") or secrets.token_urlsafe(24)

@@ -64,7 +64,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     (
         "L2C_BUSINESS_HOURS",
         "business hours business time is counted in, e.g. 'Europe/Berlin Mon-Fri 09:00-17:00'",
-        "the org's default BusinessHours",
+        "every active BusinessHours of the org, each case in its own (process.yaml)",
     ),
     (
         "L2C_PROCESS_FILE",

@@ -20,18 +20,25 @@ def setting_problems(warehouse: Path) -> list[str]:
     """One line per wrong setting (empty when all are right), for a run on `warehouse`."""
     from .mining.assets import discovery_coverage, discovery_max_variants
     from .mining.business_hours import SETTING as BUSINESS_HOURS
-    from .mining.business_hours import parse_business_hours
+    from .mining.business_hours import known_zone, parse_business_hours
     from .mining.kpi_history import snapshot_date
     from .monitoring.alerts import AlertSettings
     from .monitoring.freshness import event_log_lag_hours, freshness_hours
     from .outputs.assets import export_formats
-    from .warehouse.duckdb_warehouse import set_memory_limit
+    from .warehouse.duckdb_warehouse import lock_wait_seconds, set_memory_limit
     from .warehouse.publish import default_analytics_path, default_output_dir
 
     def business_hours() -> None:
         setting = os.environ.get(BUSINESS_HOURS, "").strip()
         if setting:
-            parse_business_hours(setting)
+            zone, _ = parse_business_hours(setting)
+            if zone is not None:
+                with duckdb.connect() as con:
+                    if not known_zone(con, zone):
+                        raise ValueError(
+                            f"{BUSINESS_HOURS}: unknown time zone {zone!r} (a name of the time "
+                            "zone database, e.g. Europe/Berlin, or UTC)"
+                        )
 
     def memory_limit() -> None:
         with duckdb.connect() as con:
@@ -47,6 +54,7 @@ def setting_problems(warehouse: Path) -> list[str]:
         business_hours,
         export_formats,
         memory_limit,
+        lock_wait_seconds,
         AlertSettings.from_env,
         lambda: file_path_problem("L2C_WAREHOUSE", warehouse),
         lambda: file_path_problem("L2C_ANALYTICS", default_analytics_path(warehouse)),

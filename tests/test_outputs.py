@@ -729,6 +729,17 @@ def test_report_sentences_say_why_when_the_tables_hold_nothing_to_answer_from():
     assert lead_source_answer([]).startswith("No conversion by lead source: ")
     one_source = [{"dimension_value": "Web", "entered": 10, "converted": 2, "conversion_rate": 0.2}]
     assert "one source only (Web)" in lead_source_answer(one_source)
+    # No group is named on fewer than 20 cases, not even the least converting of small ones.
+    small = [
+        {
+            "dimension_value": name,
+            "entered": 12,
+            "converted": converted,
+            "conversion_rate": converted / 12,
+        }
+        for name, converted in (("Web", 2), ("Partner", 6))
+    ]
+    assert lead_source_answer(small).startswith("No lead source singled out: none has 20 or more")
     assert approval_answer(None, []).startswith("No quote-to-contract figures: no case has a quote")
     overall = {"median_quote_to_contract_days": None}
     assert approval_answer(overall, []) == (

@@ -209,10 +209,23 @@ class Generation:
                 shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
+class ExplorerSettingError(ValueError):
+    """A wrong explorer setting: one line naming it."""
+
+
 def memory_limit() -> str:
     """DuckDB's memory limit in the explorer (its prepared tables count in it: beyond it they
-    and the queries' work spill to a temporary folder)."""
-    return os.environ.get("L2C_EXPLORE_MEMORY_LIMIT") or "1GB"
+    and the queries' work spill to a temporary folder): L2C_EXPLORE_MEMORY_LIMIT, checked."""
+    limit = os.environ.get("L2C_EXPLORE_MEMORY_LIMIT", "").strip() or "1GB"
+    try:
+        if limit.startswith("-"):  # DuckDB reads a negative size as no limit at all
+            raise duckdb.InvalidInputException(limit)
+        duckdb.connect(":memory:", config={"memory_limit": limit}).close()
+    except duckdb.Error:
+        raise ExplorerSettingError(
+            f"L2C_EXPLORE_MEMORY_LIMIT must be a size such as 1GB or 800MB, got {limit!r}"
+        ) from None
+    return limit
 
 
 def open_generation(path: Path, number: int = 1) -> Generation:
@@ -223,10 +236,10 @@ def open_generation(path: Path, number: int = 1) -> Generation:
         raise AnalyticsFileError(
             f"no analytics file at {path}: run `l2c run` (or `l2c demo`) first"
         )
+    limit = memory_limit()
     temp_dir = tempfile.mkdtemp(prefix="l2c-explore-")
     con = duckdb.connect(
-        ":memory:",
-        config={"memory_limit": memory_limit(), "temp_directory": temp_dir, "threads": 2},
+        ":memory:", config={"memory_limit": limit, "temp_directory": temp_dir, "threads": 2}
     )
     try:
         literal = str(path).replace("'", "''")

@@ -50,7 +50,10 @@ def event_log_file() -> Path:
             description="L2C_SOURCE=file needs L2C_EVENT_LOG_FILE: the filled template (.xlsx), "
             "a .csv or an .xes file to load"
         )
-    return Path(configured)
+    path = Path(configured)
+    if not path.exists() and not path.is_symlink():
+        raise Failure(description=f"L2C_EVENT_LOG_FILE: {path} does not exist")
+    return path
 
 
 @multi_asset(

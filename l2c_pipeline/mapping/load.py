@@ -151,6 +151,14 @@ def default_mapping_file() -> Path:
 # ----------------------------------------------------------------------------- reading
 
 
+def _setting(path: Path, seen: tuple[Path, ...]) -> str:
+    """' (L2C_MAPPING_FILE)' where the path is that setting's, for the messages."""
+    configured = os.environ.get("L2C_MAPPING_FILE")
+    if not seen and configured and path == Path(configured).resolve():
+        return " (L2C_MAPPING_FILE)"
+    return ""
+
+
 def _read(path: Path, seen: tuple[Path, ...]) -> tuple[dict, dict, tuple[Path, ...]]:
     """The file merged over what it extends, with the file each key came from."""
     path = path.resolve()
@@ -161,9 +169,13 @@ def _read(path: Path, seen: tuple[Path, ...]) -> tuple[dict, dict, tuple[Path, .
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         where = f"{seen[-1]}: key 'extends': " if seen else ""
-        raise MappingError(f"{where}the mapping file {path} does not exist") from None
+        raise MappingError(
+            f"{where}the mapping file {path}{_setting(path, seen)} does not exist"
+        ) from None
     except IsADirectoryError:
-        raise MappingError(f"the mapping file {path} is a folder; name the file") from None
+        raise MappingError(
+            f"the mapping file {path}{_setting(path, seen)} is a folder; name the file"
+        ) from None
     except yaml.YAMLError as error:
         raise MappingError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if document is None:

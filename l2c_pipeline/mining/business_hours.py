@@ -141,7 +141,7 @@ def parse_business_hours(text: str) -> tuple[str | None, dict[int, tuple[int, in
     return zone, week
 
 
-def _known_zone(con: duckdb.DuckDBPyConnection, zone: str) -> bool:
+def known_zone(con: duckdb.DuckDBPyConnection, zone: str) -> bool:
     return bool(
         con.execute("SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [zone]).fetchone()[0]
     )
@@ -237,7 +237,7 @@ def choose_calendars(con: duckdb.DuckDBPyConnection, environ=None) -> list[dict]
             }
         ]
     for calendar in calendars:
-        if not _known_zone(con, calendar["time_zone"]):
+        if not known_zone(con, calendar["time_zone"]):
             raise BusinessHoursError(
                 f"business hours ({calendar['source']}): unknown time zone "
                 f"{calendar['time_zone']!r}"

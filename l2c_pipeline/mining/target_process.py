@@ -85,12 +85,16 @@ def load_target_process(
     """Read and check the file; activity names are checked against `known_activities` when given
     (names starting 'Stage: ' are always accepted: orgs have their own stages)."""
     path = Path(path or default_process_file())
+    configured = os.environ.get("L2C_PROCESS_FILE")
+    setting = " (L2C_PROCESS_FILE)" if configured and path == Path(configured) else ""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise TargetProcessError(f"target process file {path} does not exist") from None
+        raise TargetProcessError(f"target process file {path}{setting} does not exist") from None
     except IsADirectoryError:
-        raise TargetProcessError(f"target process file {path} is a folder; name the file") from None
+        raise TargetProcessError(
+            f"target process file {path}{setting} is a folder; name the file"
+        ) from None
     except yaml.YAMLError as error:
         raise TargetProcessError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(document, dict):

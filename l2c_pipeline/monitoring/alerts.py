@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -501,6 +501,16 @@ class AlertSettingsError(ValueError):
     """A wrong alert setting: one line naming the variable (never a secret's value)."""
 
 
+def _check_address(variable: str, text: str) -> None:
+    """An e-mail address (`ops@example.com`, or `Ops <ops@example.com>`), else the error."""
+    _, address = parseaddr(text)
+    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", address):
+        raise AlertSettingsError(
+            f"{variable} must be {'an e-mail address' if variable.endswith('FROM') else 'e-mail addresses'}"
+            f" such as ops@example.com, got {text!r}"
+        )
+
+
 def default_warehouse(environ: Mapping[str, str] | None = None) -> Path:
     """The warehouse file, as WarehouseResource and `l2c run` find it (L2C_WAREHOUSE, else
     $L2C_HOME/warehouse.duckdb)."""
@@ -571,10 +581,22 @@ class AlertSettings:
             raise AlertSettingsError(
                 "L2C_ALERT_EMAIL_TO is set but L2C_ALERT_SMTP_HOST is not: name the SMTP server"
             )
+        for address in to:
+            _check_address("L2C_ALERT_EMAIL_TO", address)
         user = get("L2C_ALERT_SMTP_USER")
         sender = get("L2C_ALERT_EMAIL_FROM")
+        if sender is not None:
+            _check_address("L2C_ALERT_EMAIL_FROM", sender)
         if sender is None and host:
             sender = user if user and "@" in user else f"l2c@{socket.getfqdn()}"
+        dagster_url = get("L2C_DAGSTER_URL") or DEFAULT_DAGSTER_URL
+        if (
+            urlsplit(dagster_url).scheme not in ("http", "https")
+            or not urlsplit(dagster_url).netloc
+        ):
+            raise AlertSettingsError(
+                f"L2C_DAGSTER_URL must be the Dagster UI's http(s):// address, got {dagster_url!r}"
+            )
         return cls(
             webhook_url=webhook_url,
             webhook_format=webhook_format,
@@ -585,7 +607,7 @@ class AlertSettings:
             smtp_security=security,
             email_from=sender,
             email_to=to,
-            dagster_url=get("L2C_DAGSTER_URL") or DEFAULT_DAGSTER_URL,
+            dagster_url=dagster_url,
             ledger=ledger_path(default_warehouse(env)),
         )
 

@@ -161,7 +161,12 @@ def lead_source_answer(rows: list[dict]) -> str:
             f"No comparison between lead sources: the leads name one source only ({only}), "
             "so there is nothing to set its conversion against."
         )
-    solid = [r for r in named if r["entered"] >= MIN_GROUP] or named
+    solid = [r for r in named if r["entered"] >= MIN_GROUP]
+    if not solid:
+        return (
+            f"No lead source singled out: none has {MIN_GROUP} or more leads, too few to set one "
+            "against the others."
+        )
     weakest = min(solid, key=lambda r: (r["conversion_rate"], r["dimension_value"]))
     others = [r for r in rows if r is not weakest and r["entered"]]
     rest = sum(r["converted"] for r in others) / sum(r["entered"] for r in others)

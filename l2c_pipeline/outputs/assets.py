@@ -222,9 +222,13 @@ def event_objects(
 
 
 def export_formats() -> tuple[str, ...]:
-    """L2C_EXPORT_FORMATS; a ValueError naming it (the run's pre-flight calls this too)."""
+    """L2C_EXPORT_FORMATS (empty: the default; `none`: no export); a ValueError naming it (the
+    run's pre-flight calls this too)."""
+    setting = os.environ.get("L2C_EXPORT_FORMATS", "").strip() or DEFAULT_EXPORT_FORMATS
+    if setting.lower() == "none":
+        return ()
     try:
-        return parse_formats(os.environ.get("L2C_EXPORT_FORMATS", DEFAULT_EXPORT_FORMATS))
+        return parse_formats(setting)
     except ValueError as error:
         raise ValueError(f"L2C_EXPORT_FORMATS: {error}") from None
 
@@ -235,7 +239,8 @@ def export_formats() -> tuple[str, ...]:
     group_name="outputs",
     kinds={"csv", "parquet"},
     description="The event log exported for other tools (L2C_EXPORT_FORMATS, default parquet; "
-    "also csv, xes and ocel for OCEL 2.0 JSON), in the output folder, each rewritten only when "
+    "also csv, xes and ocel for OCEL 2.0 JSON; none for no export), in the output folder, each "
+    "rewritten only when "
     "the published event log changed. CSV cells that a spreadsheet would run as formulas are "
     "escaped.",
 )
@@ -252,7 +257,7 @@ def event_log_exports(
     return MaterializeResult(
         metadata={fmt: MetadataValue.path(str(path)) for fmt, path in files.items()}
         | {
-            "formats": MetadataValue.text(", ".join(formats)),
+            "formats": MetadataValue.text(", ".join(formats) or "none (L2C_EXPORT_FORMATS)"),
             "unchanged_kept": MetadataValue.text(", ".join(kept) or "none"),
         }
     )

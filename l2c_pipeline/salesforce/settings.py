@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
 
 from ..environment import number_setting
 
@@ -75,6 +76,14 @@ class SalesforceSettings:
                 if not raw.isdigit():
                     raise SettingsError(f"{variable} must be a whole number, got {raw!r}")
                 values[name] = int(raw)
+            elif name == "instance_url":
+                parts = urlsplit(raw.strip())
+                if parts.scheme != "https" or not parts.hostname:
+                    raise SettingsError(
+                        f"{variable} must be your org's https:// address, such as "
+                        f"https://acme.my.salesforce.com, got {raw!r}"
+                    )
+                values[name] = raw.strip()
             else:
                 values[name] = raw
         settings = cls(**values)

@@ -310,7 +310,7 @@ def search_path(con: duckdb.DuckDBPyConnection) -> str:
 def set_memory_limit(con: duckdb.DuckDBPyConnection) -> None:
     """L2C_DUCKDB_MEMORY_LIMIT on `con`: bounded memory for a nightly job on a shared machine
     (DuckDB spills to disk beyond it). A bad setting is a ValueError naming it."""
-    limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT
     try:
         if limit.strip().startswith("-"):  # DuckDB reads a negative size as no limit at all
             raise duckdb.InvalidInputException(limit)
