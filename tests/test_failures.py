@@ -457,3 +457,86 @@ def test_a_run_whose_process_was_killed_is_marked_failed_by_the_next(tmp_path):
     assert len(abandoned) == 1 and "the run's process ended before the run did" in abandoned[0]
     third, _ = l2c(tmp_path, env)
     assert third.returncode == 0 and "did not finish" not in third.stderr
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (
+            {"L2C_BUSINESS_HOURS": "Mars/Olympus Mon-Fri 09:00-17:00"},
+            "L2C_BUSINESS_HOURS: unknown time zone 'Mars/Olympus'",
+        ),
+        ({"L2C_LOCK_WAIT_SECONDS": "abc"}, "L2C_LOCK_WAIT_SECONDS must be a number of seconds"),
+        ({"L2C_DAGSTER_URL": "nonsense"}, "L2C_DAGSTER_URL must be the Dagster UI's http(s)://"),
+        (
+            {"L2C_ALERT_SMTP_HOST": "mail.example.com", "L2C_ALERT_EMAIL_TO": "ops, a@b.io"},
+            "L2C_ALERT_EMAIL_TO must be e-mail addresses such as ops@example.com, got 'ops'",
+        ),
+        (
+            {
+                "L2C_ALERT_SMTP_HOST": "mail.example.com",
+                "L2C_ALERT_EMAIL_TO": "Ops <ops@example.com>",
+                "L2C_ALERT_EMAIL_FROM": "pipeline",
+            },
+            "L2C_ALERT_EMAIL_FROM must be an e-mail address",
+        ),
+        (
+            {"SF_INSTANCE_URL": "acme.my.salesforce.com"},
+            "SF_INSTANCE_URL must be your org's https:// address",
+        ),
+    ],
+)
+def test_settings_a_late_step_reads_are_refused_before_any_call(
+    tmp_path, server, settings, message
+):
+    """Before, these passed the run's start: an unknown zone failed after extraction, a bad lock
+    wait at the first model, the alert settings never (alerts linked to 'nonsense/runs/...'), and
+    an address without https:// was 'cannot reach Salesforce at none'."""
+    done, _ = l2c(tmp_path, clean_env(tmp_path, **(server.environment() | settings)))
+    assert done.returncode == 1 and message in last_line(done), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert server.api.api_calls == 0 and server.api.token_requests == 0
+
+
+def test_an_empty_setting_is_its_default_and_none_writes_no_export(tmp_path, monkeypatch):
+    from l2c_pipeline.outputs.assets import export_formats
+    from l2c_pipeline.preflight import setting_problems
+    from l2c_pipeline.warehouse.duckdb_warehouse import set_memory_limit
+
+    monkeypatch.setenv("L2C_DUCKDB_MEMORY_LIMIT", "")
+    monkeypatch.setenv("L2C_EXPORT_FORMATS", " ")
+    assert setting_problems(tmp_path / "warehouse.duckdb") == []
+    assert export_formats() == ("parquet",)
+    with duckdb.connect() as con:
+        set_memory_limit(con)
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in (
+            "2.7 GiB",
+            "2.8 GiB",
+        )
+    monkeypatch.setenv("L2C_EXPORT_FORMATS", "none")
+    assert export_formats() == ()
+
+
+def test_a_wrong_explorer_memory_limit_is_one_line(tmp_path):
+    env = clean_env(tmp_path, L2C_EXPLORE_MEMORY_LIMIT="lots")
+    done, _ = l2c(tmp_path, env, "explore")
+    assert done.returncode == 1
+    assert last_line(done) == (
+        "Error: L2C_EXPLORE_MEMORY_LIMIT must be a size such as 1GB or 800MB, got 'lots'"
+    )
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("L2C_PROCESS_FILE", "no-such-process.yaml", "(L2C_PROCESS_FILE) does not exist"),
+        ("L2C_MAPPING_FILE", "no-such-mapping.yaml", "(L2C_MAPPING_FILE) does not exist"),
+        ("L2C_EVENT_LOG_FILE", "no-such-log.csv", "L2C_EVENT_LOG_FILE: "),
+    ],
+)
+def test_a_missing_file_names_its_setting(tmp_path, variable, value, message):
+    source = "file" if variable == "L2C_EVENT_LOG_FILE" else "demo"
+    env = clean_env(tmp_path, L2C_SOURCE=source, **{variable: str(tmp_path / value)})
+    done, _ = l2c(tmp_path, env)
+    assert done.returncode == 1 and message in last_line(done), done.stderr[-2000:]
