@@ -675,3 +675,47 @@ def test_a_conversion_without_lead_history_is_when_its_deal_was_made_in_any_time
     finally:
         con.close()
     assert {lead: found.get(lead) for lead in expected} == expected
+
+
+def test_a_deal_without_a_synced_quote_has_its_product_lines_discount(small_org, tmp_path):
+    # An org that does not quote (or a deal whose quote is not synced) discounts the deal's own
+    # product lines: the deal's discount is theirs, weighted by list amount, not 0.
+    org = tmp_path / "org"
+    shutil.copytree(small_org, org)
+    for name in ("SBQQ__Quote__c.csv", "SBQQ__QuoteLine__c.csv", "SBQQ__Quote__History.csv"):
+        header = (org / name).read_text(encoding="utf-8").splitlines()[0]
+        (org / name).write_text(header + "\n", encoding="utf-8")
+    amounts: dict[str, list[tuple[float, float]]] = {}
+    for line in _rows(org / "OpportunityLineItem.csv"):
+        price = float(line["ListPrice"] or 0)
+        if line["IsDeleted"] == "true" or price <= 0:
+            continue
+        amount = price * float(line["Quantity"] or 1)
+        amounts.setdefault(line["OpportunityId"], []).append((amount, float(line["Discount"] or 0)))
+    truth = {
+        deal: sum(a * d for a, d in pairs) / sum(a for a, _ in pairs)
+        for deal, pairs in amounts.items()
+    }
+    assert sum(d > 0 for d in truth.values()) > 100
+
+    con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
+    try:
+        read = dict(
+            con.execute(
+                "SELECT opportunity_id, discount_pct FROM staging.stg_opportunities"
+            ).fetchall()
+        )
+        assert sum(d > 0 for d in read.values()) > 100
+        assert all(read[d] == pytest.approx(truth.get(d, 0), abs=1e-9) for d in read)
+        won = [
+            d
+            for (d,) in con.execute(
+                "SELECT opportunity_id FROM staging.stg_opportunities WHERE is_won"
+            ).fetchall()
+        ]
+        (kpi,) = con.execute(
+            "SELECT value FROM reports.kpi_summary WHERE kpi = 'average_discount'"
+        ).fetchone()
+        assert kpi == pytest.approx(sum(truth.get(d, 0) for d in won) / len(won), abs=1e-9)
+    finally:
+        con.close()

@@ -130,7 +130,7 @@ WITH log_span AS (
     UNION ALL
     SELECT 'average_discount',
            (SELECT exact_avg(discount_pct) FROM staging.stg_opportunities WHERE is_won), 'percent',
-           'mean discount % of won opportunities (0 for those won without a quote)'
+           'mean discount % of won opportunities (the synced quote''s, else the product lines''; 0 without either)'
     UNION ALL
     -- A mean, not a median: a wait that grows moves it at once, and the drift checks see it.
     SELECT 'discount_approval_time',

@@ -1,5 +1,5 @@
--- Opportunities that are not deleted, with their first product and the discount of the quote
--- synced to (primary on) them.
+-- Opportunities that are not deleted, with their first product and their discount: the synced
+-- (primary) quote's, else their own product lines'.
 -- columns:
 -- opportunity_id: Salesforce Opportunity Id (the case id)
 -- account_id: the customer account
@@ -16,7 +16,8 @@
 -- opportunity_type: New Business or Existing Business
 -- lead_source: lead source carried from the lead
 -- product_id: the product of the opportunity's first product line (else of its quote's first line)
--- discount_pct: discount % of the synced (primary) quote, 0 without one
+-- discount_pct: discount % of the synced (primary) quote; without one, the product lines'
+--   discounts weighted by their list amounts; 0 without either
 -- synced_quote_id: the quote synced to (primary on) the opportunity
 -- contract_id: the contract the opportunity points at, where the org links them that way
 -- object_type: the Salesforce object of the opportunity
@@ -26,6 +27,17 @@ WITH first_line AS (
     SELECT opportunity_id, arg_min(product_id, line_id) AS product_id
     FROM mapped.opportunity_lines
     WHERE NOT is_deleted
+    GROUP BY opportunity_id
+), line_discount AS (
+    -- A deal quoted without a synced quote (an org without quotes, or one not synced) still
+    -- discounts its product lines; a synced quote's lines are copied onto them, so the two agree
+    -- where both exist. A line without a discount counts as 0, as in stg_quote_discounts.
+    SELECT
+        opportunity_id,
+        (exact_sum(list_price * coalesce(quantity, 1) * coalesce(discount_pct, 0))
+         / nullif(exact_sum(list_price * coalesce(quantity, 1)), 0))::DOUBLE AS discount
+    FROM mapped.opportunity_lines
+    WHERE NOT is_deleted AND list_price > 0
     GROUP BY opportunity_id
 ), synced_quote AS (
     SELECT q.opportunity_id, arg_max(q.quote_id, (q.created_at, q.quote_id)) AS quote_id,
@@ -67,7 +79,7 @@ SELECT
     trim(o.opportunity_type) AS opportunity_type,
     trim(o.lead_source) AS lead_source,
     coalesce(fl.product_id, qp.product_id) AS product_id,
-    coalesce(sq.discount, 0) AS discount_pct,
+    coalesce(sq.discount, ld.discount, 0) AS discount_pct,
     sq.quote_id AS synced_quote_id,
     o.contract_id,
     o.object_type,
@@ -77,6 +89,7 @@ FROM mapped.opportunities AS o
 CROSS JOIN stage_meanings AS m
 LEFT JOIN first_line AS fl ON fl.opportunity_id = o.opportunity_id
 LEFT JOIN synced_quote AS sq ON sq.opportunity_id = o.opportunity_id
+LEFT JOIN line_discount AS ld ON ld.opportunity_id = o.opportunity_id
 LEFT JOIN quoted_product AS qp ON qp.opportunity_id = o.opportunity_id
 LEFT JOIN staging.stg_currencies AS cr ON cr.iso_code = o.currency_code
 ASOF LEFT JOIN staging.stg_dated_rates AS dr ON dr.iso_code = o.currency_code AND o.close_date >= dr.start_date
