@@ -677,9 +677,12 @@ def test_a_conversion_without_lead_history_is_when_its_deal_was_made_in_any_time
     assert {lead: found.get(lead) for lead in expected} == expected
 
 
-def test_a_deal_without_a_synced_quote_has_its_product_lines_discount(small_org, tmp_path):
+def test_an_org_that_does_not_quote_has_its_deals_line_discounts_and_no_quote_rules(
+    small_org, tmp_path
+):
     # An org that does not quote (or a deal whose quote is not synced) discounts the deal's own
-    # product lines: the deal's discount is theirs, weighted by list amount, not 0.
+    # product lines: the deal's discount is theirs, weighted by list amount, not 0. And no won
+    # deal breaks a rule asking for a quote step the org never records.
     org = tmp_path / "org"
     shutil.copytree(small_org, org)
     for name in ("SBQQ__Quote__c.csv", "SBQQ__QuoteLine__c.csv", "SBQQ__Quote__History.csv"):
@@ -717,5 +720,14 @@ def test_a_deal_without_a_synced_quote_has_its_product_lines_discount(small_org,
             "SELECT value FROM reports.kpi_summary WHERE kpi = 'average_discount'"
         ).fetchone()
         assert kpi == pytest.approx(sum(truth.get(d, 0) for d in won) / len(won), abs=1e-9)
+        broken = dict(
+            con.execute(
+                "SELECT rule || ': ' || activity, count(*) FROM reports.compliance_violations "
+                "GROUP BY ALL"
+            ).fetchall()
+        )
+        assert not [rule for rule in broken if "Quote" in rule], broken
+        # The parts the org records are still judged: contracts, orders, invoices.
+        assert any(rule.startswith("mandatory_activities: Contract") for rule in broken), broken
     finally:
         con.close()

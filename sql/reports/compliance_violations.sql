@@ -2,6 +2,9 @@
 -- loaded into mining.process_rules), one row per case, rule broken and activity it is about (two
 -- missing mandatory steps: two rows), with each case's deviation from the reference path found
 -- by pm4py conformance. Deviations on the allowlist (mining.compliance_allowlist) are left out.
+-- A step of a part of the process the log holds no event of at all (quotes in an org that does
+-- not quote, approvals in one without approval processes) is not asked of any case: the org
+-- does not record it, and every won deal would break the rule.
 -- columns:
 -- case_id: the case
 -- rule: the rule broken: mandatory_activities, max_occurrences, ordering_rules, discount_approval,
@@ -24,6 +27,19 @@ WITH ruled_activities AS (
     FROM core.event_log
     WHERE activity IN (SELECT activity FROM ruled_activities)
     GROUP BY case_id, activity
+), recorded_families AS (
+    -- The activity families the log holds any event of.
+    SELECT DISTINCT c.family
+    FROM (SELECT DISTINCT activity FROM core.event_log) AS e
+    JOIN core.activity_catalogue AS c USING (activity)
+), judged_activities AS (
+    -- The ruled activities a case can be asked for: those of a recorded family, and those the
+    -- catalogue does not know (a target process of another process: nothing says they are not
+    -- recorded).
+    SELECT r.activity
+    FROM ruled_activities AS r
+    LEFT JOIN core.activity_catalogue AS c USING (activity)
+    WHERE c.activity IS NULL OR c.family IN (SELECT family FROM recorded_families)
 ), opportunities AS (
     SELECT f.case_id, f.is_won, f.discount_pct, o.synced_quote_id
     FROM mining.case_facts AS f
@@ -33,7 +49,7 @@ WITH ruled_activities AS (
            r.activity, 'won without ' || r.activity AS detail
     FROM opportunities AS o
     JOIN mining.process_rules AS r ON r.rule = 'mandatory_activities'
-    WHERE o.is_won AND NOT EXISTS (SELECT 1 FROM counts AS c WHERE c.case_id = o.case_id AND c.activity = r.activity)
+    WHERE o.is_won AND r.activity IN (SELECT activity FROM judged_activities) AND NOT EXISTS (SELECT 1 FROM counts AS c WHERE c.case_id = o.case_id AND c.activity = r.activity)
 ), too_often AS (
     SELECT c.case_id, 'max_occurrences', 'step occurring too often', 'medium', r.activity,
            c.occurrences || ' times (at most ' || r.number::INT || ' allowed)'
@@ -54,7 +70,7 @@ WITH ruled_activities AS (
                || '%) without ' || r.activity || ' of the accepted quote ' || coalesce(o.synced_quote_id, '(none)')
     FROM opportunities AS o
     JOIN mining.process_rules AS r ON r.rule = 'discount_approval'
-    WHERE o.is_won AND o.discount_pct > r.number
+    WHERE o.is_won AND o.discount_pct > r.number AND r.activity IN (SELECT activity FROM judged_activities)
       AND NOT EXISTS (
           -- The approval must be of the quote the customer accepted, not of an earlier version.
           SELECT 1
@@ -66,7 +82,7 @@ WITH ruled_activities AS (
     SELECT o.case_id, 'won_without_quote', 'won without a quote', 'high', 'Quote Created',
            'Opportunity Closed Won with no Quote Created'
     FROM opportunities AS o
-    WHERE o.is_won
+    WHERE o.is_won AND 'Quote Created' IN (SELECT activity FROM judged_activities)
       AND NOT EXISTS (SELECT 1 FROM counts AS c WHERE c.case_id = o.case_id AND c.activity = 'Quote Created')
 ), contract_before_acceptance AS (
     SELECT s.case_id, 'contract_before_quote_acceptance', 'contract before quote acceptance', 'medium',
