@@ -397,7 +397,11 @@ def test_a_spill_that_fills_the_disk_is_told_as_a_full_disk_not_as_memory(tmp_pa
     "variable, value, message",
     [
         ("L2C_ORG_SHAPE", "bogus", "L2C_ORG_SHAPE must be one of standard"),
-        ("L2C_MAPPING_FILE", "{folder}", "the mapping file {folder} is a folder"),
+        (
+            "L2C_MAPPING_FILE",
+            "{folder}",
+            "the mapping file {folder} (L2C_MAPPING_FILE) is a folder",
+        ),
         ("L2C_SCHEDULE_CRON", "not-a-cron", "L2C_SCHEDULE_CRON must be a cron expression"),
         ("L2C_SQL_DIR", "{folder}", "L2C_SQL_DIR: {folder} is not a folder of SQL models"),
         ("L2C_HOME", "{file}/home", "L2C_HOME: {file}/home lies under {file}, which is a file"),
