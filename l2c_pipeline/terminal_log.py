@@ -62,12 +62,21 @@ def terminal_logger(init_context) -> logging.Logger:
     return log
 
 
-# Control characters but line breaks and tabs, shown as \xNN: text from an org or a file (an
-# activity's name, a rep's) must never drive the terminal that prints it (ESC ]0;... sets its
-# title, ESC [2J clears it, a carriage return writes over the line; l2c prints none itself).
-_TERMINAL_CONTROL = {
-    code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if chr(code) not in "\n\t"
-}
+# Control characters shown as \xNN (on the terminal, line breaks and tabs kept): text from an
+# org or a file (an activity's name, a rep's) must never drive the terminal that prints it
+# (ESC ]0;... sets its title, ESC [2J clears it, a carriage return writes over the line; l2c
+# prints none itself).
+_LINE_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
+_TERMINAL_CONTROL = {code: text for code, text in _LINE_CONTROL.items() if chr(code) not in "\n\t"}
+
+
+def one_line(value, limit: int = 80) -> str:
+    """A value from an org or a file as a line lists it: cut when long, every control character
+    (line breaks too) escaped."""
+    text = str(value)
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text):,} characters)"
+    return text.translate(_LINE_CONTROL)
 
 
 class PrintableStream(io.TextIOBase):

@@ -522,3 +522,141 @@ def test_l2c_run_prints_a_bad_files_problems_a_line_each(tmp_path):
         "  - line 4, column 'case': empty",
         "  - line 5, column 'timestamp': '2026-13-01 10:00' is not a date and time (e.g. 2026-03-01 14:05:00)",
     ]
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        # A header written by hand above rows from csv.writer (\r\n after each).
+        ("header_lf_rows_crlf.csv", HEADER + "c1,A,2026-03-01 10:00\r\nc1,B,2026-03-01 11:00\r\n"),
+        # Every kind at once, and line breaks of both kinds inside quotes, kept as written.
+        (
+            "every_line_end.csv",
+            HEADER.replace("\n", "\r\n") + "c1,A,2026-03-01 10:00\n"
+            'c1,"B\r\nsecond line",2026-03-01 11:00\r'
+            'c2,"C\nsecond line",2026-03-02 10:00\r\n'
+            "c2,D,2026-03-02 11:00",
+        ),
+        # One Windows line end late in a long Unix file.
+        (
+            "one_late_crlf.csv",
+            HEADER
+            + "".join(f"c{n},A,2026-03-01 10:00\n" for n in range(3000))
+            + "c3000,A,2026-03-01 10:00\r\nc3001,A,2026-03-01 10:00\n",
+        ),
+    ],
+)
+def test_a_csv_whose_lines_end_in_more_than_one_way_loads_what_pandas_reads(tmp_path, name, text):
+    """DuckDB's strict reader refused these ('state machine reached an invalid state', no
+    line), and its lenient one read 'c2' as '2' after a lone \\r."""
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    frame = pd.read_csv(path, dtype=str)
+    expected = sorted(
+        (case, activity, stamp[:16])
+        for case, activity, stamp in frame[
+            ["case:concept:name", "concept:name", "time:timestamp"]
+        ].itertuples(index=False)
+    )
+    assert sorted(loaded_events(path, tmp_path)) == expected
+
+
+def test_a_broken_row_in_a_csv_of_mixed_line_ends_is_named_by_its_line(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes((HEADER + "c1,A,2026-03-01 10:00\r\nc1,B\r\nc1,C,2026-03-01 12:00\n").encode())
+    assert problems(path) == ["line 3: 2 fields, where the header has 3"]
+
+
+def test_a_header_with_a_quote_never_closed_is_one_line(tmp_path):
+    path = tmp_path / "stray_quote.csv"
+    path.write_text('case,"activity,timestamp\n' + "c1,A,2026-03-01 10:00\n" * 20_000)
+    [problem] = problems(path)
+    assert problem.startswith("line 1: the header cannot be read (") and "quote" in problem
+
+
+def test_rows_of_empty_fields_below_the_data_are_skipped_as_empty_lines(tmp_path):
+    """Spreadsheets save the rows they once formatted as `,,`: no event, not a problem. A row
+    with something in it is still checked."""
+    path = tmp_path / "excel.csv"
+    path.write_text(HEADER + "c1,A,2026-03-01 10:00\nc1,B,2026-03-01 11:00\n,,\n , ,\n,,\n")
+    assert loaded_events(path, tmp_path) == [
+        ("c1", "A", "2026-03-01 10:00"),
+        ("c1", "B", "2026-03-01 11:00"),
+    ]
+    path.write_text(HEADER + "c1,A,2026-03-01 10:00\n,,\n,Note,\n")
+    assert problems(path) == [
+        "line 4, column 'case:concept:name': empty",
+        "line 4, column 'time:timestamp': empty",
+    ]
+    path.write_text(HEADER + ",,\n,,\n")
+    assert problems(path) == ["the file has a header but no events"]
+
+
+def test_more_activities_than_the_mining_can_number_are_refused_at_the_load(tmp_path):
+    path = tmp_path / "ids_as_activities.csv"
+    path.write_text(HEADER + "".join(f"c{n % 10},A{n},2026-03-01 10:00\n" for n in range(70_000)))
+    assert problems(path) == [
+        "70,000 different activities, more than the 65,535 a log may have (is the activity "
+        "column the right one, not an id or a text?)"
+    ]
+
+
+def test_a_file_rewritten_while_it_is_read_is_refused(tmp_path, monkeypatch):
+    """Rows repeat, so the CSV is read a second time: a rewrite in between would have marked
+    the second version's duplicates on the first version's rows (and dropped a real event)."""
+    path = tmp_path / "export.csv"
+    path.write_text(HEADER + "c1,A,2026-03-01 10:00\n" * 2 + "c1,B,2026-03-01 11:00\n")
+    marking = file_source._mark_duplicates
+
+    def rewritten_first(con, raw, source_row):
+        path.write_text(HEADER + "c1,A,2026-03-01 10:00\nc1,X,2026-03-01 11:00\n" * 2)
+        return marking(con, raw, source_row)
+
+    monkeypatch.setattr(file_source, "_mark_duplicates", rewritten_first)
+    assert problems(path) == [
+        "the file changed while it was read: load it again once whatever writes it has finished"
+    ]
+
+
+def test_names_xml_cannot_hold_export_as_escapes_and_the_check_lists_them_on_one_line(tmp_path):
+    """A control character in a name made the XES export no XML (pm4py could not read it
+    back); a name with a line break split the run's CHECK WARNING line, and thousands of names
+    made it megabytes long."""
+    import pm4py
+
+    log = tmp_path / "log.csv"
+    rows = [("c1", "\x1b[31mRed\x1b[0m"), ("c1", "Multi\nline"), ("c1", "Bell\x07")]
+    rows += [("c2", f"Step {n:02d}") for n in range(25)]
+    log.write_text(
+        HEADER
+        + "".join(
+            f'{case},"{activity}",2026-03-01 {10 + n // 60:02d}:{n % 60:02d}\n'
+            for n, (case, activity) in enumerate(rows)
+        ),
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("L2C_", "SF_", "DAGSTER_"))}
+    env.update(
+        L2C_HOME=str(tmp_path / "home"),
+        L2C_SOURCE="file",
+        L2C_EVENT_LOG_FILE=str(log),
+        L2C_EXPORT_FORMATS="xes",
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "l2c_pipeline.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    [warning] = [line for line in run.stderr.splitlines() if "every_activity_is_catalogued" in line]
+    assert "Multi\\x0aline" in warning and "and 8 more" in warning and len(warning) < 1000
+    exported = pm4py.read_xes(str(tmp_path / "home" / "outputs" / "event_log.xes"))
+    assert set(exported["concept:name"]) == {
+        "\\x1b[31mRed\\x1b[0m",
+        "Multi\nline",
+        "Bell\\x07",
+        *(f"Step {n:02d}" for n in range(25)),
+    }

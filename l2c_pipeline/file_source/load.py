@@ -27,9 +27,9 @@ import uuid
 import weakref
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
@@ -224,13 +224,30 @@ def read_event_file(
         # DuckDB reads a path as a pattern (log[1].csv would read log1.csv): it is given a
         # link of a plain name to the file.
         read = partial(_read_csv, link=folder / "file.csv")
+    before = _identity(path)
     try:
         with _staging(database) as con:
             figures = _checked(path, con, read(path, con, limit), known)
+        # A file rewritten while it was read (a CSV is read twice where rows repeat) would load
+        # rows of both versions.
+        if _identity(path) != before:
+            raise EventFileError(
+                path,
+                [
+                    "the file changed while it was read: load it again once whatever writes it "
+                    "has finished"
+                ],
+            )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return LoadedLog(database, str(path), figures)
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    """What changes when a file is written or replaced: device, inode, size, modification time."""
+    found = path.stat()
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
 
 
 def _not_a_file(path: Path) -> str:
@@ -381,6 +398,10 @@ class FileEvents:
     labels: dict[str, str]
     header_place: str
     file_columns: tuple[str, ...]
+    # For a CSV whose lines end in more than one way (which DuckDB's strict reader refuses):
+    # checks every row with Python's csv reader and, when all are sound, writes them again with
+    # one line end and points file_rows at that copy; returns the problems found.
+    reread_line_ends: Callable[[], list[str]] | None = field(default=None, compare=False)
 
 
 def _quoted(name: str) -> str:
@@ -615,22 +636,44 @@ def _read_csv(
     # Columns are named c0, c1, ...: any header is safe in SQL.
     columns = tuple(f"c{i}" for i in range(len(names)))
     types = ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in columns)
-    con.execute(
-        f"""CREATE TEMP VIEW file_rows AS SELECT * FROM read_csv({sql_literal(str(readable))},
-            header = true, auto_detect = false, columns = {{{types}}},
-            delim = {sql_literal(delimiter)}, quote = '"', escape = '"', comment = '',
-            skip = 0, strict_mode = true, parallel = true)"""
-    )
+
+    def read_from(csv_file: Path) -> None:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW file_rows AS SELECT * FROM read_csv(
+            {sql_literal(str(csv_file))}, header = true, auto_detect = false,
+            columns = {{{types}}}, delim = {sql_literal(delimiter)}, quote = '"', escape = '"',
+            comment = '', skip = 0, strict_mode = true, parallel = true)"""
+        )
+
+    def reread_line_ends() -> list[str]:
+        # Beside the link, in the staging folder deleted with the log.
+        copy = (link or path).with_name("one-line-end.csv")
+        problems = _rewrite_line_ends(path, delimiter, len(names), copy)
+        if not problems:
+            read_from(copy)
+        return problems
+
+    read_from(readable)
     _no_cases(con)
     return FileEvents(
-        "csv", {key: f"c{p}" for key, p in positions.items()}, labels, "line 1", columns
+        "csv",
+        {key: f"c{p}" for key, p in positions.items()},
+        labels,
+        "line 1",
+        columns,
+        reread_line_ends=reread_line_ends if link is not None else None,
     )
 
 
 # The delimiters a CSV may use; of those that split its header, the one into most fields.
 CSV_DELIMITERS = (",", ";", "\t", "|")
+# The most different activities a log may have: the mining stage numbers them in 16 bits
+# (sql/mining/activity_codes.sql), and a map of more could not be read anyway.
+MAX_ACTIVITIES = 65_535
 # The header must end within this many bytes.
 CSV_HEADER_BYTES = 1 << 20
+# The longest line DuckDB's reader takes (its max_line_size).
+CSV_MAX_LINE_BYTES = 2_000_000
 
 
 def _csv_header(path: Path) -> tuple[list[str], str]:
@@ -643,10 +686,15 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
         )
     # Bytes that are no UTF-8 become lone surrogates, found below; a UTF-8 byte-order mark goes.
     text = head.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-    splits = {
-        delimiter: next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
-        for delimiter in CSV_DELIMITERS
-    }
+    try:
+        splits = {
+            delimiter: next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+            for delimiter in CSV_DELIMITERS
+        }
+    except csv.Error as error:  # a field over the csv module's limit (a quote never closed)
+        raise EventFileError(
+            path, [f"line 1: the header cannot be read ({error}; is a quote not closed?)"]
+        ) from None
     delimiter = max(CSV_DELIMITERS, key=lambda d: len(splits[d]))  # the first of equals
     names = splits[delimiter]
     if any("\udc80" <= character <= "\udcff" for name in names for character in name):
@@ -723,6 +771,47 @@ def _unreadable_csv(path: Path, error: duckdb.Error) -> EventFileError:
         problem = f"line {line[1]}: {shown(reason)}"
         return EventFileError(path, _on_file_lines(path, [problem], count_empty=True))
     return EventFileError(path, [f"not a readable CSV file ({shown(lines[0])})"])
+
+
+def _rewrite_line_ends(
+    path: Path, delimiter: str, width: int, copy: Path, most: int = 10
+) -> list[str]:
+    """The rows of a CSV that break the dialect _read_csv reads (a quote not closed, other than
+    `width` fields), by line, as Python's csv reader finds them; when there are none, the rows
+    written to `copy` with \\n after each (values, line breaks inside quotes included, as they
+    are). For a file DuckDB's strict reader could not read, nor say more of."""
+    problems: list[str] = []
+    previous_limit = csv.field_size_limit()
+    csv.field_size_limit(max(previous_limit, CSV_MAX_LINE_BYTES))
+    try:
+        with (
+            path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as source,
+            copy.open("w", encoding="utf-8", errors="surrogateescape", newline="") as target,
+        ):
+            reader = csv.reader(source, delimiter=delimiter, quotechar='"', strict=True)
+            writer = csv.writer(target, delimiter=delimiter, quotechar='"', lineterminator="\n")
+            start = 1
+            try:
+                for row in reader:
+                    if start > 1 and row and len(row) != width:
+                        problems.append(
+                            f"line {start}: {len(row)} fields, where the header has {width}"
+                        )
+                        if len(problems) >= most:
+                            break
+                    elif row:
+                        writer.writerow(row)
+                    start = reader.line_num + 1
+            except csv.Error as error:
+                reason = str(error)
+                if "unexpected end of data" in reason or "EOF" in reason:
+                    reason = (
+                        'a quoted value is not closed (a quote inside quotes is written twice: "")'
+                    )
+                problems.append(f"line {start}: {shown(reason)}")
+    finally:
+        csv.field_size_limit(previous_limit)
+    return problems
 
 
 class _Unpacking:
@@ -1027,7 +1116,18 @@ def _checked(
     except duckdb.Error as error:
         if raw.kind != "csv":
             raise
-        raise _unreadable_csv(path, error) from None  # a CSV is read here
+        if not (raw.reread_line_ends and "state machine reached an invalid state" in str(error)):
+            raise _unreadable_csv(path, error) from None  # a CSV is read here
+        # DuckDB refuses a file whose lines end in more than one way (\n and \r\n, as a header
+        # written by hand above rows from csv.writer), and reads one wrongly without its strict
+        # mode: Python's reader checks every row and writes them again with one line end.
+        problems = raw.reread_line_ends()
+        if problems:
+            raise EventFileError(path, problems) from None
+        try:
+            rows = _cells(con, raw)
+        except duckdb.Error as again:
+            raise _unreadable_csv(path, again) from None
     if not rows:
         raise EventFileError(path, ["the file has a header but no events"])
     # Start times on the events and a lifecycle: the starts of which? Unless every event is a
@@ -1057,7 +1157,20 @@ def _checked(
             problems = _on_file_lines(path, problems)
         raise EventFileError(path, problems, total)
     figures = _typed(con, lifecycle=lifecycle)
-    if not con.execute("SELECT count(*) FROM events").fetchone()[0]:
+    instances, activities = con.execute(
+        "SELECT count(*), approx_count_distinct(activity) FROM events"
+    ).fetchone()
+    if activities > MAX_ACTIVITIES * 0.9:  # the estimate is within a few per cent
+        (activities,) = con.execute("SELECT count(DISTINCT activity) FROM events").fetchone()
+        if activities > MAX_ACTIVITIES:
+            raise EventFileError(
+                path,
+                [
+                    f"{activities:,} different activities, more than the {MAX_ACTIVITIES:,} a "
+                    "log may have (is the activity column the right one, not an id or a text?)"
+                ],
+            )
+    if not instances:
         raise EventFileError(
             path,
             [
@@ -1158,6 +1271,17 @@ def _cells(con: duckdb.DuckDBPyConnection, raw: FileEvents) -> int:
             ", trace_number, row_number() OVER (PARTITION BY trace_number ORDER BY source_row) "
             "AS nth"
         )
+    blank = "false"
+    if raw.kind == "csv":
+        # A row of empty fields only (`,,,`, which spreadsheets write below the data) is no
+        # event: skipped, as an empty line is. Only rows without a case, an activity and a time
+        # (the cells just read, by their names) are looked at further.
+        every = " AND ".join(f"cell({c}) IS NULL" for c in raw.file_columns)
+        blank = (
+            'CASE WHEN case_id IS NULL AND activity IS NULL AND "timestamp" IS NULL '
+            f"THEN {every} ELSE false END"
+        )
+    selected += f", {blank} AS blank"
     typed = ", ".join(f"{sql} AS {name}" for name, sql in _TYPED_CELLS.items())
     con.execute(
         f"CREATE TEMP TABLE file_cells_read AS SELECT *, {typed}, false AS duplicate "
@@ -1167,7 +1291,7 @@ def _cells(con: duckdb.DuckDBPyConnection, raw: FileEvents) -> int:
     con.execute(f"CREATE TEMP VIEW file_cells AS SELECT {numbering}* FROM file_cells_read")
     if raw.kind != "template":
         _mark_duplicates(con, raw, source_row)
-    return con.execute("SELECT count(*) FROM file_cells_read").fetchone()[0]
+    return con.execute("SELECT count(*) FILTER (NOT blank) FROM file_cells_read").fetchone()[0]
 
 
 def _mark_duplicates(con: duckdb.DuckDBPyConnection, raw: FileEvents, source_row: str) -> None:
@@ -1177,7 +1301,7 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, raw: FileEvents, source_row
     columns (a CSV read again for it): equal hashes are not proof of equal rows."""
     (repeating,) = con.execute(
         "CREATE TEMP TABLE repeated_hashes AS SELECT row_hash FROM file_cells_read "
-        "GROUP BY row_hash HAVING count(*) > 1"
+        "WHERE NOT blank GROUP BY row_hash HAVING count(*) > 1"
     ).fetchone()
     if not repeating:
         return
@@ -1239,7 +1363,7 @@ def _problems(
         f"""
             WITH flagged AS MATERIALIZED (
                 SELECT *, {_place(raw)} AS place FROM file_cells
-                WHERE NOT duplicate AND ({any_problem})
+                WHERE NOT duplicate AND NOT blank AND ({any_problem})
             ), checks AS (
                 {told}
             ), duplicates AS (
@@ -1401,9 +1525,10 @@ def _typed(con: duckdb.DuckDBPyConnection, lifecycle: bool) -> dict[str, int]:
                lower(coalesce(lifecycle, 'complete')) AS transition, lifecycle_instance,
                resource_name, stage, amount_value AS amount, is_won_value AS is_won,
                discount_value AS discount_pct
-        FROM file_cells WHERE NOT duplicate""")
+        FROM file_cells WHERE NOT duplicate AND NOT blank""")
     dropped, kept = con.execute(
-        "SELECT count(*) FILTER (duplicate), count(*) FILTER (NOT duplicate) FROM file_cells_read"
+        "SELECT count(*) FILTER (duplicate), count(*) FILTER (NOT duplicate AND NOT blank) "
+        "FROM file_cells_read"
     ).fetchone()
     _release(con, keep=_CELLS | {"typed", "file_cases"})
     if lifecycle:

@@ -8,6 +8,7 @@ injection; Parquet, XES and OCEL carry the values as they are (no spreadsheet re
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -167,10 +168,29 @@ def _utc_or_none(times: pd.Series) -> pd.Series:
     return utc.where(times.notna(), None)
 
 
+# What XML 1.0 cannot hold, not even escaped: control characters but tab and line breaks (and
+# the two non-characters at the end of the basic plane).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every character XML cannot hold written as its escape (`\\x1b`): a
+    name from a file may carry one, and an XES file holding it is not XML at all."""
+    for column in frame.columns:
+        series = frame[column]
+        if not pd.api.types.is_string_dtype(series):  # text only (an object column of times is not)
+            continue
+        if series.str.contains(_NOT_XML, na=False).any():
+            frame[column] = series.str.replace(
+                _NOT_XML, lambda m: f"\\x{ord(m[0]):02x}", regex=True
+            )
+    return frame
+
+
 def export_xes(con: duckdb.DuckDBPyConnection, path: Path, cases: str | None = None) -> Path:
     import pm4py
 
-    frame = event_log_frame(con, cases)
+    frame = xml_safe(event_log_frame(con, cases))
     return replace_file(Path(path), lambda partial: pm4py.write_xes(frame, str(partial)))
 
 

@@ -23,12 +23,19 @@ WITH span AS (
     ) AS d
     CROSS JOIN (SELECT DISTINCT calendar_id FROM mining.business_hours) AS h
 ), pieces AS (
-    SELECT d.calendar_id, d.utc_date, epoch(greatest(c.interval_start, d.utc_date::TIMESTAMP)) AS s,
-           epoch(least(c.interval_end, d.utc_date + INTERVAL 1 DAY)) AS e
-    FROM days AS d
-    JOIN mining.business_calendar AS c
-      ON c.calendar_id = d.calendar_id
-     AND c.interval_start < d.utc_date + INTERVAL 1 DAY AND c.interval_end > d.utc_date::TIMESTAMP
+    -- Each interval cut at the UTC days it touches (an interval lies within one local day, so
+    -- in two or three UTC days), listed by unnesting them: a range join of every day with every
+    -- interval took minutes on a log whose years span centuries.
+    SELECT calendar_id, utc_date,
+           epoch(greatest(interval_start, utc_date::TIMESTAMP)) AS s,
+           epoch(least(interval_end, utc_date + INTERVAL 1 DAY)) AS e
+    FROM (
+        SELECT calendar_id, interval_start, interval_end,
+               unnest(generate_series(interval_start::DATE, (interval_end - INTERVAL 1 MICROSECOND)::DATE,
+                                      INTERVAL 1 DAY))::DATE AS utc_date
+        FROM mining.business_calendar
+        WHERE interval_end > interval_start
+    )
 ), midnight AS (
     SELECT d.calendar_id, d.utc_date,
            coalesce(c.seconds_before + least(greatest(epoch(d.utc_date::TIMESTAMP - c.interval_start), 0), c.seconds), 0)
