@@ -194,3 +194,29 @@ def test_a_funnel_step_skipped_is_not_a_drop_out(tables):
         ).fetchall()
     }
     assert funnel == expected
+
+
+def test_a_detour_is_the_step_back_not_the_steps_forward_after_it(tables):
+    """Path steps 1 2 3 4 2 3 4 5: one detour, '4 > 2'; '2 > 3' and '3 > 4' are the path again.
+    Counted here with pandas from the milestone events in order and the reference path."""
+    events = tables.execute(
+        "SELECT e.case_id, e.step, e.activity, p.step AS path_step FROM mining.milestone_events AS e "
+        "LEFT JOIN mining.reference_path AS p USING (activity) ORDER BY e.case_id, e.step"
+    ).df()
+    expected: dict[str, set[str]] = {}
+    for case, group in events.groupby("case_id", sort=False):
+        furthest, previous_step, previous_activity = None, None, None
+        for activity, path_step in zip(group["activity"], group["path_step"], strict=True):
+            at = previous_step if not pd.isna(previous_step) else furthest
+            if not pd.isna(path_step) and at is not None and not pd.isna(at) and path_step < at:
+                expected.setdefault(f"{previous_activity} > {activity}", set()).add(case)
+            if not pd.isna(path_step):
+                furthest = path_step if furthest is None else max(furthest, path_step)
+            previous_step, previous_activity = path_step, activity
+    found = dict(
+        tables.execute(
+            "SELECT pattern, cases FROM reports.customer_journeys WHERE journey_type = 'detour'"
+        ).fetchall()
+    )
+    assert found == {pattern: len(cases) for pattern, cases in expected.items()}
+    assert found  # the demo org's deals do step back

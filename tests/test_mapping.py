@@ -731,3 +731,103 @@ def test_an_org_that_does_not_quote_has_its_deals_line_discounts_and_no_quote_ru
         assert any(rule.startswith("mandatory_activities: Contract") for rule in broken), broken
     finally:
         con.close()
+
+
+def test_an_approval_of_several_steps_is_decided_by_its_last_and_must_precede_acceptance(
+    small_org, tmp_path
+):
+    # The demo org's approvals have one approver. Real ones have several: the decision is the
+    # last approver's, a later rejection overturns an earlier approval, a process still waiting
+    # for its next approver is pending, and an approval given after the customer accepted the
+    # quote did not approve it in time.
+    org = tmp_path / "org"
+    shutil.copytree(small_org, org)
+    quotes = {q["Id"]: q for q in _rows(org / "SBQQ__Quote__c.csv")}
+    won = {o["Id"] for o in _rows(org / "Opportunity.csv") if o["IsWon"] == "true"}
+    processes = _rows(org / "ProcessInstance.csv")
+    steps = _rows(org / "ProcessInstanceStep.csv")
+    # Approved approvals of the primary quote of a won deal: the ones the rule looks at.
+    approved = [
+        p
+        for p in processes
+        if p["Status"] == "Approved"
+        and quotes[p["TargetObjectId"]]["SBQQ__Primary__c"] == "true"
+        and quotes[p["TargetObjectId"]]["SBQQ__Opportunity2__c"] in won
+    ]
+    overturned, twice, pending = approved[0], approved[1], approved[2]
+
+    def later(text: str, hours: int) -> str:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00")) + timedelta(hours=hours)
+        return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    def decision_of(process: dict) -> dict:
+        return next(
+            s
+            for s in steps
+            if s["ProcessInstanceId"] == process["Id"] and s["StepStatus"] == "Approved"
+        )
+
+    expected = {}
+    for process, status, hours in ((overturned, "Rejected", 30), (twice, "Approved", 20)):
+        first = decision_of(process)
+        second = dict(
+            first,
+            Id=first["Id"][:-3] + "ZZZ",
+            StepStatus=status,
+            CreatedDate=later(first["CreatedDate"], hours),
+        )
+        second["SystemModstamp"] = second["CreatedDate"]
+        steps.append(second)
+        process.update(Status=status, CompletedDate=second["CreatedDate"])
+        expected[process["Id"]] = (second["CreatedDate"], status.lower())
+    # Approved only once the customer had accepted the quote (as the quote's history says).
+    late = approved[3]
+    accepted = min(
+        h["CreatedDate"]
+        for h in _rows(org / "SBQQ__Quote__History.csv")
+        if h["ParentId"] == late["TargetObjectId"] and h["NewValue"] == "Accepted"
+    )
+    decision_of(late).update(CreatedDate=later(accepted, 5), SystemModstamp=later(accepted, 5))
+    late.update(CompletedDate=later(accepted, 5))
+    expected[late["Id"]] = (later(accepted, 5), "approved")
+    pending.update(Status="Pending", CompletedDate="")
+    steps.append(
+        dict(decision_of(pending), Id=decision_of(pending)["Id"][:-3] + "YYY", StepStatus="Started")
+    )
+    expected[pending["Id"]] = (None, None)
+    _rewrite(org / "ProcessInstance.csv", processes)
+    _rewrite(org / "ProcessInstanceStep.csv", steps)
+
+    con, _ = extract_and_build(org, tmp_path / "warehouse.duckdb")
+    try:
+        found = {
+            approval: (decided and decided.strftime("%Y-%m-%dT%H:%M:%S.000Z"), decision)
+            for approval, decided, decision in con.execute(
+                "SELECT approval_id, decided_at, decision FROM mining.approval_waits "
+                "WHERE list_contains(?, approval_id)",
+                [list(expected)],
+            ).fetchall()
+        }
+        assert found == expected
+        # The rule: the overturned and the pending approvals no longer count as approvals of the
+        # accepted quote; the deal approved twice is still fine.
+        flagged = {
+            case
+            for (case,) in con.execute(
+                "SELECT case_id FROM reports.compliance_violations WHERE rule = 'discount_approval'"
+            ).fetchall()
+        }
+        deal = {p["Id"]: quotes[p["TargetObjectId"]]["SBQQ__Opportunity2__c"] for p in approved[:4]}
+        discounts = dict(
+            con.execute(
+                "SELECT opportunity_id, discount_pct FROM staging.stg_opportunities "
+                "WHERE list_contains(?, opportunity_id)",
+                [list(deal.values())],
+            ).fetchall()
+        )
+        for process in (overturned, pending, late):
+            assert (deal[process["Id"]] in flagged) == (discounts[deal[process["Id"]]] > 20)
+        assert deal[twice["Id"]] not in flagged
+        assert all(discounts[deal[p["Id"]]] > 20 for p in (overturned, pending, late))
+    finally:
+        con.close()

@@ -14,6 +14,7 @@
 --   business hours of the case's calendar, mining.case_calendars, holidays left out)
 -- service_hours: hours the activity took, from its start to its end (null when only its end is recorded)
 -- path_step: the activity's step on the reference path (null when it is not on the path)
+-- previous_path_step: the previous milestone event's step on the reference path (null: none, or off the path)
 -- furthest_path_step: the furthest reference-path step the case had reached before this event
 WITH milestones AS (
     SELECT e.case_id, e.activity, e.timestamp, e.started_at, e.event_order, p.step AS path_step
@@ -46,6 +47,7 @@ SELECT
     END AS business_wait_hours,
     epoch(timestamp - started_at) / 3600 AS service_hours,
     path_step,
-    max(path_step) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS furthest_path_step
+    max(path_step) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS furthest_path_step,
+    lag(path_step) OVER w AS previous_path_step
 FROM clocked
 WINDOW w AS (PARTITION BY case_id ORDER BY event_order)

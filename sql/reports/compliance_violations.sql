@@ -71,13 +71,25 @@ WITH ruled_activities AS (
     FROM opportunities AS o
     JOIN mining.process_rules AS r ON r.rule = 'discount_approval'
     WHERE o.is_won AND o.discount_pct > r.number AND r.activity IN (SELECT activity FROM judged_activities)
-      AND NOT EXISTS (
-          -- The approval must be of the quote the customer accepted, not of an earlier version.
+      AND NOT CASE WHEN r.activity = 'Discount Approved' THEN EXISTS (
+          -- An approval of the quote the customer accepted (not of an earlier version), finally
+          -- approved (every step of it: a later approver may reject), and decided before the
+          -- customer accepted the quote, where the log says when that was.
+          SELECT 1
+          FROM mining.approval_waits AS w
+          JOIN staging.stg_approvals AS a ON a.approval_id = w.approval_id
+          WHERE w.case_id = o.case_id AND a.quote_id = o.synced_quote_id AND w.decision = 'approved'
+            AND w.decided_at <= coalesce(
+                (SELECT min(e.timestamp) FROM core.event_log AS e
+                 WHERE e.case_id = o.case_id AND e.object_id = o.synced_quote_id AND e.activity = 'Quote Accepted'),
+                w.decided_at)
+      ) ELSE EXISTS (
+          -- Another approval activity (process.yaml): one of the accepted quote's approvals.
           SELECT 1
           FROM core.event_log AS e
           JOIN staging.stg_approvals AS a ON a.approval_id = e.object_id
           WHERE e.case_id = o.case_id AND e.activity = r.activity AND a.quote_id = o.synced_quote_id
-      )
+      ) END
 ), won_without_quote AS (
     SELECT o.case_id, 'won_without_quote', 'won without a quote', 'high', 'Quote Created',
            'Opportunity Closed Won with no Quote Created'

@@ -40,10 +40,12 @@ WITH case_span AS (
            g.example_case_id
     FROM path_groups AS g CROSS JOIN activity_names AS n
 ), detours AS (
-    -- A step back: to a reference-path step before the furthest one the case had reached.
+    -- A step back: to a reference-path step before the one the case stood at (the previous
+    -- event's, or the furthest it had reached when that one is off the path). The steps that
+    -- follow it forward again are no detour.
     SELECT DISTINCT case_id, previous_activity AS activity, previous_activity || ' > ' || activity AS pattern
     FROM mining.milestone_events
-    WHERE path_step < furthest_path_step
+    WHERE path_step < coalesce(previous_path_step, furthest_path_step)
 ), redundant AS (
     SELECT DISTINCT case_id, activity, activity || ' > ' || next_activity AS pattern
     FROM mining.milestone_events
