@@ -10,7 +10,7 @@
 -- avg_discount_pct: mean discount % of the won deals
 -- median_cycle_days: median days from Opportunity Created to Closed Won
 -- paid_invoices: invoices of the band's deals paid in full
--- median_days_to_pay: median days from Invoice Sent to Invoice Paid
+-- median_days_to_pay: median days from Invoice Sent (Invoice Posted where the org records no sending) to the day the customer paid it in full
 -- days_to_pay_vs_rest: median_days_to_pay minus the same median over the invoices of every other band
 -- won_amount: amount of the won deals (after discount)
 -- revenue_given_away: list price minus amount of the won deals: what the discounts cost

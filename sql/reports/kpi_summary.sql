@@ -111,7 +111,7 @@ WITH log_span AS (
     UNION ALL
     SELECT 'invoice_to_payment_time',
            (SELECT median(days_to_pay) FROM mining.invoice_payments),
-           'days', 'median days (calendar time) from Invoice Sent to Invoice Paid, paid invoices'
+           'days', 'median days (calendar time) from Invoice Sent (Invoice Posted where the org records no sending) to the day the customer paid it in full (the payment''s own date), paid invoices'
     UNION ALL
     SELECT 'days_sales_outstanding', (SELECT open_balance / nullif(billed, 0) * 90 FROM receivables), 'days',
            'open balance of posted invoices / amount invoiced in the last 90 days x 90'

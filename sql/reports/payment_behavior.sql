@@ -6,7 +6,7 @@
 -- invoices: posted invoices
 -- paid_invoices: invoices fully paid
 -- invoiced_amount: total invoiced
--- median_days_to_pay: median days from Invoice Sent to Invoice Paid, paid invoices
+-- median_days_to_pay: median days from Invoice Sent (Invoice Posted where the org records no sending) to the day the customer paid it in full, paid invoices
 -- avg_days_past_due: mean days paid after the due date (paid invoices; 0 when on time)
 -- late_share: share of invoices paid after their due date or still open past it
 -- open_amount: balance still open
