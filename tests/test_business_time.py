@@ -159,6 +159,10 @@ def build_business_time(con, setting: str = "", rule=None) -> None:
     clocks and the models that read them."""
     write_business_hours(con, {"L2C_BUSINESS_HOURS": setting} if setting else {})
     write_case_calendars(con, rule)
+    # The approvals' processes, which say when one is still pending: none here.
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS staging.stg_approvals (approval_id VARCHAR, status VARCHAR)"
+    )
     write_target_process(con, load_target_process())
     models = discover()
     for key in (
