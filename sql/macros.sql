@@ -32,3 +32,11 @@ CREATE OR REPLACE TEMP MACRO median_standard_error(x, rn, n) AS
 CREATE OR REPLACE TEMP MACRO exact_sum(x) AS sum(x::DECIMAL(38, 12))::DOUBLE;
 
 CREATE OR REPLACE TEMP MACRO exact_avg(x) AS (sum(x::DECIMAL(38, 12)) / count(x))::DOUBLE;
+
+-- line_weighted_discount(list_price, quantity, discount_pct): an aggregate over a quote's or a
+-- deal's product lines: their discounts weighted by their list amounts (list price times
+-- quantity, 1 where none is given), a line without a discount counting as 0; null where the lines
+-- list nothing. The one rule stg_quote_discounts and stg_opportunities read lines by.
+CREATE OR REPLACE TEMP MACRO line_weighted_discount(list_price, quantity, discount_pct) AS
+    (exact_sum(list_price * coalesce(quantity, 1) * coalesce(discount_pct, 0))
+     / nullif(exact_sum(list_price * coalesce(quantity, 1)), 0))::DOUBLE;

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..warehouse.duckdb_warehouse import set_memory_limit
 from .filters import P
 
 log = logging.getLogger("l2c.explore")
@@ -216,16 +217,11 @@ class ExplorerSettingError(ValueError):
 def memory_limit() -> str:
     """DuckDB's memory limit in the explorer (its prepared tables count in it: beyond it they
     and the queries' work spill to a temporary folder): L2C_EXPLORE_MEMORY_LIMIT, checked."""
-    limit = os.environ.get("L2C_EXPLORE_MEMORY_LIMIT", "").strip() or "1GB"
-    try:
-        if limit.startswith("-"):  # DuckDB reads a negative size as no limit at all
-            raise duckdb.InvalidInputException(limit)
-        duckdb.connect(":memory:", config={"memory_limit": limit}).close()
-    except duckdb.Error:
-        raise ExplorerSettingError(
-            f"L2C_EXPLORE_MEMORY_LIMIT must be a size such as 1GB or 800MB, got {limit!r}"
-        ) from None
-    return limit
+    with duckdb.connect(":memory:") as con:
+        try:
+            return set_memory_limit(con, "L2C_EXPLORE_MEMORY_LIMIT", "1GB")
+        except ValueError as error:
+            raise ExplorerSettingError(str(error)) from None
 
 
 def open_generation(path: Path, number: int = 1) -> Generation:

@@ -39,6 +39,7 @@ import duckdb
 import pandas as pd
 
 from ..models.sql_models import catalogue_activities  # noqa: F401  (a template's activities)
+from ..terminal_log import one_line
 from ..warehouse.duckdb_warehouse import (
     check_database_path,
     quote,
@@ -63,17 +64,12 @@ XES_BATCH_EVENTS = 50_000
 MAX_UNPACKED_RATIO = 100
 # Values longer than this are cut in messages: a 100,000-character name helps nobody there.
 SHOWN_CHARACTERS = 200
-# Control characters (C0, DEL, C1) are shown as \xNN: a value from the file must never drive
-# the terminal that prints the message (ESC [31m ...).
-_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
 
 
 def shown(value) -> str:
-    """A value from the file as a message shows it: cut when long, control characters escaped."""
-    text = str(value)
-    if len(text) > SHOWN_CHARACTERS:
-        text = f"{text[:SHOWN_CHARACTERS]}... ({len(text):,} characters)"
-    return text.translate(_CONTROL)
+    """A value from the file as a message shows it: cut when long, control characters (C0, DEL,
+    C1) shown as \\xNN, so that it never drives the terminal that prints it (ESC [31m ...)."""
+    return one_line(value, SHOWN_CHARACTERS)
 
 
 # The same in SQL, for the checks' messages, and cell(): a cell as the checks read it (text
@@ -672,6 +668,8 @@ CSV_DELIMITERS = (",", ";", "\t", "|")
 MAX_ACTIVITIES = 65_535
 # The header must end within this many bytes.
 CSV_HEADER_BYTES = 1 << 20
+# A row whose quote is never closed, as both readers of a CSV say it.
+UNCLOSED_QUOTE = 'a quoted value is not closed (a quote inside quotes is written twice: "")'
 # The longest line DuckDB's reader takes (its max_line_size).
 CSV_MAX_LINE_BYTES = 2_000_000
 
@@ -745,7 +743,7 @@ _CSV_REASONS = (
     ),
     (
         re.compile(r"unterminated quote"),
-        lambda m: 'a quoted value is not closed (a quote inside quotes is written twice: "")',
+        lambda m: UNCLOSED_QUOTE,
     ),
     (re.compile(r"Invalid unicode"), lambda m: "not UTF-8 text; save the file as UTF-8"),
     (
@@ -805,9 +803,7 @@ def _rewrite_line_ends(
             except csv.Error as error:
                 reason = str(error)
                 if "unexpected end of data" in reason or "EOF" in reason:
-                    reason = (
-                        'a quoted value is not closed (a quote inside quotes is written twice: "")'
-                    )
+                    reason = UNCLOSED_QUOTE
                 problems.append(f"line {start}: {shown(reason)}")
     finally:
         csv.field_size_limit(previous_limit)

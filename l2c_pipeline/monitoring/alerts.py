@@ -229,7 +229,7 @@ def _out_of_resources(message: str) -> str | None:
         )
     memory = _OUT_OF_MEMORY.search(message)
     if memory:
-        limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+        limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT
         return (
             f"DuckDB ran out of memory ({memory.group(1).rstrip('.')}): L2C_DUCKDB_MEMORY_LIMIT "
             f"({limit}) is too small for this step on this data; raise it if the machine has the "
@@ -590,10 +590,8 @@ class AlertSettings:
         if sender is None and host:
             sender = user if user and "@" in user else f"l2c@{socket.getfqdn()}"
         dagster_url = get("L2C_DAGSTER_URL") or DEFAULT_DAGSTER_URL
-        if (
-            urlsplit(dagster_url).scheme not in ("http", "https")
-            or not urlsplit(dagster_url).netloc
-        ):
+        address = urlsplit(dagster_url)
+        if address.scheme not in ("http", "https") or not address.netloc:
             raise AlertSettingsError(
                 f"L2C_DAGSTER_URL must be the Dagster UI's http(s):// address, got {dagster_url!r}"
             )

@@ -312,18 +312,24 @@ def search_path(con: duckdb.DuckDBPyConnection) -> str:
     return ",".join(["main", *(f"{MODELS_CATALOG}.{schema}" for schema in MODEL_SCHEMAS)])
 
 
-def set_memory_limit(con: duckdb.DuckDBPyConnection) -> None:
-    """L2C_DUCKDB_MEMORY_LIMIT on `con`: bounded memory for a nightly job on a shared machine
-    (DuckDB spills to disk beyond it). A bad setting is a ValueError naming it."""
-    limit = os.environ.get("L2C_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT
+def set_memory_limit(
+    con: duckdb.DuckDBPyConnection,
+    variable: str = "L2C_DUCKDB_MEMORY_LIMIT",
+    default: str = DEFAULT_MEMORY_LIMIT,
+) -> str:
+    """The memory limit `variable` sets (empty: `default`) on `con`: bounded memory for a
+    nightly job on a shared machine (DuckDB spills to disk beyond it). A bad setting is a
+    ValueError naming it. Returns the limit."""
+    limit = os.environ.get(variable, "").strip() or default
     try:
-        if limit.strip().startswith("-"):  # DuckDB reads a negative size as no limit at all
+        if limit.startswith("-"):  # DuckDB reads a negative size as no limit at all
             raise duckdb.InvalidInputException(limit)
         con.execute(f"SET memory_limit = {sql_literal(limit)}")
     except duckdb.Error:
         raise ValueError(
-            f"L2C_DUCKDB_MEMORY_LIMIT must be a size such as 3GB or 800MB, got {limit!r}"
+            f"{variable} must be a size such as {default} or 800MB, got {limit!r}"
         ) from None
+    return limit
 
 
 @contextmanager

@@ -31,11 +31,10 @@ WITH first_line AS (
 ), line_discount AS (
     -- A deal quoted without a synced quote (an org without quotes, or one not synced) still
     -- discounts its product lines; a synced quote's lines are copied onto them, so the two agree
-    -- where both exist. A line without a discount counts as 0, as in stg_quote_discounts.
+    -- where both exist.
     SELECT
         opportunity_id,
-        (exact_sum(list_price * coalesce(quantity, 1) * coalesce(discount_pct, 0))
-         / nullif(exact_sum(list_price * coalesce(quantity, 1)), 0))::DOUBLE AS discount
+        line_weighted_discount(list_price, quantity, discount_pct) AS discount
     FROM mapped.opportunity_lines
     WHERE NOT is_deleted AND list_price > 0
     GROUP BY opportunity_id

@@ -8,8 +8,7 @@
 WITH line_discounts AS (
     SELECT
         quote_id,
-        (exact_sum(list_price * coalesce(quantity, 1) * coalesce(discount_pct, 0))
-         / nullif(exact_sum(list_price * coalesce(quantity, 1)), 0))::DOUBLE AS discount_pct
+        line_weighted_discount(list_price, quantity, discount_pct) AS discount_pct
     FROM mapped.quote_lines
     WHERE NOT is_deleted AND list_price > 0
     GROUP BY quote_id
